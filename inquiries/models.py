@@ -1,0 +1,284 @@
+"""The inquiry record (table ``market_inquiry_raw``), its event trail, send attempts, intents and
+the answer knowledge base."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from markets.models import InquiryKind, MarketAccount, MarketCode
+
+
+class Intent(models.Model):
+    """An inquiry intent. The stored value on inquiries is the Korean name (the guide's ALLOWED_INTENTS)."""
+
+    name = models.CharField(_("의도"), max_length=32, unique=True)
+    description = models.CharField(_("설명"), max_length=200, blank=True)
+    patterns = models.JSONField(
+        _("분류 패턴"), default=list, blank=True,
+        help_text=_("키워드 목록. 정규식은 're:'로 시작합니다. 규칙 기반 분류기가 씁니다."),
+    )
+    is_active = models.BooleanField(_("사용"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("순서"), default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name = _("문의 의도")
+        verbose_name_plural = _("문의 의도")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class KnowledgeEntry(models.Model):
+    """One answer of the knowledge base the agent drafts from; ops maintain these in the admin."""
+
+    intent = models.ForeignKey(Intent, on_delete=models.PROTECT, related_name="knowledge_entries", verbose_name=_("의도"))
+    title = models.CharField(_("제목"), max_length=120)
+    keywords = models.JSONField(_("키워드"), default=list, blank=True, help_text=_("이 답변이 맞는 질문에 나오는 단어들"))
+    body = models.TextField(
+        _("답변 본문"),
+        help_text=_("치환자: {seller_name}, {product_name}, {customer_greeting}. 알 수 없는 치환자는 비워집니다."),
+    )
+    account = models.ForeignKey(
+        MarketAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="knowledge_entries",
+        verbose_name=_("계정 한정"),
+    )
+    product_id = models.CharField(_("상품 한정(상품 ID)"), max_length=64, blank=True)
+    priority = models.SmallIntegerField(_("우선순위"), default=0)
+    is_active = models.BooleanField(_("사용"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["intent__sort_order", "-priority", "title"]
+        verbose_name = _("답변 지식")
+        verbose_name_plural = _("답변 지식베이스")
+
+    def __str__(self) -> str:
+        return f"[{self.intent_id and self.intent.name}] {self.title}"
+
+
+class InquiryQuerySet(models.QuerySet["Inquiry"]):
+    def needing_review(self) -> "InquiryQuerySet":
+        """The human review queue: needs a person, shadow candidates, and sends that finally failed."""
+        return self.filter(Inquiry.REVIEW_QUEUE_Q)
+
+    def due_for_send(self) -> "InquiryQuerySet":
+        return self.filter(Inquiry.DUE_Q).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=models.functions.Now()))
+
+
+class Inquiry(models.Model):
+    class Status(models.TextChoices):
+        NEW = "NEW", _("신규")  # ingested, not evaluated
+        AUTO_SEND = "AUTO_SEND", _("자동 전송")  # policy allows an automatic answer (shadow: a candidate)
+        HUMAN_REVIEW = "HUMAN_REVIEW", _("사람 검토")
+        APPROVED = "APPROVED", _("승인됨")  # a person approved an answer for sending
+        ANSWERED_ELSEWHERE = "ANSWERED_ELSEWHERE", _("외부 답변됨")  # answered outside partialauto
+        CLOSED = "CLOSED", _("종료")  # no answer needed
+
+    class SendStatus(models.TextChoices):
+        NOT_SENT = "NOT_SENT", _("미전송")
+        SENDING = "SENDING", _("전송 중")
+        SENT = "SENT", _("전송 완료")
+        SEND_FAILED = "SEND_FAILED", _("전송 실패")
+        SEND_UNKNOWN = "SEND_UNKNOWN", _("전송 결과 불명")
+
+    class Mode(models.TextChoices):
+        SHADOW = "SHADOW", _("섀도")
+        TEST = "TEST", _("테스트")
+        LIVE = "LIVE", _("실전송")
+
+    account = models.ForeignKey(MarketAccount, on_delete=models.PROTECT, related_name="inquiries", verbose_name=_("계정"))
+    market_code = models.CharField(_("마켓"), max_length=16, choices=MarketCode.choices)
+    kind = models.CharField(_("문의 종류"), max_length=32, choices=InquiryKind.choices)
+    external_id = models.CharField(_("마켓 문의 ID"), max_length=64)
+    created_at = models.DateTimeField(_("문의 시각"), help_text=_("마켓에서 고객이 문의한 시각"))
+    ingested_at = models.DateTimeField(_("수집 시각"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("갱신 시각"), auto_now=True)
+
+    title = models.CharField(_("제목"), max_length=300, blank=True)
+    content = models.TextField(_("문의 내용"))
+    product_id = models.CharField(_("상품 ID"), max_length=64, blank=True)
+    product_name = models.CharField(_("상품명"), max_length=300, blank=True)
+    order_id = models.CharField(_("주문번호"), max_length=64, blank=True)
+    buyer_name_masked = models.CharField(_("고객명(마스킹)"), max_length=64, blank=True)
+    reply_context = models.JSONField(default=dict, blank=True)
+    raw_payload = models.JSONField(_("원본 데이터"), default=dict, blank=True)
+
+    # the decision
+    status = models.CharField(_("상태"), max_length=24, choices=Status.choices, default=Status.NEW)
+    intent = models.CharField(_("의도"), max_length=32, blank=True)
+    confidence_score = models.FloatField(_("신뢰도"), null=True, blank=True)
+    risk_hits = models.JSONField(_("위험 키워드"), default=list, blank=True)
+    draft_answer = models.TextField(_("AI 초안"), blank=True)
+    final_answer = models.TextField(_("최종 답변"), blank=True)
+    decision_reason = models.CharField(_("판정 사유"), max_length=300, blank=True)
+    decision_trace = models.JSONField(_("판정 기록"), default=dict, blank=True)
+    decision_mode = models.CharField(_("판정 시 모드"), max_length=8, choices=Mode.choices, blank=True)
+    decided_at = models.DateTimeField(_("판정 시각"), null=True, blank=True)
+
+    # the send
+    send_status = models.CharField(_("전송 상태"), max_length=16, choices=SendStatus.choices, default=SendStatus.NOT_SENT)
+    send_attempts = models.PositiveIntegerField(_("전송 시도"), default=0)
+    last_send_error = models.TextField(_("마지막 전송 오류"), blank=True)
+    is_test_mode = models.BooleanField(_("테스트 모드 기록"), default=False)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_attempt_at = models.DateTimeField(_("다음 전송 예정"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("전송 시각"), null=True, blank=True)
+    remote_ref = models.CharField(max_length=64, blank=True)
+    reconcile_attempts = models.PositiveSmallIntegerField(default=0)
+
+    # human review
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("검토자")
+    )
+    reviewed_at = models.DateTimeField(_("검토 시각"), null=True, blank=True)
+    human_edited = models.BooleanField(_("사람이 초안 수정"), null=True, blank=True)
+    review_note = models.TextField(_("검토 메모"), blank=True)
+
+    objects = InquiryQuerySet.as_manager()
+
+    # The human review queue (DESIGN §2): needs a person, shadow candidates not yet answered, and sends
+    # that finally failed and were handed to a person.
+    REVIEW_QUEUE_Q = (
+        Q(status="HUMAN_REVIEW", send_status__in=["NOT_SENT", "SEND_FAILED"])
+        | Q(status="AUTO_SEND", decision_mode="SHADOW", send_status="NOT_SENT")
+    )
+    DUE_Q = Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]) & ~Q(decision_mode="SHADOW", status="AUTO_SEND")
+
+    class Meta:
+        db_table = "market_inquiry_raw"
+        ordering = ["-created_at"]
+        verbose_name = _("문의")
+        verbose_name_plural = _("문의")
+        get_latest_by = "created_at"
+        permissions = [("review_inquiry", _("답변 검토·수정·승인"))]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind", "external_id"], name="inquiry_unique_external"),
+            models.CheckConstraint(condition=Q(send_attempts__gte=0), name="inquiry_send_attempts_nonneg"),
+            models.CheckConstraint(
+                condition=Q(confidence_score__isnull=True) | Q(confidence_score__gte=0, confidence_score__lte=1),
+                name="inquiry_confidence_0_1",
+            ),
+            models.CheckConstraint(
+                condition=~Q(send_status="SENDING") | Q(claim_token__isnull=False), name="inquiry_sending_has_claim"
+            ),
+        ]
+        indexes = [
+            # the guide's SQL and the KPI windows filter on created_at
+            models.Index(fields=["created_at"], name="inquiry_created_idx"),
+            models.Index(fields=["account", "created_at"], name="inquiry_account_created_idx"),
+            models.Index(fields=["status", "created_at"], name="inquiry_status_created_idx"),
+            models.Index(fields=["send_status", "created_at"], name="inquiry_sendst_created_idx"),
+            # send sweeper: only rows that may be due
+            models.Index(
+                fields=["next_attempt_at", "id"], name="inquiry_due_idx",
+                condition=Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]),
+            ),
+            # reconciler: in-flight and unknown rows only
+            models.Index(
+                fields=["lease_expires_at"], name="inquiry_inflight_idx",
+                condition=Q(send_status__in=["SENDING", "SEND_UNKNOWN"]),
+            ),
+            models.Index(fields=["status", "-created_at"], name="inquiry_review_idx",
+                         condition=Q(status__in=["HUMAN_REVIEW", "AUTO_SEND"])),
+            models.Index(fields=["sent_at"], name="inquiry_sent_at_idx", condition=Q(send_status="SENT")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.external_id}"
+
+
+class InquiryEvent(models.Model):
+    """Every state change of an inquiry, with who (a person or a system actor) and when."""
+
+    class Type(models.TextChoices):
+        INGESTED = "INGESTED", _("수집")
+        DECIDED = "DECIDED", _("판정")
+        DEFERRED = "DEFERRED", _("영업시간 밖 보류")
+        CLAIMED = "CLAIMED", _("전송 선점")
+        SENT = "SENT", _("전송 완료")
+        SEND_FAILED = "SEND_FAILED", _("전송 실패")
+        SEND_UNKNOWN = "SEND_UNKNOWN", _("전송 결과 불명")
+        TEST_MODE = "TEST_MODE", _("테스트 모드 차단")
+        BLOCKED = "BLOCKED", _("전송 전 재검사 차단")
+        RECONCILED = "RECONCILED", _("마켓 확인")
+        ESCALATED = "ESCALATED", _("사람에게 넘김")
+        APPROVED = "APPROVED", _("승인")
+        CLOSED = "CLOSED", _("종료")
+        ANSWERED_ELSEWHERE = "ANSWERED_ELSEWHERE", _("외부 답변 확인")
+        EDITED = "EDITED", _("수정")
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(_("종류"), max_length=24, choices=Type.choices)
+    at = models.DateTimeField(_("시각"), default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("사람"))
+    actor_label = models.CharField(_("행위자"), max_length=64, help_text=_("사람이면 사용자 이름, 아니면 system:worker 같은 시스템 이름"))
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    from_send_status = models.CharField(max_length=16, blank=True)
+    to_send_status = models.CharField(max_length=16, blank=True)
+    message = models.CharField(_("내용"), max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "market_inquiry_event"
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["inquiry", "at"], name="inquiry_event_inquiry_at")]
+        verbose_name = _("문의 이력")
+        verbose_name_plural = _("문의 이력")
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class SendAttempt(models.Model):
+    """One claimed send: the ground truth the monitor's failure rules read (test-mode rows flagged)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "PENDING", _("진행 중")
+        DELIVERED = "DELIVERED", _("전송됨")
+        FAILED_RETRYABLE = "FAILED_RETRYABLE", _("실패(재시도)")
+        FAILED_PERMANENT = "FAILED_PERMANENT", _("실패(영구)")
+        ALREADY_ANSWERED = "ALREADY_ANSWERED", _("이미 답변됨")
+        AUTH_ERROR = "AUTH_ERROR", _("인증 오류")
+        RATE_LIMITED = "RATE_LIMITED", _("호출 한도")
+        UNKNOWN = "UNKNOWN", _("결과 불명")
+        TEST_MODE = "TEST_MODE", _("테스트 모드")
+        BLOCKED = "BLOCKED", _("재검사 차단")
+
+    FAILURES = ("FAILED_RETRYABLE", "FAILED_PERMANENT", "AUTH_ERROR", "UNKNOWN")
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="send_attempt_log")
+    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="send_attempts")
+    market_code = models.CharField(max_length=16, choices=MarketCode.choices)
+    attempt_no = models.PositiveIntegerField()
+    claim_token = models.UUIDField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    is_test_mode = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "market_send_attempt"
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["started_at"], name="send_attempt_started_idx"),
+            models.Index(fields=["account", "-started_at"], name="send_attempt_account_idx"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["claim_token"], name="send_attempt_claim_unique")]
+        verbose_name = _("전송 시도")
+        verbose_name_plural = _("전송 시도")
+
+    def __str__(self) -> str:
+        return f"{self.inquiry_id}#{self.attempt_no} {self.outcome}"

@@ -1,0 +1,39 @@
+"""Build a marketplace client for a stored account (the one place that decrypts credentials)."""
+
+from __future__ import annotations
+
+from markets.models import MarketAccount
+from partialauto.crypto import SecretDecryptionError
+
+
+def client_for(account: MarketAccount, *, limiter=None):
+    from markets.clients.base import ClientConfig, get_client
+
+    creds = account.get_credentials()
+    config = ClientConfig(
+        market_code=account.market_code,
+        api_base_url=account.api_base_url or "",
+        vendor_id=account.vendor_id,
+        access_key=creds.get("access_key", ""),
+        secret_key=creds.get("secret_key", ""),
+        reply_by=account.reply_by,
+        client_id=account.client_id,
+        client_secret=creds.get("client_secret", ""),
+        account_key=account.name,
+    )
+    if limiter is None:
+        from markets.clients.ratelimit import get_limiter
+
+        limiter = get_limiter()
+    return get_client(config, limiter=limiter)
+
+
+def check_account_connection(account: MarketAccount) -> tuple[bool, str]:
+    try:
+        client = client_for(account)
+    except SecretDecryptionError as exc:
+        return False, str(exc)
+    try:
+        return client.check_connection()
+    except Exception as exc:  # a connection check reports, it never raises into the admin
+        return False, f"{type(exc).__name__}: {exc}"

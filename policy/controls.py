@@ -1,0 +1,175 @@
+"""The effective controls for one account: database settings, tightened by the environment.
+
+DESIGN §1.4: the guide's variables can only make things safer at run time —
+``CS_TEST_MODE=true`` forces test mode, ``ENABLE_CS_PARTIAL_AUTO=false`` forces shadow mode, a
+non-empty ``CS_TEST_MODE_ALLOWED_ACCOUNTS`` keeps every other account in test mode, and
+``CS_AUTO_SEND_THRESHOLD`` can only raise the threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from markets.models import MarketAccount
+from policy.hours import Calendar, load_calendar
+from policy.models import AccountRollout, AutomationSettings, Mode, RolloutPhase
+
+
+@dataclass(frozen=True)
+class GlobalControls:
+    partial_auto: bool
+    test_mode: bool
+    threshold: float
+    emergency_stopped: bool
+    emergency_reason: str
+    env_allowed_accounts: frozenset[str] | None
+    notes: tuple[str, ...]
+    max_send_attempts: int
+    lease_seconds: int
+    calendar: Calendar
+
+
+@dataclass(frozen=True)
+class AccountControls:
+    account_id: object
+    account_name: str
+    market_code: str
+    is_active: bool
+    configured_mode: str
+    effective_mode: str
+    mode_reasons: tuple[str, ...]
+    locked: bool
+    lock_reason: str
+    phase_number: int | None
+    phase_name: str
+    phase_is_default: bool
+    allowed_intents: frozenset[str] | None  # None: every intent
+    daily_quota: int | None
+    threshold: float
+    glob: GlobalControls = field(repr=False)
+
+
+def _env_allowed_accounts() -> frozenset[str] | None:
+    raw = settings.CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS
+    if raw is None or not raw.strip():
+        return None  # the guide: an empty value means every account is allowed
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def load_global(conf: AutomationSettings | None = None) -> GlobalControls:
+    conf = conf or AutomationSettings.get_solo()
+    notes: list[str] = []
+    partial_auto = conf.partial_auto_enabled
+    if settings.CS_ENV_ENABLE_PARTIAL_AUTO is False and partial_auto:
+        partial_auto = False
+        notes.append("ENABLE_CS_PARTIAL_AUTO=false (env) forces shadow mode")
+    test_mode = conf.test_mode
+    if settings.CS_ENV_TEST_MODE is True and not test_mode:
+        test_mode = True
+        notes.append("CS_TEST_MODE=true (env) forces test mode")
+    threshold = conf.auto_send_threshold
+    env_threshold = settings.CS_ENV_AUTO_SEND_THRESHOLD
+    if env_threshold is not None and env_threshold > threshold:
+        threshold = min(env_threshold, 1.0)
+        notes.append(f"CS_AUTO_SEND_THRESHOLD={env_threshold} (env) raises the threshold")
+    return GlobalControls(
+        partial_auto=partial_auto,
+        test_mode=test_mode,
+        threshold=threshold,
+        emergency_stopped=conf.emergency_stopped_at is not None,
+        emergency_reason=conf.emergency_reason,
+        env_allowed_accounts=_env_allowed_accounts(),
+        notes=tuple(notes),
+        max_send_attempts=conf.max_send_attempts,
+        lease_seconds=conf.lease_seconds,
+        calendar=load_calendar(),
+    )
+
+
+def _first_phase() -> RolloutPhase | None:
+    return RolloutPhase.objects.order_by("number").first()
+
+
+def effective_mode(*, glob: GlobalControls, account: MarketAccount, rollout: AccountRollout | None) -> tuple[str, list[str]]:
+    """Resolve the mode an account really runs in, with the reasons, strictest first."""
+    reasons: list[str] = []
+    configured = rollout.mode if rollout else Mode.SHADOW
+    if not glob.partial_auto:
+        reasons.append("partial-auto switch is off")
+        return Mode.SHADOW, reasons
+    if rollout is not None and rollout.locked_at is not None:
+        reasons.append(f"account locked: {rollout.lock_reason}")
+        return Mode.SHADOW, reasons
+    if configured == Mode.SHADOW:
+        reasons.append("account mode is SHADOW")
+        return Mode.SHADOW, reasons
+    if glob.emergency_stopped:
+        reasons.append(f"emergency stop: {glob.emergency_reason}")
+        return Mode.TEST, reasons
+    if glob.test_mode:
+        reasons.append("global test mode is on")
+        return Mode.TEST, reasons
+    allowed = glob.env_allowed_accounts
+    if allowed is not None and account.name not in allowed and str(account.id) not in allowed:
+        reasons.append(f"account {account.name} not in allowed list (CS_TEST_MODE_ALLOWED_ACCOUNTS)")
+        return Mode.TEST, reasons
+    if configured == Mode.TEST:
+        reasons.append("account mode is TEST")
+        return Mode.TEST, reasons
+    return Mode.LIVE, reasons
+
+
+def load_account_controls(account: MarketAccount, *, glob: GlobalControls | None = None,
+                          rollout: AccountRollout | None = None) -> AccountControls:
+    glob = glob or load_global()
+    if rollout is None:
+        rollout = (
+            AccountRollout.objects.select_related("phase").prefetch_related("intents_override", "phase__allowed_intents")
+            .filter(account=account).first()
+        )
+    mode, reasons = effective_mode(glob=glob, account=account, rollout=rollout)
+    phase = rollout.phase if rollout and rollout.phase_id else None
+    phase_is_default = False
+    if phase is None:
+        # A shadow account with no phase is judged as if unlocked at the first phase, so shadow
+        # statistics say what phase 1 would have sent.
+        phase = _first_phase()
+        phase_is_default = True
+    allowed: frozenset[str] | None = None
+    quota: int | None = None
+    if phase is not None:
+        if not phase.all_intents:
+            allowed = frozenset(i.name for i in phase.allowed_intents.all())
+        quota = phase.daily_quota
+    if rollout is not None:
+        override = frozenset(i.name for i in rollout.intents_override.all())
+        if override:
+            allowed = override if allowed is None else allowed & override
+        if rollout.quota_override is not None:
+            quota = rollout.quota_override
+    threshold = glob.threshold
+    if rollout is not None and rollout.threshold_override is not None:
+        threshold = rollout.threshold_override
+        env_threshold = settings.CS_ENV_AUTO_SEND_THRESHOLD
+        if env_threshold is not None:
+            threshold = max(threshold, min(env_threshold, 1.0))
+    return AccountControls(
+        account_id=account.id,
+        account_name=account.name,
+        market_code=account.market_code,
+        is_active=account.is_active,
+        configured_mode=rollout.mode if rollout else Mode.SHADOW,
+        effective_mode=mode,
+        mode_reasons=tuple(reasons) + glob.notes,
+        locked=bool(rollout and rollout.locked_at),
+        lock_reason=rollout.lock_reason if rollout else "",
+        phase_number=phase.number if phase else None,
+        phase_name=phase.name if phase else "",
+        phase_is_default=phase_is_default,
+        allowed_intents=allowed,
+        daily_quota=quota,
+        threshold=threshold,
+        glob=glob,
+    )

@@ -1,0 +1,119 @@
+"""Business hours in Asia/Seoul: weekly ranges, Korean public holidays and per-date overrides."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+SEOUL = ZoneInfo("Asia/Seoul")
+_SEARCH_DAYS = 60  # how far ahead next_opening looks before giving up
+
+
+@lru_cache(maxsize=8)
+def _kr_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("KR", years=year, language="ko")
+
+
+def kr_holiday_name(day: dt.date) -> str | None:
+    return _kr_holidays(day.year).get(day)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A snapshot of the business-hours configuration; pure, so tests and the simulator can build one."""
+
+    enabled: bool
+    weekly: dict[int, tuple[tuple[dt.time, dt.time], ...]]
+    overrides: dict[dt.date, tuple[tuple[dt.time, dt.time], ...]]  # empty tuple = closed
+    observe_holidays: bool = True
+
+    def ranges_on(self, day: dt.date) -> tuple[tuple[dt.time, dt.time], ...]:
+        if day in self.overrides:
+            return self.overrides[day]
+        if self.observe_holidays and kr_holiday_name(day):
+            return ()
+        return self.weekly.get(day.weekday(), ())
+
+    def is_open(self, at: dt.datetime) -> bool:
+        if not self.enabled:
+            return True
+        local = at.astimezone(SEOUL)
+        return any(start <= local.time() < end for start, end in self.ranges_on(local.date()))
+
+    def next_opening(self, at: dt.datetime) -> dt.datetime | None:
+        """The first moment at or after ``at`` when sending is allowed (``at`` itself when open)."""
+        if self.is_open(at):
+            return at
+        local = at.astimezone(SEOUL)
+        for offset in range(_SEARCH_DAYS):
+            day = local.date() + dt.timedelta(days=offset)
+            for start, _end in sorted(self.ranges_on(day)):
+                candidate = dt.datetime.combine(day, start, tzinfo=SEOUL)
+                if candidate >= local:
+                    return candidate
+        return None
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "always"
+        names = "월화수목금토일"
+        parts = [f"{names[d]} " + ",".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in r) for d, r in sorted(self.weekly.items()) if r]
+        return "; ".join(parts) or "closed"
+
+
+def load_calendar() -> Calendar:
+    from policy.models import AutomationSettings, BusinessDayOverride, BusinessHoursRange
+
+    conf = AutomationSettings.get_solo()
+    weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for r in BusinessHoursRange.objects.all():
+        weekly.setdefault(r.weekday, []).append((r.start, r.end))
+    overrides = {
+        o.date: ((o.start, o.end),) if o.is_open else () for o in BusinessDayOverride.objects.all()
+    }
+    return Calendar(
+        enabled=conf.business_hours_enabled,
+        weekly={d: tuple(v) for d, v in weekly.items()},
+        overrides=overrides,
+        observe_holidays=conf.observe_public_holidays,
+    )
+
+
+_DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+class HoursSpecError(ValueError):
+    pass
+
+
+def parse_hours_spec(spec: str) -> dict[int, tuple[dt.time, dt.time]] | None:
+    """Parse ``"mon-fri 09:00-18:00"`` (several groups separated by ``;``) or ``always`` (→ None)."""
+    spec = spec.strip().lower()
+    if spec == "always":
+        return None
+    result: dict[int, tuple[dt.time, dt.time]] = {}
+    for group in filter(None, (g.strip() for g in spec.split(";"))):
+        try:
+            days_part, time_part = group.split()
+            if "-" in days_part:
+                first, last = days_part.split("-")
+                days = range(_DAYS[first], _DAYS[last] + 1)
+            else:
+                days = [_DAYS[d] for d in days_part.split(",")]
+            start_s, end_s = time_part.split("-")
+            start, end = dt.time.fromisoformat(start_s), dt.time.fromisoformat(end_s)
+        except (ValueError, KeyError) as exc:
+            raise HoursSpecError(
+                f'cannot read business hours "{group}": use e.g. "mon-fri 09:00-18:00" or "always"'
+            ) from exc
+        if not start < end or not days:
+            raise HoursSpecError(f'business hours "{group}": the start must be before the end')
+        for d in days:
+            result[d] = (start, end)
+    if not result:
+        raise HoursSpecError('no business hours given: use e.g. "mon-fri 09:00-18:00" or "always"')
+    return result

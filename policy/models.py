@@ -1,0 +1,422 @@
+"""Runtime controls of the rollout: settings, phases, per-account state, quotas, business hours,
+risk keywords, rollback rules and incidents, the readiness checklist and the rollout log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from markets.models import MarketAccount
+
+
+class Mode(models.TextChoices):
+    SHADOW = "SHADOW", _("섀도 (판정만)")
+    TEST = "TEST", _("테스트 (전송 경로만, 마켓 호출 없음)")
+    LIVE = "LIVE", _("실전송")
+
+
+class AutomationSettings(models.Model):
+    """The one row of global switches (pk is always 1)."""
+
+    class Backend(models.TextChoices):
+        RULES = "rules", _("규칙 기반 (오프라인)")
+        LLM = "llm", _("LLM (OpenAI 호환)")
+
+    partial_auto_enabled = models.BooleanField(
+        _("부분 자동화 스위치"), default=False, help_text=_("끄면 모든 계정이 섀도 모드로 동작합니다 (ENABLE_CS_PARTIAL_AUTO).")
+    )
+    test_mode = models.BooleanField(
+        _("전역 테스트 모드"), default=True, help_text=_("켜면 실제 마켓으로 전송하지 않습니다 (CS_TEST_MODE).")
+    )
+    auto_send_threshold = models.FloatField(_("자동 전송 신뢰도 임계값"), default=0.90)
+    business_hours_enabled = models.BooleanField(
+        _("영업시간에만 자동 전송"), default=True, help_text=_("끄면 언제든 전송합니다 (always).")
+    )
+    observe_public_holidays = models.BooleanField(_("한국 공휴일 휴무"), default=True)
+    agent_backend = models.CharField(_("AI 백엔드"), max_length=8, choices=Backend.choices, default=Backend.RULES)
+    max_send_attempts = models.PositiveSmallIntegerField(_("최대 전송 시도"), default=3)
+    lease_seconds = models.PositiveIntegerField(_("전송 임대 시간(초)"), default=120)
+    emergency_stopped_at = models.DateTimeField(_("긴급 정지 시각"), null=True, blank=True)
+    emergency_reason = models.CharField(_("긴급 정지 사유"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "cs_automation_settings"
+        verbose_name = _("자동화 설정")
+        verbose_name_plural = _("자동화 설정")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="settings_singleton"),
+            models.CheckConstraint(
+                condition=Q(auto_send_threshold__gte=0, auto_send_threshold__lte=1), name="settings_threshold_0_1"
+            ),
+            models.CheckConstraint(condition=Q(max_send_attempts__gte=1), name="settings_max_attempts_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("자동화 설정"))
+
+    @classmethod
+    def get_solo(cls) -> "AutomationSettings":
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class BusinessHoursRange(models.Model):
+    """A weekly opening range in Asia/Seoul (weekday 0 = Monday)."""
+
+    class Weekday(models.IntegerChoices):
+        MON = 0, _("월")
+        TUE = 1, _("화")
+        WED = 2, _("수")
+        THU = 3, _("목")
+        FRI = 4, _("금")
+        SAT = 5, _("토")
+        SUN = 6, _("일")
+
+    weekday = models.PositiveSmallIntegerField(_("요일"), choices=Weekday.choices)
+    start = models.TimeField(_("시작"))
+    end = models.TimeField(_("종료"))
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "cs_business_hours"
+        ordering = ["weekday", "start"]
+        verbose_name = _("영업시간")
+        verbose_name_plural = _("영업시간")
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="hours_start_before_end"),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class BusinessDayOverride(models.Model):
+    """A date that differs from the weekly hours: an extra day off, or special hours."""
+
+    date = models.DateField(_("날짜"), unique=True)
+    is_open = models.BooleanField(_("영업"), default=False)
+    start = models.TimeField(_("시작"), null=True, blank=True)
+    end = models.TimeField(_("종료"), null=True, blank=True)
+    note = models.CharField(_("메모"), max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "cs_business_day_override"
+        ordering = ["-date"]
+        verbose_name = _("특정일 영업 예외")
+        verbose_name_plural = _("특정일 영업 예외")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_open=False) | Q(start__isnull=False, end__isnull=False, start__lt=models.F("end")),
+                name="override_open_has_hours",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'open' if self.is_open else 'closed'}"
+
+
+class RolloutPhase(models.Model):
+    number = models.PositiveSmallIntegerField(_("단계 번호"), unique=True)
+    name = models.CharField(_("이름"), max_length=40, unique=True)
+    all_intents = models.BooleanField(_("모든 의도 허용"), default=False)
+    allowed_intents = models.ManyToManyField(
+        "inquiries.Intent", blank=True, related_name="phases", verbose_name=_("허용 의도")
+    )
+    daily_quota = models.PositiveIntegerField(_("일일 전송 한도"), null=True, blank=True, help_text=_("비우면 한도 없음"))
+    description = models.CharField(_("설명"), max_length=300, blank=True)
+    history = HistoricalRecords(m2m_fields=[allowed_intents])
+
+    class Meta:
+        db_table = "cs_rollout_phase"
+        ordering = ["number"]
+        verbose_name = _("해금 단계")
+        verbose_name_plural = _("해금 단계")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountRollout(models.Model):
+    """Per-account rollout state: mode, phase, optional overrides, and a lock set by people or rules."""
+
+    account = models.OneToOneField(MarketAccount, on_delete=models.CASCADE, related_name="rollout", verbose_name=_("계정"))
+    mode = models.CharField(_("모드"), max_length=8, choices=Mode.choices, default=Mode.SHADOW)
+    phase = models.ForeignKey(RolloutPhase, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("단계"))
+    intents_override = models.ManyToManyField(
+        "inquiries.Intent", blank=True, related_name="+", verbose_name=_("의도 제한(선택)"),
+        help_text=_("지정하면 단계의 허용 의도와 겹치는 의도만 자동 전송합니다."),
+    )
+    quota_override = models.PositiveIntegerField(_("일일 한도 재지정"), null=True, blank=True)
+    threshold_override = models.FloatField(_("임계값 재지정"), null=True, blank=True)
+    locked_at = models.DateTimeField(_("잠금 시각"), null=True, blank=True)
+    lock_reason = models.CharField(_("잠금 사유"), max_length=300, blank=True)
+    locked_by = models.CharField(_("잠금 주체"), max_length=64, blank=True)
+    consecutive_failures = models.PositiveIntegerField(_("연속 실패"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(m2m_fields=[intents_override])
+
+    class Meta:
+        db_table = "cs_account_rollout"
+        ordering = ["account__name"]
+        verbose_name = _("계정별 해금 상태")
+        verbose_name_plural = _("계정별 해금 상태")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(threshold_override__isnull=True) | Q(threshold_override__gte=0, threshold_override__lte=1),
+                name="rollout_threshold_0_1",
+            ),
+        ]
+        permissions = [
+            ("unlock_account", _("계정 해금/잠금과 단계 변경")),
+            ("emergency_stop", _("긴급 정지와 재개")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account.name}: {self.mode}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+
+class DailyQuotaUsage(models.Model):
+    """Sends claimed per account per Asia/Seoul day; consumed atomically with a conditional UPDATE."""
+
+    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="quota_usage")
+    day = models.DateField()
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "cs_daily_quota_usage"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="quota_usage_unique"),
+            models.CheckConstraint(condition=Q(used__gte=0), name="quota_used_nonneg"),
+        ]
+        verbose_name = _("일일 한도 사용량")
+        verbose_name_plural = _("일일 한도 사용량")
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day}: {self.used}"
+
+
+class RiskKeyword(models.Model):
+    class Category(models.TextChoices):
+        LEGAL = "LEGAL", _("법적 대응")
+        REGULATOR = "REGULATOR", _("기관 신고")
+        CLAIM = "CLAIM", _("클레임")
+        SAFETY = "SAFETY", _("안전·건강")
+        ABUSE = "ABUSE", _("욕설·폭언")
+        PRIVACY = "PRIVACY", _("개인정보")
+        THREAT = "THREAT", _("공개·협박")
+
+    term = models.CharField(_("키워드"), max_length=60, unique=True)
+    category = models.CharField(_("분류"), max_length=16, choices=Category.choices)
+    variants = models.JSONField(_("변형"), default=list, blank=True, help_text=_("줄임말, 활용형 등 함께 잡을 표현"))
+    notes = models.CharField(_("메모"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("사용"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "cs_risk_keyword"
+        ordering = ["category", "term"]
+        verbose_name = _("위험 키워드")
+        verbose_name_plural = _("위험 키워드")
+
+    def __str__(self) -> str:
+        return self.term
+
+
+class RollbackRule(models.Model):
+    class Metric(models.TextChoices):
+        RISK_AUTO_SEND = "RISK_AUTO_SEND", _("위험 키워드 건이 AUTO_SEND로 판정")
+        CONSECUTIVE_FAILURES = "CONSECUTIVE_FAILURES", _("계정 연속 실패 건수")
+        FAILED_COUNT = "FAILED_COUNT", _("기간 내 SEND_FAILED 건수")
+        ACCOUNT_FAILURE_RATE = "ACCOUNT_FAILURE_RATE", _("계정별 실패율")
+        GLOBAL_FAILURE_RATE = "GLOBAL_FAILURE_RATE", _("전체 실패율")
+        DAILY_FAILURE_RATE_STREAK = "DAILY_FAILURE_RATE_STREAK", _("일별 실패율 연속 초과")
+
+    class Action(models.TextChoices):
+        GLOBAL_TEST_MODE = "GLOBAL_TEST_MODE", _("전역 테스트 모드 (CS_TEST_MODE=true)")
+        LOCK_ACCOUNT = "LOCK_ACCOUNT", _("해당 계정 해금 해제")
+        SHADOW_MODE = "SHADOW_MODE", _("섀도 모드 복귀 (ENABLE_CS_PARTIAL_AUTO=false)")
+
+    RATE_METRICS = ("ACCOUNT_FAILURE_RATE", "GLOBAL_FAILURE_RATE", "DAILY_FAILURE_RATE_STREAK")
+
+    code = models.SlugField(_("코드"), max_length=40, unique=True)
+    name = models.CharField(_("이름"), max_length=120)
+    metric = models.CharField(_("지표"), max_length=32, choices=Metric.choices)
+    comparison = models.CharField(_("비교"), max_length=2, choices=[(">", ">"), (">=", ">=")], default=">=")
+    threshold = models.FloatField(_("임계값"), help_text=_("건수 또는 비율(0~1)"))
+    window_minutes = models.PositiveIntegerField(_("기간(분)"), default=60)
+    streak_days = models.PositiveSmallIntegerField(_("연속 일수"), default=0)
+    min_sample = models.PositiveIntegerField(_("최소 표본"), default=0)
+    action = models.CharField(_("조치"), max_length=20, choices=Action.choices)
+    enabled = models.BooleanField(_("사용"), default=True)
+    dry_run = models.BooleanField(_("드라이런(보고만)"), default=False)
+    severity = models.CharField(_("등급"), max_length=16, default="IMMEDIATE",
+                                choices=[("IMMEDIATE", _("즉시")), ("DAILY", _("24시간")), ("WEEKLY", _("7일"))])
+    description = models.CharField(_("설명"), max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "cs_rollback_rule"
+        ordering = ["id"]
+        verbose_name = _("롤백 규칙")
+        verbose_name_plural = _("롤백 규칙")
+        constraints = [
+            models.CheckConstraint(condition=Q(threshold__gte=0), name="rule_threshold_nonneg"),
+            models.CheckConstraint(
+                condition=~Q(metric__in=["ACCOUNT_FAILURE_RATE", "GLOBAL_FAILURE_RATE", "DAILY_FAILURE_RATE_STREAK"])
+                | Q(threshold__lte=1),
+                name="rule_rate_threshold_0_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RollbackIncident(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "OPEN", _("발생")
+        ACKNOWLEDGED = "ACKNOWLEDGED", _("확인함")
+        RESOLVED = "RESOLVED", _("해결됨")
+
+    rule = models.ForeignKey(RollbackRule, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("규칙"))
+    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("계정"))
+    # "global" or the account id: one open incident per rule and scope, whatever the database's NULL rules.
+    scope_key = models.CharField(max_length=64, editable=False)
+    status = models.CharField(_("상태"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    fired_at = models.DateTimeField(_("발생 시각"), default=timezone.now)
+    figures = models.JSONField(_("수치"), default=dict)
+    action_taken = models.CharField(_("수행한 조치"), max_length=300, blank=True)
+    dry_run = models.BooleanField(_("드라이런"), default=False)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(_("해결 메모"), blank=True)
+
+    class Meta:
+        db_table = "cs_rollback_incident"
+        ordering = ["-fired_at"]
+        verbose_name = _("롤백 사고")
+        verbose_name_plural = _("롤백 사고")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "scope_key"], condition=Q(status__in=["OPEN", "ACKNOWLEDGED"]),
+                name="incident_one_open_per_rule_scope",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "-fired_at"], name="incident_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} ({self.scope_key})"
+
+
+class NotificationChannel(models.Model):
+    class Kind(models.TextChoices):
+        EMAIL = "EMAIL", _("이메일")
+        WEBHOOK = "WEBHOOK", _("웹훅 (Slack 호환)")
+
+    kind = models.CharField(_("종류"), max_length=8, choices=Kind.choices)
+    target = models.CharField(_("받는 곳"), max_length=500, help_text=_("이메일 주소 또는 웹훅 URL"))
+    is_active = models.BooleanField(_("사용"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "cs_notification_channel"
+        verbose_name = _("알림 채널")
+        verbose_name_plural = _("알림 채널")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}"
+
+
+class Notification(models.Model):
+    """An outbox row per incident and channel: retried until delivered, never blocking the rollback."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", _("대기")
+        SENT = "SENT", _("발송됨")
+        FAILED = "FAILED", _("실패")
+
+    incident = models.ForeignKey(RollbackIncident, on_delete=models.CASCADE, related_name="notifications")
+    channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="notifications")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "cs_notification"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx")]
+        verbose_name = _("알림 발송")
+        verbose_name_plural = _("알림 발송")
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} → {self.channel_id}: {self.status}"
+
+
+class ChecklistItem(models.Model):
+    """The guide's phase 5 final-approval checklist; manual items are ticked in the admin."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    title = models.CharField(_("항목"), max_length=200)
+    is_automatic = models.BooleanField(_("자동 확인"), default=False)
+    checked = models.BooleanField(_("완료"), default=False)
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("확인자"))
+    checked_at = models.DateTimeField(_("확인 시각"), null=True, blank=True)
+    note = models.CharField(_("메모"), max_length=300, blank=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "cs_checklist_item"
+        ordering = ["sort_order"]
+        verbose_name = _("최종 승인 체크리스트")
+        verbose_name_plural = _("최종 승인 체크리스트")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class RolloutEvent(models.Model):
+    """Who changed the rollout, when and why: commands, admin actions and automatic rollbacks."""
+
+    class Action(models.TextChoices):
+        UNLOCK = "UNLOCK", _("해금")
+        LOCK = "LOCK", _("잠금")
+        MODE = "MODE", _("모드 변경")
+        PHASE = "PHASE", _("단계 변경")
+        EMERGENCY_STOP = "EMERGENCY_STOP", _("긴급 정지")
+        RESUME = "RESUME", _("재개")
+        SETTINGS = "SETTINGS", _("설정 변경")
+        IMPORT_ENV = "IMPORT_ENV", _("환경변수 가져오기")
+        AUTO_ROLLBACK = "AUTO_ROLLBACK", _("자동 롤백")
+
+    at = models.DateTimeField(_("시각"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(_("행위자"), max_length=64)
+    action = models.CharField(_("작업"), max_length=16, choices=Action.choices)
+    account = models.ForeignKey(MarketAccount, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("계정"))
+    reason = models.CharField(_("사유"), max_length=300, blank=True)
+    data = models.JSONField(_("변경 내용"), default=dict, blank=True)
+
+    class Meta:
+        db_table = "cs_rollout_event"
+        ordering = ["-at", "-id"]
+        verbose_name = _("해금 변경 기록")
+        verbose_name_plural = _("해금 변경 기록")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.actor_label}"

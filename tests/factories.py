@@ -1,0 +1,44 @@
+"""Plain factory functions for tests (no extra dependency)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from inquiries.models import Inquiry
+from markets import services as market_services
+from markets.models import MarketAccount
+
+_seq = itertools.count(1)
+
+SECRET_VALUES = {
+    "access_key": "AK-test-0f2b9d1c-visible-nowhere",
+    "secret_key": "SK-test-6a7e3c55b1d04e8f9a0b1c2d3e4f5a6b7c8d9e0f",
+    "client_secret": "$2b$04$abcdefghijklmnopqrstuu",
+}
+
+
+def make_account(name: str | None = None, market: str = "COUPANG", **kwargs) -> MarketAccount:
+    name = name or f"acct_{next(_seq)}"
+    if market == "COUPANG":
+        defaults = dict(vendor_id="A00012345", access_key=SECRET_VALUES["access_key"],
+                        secret_key=SECRET_VALUES["secret_key"], reply_by="wingid")
+    else:
+        defaults = dict(client_id=f"client-{name}", client_secret=SECRET_VALUES["client_secret"])
+    defaults.update(kwargs)
+    return market_services.account_create(name=name, market_code=market, **defaults)
+
+
+def make_inquiry(account: MarketAccount, *, created_at: datetime | None = None, **fields) -> Inquiry:
+    kind = fields.pop("kind", "COUPANG_ONLINE" if account.market_code == "COUPANG" else "NAVER_QNA")
+    return Inquiry.objects.create(
+        account=account,
+        market_code=account.market_code,
+        kind=kind,
+        external_id=fields.pop("external_id", str(next(_seq))),
+        created_at=created_at or timezone.now() - timedelta(minutes=5),
+        content=fields.pop("content", "배송 언제 되나요?"),
+        **fields,
+    )
