@@ -37,3 +37,21 @@ def check_account_connection(account: MarketAccount) -> tuple[bool, str]:
         return client.check_connection()
     except Exception as exc:  # a connection check reports, it never raises into the admin
         return False, f"{type(exc).__name__}: {exc}"
+
+
+_clients: dict[tuple, object] = {}
+
+
+def cached_client_for(account: MarketAccount):
+    """One client (and HTTP session, and Naver token) per account and credentials version per process."""
+    key = (account.pk, account.credentials_updated_at, account.api_base_url, account.updated_at)
+    client = _clients.get(key)
+    if client is None:
+        for stale in [k for k in _clients if k[0] == account.pk]:
+            _clients.pop(stale, None)
+        client = _clients[key] = client_for(account)
+    return client
+
+
+def clear_client_cache() -> None:
+    _clients.clear()

@@ -48,7 +48,12 @@ class AccountControls:
     allowed_intents: frozenset[str] | None  # None: every intent
     daily_quota: int | None
     threshold: float
+    human_mode: str  # the mode a person-approved answer is sent in
     glob: GlobalControls = field(repr=False)
+
+    def send_mode(self, status: str) -> str:
+        """AUTO_SEND follows the automation mode; APPROVED (a person's answer) only the global brakes."""
+        return self.human_mode if status == "APPROVED" else self.effective_mode
 
 
 def _env_allowed_accounts() -> frozenset[str] | None:
@@ -121,6 +126,21 @@ def effective_mode(*, glob: GlobalControls, account: MarketAccount, rollout: Acc
     return Mode.LIVE, reasons
 
 
+def human_send_mode(*, glob: GlobalControls, account: MarketAccount, rollout: AccountRollout | None) -> tuple[str, list[str]]:
+    """A person's approved answer is not automation: the switch, shadow mode and account locks do not
+    hold it back, but the emergency stop, test mode (global, env or the account's) always do."""
+    if glob.emergency_stopped:
+        return Mode.TEST, [f"emergency stop: {glob.emergency_reason}"]
+    if glob.test_mode:
+        return Mode.TEST, ["global test mode is on"]
+    allowed = glob.env_allowed_accounts
+    if allowed is not None and account.name not in allowed and str(account.id) not in allowed:
+        return Mode.TEST, [f"account {account.name} not in allowed list (CS_TEST_MODE_ALLOWED_ACCOUNTS)"]
+    if rollout is not None and rollout.mode == Mode.TEST:
+        return Mode.TEST, ["account mode is TEST"]
+    return Mode.LIVE, []
+
+
 def load_account_controls(account: MarketAccount, *, glob: GlobalControls | None = None,
                           rollout: AccountRollout | None = None) -> AccountControls:
     glob = glob or load_global()
@@ -171,5 +191,6 @@ def load_account_controls(account: MarketAccount, *, glob: GlobalControls | None
         allowed_intents=allowed,
         daily_quota=quota,
         threshold=threshold,
+        human_mode=human_send_mode(glob=glob, account=account, rollout=rollout)[0],
         glob=glob,
     )

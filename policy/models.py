@@ -42,8 +42,10 @@ class AutomationSettings(models.Model):
     lease_seconds = models.PositiveIntegerField(_("전송 임대 시간(초)"), default=120)
     emergency_stopped_at = models.DateTimeField(_("긴급 정지 시각"), null=True, blank=True)
     emergency_reason = models.CharField(_("긴급 정지 사유"), max_length=300, blank=True)
+    last_monitor_run_at = models.DateTimeField(_("마지막 모니터 실행"), null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    # The monitor's heartbeat is written with .update() every minute and is not configuration.
+    history = HistoricalRecords(excluded_fields=["last_monitor_run_at"])
 
     class Meta:
         db_table = "cs_automation_settings"

@@ -1,0 +1,478 @@
+"""The send path (DESIGN §2): at most one answer per inquiry, ever.
+
+Phases, each its own committed transaction, with the marketplace call between them and outside
+any transaction (research/reliability.md §2.2, §2.5):
+
+1. **claim** — a conditional UPDATE ``NOT_SENT``/``SEND_FAILED`` → ``SENDING`` that increments
+   ``send_attempts`` (NULL-safe), stamps a fresh claim token and a lease on the database clock, and
+   takes the daily quota slot. Rowcount 1 means this worker owns the send; 0 means someone else does.
+2. **re-check** the gates (switch, modes, test mode, emergency stop, business hours), because queued
+   work can outlive a kill switch.
+3. **call** the marketplace (or, in test mode, don't).
+4. **finalize** — an UPDATE fenced by the claim token: a stale worker can never overwrite a newer
+   outcome. Anything that may have reached the marketplace becomes ``SEND_UNKNOWN`` and is only ever
+   settled by asking the marketplace (``reconcile``), never by sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
+
+from inquiries import events
+from inquiries.models import Inquiry, InquiryEvent, SendAttempt
+from policy.controls import AccountControls, GlobalControls, load_account_controls, load_global
+from policy.models import AccountRollout, Mode
+from policy.quota import quota_consume, quota_day, quota_release
+
+log = logging.getLogger("partialauto.send")
+
+TEST_MODE_ERROR = "[TEST_MODE] Real API send blocked"
+WORKER = "system:worker"
+RECONCILER = "system:reconciler"
+
+# After an unknown outcome, wait this long before concluding "not delivered" from a lookup that
+# shows no answer: an in-flight request must no longer be able to land (read timeout + gateway).
+def quiet_seconds() -> int:
+    return settings.CS_RECONCILE_QUIET_SECONDS
+
+
+MAX_RECONCILE_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_CAP_SECONDS = 30 * 60
+
+S = Inquiry.SendStatus
+ST = Inquiry.Status
+O = SendAttempt.Outcome
+
+
+@dataclass(frozen=True)
+class Claim:
+    inquiry_id: int
+    token: uuid.UUID
+    attempt_no: int
+    quota_day: object | None  # the day whose quota slot this claim took, if any
+
+
+@dataclass(frozen=True)
+class SendReport:
+    inquiry_id: int
+    result: str  # SENT, SEND_FAILED, SEND_UNKNOWN, TEST_MODE, NOT_CLAIMED, DEFERRED, ESCALATED, ANSWERED_ELSEWHERE, BLOCKED, FENCED
+    detail: str = ""
+
+
+def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
+    """Exponential back-off with full jitter; never sooner than the marketplace asked."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(attempt - 1, 0)))
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def next_attempt_number(current: int | None) -> int:
+    """The attempt number a claim creates, for a row whose counter may be NULL in legacy data."""
+    return (current or 0) + 1
+
+
+def due_queryset():
+    return (
+        Inquiry.objects.filter(Inquiry.DUE_Q, is_test_mode=False)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=Now()))
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 1. claim
+
+
+class _QuotaExhausted(Exception):
+    pass
+
+
+def claim(inquiry_id: int, *, glob: GlobalControls | None = None, actor_label: str = WORKER) -> tuple[Claim | None, Inquiry | None, AccountControls | None]:
+    """Take the send of one inquiry. Returns (None, …) when another worker owns it or it is not due."""
+    glob = glob or load_global()
+    token = uuid.uuid4()
+    lease = timedelta(seconds=glob.lease_seconds)
+    try:
+        # durable: the claim must be committed before any HTTP call, never a savepoint of a caller's
+        # transaction that could roll back after the marketplace said 200.
+        with transaction.atomic(durable=True):
+            updated = (
+                due_queryset().filter(pk=inquiry_id)
+                .filter(Q(send_attempts__lt=glob.max_send_attempts) | Q(send_attempts__isnull=True))
+                .update(
+                    send_status=S.SENDING,
+                    claim_token=token,
+                    claimed_at=Now(),
+                    lease_expires_at=Now() + Value(lease),
+                    send_attempts=Coalesce(F("send_attempts"), 0) + 1,
+                    updated_at=Now(),
+                )
+            )
+            if updated != 1:
+                return None, None, None
+            inquiry = Inquiry.objects.select_related("account").get(pk=inquiry_id)
+            controls = load_account_controls(inquiry.account, glob=glob)
+            mode = controls.send_mode(inquiry.status)
+            day = None
+            if inquiry.status == ST.AUTO_SEND and mode == Mode.LIVE and controls.daily_quota is not None:
+                day = quota_day()
+                if not quota_consume(account_id=inquiry.account_id, limit=controls.daily_quota):
+                    raise _QuotaExhausted
+            SendAttempt.objects.create(
+                inquiry=inquiry, account=inquiry.account, market_code=inquiry.market_code,
+                attempt_no=inquiry.send_attempts, claim_token=token, is_test_mode=(mode == Mode.TEST),
+            )
+            events.record(inquiry, InquiryEvent.Type.CLAIMED, actor_label=actor_label,
+                          from_send_status="", to_send_status=S.SENDING,
+                          data={"attempt": inquiry.send_attempts, "claim": str(token), "mode": mode})
+    except _QuotaExhausted:
+        _escalate_quota(inquiry_id, actor_label=actor_label)
+        return None, None, None
+    log.info("Inquiry %s locked as SENDING for atomic send", inquiry_id)
+    return Claim(inquiry_id, token, inquiry.send_attempts, day), inquiry, controls
+
+
+def _escalate_quota(inquiry_id: int, *, actor_label: str) -> None:
+    with transaction.atomic():
+        n = Inquiry.objects.filter(pk=inquiry_id, status=ST.AUTO_SEND, send_status__in=[S.NOT_SENT, S.SEND_FAILED]).update(
+            status=ST.HUMAN_REVIEW, decision_reason="Daily quota used up at send time", updated_at=Now()
+        )
+        if n:
+            events.record(inquiry_id, InquiryEvent.Type.ESCALATED, actor_label=actor_label,
+                          from_status=ST.AUTO_SEND, to_status=ST.HUMAN_REVIEW, message="daily quota used up")
+    log.warning("Inquiry %s: daily quota used up, handed to a person", inquiry_id)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. finalize (fenced)
+
+
+def _finish_attempt(claim_: Claim, outcome: str, *, http_status: int | None = None, error: str = "") -> None:
+    SendAttempt.objects.filter(claim_token=claim_.token).update(
+        outcome=outcome, http_status=http_status, error=error[:1000], finished_at=Now()
+    )
+
+
+def _fenced(claim_: Claim):
+    return Inquiry.objects.filter(pk=claim_.inquiry_id, send_status=S.SENDING, claim_token=claim_.token)
+
+
+def _account_failure(account_id, *, failed: bool) -> None:
+    qs = AccountRollout.objects.filter(account_id=account_id)
+    if failed:
+        qs.update(consecutive_failures=F("consecutive_failures") + 1)
+    else:
+        qs.exclude(consecutive_failures=0).update(consecutive_failures=0)
+
+
+def _finalize(claim_: Claim, *, fields: dict, outcome: str, event_type: str, to_send_status: str,
+              to_status: str = "", message: str = "", http_status: int | None = None,
+              failure: bool | None = None, account_id=None, release_quota: bool = False) -> bool:
+    with transaction.atomic():
+        n = _fenced(claim_).update(updated_at=Now(), **fields)
+        if n != 1:
+            log.error("Inquiry %s: finalize fenced out (claim %s no longer holds the row); outcome %s not written",
+                      claim_.inquiry_id, claim_.token, outcome)
+            return False
+        _finish_attempt(claim_, outcome, http_status=http_status, error=message)
+        events.record(claim_.inquiry_id, event_type, actor_label=WORKER, from_send_status=S.SENDING,
+                      to_send_status=to_send_status, to_status=to_status, message=message,
+                      data={"attempt": claim_.attempt_no, "http_status": http_status})
+        if failure is not None and account_id is not None:
+            _account_failure(account_id, failed=failure)
+        if release_quota and claim_.quota_day is not None:
+            quota_release(account_id=account_id, day=claim_.quota_day)
+    return True
+
+
+def _release_blocked(claim_: Claim, inquiry: Inquiry, *, reason: str, next_attempt_at=None, to_status: str = "",
+                     decision_mode: str = "") -> None:
+    """Undo a claim that never called the marketplace (a gate closed after the claim)."""
+    fields = dict(
+        send_status=S.NOT_SENT if inquiry.send_attempts <= 1 else S.SEND_FAILED,
+        claim_token=None, lease_expires_at=None,
+        send_attempts=F("send_attempts") - 1,
+        next_attempt_at=next_attempt_at,
+    )
+    if to_status:
+        fields["status"] = to_status
+    if decision_mode:
+        fields["decision_mode"] = decision_mode
+    _finalize(claim_, fields=fields, outcome=O.BLOCKED, event_type=InquiryEvent.Type.BLOCKED,
+              to_send_status=fields["send_status"], to_status=to_status, message=reason,
+              account_id=inquiry.account_id, release_quota=True)
+    log.warning("Inquiry %s: send blocked after claim: %s", inquiry.pk, reason)
+
+
+# --------------------------------------------------------------------------------------------
+# the whole path for one inquiry
+
+
+def send_inquiry(inquiry_id: int, *, glob: GlobalControls | None = None, client_factory=None) -> SendReport:
+    glob = glob or load_global()
+    claim_, inquiry, controls = claim(inquiry_id, glob=glob)
+    if claim_ is None:
+        return SendReport(inquiry_id, "NOT_CLAIMED")
+    assert inquiry is not None and controls is not None
+
+    # 2. re-check the gates after the claim, on fresh settings: queued work outlives kill switches.
+    glob = load_global()
+    controls = load_account_controls(inquiry.account, glob=glob)
+    mode = controls.send_mode(inquiry.status)
+    if not inquiry.account.is_active:
+        _release_blocked(claim_, inquiry, reason="account inactive", to_status=ST.HUMAN_REVIEW)
+        return SendReport(inquiry_id, "BLOCKED", "account inactive")
+    if inquiry.status == ST.AUTO_SEND and mode == Mode.SHADOW:
+        # The automation was switched off while this send waited: it is a candidate again.
+        _release_blocked(claim_, inquiry, reason="; ".join(controls.mode_reasons) or "shadow mode",
+                         decision_mode=Mode.SHADOW)
+        return SendReport(inquiry_id, "BLOCKED", "shadow mode")
+    if inquiry.status == ST.AUTO_SEND and mode == Mode.LIVE and not glob.calendar.is_open(timezone.now()):
+        opening = glob.calendar.next_opening(timezone.now())
+        _release_blocked(claim_, inquiry, reason=f"outside business hours; deferred to {opening}", next_attempt_at=opening)
+        return SendReport(inquiry_id, "DEFERRED", str(opening))
+    text = (inquiry.final_answer or inquiry.draft_answer).strip()
+    if not text:
+        _release_blocked(claim_, inquiry, reason="no answer text", to_status=ST.HUMAN_REVIEW)
+        return SendReport(inquiry_id, "BLOCKED", "no answer text")
+
+    if mode == Mode.TEST:
+        return _test_mode(claim_, inquiry, controls)
+    return _live_send(claim_, inquiry, text, glob, client_factory)
+
+
+def _test_mode(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> SendReport:
+    reasons = "; ".join(r for r in controls.mode_reasons) or "test mode"
+    log.warning("[TEST_MODE] Skipping real API send for inquiry %s (account %s not in allowed list)",
+                inquiry.pk, inquiry.account.name)
+    ok = _finalize(
+        claim_,
+        fields=dict(send_status=S.SEND_FAILED, is_test_mode=True, last_send_error=TEST_MODE_ERROR,
+                    lease_expires_at=None, next_attempt_at=None),
+        outcome=O.TEST_MODE, event_type=InquiryEvent.Type.TEST_MODE, to_send_status=S.SEND_FAILED,
+        message=f"{TEST_MODE_ERROR} ({reasons})", account_id=inquiry.account_id, release_quota=True,
+    )
+    if ok:
+        log.info("Successfully auto-sent inquiry %s [TEST_MODE: marketplace not called, recorded as SEND_FAILED]", inquiry.pk)
+    return SendReport(inquiry.pk, "TEST_MODE" if ok else "FENCED")
+
+
+def _live_send(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalControls, client_factory) -> SendReport:
+    from markets.clients.base import SendOutcome
+    from markets.connect import cached_client_for
+
+    # 3. the marketplace call: outside any transaction (we are in autocommit here).
+    assert not connection.in_atomic_block, "the marketplace call must not run inside a transaction"
+    try:
+        client = (client_factory or cached_client_for)(inquiry.account)
+        result = client.post_answer(inquiry.kind, inquiry.external_id, text, inquiry.reply_context or {})
+        outcome, http_status, error = result.outcome, result.http_status, result.error or ""
+        retry_after = result.retry_after
+        remote_ref = result.remote_ref or ""
+    except Exception as exc:  # a bug or an unexpected library error: we cannot know what was sent
+        log.exception("Inquiry %s: unexpected error during the marketplace call", inquiry.pk)
+        outcome, http_status, error, retry_after, remote_ref = SendOutcome.UNKNOWN, None, f"{type(exc).__name__}: {exc}", None, ""
+
+    attempt = claim_.attempt_no
+    account_id = inquiry.account_id
+    if outcome == SendOutcome.DELIVERED:
+        ok = _finalize(claim_, fields=dict(send_status=S.SENT, sent_at=Now(), remote_ref=remote_ref[:64],
+                                          final_answer=text, last_send_error="", lease_expires_at=None,
+                                          next_attempt_at=None, is_test_mode=False),
+                       outcome=O.DELIVERED, event_type=InquiryEvent.Type.SENT, to_send_status=S.SENT,
+                       http_status=http_status, failure=False, account_id=account_id)
+        if ok:
+            log.info("Successfully auto-sent inquiry %s", inquiry.pk)
+        return SendReport(inquiry.pk, "SENT" if ok else "FENCED")
+
+    if outcome == SendOutcome.ALREADY_ANSWERED:
+        # Never a failure: ask the marketplace whose answer it is.
+        return _settle_already_answered(claim_, inquiry, text, http_status)
+
+    if outcome == SendOutcome.UNKNOWN:
+        ok = _finalize(claim_, fields=dict(send_status=S.SEND_UNKNOWN, last_send_error=error[:2000],
+                                          next_attempt_at=Now() + Value(timedelta(seconds=quiet_seconds()))),
+                       outcome=O.UNKNOWN, event_type=InquiryEvent.Type.SEND_UNKNOWN, to_send_status=S.SEND_UNKNOWN,
+                       message=error, http_status=http_status, failure=True, account_id=account_id)
+        log.warning("Inquiry %s: outcome unknown (%s); will reconcile with the marketplace before any resend", inquiry.pk, error)
+        _after_failure()
+        return SendReport(inquiry.pk, "SEND_UNKNOWN" if ok else "FENCED", error)
+
+    # definitely not delivered
+    rate_limited = outcome == SendOutcome.RATE_LIMITED
+    permanent = outcome == SendOutcome.FAILED_PERMANENT
+    exhausted = attempt >= glob.max_send_attempts and not rate_limited
+    fields: dict = dict(send_status=S.SEND_FAILED, last_send_error=f"{outcome}: {error}"[:2000], lease_expires_at=None)
+    if rate_limited:
+        # Pacing is ours to fix, not the answer's: the attempt is given back.
+        fields["send_attempts"] = F("send_attempts") - 1
+    to_status = ""
+    if permanent or exhausted:
+        fields["status"] = ST.HUMAN_REVIEW
+        fields["next_attempt_at"] = None
+        to_status = ST.HUMAN_REVIEW
+    else:
+        fields["next_attempt_at"] = Now() + Value(timedelta(seconds=backoff_seconds(attempt, retry_after=retry_after)))
+    ok = _finalize(claim_, fields=fields, outcome=outcome, event_type=InquiryEvent.Type.SEND_FAILED,
+                   to_send_status=S.SEND_FAILED, to_status=to_status, message=f"{outcome}: {error}",
+                   http_status=http_status, failure=None if rate_limited else True, account_id=account_id,
+                   release_quota=True)
+    if ok and to_status:
+        events.record(inquiry.pk, InquiryEvent.Type.ESCALATED, actor_label=WORKER, to_status=ST.HUMAN_REVIEW,
+                      message="permanent failure" if permanent else f"{attempt} attempts failed")
+    log.warning("Inquiry %s: send failed (%s, attempt %s): %s", inquiry.pk, outcome, attempt, error)
+    if not rate_limited:
+        _after_failure()
+    return SendReport(inquiry.pk, ("ESCALATED" if to_status else "SEND_FAILED") if ok else "FENCED", error)
+
+
+def _after_failure() -> None:
+    from policy.monitor import check_after_failure
+
+    check_after_failure()
+
+
+def _same_text(a: str | None, b: str | None) -> bool:
+    norm = lambda s: " ".join((s or "").split())  # noqa: E731
+    return bool(a) and norm(a) == norm(b)
+
+
+def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_status: int | None) -> SendReport:
+    from markets.connect import cached_client_for
+
+    try:
+        found = cached_client_for(inquiry.account).lookup(inquiry.kind, inquiry.external_id, inquiry.created_at)
+    except Exception as exc:
+        found = None
+        log.warning("Inquiry %s: lookup after 'already answered' failed: %s", inquiry.pk, exc)
+    if found is not None and found.answered and _same_text(found.answer_text, text):
+        ok = _finalize(claim_, fields=dict(send_status=S.SENT, sent_at=Now(), final_answer=text, lease_expires_at=None,
+                                          next_attempt_at=None, last_send_error=""),
+                       outcome=O.ALREADY_ANSWERED, event_type=InquiryEvent.Type.RECONCILED, to_send_status=S.SENT,
+                       message="marketplace already has our answer", http_status=http_status,
+                       failure=False, account_id=inquiry.account_id)
+        return SendReport(inquiry.pk, "SENT" if ok else "FENCED", "already had our answer")
+    # Someone else answered (or we cannot tell whose answer it is): nothing more to send.
+    ok = _finalize(claim_, fields=dict(send_status=S.NOT_SENT, status=ST.ANSWERED_ELSEWHERE, claim_token=None,
+                                      lease_expires_at=None, next_attempt_at=None,
+                                      last_send_error="already answered on the marketplace"),
+                   outcome=O.ALREADY_ANSWERED, event_type=InquiryEvent.Type.ANSWERED_ELSEWHERE,
+                   to_send_status=S.NOT_SENT, to_status=ST.ANSWERED_ELSEWHERE,
+                   message="answered outside partialauto", http_status=http_status,
+                   account_id=inquiry.account_id, release_quota=True)
+    return SendReport(inquiry.pk, "ANSWERED_ELSEWHERE" if ok else "FENCED")
+
+
+# --------------------------------------------------------------------------------------------
+# sweeps
+
+
+def send_due(*, limit: int = 100, client_factory=None) -> list[SendReport]:
+    """Send what is due now, through the same claim path as the workers."""
+    glob = load_global()
+    ids = list(due_queryset().order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
+    reports = []
+    for inquiry_id in ids:
+        try:
+            reports.append(send_inquiry(inquiry_id, glob=glob, client_factory=client_factory))
+        except DatabaseError as exc:
+            # The database went away mid-send: the row keeps its lease and the reconciler settles it.
+            log.error("Inquiry %s: database error during send (%s); left for reconciliation", inquiry_id, exc)
+            close_old_connections()
+            connection.close()
+            reports.append(SendReport(inquiry_id, "DB_ERROR", str(exc)))
+    return reports
+
+
+def reconcile(*, stale_after: float | None = None, limit: int = 200, include_waiting: bool = False) -> list[SendReport]:
+    """Settle SEND_UNKNOWN rows and SENDING rows whose lease is older than ``stale_after`` seconds
+    (default: the lease length) by asking the marketplace. Never sends.
+
+    ``include_waiting`` also asks about unknown rows whose next look-up is not due yet (an operator
+    running the command by hand wants an answer now; the quiet period still protects the decision).
+    """
+    glob = load_global()
+    stale = timedelta(seconds=glob.lease_seconds if stale_after is None else stale_after)
+    unknown = Q(send_status=S.SEND_UNKNOWN)
+    if not include_waiting:
+        unknown &= Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=Now())
+    candidates = Inquiry.objects.filter(
+        unknown | Q(send_status=S.SENDING, claimed_at__lte=Now() - Value(stale))
+    ).order_by("id").values_list("id", "claim_token")[:limit]
+    return [_reconcile_one(i, token, glob) for i, token in list(candidates)]
+
+
+def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendReport:
+    from markets.connect import cached_client_for
+
+    token = uuid.uuid4()
+    # Take the row over with a new token: a worker that is merely slow (not dead) is fenced out.
+    taken = Inquiry.objects.filter(pk=inquiry_id, claim_token=old_token, send_status__in=[S.SENDING, S.SEND_UNKNOWN]).update(
+        send_status=S.SEND_UNKNOWN, claim_token=token, reconcile_attempts=F("reconcile_attempts") + 1, updated_at=Now()
+    )
+    if not taken:
+        return SendReport(inquiry_id, "NOT_CLAIMED")
+    inquiry = Inquiry.objects.select_related("account").get(pk=inquiry_id)
+    if old_token is not None:
+        SendAttempt.objects.filter(claim_token=old_token, outcome=O.PENDING).update(outcome=O.UNKNOWN, finished_at=Now(),
+                                                                                     error="lease expired; reconciling")
+    text = inquiry.final_answer or inquiry.draft_answer
+    fence = Inquiry.objects.filter(pk=inquiry_id, claim_token=token, send_status=S.SEND_UNKNOWN)
+    try:
+        found = cached_client_for(inquiry.account).lookup(inquiry.kind, inquiry.external_id, inquiry.created_at)
+        lookup_error = getattr(found, "outcome_error", None)
+    except Exception as exc:
+        found, lookup_error = None, f"{type(exc).__name__}: {exc}"
+
+    def finish(fields: dict, event_type: str, message: str, to_status: str = "") -> SendReport:
+        with transaction.atomic():
+            n = fence.update(updated_at=Now(), **fields)
+            if n:
+                events.record(inquiry_id, event_type, actor_label=RECONCILER, from_send_status=S.SEND_UNKNOWN,
+                              to_send_status=fields.get("send_status", S.SEND_UNKNOWN), to_status=to_status, message=message)
+        log.info("Inquiry %s reconciled: %s", inquiry_id, message)
+        return SendReport(inquiry_id, fields.get("send_status", S.SEND_UNKNOWN) if n else "FENCED", message)
+
+    if found is None or lookup_error or not found.found:
+        detail = lookup_error or ("not found on the marketplace" if found is not None else "lookup failed")
+        if inquiry.reconcile_attempts >= MAX_RECONCILE_ATTEMPTS:
+            # A person must look at the marketplace: we will never send this one again by ourselves.
+            return finish(dict(status=ST.HUMAN_REVIEW, next_attempt_at=None, last_send_error=f"reconcile gave up: {detail}"),
+                          InquiryEvent.Type.ESCALATED, f"reconcile gave up ({detail}); a person must check the marketplace",
+                          to_status=ST.HUMAN_REVIEW)
+        delay = backoff_seconds(inquiry.reconcile_attempts)
+        return finish(dict(next_attempt_at=Now() + Value(timedelta(seconds=delay))), InquiryEvent.Type.RECONCILED,
+                      f"could not confirm ({detail}); will ask again")
+    if found.answered:
+        if _same_text(found.answer_text, text):
+            return finish(dict(send_status=S.SENT, sent_at=Now(), final_answer=text, next_attempt_at=None,
+                               lease_expires_at=None, last_send_error=""),
+                          InquiryEvent.Type.RECONCILED, "the marketplace has our answer")
+        return finish(dict(send_status=S.NOT_SENT, status=ST.ANSWERED_ELSEWHERE, claim_token=None, next_attempt_at=None,
+                           lease_expires_at=None),
+                      InquiryEvent.Type.ANSWERED_ELSEWHERE, "answered outside partialauto", to_status=ST.ANSWERED_ELSEWHERE)
+    # Not answered. Only after the quiet period can we be sure our request will not land later.
+    claimed_at = inquiry.claimed_at or inquiry.updated_at
+    if claimed_at and timezone.now() - claimed_at < timedelta(seconds=quiet_seconds()):
+        return finish(dict(next_attempt_at=claimed_at + timedelta(seconds=quiet_seconds())),
+                      InquiryEvent.Type.RECONCILED, "no answer yet; waiting out the quiet period")
+    if inquiry.send_attempts >= glob.max_send_attempts:
+        return finish(dict(send_status=S.SEND_FAILED, status=ST.HUMAN_REVIEW, claim_token=None, next_attempt_at=None,
+                           lease_expires_at=None, last_send_error="not delivered; attempts used up"),
+                      InquiryEvent.Type.ESCALATED, "not delivered and attempts used up; handed to a person",
+                      to_status=ST.HUMAN_REVIEW)
+    return finish(dict(send_status=S.SEND_FAILED, claim_token=None, lease_expires_at=None,
+                       next_attempt_at=Now() + Value(timedelta(seconds=backoff_seconds(inquiry.send_attempts))),
+                       last_send_error="not delivered (confirmed by lookup)"),
+                  InquiryEvent.Type.RECONCILED, "confirmed not delivered; eligible again")
+

@@ -1,0 +1,9 @@
+"""django-q2 entry points for the markets app."""
+
+from __future__ import annotations
+
+
+def poll_markets_task() -> dict:
+    from markets.ingest import poll_markets
+
+    return {r.account: {"new": r.created, "errors": r.errors} for r in poll_markets()}

@@ -1,0 +1,38 @@
+"""The django-q2 schedules, as code. `setup_schedules` creates or updates them idempotently."""
+
+from __future__ import annotations
+
+from django_q.models import Schedule
+
+# name → (function, minutes). Schedule.MINUTES ('I'), never 'M' (monthly). The scheduler runs about
+# twice a minute, so one minute is the finest useful interval.
+SCHEDULES = {
+    "partialauto.poll_markets": ("markets.tasks.poll_markets_task", 2),
+    "partialauto.process_inquiries": ("inquiries.tasks.process_inquiries_task", 1),
+    "partialauto.send_due": ("inquiries.tasks.send_due_task", 1),
+    "partialauto.reconcile": ("inquiries.tasks.reconcile_task", 1),
+    "partialauto.monitor": ("policy.tasks.monitor_task", 1),
+    "partialauto.notifications": ("policy.tasks.deliver_notifications_task", 1),
+}
+
+
+def setup_schedules() -> list[tuple[str, str]]:
+    """Create or update each schedule by name; remove duplicates a hand edit may have made."""
+    results = []
+    for name, (func, minutes) in SCHEDULES.items():
+        rows = list(Schedule.objects.filter(name=name).order_by("id"))
+        for extra in rows[1:]:
+            extra.delete()
+        defaults = {"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1}
+        if rows:
+            row = rows[0]
+            changed = any(getattr(row, k) != v for k, v in defaults.items())
+            for k, v in defaults.items():
+                setattr(row, k, v)
+            if changed:
+                row.save()
+            results.append((name, "updated" if changed else "unchanged"))
+        else:
+            Schedule.objects.create(name=name, **defaults)
+            results.append((name, "created"))
+    return results

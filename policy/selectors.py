@@ -1,0 +1,68 @@
+"""Read-side figures for the rollout page, `rollout status`, the monitor and the KPIs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from inquiries.models import Inquiry, SendAttempt
+from markets.models import MarketAccount
+from policy.controls import AccountControls, load_account_controls, load_global
+from policy.hours import SEOUL
+from policy.quota import quota_used
+
+FAILURE_OUTCOMES = SendAttempt.FAILURES
+COUNTED_OUTCOMES = FAILURE_OUTCOMES + ("DELIVERED", "ALREADY_ANSWERED")
+
+
+def seoul_day_start(at: dt.datetime | None = None) -> dt.datetime:
+    local = (at or timezone.now()).astimezone(SEOUL)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def attempt_stats(*, since: dt.datetime, account_ids=None) -> dict[object, dict[str, int]]:
+    """Per account: real (non-test) attempts with a known result, and failures among them."""
+    qs = SendAttempt.objects.filter(started_at__gte=since, is_test_mode=False, outcome__in=COUNTED_OUTCOMES)
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    rows = qs.values("account_id").annotate(
+        total=Count("id"), failed=Count("id", filter=Q(outcome__in=FAILURE_OUTCOMES))
+    )
+    return {r["account_id"]: {"total": r["total"], "failed": r["failed"]} for r in rows}
+
+
+@dataclass
+class AccountRow:
+    account: MarketAccount
+    controls: AccountControls
+    sent_today: int
+    quota_used: int
+    attempts_24h: int
+    failed_24h: int
+
+    @property
+    def failure_rate_24h(self) -> float | None:
+        return self.failed_24h / self.attempts_24h if self.attempts_24h else None
+
+
+def rollout_rows() -> list[AccountRow]:
+    glob = load_global()
+    accounts = list(MarketAccount.objects.select_related("rollout", "rollout__phase")
+                    .prefetch_related("rollout__intents_override", "rollout__phase__allowed_intents").order_by("name"))
+    now = timezone.now()
+    stats = attempt_stats(since=now - dt.timedelta(hours=24))
+    sent = dict(
+        Inquiry.objects.filter(send_status="SENT", sent_at__gte=seoul_day_start(now))
+        .values_list("account_id").annotate(n=Count("id")).values_list("account_id", "n")
+    )
+    rows = []
+    for account in accounts:
+        rollout = getattr(account, "rollout", None)
+        controls = load_account_controls(account, glob=glob, rollout=rollout)
+        st = stats.get(account.pk, {"total": 0, "failed": 0})
+        rows.append(AccountRow(account, controls, sent.get(account.pk, 0), quota_used(account_id=account.pk, at=now),
+                               st["total"], st["failed"]))
+    return rows
