@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from inquiries.models import Inquiry, InquiryEvent, Intent, KnowledgeEntry, SendAttempt
+from inquiries import review
+from inquiries.models import Inquiry, InquiryEvent, Intent, KnowledgeEntry, ReviewItem, SendAttempt
+from inquiries.review import REVIEW_PERMISSION
 from partialauto.admin_utils import ReadOnlyAdmin, gates_table, pretty_json
 
 
@@ -120,3 +124,102 @@ class SendAttemptAdmin(ReadOnlyAdmin):
     list_select_related = ["account"]
     date_hierarchy = "started_at"
     show_full_result_count = False
+
+
+class ReviewForm(forms.ModelForm):
+    """The answer box starts with the AI draft; the person edits it and approves, or closes."""
+
+    answer = forms.CharField(label=_("보낼 답변"), widget=forms.Textarea(attrs={"rows": 8, "cols": 90}), required=False,
+                             max_length=1000)
+    decision = forms.ChoiceField(label=_("처리"), choices=[("approve", _("승인하고 전송")), ("close", _("답변 없이 종료"))],
+                                 widget=forms.RadioSelect, initial="approve")
+    note = forms.CharField(label=_("메모"), required=False, max_length=500)
+
+    class Meta:
+        model = ReviewItem
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        inquiry = self.instance
+        self.fields["answer"].initial = inquiry.final_answer or inquiry.draft_answer
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "approve" and len((data.get("answer") or "").strip()) < 2:
+            self.add_error("answer", _("보낼 답변을 입력하세요."))
+        if self.instance.send_status == Inquiry.SendStatus.SEND_UNKNOWN and data.get("decision") == "approve":
+            self.add_error("decision", _("이미 전송되었을 수 있습니다. 마켓에서 확인한 뒤 종료하세요."))
+        return data
+
+
+@admin.register(ReviewItem)
+class ReviewQueueAdmin(admin.ModelAdmin):
+    """For CS agents: what needs a person, oldest first, with the draft prefilled."""
+
+    form = ReviewForm
+    list_display = ["id", "account", "kind", "short_content", "intent", "confidence_score", "why", "created_at"]
+    list_filter = ["account", "intent", "status", "decision_mode"]
+    list_select_related = ["account"]
+    search_fields = ["=external_id", "content"]
+    ordering = ["created_at"]
+    show_full_result_count = False
+    readonly_fields = ["account", "kind", "created_at", "title", "content", "product_name", "intent", "confidence_score",
+                       "why", "risk_hits_display", "gates_display", "draft_answer", "last_send_error"]
+    fieldsets = [
+        (_("문의"), {"fields": ["account", "kind", "created_at", "title", "content", "product_name"]}),
+        (_("AI 판단"), {"fields": ["intent", "confidence_score", "why", "risk_hits_display", "gates_display", "draft_answer",
+                                 "last_send_error"]}),
+        (_("답변"), {"fields": ["answer", "decision", "note"]}),
+    ]
+    short_content = InquiryAdmin.short_content
+    risk_hits_display = InquiryAdmin.risk_hits_display
+    gates_display = InquiryAdmin.gates_display
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(Inquiry.REVIEW_QUEUE_Q).defer("raw_payload")
+
+    def _can_review(self, request) -> bool:
+        return request.user.has_perm(REVIEW_PERMISSION)
+
+    def has_module_permission(self, request):
+        return self._can_review(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._can_review(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._can_review(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("사람이 필요한 이유"))
+    def why(self, obj: Inquiry) -> str:
+        if obj.is_test_mode:
+            return str(_("테스트 모드로 전송 안 됨"))
+        if obj.status == Inquiry.Status.AUTO_SEND and obj.decision_mode == "SHADOW":
+            return str(_("섀도 모드 후보 (AI가 자동 전송 가능 판단)"))
+        if obj.send_status == Inquiry.SendStatus.SEND_UNKNOWN:
+            return str(_("전송 결과 불명 — 마켓에서 확인 필요"))
+        if obj.send_status == Inquiry.SendStatus.SEND_FAILED:
+            return str(_("전송 실패: %(err)s")) % {"err": obj.last_send_error[:80]}
+        return obj.decision_reason
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if data["decision"] == "approve":
+                review.inquiry_approve(inquiry=obj, user=request.user, answer=data["answer"], note=data.get("note", ""))
+                self.message_user(request, _("승인했습니다. 전송 경로로 넘어갑니다."), messages.SUCCESS)
+            else:
+                review.inquiry_close(inquiry=obj, user=request.user, note=data.get("note", ""))
+                self.message_user(request, _("답변 없이 종료했습니다."), messages.SUCCESS)
+        except (review.ReviewError, PermissionDenied) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the review services own every write

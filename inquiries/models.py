@@ -149,8 +149,9 @@ class Inquiry(models.Model):
     # The human review queue (DESIGN §2): needs a person, shadow candidates not yet answered, and sends
     # that finally failed and were handed to a person.
     REVIEW_QUEUE_Q = (
-        Q(status="HUMAN_REVIEW", send_status__in=["NOT_SENT", "SEND_FAILED"])
+        Q(status="HUMAN_REVIEW", send_status__in=["NOT_SENT", "SEND_FAILED", "SEND_UNKNOWN"])
         | Q(status="AUTO_SEND", decision_mode="SHADOW", send_status="NOT_SENT")
+        | Q(status__in=["AUTO_SEND", "APPROVED"], send_status="SEND_FAILED", is_test_mode=True)
     )
     DUE_Q = Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]) & ~Q(decision_mode="SHADOW", status="AUTO_SEND")
 
@@ -282,3 +283,12 @@ class SendAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.inquiry_id}#{self.attempt_no} {self.outcome}"
+
+
+class ReviewItem(Inquiry):
+    """The human review queue, as its own admin page (a proxy: same table, different screen)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("검토 대기 문의")
+        verbose_name_plural = _("검토 대기열")

@@ -1,13 +1,27 @@
 from __future__ import annotations
 
+import datetime as dt
+from contextvars import ContextVar
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Subquery
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 from django.core.validators import URLValidator, validate_email
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from inquiries.models import Inquiry, SendAttempt
 from partialauto.admin_utils import ReadOnlyAdmin, pretty_json
 from policy import services
+from policy.controls import load_account_controls, load_global
+from policy.quota import quota_day
+from policy.selectors import COUNTED_OUTCOMES, FAILURE_OUTCOMES, seoul_day_start
 from policy.models import (
     AccountRollout,
     AutomationSettings,
@@ -15,6 +29,7 @@ from policy.models import (
     BusinessHoursRange,
     ChecklistItem,
     DailyQuotaUsage,
+    Mode,
     Notification,
     NotificationChannel,
     RiskKeyword,
@@ -76,18 +91,178 @@ class RolloutPhaseAdmin(RolloutManagerOnly, SimpleHistoryAdmin):
         return _("전체") if obj.all_intents else ", ".join(i.name for i in obj.allowed_intents.all())
 
 
+_glob_var: ContextVar = ContextVar("rollout_page_glob", default=None)
+
+
+class UnlockForm(forms.Form):
+    mode = forms.ChoiceField(label=_("모드"), choices=Mode.choices, initial=Mode.TEST)
+    phase = forms.ModelChoiceField(label=_("단계"), queryset=RolloutPhase.objects.all(), required=False,
+                                   empty_label=_("현재 단계 유지"))
+    reason = forms.CharField(label=_("사유"), max_length=300, widget=forms.TextInput(attrs={"size": 80}))
+
+
+class LockForm(forms.Form):
+    reason = forms.CharField(label=_("사유"), max_length=300, widget=forms.TextInput(attrs={"size": 80}))
+
+
 @admin.register(AccountRollout)
 class AccountRolloutAdmin(RolloutManagerOnly, SimpleHistoryAdmin):
-    list_display = ["account", "mode", "phase", "quota_override", "threshold_override", "locked_at", "lock_reason",
-                    "consecutive_failures", "updated_at"]
+    """The rollout page: every account's mode, phase, today's sends against quota, 24 h failure rate and
+    lock, with unlock / lock actions (confirmation and a reason) and the emergency stop."""
+
+    change_list_template = "admin/policy/accountrollout/change_list.html"
+    list_display = ["account", "mode", "effective_mode", "phase", "today_vs_quota", "failure_rate_24h", "consecutive_failures",
+                    "lock_state"]
     list_filter = ["mode", "phase"]
     list_select_related = ["account", "phase"]
     search_fields = ["account__name"]
-    readonly_fields = ["account", "locked_at", "lock_reason", "locked_by", "consecutive_failures", "updated_at"]
+    readonly_fields = ["account", "mode", "locked_at", "lock_reason", "locked_by", "consecutive_failures", "updated_at"]
+    fields = ["account", "mode", "phase", "intents_override", "quota_override", "threshold_override",
+              "locked_at", "lock_reason", "locked_by", "consecutive_failures", "updated_at"]
     filter_horizontal = ["intents_override"]
+    actions = ["unlock_accounts", "lock_accounts"]
 
     def has_add_permission(self, request, *args):
         return False  # created with the account
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        now = timezone.now()
+        day_start = seoul_day_start(now)
+        since = now - dt.timedelta(hours=24)
+        attempts = SendAttempt.objects.filter(account=OuterRef("account"), started_at__gte=since, is_test_mode=False,
+                                              outcome__in=COUNTED_OUTCOMES).values("account")
+        return (
+            super().get_queryset(request).prefetch_related("phase__allowed_intents", "intents_override")
+            .annotate(
+                sent_today=Subquery(Inquiry.objects.filter(account=OuterRef("account"), send_status="SENT", sent_at__gte=day_start)
+                                    .values("account").annotate(n=Count("id")).values("n")[:1]),
+                quota_used_today=Subquery(DailyQuotaUsage.objects.filter(account=OuterRef("account"), day=quota_day(now))
+                                          .values("used")[:1]),
+                attempts_24h=Subquery(attempts.annotate(n=Count("id")).values("n")[:1]),
+                failed_24h=Subquery(attempts.filter(outcome__in=FAILURE_OUTCOMES).annotate(n=Count("id")).values("n")[:1]),
+            )
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        glob = load_global()
+        token = _glob_var.set(glob)
+        try:
+            extra = {"glob": glob, "env_notes": services.env_overrides_summary(),
+                     "can_stop": request.user.has_perm("policy.emergency_stop"), **(extra_context or {})}
+            response = super().changelist_view(request, extra_context=extra)
+            if hasattr(response, "render"):
+                response.render()  # render while the page's settings snapshot is in place
+            return response
+        finally:
+            _glob_var.reset(token)
+
+    def _controls(self, obj: AccountRollout):
+        return load_account_controls(obj.account, glob=_glob_var.get() or load_global(), rollout=obj)
+
+    @admin.display(description=_("실제 모드"))
+    def effective_mode(self, obj: AccountRollout) -> str:
+        c = self._controls(obj)
+        return c.effective_mode if c.effective_mode == obj.mode else f"{c.effective_mode} ({'; '.join(c.mode_reasons)})"
+
+    @admin.display(description=_("오늘 전송 / 한도"))
+    def today_vs_quota(self, obj: AccountRollout) -> str:
+        quota = self._controls(obj).daily_quota
+        used = getattr(obj, "quota_used_today", None) or 0
+        sent = getattr(obj, "sent_today", None) or 0
+        return f"{sent} ({used}/{quota})" if quota is not None else f"{sent} / ∞"
+
+    @admin.display(description=_("24시간 실패율"))
+    def failure_rate_24h(self, obj: AccountRollout) -> str:
+        total = getattr(obj, "attempts_24h", None) or 0
+        failed = getattr(obj, "failed_24h", None) or 0
+        return f"{failed / total * 100:.1f}% ({failed}/{total})" if total else "-"
+
+    @admin.display(description=_("잠금"))
+    def lock_state(self, obj: AccountRollout) -> str:
+        if not obj.locked_at:
+            return "-"
+        return f"🔒 {timezone.localtime(obj.locked_at):%m-%d %H:%M} {obj.lock_reason} ({obj.locked_by})"
+
+    def _require_manager(self, request) -> bool:
+        if not request.user.has_perm("policy.unlock_account"):
+            self.message_user(request, _("롤아웃 관리자만 해금·잠금할 수 있습니다."), messages.ERROR)
+            return False
+        return True
+
+    @admin.action(description=_("선택한 계정 해금 (모드·단계 설정)"))
+    def unlock_accounts(self, request, queryset):
+        if not self._require_manager(request):
+            return None
+        form = UnlockForm(request.POST if "confirm" in request.POST else None)
+        if "confirm" in request.POST and form.is_valid():
+            for rollout in queryset.select_related("account"):
+                try:
+                    services.rollout_unlock(account=rollout.account, mode=form.cleaned_data["mode"],
+                                            phase=form.cleaned_data["phase"], actor=services.Actor.of(request.user),
+                                            reason=form.cleaned_data["reason"])
+                    self.message_user(request, f"{rollout.account.name}: {form.cleaned_data['mode']}", messages.SUCCESS)
+                except services.RolloutError as exc:
+                    self.message_user(request, f"{rollout.account.name}: {exc}", messages.ERROR)
+            return None
+        return TemplateResponse(request, "admin/policy/rollout_action.html", {
+            **self.admin_site.each_context(request), "title": _("계정 해금 확인"), "form": form, "queryset": queryset,
+            "action": "unlock_accounts", "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })
+
+    @admin.action(description=_("선택한 계정 잠금 (해금 해제)"))
+    def lock_accounts(self, request, queryset):
+        if not self._require_manager(request):
+            return None
+        form = LockForm(request.POST if "confirm" in request.POST else None)
+        if "confirm" in request.POST and form.is_valid():
+            for rollout in queryset.select_related("account"):
+                services.rollout_lock(account=rollout.account, reason=form.cleaned_data["reason"],
+                                      actor=services.Actor.of(request.user))
+            self.message_user(request, _("잠갔습니다."), messages.WARNING)
+            return None
+        return TemplateResponse(request, "admin/policy/rollout_action.html", {
+            **self.admin_site.each_context(request), "title": _("계정 잠금 확인"), "form": form, "queryset": queryset,
+            "action": "lock_accounts", "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })
+
+    def get_urls(self):
+        urls = super().get_urls()
+        custom = [
+            path("emergency-stop/", self.admin_site.admin_view(self.emergency_stop_view), name="policy_emergency_stop"),
+            path("resume/", self.admin_site.admin_view(self.resume_view), name="policy_resume"),
+        ]
+        return custom + urls
+
+    def emergency_stop_view(self, request):
+        if not request.user.has_perm("policy.emergency_stop"):
+            raise PermissionDenied
+        form = LockForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            services.emergency_stop(reason=form.cleaned_data["reason"], actor=services.Actor.of(request.user))
+            self.message_user(request, _("긴급 정지: 모든 실제 전송을 막았습니다."), messages.ERROR)
+            return redirect("admin:policy_accountrollout_changelist")
+        return TemplateResponse(request, "admin/policy/emergency_stop.html", {
+            **self.admin_site.each_context(request), "title": _("긴급 정지"), "form": form, "opts": self.model._meta,
+            "stop": True,
+        })
+
+    def resume_view(self, request):
+        if not request.user.has_perm("policy.emergency_stop"):
+            raise PermissionDenied
+        form = LockForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            services.resume(reason=form.cleaned_data["reason"], actor=services.Actor.of(request.user))
+            self.message_user(request, _("긴급 정지를 풀었습니다. 테스트 모드는 그대로입니다."), messages.SUCCESS)
+            return redirect("admin:policy_accountrollout_changelist")
+        return TemplateResponse(request, "admin/policy/emergency_stop.html", {
+            **self.admin_site.each_context(request), "title": _("긴급 정지 해제"), "form": form, "opts": self.model._meta,
+            "stop": False,
+        })
 
 
 @admin.register(RiskKeyword)

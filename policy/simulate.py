@@ -1,0 +1,113 @@
+"""Replay inquiries through the agent and a proposed policy without sending or writing anything."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections import Counter, defaultdict
+from typing import Iterable, Iterator
+
+from django.utils import timezone
+
+from inquiries.decide import policy_decision, run_agent_for
+from inquiries.models import Inquiry
+from markets.models import MarketAccount
+from policy.controls import AccountControls, load_account_controls, load_global
+from policy.hours import Calendar
+from policy.models import Mode, RolloutPhase
+from policy.quota import quota_used
+
+MAX_LINE_CHARS = 100_000
+
+
+class SimulationInputError(ValueError):
+    pass
+
+
+def read_jsonl(lines: Iterable[str]) -> Iterator[tuple[int, dict | None, str | None]]:
+    """Yield (line number, item, error) — an unreadable line is reported, never fatal."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            yield number, None, f"line longer than {MAX_LINE_CHARS} characters"
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            yield number, None, f"invalid JSON: {exc}"
+            continue
+        if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("content"), str):
+            yield number, None, 'each line needs an object with "id" and a string "content"'
+            continue
+        yield number, item, None
+
+
+def proposed_controls(base: AccountControls, *, full_unlock: bool, threshold: float | None,
+                      phase: RolloutPhase | None) -> AccountControls:
+    changes: dict = {}
+    if phase is not None:
+        changes.update(phase_number=phase.number, phase_name=phase.name, phase_is_default=False,
+                       allowed_intents=None if phase.all_intents else frozenset(i.name for i in phase.allowed_intents.all()),
+                       daily_quota=phase.daily_quota)
+    if full_unlock:
+        last = RolloutPhase.objects.order_by("-number").first()
+        glob = dataclasses.replace(base.glob, calendar=Calendar(enabled=False, weekly={}, overrides={}))
+        changes.update(effective_mode=Mode.LIVE, configured_mode=Mode.LIVE, mode_reasons=("simulated full unlock",),
+                       allowed_intents=None, daily_quota=None, locked=False, is_active=True, glob=glob,
+                       phase_number=last.number if last else None, phase_name=last.name if last else "",
+                       phase_is_default=False)
+    if threshold is not None:
+        if not 0 <= threshold <= 1:
+            raise SimulationInputError(f"--threshold must be between 0 and 1, got {threshold}")
+        changes["threshold"] = threshold
+    return dataclasses.replace(base, **changes) if changes else base
+
+
+def virtual_controls() -> AccountControls:
+    """Controls for inquiries not tied to a stored account: judged like a new account at phase 1."""
+    account = MarketAccount(name="(simulation)", market_code="COUPANG", is_active=True)
+    return load_account_controls(account, glob=load_global(), rollout=None)
+
+
+def simulate(items: Iterable[dict], *, controls_for, at: dt.datetime, seller_name: str = "") -> Iterator[dict]:
+    for item in items:
+        controls: AccountControls = controls_for(item)
+        result = run_agent_for(item, account_name=None if controls.account_name == "(simulation)" else controls.account_name,
+                               seller_name=seller_name)
+        used = item.get("_quota_used", 0)
+        status, reason, details, deferred = policy_decision(result, controls, now=at, used=used)
+        yield {
+            "id": item["id"],
+            "intent": result.get("intent"),
+            "confidence": round(float(result.get("confidence") or 0.0), 4),
+            "decision": status,
+            "reason": details["reason_code"],
+            "reason_text": reason,
+            "mode": controls.effective_mode,
+            "deferred_until": deferred.isoformat() if deferred else None,
+            "risk_hits": result.get("risk_hits") or [],
+            "draft": result.get("draft") or "",
+        }
+
+
+def stored_items(*, since: dt.timedelta, account: MarketAccount | None) -> Iterator[dict]:
+    qs = Inquiry.objects.select_related("account").filter(created_at__gte=timezone.now() - since).order_by("id")
+    if account is not None:
+        qs = qs.filter(account=account)
+    for inquiry in qs.iterator(chunk_size=500):
+        yield {"id": inquiry.pk, "content": inquiry.content, "title": inquiry.title, "product_name": inquiry.product_name,
+               "market_code": inquiry.market_code, "_account": inquiry.account}
+
+
+def summarize(rows: list[dict]) -> dict:
+    by_intent: dict[str, Counter] = defaultdict(Counter)
+    for r in rows:
+        by_intent[r["intent"] or "-"][r["decision"]] += 1
+    return {
+        "total": len(rows),
+        "would_auto_send": sum(1 for r in rows if r["decision"] == "AUTO_SEND"),
+        "by_intent": {k: dict(v) for k, v in sorted(by_intent.items())},
+        "by_reason": dict(Counter(r["reason"] for r in rows).most_common()),
+    }
