@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from markets.models import MarketAccount
 from partialauto.crypto import SecretDecryptionError
 
@@ -20,6 +22,8 @@ def client_for(account: MarketAccount, *, limiter=None):
         client_id=account.client_id,
         client_secret=creds.get("client_secret", ""),
         account_key=account.name,
+        connect_timeout=settings.CS_MARKET_CONNECT_TIMEOUT,
+        read_timeout=settings.CS_MARKET_READ_TIMEOUT,
     )
     if limiter is None:
         from markets.clients.ratelimit import get_limiter

@@ -195,3 +195,6 @@ CS_ENV_TEST_MODE = env.bool("CS_TEST_MODE", default=None)
 CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS = env("CS_TEST_MODE_ALLOWED_ACCOUNTS", default=None)
 CS_ENV_AUTO_SEND_THRESHOLD = env.float("CS_AUTO_SEND_THRESHOLD", default=None)
 CS_RECONCILE_QUIET_SECONDS = env.int("CS_RECONCILE_QUIET_SECONDS", default=30)
+# Marketplace HTTP timeouts (connect, read) in seconds. Coupang's gateway answers within 3 s by default.
+CS_MARKET_CONNECT_TIMEOUT = env.float("CS_MARKET_CONNECT_TIMEOUT", default=3.05)
+CS_MARKET_READ_TIMEOUT = env.float("CS_MARKET_READ_TIMEOUT", default=10.0)
