@@ -248,13 +248,20 @@ def send_inquiry(inquiry_id: int, *, glob: GlobalControls | None = None, client_
 
     if mode == Mode.TEST:
         return _test_mode(claim_, inquiry, controls)
+    # Renew the lease right before the call, and only while it is still ours and unexpired: a worker
+    # that stalled past its lease (the reconciler may already be asking the marketplace) must not send.
+    renewed = _fenced(claim_).filter(lease_expires_at__gt=Now()).update(
+        lease_expires_at=Now() + Value(timedelta(seconds=glob.lease_seconds)))
+    if renewed != 1:
+        log.error("Inquiry %s: lease lost before the marketplace call; not sending", inquiry.pk)
+        return SendReport(inquiry_id, "FENCED", "lease lost before the call")
     return _live_send(claim_, inquiry, text, glob, client_factory)
 
 
 def _test_mode(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> SendReport:
     reasons = "; ".join(r for r in controls.mode_reasons) or "test mode"
-    log.warning("[TEST_MODE] Skipping real API send for inquiry %s (account %s not in allowed list)",
-                inquiry.pk, inquiry.account.name)
+    log.warning("[TEST_MODE] Skipping real API send for inquiry %s (account %s not in allowed list: %s)",
+                inquiry.pk, inquiry.account.name, reasons)
     ok = _finalize(
         claim_,
         fields=dict(send_status=S.SEND_FAILED, is_test_mode=True, last_send_error=TEST_MODE_ERROR,
@@ -306,7 +313,7 @@ def _live_send(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalControls,
         return _settle_already_answered(claim_, inquiry, text, http_status)
 
     if outcome == SendOutcome.UNKNOWN:
-        ok = _finalize(claim_, fields=dict(send_status=S.SEND_UNKNOWN, last_send_error=error[:2000],
+        ok = _finalize(claim_, fields=dict(send_status=S.SEND_UNKNOWN, last_send_error=error[:2000], lease_expires_at=Now(),
                                           next_attempt_at=Now() + Value(timedelta(seconds=quiet_seconds()))),
                        outcome=O.UNKNOWN, event_type=InquiryEvent.Type.SEND_UNKNOWN, to_send_status=S.SEND_UNKNOWN,
                        message=error, http_status=http_status, failure=True, account_id=account_id)
@@ -467,11 +474,13 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
         return finish(dict(send_status=S.NOT_SENT, status=ST.ANSWERED_ELSEWHERE, claim_token=None, next_attempt_at=None,
                            lease_expires_at=None),
                       InquiryEvent.Type.ANSWERED_ELSEWHERE, "answered outside partialauto", to_status=ST.ANSWERED_ELSEWHERE)
-    # Not answered. Only after the quiet period can we be sure our request will not land later.
-    claimed_at = inquiry.claimed_at or inquiry.updated_at
-    if claimed_at and timezone.now() - claimed_at < timedelta(seconds=quiet_seconds()):
-        return finish(dict(next_attempt_at=claimed_at + timedelta(seconds=quiet_seconds())),
-                      InquiryEvent.Type.RECONCILED, "no answer yet; waiting out the quiet period")
+    # Not answered. Only once the lease has run out (no request of ours can still start) and the quiet
+    # period has passed (none can still land) may we call it not delivered.
+    in_flight_until = inquiry.lease_expires_at or inquiry.claimed_at or inquiry.updated_at
+    settle_after = in_flight_until + timedelta(seconds=quiet_seconds())
+    if timezone.now() < settle_after:
+        return finish(dict(next_attempt_at=settle_after), InquiryEvent.Type.RECONCILED,
+                      "no answer yet; waiting until no request of ours can still land")
     if inquiry.send_attempts >= glob.max_send_attempts:
         return finish(dict(send_status=S.SEND_FAILED, status=ST.HUMAN_REVIEW, claim_token=None, next_attempt_at=None,
                            lease_expires_at=None, last_send_error="not delivered; attempts used up"),
