@@ -4,7 +4,8 @@ Each intent has ops-editable patterns (:mod:`inquiries.agent.patterns`). Scoring
 simple so ops can predict it from the admin:
 
 * every distinct pattern that matches adds ``0.5 + 0.25 × length`` (capped at 2.0), so a specific
-  phrase (``반품배송비``, 5 chars → 1.75) outweighs a bare noun (``배송``, 2 chars → 1.0);
+  phrase (``반품배송비``, 5 chars → 1.75) outweighs a bare noun (``배송``, 2 chars → 1.0); a match lying
+  inside a longer match of the same intent adds nothing (``적립금`` and ``적립`` are one piece of evidence);
 * a match in the last part of the text counts up to 30 % more: Korean puts the actual ask at the
   end (``반품했는데 환불은 언제 돼요?`` is about the refund);
 * the rule's weight multiplies the sum.
@@ -75,7 +76,19 @@ class Classification:
 class _CompiledRule:
     intent: str
     weight: float
-    patterns: tuple[CompiledPattern, ...]
+    # Plain keywords are pre-checked with a substring test in one comprehension; only the few that
+    # occur (and the regexes) pay for a regex pass.
+    literals: tuple[tuple[str, CompiledPattern], ...]
+    regexes: tuple[CompiledPattern, ...]
+
+    @classmethod
+    def build(cls, intent: str, weight: float, patterns: list[CompiledPattern]) -> _CompiledRule:
+        return cls(
+            intent,
+            weight,
+            tuple((p.literal, p) for p in patterns if p.literal),
+            tuple(p for p in patterns if not p.literal),
+        )
 
 
 def _pattern_strength(pattern: CompiledPattern, matched_len: int) -> float:
@@ -98,7 +111,7 @@ class IntentClassifier:
                     continue
                 if cp is not None:
                     patterns.append(cp)
-            compiled.append(_CompiledRule(rule.intent, float(rule.weight), tuple(patterns)))
+            compiled.append(_CompiledRule.build(rule.intent, float(rule.weight), patterns))
         self._rules = tuple(compiled)
         self.intents: tuple[str, ...] = tuple(dict.fromkeys(r.intent for r in compiled))
 
@@ -122,7 +135,8 @@ def _score_rule(rule: _CompiledRule, compact: str) -> tuple[float, list[str]]:
     """
     size = max(len(compact), 1)
     candidates: list[tuple[float, int, int, str]] = []
-    for pattern in rule.patterns:
+    present = [p for literal, p in rule.literals if literal in compact]
+    for pattern in (*present, *rule.regexes):
         for m in pattern.regex.finditer(compact):
             start, end = m.span()
             if end == start:

@@ -33,8 +33,17 @@ class CompiledPattern:
     source: str  # as written by ops, shown in traces ("matched patterns")
     regex: re.Pattern[str]
     is_regex: bool
-    # For plain keywords: the compact length, which the classifier uses as specificity.
-    literal_len: int
+    # Plain keywords: the compact keyword itself ("" for regexes). Callers test ``literal in text``
+    # before running the regex — a C substring check, which is what keeps the agent fast.
+    literal: str
+
+    @property
+    def literal_len(self) -> int:
+        """Specificity of a plain keyword (its compact length); 0 for regexes."""
+        return len(self.literal)
+
+    def may_match(self, text: str) -> bool:
+        return not self.literal or self.literal in text
 
 
 def split_exclusion(source: str) -> tuple[bool, str]:
@@ -63,11 +72,11 @@ def compile_pattern(source: str, *, force_regex: bool = False) -> CompiledPatter
             regex = re.compile(body, re.IGNORECASE)
         except re.error as exc:
             raise PatternError(f"invalid regular expression {body!r}: {exc}") from None
-        return CompiledPattern(source=source, regex=regex, is_regex=True, literal_len=0)
+        return CompiledPattern(source=source, regex=regex, is_regex=True, literal="")
     literal = normalize_pattern(source)
     if not literal:
         return None
-    return CompiledPattern(source=source, regex=re.compile(re.escape(literal)), is_regex=False, literal_len=len(literal))
+    return CompiledPattern(source=source, regex=re.compile(re.escape(literal)), is_regex=False, literal=literal)
 
 
 def validate_pattern(source: str) -> str | None:

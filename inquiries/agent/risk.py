@@ -46,9 +46,12 @@ WHERE_TITLE = "title"
 WHERE_DRAFT = "draft"
 
 _MASK_IN_VARIANT = frozenset("x*0123456789")
-_TIGHT_GAP = r"[*.]{0,3}"
-_SPACED_GAP = r"[*.\s]{0,3}"
-_SPREAD_GAP = r"[*.]{0,2}\s[*.\s]{0,3}"
+# Between the letters of an abuse word: up to four masking characters (시1발, 씨**발, ㅅ.ㅂ) …
+_TIGHT_GAP = r"\*{0,4}"
+_SPACED_GAP = r"[*\s]{0,4}"  # … where the variant itself has a space, spaces too …
+# … and for the letter-spaced form (씨 발), a space in every gap. Removing the spaces turns a spread
+# match into a tight one (at most four masks per gap), which is what the prefilter relies on.
+_SPREAD_GAP = r"\*{0,2}\s[*\s]{0,2}"
 _SYLLABLE = re.compile("[가-힣]")
 
 
@@ -95,8 +98,10 @@ class RiskHit:
 @dataclass(frozen=True, slots=True)
 class _Matcher:
     regex: re.Pattern[str]
-    need_syllable: bool = False  # reject matches made only of jamo (ㄱㅅ = 감사, not 개새)
-    spread: bool = False  # letter-spaced form: must stand alone
+    # ABUSE only. Each syllable may fall back to its initial consonant, so a match made only of jamo
+    # is accepted only when it spells a variant written without syllables (ㅅㅂ, ㄱㅅㄲ, tlqkf):
+    # "ㄱㅅ" (= 감사) must not pass as 개새.
+    syllable_free: frozenset[str] | None = None
 
 
 @dataclass
@@ -105,14 +110,21 @@ class _CompiledTerm:
     masked: bool  # ABUSE terms match on the masked form
     matchers: list[_Matcher] = field(default_factory=list)
     exclusions: list[re.Pattern[str]] = field(default_factory=list)
+    # Sources for the group prefilter (see _TermGroup): (regex, runs on the text without spaces).
+    prefilter_sources: list[tuple[str, bool]] = field(default_factory=list)
 
 
-def _abuse_matchers(variant: str) -> list[_Matcher]:
-    """Jamo-aware, mask-tolerant regexes for one plain abuse variant (see module docstring)."""
+def _skeleton(text: str) -> str:
+    return "".join(ch for ch in text if ch not in "* ")
+
+
+def _abuse_sources(variant: str) -> tuple[str, str | None, str | None]:
+    """Tight regex, letter-spaced regex (or None) and, for a variant without syllables, its letters."""
     units: list[str] = []
     gaps: list[str] = []  # gaps[i] sits before units[i + 1]
+    letters: list[str] = []
     pending_space = False
-    need_syllable = False
+    has_syllable = False
     for ch in normalize(variant).match:
         if ch == " ":
             pending_space = bool(units)
@@ -120,10 +132,12 @@ def _abuse_matchers(variant: str) -> list[_Matcher]:
         if ch in _MASK_IN_VARIANT:
             unit = r"\*+"
         elif is_hangul_syllable(ch):
-            need_syllable = True
+            has_syllable = True
             unit = f"(?:{ch}|{initial_consonant(ch)})"
+            letters.append(ch)
         elif ch.isalnum():
             unit = re.escape(ch)
+            letters.append(ch)
         else:
             continue
         if units:
@@ -131,13 +145,35 @@ def _abuse_matchers(variant: str) -> list[_Matcher]:
         units.append(unit)
         pending_space = False
     if not units:
-        return []
-    tight = units[0] + "".join(gap + unit for gap, unit in zip(gaps, units[1:]))
-    matchers = [_Matcher(re.compile(tight), need_syllable=need_syllable)]
+        return "", None, None
+    tight = units[0] + "".join(gap + unit for gap, unit in zip(gaps, units[1:], strict=True))
+    spread = None
     if len(units) > 1:
         spread = r"(?<![가-힣])" + units[0] + "".join(_SPREAD_GAP + unit for unit in units[1:]) + r"(?![가-힣])"
-        matchers.append(_Matcher(re.compile(spread), need_syllable=need_syllable, spread=True))
-    return matchers
+    return tight, spread, None if has_syllable else "".join(letters)
+
+
+def _abuse_matchers(variants: list[str]) -> tuple[list[_Matcher], list[str]]:
+    """One tight and one letter-spaced alternation for all plain variants of an abuse term."""
+    tight: list[str] = []
+    spread: list[str] = []
+    syllable_free: set[str] = set()
+    # Python alternation is leftmost-first, not longest: put long variants first so "ㅈ같" is tried
+    # before the bare "ㅈ" fallback of "좆" (which the jamo-only check would then reject).
+    for variant in sorted(variants, key=lambda v: -len(normalize(v).compact)):
+        t, sp, letters = _abuse_sources(variant)
+        if not t:
+            continue
+        tight.append(t)
+        if sp:
+            spread.append(sp)
+        if letters:
+            syllable_free.add(letters)
+    free = frozenset(syllable_free)
+    matchers = [_Matcher(re.compile("|".join(tight)), free)] if tight else []
+    if spread:
+        matchers.append(_Matcher(re.compile("|".join(spread)), free))
+    return matchers, tight
 
 
 def _compile_exclusion(body: str, *, masked: bool) -> re.Pattern[str] | None:
@@ -170,6 +206,7 @@ def compile_term(term: RiskTerm) -> tuple[_CompiledTerm, list[str]]:
     sources.extend((variant, term.is_regex) for variant in term.variants)
 
     plain_or_regex: list[CompiledPattern] = []
+    abuse_plain: list[str] = []
     for source, force_regex in sources:
         excluded, body = split_exclusion(source)
         if not body:
@@ -180,23 +217,32 @@ def compile_term(term: RiskTerm) -> tuple[_CompiledTerm, list[str]]:
                 if pattern is not None:
                     compiled.exclusions.append(pattern)
             elif masked and not (force_regex or body.startswith(REGEX_PREFIX)):
-                compiled.matchers.extend(_abuse_matchers(body))
+                abuse_plain.append(body)
             else:
                 cp = compile_pattern(body, force_regex=force_regex)
                 if cp is not None:
                     plain_or_regex.append(cp)
         except PatternError as exc:
             errors.append(f"{term.term}: {exc}")
-    compiled.matchers.extend(_combine(plain_or_regex))
+    if abuse_plain:
+        matchers, tight_sources = _abuse_matchers(abuse_plain)
+        compiled.matchers.extend(matchers)
+        compiled.prefilter_sources.extend((src, True) for src in tight_sources)
+    combined = _combine(plain_or_regex)
+    compiled.matchers.extend(combined)
+    compiled.prefilter_sources.extend((m.regex.pattern, False) for m in combined)
     return compiled, errors
 
 
 class RiskScanner:
     """A compiled set of risk terms. Build once per term set (the pipeline caches it per context)."""
 
+    # Drafts repeat (one knowledge entry, many inquiries), so their scans are worth remembering.
+    DRAFT_CACHE_SIZE = 2048
+
     def __init__(self, terms: Iterable[RiskTerm]) -> None:
-        self._terms: list[_CompiledTerm] = []
         self.errors: list[str] = []
+        compiled_terms: list[_CompiledTerm] = []
         for term in terms:
             compiled, errors = compile_term(term)
             if errors:
@@ -206,22 +252,71 @@ class RiskScanner:
                     logger.error("risk-pattern-invalid %s", error)
                 self.errors.extend(errors)
             if compiled.matchers:
-                self._terms.append(compiled)
+                compiled_terms.append(compiled)
+        self._groups = [
+            _TermGroup.build([t for t in compiled_terms if not t.masked], masked=False),
+            _TermGroup.build([t for t in compiled_terms if t.masked], masked=True),
+        ]
+        self._size = len(compiled_terms)
+        self._cache: dict[tuple[str, str], tuple[RiskHit, ...]] = {}
 
     def __len__(self) -> int:
-        return len(self._terms)
+        return self._size
 
     def scan(self, text: NormalizedText | str, *, where: str = WHERE_CUSTOMER) -> list[RiskHit]:
         nt = text if isinstance(text, NormalizedText) else normalize(text)
         if nt.is_empty:
             return []
         hits: list[RiskHit] = []
-        for compiled in self._terms:
-            form = nt.masked if compiled.masked else nt.compact
-            matched = _first_hit(compiled, form)
-            if matched is not None:
-                hits.append(RiskHit(compiled.term.term, compiled.term.category, matched, where))
+        for group in self._groups:
+            form = nt.masked if group.masked else nt.compact
+            # Most inquiries hit nothing: one union search instead of one search per term.
+            if not group.may_hit(form):
+                continue
+            for compiled in group.terms:
+                matched = _first_hit(compiled, form)
+                if matched is not None:
+                    hits.append(RiskHit(compiled.term.term, compiled.term.category, matched, where))
         return hits
+
+    def scan_cached(self, text: str, *, where: str, max_chars: int) -> list[RiskHit]:
+        """:meth:`scan` for texts that repeat (drafts)."""
+        key = (text, where)
+        hits = self._cache.get(key)
+        if hits is None:
+            if len(self._cache) >= self.DRAFT_CACHE_SIZE:
+                self._cache.clear()
+            hits = self._cache[key] = tuple(self.scan(normalize(text, max_chars=max_chars), where=where))
+        return list(hits)
+
+
+@dataclass(frozen=True)
+class _TermGroup:
+    masked: bool
+    terms: tuple[_CompiledTerm, ...]
+    # Unions of every term's matchers: a necessary condition for any hit in the group. The abuse
+    # words' tight forms run on the text without spaces (a letter-spaced "씨 발" is then a tight hit),
+    # everything else on the form itself. ``None`` means "no prefilter, scan every term".
+    prefilters: tuple[tuple[re.Pattern[str], bool], ...] | None
+
+    @classmethod
+    def build(cls, terms: list[_CompiledTerm], *, masked: bool) -> _TermGroup:
+        prefilters: list[tuple[re.Pattern[str], bool]] = []
+        for nospace in (True, False):
+            sources = [src for t in terms for src, ns in t.prefilter_sources if ns is nospace]
+            if not sources:
+                continue
+            try:
+                prefilters.append((re.compile("|".join(f"(?:{p})" for p in sources), re.IGNORECASE), nospace))
+            except re.error:  # a variant with global inline flags cannot be embedded: scan term by term
+                return cls(masked=masked, terms=tuple(terms), prefilters=None)
+        return cls(masked=masked, terms=tuple(terms), prefilters=tuple(prefilters))
+
+    def may_hit(self, form: str) -> bool:
+        if self.prefilters is None:
+            return True
+        nospace = form.replace(" ", "")
+        return any(p.search(nospace if ns else form) for p, ns in self.prefilters)
 
 
 def _first_hit(compiled: _CompiledTerm, form: str) -> str | None:
@@ -229,9 +324,9 @@ def _first_hit(compiled: _CompiledTerm, form: str) -> str | None:
     for matcher in compiled.matchers:
         for m in matcher.regex.finditer(form):
             text = m.group(0)
-            if not text.strip(" *."):
+            if not text.strip(" *"):
                 continue
-            if matcher.need_syllable and not _SYLLABLE.search(text):
+            if matcher.syllable_free is not None and not _SYLLABLE.search(text) and _skeleton(text) not in matcher.syllable_free:
                 continue
             if excluded_spans is None:  # computed only when something matched
                 excluded_spans = [x.span() for ex in compiled.exclusions for x in ex.finditer(form)]

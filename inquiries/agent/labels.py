@@ -1,0 +1,28 @@
+"""Korean labels for the agent's reason codes, for the admin and the review screen.
+
+The codes are the contract (stored on inquiries, read by the policy engine and dashboards); these
+labels are UI text only, so this is the one agent module that needs Django.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from inquiries.agent.pipeline import Reason
+
+REASON_LABELS = {
+    Reason.OK: _("자동 답변 가능"),
+    Reason.EMPTY_INPUT: _("문의 내용 없음"),
+    Reason.INPUT_TOO_LONG: _("문의가 너무 김"),
+    Reason.RISK_KEYWORD: _("위험 키워드"),
+    Reason.NO_KB_MATCH: _("맞는 답변 지식 없음"),
+    Reason.LOW_CONFIDENCE: _("신뢰도 낮음"),
+    Reason.LLM_NEEDS_HUMAN: _("LLM이 사람 검토 요청"),
+    Reason.LLM_ERROR: _("LLM 호출 실패"),
+    Reason.LLM_INVALID_OUTPUT: _("LLM 응답 형식 오류"),
+    Reason.AGENT_ERROR: _("에이전트 오류"),
+}
+
+
+def reason_label(code: str) -> str:
+    return str(REASON_LABELS.get(code, code))

@@ -1,0 +1,414 @@
+"""The CS workflow agent: inquiry → intent, draft, confidence, risk hits. It never sends and never
+decides policy (policy/engine.py does, from this result).
+
+normalize → risk scan (customer text and title) → classify → draft (rules or LLM) → risk scan (draft)
+→ score → finalize. Every step appends a record to ``trace``; an exception in any step ends the run
+on the error path. :func:`finalize` returns the same keys and types on every path:
+
+- ``intent`` (str): one of the configured intents, ``기타`` when unknown;
+- ``confidence`` (float in [0, 1]): 0.0 on the error and empty-input paths;
+- ``draft`` (str): may be empty, never contains a ``{placeholder}``;
+- ``risk_hits`` (list of ``{"term", "category", "matched", "where"}``, where = customer|title|draft);
+- ``needs_human`` (bool): the agent itself says a person should answer;
+- ``reason`` (str): a machine code, see :class:`Reason` (Korean UI labels: inquiries.agent.labels);
+- ``reason_detail`` (str): English, for logs and the decision trace;
+- ``backend`` (str): "rules" or "llm";
+- ``trace`` (list of step records): JSON-serialisable, never the customer's text;
+- ``error`` (str | None): set on the error path only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any, TypedDict
+
+from inquiries.agent import llm as llm_backend
+from inquiries.agent.classify import FALLBACK_INTENT, Classification, IntentClassifier, IntentRule, classifier_for
+from inquiries.agent.knowledge import (
+    KBMatch,
+    KnowledgeBase,
+    KnowledgeEntry,
+    knowledge_base_for,
+    placeholder_value,
+    render,
+)
+from inquiries.agent.normalize import MAX_CHARS, NormalizedText, normalize
+from inquiries.agent.risk import (
+    WHERE_CUSTOMER,
+    WHERE_DRAFT,
+    WHERE_TITLE,
+    RiskHit,
+    RiskScanner,
+    RiskTerm,
+    scanner_for,
+)
+from inquiries.agent.scoring import AGENT_MIN_CONFIDENCE, Score, score_llm, score_rules
+
+logger = logging.getLogger("partialauto.agent")
+
+BACKEND_RULES = "rules"
+BACKEND_LLM = "llm"
+BACKENDS = (BACKEND_RULES, BACKEND_LLM)
+
+# The risk scan reads much further than the classifier: a threat in the 5000th character must
+# still be seen, while anything over MAX_CHARS is not a routine question anyway.
+RISK_SCAN_MAX_CHARS = 50_000
+LLM_REFERENCES_PER_INTENT = 2
+LLM_CANDIDATE_INTENTS = 3
+
+
+class Reason:
+    OK = "OK"
+    EMPTY_INPUT = "EMPTY_INPUT"
+    INPUT_TOO_LONG = "INPUT_TOO_LONG"
+    RISK_KEYWORD = "RISK_KEYWORD"
+    NO_KB_MATCH = "NO_KB_MATCH"
+    LOW_CONFIDENCE = "LOW_CONFIDENCE"
+    LLM_NEEDS_HUMAN = "LLM_NEEDS_HUMAN"
+    LLM_ERROR = "LLM_ERROR"
+    LLM_INVALID_OUTPUT = "LLM_INVALID_OUTPUT"
+    AGENT_ERROR = "AGENT_ERROR"
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """Everything the agent needs, passed in (the core never reads the database).
+
+    Compiled matchers are built lazily once per context and shared between contexts with the same
+    data (module-level caches keyed by the data), so a context is cheap to copy per account.
+    """
+
+    risk_terms: Sequence[RiskTerm]
+    intent_rules: Sequence[IntentRule]
+    knowledge: Sequence[KnowledgeEntry]
+    account_name: str | None = None
+    seller_name: str = ""
+    backend: str = BACKEND_RULES
+    llm: llm_backend.LLMConfig | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("risk_terms", "intent_rules", "knowledge"):
+            object.__setattr__(self, name, tuple(getattr(self, name) or ()))
+
+    @cached_property
+    def scanner(self) -> RiskScanner:
+        return scanner_for(self.risk_terms)
+
+    @cached_property
+    def classifier(self) -> IntentClassifier:
+        return classifier_for(self.intent_rules)
+
+    @cached_property
+    def kb(self) -> KnowledgeBase:
+        return knowledge_base_for(self.knowledge)
+
+    @cached_property
+    def intents(self) -> tuple[str, ...]:
+        names = list(self.classifier.intents)
+        if FALLBACK_INTENT not in names:
+            names.append(FALLBACK_INTENT)
+        return tuple(names)
+
+    def for_account(self, account_name: str | None, seller_name: str = "") -> AgentContext:
+        return replace(self, account_name=account_name, seller_name=seller_name)
+
+    def warm(self) -> AgentContext:
+        """Compile everything now (e.g. before timing a batch)."""
+        _ = (self.scanner, self.classifier, self.kb, self.intents)
+        return self
+
+
+class CSAgentState(TypedDict, total=False):
+    """The state the steps pass along (the guide's ``CSAgentState``)."""
+
+    content: str
+    title: str
+    product_name: str
+    product_id: str
+    normalized: NormalizedText  # title + content, what is classified
+    risk_hits: list[RiskHit]
+    classification: Classification
+    kb_match: KBMatch | None
+    intent: str
+    draft: str
+    llm_result: llm_backend.LLMResult
+    score: Score
+    confidence: float
+    needs_human: bool
+    reason: str
+    reason_detail: str
+    backend: str
+    trace: list[dict[str, Any]]
+    error: str | None
+    stop: bool
+
+
+Step = Callable[[CSAgentState, AgentContext], dict[str, Any]]
+
+
+def _hits_summary(hits: Iterable[RiskHit]) -> list[str]:
+    return sorted({f"{h.category}:{h.term}" for h in hits})
+
+
+# --------------------------------------------------------------------------- steps
+def step_normalize(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    content, title = state.get("content") or "", state.get("title") or ""
+    combined = f"{title}\n{content}" if title.strip() else content
+    state["normalized"] = normalize(combined)
+    if state["normalized"].is_empty:
+        state["stop"] = True
+        state["reason"] = Reason.EMPTY_INPUT
+        state["reason_detail"] = "The inquiry has no text after normalisation"
+    return {"chars": len(state["normalized"].text), "truncated": state["normalized"].truncated}
+
+
+def step_risk_customer(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    content = state["normalized"]
+    has_title = bool((state.get("title") or "").strip())
+    if has_title or content.truncated:  # otherwise the classifier's text *is* the whole content
+        content = normalize(state.get("content") or "", max_chars=RISK_SCAN_MAX_CHARS)
+    hits = ctx.scanner.scan(content, where=WHERE_CUSTOMER)
+    if has_title:
+        hits += ctx.scanner.scan(normalize(state["title"], max_chars=RISK_SCAN_MAX_CHARS), where=WHERE_TITLE)
+    state["risk_hits"] = hits
+    return {"hits": _hits_summary(hits)}
+
+
+def step_classify(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    classification = ctx.classifier.classify(state["normalized"])
+    state["classification"] = classification
+    state["intent"] = classification.intent
+    return classification.as_dict()
+
+
+def _values(state: CSAgentState, ctx: AgentContext) -> dict[str, str]:
+    return {"product_name": state.get("product_name") or "", "seller_name": ctx.seller_name or ""}
+
+
+def _rules_draft(state: CSAgentState, ctx: AgentContext, intent: str) -> tuple[KBMatch | None, str, list[str]]:
+    match = ctx.kb.best(intent, state["normalized"], account_name=ctx.account_name, product_id=state.get("product_id") or None)
+    if match is None:
+        return None, "", []
+    draft, unknown = render(match.entry.body, _values(state, ctx))
+    return match, draft, unknown
+
+
+def step_draft(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    if state.get("backend") == BACKEND_LLM:
+        return _llm_draft(state, ctx)
+    match, draft, unknown = _rules_draft(state, ctx, state["intent"])
+    state["kb_match"], state["draft"] = match, draft
+    record: dict[str, Any] = {"backend": BACKEND_RULES, "kb": match.as_dict() if match else None}
+    if unknown:
+        record["unknown_placeholders"] = unknown
+    return record
+
+
+def _llm_references(state: CSAgentState, ctx: AgentContext) -> list[llm_backend.LLMReference]:
+    """KB entries of the likeliest intents: the model's only source."""
+    classification = state["classification"]
+    ranked_intents = sorted(classification.scores, key=classification.scores.__getitem__, reverse=True)
+    candidates = ranked_intents[:LLM_CANDIDATE_INTENTS] or [FALLBACK_INTENT]
+    values = _values(state, ctx)
+    references: list[llm_backend.LLMReference] = []
+    for intent in candidates:
+        for match in ctx.kb.ranked(intent, state["normalized"], account_name=ctx.account_name,
+                                   product_id=state.get("product_id") or None)[:LLM_REFERENCES_PER_INTENT]:
+            body, _unknown = render(match.entry.body, values)
+            references.append(llm_backend.LLMReference(intent, match.entry.title, body))
+    return references
+
+
+def _llm_draft(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    config = ctx.llm or llm_backend.LLMConfig(base_url="", model="")
+    result = llm_backend.generate(
+        config=config,
+        content=normalize(state.get("content") or "").text,
+        title=normalize(state.get("title") or "").text,
+        product_name=state.get("product_name") or "",
+        intents=ctx.intents,
+        references=_llm_references(state, ctx),
+        seller_name=ctx.seller_name,
+    )
+    state["llm_result"] = result
+    if result.ok:
+        state["intent"] = result.intent
+        state["kb_match"] = ctx.kb.best(result.intent, state["normalized"], account_name=ctx.account_name,
+                                        product_id=state.get("product_id") or None)
+        state["draft"], _unknown = render(result.answer, _values(state, ctx))
+    else:
+        state["error"] = result.error
+        # Keep the rules draft as a starting point for the person who now answers.
+        state["kb_match"], state["draft"], _unknown = _rules_draft(state, ctx, state["intent"])
+    match = state.get("kb_match")
+    return {"backend": BACKEND_LLM, "llm": result.as_trace(), "kb": match.as_dict() if match else None}
+
+
+def step_risk_draft(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    draft = state.get("draft") or ""
+    # The product and seller names are ours, not the draft's wording: "화상 방지 장갑" in a product
+    # name must not turn every answer about it into a safety case. The customer scan still sees them.
+    for raw in _values(state, ctx).values():
+        value = placeholder_value(raw)
+        if value:
+            draft = draft.replace(value, " ")
+    hits = ctx.scanner.scan_cached(draft, where=WHERE_DRAFT, max_chars=RISK_SCAN_MAX_CHARS) if draft.strip() else []
+    state["risk_hits"] = [*state.get("risk_hits", []), *hits]
+    return {"hits": _hits_summary(hits)}
+
+
+def step_score(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    result = state.get("llm_result")
+    if result is not None and result.ok:
+        score = score_llm(llm_confidence=result.confidence, llm_intent=result.intent,
+                          classification=state["classification"], kb=state.get("kb_match"), text=state["normalized"])
+    else:
+        score = score_rules(state["classification"], state.get("kb_match"), state["normalized"])
+    state["score"] = score
+    state["confidence"] = score.confidence
+    return score.as_dict()
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("normalize", step_normalize),
+    ("risk_customer", step_risk_customer),
+    ("classify", step_classify),
+    ("draft", step_draft),
+    ("risk_draft", step_risk_draft),
+    ("score", step_score),
+)
+
+
+# --------------------------------------------------------------------------- finalize
+def _decide(state: CSAgentState) -> tuple[bool, str, str]:
+    """(needs_human, reason, detail), most important reason first."""
+    if state.get("reason") == Reason.AGENT_ERROR:
+        return True, Reason.AGENT_ERROR, state.get("reason_detail") or str(state.get("error"))
+    if state.get("reason") == Reason.EMPTY_INPUT:
+        return True, Reason.EMPTY_INPUT, state.get("reason_detail", "")
+    hits = state.get("risk_hits") or []
+    if hits:
+        where = sorted({h.where for h in hits})
+        return True, Reason.RISK_KEYWORD, f"Risk keyword(s) in {'/'.join(where)}: {', '.join(_hits_summary(hits))}"
+    normalized = state.get("normalized")
+    if normalized is not None and normalized.truncated:
+        return True, Reason.INPUT_TOO_LONG, f"Inquiry longer than {MAX_CHARS} characters"
+    result = state.get("llm_result")
+    if result is not None and not result.ok:
+        return True, result.error_code or Reason.LLM_ERROR, result.error or ""
+    if result is not None and result.needs_human:
+        return True, Reason.LLM_NEEDS_HUMAN, f"Model asked for a person: {result.reason[:200]}"
+    score = state.get("score")
+    if score is None:
+        return True, Reason.AGENT_ERROR, "No score was computed"
+    if score.reason != Reason.OK:
+        detail = ("No knowledge entry answers this inquiry" if score.reason == Reason.NO_KB_MATCH
+                  else f"Confidence {score.confidence:.2f} below the agent minimum {AGENT_MIN_CONFIDENCE:.2f}")
+        return True, score.reason, detail
+    if not (state.get("draft") or "").strip():
+        return True, Reason.NO_KB_MATCH, "Empty draft"
+    return False, Reason.OK, f"Intent {state.get('intent')} with confidence {score.confidence:.2f}"
+
+
+def finalize(state: CSAgentState) -> dict[str, Any]:
+    """The agent's result. Same keys and types on every path; never raises."""
+    try:
+        needs_human, reason, detail = _decide(state)
+    except Exception as exc:  # finalize is the last line of defence: it must always return the schema
+        logger.exception("agent-finalize-failed")
+        needs_human, reason, detail = True, Reason.AGENT_ERROR, f"finalize failed: {type(exc).__name__}"
+        state["error"] = state.get("error") or detail
+    errored = bool(state.get("error"))
+    intent = state.get("intent") or FALLBACK_INTENT
+    try:
+        confidence = 0.0 if errored else float(state.get("confidence") or 0.0)
+    except (TypeError, ValueError):
+        confidence = 0.0
+    return {
+        "intent": str(intent),
+        "confidence": max(0.0, min(1.0, confidence)),
+        "draft": str(state.get("draft") or ""),
+        "risk_hits": [h.as_dict() for h in state.get("risk_hits") or []],
+        "needs_human": bool(needs_human),
+        "reason": str(reason),
+        "reason_detail": str(detail or ""),
+        "backend": str(state.get("backend") or BACKEND_RULES),
+        "trace": list(state.get("trace") or []),
+        "error": str(state["error"]) if state.get("error") else None,
+    }
+
+
+def run_agent(
+    *,
+    content: str,
+    title: str = "",
+    product_name: str = "",
+    context: AgentContext,
+    product_id: str = "",
+) -> dict[str, Any]:
+    """Run the agent on one inquiry. Never raises: any failure gives the error-path result."""
+    state: CSAgentState = {
+        "content": content if isinstance(content, str) else ("" if content is None else str(content)),
+        "title": title if isinstance(title, str) else "",
+        "product_name": product_name if isinstance(product_name, str) else "",
+        "product_id": product_id if isinstance(product_id, str) else "",
+        "backend": _backend_of(context),
+        "risk_hits": [],
+        "trace": [],
+        "error": None,
+    }
+    for name, step in STEPS:
+        started = time.perf_counter()
+        try:
+            record = step(state, context)
+        except Exception as exc:  # one bad inquiry or rule must not stop a batch: error-path result instead
+            logger.exception("agent-step-failed step=%s", name)
+            state["error"] = f"{name}: {type(exc).__name__}: {str(exc)[:200]}"
+            state["reason"] = Reason.AGENT_ERROR
+            state["reason_detail"] = f"Step {name} failed"
+            state["trace"].append({"step": name, "ms": _ms(started), "error": type(exc).__name__})
+            break
+        state["trace"].append({"step": name, "ms": _ms(started), **record})
+        if state.get("stop"):
+            break
+    result = finalize(state)
+    result["trace"].append({"step": "finalize", "reason": result["reason"], "needs_human": result["needs_human"]})
+    logger.debug("agent-decision intent=%s confidence=%.3f reason=%s backend=%s",
+                 result["intent"], result["confidence"], result["reason"], result["backend"])
+    return result
+
+
+def _backend_of(context: object) -> str:
+    # Read defensively: a broken context must still give a well-formed (error-path) result.
+    backend = getattr(context, "backend", BACKEND_RULES)
+    return backend if backend in BACKENDS else BACKEND_RULES
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def seed_context(
+    *, account_name: str | None = None, seller_name: str = "", backend: str = BACKEND_RULES,
+    llm: llm_backend.LLMConfig | None = None,
+) -> AgentContext:
+    """A context built from :mod:`inquiries.agent.seed_data` (tests, simulation, a first run)."""
+    from inquiries.agent import seed_data
+
+    return AgentContext(
+        risk_terms=[RiskTerm(k["term"], k["category"], k["variants"]) for k in seed_data.RISK_KEYWORDS],
+        intent_rules=[IntentRule(intent, patterns) for intent, patterns in seed_data.INTENT_PATTERNS.items()],
+        knowledge=[
+            KnowledgeEntry(id=f"seed-{i}", intent=k["intent"], title=k["title"], keywords=k["keywords"], body=k["body"],
+                           priority=k["priority"])
+            for i, k in enumerate(seed_data.STARTER_KNOWLEDGE_BASE, start=1)
+        ],
+        account_name=account_name,
+        seller_name=seller_name,
+        backend=backend,
+        llm=llm,
+    )

@@ -1,0 +1,909 @@
+"""Market-neutral client interface for the marketplace CS APIs (Coupang, Naver SmartStore).
+
+Pure Python: nothing here touches the Django ORM, so the sandbox, the send pipeline and the tests can
+use it from any process. The market modules (``coupang.py``, ``naver.py``) fill in signing, paths and
+payload parsing; this module owns the shared data types, the HTTP transport and, most importantly,
+the classification of a write's outcome (research/reliability.md §2.6):
+
+* the request definitely never reached the marketplace  -> ``FAILED_RETRYABLE`` (safe to retry)
+* the marketplace rejected it without effect            -> ``FAILED_PERMANENT`` / ``AUTH_ERROR`` /
+                                                           ``RATE_LIMITED``
+* the marketplace says an answer already exists          -> ``ALREADY_ANSWERED``
+* it accepted it                                         -> ``DELIVERED``
+* we cannot know (read timeout, reset after sending, 5xx) -> ``UNKNOWN`` — never resend; reconcile
+
+Writes are never retried inside the client except when the marketplace proved the first attempt was
+not processed (Naver ``401 GW.AUTHN`` → renew the token, retry once). Reads are idempotent and are
+retried a few times on transient errors.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import errno
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import requests
+from requests.adapters import HTTPAdapter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from markets.clients.ratelimit import Limiter
+
+logger = logging.getLogger("partialauto.markets")
+
+KST = ZoneInfo("Asia/Seoul")
+
+# --- markets and inquiry kinds -----------------------------------------------------------------
+
+MARKET_COUPANG = "COUPANG"
+MARKET_SMARTSTORE = "SMARTSTORE"
+
+COUPANG_ONLINE = "COUPANG_ONLINE"  # 상품별 고객문의 (product Q&A)
+COUPANG_CALLCENTER = "COUPANG_CALLCENTER"  # 쿠팡 고객센터 문의 (transferred by Coupang's call centre)
+NAVER_QNA = "NAVER_QNA"  # 상품 문의 (product Q&A; the answer is a PUT that overwrites!)
+NAVER_INQUIRY = "NAVER_INQUIRY"  # 고객 문의 (order-related 1:1 inquiry)
+
+KINDS_BY_MARKET: dict[str, tuple[str, ...]] = {
+    MARKET_COUPANG: (COUPANG_ONLINE, COUPANG_CALLCENTER),
+    MARKET_SMARTSTORE: (NAVER_QNA, NAVER_INQUIRY),
+}
+ALL_KINDS: tuple[str, ...] = (COUPANG_ONLINE, COUPANG_CALLCENTER, NAVER_QNA, NAVER_INQUIRY)
+
+DEFAULT_BASE_URLS = {
+    MARKET_COUPANG: "https://api-gateway.coupang.com",
+    MARKET_SMARTSTORE: "https://api.commerce.naver.com/external",
+}
+
+_BCRYPT_SALT_RE = re.compile(r"^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{22}$")
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a client needs for one marketplace account.
+
+    ``account_key`` is a stable, non-secret string (e.g. the account's name) used to key the shared
+    rate limiter and the token cache. Secrets never appear in ``repr()``.
+    """
+
+    market_code: str
+    api_base_url: str = ""
+    vendor_id: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    reply_by: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    account_key: str = ""
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+
+    def __repr__(self) -> str:
+        def hidden(value: str) -> str:
+            return "'***'" if value else "''"
+
+        return (
+            f"ClientConfig(market_code={self.market_code!r}, api_base_url={self.base_url!r}, "
+            f"vendor_id={self.vendor_id!r}, access_key={hidden(self.access_key)}, "
+            f"secret_key={hidden(self.secret_key)}, reply_by={self.reply_by!r}, "
+            f"client_id={self.client_id!r}, client_secret={hidden(self.client_secret)}, "
+            f"account_key={self.account_key!r}, connect_timeout={self.connect_timeout!r}, "
+            f"read_timeout={self.read_timeout!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL without a trailing slash (the real one when none is configured)."""
+        return (self.api_base_url or DEFAULT_BASE_URLS.get(self.market_code, "")).rstrip("/")
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (float(self.connect_timeout), float(self.read_timeout))
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming (never showing) missing or invalid settings."""
+        if self.market_code not in KINDS_BY_MARKET:
+            raise ValueError(f"unknown market_code {self.market_code!r}; expected COUPANG or SMARTSTORE")
+        if self.market_code == MARKET_COUPANG:
+            required = ("vendor_id", "access_key", "secret_key", "reply_by")
+        else:
+            required = ("client_id", "client_secret")
+        missing = [name for name in required if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"{self.market_code} account is missing: {', '.join(missing)}")
+        if self.market_code == MARKET_SMARTSTORE and not _BCRYPT_SALT_RE.match(self.client_secret):
+            # Naver's client secret *is* a bcrypt salt ("$2a$04$" + 22 chars); anything else cannot sign.
+            raise ValueError("SMARTSTORE client_secret is not a valid bcrypt salt (expected $2a$NN$ + 22 chars)")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("api_base_url must start with http:// or https://")
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+
+    @property
+    def limiter_scope(self) -> str:
+        """Non-secret identity the rate limits are counted against on the marketplace side."""
+        if self.market_code == MARKET_COUPANG:
+            return f"coupang:{self.vendor_id}"  # Coupang counts per vendorId
+        return f"naver:{self.client_id}"  # Naver counts per application (and per API)
+
+
+# --- normalized records ------------------------------------------------------------------------
+
+
+@dataclass
+class RemoteInquiry:
+    """One marketplace inquiry in the normalized shape of market-apis.md §4.
+
+    ``reply_context`` carries what ``post_answer``/``lookup`` need later (always ``created_at`` as an
+    ISO string; call-center: ``parentAnswerId``, ``inquiryStatus``, ``partnerTransferStatus``…). Pass
+    it back unchanged. ``raw`` is the marketplace's item as received; it may hold personal data
+    (masked names, masked phone numbers) — store it, do not log it.
+    """
+
+    kind: str
+    external_id: str
+    created_at: datetime
+    title: str
+    content: str
+    product_id: str | None
+    product_name: str | None
+    order_id: str | None
+    answered: bool
+    answer_text: str | None
+    reply_context: dict[str, Any]
+    buyer_name_masked: str | None
+    raw: dict[str, Any]
+
+
+@dataclass
+class Malformed:
+    """An item (or a whole page) the parser could not turn into a ``RemoteInquiry``.
+
+    ``payload`` is the original item dict, or the raw response text when the page itself was unreadable.
+    Nothing is dropped: the caller stores it for a person to look at.
+    """
+
+    kind: str
+    payload: Any
+    error: str
+
+
+@dataclass
+class ParsedPage:
+    """Result of parsing one list response body.
+
+    ``ok`` is False when the envelope itself was unreadable; then ``items`` holds one ``Malformed``
+    with the raw text and the paging position is unknown.
+    """
+
+    items: list[RemoteInquiry | Malformed]
+    ok: bool
+    page: int | None = None
+    total_pages: int | None = None
+    last: bool | None = None
+    error: str | None = None
+
+
+class SendOutcome(enum.StrEnum):
+    DELIVERED = "DELIVERED"  # 2xx: the marketplace accepted the answer
+    FAILED_RETRYABLE = "FAILED_RETRYABLE"  # definitely not sent (connect failure, local pre-check failed)
+    FAILED_PERMANENT = "FAILED_PERMANENT"  # rejected without effect (4xx); a person must look
+    ALREADY_ANSWERED = "ALREADY_ANSWERED"  # an answer exists remotely; reconcile (ours or someone else's?)
+    AUTH_ERROR = "AUTH_ERROR"  # 401/403: credentials, IP allowlist or API permission
+    RATE_LIMITED = "RATE_LIMITED"  # 429 or no local rate-limit slot; not sent; retry after retry_after
+    UNKNOWN = "UNKNOWN"  # may or may not have been applied: do NOT resend, reconcile with lookup()
+
+
+@dataclass
+class SendResult:
+    outcome: SendOutcome
+    http_status: int | None = None
+    error: str = ""
+    remote_ref: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == SendOutcome.DELIVERED
+
+
+@dataclass
+class LookupResult:
+    """What the marketplace currently says about one inquiry.
+
+    ``outcome_error`` is set when the marketplace could not be asked (network, auth, 5xx): then
+    ``found``/``answered`` mean nothing and reconciliation must try again later.
+    """
+
+    found: bool
+    answered: bool
+    answer_text: str | None
+    outcome_error: str | None = None
+
+
+# --- errors (reads raise these; writes return SendResult instead) ------------------------------
+
+
+class MarketError(Exception):
+    """A read call failed. Messages are short and never contain secrets or tokens."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, malformed: Malformed | None = None):
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.malformed = malformed
+
+
+class MarketAuthError(MarketError):
+    """401/403 or a token request that was refused."""
+
+
+class MarketRateLimited(MarketError):
+    """429s persisted, or no local rate-limit slot was available in time."""
+
+
+class MarketUnavailable(MarketError):
+    """Network failure, timeout or 5xx after the read retries."""
+
+
+class MarketRequestError(MarketError):
+    """The marketplace rejected our request (4xx other than auth/rate limit)."""
+
+
+class MarketResponseError(MarketError):
+    """The response could not be understood (bad JSON, missing paging), listing is incomplete."""
+
+
+# --- small helpers shared by the market modules ------------------------------------------------
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def short_text(value: Any, limit: int = 300) -> str:
+    """A single-line, length-capped rendering of a marketplace message for logs and ``error`` fields."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    text = _CONTROL_CHARS.sub(" ", text).replace("\r", " ").replace("\n", " ").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def ensure_aware(value: datetime, name: str = "datetime") -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value
+
+
+def kst_date(value: datetime) -> date:
+    return ensure_aware(value).astimezone(KST).date()
+
+
+def date_windows(start: date, end: date, max_span_days: int) -> list[tuple[date, date]]:
+    """Split the inclusive date range [start, end] into windows with ``end - start <= max_span_days``."""
+    if end < start:
+        return []
+    windows = []
+    cursor = start
+    while cursor <= end:
+        window_end = min(end, cursor + timedelta(days=max_span_days))
+        windows.append((cursor, window_end))
+        cursor = window_end + timedelta(days=1)
+    return windows
+
+
+def datetime_windows(start: datetime, end: datetime, max_span: timedelta) -> list[tuple[datetime, datetime]]:
+    """Split [start, end] into consecutive windows no longer than ``max_span`` (shared boundaries)."""
+    if end < start:
+        return []
+    windows = []
+    cursor = start
+    while True:
+        window_end = min(end, cursor + max_span)
+        windows.append((cursor, window_end))
+        if window_end >= end:
+            return windows
+        cursor = window_end
+
+
+def parse_market_datetime(value: Any) -> datetime:
+    """Parse a marketplace timestamp into an aware UTC datetime.
+
+    Coupang sends naive ``yyyy-MM-dd HH:mm:ss`` in KST; Naver sends ISO-8601 with an offset or ``Z``.
+    A value without a zone is taken as KST (both marketplaces are Korean). Raises ``ValueError``.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"timestamp must be a string, got {type(value).__name__}")
+    text = value.strip()
+    if not text or len(text) > 40:
+        raise ValueError("timestamp is empty or too long")
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=KST)
+    return parsed.astimezone(timezone.utc)
+
+
+def as_id(value: Any) -> str:
+    """Normalize a marketplace id (int64 or digit string) to ``str``; raise ``ValueError`` otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("id must be a number, got a boolean")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) <= 30:
+        return value.strip()
+    raise ValueError(f"id must be an integer or a digit string, got {type(value).__name__}")
+
+
+def opt_text(value: Any) -> str | None:
+    """Optional display text: numbers become strings, anything structured is ignored."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    return None
+
+
+def req_text(value: Any, name: str) -> str:
+    """Required free text (the customer's words): must be a string without NUL characters.
+
+    NUL cannot be stored in PostgreSQL text/jsonb; refusing here gives a clear Malformed instead of a
+    database error later.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(f"{name} contains a NUL character")
+    return value
+
+
+def as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"{name} must be a boolean, got {type(value).__name__}")
+
+
+def mask_name(value: Any) -> str | None:
+    """Mask a buyer name unless the marketplace already did (keeps only the first character)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    name = value.strip()
+    if "*" in name:
+        return name[:50]
+    return name[0] + "*" * min(len(name) - 1, 10) if len(name) > 1 else "*"
+
+
+def load_json(body: bytes | str) -> Any:
+    """``json.loads`` accepting bytes (UTF-8, optional BOM). Raises ``ValueError`` on bad input."""
+    if isinstance(body, (bytes, bytearray)):
+        body = bytes(body).decode("utf-8-sig")
+    return json.loads(body)
+
+
+def raw_preview(body: bytes | str, limit: int = 20_000) -> str:
+    """The raw body as text (for Malformed payloads), capped so a huge HTML error page cannot bloat storage."""
+    text = bytes(body).decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body)
+    return text if len(text) <= limit else text[:limit] + f"…[truncated {len(text) - limit} chars]"
+
+
+def answer_problem(external_id: Any, text: Any) -> str | None:
+    """Validate an answer before any network call (a bad request is a permanent failure)."""
+    if not isinstance(text, str) or not text.strip():
+        return "answer text is empty; not sent"
+    if "\x00" in text:
+        return "answer text contains a NUL character; not sent"
+    if not str(external_id).strip().isdigit():
+        return "external_id must be numeric; not sent"
+    return None
+
+
+# --- transport ---------------------------------------------------------------------------------
+
+
+class SendState(enum.StrEnum):
+    NOT_SENT = "NOT_SENT"  # the request never reached the server
+    UNKNOWN = "UNKNOWN"  # it may have been processed
+
+
+class TransportFailure(Exception):
+    """No HTTP response. ``state`` tells whether the request may have been processed."""
+
+    def __init__(self, state: SendState, message: str):
+        super().__init__(message)
+        self.state = state
+        self.message = message
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return load_json(self.body)
+
+    def json_or_none(self) -> Any:
+        try:
+            return load_json(self.body) if self.body else None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for attr in ("reason", "__cause__", "__context__"):
+            nested = getattr(current, attr, None)
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, BaseException):
+                stack.append(arg)
+
+
+def classify_transport_error(exc: requests.RequestException) -> TransportFailure:
+    """Decide whether a failed request can have reached the server.
+
+    Only failures that happen while *establishing* the connection are definitely-not-sent: connect
+    timeout, connection refused, DNS failure, certificate verification. Everything after the request
+    bytes may have been written — read timeout, reset/EOF while waiting for the response (urllib3
+    ``ProtocolError`` / ``RemoteDisconnected``), a broken chunked body — is UNKNOWN.
+    """
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return TransportFailure(SendState.NOT_SENT, "connect timeout (request not sent)")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return TransportFailure(SendState.UNKNOWN, "read timeout waiting for the response (outcome unknown)")
+    chain = list(_exception_chain(exc))
+    if any(isinstance(e, NameResolutionError) for e in chain):
+        return TransportFailure(SendState.NOT_SENT, "DNS resolution failed (request not sent)")
+    if any(isinstance(e, NewConnectionError) for e in chain):
+        refused = any(
+            isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED for e in chain
+        )
+        return TransportFailure(
+            SendState.NOT_SENT, "connection refused (request not sent)" if refused else "could not connect (request not sent)"
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        import ssl
+
+        if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
+            return TransportFailure(SendState.NOT_SENT, "TLS certificate verification failed (request not sent)")
+        return TransportFailure(SendState.UNKNOWN, "TLS error (outcome unknown)")
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)):
+        return TransportFailure(SendState.NOT_SENT, "invalid URL (request not sent)")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return TransportFailure(SendState.UNKNOWN, "connection dropped before a response arrived (outcome unknown)")
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return TransportFailure(SendState.UNKNOWN, "response body broken mid-transfer (outcome unknown)")
+    return TransportFailure(SendState.UNKNOWN, f"{type(exc).__name__} during request (outcome unknown)")
+
+
+BACKOFF_CAP_SECONDS = 60.0
+
+
+# --- the client base class ---------------------------------------------------------------------
+
+
+@dataclass
+class Endpoint:
+    """A call target: its rate-limit key suffix and whether it mutates remote state."""
+
+    name: str
+    write: bool = False
+
+
+@dataclass
+class _Prepared:
+    method: str
+    path: str  # path relative to the base URL, beginning with '/'
+    query: str = ""  # the exact encoded query string that is sent (and signed)
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class MarketClient(abc.ABC):
+    """One marketplace account. Thread-safe for reads; one ``requests.Session`` per client.
+
+    Public API: ``list_inquiries``, ``post_answer``, ``lookup``, ``check_connection``.
+    """
+
+    market_code: str = ""
+    kinds: tuple[str, ...] = ()
+    #: page size per kind (the marketplace maxima); tests may lower them.
+    page_sizes: dict[str, int]
+    #: how many times a read is retried after a transient failure (network, 5xx, 429)
+    read_retries: int = 3
+    #: base of the exponential 429 back-off in seconds (≥ 1 s against the real marketplaces)
+    rate_limit_backoff_base: float = 1.0
+    #: pause before retrying a read after a network error / 5xx
+    read_retry_pause: float = 0.25
+    #: longest wait for a local rate-limit slot before giving up
+    acquire_timeout_read: float = 30.0
+    acquire_timeout_write: float = 10.0
+    #: before a write, drop pooled keep-alive connections idle longer than this. A connection that a
+    #: NAT or load balancer silently dropped would otherwise turn the answer into an UNKNOWN outcome
+    #: (reset after the bytes left us) instead of a clean send on a fresh connection.
+    write_reconnect_after_idle: float = 30.0
+
+    def __init__(self, config: ClientConfig, limiter: Limiter, session: requests.Session | None = None):
+        config.validate()
+        self.config = config
+        self.limiter = limiter
+        self.session = session or self._new_session()
+        self.page_sizes = dict(type(self).default_page_sizes())
+        # consecutive 429s per limiter key, for the exponential back-off
+        self._backoff_lock = threading.Lock()
+        self._backoff_streak: dict[str, int] = {}
+        self._last_io = 0.0  # time.monotonic() of the last response on self.session
+
+    @classmethod
+    def default_page_sizes(cls) -> dict[str, int]:
+        return {}
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        session = requests.Session()
+        # No transparent retries anywhere: a retried POST could answer twice. urllib3's default for
+        # requests is already Retry(0, read=False); mounting it explicitly documents the intent.
+        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=8)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update({"User-Agent": "partialauto/1.0", "Accept": "application/json"})
+        # Never pick up proxies or .netrc credentials from the environment for marketplace calls.
+        session.trust_env = False
+        return session
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> MarketClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} account={self.config.account_key!r} base={self.config.base_url!r}>"
+
+    # -- hooks for the market modules --
+
+    @abc.abstractmethod
+    def _authorize(self, prepared: _Prepared, *, force_refresh: bool = False) -> None:
+        """Add authentication headers to ``prepared`` (may raise MarketAuthError/TransportFailure)."""
+
+    def _rate_for(self, key: str) -> tuple[float, int]:
+        """(tokens per second, burst) for a limiter key."""
+        return (8.0, 10)
+
+    def _observe_headers(self, key: str, headers: Mapping[str, str]) -> None:
+        """Learn rate-limit hints from response headers (Naver)."""
+
+    def _is_auth_retryable(self, result: HttpResult) -> bool:
+        """True when a 401 proves the request was not processed and fresh credentials may help."""
+        return False
+
+    @abc.abstractmethod
+    def _is_already_answered(self, kind: str, result: HttpResult) -> bool: ...
+
+    @abc.abstractmethod
+    def _remote_ref(self, kind: str, result: HttpResult) -> str | None: ...
+
+    @abc.abstractmethod
+    def _error_message(self, result: HttpResult) -> str: ...
+
+    # -- public API, implemented per market --
+
+    @abc.abstractmethod
+    def list_inquiries(
+        self, kind: str, start: datetime, end: datetime, answered: bool | None = None
+    ) -> Iterator[RemoteInquiry | Malformed]:
+        """Yield every inquiry of ``kind`` created in [start, end] (aware datetimes).
+
+        Windows are split to the API's limits and every page is fetched. Ids are de-duplicated
+        within one call. Items may slightly exceed [start, end] where the API filters by whole days
+        (Coupang, Naver customer inquiries). An unreadable item is yielded as ``Malformed``. If a whole
+        page cannot be read, ``MarketResponseError`` is raised with ``.malformed`` holding the raw body
+        (it is not also yielded). Everything yielded before an exception is valid, but the listing is
+        incomplete (do not advance a cursor). Network/auth/rate-limit failures raise the other
+        ``MarketError`` subclasses.
+        """
+
+    @abc.abstractmethod
+    def post_answer(self, kind: str, external_id: str, text: str, reply_context: dict | None = None) -> SendResult:
+        """Send one answer. Never raises for marketplace/network failures: read ``SendResult.outcome``."""
+
+    @abc.abstractmethod
+    def lookup(self, kind: str, external_id: str, created_at: datetime | None = None) -> LookupResult:
+        """Ask the marketplace whether the inquiry exists and has an answer (for reconciliation)."""
+
+    @abc.abstractmethod
+    def check_connection(self) -> tuple[bool, str]:
+        """Cheap authenticated read, for the admin's "test connection". Never raises."""
+
+    # -- shared machinery --
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in self.kinds:
+            raise ValueError(f"{kind!r} is not an inquiry kind of {self.market_code} (expected one of {self.kinds})")
+
+    def _limit_key(self, endpoint: Endpoint) -> str:
+        return f"{self.config.limiter_scope}:{endpoint.name}"
+
+    def _url(self, prepared: _Prepared) -> str:
+        url = self.config.base_url + prepared.path
+        return f"{url}?{prepared.query}" if prepared.query else url
+
+    def _transmit(self, prepared: _Prepared) -> HttpResult:
+        """One HTTP exchange. Raises ``TransportFailure`` when no response arrived."""
+        try:
+            # The URL is passed pre-encoded (no ``params=``) so the bytes on the wire are exactly the
+            # query string that was signed (Coupang HMAC covers the raw query).
+            response = self.session.request(
+                prepared.method,
+                self._url(prepared),
+                data=prepared.body,
+                headers=prepared.headers,
+                timeout=self.config.timeout,
+                allow_redirects=False,
+            )
+            body = response.content  # read fully here so body errors are classified too
+        except requests.RequestException as exc:
+            raise classify_transport_error(exc) from None
+        self._last_io = time.monotonic()
+        return HttpResult(status=response.status_code, headers=response.headers, body=body)
+
+    def _drop_idle_connections(self) -> None:
+        """Close pooled connections; requests in flight on other threads finish on theirs."""
+        for adapter in self.session.adapters.values():
+            poolmanager = getattr(adapter, "poolmanager", None)
+            if poolmanager is not None:
+                poolmanager.clear()
+
+    def _acquire(self, key: str, endpoint: Endpoint) -> bool:
+        rate, burst = self._rate_for(key)
+        timeout = self.acquire_timeout_write if endpoint.write else self.acquire_timeout_read
+        return self.limiter.acquire(key, rate, burst, timeout)
+
+    def _next_backoff(self, key: str) -> float:
+        """Exponential back-off with jitter for consecutive 429s on one key (≥ the base)."""
+        with self._backoff_lock:
+            streak = self._backoff_streak.get(key, 0)
+            self._backoff_streak[key] = streak + 1
+        delay = min(BACKOFF_CAP_SECONDS, self.rate_limit_backoff_base * (2**streak))
+        return delay + random.uniform(0, delay * 0.5)
+
+    def _reset_backoff(self, key: str) -> None:
+        with self._backoff_lock:
+            self._backoff_streak.pop(key, None)
+
+    def _on_429(self, key: str, result: HttpResult) -> float:
+        delay = self._next_backoff(key)
+        self.limiter.penalize(key, delay)
+        logger.warning("market rate limited (429) key=%s backoff=%.2fs", key, delay)
+        return delay
+
+    def _read(self, endpoint: Endpoint, prepared: _Prepared) -> HttpResult:
+        """Perform an idempotent read with retries; return a 2xx result or raise ``MarketError``."""
+        key = self._limit_key(endpoint)
+        auth_refreshed = False  # at most one credential renewal per call
+        refresh_pending = False  # renew on the next attempt only (not on every later retry)
+        attempt = 0
+        while True:
+            if not self._acquire(key, endpoint):
+                raise MarketRateLimited(f"no local rate-limit slot for {endpoint.name} within {self.acquire_timeout_read:.0f}s")
+            try:
+                self._authorize(prepared, force_refresh=refresh_pending)
+                refresh_pending = False
+                result = self._transmit(prepared)
+            except TransportFailure as failure:
+                attempt += 1
+                if attempt > self.read_retries:
+                    raise MarketUnavailable(f"{endpoint.name}: {failure.message}") from None
+                logger.info("market read retry endpoint=%s reason=%s attempt=%d", endpoint.name, failure.message, attempt)
+                time.sleep(self.read_retry_pause * attempt)
+                continue
+            self._observe_headers(key, result.headers)
+            status = result.status
+            if 200 <= status < 300:
+                self._reset_backoff(key)
+                return result
+            if status == 429:
+                attempt += 1
+                if attempt > self.read_retries:
+                    raise MarketRateLimited(f"{endpoint.name}: HTTP 429 after {attempt} attempts", http_status=429)
+                self._on_429(key, result)
+                continue
+            if status == 401 and not auth_refreshed and self._is_auth_retryable(result):
+                auth_refreshed = refresh_pending = True
+                continue
+            message = f"{endpoint.name}: HTTP {status}: {self._error_message(result)}"
+            if status in (401, 403):
+                raise MarketAuthError(message, http_status=status)
+            if status >= 500:
+                attempt += 1
+                if attempt > self.read_retries:
+                    raise MarketUnavailable(message, http_status=status)
+                time.sleep(self.read_retry_pause * attempt)
+                continue
+            raise MarketRequestError(message, http_status=status)
+
+    def _write(self, kind: str, external_id: str, endpoint: Endpoint, prepared: _Prepared) -> SendResult:
+        """Perform a non-idempotent write once and classify the outcome (never raises MarketError)."""
+        key = self._limit_key(endpoint)
+        if not self._acquire(key, endpoint):
+            return self._log_result(
+                kind,
+                external_id,
+                SendResult(
+                    SendOutcome.RATE_LIMITED,
+                    error=f"no local rate-limit slot within {self.acquire_timeout_write:.0f}s (not sent)",
+                    retry_after=1.0,
+                ),
+            )
+        auth_refreshed = False
+        while True:
+            try:
+                self._authorize(prepared, force_refresh=auth_refreshed)
+            except MarketAuthError as exc:
+                return self._log_result(kind, external_id, SendResult(SendOutcome.AUTH_ERROR, exc.http_status, exc.message))
+            except (TransportFailure, MarketError) as exc:
+                # Getting credentials failed before our request was built: nothing was sent.
+                message = getattr(exc, "message", str(exc))
+                return self._log_result(
+                    kind, external_id, SendResult(SendOutcome.FAILED_RETRYABLE, None, f"auth step failed: {message}")
+                )
+            if time.monotonic() - self._last_io > self.write_reconnect_after_idle:
+                self._drop_idle_connections()
+            try:
+                result = self._transmit(prepared)
+            except TransportFailure as failure:
+                outcome = SendOutcome.FAILED_RETRYABLE if failure.state == SendState.NOT_SENT else SendOutcome.UNKNOWN
+                return self._log_result(kind, external_id, SendResult(outcome, None, failure.message))
+            self._observe_headers(key, result.headers)
+            if result.status == 401 and not auth_refreshed and self._is_auth_retryable(result):
+                # The gateway refused the token, so the request was not processed: renewing the token
+                # and retrying once is safe (Naver's documented fallback).
+                auth_refreshed = True
+                continue
+            break
+        send_result = self._classify_write(kind, key, result)
+        return self._log_result(kind, external_id, send_result)
+
+    def _classify_write(self, kind: str, key: str, result: HttpResult) -> SendResult:
+        status = result.status
+        if 200 <= status < 300:
+            self._reset_backoff(key)
+            body_error = self._body_error_on_success(result)
+            if body_error:
+                # A 2xx whose body says "error": we cannot tell whether it was applied.
+                return SendResult(SendOutcome.UNKNOWN, status, f"2xx with error body: {body_error}")
+            return SendResult(SendOutcome.DELIVERED, status, "", self._remote_ref(kind, result))
+        message = f"HTTP {status}: {self._error_message(result)}"
+        if status == 429:
+            delay = self._on_429(key, result)
+            return SendResult(SendOutcome.RATE_LIMITED, status, message, retry_after=delay)
+        if 400 <= status < 500 and self._is_already_answered(kind, result):
+            return SendResult(SendOutcome.ALREADY_ANSWERED, status, message)
+        if status in (401, 403):
+            return SendResult(SendOutcome.AUTH_ERROR, status, message)
+        if status == 408:
+            # The server gave up waiting for our request before processing it.
+            return SendResult(SendOutcome.FAILED_RETRYABLE, status, message)
+        if 400 <= status < 500:
+            return SendResult(SendOutcome.FAILED_PERMANENT, status, message)
+        if status >= 500:
+            return SendResult(SendOutcome.UNKNOWN, status, message)
+        # 1xx/3xx should not happen (redirects are not followed); the outcome is unknowable.
+        return SendResult(SendOutcome.UNKNOWN, status, message)
+
+    def _body_error_on_success(self, result: HttpResult) -> str | None:
+        return None
+
+    def _log_result(self, kind: str, external_id: str, result: SendResult) -> SendResult:
+        level = logging.INFO if result.outcome == SendOutcome.DELIVERED else logging.WARNING
+        logger.log(
+            level,
+            "market answer kind=%s external_id=%s account=%s outcome=%s http_status=%s error=%s",
+            kind,
+            external_id,
+            self.config.account_key,
+            result.outcome.value,
+            result.http_status,
+            result.error,
+        )
+        return result
+
+    def _lookup_failed(self, kind: str, external_id: str, exc: BaseException) -> LookupResult:
+        message = getattr(exc, "message", None) or short_text(exc)
+        logger.warning("market lookup failed kind=%s external_id=%s error=%s", kind, external_id, message)
+        return LookupResult(found=False, answered=False, answer_text=None, outcome_error=message)
+
+    def _find_in_listing(
+        self, kind: str, external_id: str, start: datetime, end: datetime
+    ) -> LookupResult:
+        """Lookup by listing a window (for APIs without a single-item GET)."""
+        try:
+            for item in self.list_inquiries(kind, start, end, answered=None):
+                if isinstance(item, RemoteInquiry) and item.external_id == str(external_id):
+                    return LookupResult(found=True, answered=item.answered, answer_text=item.answer_text)
+                if (
+                    isinstance(item, Malformed)
+                    and isinstance(item.payload, dict)
+                    and any(str(item.payload.get(k)) == str(external_id) for k in ("inquiryId", "questionId", "inquiryNo"))
+                ):
+                    # Our item exists but is unreadable: its answer state is unknown, so say so.
+                    return LookupResult(False, False, None, outcome_error=f"item is malformed: {item.error}")
+        except MarketError as exc:
+            return self._lookup_failed(kind, external_id, exc)
+        return LookupResult(found=False, answered=False, answer_text=None)
+
+
+def lookup_window(created_at: datetime | None, *, fallback_days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The listing window used by ``lookup``: a day either side of ``created_at`` (or the recent past)."""
+    now = now or datetime.now(timezone.utc)
+    if created_at is None:
+        return now - timedelta(days=fallback_days), now
+    created_at = ensure_aware(created_at, "created_at")
+    # A day either side absorbs clock/zone differences and day-granular filters on the marketplace.
+    return created_at - timedelta(days=1), created_at + timedelta(days=1)
+
+
+def reply_context_created_at(reply_context: Mapping[str, Any] | None) -> datetime | None:
+    """Read back the ``created_at`` ISO string every parser stores in ``reply_context``."""
+    if not reply_context:
+        return None
+    value = reply_context.get("created_at")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, str):
+        try:
+            return parse_market_datetime(value)
+        except ValueError:
+            return None
+    return None
+
+
+def get_client(config: ClientConfig, limiter: Limiter | None = None, **kwargs: Any) -> MarketClient:
+    """Build the client for ``config.market_code``.
+
+    ``limiter`` defaults to the process-wide shared limiter (``ratelimit.get_limiter()``: Redis when
+    ``settings.REDIS_URL`` is set, else the ``market_rate_bucket`` table). Extra keyword arguments:
+    ``session`` (a ``requests.Session``), and for Naver ``token_cache`` / ``clock``.
+    Raises ``ValueError`` when the configuration is incomplete (the message names fields, never values).
+    """
+    # Imported here: the market modules import this one.
+    from markets.clients.coupang import CoupangClient
+    from markets.clients.naver import NaverClient
+    from markets.clients.ratelimit import get_limiter
+
+    config.validate()
+    limiter = limiter if limiter is not None else get_limiter()
+    if config.market_code == MARKET_COUPANG:
+        kwargs.pop("token_cache", None)
+        kwargs.pop("clock", None)
+        return CoupangClient(config, limiter, **kwargs)
+    return NaverClient(config, limiter, **kwargs)

@@ -1,0 +1,91 @@
+"""Run the sandbox marketplace (fake Coupang + Naver CS APIs) in the foreground until Ctrl+C.
+
+The credentials it prints are sandbox-only demo values; they work nowhere else.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from markets.clients.base import ALL_KINDS
+from markets.sandbox import SandboxServer
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a local fake Coupang + Naver marketplace that checks signatures like the real ones. "
+        "Control API for tests and demos under /_sandbox/. Stops on Ctrl+C."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; keep it on loopback)")
+        parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+        parser.add_argument("--fault-rate", type=float, default=0.0, help="probability of a random HTTP 500 (0..1)")
+        parser.add_argument("--latency-ms", type=int, default=0, help="added latency per call in milliseconds")
+        parser.add_argument("--fault-scope", choices=("all", "answers"), default="all",
+                            help="whether faults hit every call or only answer writes")
+        parser.add_argument("--seed-inquiries", type=int, default=0,
+                            help="generate N inquiries of each kind (about 20%% already answered)")
+        parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible data")
+
+    def handle(self, *args: Any, host: str, port: int, fault_rate: float, latency_ms: int, fault_scope: str,
+               seed_inquiries: int, seed: int | None, **options: Any) -> None:
+        if not 0.0 <= fault_rate <= 1.0:
+            raise CommandError("--fault-rate must be between 0 and 1")
+        if latency_ms < 0:
+            raise CommandError("--latency-ms must not be negative")
+        if not 0 <= seed_inquiries <= 100_000:
+            raise CommandError("--seed-inquiries must be between 0 and 100000")
+        if not 0 <= port <= 65535:
+            raise CommandError("--port must be between 0 and 65535")
+        try:
+            sandbox = SandboxServer(host=host, port=port, seed=seed)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+        store = sandbox.store
+        creds = store.register_demo_accounts()
+        store.set_faults(fault_rate=fault_rate, latency_ms=latency_ms, scope=fault_scope)
+        for kind in ALL_KINDS if seed_inquiries else ():
+            store.add_inquiries(kind, seed_inquiries, days_back=3)
+
+        stop = threading.Event()
+
+        def request_stop(signum: int, frame: Any) -> None:
+            stop.set()
+
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        sandbox.start()
+        try:
+            self._print_banner(sandbox, creds, seed_inquiries)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            sandbox.stop()
+            stats = store.stats()
+            self.stdout.write(
+                f"Sandbox stopped. requests={stats['requests_total']} answers_accepted={stats['answers_accepted']}"
+            )
+
+    def _print_banner(self, sandbox: SandboxServer, creds: dict[str, dict[str, Any]], seeded: int) -> None:
+        c, n = creds["coupang"], creds["naver"]
+        w = self.stdout.write
+        w(self.style.SUCCESS(f"Sandbox marketplace listening on {sandbox.url}"))
+        w(f"  Coupang base URL : {sandbox.coupang_base_url}")
+        w(f"  Naver base URL   : {sandbox.naver_base_url}")
+        w(f"  Control API      : {sandbox.control_url}/  (stats, faults, answers, inquiries, reset)")
+        w(self.style.WARNING("SANDBOX-ONLY demo credentials (fake; valid only against this sandbox):"))
+        w(f"  COUPANG    --vendor-id {c['vendor_id']} --access-key {c['access_key']} "
+          f"--secret-key {c['secret_key']} --reply-by {c['reply_by']} --api-base-url {sandbox.coupang_base_url}")
+        w(f"  SMARTSTORE --client-id {n['client_id']} --client-secret '{n['client_secret']}' "
+          f"--api-base-url {sandbox.naver_base_url}")
+        if seeded:
+            w(f"Seeded {seeded} inquiries of each kind (last 3 days, ~20% already answered).")
+        w("Press Ctrl+C to stop.")
+        self.stdout.flush()

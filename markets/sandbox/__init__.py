@@ -1,0 +1,28 @@
+"""Sandbox marketplace: a local fake of the Coupang and Naver CS APIs (see ``server.py``)."""
+
+from markets.sandbox.control import SandboxControl, SandboxControlError
+from markets.sandbox.server import SandboxServer
+from markets.sandbox.store import (
+    DEMO_COUPANG,
+    DEMO_NAVER,
+    AnswerRecord,
+    CoupangAccount,
+    Faults,
+    NaverAccount,
+    SandboxStore,
+    generate_naver_secret,
+)
+
+__all__ = [
+    "DEMO_COUPANG",
+    "DEMO_NAVER",
+    "AnswerRecord",
+    "CoupangAccount",
+    "Faults",
+    "NaverAccount",
+    "SandboxControl",
+    "SandboxControlError",
+    "SandboxServer",
+    "SandboxStore",
+    "generate_naver_secret",
+]

@@ -1,0 +1,87 @@
+"""HTTP client for the sandbox's ``/_sandbox/`` control API (for other processes: tests, demo, workers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class SandboxControlError(RuntimeError):
+    pass
+
+
+class SandboxControl:
+    """Drive a running sandbox from another process.
+
+    ``SandboxControl("http://127.0.0.1:8765").set_faults(lost_response="drop")``
+    """
+
+    def __init__(self, url: str, *, timeout: float = 10.0):
+        self.base = url.rstrip("/") + "/_sandbox"
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.trust_env = False  # loopback: never through a proxy
+
+    def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        response = self.session.request(method, self.base + path, json=json, params=params, timeout=self.timeout)
+        if response.status_code >= 400:
+            raise SandboxControlError(f"sandbox {method} {path} -> HTTP {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+    def health(self) -> bool:
+        try:
+            return bool(self._call("GET", "/health").get("ok"))
+        except (requests.RequestException, SandboxControlError, ValueError):
+            return False
+
+    def accounts(self) -> dict[str, list[dict[str, Any]]]:
+        return self._call("GET", "/accounts")
+
+    def add_coupang_account(self, **fields: Any) -> dict[str, Any]:
+        return self._call("POST", "/accounts", json={"market": "COUPANG", **fields})
+
+    def add_naver_account(self, **fields: Any) -> dict[str, Any]:
+        return self._call("POST", "/accounts", json={"market": "SMARTSTORE", **fields})
+
+    def add_inquiries(self, kind: str, count: int | None = None, *, items: list[dict[str, Any]] | None = None, **options: Any) -> list[str]:
+        payload: dict[str, Any] = {"kind": kind, **options}
+        if count is not None:
+            payload["count"] = count
+        if items is not None:
+            payload["items"] = items
+        return self._call("POST", "/inquiries", json=payload)["ids"]
+
+    def inquiry(self, kind: str, external_id: str) -> dict[str, Any]:
+        return self._call("GET", "/inquiries", params={"kind": kind, "external_id": external_id})["item"]
+
+    def inquiries(self, kind: str) -> list[dict[str, Any]]:
+        return self._call("GET", "/inquiries", params={"kind": kind})["items"]
+
+    def answer_elsewhere(self, kind: str, external_id: str, text: str | None = None) -> None:
+        self._call("POST", "/inquiries/answer-elsewhere", json={"kind": kind, "external_id": external_id, "text": text})
+
+    def faults(self) -> dict[str, Any]:
+        return self._call("GET", "/faults")
+
+    def set_faults(self, **changes: Any) -> dict[str, Any]:
+        return self._call("POST", "/faults", json=changes)
+
+    def reset_faults(self) -> dict[str, Any]:
+        return self._call("POST", "/faults/reset", json={})
+
+    def release(self, *, apply: bool = True) -> int:
+        return int(self._call("POST", "/release", json={"apply": apply})["released"])
+
+    def answers(self, kind: str | None = None, external_id: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("kind", kind), ("external_id", external_id)) if v is not None}
+        return self._call("GET", "/answers", params=params)["answers"]
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/stats")
+
+    def reset(self, *, keep_accounts: bool = True) -> None:
+        self._call("POST", "/reset", json={"keep_accounts": keep_accounts})
+
+    def expire_naver_tokens(self, client_id: str | None = None) -> int:
+        return int(self._call("POST", "/naver/expire-tokens", json={"client_id": client_id})["expired"])
