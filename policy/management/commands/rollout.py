@@ -148,5 +148,3 @@ class Command(BaseCommand):
             active = "" if r.account.is_active else " (inactive)"
             w(f"{r.account.name + active:<16} {r.account.market_code:<10} {c.configured_mode:<7} {c.effective_mode:<9} "
               f"{phase:<6} {intents:<24} {quota:>9} {rate:>8}  {c.lock_reason if c.locked else ''}")
-            if c.locked:
-                w(f"    locked: {c.lock_reason}")

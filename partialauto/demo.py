@@ -1,0 +1,293 @@
+"""The rollout story on the embedded default (SQLite, no services), as the README's first command.
+
+A sandbox marketplace runs in this process on a free port; the guide's three accounts point at it.
+The story: shadow mode and the readiness report → test mode for coupang_main (phase 1) → live →
+answers reach the sandbox → the sandbox starts failing → a rollback rule locks the account →
+the incident, the KPI table and how to open the admin.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+DEMO_ACCOUNTS = ("coupang_main", "coupang_sub", "smartstore")
+ADMIN_USER, MANAGER_USER, AGENT_USER = "demo-admin", "demo-manager", "demo-agent"
+
+# Routine questions the starter knowledge base answers with high confidence, plus a few that must go
+# to a person (legal threat, refund outside phase 1, a question with no good answer).
+LIVE_QUESTIONS = [
+    ("COUPANG_ONLINE", "어제 주문했는데 언제 받을 수 있을까요?"),
+    ("COUPANG_ONLINE", "처음 사용할 때 세척하고 써야 하나요?"),
+    ("COUPANG_ONLINE", "제주도도 배송 되나요? 추가 배송비 있나요"),
+    ("COUPANG_ONLINE", "전원 켜는 방법을 모르겠어요 버튼을 길게 눌러야 하나요"),
+    ("COUPANG_ONLINE", "배송이너무늦네요언제오나요"),
+    ("COUPANG_ONLINE", "답변 안 주시면 소비자원에 신고하겠습니다. 배송 언제 와요?"),
+    ("COUPANG_ONLINE", "무통장입금으로 결제했는데 환불은 어디로 받아요?"),
+    ("COUPANG_ONLINE", "키 165에 55kg인데 어떤 사이즈가 맞을까요"),
+]
+FAILING_QUESTIONS = [
+    ("COUPANG_ONLINE", "택배 아직 안왔어요 ㅜㅜ 3일째 배송중으로 나와요"),
+    ("COUPANG_ONLINE", "코팅팬 처음 쓸 때 길들이기 해야해요?"),
+    ("COUPANG_ONLINE", "이번주 안에 올까요?"),
+    ("COUPANG_ONLINE", "보관은 냉장으로 해야하나요 실온도 괜찮나요"),
+]
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+@dataclass
+class DemoResult:
+    admin_password: str
+    manager_password: str
+    agent_password: str
+    sandbox_url: str
+    answers_at_sandbox: int
+    incident_id: int | None
+
+
+class GuideLines(logging.Handler):
+    """Echo the guide's send-path log lines (2.2) while the story runs."""
+
+    MARKERS = ("[TEST_MODE]", "locked as SENDING", "Successfully auto-sent", "ROLLBACK")
+
+    def __init__(self, echo: Callable[[str], None]):
+        super().__init__(level=logging.INFO)
+        self.echo = echo
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if any(marker in message for marker in self.MARKERS):
+            self.echo(f"      [{record.levelname}] {message[:160]}")
+
+
+def _quiet_stderr() -> list[tuple[logging.Handler, int]]:
+    changed = []
+    for name in ("partialauto", "django_q"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                changed.append((handler, handler.level))
+                handler.setLevel(logging.CRITICAL)
+    return changed
+
+
+def _call(*args, **kwargs) -> str:
+    out = io.StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=io.StringIO(), **kwargs)
+    except SystemExit:
+        pass  # readiness exits 1 when not ready; the demo shows the report either way
+    return out.getvalue()
+
+
+class Demo:
+    def __init__(self, echo: Callable[[str], None], *, port: int = 0):
+        self.echo = echo
+        self.port = port
+        self.sandbox = None
+        self.started = time.monotonic()
+
+    def step(self, title: str) -> None:
+        self.echo(f"\n[{time.monotonic() - self.started:5.1f}s] ▶ {title}")
+
+    def show(self, text: str, indent: str = "    ") -> None:
+        for line in text.rstrip().splitlines():
+            self.echo(indent + line)
+
+    # -- setup ----------------------------------------------------------------------------------
+
+    def start_sandbox(self):
+        from markets.sandbox import SandboxServer
+
+        self.sandbox = SandboxServer(port=self.port, seed=42).start()
+        # Stay well under the real limits: the demo's own client paces itself anyway.
+        self.sandbox.store.set_faults(coupang_rps=0, naver_rps=1000, naver_burst=2000)
+        return self.sandbox
+
+    def reset_demo_data(self) -> None:
+        """Running the demo twice works: it resets the rows it made last time, and nothing else."""
+        from inquiries.models import Inquiry
+        from markets.models import MarketAccount
+        from policy.models import (AccountRollout, AutomationSettings, DailyQuotaUsage, RollbackIncident,
+                                   RollbackRule)
+
+        existing = MarketAccount.objects.filter(name__in=DEMO_ACCOUNTS)
+        foreign = [a.name for a in existing if not a.api_base_url.startswith("http://127.0.0.1:")]
+        if foreign:
+            raise DemoError(f"account(s) {', '.join(foreign)} exist and do not point at a local sandbox; "
+                            "the demo will not touch them — run it on its own database "
+                            "(DATABASE_URL=sqlite:///var/demo.sqlite3)")
+        with transaction.atomic():
+            Inquiry.objects.filter(account__in=existing).delete()
+            DailyQuotaUsage.objects.filter(account__in=existing).delete()
+            RollbackIncident.objects.all().delete()
+            AccountRollout.objects.filter(account__in=existing).update(
+                mode="SHADOW", phase=None, locked_at=None, lock_reason="", locked_by="", consecutive_failures=0,
+                quota_override=None, threshold_override=None)
+            AutomationSettings.objects.filter(pk=1).update(
+                partial_auto_enabled=False, test_mode=True, emergency_stopped_at=None, emergency_reason="",
+                auto_send_threshold=0.90)
+            RollbackRule.objects.update(enabled=True, dry_run=False)
+
+    def register_accounts(self) -> dict:
+        from markets import services as market_services
+        from markets.models import MarketAccount
+
+        store = self.sandbox.store
+        main = store.register_coupang_account(vendor_id="A00010001", reply_by="demo-cs")
+        sub = store.register_coupang_account(vendor_id="A00010002", reply_by="demo-cs")
+        naver = store.register_naver_account(client_id="demo-smartstore-app")
+        specs = {
+            "coupang_main": dict(market_code="COUPANG", vendor_id=main.vendor_id, access_key=main.access_key,
+                                 secret_key=main.secret_key, reply_by="demo-cs", api_base_url=self.sandbox.coupang_base_url,
+                                 seller_name="행복상점"),
+            "coupang_sub": dict(market_code="COUPANG", vendor_id=sub.vendor_id, access_key=sub.access_key,
+                                secret_key=sub.secret_key, reply_by="demo-cs", api_base_url=self.sandbox.coupang_base_url,
+                                seller_name="행복상점 아울렛"),
+            "smartstore": dict(market_code="SMARTSTORE", client_id=naver.client_id, client_secret=naver.client_secret,
+                               api_base_url=self.sandbox.naver_base_url, seller_name="행복상점 스마트스토어"),
+        }
+        accounts = {}
+        for name, spec in specs.items():
+            account = MarketAccount.objects.filter(name=name).first()
+            if account is None:
+                account = market_services.account_create(name=name, **spec)
+            else:
+                secrets_ = {k: spec.pop(k) for k in ("access_key", "secret_key", "client_secret") if k in spec}
+                spec.pop("market_code")
+                for key, value in spec.items():
+                    setattr(account, key, value)
+                account.is_active = True
+                account.save()
+                market_services.account_set_credentials(account=account, values=secrets_)
+            accounts[name] = account
+        from markets.connect import clear_client_cache
+
+        clear_client_cache()
+        return accounts
+
+    def users(self) -> tuple[str, str, str]:
+        from policy.roles import ROLE_CS_AGENT, ROLE_ROLLOUT_MANAGER
+
+        User = get_user_model()
+        passwords = []
+        for username, role, superuser in ((ADMIN_USER, None, True), (MANAGER_USER, ROLE_ROLLOUT_MANAGER, False),
+                                          (AGENT_USER, ROLE_CS_AGENT, False)):
+            password = secrets.token_urlsafe(9)
+            user, _created = User.objects.get_or_create(username=username)
+            user.is_staff = True
+            user.is_superuser = superuser
+            user.set_password(password)
+            user.save()
+            if role:
+                user.groups.set([Group.objects.get(name=role)])
+            passwords.append(password)
+        return tuple(passwords)  # type: ignore[return-value]
+
+    def seed(self, account, count: int, *, days_back: float, risk_ratio: float = 0.12) -> None:
+        owner = account.vendor_id if account.market_code == "COUPANG" else account.client_id
+        kinds = ("COUPANG_ONLINE", "COUPANG_CALLCENTER") if account.market_code == "COUPANG" else ("NAVER_QNA", "NAVER_INQUIRY")
+        for kind in kinds:
+            self.sandbox.store.add_inquiries(kind, count // 2, owner=owner, answered_ratio=0.1, risk_ratio=risk_ratio,
+                                             days_back=days_back)
+
+    def ask(self, account, questions) -> None:
+        now = timezone.now()
+        for offset, (kind, text) in enumerate(questions):
+            self.sandbox.store.add_inquiry(kind, owner=account.vendor_id, content=text,
+                                           created_at=(now - timedelta(minutes=30 - offset)).isoformat())
+
+    # -- the story --------------------------------------------------------------------------------
+
+    def run(self) -> DemoResult:
+        from inquiries.models import Inquiry
+        from policy.models import RollbackIncident
+
+        self.step("데이터베이스 준비 (migrate)")
+        call_command("migrate", verbosity=0)
+        quieted = _quiet_stderr()
+        guide = GuideLines(self.echo)
+        logging.getLogger("partialauto").addHandler(guide)
+        try:
+            self.step("샌드박스 마켓(쿠팡 + 네이버 커머스 API 흉내) 시작")
+            self.start_sandbox()
+            self.echo(f"    {self.sandbox.url}  (서명·토큰을 실제 API처럼 검사합니다)")
+            self.reset_demo_data()
+            accounts = self.register_accounts()
+            admin_pw, manager_pw, agent_pw = self.users()
+            self.echo("    계정 3개 등록: " + ", ".join(accounts) + " (인증정보는 암호화해 저장)")
+            _call("rollout", "settings", "--hours", "always", "--reason", "demo: 언제 실행해도 보이도록")
+            self.echo("    데모에서는 영업시간을 'always'로 둡니다 (운영에서는 mon-fri 09:00-18:00 등).")
+
+            self.step("Phase 1 — Shadow Mode: 수집하고 판정만 합니다 (사람이 답변)")
+            for account in accounts.values():
+                self.seed(account, 60, days_back=7)
+            self.show(_call("poll_markets"))
+            self.show(_call("process_inquiries"))
+            self.show(_call("kpi", "--window", "7d").split("[1.3]")[0])
+            self.step("준비 상태 점검 (readiness)")
+            self.show(_call("readiness"))
+
+            self.step("Phase 2 — TEST_MODE: coupang_main을 1단계 TEST로 해금 (전송 경로만, 마켓 호출 없음)")
+            self.show(_call("rollout", "settings", "--partial-auto", "on", "--test-mode", "on", "--reason", "demo phase 2"))
+            _call("rollout", "unlock", "coupang_main", "--mode", "TEST", "--phase", "1", "--reason", "demo phase 2")
+            self.ask(accounts["coupang_main"], LIVE_QUESTIONS[:3])
+            _call("poll_markets", "--account", "coupang_main")
+            self.show(_call("process_inquiries"))
+            self.echo("    tail -f api.log | grep TEST_MODE 에 나오는 줄:")
+            self.show(_call("send_due"))
+            test_rows = Inquiry.objects.filter(account=accounts["coupang_main"], is_test_mode=True)
+            self.echo(f"    테스트 모드 기록 {test_rows.count()}건, 샌드박스에 도착한 답변 {len(self.sandbox.store.answers())}건")
+
+            self.step("Phase 3 — coupang_main 실전송(LIVE), 1단계: 배송문의·사용법만, 하루 10건")
+            _call("rollout", "settings", "--test-mode", "off", "--reason", "demo phase 3")
+            _call("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "demo phase 3")
+            self.ask(accounts["coupang_main"], LIVE_QUESTIONS)
+            _call("poll_markets", "--account", "coupang_main")
+            self.show(_call("simulate_policy", "--since", "1h", "--account", "coupang_main", "--format", "table"))
+            self.show(_call("process_inquiries"))
+            self.show(_call("send_due"))
+            answered = self.sandbox.store.answers()
+            self.echo(f"    샌드박스가 받은 답변: {len(answered)}건")
+            for record in answered[:3]:
+                self.echo(f"      #{record.external_id}: {record.text[:60]}…")
+
+            self.step("Phase 4 — 장애 주입: 샌드박스가 모든 답변에 500을 돌려줍니다")
+            self.sandbox.store.set_faults(scope="answers", fault_rate=1.0)
+            self.ask(accounts["coupang_main"], FAILING_QUESTIONS)
+            _call("poll_markets", "--account", "coupang_main")
+            _call("process_inquiries")
+            self.show(_call("send_due"))
+            self.show(_call("monitor"))
+            incident = RollbackIncident.objects.select_related("rule", "account").order_by("-fired_at").first()
+            if incident is not None:
+                self.echo(f"    사고 #{incident.pk}: {incident.rule.name} → {incident.action_taken}")
+            self.sandbox.store.set_faults(fault_rate=0.0)
+            self.show(_call("reconcile", "--stale-after", "0"))
+
+            self.step("KPI와 계정 상태")
+            self.show(_call("kpi", "--window", "24h"))
+            self.show(_call("rollout", "status"))
+            return DemoResult(admin_pw, manager_pw, agent_pw, self.sandbox.url, len(self.sandbox.store.answers()),
+                              incident.pk if incident else None)
+        finally:
+            logging.getLogger("partialauto").removeHandler(guide)
+            for handler, level in quieted:
+                handler.setLevel(level)
+
+    def stop(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()

@@ -1,0 +1,70 @@
+"""The whole rollout story on the embedded default; `--serve` keeps the admin, workers and sandbox up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from partialauto.demo import ADMIN_USER, AGENT_USER, MANAGER_USER, Demo, DemoError
+
+
+class Command(BaseCommand):
+    help = "Run the rollout story (shadow → test → live → failure → rollback) against a local sandbox marketplace."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--serve", action="store_true", help="afterwards keep the admin, workers and sandbox running")
+        parser.add_argument("--port", type=int, default=8000, help="admin port for --serve")
+        parser.add_argument("--sandbox-port", type=int, default=0, help="sandbox port (default: a free one)")
+
+    def handle(self, *args, serve, port, sandbox_port, **options):
+        echo = lambda line: (self.stdout.write(line), self.stdout.flush())  # noqa: E731 — progress as it happens
+        demo = Demo(echo, port=sandbox_port)
+        try:
+            result = demo.run()
+        except DemoError as exc:
+            demo.stop()
+            raise CommandError(str(exc)) from exc
+        except Exception:
+            demo.stop()
+            raise
+        w = self.stdout.write
+        w(self.style.SUCCESS("\n✔ 데모 완료"))
+        w(f"  샌드박스가 받은 답변 {result.answers_at_sandbox}건, 롤백 사고 #{result.incident_id}")
+        w(f"  데이터베이스: {settings.DATABASES['default']['NAME']}")
+        w("  관리자 화면: python manage.py demo --serve  (또는 make serve) 후 http://127.0.0.1:%d/admin/" % port)
+        w(f"    {ADMIN_USER} / {result.admin_password}   (전체 관리자)")
+        w(f"    {MANAGER_USER} / {result.manager_password}   (롤아웃 관리자: 해금·잠금·긴급 정지)")
+        w(f"    {AGENT_USER} / {result.agent_password}   (CS 상담원: 검토 대기열에서 수정·승인)")
+        w("  비밀번호는 데모를 다시 실행할 때마다 새로 만들어집니다.")
+        if not serve:
+            demo.stop()
+            return
+        self._serve(demo, port)
+
+    def _serve(self, demo: Demo, port: int) -> None:
+        from partialauto.schedules import setup_schedules
+
+        setup_schedules()
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "partialauto.settings"}
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        workers = subprocess.Popen([sys.executable, manage, "qcluster"], env=env, start_new_session=True)
+        self.stdout.write(f"\n작업자(qcluster) pid {workers.pid}, 샌드박스 {demo.sandbox.url}")
+        self.stdout.write(f"관리자: http://127.0.0.1:{port}/admin/  — 끝내려면 Ctrl+C")
+        try:
+            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            try:
+                os.killpg(workers.pid, signal.SIGTERM)
+                workers.wait(15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(workers.pid, signal.SIGKILL)
+            demo.stop()
