@@ -1,0 +1,109 @@
+"""process_inquiries: the agent proposes, the policy decides, the trace and the events are recorded."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from inquiries.decide import decide_new, decide_one
+from inquiries.models import Inquiry
+from policy.controls import load_account_controls
+from policy.models import Mode
+from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
+from tests.factories import make_account, make_inquiry
+
+pytestmark = pytest.mark.django_db
+
+SHIPPING = "어제 주문했는데 언제 받을 수 있을까요?"
+RISKY = "답변 안 주시면 소비자원에 신고하겠습니다. 배송 언제 와요?"
+REFUND = "무통장입금으로 결제했는데 환불은 어디로 받아요?"
+
+
+@pytest.fixture
+def live_account():
+    account = make_account("coupang_main")
+    settings_update(actor=SYSTEM, partial_auto=True, test_mode=False, hours="always")
+    rollout_unlock(account=account, mode=Mode.LIVE, phase=get_phase(1), actor=SYSTEM)
+    return account
+
+
+def test_shadow__auto_send_is_a_candidate_for_a_person(django_capture_on_commit_callbacks):
+    account = make_account("coupang_main")
+    inquiry = make_inquiry(account, content=SHIPPING)
+    with django_capture_on_commit_callbacks() as callbacks:
+        summary = decide_new()
+    inquiry.refresh_from_db()
+    assert summary.shadow_candidates == 1 and summary.auto_send == 0
+    assert inquiry.status == "AUTO_SEND" and inquiry.decision_mode == "SHADOW"
+    assert inquiry.draft_answer and inquiry.final_answer == ""
+    assert Inquiry.objects.needing_review().filter(pk=inquiry.pk).exists()
+    assert not Inquiry.objects.due_for_send().filter(pk=inquiry.pk).exists()
+    assert callbacks == []  # nothing queued for sending
+
+
+def test_live__auto_send_queued_with_full_trace(live_account, django_capture_on_commit_callbacks):
+    inquiry = make_inquiry(live_account, content=SHIPPING)
+    with django_capture_on_commit_callbacks() as callbacks:
+        decide_new()
+    inquiry.refresh_from_db()
+    assert inquiry.status == "AUTO_SEND" and inquiry.decision_mode == "LIVE"
+    assert inquiry.intent == "배송문의" and inquiry.confidence_score >= 0.9
+    assert inquiry.final_answer == inquiry.draft_answer != ""
+    gates = [g["gate"] for g in inquiry.decision_trace["policy"]["gates"]]
+    assert gates[0] == "switch_and_mode" and gates[-1] == "answer_checks"
+    assert "trace" in inquiry.decision_trace["agent"]
+    assert len(callbacks) == 1
+    assert list(inquiry.events.values_list("type", flat=True)) == ["DECIDED"]
+
+
+def test_risk_and_intent_outside_phase__human_review(live_account):
+    risky = make_inquiry(live_account, content=RISKY)
+    refund = make_inquiry(live_account, content=REFUND)
+    decide_new()
+    risky.refresh_from_db()
+    refund.refresh_from_db()
+    assert risky.status == "HUMAN_REVIEW" and risky.risk_hits and "Risk keyword" in risky.decision_reason
+    assert refund.status == "HUMAN_REVIEW" and refund.decision_reason.startswith("Intent '환불' not in allowed list")
+
+
+def test_outside_hours__deferred_to_the_opening(live_account):
+    settings_update(actor=SYSTEM, hours="mon-fri 09:00-18:00")
+    import datetime as dt
+
+    from policy.hours import SEOUL
+
+    saturday = dt.datetime(2026, 11, 28, 11, tzinfo=SEOUL)
+    inquiry = make_inquiry(live_account, content=SHIPPING)
+    decide_one(inquiry, controls=load_account_controls(live_account), now=saturday, used=0)
+    inquiry.refresh_from_db()
+    assert inquiry.status == "AUTO_SEND"
+    assert inquiry.next_attempt_at == dt.datetime(2026, 11, 30, 9, tzinfo=SEOUL)
+    assert inquiry.events.filter(type="DEFERRED").exists()
+
+
+def test_decided_once__a_second_processor_finds_nothing(live_account):
+    inquiry = make_inquiry(live_account, content=SHIPPING)
+    controls = load_account_controls(live_account)
+    assert decide_one(inquiry, controls=controls, used=0) is not None
+    assert decide_one(inquiry, controls=controls, used=0) is None
+    assert inquiry.events.filter(type="DECIDED").count() == 1
+
+
+def test_quota_counts_within_a_batch(live_account):
+    from policy.models import AccountRollout
+
+    AccountRollout.objects.filter(account=live_account).update(quota_override=2)
+    for _ in range(4):
+        make_inquiry(live_account, content=SHIPPING)
+    summary = decide_new()
+    assert summary.auto_send == 2 and summary.by_reason.get("QUOTA_EXHAUSTED") == 2
+
+
+def test_command__prints_summary(live_account):
+    make_inquiry(live_account, content=SHIPPING)
+    make_inquiry(live_account, content=RISKY)
+    out = io.StringIO()
+    call_command("process_inquiries", "--limit", "10", stdout=out)
+    assert "decided 2" in out.getvalue() and "RISK_KEYWORD: 1" in out.getvalue()

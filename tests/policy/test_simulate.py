@@ -1,0 +1,113 @@
+"""simulate_policy: the JSONL contract, proposals, and the new user's first unlock."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from inquiries.models import Inquiry
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db
+
+MIX = [
+    {"id": "d1", "content": "어제 주문했는데 언제 받을 수 있을까요?"},
+    {"id": "d2", "content": "배송이너무늦네요언제오나요"},
+    {"id": "u1", "content": "처음 사용할 때 세척하고 써야 하나요?", "product_name": "스테인리스 텀블러"},
+    {"id": "u2", "content": "전원 켜는 방법을 모르겠어요 버튼을 길게 눌러야 하나요"},
+    {"id": "p1", "content": "키 165에 55kg인데 어떤 사이즈가 맞을까요", "title": "사이즈 문의"},
+    {"id": "r1", "content": "무통장입금으로 결제했는데 환불은 어디로 받아요?"},
+    {"id": "c1", "content": "실수로 두번 주문했어요 하나 취소 부탁드려요"},
+    {"id": "x1", "content": "답변 안 주시면 소비자원에 신고하겠습니다. 배송 언제 와요?"},
+    {"id": "x2", "content": "제품 쓰다가 손을 다쳤어요 배송은 언제 오나요"},
+    {"id": "x3", "content": "법적으로 대응하겠습니다 전원 켜는 방법 알려주세요"},
+]
+RISKY = {"x1", "x2", "x3"}
+
+
+@pytest.fixture
+def mix_file(tmp_path):
+    path = tmp_path / "mix.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in MIX) + "\n", encoding="utf-8")
+    return path
+
+
+def run(*args) -> tuple[list[dict], str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("simulate_policy", *args, stdout=out, stderr=err)
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()], err.getvalue()
+
+
+def test_new_user__phase_1_unlock__only_shipping_and_usage_auto_send(mix_file):
+    make_account("coupang_main")
+    call_command("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "always", stdout=io.StringIO())
+    call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", stdout=io.StringIO())
+    rows, _err = run("--account", "coupang_main", "--input", str(mix_file))
+    assert [r["id"] for r in rows] == [r["id"] for r in MIX]
+    for row in rows:
+        assert {"id", "intent", "confidence", "decision", "reason", "draft"} <= set(row)
+        assert row["decision"] in ("AUTO_SEND", "HUMAN_REVIEW")
+    auto = {r["id"] for r in rows if r["decision"] == "AUTO_SEND"}
+    assert auto, "routine shipping/usage questions should be answerable in phase 1"
+    assert {r["intent"] for r in rows if r["id"] in auto} <= {"배송문의", "사용법"}
+    assert not auto & RISKY
+    assert all(r["reason"] == "RISK_KEYWORD" for r in rows if r["id"] in RISKY)
+    assert {"d1", "u2"} <= auto
+    assert Inquiry.objects.count() == 0  # nothing written
+
+
+def test_full_unlock__wider_but_risk_and_threshold_still_apply(mix_file):
+    rows, _ = run("--input", str(mix_file), "--full-unlock")
+    auto = {r["id"] for r in rows if r["decision"] == "AUTO_SEND"}
+    assert {r["intent"] for r in rows if r["id"] in auto} - {"배송문의", "사용법"}, "all intents are open"
+    assert not auto & RISKY
+    strict, _ = run("--input", str(mix_file), "--full-unlock", "--threshold", "0.99")
+    assert {r["id"] for r in strict if r["decision"] == "AUTO_SEND"} < auto
+
+
+def test_at_saturday__deferred_not_dropped(mix_file):
+    make_account("coupang_main")
+    call_command("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "mon-fri 09:00-18:00",
+                 stdout=io.StringIO())
+    call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", stdout=io.StringIO())
+    rows, _ = run("--input", str(mix_file), "--account", "coupang_main", "--at", "2026-11-28T11:00:00+09:00")
+    auto = [r for r in rows if r["decision"] == "AUTO_SEND"]
+    assert auto and all(r["deferred_until"] == "2026-11-30T09:00:00+09:00" for r in auto)
+
+
+def test_bad_lines__reported_and_skipped_others_still_simulated(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": 1, "content": "배송 언제 와요?"}\n{not json\n{"content": "no id"}\n[1,2]\n', encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="3 input line"):
+        call_command("simulate_policy", "--input", str(path), stdout=out, stderr=err)
+    assert len(out.getvalue().splitlines()) == 1
+    assert "line 2: invalid JSON" in err.getvalue() and "line 3" in err.getvalue() and "line 4" in err.getvalue()
+
+
+def test_refuses_unknown_account_phase_and_bad_threshold(mix_file):
+    with pytest.raises(CommandError, match="unknown account 'nope'"):
+        run("--input", str(mix_file), "--account", "nope")
+    with pytest.raises(CommandError, match="unknown phase '9'"):
+        run("--input", str(mix_file), "--phase", "9")
+    with pytest.raises(CommandError, match="between 0 and 1"):
+        run("--input", str(mix_file), "--threshold", "1.5")
+    with pytest.raises(CommandError, match="cannot read"):
+        run("--input", "/nonexistent/file.jsonl")
+
+
+def test_table_format_and_stored_inquiries(mix_file):
+    from tests.factories import make_inquiry
+
+    account = make_account("coupang_main")
+    for row in MIX:
+        make_inquiry(account, content=row["content"])
+    out = io.StringIO()
+    call_command("simulate_policy", "--since", "7d", "--format", "table", stdout=out)
+    text = out.getvalue()
+    assert "inquiries: 10" in text and "by intent:" in text and "RISK_KEYWORD" in text
+    assert Inquiry.objects.filter(status="NEW").count() == 10  # stored rows are not decided by a simulation
