@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Subquery
+from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from inquiries import review
+from inquiries.calibration import AGREE_AT, MIN_SAMPLE
 from inquiries.models import Inquiry, InquiryEvent, Intent, KnowledgeEntry, ReviewItem, SendAttempt
 from inquiries.review import REVIEW_PERMISSION
 from partialauto.admin_utils import ReadOnlyAdmin, gates_table, pretty_json
@@ -104,9 +109,27 @@ class InquiryAdmin(admin.ModelAdmin):
 
 @admin.register(Intent)
 class IntentAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "description", "is_active", "sort_order"]
+    list_display = ["name", "description", "agreement", "is_active", "sort_order"]
     list_editable = ["is_active", "sort_order"]
     search_fields = ["name", "description"]
+
+    def get_queryset(self, request):
+        since = timezone.now() - timedelta(days=90)
+        compared = Inquiry.objects.filter(intent=OuterRef("name"), created_at__gte=since, draft_agreement__isnull=False)
+        return super().get_queryset(request).annotate(
+            compared=Subquery(compared.values("intent").annotate(n=Count("id")).values("n")[:1]),
+            agreed=Subquery(compared.filter(draft_agreement__gte=AGREE_AT).values("intent").annotate(n=Count("id"))
+                            .values("n")[:1]),
+        )
+
+    @admin.display(description=_("초안 일치율 (90일)"))
+    def agreement(self, obj: Intent) -> str:
+        compared = getattr(obj, "compared", None) or 0
+        if not compared:
+            return "-"
+        agreed = getattr(obj, "agreed", None) or 0
+        note = "" if compared >= MIN_SAMPLE else str(_(" (표본 부족)"))
+        return f"{agreed / compared * 100:.0f}% ({agreed}/{compared}){note}"
 
 
 @admin.register(KnowledgeEntry)

@@ -142,6 +142,12 @@ class Inquiry(models.Model):
     )
     reviewed_at = models.DateTimeField(_("검토 시각"), null=True, blank=True)
     human_edited = models.BooleanField(_("사람이 초안 수정"), null=True, blank=True)
+    external_answer = models.TextField(_("마켓에서 확인한 답변"), blank=True,
+                                       help_text=_("partialauto 밖(판매자센터 등)에서 사람이 보낸 답변"))
+    draft_agreement = models.FloatField(
+        _("초안 일치도"), null=True, blank=True,
+        help_text=_("AI 초안과 사람이 실제로 보낸 답변의 유사도 (0~1). 의도별 보정에 쓰입니다."),
+    )
     review_note = models.TextField(_("검토 메모"), blank=True)
 
     objects = InquiryQuerySet.as_manager()
@@ -171,6 +177,10 @@ class Inquiry(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(send_status="SENDING") | Q(claim_token__isnull=False), name="inquiry_sending_has_claim"
+            ),
+            models.CheckConstraint(
+                condition=Q(draft_agreement__isnull=True) | Q(draft_agreement__gte=0, draft_agreement__lte=1),
+                name="inquiry_agreement_0_1",
             ),
         ]
         indexes = [

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from inquiries import events
+from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent
 
 S = Inquiry.SendStatus
@@ -43,7 +44,8 @@ def inquiry_approve(*, inquiry: Inquiry, user, answer: str, note: str = "") -> I
         raise ReviewError("the answer is longer than 1000 characters (the marketplaces' limit)")
     edited = _normalized(answer) != _normalized(inquiry.draft_answer)
     n = Inquiry.objects.filter(Q(pk=inquiry.pk), status__in=_OPEN_STATUS, send_status__in=_OPEN_SEND).update(
-        status=ST.APPROVED, final_answer=answer, human_edited=edited, reviewed_by=user, reviewed_at=timezone.now(),
+        status=ST.APPROVED, final_answer=answer, human_edited=edited, draft_agreement=similarity(inquiry.draft_answer, answer),
+        reviewed_by=user, reviewed_at=timezone.now(),
         review_note=note, is_test_mode=False, next_attempt_at=None, updated_at=timezone.now(),
     )
     if not n:

@@ -29,6 +29,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from inquiries import events
+from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
 from policy.controls import AccountControls, GlobalControls, load_account_controls, load_global
 from policy.models import AccountRollout, Mode
@@ -376,8 +377,10 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
                        failure=False, account_id=inquiry.account_id)
         return SendReport(inquiry.pk, "SENT" if ok else "FENCED", "already had our answer")
     # Someone else answered (or we cannot tell whose answer it is): nothing more to send.
+    elsewhere = found.answer_text if found is not None and found.answered else ""
     ok = _finalize(claim_, fields=dict(send_status=S.NOT_SENT, status=ST.ANSWERED_ELSEWHERE, claim_token=None,
-                                      lease_expires_at=None, next_attempt_at=None,
+                                      lease_expires_at=None, next_attempt_at=None, external_answer=elsewhere or "",
+                                      draft_agreement=similarity(inquiry.draft_answer, elsewhere or ""),
                                       last_send_error="already answered on the marketplace"),
                    outcome=O.ALREADY_ANSWERED, event_type=InquiryEvent.Type.ANSWERED_ELSEWHERE,
                    to_send_status=S.NOT_SENT, to_status=ST.ANSWERED_ELSEWHERE,
@@ -472,7 +475,8 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
                                lease_expires_at=None, last_send_error=""),
                           InquiryEvent.Type.RECONCILED, "the marketplace has our answer")
         return finish(dict(send_status=S.NOT_SENT, status=ST.ANSWERED_ELSEWHERE, claim_token=None, next_attempt_at=None,
-                           lease_expires_at=None),
+                           lease_expires_at=None, external_answer=found.answer_text or "",
+                           draft_agreement=similarity(inquiry.draft_answer, found.answer_text or "")),
                       InquiryEvent.Type.ANSWERED_ELSEWHERE, "answered outside partialauto", to_status=ST.ANSWERED_ELSEWHERE)
     # Not answered. Only once the lease has run out (no request of ours can still start) and the quiet
     # period has passed (none can still land) may we call it not delivered.

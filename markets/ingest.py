@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inquiries import events
+from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import MalformedPayload, MarketAccount, PollCursor
 
@@ -75,6 +76,7 @@ def _row(account: MarketAccount, item) -> Inquiry:
         product_id=clean_text(item.product_id, 64), product_name=clean_text(item.product_name, 300),
         order_id=clean_text(item.order_id, 64), buyer_name_masked=clean_text(item.buyer_name_masked, 64),
         reply_context=scrub(item.reply_context or {}), raw_payload=scrub(item.raw or {}), status=status,
+        external_answer=clean_text(item.answer_text) if item.answered else "",
     )
 
 
@@ -93,10 +95,10 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
         by_key = {(i.kind, clean_text(i.external_id, 64)): i for i in chunk}
         with transaction.atomic():
             existing = {
-                (k, e): (pk, status, send_status)
-                for pk, k, e, status, send_status in Inquiry.objects.filter(
+                (k, e): (pk, status, send_status, draft)
+                for pk, k, e, status, send_status, draft in Inquiry.objects.filter(
                     account=account, kind__in={k for k, _ in by_key}, external_id__in={e for _, e in by_key}
-                ).values_list("pk", "kind", "external_id", "status", "send_status")
+                ).values_list("pk", "kind", "external_id", "status", "send_status", "draft_answer")
             }
             new_rows = [_row(account, item) for key, item in by_key.items() if key not in existing]
             # ignore_conflicts: a concurrent poll of the same account inserts the same rows; the unique
@@ -113,14 +115,16 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
                 created += len(batch)
                 answered += sum(1 for _pk, status in fresh if status == Inquiry.Status.ANSWERED_ELSEWHERE)
             # Answered on the marketplace by someone else since we last looked.
-            for key, (pk, status, send_status) in existing.items():
+            for key, (pk, status, send_status, draft) in existing.items():
                 item = by_key[key]
                 if not item.answered or status not in _SUPERSEDABLE:
                     continue
                 if send_status not in (Inquiry.SendStatus.NOT_SENT, Inquiry.SendStatus.SEND_FAILED):
                     continue  # SENDING / SEND_UNKNOWN / SENT: the send path and the reconciler own it
+                # What a person wrote on the marketplace is the calibration signal of shadow mode.
                 n = Inquiry.objects.filter(pk=pk, status=status, send_status=send_status).update(
-                    status=Inquiry.Status.ANSWERED_ELSEWHERE, next_attempt_at=None, updated_at=timezone.now()
+                    status=Inquiry.Status.ANSWERED_ELSEWHERE, next_attempt_at=None, updated_at=timezone.now(),
+                    external_answer=clean_text(item.answer_text), draft_agreement=similarity(draft, item.answer_text or ""),
                 )
                 if n:
                     answered += 1
