@@ -198,3 +198,11 @@ CS_RECONCILE_QUIET_SECONDS = env.int("CS_RECONCILE_QUIET_SECONDS", default=30)
 # Marketplace HTTP timeouts (connect, read) in seconds. Coupang's gateway answers within 3 s by default.
 CS_MARKET_CONNECT_TIMEOUT = env.float("CS_MARKET_CONNECT_TIMEOUT", default=3.05)
 CS_MARKET_READ_TIMEOUT = env.float("CS_MARKET_READ_TIMEOUT", default=10.0)
+
+# A cache shared by every worker process when Redis is configured (Naver access tokens are then
+# issued once per account, not once per process); otherwise each process keeps its own.
+CACHES = (
+    {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "partialauto"}}
+    if REDIS_URL
+    else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+)
