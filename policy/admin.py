@@ -265,8 +265,28 @@ class AccountRolloutAdmin(RolloutManagerOnly, SimpleHistoryAdmin):
         })
 
 
+class RiskKeywordForm(forms.ModelForm):
+    """Every variant is checked before it is saved: a broken pattern must never silently match nothing."""
+
+    class Meta:
+        model = RiskKeyword
+        fields = ["term", "category", "variants", "notes", "is_active"]
+
+    def clean_variants(self):
+        from inquiries.agent.patterns import validate_pattern
+
+        variants = self.cleaned_data.get("variants") or []
+        if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
+            raise forms.ValidationError(_('변형은 문자열 목록이어야 합니다. 예: ["소보원", "re:소비자\\s*보호원"]'))
+        errors = [f"{v}: {err}" for v in variants if (err := validate_pattern(v))]
+        if errors:
+            raise forms.ValidationError(errors)
+        return variants
+
+
 @admin.register(RiskKeyword)
 class RiskKeywordAdmin(RolloutManagerOnly, SimpleHistoryAdmin):
+    form = RiskKeywordForm
     list_display = ["term", "category", "variant_list", "is_active", "notes"]
     list_filter = ["category", "is_active"]
     search_fields = ["term", "notes"]
@@ -416,3 +436,4 @@ class DailyQuotaUsageAdmin(ReadOnlyAdmin):
     list_display = ["day", "account", "used"]
     list_filter = ["account"]
     date_hierarchy = "day"
+

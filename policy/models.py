@@ -221,7 +221,11 @@ class RiskKeyword(models.Model):
 
     term = models.CharField(_("키워드"), max_length=60, unique=True)
     category = models.CharField(_("분류"), max_length=16, choices=Category.choices)
-    variants = models.JSONField(_("변형"), default=list, blank=True, help_text=_("줄임말, 활용형 등 함께 잡을 표현"))
+    variants = models.JSONField(
+        _("변형"), default=list, blank=True,
+        help_text=_("함께 잡을 표현 목록. 띄어쓰기·조사는 자동으로 무시합니다. 're:'로 시작하면 정규식, '!'로 시작하면 "
+                    "제외 표현(예: '!고소한 맛')입니다. 키워드 끝의 '~'는 활용형만 잡는다는 뜻입니다(예: '고소~')."),
+    )
     notes = models.CharField(_("메모"), max_length=200, blank=True)
     is_active = models.BooleanField(_("사용"), default=True)
     history = HistoricalRecords()
