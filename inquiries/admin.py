@@ -6,6 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -246,3 +248,7 @@ class ReviewQueueAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # the review services own every write
+
+    def response_change(self, request, obj):
+        # Back to the queue, with the review service's message only (not the generic "was changed").
+        return HttpResponseRedirect(reverse("admin:inquiries_reviewitem_changelist"))

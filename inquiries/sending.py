@@ -73,7 +73,9 @@ class SendReport:
 
 def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
     """Exponential back-off with full jitter; never sooner than the marketplace asked."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(attempt - 1, 0)))
+    base = getattr(settings, "CS_SEND_BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS)
+    cap = getattr(settings, "CS_SEND_BACKOFF_CAP_SECONDS", BACKOFF_CAP_SECONDS)
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
     delay = random.uniform(ceiling / 2, ceiling)
     return max(delay, retry_after or 0.0)
 

@@ -206,3 +206,6 @@ CACHES = (
     if REDIS_URL
     else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 )
+# Back-off between send attempts after a definite failure: base × 2^(attempt-1), capped, with jitter.
+CS_SEND_BACKOFF_BASE_SECONDS = env.float("CS_SEND_BACKOFF_BASE_SECONDS", default=30.0)
+CS_SEND_BACKOFF_CAP_SECONDS = env.float("CS_SEND_BACKOFF_CAP_SECONDS", default=1800.0)

@@ -44,7 +44,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--accounts", type=int, default=8, help="accounts per marketplace")
     p.add_argument("--kills", type=int, default=12, help="processes to SIGKILL during the run")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--deadline", type=float, default=600, help="seconds before giving up")
+    p.add_argument("--deadline", type=float, default=1200, help="seconds before giving up")
     p.add_argument("--database", default="partialauto_faultrun")
     p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
@@ -64,6 +64,9 @@ def prepare_environment(args: argparse.Namespace) -> dict[str, str]:
         "CS_MARKET_CONNECT_TIMEOUT": "0.5",
         "CS_MARKET_READ_TIMEOUT": "1.0",
         "CS_RECONCILE_QUIET_SECONDS": "2",
+        # production backs off for minutes; the run keeps the same shape, scaled down
+        "CS_SEND_BACKOFF_BASE_SECONDS": "1",
+        "CS_SEND_BACKOFF_CAP_SECONDS": "20",
         "CS_LOG_FILE": str(log_dir / "api.log"),
         "CS_LOG_LEVEL_STDERR": "CRITICAL",
         "REDIS_URL": args.redis_url if args.broker == "redis" else "",
