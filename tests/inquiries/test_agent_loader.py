@@ -98,13 +98,20 @@ def test_reason_labels__cover_every_reason_code():
 def test_load_context__cached_until_cleared_or_expired(monkeypatch):
     first = loader.load_context("a")
     assert loader.load_context("a") is first
-    RiskKeyword.objects.create(term="내용증명", category="LEGAL", variants=[])
-    assert run_agent(content="내용증명 보냅니다", context=loader.load_context("a"))["risk_hits"] == []  # within the TTL
+    # a change made by another process (no save signal here): cached within the TTL
+    RiskKeyword.objects.bulk_create([RiskKeyword(term="내용증명", category="LEGAL", variants=[])])
+    assert run_agent(content="내용증명 보냅니다", context=loader.load_context("a"))["risk_hits"] == []
     loader.clear_cache()
     assert run_agent(content="내용증명 보냅니다", context=loader.load_context("a"))["reason"] == "RISK_KEYWORD"
-    RiskKeyword.objects.create(term="변호사", category="LEGAL", variants=[])
+    RiskKeyword.objects.bulk_create([RiskKeyword(term="변호사", category="LEGAL", variants=[])])
     monkeypatch.setattr(loader, "CACHE_TTL_SECONDS", 0.0)
     assert run_agent(content="변호사랑 상의할게요", context=loader.load_context("a"))["reason"] == "RISK_KEYWORD"
+
+
+def test_load_context__a_save_in_this_process_applies_at_once():
+    loader.load_context("a")
+    RiskKeyword.objects.create(term="내용증명", category="LEGAL", variants=[])
+    assert run_agent(content="내용증명 보냅니다", context=loader.load_context("a"))["reason"] == "RISK_KEYWORD"
 
 
 def test_load_context__guide_keywords_are_a_floor():
