@@ -8,6 +8,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
+from django.utils.translation import gettext_lazy as _
 
 SEOUL = ZoneInfo("Asia/Seoul")
 _SEARCH_DAYS = 60  # how far ahead next_opening looks before giving up
@@ -58,11 +59,13 @@ class Calendar:
         return None
 
     def describe(self) -> str:
+        from policy.models import BusinessHoursRange
+
         if not self.enabled:
-            return "always"
-        names = "월화수목금토일"
+            return str(_("항상"))
+        names = dict(BusinessHoursRange.Weekday.choices)
         parts = [f"{names[d]} " + ",".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in r) for d, r in sorted(self.weekly.items()) if r]
-        return "; ".join(parts) or "closed"
+        return "; ".join(parts) or str(_("휴무"))
 
 
 def load_calendar() -> Calendar:
