@@ -24,7 +24,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Case, F, Q, UUIDField, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
@@ -231,6 +232,13 @@ def send_inquiry(inquiry_id: int, *, glob: GlobalControls | None = None, client_
     # 2. re-check the gates after the claim, on fresh settings: queued work outlives kill switches.
     glob = load_global()
     controls = load_account_controls(inquiry.account, glob=glob)
+    return _send_claimed(claim_, inquiry, glob, controls, client_factory)
+
+
+def _send_claimed(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls,
+                  client_factory) -> SendReport:
+    """Steps 2–4 for a claimed row; ``glob`` and ``controls`` must be fresh (read after the claim)."""
+    inquiry_id = inquiry.pk
     mode = controls.send_mode(inquiry.status)
     if not inquiry.account.is_active:
         _release_blocked(claim_, inquiry, reason="account inactive", to_status=ST.HUMAN_REVIEW)
@@ -262,7 +270,7 @@ def send_inquiry(inquiry_id: int, *, glob: GlobalControls | None = None, client_
 
 
 def _test_mode(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> SendReport:
-    reasons = "; ".join(r for r in controls.mode_reasons) or "test mode"
+    reasons = "; ".join(controls.send_mode_reasons(inquiry.status)) or "test mode"
     log.warning("[TEST_MODE] Skipping real API send for inquiry %s (account %s not in allowed list: %s)",
                 inquiry.pk, inquiry.account.name, reasons)
     ok = _finalize(
@@ -395,20 +403,204 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
 # sweeps
 
 
-def send_due(*, limit: int = 100, client_factory=None) -> list[SendReport]:
-    """Send what is due now, through the same claim path as the workers."""
-    glob = load_global()
-    ids = list(due_queryset().order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
-    reports = []
-    for inquiry_id in ids:
-        try:
-            reports.append(send_inquiry(inquiry_id, glob=glob, client_factory=client_factory))
-        except DatabaseError as exc:
-            # The database went away mid-send: the row keeps its lease and the reconciler settles it.
-            log.error("Inquiry %s: database error during send (%s); left for reconciliation", inquiry_id, exc)
-            close_old_connections()
-            connection.close()
-            reports.append(SendReport(inquiry_id, "DB_ERROR", str(exc)))
+# Sweeps claim due rows in batches: one committed transaction claims up to CLAIM_BATCH rows (each with
+# its own claim token, attempt and lease, exactly as claim() does for one), then every row is sent and
+# finalized on its own, fenced by its token. A batch spreads over accounts (at most CLAIM_PER_ACCOUNT
+# rows of one account) so that the per-vendor rate limit does not pace a whole batch.
+CLAIM_BATCH = 20
+CLAIM_PER_ACCOUNT = 2
+
+
+def _claimable(glob: GlobalControls):
+    return due_queryset().filter(Q(send_attempts__lt=glob.max_send_attempts) | Q(send_attempts__isnull=True))
+
+
+def _lock_due_ids(glob: GlobalControls, *, limit: int, per_account: int) -> list[int]:
+    """Lock up to ``limit`` due rows in the current transaction, skipping rows another sweep has locked.
+
+    On PostgreSQL: at most ``per_account`` rows of each account, the accounts in random order. After a
+    poll one account's new rows have consecutive ids; a sweep that took them in id order would wait for
+    that vendor's rate limit on every row while the other accounts' rows sat there. Elsewhere (SQLite:
+    one process, no row locks): the oldest due rows.
+    """
+    due = _claimable(glob).order_by("next_attempt_at", "id")
+    if connection.vendor != "postgresql":
+        return list(due.values_list("id", flat=True)[:limit])
+    from markets.models import MarketAccount
+
+    inner = (due.filter(account_id=RawSQL('"_claim_account"."id"', (), output_field=UUIDField())).values("id")
+             .select_for_update(skip_locked=True, of=("self",))[:per_account])
+    sql, params = inner.query.sql_with_params()
+    accounts = connection.ops.quote_name(MarketAccount._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "_claim_rows"."id" FROM (SELECT "id" FROM {accounts} ORDER BY random()) AS "_claim_account" '
+            f'CROSS JOIN LATERAL ({sql}) AS "_claim_rows" LIMIT %s',
+            [*params, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+_brakes_sql: str | None = None
+
+
+def _brakes(account_ids) -> dict:
+    """Per account, in one query, every stored value the send-time gates depend on that people, the
+    monitor or a rule can change while a batch is being sent: the settings row (switch, test mode,
+    emergency stop, hours, lease…) and the account with its rollout (active, mode, lock). Equal values
+    mean the controls loaded after them still hold; any difference means they must be loaded again."""
+    global _brakes_sql
+    if _brakes_sql is None:
+        from markets.models import MarketAccount
+        from policy.models import AutomationSettings
+
+        qn = connection.ops.quote_name
+        conf_fields = ["updated_at", "partial_auto_enabled", "test_mode", "emergency_stopped_at", "emergency_reason",
+                       "auto_send_threshold", "business_hours_enabled", "observe_public_holidays", "max_send_attempts",
+                       "lease_seconds"]
+        rollout_fields = ["mode", "locked_at", "lock_reason", "phase_id", "quota_override", "threshold_override",
+                          "updated_at"]
+        columns = ([f"a.{qn('id')}", f"a.{qn('is_active')}", f"a.{qn('updated_at')}"]
+                   + [f"r.{qn(AccountRollout._meta.get_field(f.removesuffix('_id')).column)}" for f in rollout_fields]
+                   + [f"s.{qn(AutomationSettings._meta.get_field(f).column)}" for f in conf_fields])
+        _brakes_sql = (
+            f"SELECT {', '.join(columns)} FROM {qn(MarketAccount._meta.db_table)} a "
+            f"LEFT JOIN {qn(AccountRollout._meta.db_table)} r ON r.{qn('account_id')} = a.{qn('id')} "
+            f"LEFT JOIN {qn(AutomationSettings._meta.db_table)} s ON s.{qn('id')} = 1 "
+            f"WHERE a.{qn('id')} IN (%s)"
+        )
+    account_ids = list(account_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_brakes_sql % ", ".join(["%s"] * len(account_ids)), account_ids)
+        return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+
+
+class _Settings:
+    """The settings a batch is sent under. Loaded after the claim, exactly as :func:`send_inquiry`
+    loads them; before each send one query compares everything that could stop it (:func:`_brakes`)
+    with the values read just before loading, and any difference loads them again in full. A kill
+    switch, a lock or a mode change therefore stops the next send of the batch, as it does on the
+    single-row path; only an edit of a single business-hours row (which leaves the settings row
+    alone) waits for the next batch."""
+
+    def __init__(self, account_ids) -> None:
+        self._brakes = _brakes(account_ids)  # read before the load below: a change after it is seen
+        self.glob = load_global()
+        self._controls: dict[object, AccountControls] = {}
+        self._loaded_with: dict[object, tuple] = {}
+
+    def for_row(self, inquiry: Inquiry) -> tuple[GlobalControls, AccountControls]:
+        account_id = inquiry.account_id
+        brakes = _brakes([account_id]).get(account_id)
+        if brakes is None:
+            raise DatabaseError(f"account {account_id} vanished during a send batch")
+        inquiry.account.is_active = brakes[0]  # fresh, for the account-inactive gate
+        if brakes != self._brakes.get(account_id):
+            log.warning("Settings changed during a send batch (account %s); reloading before the next send", account_id)
+            self._brakes[account_id] = brakes
+            self.glob = load_global()
+            self._controls.clear()
+        controls = self._controls.get(account_id)
+        if controls is None:
+            controls = self._controls[account_id] = load_account_controls(inquiry.account, glob=self.glob)
+        return self.glob, controls
+
+
+def claim_batch(glob: GlobalControls, *, limit: int = CLAIM_BATCH, per_account: int = CLAIM_PER_ACCOUNT,
+                actor_label: str = WORKER) -> tuple[list[tuple[Claim, Inquiry]], list[int]]:
+    """Claim up to ``limit`` due rows in one committed transaction. Returns the claims (with the claimed
+    rows) and the ids handed to a person because the account's daily quota was used up.
+
+    Each row gets what :func:`claim` gives one: ``SENDING``, its own claim token, ``send_attempts + 1``,
+    a lease on the database clock, a quota slot when it needs one, a send-attempt record and a CLAIMED
+    event, all committed before any marketplace call. The conditional UPDATE (the due conditions again)
+    stays the guarantee; the row locks only keep concurrent sweeps from queueing behind each other."""
+    lease = timedelta(seconds=glob.lease_seconds)
+    claimed: list[tuple[Claim, Inquiry]] = []
+    exhausted: list[int] = []
+    with transaction.atomic(durable=True):
+        ids = _lock_due_ids(glob, limit=limit, per_account=per_account)
+        if not ids:
+            return [], []
+        rows = Inquiry.objects.select_related("account").in_bulk(ids)
+        controls: dict[object, AccountControls] = {}
+        tokens: dict[int, uuid.UUID] = {}
+        days: dict[int, object] = {}
+        modes: dict[int, str] = {}
+        for pk in ids:
+            row = rows.get(pk)
+            if row is None:
+                continue
+            if row.account_id not in controls:
+                controls[row.account_id] = load_account_controls(row.account, glob=glob)
+            mode = modes[pk] = controls[row.account_id].send_mode(row.status)
+            day = None
+            quota = controls[row.account_id].daily_quota
+            if row.status == ST.AUTO_SEND and mode == Mode.LIVE and quota is not None:
+                day = quota_day()
+                if not quota_consume(account_id=row.account_id, limit=quota):
+                    exhausted.append(pk)
+                    continue
+            tokens[pk], days[pk] = uuid.uuid4(), day
+        if tokens:
+            _claimable(glob).filter(pk__in=list(tokens)).update(
+                send_status=S.SENDING,
+                claim_token=Case(*[When(pk=pk, then=Value(token)) for pk, token in tokens.items()], output_field=UUIDField()),
+                claimed_at=Now(),
+                lease_expires_at=Now() + Value(lease),
+                send_attempts=Coalesce(F("send_attempts"), 0) + 1,
+                updated_at=Now(),
+            )
+            attempts = dict(Inquiry.objects.filter(pk__in=list(tokens), send_status=S.SENDING,
+                                                    claim_token__in=list(tokens.values())).values_list("pk", "send_attempts"))
+            for pk, token in tokens.items():
+                if pk not in attempts:  # not due any more (cannot happen while we hold the lock; never assume)
+                    if days[pk] is not None:
+                        quota_release(account_id=rows[pk].account_id, day=days[pk])
+                    continue
+                row = rows[pk]
+                row.send_status, row.claim_token, row.send_attempts = S.SENDING, token, attempts[pk]
+                claimed.append((Claim(pk, token, attempts[pk], days[pk]), row))
+            SendAttempt.objects.bulk_create([
+                SendAttempt(inquiry_id=c.inquiry_id, account_id=row.account_id, market_code=row.market_code,
+                            attempt_no=c.attempt_no, claim_token=c.token, is_test_mode=(modes[c.inquiry_id] == Mode.TEST))
+                for c, row in claimed
+            ])
+            InquiryEvent.objects.bulk_create([
+                events.build(c.inquiry_id, InquiryEvent.Type.CLAIMED, actor_label=actor_label, from_send_status="",
+                             to_send_status=S.SENDING,
+                             data={"attempt": c.attempt_no, "claim": str(c.token), "mode": modes[c.inquiry_id]})
+                for c, row in claimed
+            ])
+    for pk in exhausted:
+        _escalate_quota(pk, actor_label=actor_label)
+    for c, _row in claimed:
+        log.info("Inquiry %s locked as SENDING for atomic send", c.inquiry_id)
+    return claimed, exhausted
+
+
+def send_due(*, limit: int = 100, client_factory=None, batch_size: int = CLAIM_BATCH) -> list[SendReport]:
+    """Send what is due now, through the same claim/lease path as the workers, in claimed batches."""
+    reports: list[SendReport] = []
+    while len(reports) < limit:
+        glob = load_global()
+        claimed, exhausted = claim_batch(glob, limit=min(batch_size, limit - len(reports)))
+        reports += [SendReport(pk, "NOT_CLAIMED", "daily quota used up") for pk in exhausted]
+        if not claimed:
+            if not exhausted:
+                break
+            continue
+        current = _Settings({row.account_id for _c, row in claimed})
+        for claim_, inquiry in claimed:
+            try:
+                glob, controls = current.for_row(inquiry)
+                reports.append(_send_claimed(claim_, inquiry, glob, controls, client_factory))
+            except DatabaseError as exc:
+                # The database went away mid-send: the row keeps its lease and the reconciler settles it.
+                log.error("Inquiry %s: database error during send (%s); left for reconciliation", inquiry.pk, exc)
+                close_old_connections()
+                connection.close()
+                reports.append(SendReport(inquiry.pk, "DB_ERROR", str(exc)))
     return reports
 
 

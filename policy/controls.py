@@ -49,11 +49,15 @@ class AccountControls:
     daily_quota: int | None
     threshold: float
     human_mode: str  # the mode a person-approved answer is sent in
+    human_mode_reasons: tuple[str, ...]
     glob: GlobalControls = field(repr=False)
 
     def send_mode(self, status: str) -> str:
         """AUTO_SEND follows the automation mode; APPROVED (a person's answer) only the global brakes."""
         return self.human_mode if status == "APPROVED" else self.effective_mode
+
+    def send_mode_reasons(self, status: str) -> tuple[str, ...]:
+        return self.human_mode_reasons if status == "APPROVED" else self.mode_reasons
 
 
 def _env_allowed_accounts() -> frozenset[str] | None:
@@ -169,6 +173,7 @@ def load_account_controls(account: MarketAccount, *, glob: GlobalControls | None
             allowed = override if allowed is None else allowed & override
         if rollout.quota_override is not None:
             quota = rollout.quota_override
+    human = human_send_mode(glob=glob, account=account, rollout=rollout)
     threshold = glob.threshold
     if rollout is not None and rollout.threshold_override is not None:
         threshold = rollout.threshold_override
@@ -191,6 +196,7 @@ def load_account_controls(account: MarketAccount, *, glob: GlobalControls | None
         allowed_intents=allowed,
         daily_quota=quota,
         threshold=threshold,
-        human_mode=human_send_mode(glob=glob, account=account, rollout=rollout)[0],
+        human_mode=human[0],
+        human_mode_reasons=tuple(human[1]),
         glob=glob,
     )

@@ -80,7 +80,13 @@ class Command(BaseCommand):
                 mode = services.parse_mode(opts["mode"])
                 phase = services.get_phase(opts["phase"]) if opts["phase"] is not None else None
                 services.rollout_unlock(account=account, mode=mode, phase=phase, actor=actor, reason=opts["reason"])
+                from policy.controls import load_account_controls
+
+                controls = load_account_controls(account)
                 self.stdout.write(self.style.SUCCESS(f"{account.name}: unlocked in {mode}"))
+                if controls.effective_mode != mode:
+                    self.stdout.write(self.style.WARNING(
+                        f"  it runs as {controls.effective_mode} for now: {'; '.join(controls.mode_reasons)}"))
             elif action == "lock":
                 account = services.get_account(opts["account"])
                 services.rollout_lock(account=account, reason=opts["reason"], actor=actor)
