@@ -183,6 +183,8 @@ LOGGING = {
     },
     "loggers": {
         "partialauto": {"handlers": ["stderr", "file"], "level": env("CS_LOG_LEVEL", default="INFO"), "propagate": False},
+        # django-q2 logs as "django-q" (with a hyphen): worker starts, reincarnations, task failures.
+        "django-q": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
         "django_q": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
     },
     "root": {"handlers": ["stderr"], "level": "WARNING"},

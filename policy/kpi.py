@@ -1,7 +1,9 @@
 """The guide's monitoring figures (1.2, 1.3, 3.2.4, 4.1.1) as read-side functions.
 
-Windows read recent rows only (``created_at``/``started_at`` indexes), so the cost does not grow with
-years of history. Test-mode rows never count as failures.
+Every figure reads a window of recent rows through an index (``created_at`` on inquiries,
+``started_at`` on send attempts), so the cost does not grow with years of history. Test-mode rows
+never count as failures: a test-mode send is recorded ``SEND_FAILED`` on purpose (the guide's phase
+2), and its attempt has the ``TEST_MODE`` outcome and the test-mode mark.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from inquiries.models import Inquiry
+from inquiries.models import Inquiry, SendAttempt
 from policy.hours import SEOUL
-from policy.selectors import attempt_stats, rollout_rows
+from policy.selectors import COUNTED_OUTCOMES, FAILURE_OUTCOMES, attempt_stats, rollout_rows
 
 WINDOWS = {"1h": dt.timedelta(hours=1), "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
 
@@ -26,11 +28,20 @@ def parse_window(value: str) -> dt.timedelta:
         raise ValueError(f"unknown window '{value}' (use {', '.join(WINDOWS)})") from None
 
 
+def _pct(part: int, whole: int) -> float | None:
+    return round(part / whole * 100, 2) if whole else None
+
+
+def seoul_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=SEOUL)
+
+
 def shadow_stats(*, days: int = 7, now: dt.datetime | None = None) -> list[dict]:
-    """1.2: per Asia/Seoul day: inquiries, AUTO_SEND decisions (candidates in shadow mode), rate."""
+    """1.2: per Asia/Seoul day, newest first: inquiries, AUTO_SEND decisions (in shadow mode these are
+    the *candidates*: a person still answers), how many of those were shadow candidates, the rate."""
     now = now or timezone.now()
     rows = (
-        Inquiry.objects.filter(created_at__gte=now - dt.timedelta(days=days))
+        Inquiry.objects.filter(created_at__gte=now - dt.timedelta(days=days), created_at__lte=now)
         .annotate(day=TruncDate("created_at", tzinfo=SEOUL)).values("day")
         .annotate(total=Count("id"), auto_send=Count("id", filter=Q(status="AUTO_SEND")),
                   shadow_candidates=Count("id", filter=Q(status="AUTO_SEND", decision_mode="SHADOW")))
@@ -38,14 +49,70 @@ def shadow_stats(*, days: int = 7, now: dt.datetime | None = None) -> list[dict]
     )
     return [{"date": r["day"].isoformat(), "total": r["total"], "auto_send": r["auto_send"],
              "shadow_candidates": r["shadow_candidates"],
-             "auto_rate": round(r["auto_send"] / r["total"] * 100, 2) if r["total"] else 0.0} for r in rows]
+             "auto_rate": _pct(r["auto_send"], r["total"]) or 0.0} for r in rows]
+
+
+def automation_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list[dict]:
+    """The daily automation rate for the last ``days`` Asia/Seoul days (today included), oldest first,
+    with empty days filled in (the dashboard draws one bar per day)."""
+    now = now or timezone.now()
+    today = now.astimezone(SEOUL).date()
+    first = today - dt.timedelta(days=days - 1)
+    by_day = {}
+    rows = (
+        Inquiry.objects.filter(created_at__gte=seoul_midnight(first), created_at__lte=now)
+        .annotate(day=TruncDate("created_at", tzinfo=SEOUL)).values("day")
+        .annotate(total=Count("id"), auto_send=Count("id", filter=Q(status="AUTO_SEND")),
+                  sent=Count("id", filter=Q(status="AUTO_SEND", send_status="SENT")))
+    )
+    for r in rows:
+        by_day[r["day"]] = r
+    result = []
+    for offset in range(days):
+        day = first + dt.timedelta(days=offset)
+        r = by_day.get(day, {"total": 0, "auto_send": 0, "sent": 0})
+        result.append({"day": day.isoformat(), "total": r["total"], "auto_send": r["auto_send"], "auto_sent": r["sent"],
+                       "auto_rate": _pct(r["auto_send"], r["total"])})
+    return result
+
+
+def daily_failure_rates(days: int, *, now: dt.datetime | None = None, since: dt.datetime | None = None,
+                        account_ids=None) -> list[dict]:
+    """Real send attempts and failures per Asia/Seoul day for the last ``days`` days (today, partial,
+    included), oldest first; ``rate`` is a ratio in [0, 1] or None for a day without attempts.
+
+    ``since`` leaves out attempts before that moment (the monitor counts only what happened after a
+    person lifted a rollback)."""
+    now = now or timezone.now()
+    today = now.astimezone(SEOUL).date()
+    first = today - dt.timedelta(days=days - 1)
+    start = seoul_midnight(first)
+    if since is not None and since > start:
+        start = since
+    qs = SendAttempt.objects.filter(started_at__gte=start, started_at__lte=now, is_test_mode=False,
+                                    outcome__in=COUNTED_OUTCOMES)
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    rows = (qs.annotate(day=TruncDate("started_at", tzinfo=SEOUL)).values("day")
+            .annotate(total=Count("id"), failed=Count("id", filter=Q(outcome__in=FAILURE_OUTCOMES))))
+    by_day = {r["day"]: r for r in rows}
+    result = []
+    for offset in range(days):
+        day = first + dt.timedelta(days=offset)
+        r = by_day.get(day, {"total": 0, "failed": 0})
+        result.append({"day": day.isoformat(), "attempts": r["total"], "failed": r["failed"],
+                       "rate": r["failed"] / r["total"] if r["total"] else None})
+    return result
 
 
 def failure_rates(*, window: dt.timedelta, now: dt.datetime | None = None) -> list[dict]:
-    """1.3, per market and account: inquiries with a real send attempt, how many ended SEND_FAILED."""
+    """1.3, per market and account: inquiries with a real send attempt and how they ended.
+
+    ``failure_rate`` is the guide's (``SEND_FAILED`` / attempted); ``unknown`` rows (the outcome is not
+    known yet; reconcile settles them) are shown beside it."""
     now = now or timezone.now()
     rows = (
-        Inquiry.objects.filter(created_at__gte=now - window, send_attempts__gt=0, is_test_mode=False)
+        Inquiry.objects.filter(created_at__gte=now - window, created_at__lte=now, send_attempts__gt=0, is_test_mode=False)
         .values("market_code", "account__name")
         .annotate(total=Count("id"), failed=Count("id", filter=Q(send_status="SEND_FAILED")),
                   unknown=Count("id", filter=Q(send_status="SEND_UNKNOWN")), sent=Count("id", filter=Q(send_status="SENT")))
@@ -53,14 +120,15 @@ def failure_rates(*, window: dt.timedelta, now: dt.datetime | None = None) -> li
     )
     return [{"market": r["market_code"], "account": r["account__name"], "attempted": r["total"], "sent": r["sent"],
              "failed": r["failed"], "unknown": r["unknown"],
-             "failure_rate": round(r["failed"] / r["total"] * 100, 2) if r["total"] else 0.0} for r in rows]
+             "failure_rate": _pct(r["failed"], r["total"]) or 0.0} for r in rows]
 
 
 def realtime(*, window: dt.timedelta, now: dt.datetime | None = None) -> list[dict]:
-    """4.1.1: AUTO_SEND decisions in the window per market: sent, failed, average confidence."""
+    """4.1.1: AUTO_SEND decisions in the window per market: sent, failed (test mode excluded, shown
+    apart), average confidence."""
     now = now or timezone.now()
     rows = (
-        Inquiry.objects.filter(status="AUTO_SEND", created_at__gte=now - window).values("market_code")
+        Inquiry.objects.filter(status="AUTO_SEND", created_at__gte=now - window, created_at__lte=now).values("market_code")
         .annotate(total=Count("id"), sent=Count("id", filter=Q(send_status="SENT")),
                   failed=Count("id", filter=Q(send_status="SEND_FAILED", is_test_mode=False)),
                   test_mode=Count("id", filter=Q(is_test_mode=True)), avg_confidence=Avg("confidence_score"))
@@ -71,21 +139,26 @@ def realtime(*, window: dt.timedelta, now: dt.datetime | None = None) -> list[di
              "avg_confidence": round(r["avg_confidence"], 3) if r["avg_confidence"] is not None else None} for r in rows]
 
 
-def quota_today() -> list[dict]:
-    """3.2.4: today's (Asia/Seoul) sends against each account's quota, with 24 h failure rate."""
-    return [{"account": r.account.name, "mode": r.controls.effective_mode, "phase": r.controls.phase_number,
+def quota_today(rows=None) -> list[dict]:
+    """3.2.4 and the per-account figures: today's (Asia/Seoul) sends against each account's quota, the
+    24 h failure rate and the consecutive real failures (test-mode sends never count)."""
+    rows = rollout_rows() if rows is None else rows
+    return [{"account": r.account.name, "market": r.account.market_code, "mode": r.controls.effective_mode,
+             "phase": None if r.controls.phase_is_default else r.controls.phase_number,
              "sent_today": r.sent_today, "quota_used": r.quota_used, "quota": r.controls.daily_quota,
+             "attempts_24h": r.attempts_24h, "failed_24h": r.failed_24h,
              "failure_rate_24h": round(r.failure_rate_24h * 100, 2) if r.failure_rate_24h is not None else None,
              "consecutive_failures": getattr(getattr(r.account, "rollout", None), "consecutive_failures", 0),
-             "locked": r.controls.locked, "lock_reason": r.controls.lock_reason} for r in rollout_rows()]
+             "locked": r.controls.locked, "lock_reason": r.controls.lock_reason} for r in rows]
 
 
 def attempts(*, window: dt.timedelta, now: dt.datetime | None = None) -> dict:
+    """Real send attempts with a known result in the window, and the failures among them."""
     now = now or timezone.now()
     stats = attempt_stats(since=now - window)
     total = sum(s["total"] for s in stats.values())
     failed = sum(s["failed"] for s in stats.values())
-    return {"attempts": total, "failed": failed, "failure_rate": round(failed / total * 100, 2) if total else None}
+    return {"attempts": total, "failed": failed, "failure_rate": _pct(failed, total)}
 
 
 def kpi_report(*, window: str = "24h", now: dt.datetime | None = None) -> dict:
@@ -94,9 +167,13 @@ def kpi_report(*, window: str = "24h", now: dt.datetime | None = None) -> dict:
     return {
         "window": window,
         "generated_at": now.astimezone(SEOUL).isoformat(timespec="seconds"),
+        "send_attempts": attempts(window=span, now=now),
         "shadow_stats_7d": shadow_stats(days=7, now=now),
         "failure_rates": failure_rates(window=span, now=now),
         "realtime_auto_send": realtime(window=span, now=now),
-        "send_attempts": attempts(window=span, now=now),
+        "failure_rate_by_day_7d": [
+            {**d, "rate": round(d["rate"] * 100, 2) if d["rate"] is not None else None}
+            for d in daily_failure_rates(7, now=now)
+        ],
         "quota_today": quota_today(),
     }

@@ -1,4 +1,8 @@
-"""Readiness: the guide's phase 1 checks (1.2, 1.3) and phase 5 checklist (5.1, 5.2)."""
+"""Readiness: the guide's phase 1 checks (1.2, 1.3), the monitoring that phase 4 relies on, and the
+phase 5 criteria (5.1) and final-approval checklist (5.2). Ready only when every check is ready.
+
+The same report feeds the ``readiness`` command (exit 1 when not ready) and the admin page.
+"""
 
 from __future__ import annotations
 
@@ -6,97 +10,221 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_q.models import Schedule
 
-from policy.kpi import failure_rates, shadow_stats
-from policy.models import AutomationSettings, ChecklistItem, NotificationChannel, RollbackRule
-from policy.monitor import daily_failure_rates
+from partialauto.schedules import SCHEDULES
+from policy.kpi import daily_failure_rates, failure_rates, shadow_stats
+from policy.models import (
+    AccountRollout,
+    AutomationSettings,
+    ChecklistItem,
+    Notification,
+    NotificationChannel,
+    RollbackIncident,
+    RollbackRule,
+)
+from policy.selectors import attempt_stats
 
 READY, WARN, FAIL = "ready", "warn", "fail"
 MONITOR_FRESH = dt.timedelta(minutes=5)
+SHADOW_READY_PER_DAY = 10  # 1.2: 일평균 AUTO_SEND 후보가 10건 이상 → 해금 준비 완료
+SHADOW_TOO_FEW_PER_DAY = 5  # 1.2: 5건 미만 → 데이터 부족
+PHASE5_MAX_RATE = 0.05  # 5.1 / 5.2: 실패율 < 5%
+MONITOR_SCHEDULES = ("partialauto.monitor", "partialauto.notifications")
+SECTIONS = {  # the guide's headings; translated when the report is made
+    "phase1": gettext_noop("Phase 1: 사전 체크"),
+    "phase4": gettext_noop("Phase 4: 모니터링 & 롤백"),
+    "phase5": gettext_noop("Phase 5: 안정화 후 프로덕션 전환"),
+}
 
 
 @dataclass
 class Check:
     section: str
+    code: str
     name: str
     status: str  # ready / warn / fail
     detail: str
 
 
-def _shadow_check(now) -> Check:
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+# --- phase 1 -----------------------------------------------------------------------------------------
+
+
+def _shadow_check(now: dt.datetime) -> Check:
     days = shadow_stats(days=7, now=now)
-    avg = sum(d["auto_send"] for d in days) / 7
-    if avg >= 10:
-        status, verdict = READY, "해금 준비 완료"
-    elif avg < 5:
-        status, verdict = FAIL, "데이터 부족, Shadow Mode 유지"
+    total = sum(d["auto_send"] for d in days)
+    avg = total / 7
+    if avg >= SHADOW_READY_PER_DAY:
+        status, verdict = READY, _("해금 준비 완료")
+    elif avg < SHADOW_TOO_FEW_PER_DAY:
+        status, verdict = FAIL, _("데이터 부족, Shadow Mode 유지")
     else:
-        status, verdict = WARN, "기준(10건) 미달, Shadow Mode 유지 권장"
-    return Check("phase1", "일평균 AUTO_SEND 후보 (7일)", status, f"{avg:.1f}건/일 — {verdict}")
+        status, verdict = WARN, _("기준(10건) 미달, Shadow Mode 유지 권장")
+    return Check("phase1", "shadow-candidates", _("일평균 AUTO_SEND 후보 (7일)"), status,
+                 _("%(avg)s건/일 (7일 합계 %(total)s건)") % {"avg": f"{avg:.1f}", "total": total} + f" — {verdict}")
 
 
-def _failure_band(now) -> Check:
+def failure_band(rate_pct: float) -> tuple[str, str]:
+    """1.3's bands for a failure rate in percent."""
+    if rate_pct == 0:
+        return READY, _("완벽")
+    if rate_pct < 5:
+        return READY, _("양호")
+    if rate_pct <= 10:
+        return WARN, _("모니터링 필요")
+    return FAIL, _("원인 파악 후 해금")
+
+
+def _failure_band(now: dt.datetime) -> Check:
     rows = failure_rates(window=dt.timedelta(days=30), now=now)
     attempted = sum(r["attempted"] for r in rows)
-    failed = sum(r["failed"] for r in rows)
+    name = _("SEND_FAILED 비율 (30일)")
     if not attempted:
-        return Check("phase1", "SEND_FAILED 비율 (30일)", READY, "전송 시도 없음 — 실패율 0%: 완벽")
-    rate = failed / attempted * 100
-    if rate == 0:
-        status, verdict = READY, "완벽"
-    elif rate < 5:
-        status, verdict = READY, "양호"
-    elif rate <= 10:
-        status, verdict = WARN, "모니터링 필요"
-    else:
-        status, verdict = FAIL, "원인 파악 후 해금"
-    per = ", ".join(f"{r['account']} {r['failure_rate']}%" for r in rows)
-    return Check("phase1", "SEND_FAILED 비율 (30일)", status, f"{rate:.1f}% ({failed}/{attempted}) — {verdict}; {per}")
+        return Check("phase1", "failure-band", name, READY, _("전송 시도 없음 — 실패율 0%: 완벽"))
+    failed = sum(r["failed"] for r in rows)
+    unknown = sum(r["unknown"] for r in rows)
+    # An answer whose delivery is still unconfirmed is not a success: it counts against the rate here.
+    rate = (failed + unknown) / attempted * 100
+    status, verdict = failure_band(rate)
+    per = ", ".join(f"{r['account']} {(r['failed'] + r['unknown']) / r['attempted'] * 100:.1f}%" for r in rows)
+    extra = f", {_('결과 불명')} {unknown}" if unknown else ""
+    return Check("phase1", "failure-band", name, status,
+                 f"{rate:.1f}% ({failed + unknown}/{attempted}{extra}) — {verdict}; {per}")
 
 
-def _seven_days(now) -> Check:
-    series = daily_failure_rates(7, now=now)
-    bad = [d for d in series if d["rate"] is not None and d["rate"] >= 0.05]
-    empty = [d for d in series if not d["attempts"]]
-    if bad:
-        return Check("phase5", "7일 연속 실패율 < 5%", FAIL, "5% 이상인 날: " + ", ".join(f"{d['day']} {d['rate']*100:.1f}%" for d in bad))
-    if empty:
-        return Check("phase5", "7일 연속 실패율 < 5%", FAIL, f"전송 기록이 없는 날 {len(empty)}일 — 7일 연속 운영 기록이 필요합니다")
-    return Check("phase5", "7일 연속 실패율 < 5%", READY, "7일 모두 5% 미만")
+# --- phase 4: the monitoring the rollback relies on ---------------------------------------------------
 
 
-def _monitor_check(now) -> Check:
-    schedule = Schedule.objects.filter(name="partialauto.monitor").first()
+def _monitor_check(now: dt.datetime) -> Check:
+    name = _("모니터 스케줄 (매분)")
+    found = {s.name: s for s in Schedule.objects.filter(name__in=MONITOR_SCHEDULES)}
+    missing = [n for n in MONITOR_SCHEDULES if n not in found or found[n].repeats == 0
+               or found[n].func != SCHEDULES[n][0]]
+    if missing:
+        return Check("phase4", "monitor-schedule", name, FAIL,
+                     _("스케줄 없음 또는 중지됨: %(names)s — `setup_schedules` 실행") % {"names": ", ".join(missing)})
     last = AutomationSettings.get_solo().last_monitor_run_at
-    if schedule is None:
-        return Check("phase5", "모니터 스케줄", FAIL, "partialauto.monitor 스케줄 없음 — `setup_schedules` 실행")
     if last is None or now - last > MONITOR_FRESH:
-        return Check("phase5", "모니터 스케줄", FAIL, f"최근 {MONITOR_FRESH.seconds // 60}분 안에 실행 기록 없음 (마지막: {last or '없음'}) — qcluster 확인")
-    return Check("phase5", "모니터 스케줄", READY, f"마지막 실행 {timezone.localtime(last):%H:%M:%S}")
+        when = timezone.localtime(last).strftime("%Y-%m-%d %H:%M:%S") if last else _("없음")
+        return Check("phase4", "monitor-schedule", name, FAIL,
+                     _("최근 %(minutes)s분 안에 실행 기록 없음 (마지막: %(when)s) — qcluster 확인")
+                     % {"minutes": int(MONITOR_FRESH.total_seconds() // 60), "when": when})
+    return Check("phase4", "monitor-schedule", name, READY,
+                 _("마지막 실행 %(when)s") % {"when": f"{timezone.localtime(last):%H:%M:%S}"})
 
 
-def _notification_check() -> Check:
-    n = NotificationChannel.objects.filter(is_active=True).count()
-    return Check("phase5", "알림 채널", READY if n else FAIL, f"{n}개 설정됨" if n else "알림 받을 이메일/웹훅이 없습니다")
+def _notification_check(now: dt.datetime) -> Check:
+    name = _("알림 채널")
+    channels = list(NotificationChannel.objects.filter(is_active=True))
+    if not channels:
+        return Check("phase4", "notification-channel", name, FAIL, _("알림 받을 이메일/웹훅이 없습니다"))
+    kinds = ", ".join(sorted({c.get_kind_display() for c in channels}))
+    failing = (Notification.objects.filter(channel__in=channels, status=Notification.Status.FAILED,
+                                           incident__fired_at__gte=now - dt.timedelta(days=7)).count())
+    if failing:
+        return Check("phase4", "notification-channel", name, WARN,
+                     _("%(n)s개 설정됨 (%(kinds)s) — 전달 실패 중인 알림 %(failing)s건, 알림 발송 기록 확인")
+                     % {"n": len(channels), "kinds": kinds, "failing": failing})
+    return Check("phase4", "notification-channel", name, READY,
+                 _("%(n)s개 설정됨 (%(kinds)s)") % {"n": len(channels), "kinds": kinds})
 
 
 def _rules_check() -> Check:
+    name = _("롤백 규칙")
     rules = list(RollbackRule.objects.all())
     off = [r.name for r in rules if not r.enabled]
     dry = [r.name for r in rules if r.enabled and r.dry_run]
+    if not rules:
+        return Check("phase4", "rollback-rules", name, FAIL, _("롤백 규칙이 없습니다"))
     if off or dry:
-        return Check("phase5", "롤백 규칙", FAIL, "꺼짐: " + (", ".join(off) or "-") + " / 드라이런: " + (", ".join(dry) or "-"))
-    return Check("phase5", "롤백 규칙", READY, f"{len(rules)}개 모두 사용 중")
+        return Check("phase4", "rollback-rules", name, FAIL,
+                     _("꺼짐: %(off)s / 드라이런: %(dry)s") % {"off": ", ".join(off) or "-", "dry": ", ".join(dry) or "-"})
+    return Check("phase4", "rollback-rules", name, READY, _("%(n)s개 모두 사용 중") % {"n": len(rules)})
+
+
+def _incidents_check() -> Check:
+    name = _("열린 롤백 사고와 잠긴 계정")
+    incidents = list(RollbackIncident.objects.select_related("rule", "account")
+                     .filter(status__in=["OPEN", "ACKNOWLEDGED"], dry_run=False).order_by("-fired_at")[:10])
+    locked = list(AccountRollout.objects.select_related("account").filter(locked_at__isnull=False)
+                  .order_by("account__name")[:10])
+    if not incidents and not locked:
+        return Check("phase4", "open-incidents", name, READY, _("없음"))
+    parts = [f"#{i.pk} {i.rule.name} ({i.account.name if i.account else _('전체')}, {i.get_status_display()})"
+             for i in incidents]
+    parts += [f"🔒 {r.account.name}: {r.lock_reason}" for r in locked]
+    return Check("phase4", "open-incidents", name, FAIL, "; ".join(parts))
+
+
+# --- phase 5 -----------------------------------------------------------------------------------------
+
+
+def _rate_24h(now: dt.datetime) -> Check:
+    name = _("실패율 (24시간) < 5%")
+    stats = attempt_stats(since=now - dt.timedelta(hours=24))
+    total = sum(s["total"] for s in stats.values())
+    failed = sum(s["failed"] for s in stats.values())
+    if not total:
+        return Check("phase5", "failure-rate-24h", name, WARN, _("최근 24시간 실제 전송 없음"))
+    rate = failed / total
+    status = READY if rate < PHASE5_MAX_RATE else FAIL
+    return Check("phase5", "failure-rate-24h", name, status, f"{_pct(rate)} ({failed}/{total})")
+
+
+def _seven_days(now: dt.datetime, title: str) -> Check:
+    """Seven complete days, each with real sends and under 5 %; today too, once it has sends."""
+    series = daily_failure_rates(8, now=now)
+    complete, today = series[:-1], series[-1]
+    bad = [d for d in complete + [today] if d["rate"] is not None and d["rate"] >= PHASE5_MAX_RATE]
+    empty = [d for d in complete if not d["attempts"]]
+    if bad:
+        return Check("phase5", "seven-days-under-5pct", title, FAIL,
+                     _("5%% 이상인 날: %(days)s") % {"days": ", ".join(f"{d['day']} {_pct(d['rate'])}" for d in bad)})
+    if empty:
+        return Check("phase5", "seven-days-under-5pct", title, FAIL,
+                     _("실제 전송이 없는 날 %(n)s일 (%(days)s) — 7일 연속 운영 기록이 필요합니다")
+                     % {"n": len(empty), "days": ", ".join(d["day"] for d in empty)})
+    return Check("phase5", "seven-days-under-5pct", title, READY,
+                 _("7일 모두 5%% 미만 (최고 %(max)s)") % {"max": _pct(max(d["rate"] for d in complete))})
+
+
+def _checklist(now: dt.datetime, phase4: list[Check]) -> list[Check]:
+    checks = []
+    for item in ChecklistItem.objects.select_related("checked_by").order_by("sort_order", "id"):
+        if item.code == "seven-days-under-5pct":
+            checks.append(_seven_days(now, item.title))
+        elif item.is_automatic:
+            # "monitoring set up": the schedule runs, someone is told, the rules are armed.
+            failing = [c.name for c in phase4 if c.code != "open-incidents" and c.status != READY]
+            status = READY if not failing else FAIL
+            detail = (_("자동 확인: 모니터 스케줄·알림 채널·롤백 규칙 정상") if not failing
+                      else _("자동 확인 실패: %(names)s") % {"names": ", ".join(failing)})
+            checks.append(Check("phase5", item.code, item.title, status, detail))
+        elif item.checked:
+            who = item.checked_by.get_username() if item.checked_by else "?"
+            when = f"{timezone.localtime(item.checked_at):%Y-%m-%d %H:%M}" if item.checked_at else "?"
+            note = f" — {item.note}" if item.note else ""
+            checks.append(Check("phase5", item.code, item.title, READY,
+                                _("%(who)s 확인 (%(when)s)") % {"who": who, "when": when} + note))
+        else:
+            checks.append(Check("phase5", item.code, item.title, FAIL, _("관리자 화면에서 확인 필요")))
+    return checks
 
 
 def readiness_report(*, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
-    checks = [_shadow_check(now), _failure_band(now), _seven_days(now), _monitor_check(now), _notification_check(), _rules_check()]
-    for item in ChecklistItem.objects.select_related("checked_by").filter(is_automatic=False):
-        detail = (f"{item.checked_by or '?'} @ {timezone.localtime(item.checked_at):%Y-%m-%d %H:%M}" if item.checked
-                  else "관리자 화면에서 확인 필요")
-        checks.append(Check("phase5", item.title, READY if item.checked else FAIL, detail))
-    ready = all(c.status == READY for c in checks)
-    return {"ready": ready, "checked_at": timezone.localtime(now).isoformat(timespec="seconds"),
+    phase1 = [_shadow_check(now), _failure_band(now)]
+    phase4 = [_monitor_check(now), _notification_check(now), _rules_check(), _incidents_check()]
+    phase5 = [_rate_24h(now)] + _checklist(now, phase4)
+    checks = phase1 + phase4 + phase5
+    counts = {s: sum(1 for c in checks if c.status == s) for s in (READY, WARN, FAIL)}
+    return {"ready": counts[WARN] == 0 and counts[FAIL] == 0,
+            "checked_at": timezone.localtime(now).isoformat(timespec="seconds"),
+            "counts": counts, "sections": {code: _(title) for code, title in SECTIONS.items()},
             "checks": [asdict(c) for c in checks]}

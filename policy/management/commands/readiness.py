@@ -1,3 +1,8 @@
+"""The guide's phase 1 checks, the monitoring phase 4 relies on, and the phase 5 checklist.
+
+Exits 1 when anything is not ready, so a deploy script or a cron job can gate on it.
+"""
+
 import json
 
 from django.core.management.base import BaseCommand
@@ -8,7 +13,7 @@ ICONS = {"ready": "✅", "warn": "⚠️", "fail": "❌"}
 
 
 class Command(BaseCommand):
-    help = "The guide's phase 1 checks and phase 5 checklist. Exits 1 when not ready."
+    help = "The guide's phase 1 checks and phase 5 checklist (with the monitoring of phase 4). Exits 1 when not ready."
 
     def add_arguments(self, parser):
         parser.add_argument("--format", choices=["table", "json"], default="table")
@@ -22,8 +27,13 @@ class Command(BaseCommand):
             for c in report["checks"]:
                 if c["section"] != section:
                     section = c["section"]
-                    self.stdout.write("\n" + ("Phase 1: 사전 체크" if section == "phase1" else "Phase 5: 최종 승인 체크리스트"))
+                    self.stdout.write("\n" + report["sections"].get(section, section))
                 self.stdout.write(f"  {ICONS[c['status']]} {c['name']}: {c['detail']}")
-            self.stdout.write("\n" + ("READY" if report["ready"] else "NOT READY"))
+            counts = report["counts"]
+            summary = f"{counts['ready']} ready, {counts['warn']} warn, {counts['fail']} fail"
+            if report["ready"]:
+                self.stdout.write("\n" + self.style.SUCCESS(f"READY ({summary})"))
+            else:
+                self.stdout.write("\n" + self.style.ERROR(f"NOT READY ({summary})"))
         if not report["ready"]:
             raise SystemExit(1)
