@@ -650,6 +650,13 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
             if n:
                 events.record(inquiry_id, event_type, actor_label=RECONCILER, from_send_status=S.SEND_UNKNOWN,
                               to_send_status=fields.get("send_status", S.SEND_UNKNOWN), to_status=to_status, message=message)
+                if fields.get("send_status") == S.SENT:
+                    # It was delivered after all: the attempt is a success for the failure figures.
+                    last = SendAttempt.objects.filter(inquiry_id=inquiry_id, outcome=O.UNKNOWN).order_by("-started_at").first()
+                    if last is not None:
+                        SendAttempt.objects.filter(pk=last.pk).update(outcome=O.DELIVERED,
+                                                                      error="delivered (confirmed by reconciliation)")
+                    _account_failure(inquiry.account_id, failed=False)
         log.info("Inquiry %s reconciled: %s", inquiry_id, message)
         return SendReport(inquiry_id, fields.get("send_status", S.SEND_UNKNOWN) if n else "FENCED", message)
 

@@ -169,3 +169,16 @@ def test_emergency_stop_while_sends_queued__nothing_more_reaches_the_sandbox(liv
     send_due()
     assert len(live.answers()) == before
     assert all(Inquiry.objects.get(pk=q.pk).is_test_mode for q in more)
+
+
+def test_unknown_then_confirmed_delivered__counts_as_success(live):
+    from policy.models import AccountRollout
+
+    inquiry = live.inquiry()
+    live.sandbox.store.set_faults(scope="answers", lost_response="drop")
+    assert send_inquiry(inquiry.pk).result == "SEND_UNKNOWN"
+    assert AccountRollout.objects.get(account=live.coupang).consecutive_failures == 1
+    live.sandbox.store.set_faults(lost_response="")
+    assert [r.result for r in reconcile(stale_after=0, include_waiting=True)] == ["SENT"]
+    assert AccountRollout.objects.get(account=live.coupang).consecutive_failures == 0
+    assert list(SendAttempt.objects.filter(inquiry=inquiry).values_list("outcome", flat=True)) == ["DELIVERED"]

@@ -126,3 +126,14 @@ def test_rollout_page__shows_quota_and_failure_columns(client, manager, rollout)
     client.force_login(manager)
     body = client.get(reverse("admin:policy_accountrollout_changelist")).content.decode()
     assert "coupang_main" in body and "24시간 실패율" in body and "긴급 정지" in body
+
+
+def test_locked_account__command_unlock_needs_a_named_manager(manager, rollout):
+    from policy.services import SYSTEM, rollout_lock
+
+    rollout_lock(account=rollout.account, reason="3 consecutive failures", actor=SYSTEM)
+    with pytest.raises(CommandError, match="rollout-manager role"):
+        call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--reason", "looks fine")
+    call_command("rollout", "--by", "manager", "unlock", "coupang_main", "--mode", "LIVE", "--reason", "fixed")
+    rollout.refresh_from_db()
+    assert rollout.locked_at is None

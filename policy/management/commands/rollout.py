@@ -77,6 +77,10 @@ class Command(BaseCommand):
             actor = self._actor(by)
             if action == "unlock":
                 account = services.get_account(opts["account"])
+                rollout = services.rollout_for(account)
+                if rollout.locked_at is not None and actor.user is None:
+                    raise CommandError(f"{account.name} is locked ({rollout.lock_reason}); unlocking it again needs a "
+                                       "person with the rollout-manager role: add --by USER and --reason")
                 mode = services.parse_mode(opts["mode"])
                 phase = services.get_phase(opts["phase"]) if opts["phase"] is not None else None
                 services.rollout_unlock(account=account, mode=mode, phase=phase, actor=actor, reason=opts["reason"])
