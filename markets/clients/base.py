@@ -28,7 +28,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger("partialauto.markets")
 
 KST = ZoneInfo("Asia/Seoul")
+MAX_PAGES = 1000  # guard against a server that never reports the last page
 
 # --- markets and inquiry kinds -----------------------------------------------------------------
 
@@ -631,6 +632,48 @@ class MarketClient(abc.ABC):
         incomplete (do not advance a cursor). Network/auth/rate-limit failures raise the other
         ``MarketError`` subclasses.
         """
+
+    def _pages(
+        self, kind: str, windows: Iterable[tuple[Any, Any]], prepare: Callable[[tuple[Any, Any], int], _Prepared],
+        parse: Callable[[str, bytes], ParsedPage],
+    ) -> Iterator[RemoteInquiry | Malformed]:
+        """Page through each window until the marketplace says it is done, yielding each inquiry once.
+
+        ``prepare(window, page)`` builds the request; ``parse(kind, body)`` reads one page. A page that
+        cannot be read stops the listing (the caller keeps its watermark), with the raw body attached.
+        """
+        self._check_kind(kind)
+        seen: set[str] = set()
+        endpoint = Endpoint(f"list.{kind}")
+        size = self.page_sizes[kind]
+        for window in windows:
+            page = 1
+            while True:
+                result = self._read(endpoint, prepare(window, page))
+                parsed = parse(kind, result.body)
+                if not parsed.ok:
+                    raise MarketResponseError(
+                        f"{kind} page {page} ({window[0]}..{window[1]}) unreadable: {parsed.error}",
+                        http_status=result.status,
+                        malformed=next((i for i in parsed.items if isinstance(i, Malformed)), None),
+                    )
+                for item in parsed.items:
+                    if isinstance(item, RemoteInquiry):
+                        if item.external_id in seen:
+                            continue  # the list shifted between pages; already yielded
+                        seen.add(item.external_id)
+                    yield item
+                if not parsed.items or parsed.last is True:
+                    break
+                if parsed.last is None:
+                    if parsed.total_pages is not None:
+                        if page >= parsed.total_pages:
+                            break
+                    elif len(parsed.items) < size:
+                        break
+                page += 1
+                if page > MAX_PAGES:
+                    raise MarketResponseError(f"{kind}: more than {MAX_PAGES} pages in one window; giving up")
 
     @abc.abstractmethod
     def post_answer(self, kind: str, external_id: str, text: str, reply_context: dict | None = None) -> SendResult:

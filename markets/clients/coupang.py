@@ -55,7 +55,6 @@ API_V5 = "/v2/providers/openapi/apis/api/v5/vendors"
 MAX_WINDOW_SPAN_DAYS = 6
 ONLINE_PAGE_SIZE = 50
 CALLCENTER_PAGE_SIZE = 30
-MAX_PAGES = 1000  # guard against a server that never reports the last page
 LOOKUP_FALLBACK_DAYS = 30
 
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
@@ -365,36 +364,9 @@ class CoupangClient(MarketClient):
     def list_inquiries(
         self, kind: str, start: datetime, end: datetime, answered: bool | None = None
     ) -> Iterator[RemoteInquiry | Malformed]:
-        self._check_kind(kind)
-        seen: set[str] = set()
-        endpoint = Endpoint(f"list.{kind}")
-        for window_start, window_end in date_windows(kst_date(start), kst_date(end), MAX_WINDOW_SPAN_DAYS):
-            page = 1
-            while True:
-                result = self._read(endpoint, self._list_prepared(kind, window_start, window_end, page, answered))
-                parsed = parse_coupang_page(kind, result.body)
-                if not parsed.ok:
-                    raise MarketResponseError(
-                        f"{kind} page {page} ({window_start}..{window_end}) unreadable: {parsed.error}",
-                        http_status=result.status,
-                        malformed=next((i for i in parsed.items if isinstance(i, Malformed)), None),
-                    )
-                for item in parsed.items:
-                    if isinstance(item, RemoteInquiry):
-                        if item.external_id in seen:
-                            continue  # the list shifted between pages; already yielded
-                        seen.add(item.external_id)
-                    yield item
-                if not parsed.items:
-                    break
-                if parsed.total_pages is not None:
-                    if page >= parsed.total_pages:
-                        break
-                elif len(parsed.items) < self.page_sizes[kind]:
-                    break
-                page += 1
-                if page > MAX_PAGES:
-                    raise MarketResponseError(f"{kind}: more than {MAX_PAGES} pages in one window; giving up")
+        windows = date_windows(kst_date(start), kst_date(end), MAX_WINDOW_SPAN_DAYS)
+        return self._pages(kind, windows, lambda w, page: self._list_prepared(kind, w[0], w[1], page, answered),
+                           parse_coupang_page)
 
     # -- writes --
 

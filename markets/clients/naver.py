@@ -84,7 +84,6 @@ INQUIRY_PAGE_SIZE = 200  # documented maximum (minimum 10)
 QNA_WINDOW = timedelta(days=30)
 #: customer inquiries: at most 365 days (error 4003); 364 keeps the inclusive span within it
 INQUIRY_WINDOW_SPAN_DAYS = 364
-MAX_PAGES = 1000
 LOOKUP_FALLBACK_DAYS = 30
 
 #: renew the token when fewer than this many seconds remain (Naver re-issues only below 30 min)
@@ -521,37 +520,8 @@ class NaverClient(MarketClient):
         self, kind: str, start: datetime, end: datetime, answered: bool | None = None
     ) -> Iterator[RemoteInquiry | Malformed]:
         self._check_kind(kind)
-        seen: set[str] = set()
-        endpoint = Endpoint(f"list.{kind}")
-        size = self.page_sizes[kind]
-        for window in self._windows(kind, start, end):
-            page = 1
-            while True:
-                result = self._read(endpoint, self._list_prepared(kind, window, page, answered))
-                parsed = parse_naver_page(kind, result.body)
-                if not parsed.ok:
-                    raise MarketResponseError(
-                        f"{kind} page {page} unreadable: {parsed.error}",
-                        http_status=result.status,
-                        malformed=next((i for i in parsed.items if isinstance(i, Malformed)), None),
-                    )
-                for item in parsed.items:
-                    if isinstance(item, RemoteInquiry):
-                        if item.external_id in seen:
-                            continue
-                        seen.add(item.external_id)
-                    yield item
-                if not parsed.items or parsed.last is True:
-                    break
-                if parsed.last is None:
-                    if parsed.total_pages is not None:
-                        if page >= parsed.total_pages:
-                            break
-                    elif len(parsed.items) < size:
-                        break
-                page += 1
-                if page > MAX_PAGES:
-                    raise MarketResponseError(f"{kind}: more than {MAX_PAGES} pages in one window; giving up")
+        return self._pages(kind, self._windows(kind, start, end),
+                           lambda window, page: self._list_prepared(kind, window, page, answered), parse_naver_page)
 
     # -- writes --
 
