@@ -194,40 +194,37 @@ class AccountRolloutAdmin(RolloutManagerOnly, SimpleHistoryAdmin):
 
     @admin.action(description=_("선택한 계정 해금 (모드·단계 설정)"))
     def unlock_accounts(self, request, queryset):
+        def apply(rollout, data, actor):
+            services.rollout_unlock(account=rollout.account, mode=data["mode"], phase=data["phase"], actor=actor,
+                                    reason=data["reason"])
+            return f"{rollout.account.name}: {data['mode']}"
+
+        return self._confirmed(request, queryset, UnlockForm, _("계정 해금 확인"), "unlock_accounts", apply)
+
+    @admin.action(description=_("선택한 계정 잠금 (해금 해제)"))
+    def lock_accounts(self, request, queryset):
+        def apply(rollout, data, actor):
+            services.rollout_lock(account=rollout.account, reason=data["reason"], actor=actor)
+            return f"{rollout.account.name}: {_('잠갔습니다.')}"
+
+        return self._confirmed(request, queryset, LockForm, _("계정 잠금 확인"), "lock_accounts", apply)
+
+    def _confirmed(self, request, queryset, form_class, title, action, apply):
+        """An action with a confirmation page and a reason; each account is changed through the service."""
         if not self._require_manager(request):
             return None
-        form = UnlockForm(request.POST if "confirm" in request.POST else None)
+        form = form_class(request.POST if "confirm" in request.POST else None)
         if "confirm" in request.POST and form.is_valid():
+            actor = services.Actor.of(request.user)
             for rollout in queryset.select_related("account"):
                 try:
-                    services.rollout_unlock(account=rollout.account, mode=form.cleaned_data["mode"],
-                                            phase=form.cleaned_data["phase"], actor=services.Actor.of(request.user),
-                                            reason=form.cleaned_data["reason"])
-                    self.message_user(request, f"{rollout.account.name}: {form.cleaned_data['mode']}", messages.SUCCESS)
+                    self.message_user(request, apply(rollout, form.cleaned_data, actor), messages.SUCCESS)
                 except services.RolloutError as exc:
                     self.message_user(request, f"{rollout.account.name}: {exc}", messages.ERROR)
             return None
         return TemplateResponse(request, "admin/policy/rollout_action.html", {
-            **self.admin_site.each_context(request), "title": _("계정 해금 확인"), "form": form, "queryset": queryset,
-            "action": "unlock_accounts", "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        })
-
-    @admin.action(description=_("선택한 계정 잠금 (해금 해제)"))
-    def lock_accounts(self, request, queryset):
-        if not self._require_manager(request):
-            return None
-        form = LockForm(request.POST if "confirm" in request.POST else None)
-        if "confirm" in request.POST and form.is_valid():
-            for rollout in queryset.select_related("account"):
-                services.rollout_lock(account=rollout.account, reason=form.cleaned_data["reason"],
-                                      actor=services.Actor.of(request.user))
-            self.message_user(request, _("잠갔습니다."), messages.WARNING)
-            return None
-        return TemplateResponse(request, "admin/policy/rollout_action.html", {
-            **self.admin_site.each_context(request), "title": _("계정 잠금 확인"), "form": form, "queryset": queryset,
-            "action": "lock_accounts", "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            **self.admin_site.each_context(request), "title": title, "form": form, "queryset": queryset,
+            "action": action, "opts": self.model._meta, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         })
 
     def get_urls(self):
@@ -239,29 +236,28 @@ class AccountRolloutAdmin(RolloutManagerOnly, SimpleHistoryAdmin):
         return custom + urls
 
     def emergency_stop_view(self, request):
-        if not request.user.has_perm("policy.emergency_stop"):
-            raise PermissionDenied
-        form = LockForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            services.emergency_stop(reason=form.cleaned_data["reason"], actor=services.Actor.of(request.user))
-            self.message_user(request, _("긴급 정지: 모든 실제 전송을 막았습니다."), messages.ERROR)
-            return redirect("admin:policy_accountrollout_changelist")
-        return TemplateResponse(request, "admin/policy/emergency_stop.html", {
-            **self.admin_site.each_context(request), "title": _("긴급 정지"), "form": form, "opts": self.model._meta,
-            "stop": True,
-        })
+        return self._stop_view(request, stop=True)
 
     def resume_view(self, request):
+        return self._stop_view(request, stop=False)
+
+    def _stop_view(self, request, *, stop: bool):
+        """The emergency stop and its lifting: a confirmation page with a reason, then the service call."""
         if not request.user.has_perm("policy.emergency_stop"):
             raise PermissionDenied
         form = LockForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            services.resume(reason=form.cleaned_data["reason"], actor=services.Actor.of(request.user))
-            self.message_user(request, _("긴급 정지를 풀었습니다. 테스트 모드는 그대로입니다."), messages.SUCCESS)
+            actor, reason = services.Actor.of(request.user), form.cleaned_data["reason"]
+            if stop:
+                services.emergency_stop(reason=reason, actor=actor)
+                self.message_user(request, _("긴급 정지: 모든 실제 전송을 막았습니다."), messages.ERROR)
+            else:
+                services.resume(reason=reason, actor=actor)
+                self.message_user(request, _("긴급 정지를 풀었습니다. 테스트 모드는 그대로입니다."), messages.SUCCESS)
             return redirect("admin:policy_accountrollout_changelist")
         return TemplateResponse(request, "admin/policy/emergency_stop.html", {
-            **self.admin_site.each_context(request), "title": _("긴급 정지 해제"), "form": form, "opts": self.model._meta,
-            "stop": False,
+            **self.admin_site.each_context(request), "title": _("긴급 정지") if stop else _("긴급 정지 해제"), "form": form,
+            "opts": self.model._meta, "stop": stop,
         })
 
 
