@@ -119,6 +119,8 @@ def say(message: str) -> None:
 
 def main() -> int:
     args = parse_args()
+    # A SIGTERM (e.g. `timeout`) must still stop the cluster this run started: run the finally blocks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rng = random.Random(args.seed)
     env = prepare_environment(args)
 
