@@ -17,7 +17,7 @@ from inquiries import review
 from inquiries.calibration import AGREE_AT, MIN_SAMPLE
 from inquiries.models import Inquiry, InquiryEvent, Intent, KnowledgeEntry, ReviewItem, SendAttempt
 from inquiries.review import REVIEW_PERMISSION
-from partialauto.admin_utils import ReadOnlyAdmin, gates_table, pretty_json
+from partialauto.admin_utils import ConfiguredIntentFilter, LargeTablePaginator, ReadOnlyAdmin, gates_table, pretty_json
 
 
 class InquiryEventInline(admin.TabularInline):
@@ -46,11 +46,14 @@ def mask_name(value: str) -> str:
 class InquiryAdmin(admin.ModelAdmin):
     list_display = ["id", "account", "kind", "short_content", "intent", "confidence_score", "status", "send_status",
                     "send_attempts", "decision_mode", "created_at"]
-    list_filter = ["status", "send_status", "decision_mode", "market_code", "kind", "intent", "is_test_mode", "account"]
+    # No date_hierarchy: it lists the months with a SELECT DISTINCT over every row (0.6 s at 1 M rows);
+    # the date filter offers today / 7 days / this month / this year without touching the table.
+    list_filter = ["status", "send_status", "decision_mode", "market_code", "kind", ("intent", ConfiguredIntentFilter),
+                   "is_test_mode", "account", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["account"]
     search_fields = ["=external_id", "=order_id", "content", "title"]
-    date_hierarchy = "created_at"
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
+    paginator = LargeTablePaginator  # nor for the page count
     list_per_page = 50
     inlines = [InquiryEventInline]
     fieldsets = [
@@ -145,10 +148,10 @@ class KnowledgeEntryAdmin(SimpleHistoryAdmin):
 @admin.register(SendAttempt)
 class SendAttemptAdmin(ReadOnlyAdmin):
     list_display = ["started_at", "inquiry_id", "account", "attempt_no", "outcome", "http_status", "is_test_mode", "error"]
-    list_filter = ["outcome", "is_test_mode", "market_code", "account"]
+    list_filter = ["outcome", "is_test_mode", "market_code", "account", ("started_at", admin.DateFieldListFilter)]
     list_select_related = ["account"]
-    date_hierarchy = "started_at"
     show_full_result_count = False
+    paginator = LargeTablePaginator
 
 
 class ReviewForm(forms.ModelForm):
@@ -184,11 +187,12 @@ class ReviewQueueAdmin(admin.ModelAdmin):
 
     form = ReviewForm
     list_display = ["id", "account", "kind", "short_content", "intent", "confidence_score", "why", "created_at"]
-    list_filter = ["account", "intent", "status", "decision_mode"]
+    list_filter = ["account", ("intent", ConfiguredIntentFilter), "status", "decision_mode"]
     list_select_related = ["account"]
     search_fields = ["=external_id", "content"]
     ordering = ["created_at"]
     show_full_result_count = False
+    paginator = LargeTablePaginator
     readonly_fields = ["account", "kind", "created_at", "title", "content", "product_name", "intent", "confidence_score",
                        "why", "risk_hits_display", "gates_display", "draft_answer", "last_send_error"]
     fieldsets = [

@@ -194,11 +194,20 @@ class Inquiry(models.Model):
                 fields=["next_attempt_at", "id"], name="inquiry_due_idx",
                 condition=Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]),
             ),
-            # reconciler: in-flight and unknown rows only
+            # the sweep's batch claim takes a few due rows per account (inquiries.sending._lock_due_ids)
             models.Index(
-                fields=["lease_expires_at"], name="inquiry_inflight_idx",
+                fields=["account", "next_attempt_at", "id"], name="inquiry_account_due_idx",
+                condition=Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]),
+            ),
+            # reconciler: in-flight and unknown rows only. On claimed_at (what it filters SENDING rows by),
+            # not on lease_expires_at: the lease renewal right before each marketplace call then changes
+            # no indexed column and PostgreSQL can do it as a HOT update.
+            models.Index(
+                fields=["claimed_at"], name="inquiry_inflight_claimed_idx",
                 condition=Q(send_status__in=["SENDING", "SEND_UNKNOWN"]),
             ),
+            # the monitor's risk-keyword rule: AUTO_SEND decisions of the last hour
+            models.Index(fields=["decided_at"], name="inquiry_autosend_decided_idx", condition=Q(status="AUTO_SEND")),
             models.Index(fields=["status", "-created_at"], name="inquiry_review_idx",
                          condition=Q(status__in=["HUMAN_REVIEW", "AUTO_SEND"])),
             models.Index(fields=["sent_at"], name="inquiry_sent_at_idx", condition=Q(send_status="SENT")),

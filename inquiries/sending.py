@@ -441,72 +441,101 @@ def _lock_due_ids(glob: GlobalControls, *, limit: int, per_account: int) -> list
         return [row[0] for row in cursor.fetchall()]
 
 
-_brakes_sql: str | None = None
+_fingerprint_sql: str | None = None
+_fingerprint_global_from = 0  # index of the first value that is not about the account (settings, history)
 
 
-def _brakes(account_ids) -> dict:
-    """Per account, in one query, every stored value the send-time gates depend on that people, the
-    monitor or a rule can change while a batch is being sent: the settings row (switch, test mode,
-    emergency stop, hours, lease…) and the account with its rollout (active, mode, lock). Equal values
-    mean the controls loaded after them still hold; any difference means they must be loaded again."""
-    global _brakes_sql
-    if _brakes_sql is None:
+def _settings_fingerprints(account_ids) -> dict:
+    """Per account, in one query: every stored value the send path's gates are computed from — the
+    settings row (switch, test mode, emergency stop, threshold, hours, lease, attempts), the account
+    and its rollout (active, mode, lock, phase, overrides), the phase quotas — plus the newest history
+    id of each of those tables (every admin or service edit writes one, an edit of one business-hours
+    row included). Equal fingerprints mean controls loaded after the first one still hold."""
+    global _fingerprint_sql, _fingerprint_global_from
+    if _fingerprint_sql is None:
         from markets.models import MarketAccount
-        from policy.models import AutomationSettings
+        from policy.models import AutomationSettings, BusinessDayOverride, BusinessHoursRange, RolloutPhase
 
         qn = connection.ops.quote_name
-        conf_fields = ["updated_at", "partial_auto_enabled", "test_mode", "emergency_stopped_at", "emergency_reason",
-                       "auto_send_threshold", "business_hours_enabled", "observe_public_holidays", "max_send_attempts",
-                       "lease_seconds"]
-        rollout_fields = ["mode", "locked_at", "lock_reason", "phase_id", "quota_override", "threshold_override",
-                          "updated_at"]
-        columns = ([f"a.{qn('id')}", f"a.{qn('is_active')}", f"a.{qn('updated_at')}"]
-                   + [f"r.{qn(AccountRollout._meta.get_field(f.removesuffix('_id')).column)}" for f in rollout_fields]
-                   + [f"s.{qn(AutomationSettings._meta.get_field(f).column)}" for f in conf_fields])
-        _brakes_sql = (
+
+        def cols(alias, model, names):
+            return [f"{alias}.{qn(model._meta.get_field(n).column)}" for n in names]
+
+        def newest_history(model):
+            hist = model.history.model._meta
+            return f"(SELECT MAX({qn(hist.pk.column)}) FROM {qn(hist.db_table)})"
+
+        phase_table = qn(RolloutPhase._meta.db_table)
+        account_columns = (
+            cols("a", MarketAccount, ["is_active", "updated_at"])
+            + cols("r", AccountRollout, ["mode", "locked_at", "lock_reason", "phase", "quota_override",
+                                         "threshold_override", "updated_at"])
+            + cols("p", RolloutPhase, ["daily_quota", "all_intents"])
+            + [f"(SELECT {qn('daily_quota')} FROM {phase_table} ORDER BY {qn('number')} LIMIT 1)"]
+        )
+        _fingerprint_global_from = len(account_columns)
+        columns = (
+            cols("a", MarketAccount, ["id"]) + account_columns
+            + cols("s", AutomationSettings, ["updated_at", "partial_auto_enabled", "test_mode", "emergency_stopped_at",
+                                             "emergency_reason", "auto_send_threshold", "business_hours_enabled",
+                                             "observe_public_holidays", "max_send_attempts", "lease_seconds"])
+            + [newest_history(m) for m in (AutomationSettings, BusinessHoursRange, BusinessDayOverride, RolloutPhase,
+                                           AccountRollout, MarketAccount)]
+        )
+        _fingerprint_sql = (
             f"SELECT {', '.join(columns)} FROM {qn(MarketAccount._meta.db_table)} a "
             f"LEFT JOIN {qn(AccountRollout._meta.db_table)} r ON r.{qn('account_id')} = a.{qn('id')} "
+            f"LEFT JOIN {phase_table} p ON p.{qn('id')} = r.{qn('phase_id')} "
             f"LEFT JOIN {qn(AutomationSettings._meta.db_table)} s ON s.{qn('id')} = 1 "
             f"WHERE a.{qn('id')} IN (%s)"
         )
     account_ids = list(account_ids)
+    # The environment can only tighten the database settings, and tests change it at run time.
+    env = (settings.CS_ENV_ENABLE_PARTIAL_AUTO, settings.CS_ENV_TEST_MODE, settings.CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS,
+           settings.CS_ENV_AUTO_SEND_THRESHOLD)
+    from markets.models import MarketAccount
+
+    pk = MarketAccount._meta.pk
     with connection.cursor() as cursor:
-        cursor.execute(_brakes_sql % ", ".join(["%s"] * len(account_ids)), account_ids)
-        return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+        cursor.execute(_fingerprint_sql % ", ".join(["%s"] * len(account_ids)),
+                       [pk.get_db_prep_value(i, connection) for i in account_ids])
+        return {pk.to_python(row[0]): (tuple(row[1:]), env) for row in cursor.fetchall()}
 
 
-class _Settings:
-    """The settings a batch is sent under. Loaded after the claim, exactly as :func:`send_inquiry`
-    loads them; before each send one query compares everything that could stop it (:func:`_brakes`)
-    with the values read just before loading, and any difference loads them again in full. A kill
-    switch, a lock or a mode change therefore stops the next send of the batch, as it does on the
-    single-row path; only an edit of a single business-hours row (which leaves the settings row
-    alone) waits for the next batch."""
+class _SweepSettings:
+    """The settings one sweep claims and sends under. Before each use (a batch claim, each send) one
+    query reads the fingerprints of the accounts concerned (:func:`_settings_fingerprints`); the
+    controls are loaded in full — exactly as the single-row path loads them — only when a fingerprint
+    differs from the one read before they were last loaded. A kill switch, a lock, a mode, phase or
+    hours change therefore applies to the very next claim and the very next send, as on the single-row
+    path, and a sweep over a hundred accounts does not reload a hundred accounts' settings per batch."""
 
-    def __init__(self, account_ids) -> None:
-        self._brakes = _brakes(account_ids)  # read before the load below: a change after it is seen
-        self.glob = load_global()
-        self._controls: dict[object, AccountControls] = {}
-        self._loaded_with: dict[object, tuple] = {}
+    def __init__(self) -> None:
+        self.glob: GlobalControls | None = None
+        self._glob_key: tuple | None = None
+        self._controls: dict[object, tuple[tuple, AccountControls]] = {}
 
-    def for_row(self, inquiry: Inquiry) -> tuple[GlobalControls, AccountControls]:
-        account_id = inquiry.account_id
-        brakes = _brakes([account_id]).get(account_id)
-        if brakes is None:
-            raise DatabaseError(f"account {account_id} vanished during a send batch")
-        inquiry.account.is_active = brakes[0]  # fresh, for the account-inactive gate
-        if brakes != self._brakes.get(account_id):
-            log.warning("Settings changed during a send batch (account %s); reloading before the next send", account_id)
-            self._brakes[account_id] = brakes
-            self.glob = load_global()
-            self._controls.clear()
-        controls = self._controls.get(account_id)
-        if controls is None:
-            controls = self._controls[account_id] = load_account_controls(inquiry.account, glob=self.glob)
-        return self.glob, controls
+    def fresh(self, accounts: dict) -> dict[object, AccountControls]:
+        """``accounts``: id → MarketAccount. Returns id → controls, valid as of now."""
+        prints = _settings_fingerprints(accounts)  # read first: anything changed after it is seen next time
+        result: dict[object, AccountControls] = {}
+        for account_id, account in accounts.items():
+            values, env = prints.get(account_id, (None, None))
+            if values is None:
+                raise DatabaseError(f"account {account_id} vanished during a send sweep")
+            account.is_active = values[0]  # fresh, for the account-inactive gate
+            glob_key = (values[_fingerprint_global_from:], env)  # the settings row, the history ids, the environment
+            if glob_key != self._glob_key or self.glob is None:
+                self.glob, self._glob_key = load_global(), glob_key
+                self._controls.clear()
+            cached = self._controls.get(account_id)
+            if cached is None or cached[0] != values:
+                cached = self._controls[account_id] = (values, load_account_controls(account, glob=self.glob))
+            result[account_id] = cached[1]
+        return result
 
 
-def claim_batch(glob: GlobalControls, *, limit: int = CLAIM_BATCH, per_account: int = CLAIM_PER_ACCOUNT,
+def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_account: int = CLAIM_PER_ACCOUNT,
                 actor_label: str = WORKER) -> tuple[list[tuple[Claim, Inquiry]], list[int]]:
     """Claim up to ``limit`` due rows in one committed transaction. Returns the claims (with the claimed
     rows) and the ids handed to a person because the account's daily quota was used up.
@@ -515,15 +544,18 @@ def claim_batch(glob: GlobalControls, *, limit: int = CLAIM_BATCH, per_account: 
     a lease on the database clock, a quota slot when it needs one, a send-attempt record and a CLAIMED
     event, all committed before any marketplace call. The conditional UPDATE (the due conditions again)
     stays the guarantee; the row locks only keep concurrent sweeps from queueing behind each other."""
-    lease = timedelta(seconds=glob.lease_seconds)
     claimed: list[tuple[Claim, Inquiry]] = []
     exhausted: list[int] = []
+    if current.glob is None:
+        current.glob = load_global()
     with transaction.atomic(durable=True):
-        ids = _lock_due_ids(glob, limit=limit, per_account=per_account)
+        ids = _lock_due_ids(current.glob, limit=limit, per_account=per_account)
         if not ids:
             return [], []
         rows = Inquiry.objects.select_related("account").in_bulk(ids)
-        controls: dict[object, AccountControls] = {}
+        controls = current.fresh({row.account_id: row.account for row in rows.values()})
+        glob = current.glob
+        lease = timedelta(seconds=glob.lease_seconds)
         tokens: dict[int, uuid.UUID] = {}
         days: dict[int, object] = {}
         modes: dict[int, str] = {}
@@ -531,8 +563,6 @@ def claim_batch(glob: GlobalControls, *, limit: int = CLAIM_BATCH, per_account: 
             row = rows.get(pk)
             if row is None:
                 continue
-            if row.account_id not in controls:
-                controls[row.account_id] = load_account_controls(row.account, glob=glob)
             mode = modes[pk] = controls[row.account_id].send_mode(row.status)
             day = None
             quota = controls[row.account_id].daily_quota
@@ -582,19 +612,19 @@ def claim_batch(glob: GlobalControls, *, limit: int = CLAIM_BATCH, per_account: 
 def send_due(*, limit: int = 100, client_factory=None, batch_size: int = CLAIM_BATCH) -> list[SendReport]:
     """Send what is due now, through the same claim/lease path as the workers, in claimed batches."""
     reports: list[SendReport] = []
+    current = _SweepSettings()
     while len(reports) < limit:
-        glob = load_global()
-        claimed, exhausted = claim_batch(glob, limit=min(batch_size, limit - len(reports)))
+        claimed, exhausted = claim_batch(current, limit=min(batch_size, limit - len(reports)))
         reports += [SendReport(pk, "NOT_CLAIMED", "daily quota used up") for pk in exhausted]
         if not claimed:
             if not exhausted:
                 break
             continue
-        current = _Settings({row.account_id for _c, row in claimed})
         for claim_, inquiry in claimed:
             try:
-                glob, controls = current.for_row(inquiry)
-                reports.append(_send_claimed(claim_, inquiry, glob, controls, client_factory))
+                # 2. re-check the gates after the claim, on settings confirmed fresh right now
+                controls = current.fresh({inquiry.account_id: inquiry.account})[inquiry.account_id]
+                reports.append(_send_claimed(claim_, inquiry, current.glob, controls, client_factory))
             except DatabaseError as exc:
                 # The database went away mid-send: the row keeps its lease and the reconciler settles it.
                 log.error("Inquiry %s: database error during send (%s); left for reconciliation", inquiry.pk, exc)

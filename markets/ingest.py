@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from inquiries import events
@@ -68,16 +68,21 @@ def scrub(raw: dict) -> dict:
     return walk(raw) if isinstance(raw, dict) else {}
 
 
-def _row(account: MarketAccount, item) -> Inquiry:
+def _row_values(account: MarketAccount, item) -> dict:
+    """The new row's fields (by attribute name) for one marketplace item; the rest are model defaults."""
     status = Inquiry.Status.ANSWERED_ELSEWHERE if item.answered else Inquiry.Status.NEW
-    return Inquiry(
-        account=account, market_code=account.market_code, kind=item.kind, external_id=clean_text(item.external_id, 64),
+    return dict(
+        account_id=account.pk, market_code=account.market_code, kind=item.kind, external_id=clean_text(item.external_id, 64),
         created_at=item.created_at, title=clean_text(item.title, 300), content=clean_text(item.content),
         product_id=clean_text(item.product_id, 64), product_name=clean_text(item.product_name, 300),
         order_id=clean_text(item.order_id, 64), buyer_name_masked=clean_text(item.buyer_name_masked, 64),
         reply_context=scrub(item.reply_context or {}), raw_payload=scrub(item.raw or {}), status=status,
         external_answer=clean_text(item.answer_text) if item.answered else "",
     )
+
+
+def _row(account: MarketAccount, item) -> Inquiry:
+    return Inquiry(**_row_values(account, item))
 
 
 def _store_malformed(account: MarketAccount, bad) -> None:
@@ -87,9 +92,67 @@ def _store_malformed(account: MarketAccount, bad) -> None:
     log.warning("Malformed %s item from %s recorded and skipped: %s", bad.kind, account.name, bad.error)
 
 
+def _insert_new_orm(account: MarketAccount, new_items: list) -> list[tuple[int, str]]:
+    """Insert the rows and their INGESTED events; returns (id, status) of the rows this call inserted."""
+    new_rows = [_row(account, item) for item in new_items]
+    # ignore_conflicts: a concurrent poll of the same account inserts the same rows; the unique
+    # constraint decides, and neither poll fails.
+    Inquiry.objects.bulk_create(new_rows, ignore_conflicts=True)
+    # ids of the rows this call inserted (a concurrent poll's rows already have their event)
+    fresh = list(Inquiry.objects.filter(
+        account=account, kind__in={r.kind for r in new_rows}, external_id__in=[r.external_id for r in new_rows]
+    ).exclude(events__type=InquiryEvent.Type.INGESTED).values_list("pk", "status"))
+    InquiryEvent.objects.bulk_create([
+        events.build(pk, InquiryEvent.Type.INGESTED, actor_label=POLLER, to_status=status,
+                     to_send_status=Inquiry.SendStatus.NOT_SENT) for pk, status in fresh
+    ])
+    return fresh
+
+
+def _insert_new_pg(account: MarketAccount, new_items: list) -> list[tuple[int, str]]:
+    """PostgreSQL: the same result as :func:`_insert_new_orm` in two round trips instead of a
+    client-side quoted multi-row INSERT plus a look-up. The rows are COPYed into a temporary table;
+    one statement inserts them with ``ON CONFLICT DO NOTHING`` (a concurrent poll of the same account
+    inserts the same rows: the unique constraint decides and neither poll fails) and writes an
+    INGESTED event for exactly the rows it inserted (``RETURNING`` never reports a conflicting row)."""
+    from psycopg.types.json import Jsonb
+
+    now = timezone.now()
+    fields = [f for f in Inquiry._meta.concrete_fields if not f.primary_key]
+    base = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields}
+    base.update({f.attname: now for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)})
+    rows = []
+    for item in new_items:
+        # _row_values gives plain strings, aware datetimes, the account's UUID and JSON documents:
+        # psycopg adapts all of them itself once the documents are marked as jsonb.
+        values = {**base, **{k: Jsonb(v) if isinstance(v, (dict, list)) else v for k, v in _row_values(account, item).items()}}
+        rows.append([values[f.attname] for f in fields])
+    qn = connection.ops.quote_name
+    cols = ", ".join(qn(f.column) for f in fields)
+    table, event_table = qn(Inquiry._meta.db_table), qn(InquiryEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE _ingest_rows ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
+        with cursor.cursor.copy(f"COPY _ingest_rows ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"WITH ins AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM _ingest_rows "
+            f"ON CONFLICT DO NOTHING RETURNING id, status) "
+            f"INSERT INTO {event_table} (inquiry_id, type, at, actor_label, from_status, to_status, from_send_status, "
+            f"to_send_status, message, data) "
+            f"SELECT id, %s, %s, %s, '', status, '', %s, '', '{{}}'::jsonb FROM ins ORDER BY id "
+            f"RETURNING inquiry_id, to_status",
+            [InquiryEvent.Type.INGESTED, now, POLLER, Inquiry.SendStatus.NOT_SENT],
+        )
+        fresh = cursor.fetchall()
+        cursor.execute("DROP TABLE _ingest_rows")
+    return fresh
+
+
 def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
     """Insert new inquiries and mark outside answers; safe to run twice on the same items."""
     created = answered = 0
+    insert_new = _insert_new_pg if connection.vendor == "postgresql" else _insert_new_orm
     for start in range(0, len(items), UPSERT_BATCH):
         chunk = items[start:start + UPSERT_BATCH]
         by_key = {(i.kind, clean_text(i.external_id, 64)): i for i in chunk}
@@ -100,19 +163,10 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
                     account=account, kind__in={k for k, _ in by_key}, external_id__in={e for _, e in by_key}
                 ).values_list("pk", "kind", "external_id", "status", "send_status", "draft_answer")
             }
-            new_rows = [_row(account, item) for key, item in by_key.items() if key not in existing]
-            # ignore_conflicts: a concurrent poll of the same account inserts the same rows; the unique
-            # constraint decides, and neither poll fails.
-            Inquiry.objects.bulk_create(new_rows, ignore_conflicts=True)
-            if new_rows:
-                # ids of the rows this call inserted (a concurrent poll's rows already have their event)
-                fresh = Inquiry.objects.filter(
-                    account=account, kind__in={r.kind for r in new_rows}, external_id__in=[r.external_id for r in new_rows]
-                ).exclude(events__type=InquiryEvent.Type.INGESTED).values_list("pk", "status")
-                batch = [events.build(pk, InquiryEvent.Type.INGESTED, actor_label=POLLER, to_status=status,
-                                      to_send_status=Inquiry.SendStatus.NOT_SENT) for pk, status in fresh]
-                InquiryEvent.objects.bulk_create(batch)
-                created += len(batch)
+            new_items = [item for key, item in by_key.items() if key not in existing]
+            if new_items:
+                fresh = insert_new(account, new_items)
+                created += len(fresh)
                 answered += sum(1 for _pk, status in fresh if status == Inquiry.Status.ANSWERED_ELSEWHERE)
             # Answered on the marketplace by someone else since we last looked.
             for key, (pk, status, send_status, draft) in existing.items():

@@ -1,0 +1,132 @@
+#!/usr/bin/env python
+"""Ingest throughput: inquiries per second from the sandbox marketplace into ``market_inquiry_raw``.
+
+    .venv/bin/python bench/ingest.py [--inquiries 20000] [--accounts 4]
+
+``--accounts`` Coupang and as many SmartStore accounts; the inquiries are spread over them and over
+both inquiry kinds of each market, asked within the last day (inside the first poll's look-back), 20 %
+already answered on the marketplace. The sandbox's own rate limits are off and the clients get a
+``NullLimiter``: this measures our pipeline (HTTP + parsing + upsert), not the marketplaces' quotas —
+with the shared limiter a Coupang account is bounded by 8 calls/s × 50 items per page.
+
+Reported: the first poll of every account (everything new: the figure the goal is about), a fetch-only
+pass of the same windows (how much of it is HTTP + parsing) and a second poll of the same windows
+(everything already stored: the steady state of the overlapping windows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--inquiries", type=int, default=20_000)
+    p.add_argument("--accounts", type=int, default=4, help="accounts per marketplace")
+    p.add_argument("--database", default="partialauto_bench_ingest")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--profile", action="store_true", help="cProfile the first poll; top entries in the JSON")
+    args = p.parse_args()
+
+    common.setup(args.database)
+    from django.db import connection
+    from django.utils import timezone
+
+    from inquiries.models import Inquiry, InquiryEvent
+    from markets import services as market_services
+    from markets.clients.ratelimit import NullLimiter
+    from markets.connect import client_for
+    from markets.ingest import poll_account
+    from markets.models import PollCursor
+
+    sandbox = common.SandboxProcess(seed=args.seed)
+    control = sandbox.control
+    accounts = []
+    for i in range(args.accounts):
+        cp = control.add_coupang_account(vendor_id=f"B{20_000_000 + i}", reply_by="bench")
+        accounts.append((market_services.account_create(
+            name=f"coupang_{i}", market_code="COUPANG", vendor_id=cp["vendor_id"], access_key=cp["access_key"],
+            secret_key=cp["secret_key"], reply_by="bench", api_base_url=sandbox.coupang_base_url), cp["vendor_id"]))
+        nv = control.add_naver_account(client_id=f"bench-app-{i}")
+        accounts.append((market_services.account_create(
+            name=f"naver_{i}", market_code="SMARTSTORE", client_id=nv["client_id"], client_secret=nv["client_secret"],
+            api_base_url=sandbox.naver_base_url), nv["client_id"]))
+    per_kind = max(1, args.inquiries // (len(accounts) * 2))
+    common.say(f"generating {per_kind * len(accounts) * 2} inquiries in the sandbox")
+    for account, owner in accounts:
+        for kind in account.kinds:
+            control.add_inquiries(kind, per_kind, owner=owner, answered_ratio=0.2, risk_ratio=0.05, days_back=1.0)
+    expected = per_kind * len(accounts) * 2
+
+    clients = {account.pk: client_for(account, limiter=NullLimiter()) for account, _ in accounts}
+    now = timezone.now()
+
+    # fetch only: the same windows the first poll will ask for (reads are idempotent)
+    from markets.ingest import FIRST_POLL_LOOKBACK
+
+    fetched = 0
+    with common.stopwatch() as fetch_time:
+        for account, _owner in accounts:
+            for kind in account.kinds:
+                fetched += sum(1 for _ in clients[account.pk].list_inquiries(kind, now - FIRST_POLL_LOOKBACK, now))
+    fetch_s = fetch_time()
+    sandbox_cpu_before = sandbox.cpu_seconds()
+
+    common.say("first poll")
+    created = 0
+    prof = common.Profile(args.profile)
+    with common.stopwatch() as first_time, prof:
+        for account, _owner in accounts:
+            summary = poll_account(account, now=now, client=clients[account.pk])
+            if summary.errors:
+                raise SystemExit(f"poll of {account.name} failed: {summary.errors}")
+            created += summary.created
+    first_s = first_time()
+    sandbox_cpu_first = (sandbox.cpu_seconds() or 0) - (sandbox_cpu_before or 0)
+
+    # second poll of the same windows: nothing new, everything looked up
+    PollCursor.objects.update(watermark=None)
+    with common.stopwatch() as second_time:
+        again = 0
+        for account, _owner in accounts:
+            again += poll_account(account, now=now, client=clients[account.pk]).created
+    second_s = second_time()
+
+    stored = Inquiry.objects.count()
+    ingested_events = InquiryEvent.objects.filter(type="INGESTED").count()
+    sandbox.stop()
+    result = {
+        "bench": "ingest",
+        "command": "bench/ingest.py " + " ".join(sys.argv[1:]),
+        "database": connection.settings_dict["NAME"],
+        "accounts": len(accounts),
+        "sandbox_inquiries": expected,
+        "fetched": fetched,
+        "created": created,
+        "stored_rows": stored,
+        "ingested_events": ingested_events,
+        "second_poll_created": again,
+        "first_poll_s": round(first_s, 3),
+        "inquiries_per_s": round(created / first_s, 1) if first_s else None,
+        "fetch_only_s": round(fetch_s, 3),
+        "fetch_only_items_per_s": round(fetched / fetch_s, 1) if fetch_s else None,
+        "sandbox_cpu_s_during_first_poll": round(sandbox_cpu_first, 2),
+        "second_poll_s": round(second_s, 3),
+        "second_poll_items_per_s": round(fetched / second_s, 1) if second_s else None,
+        "limiter": "NullLimiter (sandbox rate limits off)",
+        "sandbox": "separate process",
+        "profile_first_poll": prof.top(30),
+        "ok": created == expected == stored and again == 0 and ingested_events == stored,
+    }
+    common.emit(result)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
