@@ -35,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import descendants  # noqa: E402  (the same /proc walk the send benchmark uses)
+
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,27 +80,6 @@ def prepare_environment(args: argparse.Namespace) -> dict[str, str]:
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partialauto.settings")
     return env
-
-
-def descendants(pid: int) -> list[tuple[int, int]]:
-    """(pid, depth) of every process below ``pid``, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, stack = [], [(pid, 0)]
-    while stack:
-        current, depth = stack.pop()
-        for child in children.get(current, []):
-            out.append((child, depth + 1))
-            stack.append((child, depth + 1))
-    return out
 
 
 NEMESIS = [
