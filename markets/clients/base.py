@@ -347,6 +347,17 @@ def as_id(value: Any) -> str:
     raise ValueError(f"id must be an integer or a digit string, got {type(value).__name__}")
 
 
+def opt_int(value: Any) -> int | None:
+    """An integer from a JSON number or a digit string; anything else (bools included) is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 def opt_text(value: Any) -> str | None:
     """Optional display text: numbers become strings, anything structured is ignored."""
     if value is None or isinstance(value, bool):

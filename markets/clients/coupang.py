@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from markets.clients.base import (
+    opt_int,
     COUPANG_CALLCENTER,
     COUPANG_ONLINE,
     MARKET_COUPANG,
@@ -225,16 +226,6 @@ def _code_ok(code: Any) -> bool:
     return str(code).strip().upper() in ("200", "SUCCESS", "OK")
 
 
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 def parse_coupang_page(kind: str, body: bytes | str) -> ParsedPage:
     """A list response body → items + paging. Never raises."""
     parse_item = _ITEM_PARSERS[kind]
@@ -254,8 +245,8 @@ def parse_coupang_page(kind: str, body: bytes | str) -> ParsedPage:
                           error="response has no data.content list")
     items = [parse_item(element) for element in (data.get("content") or [])]
     pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
-    page = _as_int(pagination.get("currentPage"))
-    total = _as_int(pagination.get("totalPages"))
+    page = opt_int(pagination.get("currentPage"))
+    total = opt_int(pagination.get("totalPages"))
     return ParsedPage(items, ok=True, page=page, total_pages=total)
 
 

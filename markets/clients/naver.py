@@ -28,6 +28,7 @@ import bcrypt
 import requests
 
 from markets.clients.base import (
+    opt_int,
     KST,
     MARKET_SMARTSTORE,
     NAVER_INQUIRY,
@@ -281,16 +282,6 @@ def parse_naver_inquiry_item(item: Any) -> RemoteInquiry | Malformed:
         return Malformed(kind, item, short_text(exc))
 
 
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 def parse_naver_page(kind: str, body: bytes | str) -> ParsedPage:
     """A list response body → items + paging. Never raises.
 
@@ -315,11 +306,11 @@ def parse_naver_page(kind: str, body: bytes | str) -> ParsedPage:
     items = [parse_item(element) for element in elements]
     last = document.get("last") if isinstance(document.get("last"), bool) else None
     if kind == NAVER_QNA:
-        page = _as_int(document.get("page"))
+        page = opt_int(document.get("page"))
     else:
-        number = _as_int(document.get("number"))
+        number = opt_int(document.get("number"))
         page = number + 1 if number is not None else None
-    return ParsedPage(items, ok=True, page=page, total_pages=_as_int(document.get("totalPages")), last=last)
+    return ParsedPage(items, ok=True, page=page, total_pages=opt_int(document.get("totalPages")), last=last)
 
 
 def parse_naver_qna_page(body: bytes | str) -> ParsedPage:
