@@ -16,15 +16,12 @@ the inquiry is ``mixed`` (two topics), which lowers confidence. No match at all 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from inquiries.agent.normalize import NormalizedText, normalize
-from inquiries.agent.patterns import CompiledPattern, PatternError, compile_pattern
-
-logger = logging.getLogger("partialauto.agent")
+from inquiries.agent.patterns import CompiledPattern, compile_patterns
 
 INTENTS: tuple[str, ...] = ("배송문의", "사용법", "상품문의", "교환반품", "환불", "주문취소", "재입고", "기타")
 FALLBACK_INTENT = "기타"
@@ -101,16 +98,8 @@ class IntentClassifier:
         self.errors: list[str] = []
         compiled: list[_CompiledRule] = []
         for rule in rules:
-            patterns: list[CompiledPattern] = []
-            for source in rule.patterns:
-                try:
-                    cp = compile_pattern(source)
-                except PatternError as exc:
-                    logger.error("intent-pattern-invalid intent=%s %s", rule.intent, exc)
-                    self.errors.append(f"{rule.intent}: {exc}")
-                    continue
-                if cp is not None:
-                    patterns.append(cp)
+            patterns = compile_patterns(rule.patterns, owner=rule.intent, errors=self.errors,
+                                        log_event="intent-pattern-invalid")
             compiled.append(_CompiledRule.build(rule.intent, float(rule.weight), patterns))
         self._rules = tuple(compiled)
         self.intents: tuple[str, ...] = tuple(dict.fromkeys(r.intent for r in compiled))

@@ -14,16 +14,13 @@ without keywords counts as 0.5. Scoring reads it: no relevant entry means a pers
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from inquiries.agent.normalize import NormalizedText, has_final_consonant
-from inquiries.agent.patterns import CompiledPattern, PatternError, compile_pattern
-
-logger = logging.getLogger("partialauto.agent")
+from inquiries.agent.patterns import CompiledPattern, compile_patterns
 
 NO_KEYWORD_QUALITY = 0.5
 MAX_VALUE_CHARS = 80  # a product name longer than this is trimmed in the draft
@@ -96,16 +93,8 @@ class KnowledgeBase:
         self.errors: list[str] = []
         self._by_intent: dict[str, list[_IndexedEntry]] = {}
         for order, entry in enumerate(entries):
-            keywords: list[CompiledPattern] = []
-            for source in entry.keywords:
-                try:
-                    cp = compile_pattern(source)
-                except PatternError as exc:
-                    logger.error("kb-keyword-invalid entry=%s %s", entry.id, exc)
-                    self.errors.append(f"{entry.title}: {exc}")
-                    continue
-                if cp is not None:
-                    keywords.append(cp)
+            keywords = compile_patterns(entry.keywords, owner=entry.title, errors=self.errors,
+                                        log_event="kb-keyword-invalid")
             self._by_intent.setdefault(entry.intent, []).append(_IndexedEntry(entry, order, tuple(keywords)))
 
     def __len__(self) -> int:

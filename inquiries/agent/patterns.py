@@ -13,6 +13,8 @@ Keeping the syntax this small is deliberate: it is what a CS lead can edit safel
 
 from __future__ import annotations
 
+import logging
+
 import re
 from dataclasses import dataclass
 
@@ -23,6 +25,8 @@ EXCLUDE_PREFIX = "!"
 # Regexes ops write run on every inquiry; a bound on their size keeps a pasted essay out.
 MAX_PATTERN_CHARS = 500
 
+
+logger = logging.getLogger("partialauto.agent")
 
 class PatternError(ValueError):
     """A pattern that cannot be compiled; the message is safe to show to ops."""
@@ -77,6 +81,21 @@ def compile_pattern(source: str, *, force_regex: bool = False) -> CompiledPatter
     if not literal:
         return None
     return CompiledPattern(source=source, regex=re.compile(re.escape(literal)), is_regex=False, literal=literal)
+
+
+def compile_patterns(sources, *, owner: str, errors: list[str], log_event: str) -> list[CompiledPattern]:
+    """Compile an ops-edited pattern list; a broken pattern is logged, reported in ``errors`` and skipped."""
+    compiled: list[CompiledPattern] = []
+    for source in sources:
+        try:
+            cp = compile_pattern(source)
+        except PatternError as exc:
+            logger.error("%s owner=%s %s", log_event, owner, exc)
+            errors.append(f"{owner}: {exc}")
+            continue
+        if cp is not None:
+            compiled.append(cp)
+    return compiled
 
 
 def validate_pattern(source: str) -> str | None:
