@@ -136,12 +136,15 @@ def main() -> int:
                                start_new_session=True)
     samples: list[tuple[float, int]] = []
     memory: dict[int, dict] = {}
+    stat_first: list[int] | None = None
     sandbox_cpu0 = sandbox.cpu_seconds() or 0.0
     try:
         while time.monotonic() - started < args.deadline:
             time.sleep(0.25)
             answered = control.stats()["answers_accepted"]
             samples.append((time.monotonic() - started, answered))
+            if answered and stat_first is None:
+                stat_first = _cpu_times()  # the machine's busy share is taken while answers flow
             for pid, _depth in common.descendants(cluster.pid):
                 mem = common.proc_memory(pid)
                 if mem:
@@ -152,13 +155,13 @@ def main() -> int:
             if answered >= total:
                 break
             feed()
+        stat_last = _cpu_times()
     finally:
         os.killpg(cluster.pid, signal.SIGTERM)
         try:
             cluster.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(cluster.pid, signal.SIGKILL)
-    stat_after = _cpu_times()
     sandbox_cpu = (sandbox.cpu_seconds() or 0.0) - sandbox_cpu0
     load_after = common.loadavg()
 
@@ -179,8 +182,9 @@ def main() -> int:
     t_hi = next((t for t, n in samples if n >= hi), None)
     roles = _roles(Path(env["CS_LOG_FILE"]))
     workers = {pid: m for pid, m in memory.items() if roles.get(pid) == "worker"}
-    cpu_total = sum(a - b for a, b in zip(stat_after, stat_before))
-    idle = (stat_after[3] + stat_after[4]) - (stat_before[3] + stat_before[4])
+    window = (stat_first or stat_before, stat_last)
+    cpu_total = sum(a - b for a, b in zip(window[1], window[0]))
+    idle = (window[1][3] + window[1][4]) - (window[0][3] + window[0][4])
     result = {
         "bench": "send",
         "command": "bench/send.py " + " ".join(sys.argv[1:]),

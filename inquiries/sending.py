@@ -17,8 +17,11 @@ any transaction (research/reliability.md §2.2, §2.5):
 from __future__ import annotations
 
 import logging
+import os
 import random
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -238,6 +241,22 @@ def send_inquiry(inquiry_id: int, *, glob: GlobalControls | None = None, client_
 def _send_claimed(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls,
                   client_factory) -> SendReport:
     """Steps 2–4 for a claimed row; ``glob`` and ``controls`` must be fresh (read after the claim)."""
+    gated = _gate(claim_, inquiry, glob, controls)
+    if isinstance(gated, SendReport):
+        return gated
+    # Renew the lease right before the call, and only while it is still ours and unexpired: a worker
+    # that stalled past its lease (the reconciler may already be asking the marketplace) must not send.
+    renewed = _fenced(claim_).filter(lease_expires_at__gt=Now()).update(
+        lease_expires_at=Now() + Value(timedelta(seconds=glob.lease_seconds)))
+    if renewed != 1:
+        return _lease_lost(claim_)
+    return _live_send(claim_, inquiry, gated, glob, client_factory)
+
+
+def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls) -> SendReport | str:
+    """Step 2, the gates re-checked on fresh settings. Returns the answer text when the row may go to
+    the marketplace now; otherwise the claim is already given back (or finished in test mode) and the
+    report says how."""
     inquiry_id = inquiry.pk
     mode = controls.send_mode(inquiry.status)
     if not inquiry.account.is_active:
@@ -256,17 +275,14 @@ def _send_claimed(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, control
     if not text:
         _release_blocked(claim_, inquiry, reason="no answer text", to_status=ST.HUMAN_REVIEW)
         return SendReport(inquiry_id, "BLOCKED", "no answer text")
-
     if mode == Mode.TEST:
         return _test_mode(claim_, inquiry, controls)
-    # Renew the lease right before the call, and only while it is still ours and unexpired: a worker
-    # that stalled past its lease (the reconciler may already be asking the marketplace) must not send.
-    renewed = _fenced(claim_).filter(lease_expires_at__gt=Now()).update(
-        lease_expires_at=Now() + Value(timedelta(seconds=glob.lease_seconds)))
-    if renewed != 1:
-        log.error("Inquiry %s: lease lost before the marketplace call; not sending", inquiry.pk)
-        return SendReport(inquiry_id, "FENCED", "lease lost before the call")
-    return _live_send(claim_, inquiry, text, glob, client_factory)
+    return text
+
+
+def _lease_lost(claim_: Claim) -> SendReport:
+    log.error("Inquiry %s: lease lost before the marketplace call; not sending", claim_.inquiry_id)
+    return SendReport(claim_.inquiry_id, "FENCED", "lease lost before the call")
 
 
 def _test_mode(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> SendReport:
@@ -290,23 +306,43 @@ def _in_transaction() -> bool:
     return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
-def _live_send(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalControls, client_factory) -> SendReport:
+@dataclass(frozen=True)
+class _CallResult:
+    outcome: str
+    http_status: int | None
+    error: str
+    retry_after: float | None
+    remote_ref: str
+
+
+def _call(client_factory, inquiry: Inquiry, text: str) -> _CallResult:
+    """Step 3, the marketplace call. Never raises: an unexpected error is an unknown outcome."""
     from markets.clients.base import SendOutcome
     from markets.connect import cached_client_for
 
-    # 3. the marketplace call: outside any transaction (we are in autocommit here).
-    if _in_transaction():
-        raise RuntimeError("the marketplace call must not run inside a transaction (a rollback could undo the claim)")
     try:
         client = (client_factory or cached_client_for)(inquiry.account)
         result = client.post_answer(inquiry.kind, inquiry.external_id, text, inquiry.reply_context or {})
-        outcome, http_status, error = result.outcome, result.http_status, result.error or ""
-        retry_after = result.retry_after
-        remote_ref = result.remote_ref or ""
+        return _CallResult(result.outcome, result.http_status, result.error or "", result.retry_after,
+                           result.remote_ref or "")
     except Exception as exc:  # a bug or an unexpected library error: we cannot know what was sent
         log.exception("Inquiry %s: unexpected error during the marketplace call", inquiry.pk)
-        outcome, http_status, error, retry_after, remote_ref = SendOutcome.UNKNOWN, None, f"{type(exc).__name__}: {exc}", None, ""
+        return _CallResult(SendOutcome.UNKNOWN, None, f"{type(exc).__name__}: {exc}", None, "")
 
+
+def _live_send(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalControls, client_factory) -> SendReport:
+    # 3. the marketplace call: outside any transaction (we are in autocommit here).
+    if _in_transaction():
+        raise RuntimeError("the marketplace call must not run inside a transaction (a rollback could undo the claim)")
+    return _record_outcome(claim_, inquiry, text, glob, _call(client_factory, inquiry, text))
+
+
+def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalControls, call: _CallResult) -> SendReport:
+    """Step 4 for one row: write what the call came to, fenced by the claim token."""
+    from markets.clients.base import SendOutcome
+
+    outcome, http_status, error = call.outcome, call.http_status, call.error
+    retry_after, remote_ref = call.retry_after, call.remote_ref
     attempt = claim_.attempt_no
     account_id = inquiry.account_id
     if outcome == SendOutcome.DELIVERED:
@@ -404,11 +440,13 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
 
 
 # Sweeps claim due rows in batches: one committed transaction claims up to CLAIM_BATCH rows (each with
-# its own claim token, attempt and lease, exactly as claim() does for one), then every row is sent and
-# finalized on its own, fenced by its token. A batch spreads over accounts (at most CLAIM_PER_ACCOUNT
-# rows of one account) so that the per-vendor rate limit does not pace a whole batch.
-CLAIM_BATCH = 20
-CLAIM_PER_ACCOUNT = 2
+# its own claim token, attempt and lease, exactly as claim() does for one). Then, for each group of
+# CS_SEND_CONCURRENCY rows (one row at a time on SQLite): the gates on settings confirmed fresh, the
+# leases renewed, the marketplace calls in parallel, and the outcomes written fenced row by row by each
+# claim token (every delivered row of the group in one statement). A batch spreads over accounts (at
+# most CLAIM_PER_ACCOUNT rows of one account), so one vendor's rate limit does not hold up a group.
+CLAIM_BATCH = 32
+CLAIM_PER_ACCOUNT = 1
 
 
 def _claimable(glob: GlobalControls):
@@ -535,6 +573,40 @@ class _SweepSettings:
         return result
 
 
+# Columns a send never reads (deferred, so they are loaded only if some path does read them).
+_NOT_FOR_SENDING = ("content", "title", "product_name", "decision_trace", "risk_hits", "external_answer",
+                    "decision_reason", "raw_payload")
+
+
+def _claim_rows(glob: GlobalControls, tokens: dict[int, uuid.UUID], lease: timedelta) -> dict[int, int]:
+    """The claim itself: one conditional UPDATE (the due conditions again) giving each row its own
+    token, ``SENDING``, ``send_attempts + 1`` and a lease on the database clock. Returns id → attempt
+    number of the rows it claimed."""
+    due = _claimable(glob).filter(pk__in=list(tokens))
+    if connection.vendor != "postgresql":
+        due.update(
+            send_status=S.SENDING,
+            claim_token=Case(*[When(pk=pk, then=Value(token)) for pk, token in tokens.items()], output_field=UUIDField()),
+            claimed_at=Now(), lease_expires_at=Now() + Value(lease),
+            send_attempts=Coalesce(F("send_attempts"), 0) + 1, updated_at=Now(),
+        )
+        return dict(Inquiry.objects.filter(pk__in=list(tokens), send_status=S.SENDING,
+                                           claim_token__in=list(tokens.values())).values_list("pk", "send_attempts"))
+    # The due conditions apply to the updated row itself (not to a sub-select), so a row changed by
+    # anyone after this statement's snapshot is re-checked by PostgreSQL before it is updated.
+    where_sql, where_params = due.query.get_compiler(connection=connection).compile(due.query.where)
+    table = connection.ops.quote_name(Inquiry._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET send_status = %s, claim_token = v.token, claimed_at = NOW(), "
+            f"lease_expires_at = NOW() + %s, send_attempts = COALESCE({table}.send_attempts, 0) + 1, updated_at = NOW() "
+            f"FROM (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::uuid[]) AS token) AS v "
+            f"WHERE {table}.id = v.id AND {where_sql} RETURNING {table}.id, {table}.send_attempts",
+            [S.SENDING, lease, list(tokens), list(tokens.values()), *where_params],
+        )
+        return dict(cursor.fetchall())
+
+
 def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_account: int = CLAIM_PER_ACCOUNT,
                 actor_label: str = WORKER) -> tuple[list[tuple[Claim, Inquiry]], list[int]]:
     """Claim up to ``limit`` due rows in one committed transaction. Returns the claims (with the claimed
@@ -552,7 +624,7 @@ def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_accoun
         ids = _lock_due_ids(current.glob, limit=limit, per_account=per_account)
         if not ids:
             return [], []
-        rows = Inquiry.objects.select_related("account").in_bulk(ids)
+        rows = Inquiry.objects.select_related("account").defer(*_NOT_FOR_SENDING).in_bulk(ids)
         controls = current.fresh({row.account_id: row.account for row in rows.values()})
         glob = current.glob
         lease = timedelta(seconds=glob.lease_seconds)
@@ -573,16 +645,7 @@ def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_accoun
                     continue
             tokens[pk], days[pk] = uuid.uuid4(), day
         if tokens:
-            _claimable(glob).filter(pk__in=list(tokens)).update(
-                send_status=S.SENDING,
-                claim_token=Case(*[When(pk=pk, then=Value(token)) for pk, token in tokens.items()], output_field=UUIDField()),
-                claimed_at=Now(),
-                lease_expires_at=Now() + Value(lease),
-                send_attempts=Coalesce(F("send_attempts"), 0) + 1,
-                updated_at=Now(),
-            )
-            attempts = dict(Inquiry.objects.filter(pk__in=list(tokens), send_status=S.SENDING,
-                                                    claim_token__in=list(tokens.values())).values_list("pk", "send_attempts"))
+            attempts = _claim_rows(glob, tokens, lease)
             for pk, token in tokens.items():
                 if pk not in attempts:  # not due any more (cannot happen while we hold the lock; never assume)
                     if days[pk] is not None:
@@ -609,10 +672,20 @@ def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_accoun
     return claimed, exhausted
 
 
+def send_concurrency() -> int:
+    """Marketplace calls a sweep keeps in flight (``CS_SEND_CONCURRENCY``); 1 on SQLite, and 1 inside
+    a transaction (a test's): the call threads' own connections could not see its uncommitted rows and
+    would wait on its locks (the database rate limiter's)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1  # one process and one connection by nature; the calls' rate limiter may use it
+    return max(1, int(getattr(settings, "CS_SEND_CONCURRENCY", 32)))
+
+
 def send_due(*, limit: int = 100, client_factory=None, batch_size: int = CLAIM_BATCH) -> list[SendReport]:
     """Send what is due now, through the same claim/lease path as the workers, in claimed batches."""
     reports: list[SendReport] = []
     current = _SweepSettings()
+    width = send_concurrency()
     while len(reports) < limit:
         claimed, exhausted = claim_batch(current, limit=min(batch_size, limit - len(reports)))
         reports += [SendReport(pk, "NOT_CLAIMED", "daily quota used up") for pk in exhausted]
@@ -620,18 +693,176 @@ def send_due(*, limit: int = 100, client_factory=None, batch_size: int = CLAIM_B
             if not exhausted:
                 break
             continue
-        for claim_, inquiry in claimed:
+        for start in range(0, len(claimed), width):
+            group = claimed[start:start + width]
             try:
-                # 2. re-check the gates after the claim, on settings confirmed fresh right now
-                controls = current.fresh({inquiry.account_id: inquiry.account})[inquiry.account_id]
-                reports.append(_send_claimed(claim_, inquiry, current.glob, controls, client_factory))
+                if width == 1:
+                    claim_, inquiry = group[0]
+                    # 2. re-check the gates after the claim, on settings confirmed fresh right now
+                    controls = current.fresh({inquiry.account_id: inquiry.account})[inquiry.account_id]
+                    reports.append(_send_claimed(claim_, inquiry, current.glob, controls, client_factory))
+                else:
+                    reports += _send_group(group, current, client_factory)
             except DatabaseError as exc:
-                # The database went away mid-send: the row keeps its lease and the reconciler settles it.
-                log.error("Inquiry %s: database error during send (%s); left for reconciliation", inquiry.pk, exc)
+                # The database went away mid-send: the rows keep their leases and the reconciler settles them.
+                log.error("Inquiries %s: database error during send (%s); left for reconciliation",
+                          [c.inquiry_id for c, _ in group], exc)
                 close_old_connections()
                 connection.close()
-                reports.append(SendReport(inquiry.pk, "DB_ERROR", str(exc)))
+                done = {r.inquiry_id for r in reports}
+                reports += [SendReport(c.inquiry_id, "DB_ERROR", str(exc)) for c, _ in group if c.inquiry_id not in done]
     return reports
+
+
+# --------------------------------------------------------------------------------------------
+# a group of claimed rows sent together (PostgreSQL): one gate check, one lease renewal, the calls in
+# parallel, one write for all the delivered ones. Every other outcome takes the single-row path.
+
+_pool = None
+_pool_key: tuple | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor(width: int) -> ThreadPoolExecutor:
+    """The process's call threads (made again after a fork: threads do not survive one)."""
+    global _pool, _pool_key
+    key = (os.getpid(), width)
+    with _pool_lock:
+        if _pool is None or _pool_key != key:
+            _pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="send-call")
+            _pool_key = key
+        return _pool
+
+
+def close_call_threads() -> None:
+    """Stop the call threads, each closing the database connections it opened (the database rate
+    limiter's). For an orderly shutdown, and for tests that drop their database afterwards."""
+    global _pool, _pool_key
+    with _pool_lock:
+        pool, width = _pool, (_pool_key or (0, 0))[1]
+        _pool = _pool_key = None
+    if pool is None:
+        return
+    from django.db import connections
+
+    gate = threading.Barrier(width)
+
+    def close_mine() -> None:
+        connections.close_all()
+        gate.wait(timeout=10)  # every thread takes exactly one of these
+
+    for future in [pool.submit(close_mine) for _ in range(width)]:
+        future.exception()
+    pool.shutdown(wait=True)
+
+
+def _call_in_thread(client_factory, inquiry: Inquiry, text: str) -> _CallResult:
+    from django.db import connections
+
+    try:
+        return _call(client_factory, inquiry, text)
+    finally:
+        # The database rate limiter (no Redis) queries on this thread's own connection: keep it healthy.
+        for conn in connections.all(initialized_only=True):
+            conn.close_if_unusable_or_obsolete()
+
+
+def _send_group(group: list[tuple[Claim, Inquiry]], current: _SweepSettings, client_factory) -> list[SendReport]:
+    reports: list[SendReport] = []
+    # 2. the gates, on settings confirmed fresh right now (one fingerprint read for the group)
+    controls = current.fresh({inquiry.account_id: inquiry.account for _claim, inquiry in group})
+    ready: list[tuple[Claim, Inquiry, str]] = []
+    for claim_, inquiry in group:
+        gated = _gate(claim_, inquiry, current.glob, controls[inquiry.account_id])
+        if isinstance(gated, SendReport):
+            reports.append(gated)
+        else:
+            ready.append((claim_, inquiry, gated))
+    if not ready:
+        return reports
+    # The leases, renewed in one statement right before the calls, only where still ours and unexpired.
+    held = _renew_leases([c for c, _i, _t in ready], current.glob)
+    for claim_, _inquiry, _text in ready:
+        if claim_.inquiry_id not in held:
+            reports.append(_lease_lost(claim_))
+    ready = [row for row in ready if row[0].inquiry_id in held]
+    if _in_transaction():
+        raise RuntimeError("the marketplace call must not run inside a transaction (a rollback could undo the claim)")
+    # 3. the calls, in parallel; no database work happens on the call threads (but the rate limiter's)
+    pool = _executor(send_concurrency())
+    futures = [pool.submit(_call_in_thread, client_factory, inquiry, text) for _claim, inquiry, text in ready]
+    calls = [future.result() for future in futures]
+    # 4. the outcomes: every delivered one in one write, fenced row by row by its claim token
+    from markets.clients.base import SendOutcome
+
+    delivered = [(row, call) for row, call in zip(ready, calls) if call.outcome == SendOutcome.DELIVERED]
+    written = _finalize_delivered(delivered) if delivered else set()
+    for (claim_, inquiry, text), call in zip(ready, calls):
+        if call.outcome != SendOutcome.DELIVERED:
+            reports.append(_record_outcome(claim_, inquiry, text, current.glob, call))
+        elif claim_.inquiry_id in written:
+            log.info("Successfully auto-sent inquiry %s", inquiry.pk)
+            reports.append(SendReport(inquiry.pk, "SENT"))
+        else:
+            log.error("Inquiry %s: finalize fenced out (claim %s no longer holds the row); outcome %s not written",
+                      inquiry.pk, claim_.token, O.DELIVERED)
+            reports.append(SendReport(inquiry.pk, "FENCED"))
+    return reports
+
+
+def _renew_leases(claims: list[Claim], glob: GlobalControls) -> set[int]:
+    table = connection.ops.quote_name(Inquiry._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS t SET lease_expires_at = NOW() + %s "
+            f"FROM (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::uuid[]) AS token) AS v "
+            f"WHERE t.id = v.id AND t.claim_token = v.token AND t.send_status = %s AND t.lease_expires_at > NOW() "
+            f"RETURNING t.id",
+            [timedelta(seconds=glob.lease_seconds), [c.inquiry_id for c in claims], [c.token for c in claims], S.SENDING],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _finalize_delivered(delivered: list) -> set[int]:
+    """Write SENT for every delivered row of a group in one transaction: the inquiry rows (each fenced
+    by its own claim token), their send attempts and the accounts' failure streaks in one statement,
+    then the SENT events of exactly the rows written. Returns the ids written."""
+    qn = connection.ops.quote_name
+    inquiries, attempts = qn(Inquiry._meta.db_table), qn(SendAttempt._meta.db_table)
+    rollouts = qn(AccountRollout._meta.db_table)
+    ids, tokens, refs, texts, statuses, accounts = [], [], [], [], [], []
+    for (claim_, inquiry, text), call in delivered:
+        ids.append(claim_.inquiry_id)
+        tokens.append(claim_.token)
+        refs.append(call.remote_ref[:64])
+        texts.append(text)
+        statuses.append(call.http_status)
+        accounts.append(inquiry.account_id)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH v AS (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::uuid[]) AS token, UNNEST(%s::text[]) AS ref, "
+                f"UNNEST(%s::text[]) AS answer, UNNEST(%s::int[]) AS http_status, UNNEST(%s::uuid[]) AS account_id), "
+                f"done AS (UPDATE {inquiries} AS t SET send_status = %s, sent_at = NOW(), remote_ref = v.ref, "
+                f"final_answer = v.answer, last_send_error = '', lease_expires_at = NULL, next_attempt_at = NULL, "
+                f"is_test_mode = FALSE, updated_at = NOW() FROM v "
+                f"WHERE t.id = v.id AND t.claim_token = v.token AND t.send_status = %s RETURNING t.id), "
+                f"attempt AS (UPDATE {attempts} AS a SET outcome = %s, http_status = v.http_status, error = '', "
+                f"finished_at = NOW() FROM v JOIN done ON done.id = v.id WHERE a.claim_token = v.token), "
+                f"streak AS (UPDATE {rollouts} AS r SET consecutive_failures = 0 "
+                f"WHERE r.account_id IN (SELECT v.account_id FROM v JOIN done ON done.id = v.id) "
+                f"AND r.consecutive_failures <> 0) "
+                f"SELECT id FROM done",
+                [ids, tokens, refs, texts, statuses, accounts, S.SENT, S.SENDING, O.DELIVERED],
+            )
+            written = {row[0] for row in cursor.fetchall()}
+        by_id = {claim_.inquiry_id: (claim_, call) for (claim_, _inquiry, _text), call in delivered}
+        InquiryEvent.objects.bulk_create([
+            events.build(pk, InquiryEvent.Type.SENT, actor_label=WORKER, from_send_status=S.SENDING,
+                         to_send_status=S.SENT, data={"attempt": by_id[pk][0].attempt_no, "http_status": by_id[pk][1].http_status})
+            for pk in ids if pk in written
+        ])
+    return written
 
 
 def reconcile(*, stale_after: float | None = None, limit: int = 200, include_waiting: bool = False) -> list[SendReport]:

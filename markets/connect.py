@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 
 from markets.models import MarketAccount
@@ -44,18 +46,21 @@ def check_account_connection(account: MarketAccount) -> tuple[bool, str]:
 
 
 _clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()  # a send sweep calls from several threads
 
 
 def cached_client_for(account: MarketAccount):
     """One client (and HTTP session, and Naver token) per account and credentials version per process."""
     key = (account.pk, account.credentials_updated_at, account.api_base_url, account.updated_at)
-    client = _clients.get(key)
-    if client is None:
-        for stale in [k for k in _clients if k[0] == account.pk]:
-            _clients.pop(stale, None)
-        client = _clients[key] = client_for(account)
-    return client
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            for stale in [k for k in _clients if k[0] == account.pk]:
+                _clients.pop(stale, None)
+            client = _clients[key] = client_for(account)
+        return client
 
 
 def clear_client_cache() -> None:
-    _clients.clear()
+    with _clients_lock:
+        _clients.clear()

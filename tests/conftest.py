@@ -55,6 +55,12 @@ def _seeded(request):
     if "django_db_setup" in request.fixturenames and request.node.get_closest_marker("django_db"):
         request.getfixturevalue("db" if not _is_transactional(request) else "transactional_db")
         ensure_seed()
+    yield
+    # A send sweep's call threads may hold database connections (the database rate limiter): close
+    # them before the database is flushed or dropped.
+    from inquiries.sending import close_call_threads
+
+    close_call_threads()
 
 
 def _is_transactional(request) -> bool:
