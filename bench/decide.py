@@ -1,22 +1,36 @@
 #!/usr/bin/env python
 """Decisions per second: the CS agent (rules backend) + the deterministic policy on NEW inquiries.
 
-    .venv/bin/python bench/decide.py [--inquiries 10000]
+    .venv/bin/python bench/decide.py [--inquiries 10000] [--processes 2] [--profile]
 
 Inquiries come from the sandbox's generator through the real parsers and the real ingestion upsert
 (5 % with a risk keyword), spread over four accounts in different rollout states: a Coupang account
 LIVE in phase 3 (all intents, no quota), a SmartStore account LIVE in phase 2 (three intents, 30 a day:
-the quota gate runs), one in TEST and one in SHADOW mode. Business hours: always open. Timed:
-``decide_new()`` over all of them, exactly as ``process_inquiries`` runs it — including writing the
-decision, its events and queueing a send task (ORM broker) for every sendable decision.
+the quota gate runs), one in TEST and one in SHADOW mode. Business hours: always open.
+
+What is timed: ``--processes`` worker processes (default 2, the django-q cluster's default worker
+count, ``CS_Q_WORKERS``) each call ``decide_new()`` at the same moment, exactly as a worker runs
+``process_inquiries_task`` or an operator runs ``process_inquiries``: claiming batches, running the
+agent and the policy, writing the decisions and their events, and queueing a send sweep (ORM broker)
+after every batch with a sendable decision. Each process has its own database connection; they share
+the machine's cores with PostgreSQL. The clock starts when all of them are ready (forked, Django
+loaded, not yet connected) and stops when the last one has finished. Not timed: generating and
+ingesting the inquiries.
+
+Checked after the run (``ok``): every inquiry decided, none left NEW, no errors, and exactly one
+DECIDED event per inquiry. ``db_cpu_s`` is the CPU time of the PostgreSQL backends serving the
+processes (read from /proc: the server runs on this machine). ``--profile`` profiles every process
+and merges the statistics (cumulative times then add up over the processes).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,19 +39,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 
+def _worker(barrier, results, index: int, profile_path: str | None) -> None:
+    """One processor: what a django-q worker does when it runs process_inquiries_task."""
+    from django.db import connection, connections
+
+    from inquiries.decide import decide_new
+
+    try:
+        if profile_path:
+            os.environ["BENCH_PROFILE_DUMP"] = profile_path  # common.Profile writes its statistics there
+        barrier.wait()
+        cpu0 = time.process_time()
+        with common.Profile(bool(profile_path)):
+            summary = decide_new()
+        cpu = time.process_time() - cpu0
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        results.put({"index": index, "decided": summary.decided, "auto_send": summary.auto_send,
+                     "human_review": summary.human_review, "shadow_candidates": summary.shadow_candidates,
+                     "deferred": summary.deferred, "errors": summary.errors, "cpu_s": round(cpu, 3),
+                     "db_cpu_s": common.proc_cpu_seconds(backend), "pid": os.getpid()})
+    finally:
+        connections.close_all()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--inquiries", type=int, default=10_000)
+    p.add_argument("--processes", type=int, default=2, help="processors calling decide_new at once (default 2)")
     p.add_argument("--database", default="partialauto_bench_decide")
-    p.add_argument("--profile", action="store_true", help="cProfile decide_new; top entries in the JSON")
+    p.add_argument("--profile", action="store_true", help="cProfile decide_new in every process; top entries in the JSON")
     args = p.parse_args()
+    if args.processes < 1:
+        p.error("--processes must be at least 1")
 
     common.setup(args.database)
-    from django.db import connection
+    from django.db import connection, connections
     from django.db.models import Count
 
-    from inquiries.decide import decide_new
-    from inquiries.models import Inquiry
+    from inquiries.models import Inquiry, InquiryEvent
     from markets import services as market_services
     from markets.ingest import upsert
     from policy.models import AutomationSettings, Mode
@@ -70,37 +111,69 @@ def main() -> int:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 
-    prof = common.Profile(args.profile)
+    # Fork the processors with Django loaded and no connection open (each opens its own).
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(args.processes + 1)
+    results = ctx.Queue()
+    profile_dir = tempfile.mkdtemp(prefix="bench-decide-") if args.profile else None
+    profiles = [os.path.join(profile_dir, f"{i}.prof") if profile_dir else None for i in range(args.processes)]
+    procs = [ctx.Process(target=_worker, args=(barrier, results, i, profiles[i])) for i in range(args.processes)]
+    for proc in procs:
+        proc.start()
     load_before = common.loadavg()
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    barrier.wait()
     t0 = time.perf_counter()
-    with prof:
-        summary = decide_new()
+    workers = [results.get(timeout=1800) for _ in procs]
     elapsed = time.perf_counter() - t0
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    for proc in procs:
+        proc.join(60)
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    workers.sort(key=lambda w: w["index"])
+    decided = sum(w["decided"] for w in workers)
+    outcome = {key: sum(w[key] for w in workers) for key in ("auto_send", "human_review", "shadow_candidates", "deferred", "errors")}
+    db_cpu = [w["db_cpu_s"] for w in workers]
+
     from django_q.models import OrmQ
 
+    decided_events = InquiryEvent.objects.filter(type="DECIDED").values("inquiry_id").annotate(n=Count("id"))
+    events_total = sum(row["n"] for row in decided_events)
+    profile_top = None
+    if profile_dir:
+        import io
+        import pstats
+
+        out = io.StringIO()
+        pstats.Stats(*[path for path in profiles if os.path.exists(path)], stream=out).sort_stats("cumulative").print_stats(35)
+        lines = [line.rstrip() for line in out.getvalue().splitlines()]
+        start = next((i for i, line in enumerate(lines) if line.strip().startswith("ncalls")), 0)
+        profile_top = [line for line in lines[start:] if line.strip()]
     result = {
         "bench": "decide",
         "command": "bench/decide.py " + " ".join(sys.argv[1:]),
         "database": connection.settings_dict["NAME"],
         "backend": "rules",
+        "processes": args.processes,
         "inquiries": total,
-        "decided": summary.decided,
+        "decided": decided,
+        "decided_per_process": [w["decided"] for w in workers],
         "elapsed_s": round(elapsed, 3),
-        "decisions_per_s": round(summary.decided / elapsed, 1) if elapsed else None,
+        "decisions_per_s": round(decided / elapsed, 1) if elapsed else None,
         "process_cpu_s": round(cpu, 2),
-        "cpu_ms_per_decision": round(cpu * 1000 / summary.decided, 3) if summary.decided else None,
+        "cpu_ms_per_decision": round(cpu * 1000 / decided, 3) if decided else None,
+        "db_cpu_s": round(sum(db_cpu), 2) if all(v is not None for v in db_cpu) else None,
         "loadavg_before": load_before,
         "loadavg_after": common.loadavg(),
-        "outcome": {"auto_send": summary.auto_send, "human_review": summary.human_review,
-                    "shadow_candidates": summary.shadow_candidates, "deferred": summary.deferred, "errors": summary.errors},
+        "outcome": outcome,
         "by_status": dict(Inquiry.objects.values_list("status").annotate(n=Count("id"))),
+        "decided_events": events_total,
         "send_tasks_queued": OrmQ.objects.count(),
-        "pid": os.getpid(),
-        "profile": prof.top(35),
-        "ok": summary.decided == total and summary.errors == 0,
+        "pids": [w["pid"] for w in workers],
+        "profile": profile_top,
+        "ok": (decided == total and outcome["errors"] == 0 and not Inquiry.objects.filter(status="NEW").exists()
+               and events_total == decided and len(decided_events) == decided),
     }
     common.emit(result)
     return 0 if result["ok"] else 1

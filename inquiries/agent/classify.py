@@ -16,9 +16,11 @@ the inquiry is ``mixed`` (two topics), which lowers confidence. No match at all 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 
 from inquiries.agent.normalize import NormalizedText, normalize
 from inquiries.agent.patterns import CompiledPattern, compile_patterns
@@ -77,15 +79,36 @@ class _CompiledRule:
     # occur (and the regexes) pay for a regex pass.
     literals: tuple[tuple[str, CompiledPattern], ...]
     regexes: tuple[CompiledPattern, ...]
+    # All of the rule's regexes in one alternation: when it finds nothing, none of them can match and
+    # the per-regex passes are skipped. ``None``: no such shortcut, run every regex.
+    regex_union: re.Pattern[str] | None = None
 
     @classmethod
     def build(cls, intent: str, weight: float, patterns: list[CompiledPattern]) -> _CompiledRule:
+        regexes = tuple(p for p in patterns if not p.literal)
         return cls(
             intent,
             weight,
             tuple((p.literal, p) for p in patterns if p.literal),
-            tuple(p for p in patterns if not p.literal),
+            regexes,
+            _union(regexes),
         )
+
+
+# Group references (\1, (?P=name), (?(1)…)) would point at another alternative's groups once the
+# regexes are joined; such rules keep running each regex on its own.
+_GROUP_REFERENCE = re.compile(r"\\[0-9]|\(\?P=|\(\?\(")
+
+
+def _union(regexes: tuple[CompiledPattern, ...]) -> re.Pattern[str] | None:
+    if len(regexes) < 2 or any(_GROUP_REFERENCE.search(p.regex.pattern) for p in regexes):
+        return None
+    if any(p.regex.flags & ~(re.IGNORECASE | re.UNICODE) for p in regexes):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p.regex.pattern})" for p in regexes), re.IGNORECASE)
+    except re.error:  # e.g. inline global flags, only allowed at the very start of a pattern
+        return None
 
 
 def _pattern_strength(pattern: CompiledPattern, matched_len: int) -> float:
@@ -103,29 +126,74 @@ class IntentClassifier:
             compiled.append(_CompiledRule.build(rule.intent, float(rule.weight), patterns))
         self._rules = tuple(compiled)
         self.intents: tuple[str, ...] = tuple(dict.fromkeys(r.intent for r in compiled))
+        self._literals = _LiteralIndex(compiled)
 
     def classify(self, text: NormalizedText | str) -> Classification:
         nt = text if isinstance(text, NormalizedText) else normalize(text)
+        compact = nt.compact
+        present = self._literals.present(compact)
         scores: dict[str, float] = {}
         matched: dict[str, list[str]] = {}
-        for rule in self._rules:
-            total, sources = _score_rule(rule, nt.compact)
+        for index, rule in enumerate(self._rules):
+            if not rule.regexes and index not in present:
+                continue  # none of its keywords occurs: nothing to score
+            total, sources = _score_rule(rule, compact, present.get(index, ()))
             if total:
                 scores[rule.intent] = scores.get(rule.intent, 0.0) + total * rule.weight
                 matched.setdefault(rule.intent, []).extend(sources)
         return _decide(scores, matched)
 
 
-def _score_rule(rule: _CompiledRule, compact: str) -> tuple[float, list[str]]:
-    """Sum the strengths of the rule's matching patterns.
+class _LiteralIndex:
+    """Which plain keywords occur in a text, found in one pass over the text.
+
+    Every intent has dozens of keywords; testing each with ``in`` costs a Python step per keyword per
+    inquiry. Instead the keywords are indexed by their first two characters: one dictionary look-up per
+    position of the text finds the few that can start there. The result is exactly the set the
+    ``literal in text`` test gives, and each rule's present keywords keep the rule's own order (the
+    scoring's tie-breaks depend on it).
+    """
+
+    def __init__(self, rules: Sequence[_CompiledRule]) -> None:
+        owners: dict[str, list[tuple[int, int, CompiledPattern]]] = {}
+        for rule_index, rule in enumerate(rules):
+            for order, (literal, pattern) in enumerate(rule.literals):
+                owners.setdefault(literal, []).append((rule_index, order, pattern))
+        self._owners = owners
+        self._single = tuple(literal for literal in owners if len(literal) == 1)
+        by_prefix: dict[str, list[str]] = {}
+        for literal in owners:
+            if len(literal) > 1:
+                by_prefix.setdefault(literal[:2], []).append(literal)
+        self._by_prefix = {prefix: tuple(literals) for prefix, literals in by_prefix.items()}
+
+    def present(self, text: str) -> dict[int, tuple[CompiledPattern, ...]]:
+        """Rule index → the rule's keywords occurring in ``text``, in the rule's order."""
+        found = {literal for literal in self._single if literal in text}
+        get = self._by_prefix.get
+        for i in range(len(text) - 1):
+            literals = get(text[i:i + 2])
+            if literals:
+                for literal in literals:
+                    if text.startswith(literal, i):
+                        found.add(literal)
+        hits: dict[int, list[tuple[int, CompiledPattern]]] = {}
+        for literal in found:
+            for rule_index, order, pattern in self._owners[literal]:
+                hits.setdefault(rule_index, []).append((order, pattern))
+        return {rule_index: tuple(p for _order, p in sorted(found_, key=itemgetter(0))) for rule_index, found_ in hits.items()}
+
+
+def _score_rule(rule: _CompiledRule, compact: str, present: Sequence[CompiledPattern]) -> tuple[float, list[str]]:
+    """Sum the strengths of the rule's matching patterns (``present``: its plain keywords that occur).
 
     A match lying inside a longer match already counted for the same intent adds nothing: ``적립금``
     and ``적립`` on the same word are one piece of evidence, not two.
     """
     size = max(len(compact), 1)
     candidates: list[tuple[float, int, int, str]] = []
-    present = [p for literal, p in rule.literals if literal in compact]
-    for pattern in (*present, *rule.regexes):
+    regexes = rule.regexes if rule.regex_union is None or rule.regex_union.search(compact) else ()
+    for pattern in (*present, *regexes):
         for m in pattern.regex.finditer(compact):
             start, end = m.span()
             if end == start:

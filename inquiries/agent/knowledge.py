@@ -132,7 +132,10 @@ def _match(item: _IndexedEntry, compact: str) -> KBMatch:
         return KBMatch(item.entry, NO_KEYWORD_QUALITY, ())
     spans: list[tuple[int, int, str]] = []
     for keyword in item.keywords:
-        if not keyword.may_match(compact):
+        if keyword.literal:  # a plain keyword's regex is the escaped keyword: find() gives the same span
+            start = compact.find(keyword.literal)
+            if start >= 0:
+                spans.append((start, start + len(keyword.literal), keyword.source))
             continue
         m = keyword.regex.search(compact)
         if m and m.end() > m.start():

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -95,52 +96,81 @@ def has_final_consonant(ch: str) -> bool | None:
     return (ord(ch) - _HANGUL_BASE) % 28 != 0
 
 
+class _CharTable(dict):
+    """A ``str.translate`` table that decides each character once, with ``rule``, and remembers it.
+
+    The per-character decisions below (Unicode category look-ups) are the same on every call; doing
+    them in a Python loop for every character of every inquiry is what made normalising slow. Here
+    the loop runs inside ``str.translate`` and a character already seen is one dictionary hit. The
+    table stops growing at :data:`MAX_ENTRIES` characters (text made of every code point there is
+    must not grow a worker's memory); past that, new characters are decided on every call.
+    """
+
+    MAX_ENTRIES = 65_536
+
+    def __init__(self, rule: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._rule = rule
+
+    def __missing__(self, code: int) -> str | None:
+        value = self._rule(chr(code))
+        if len(self) < self.MAX_ENTRIES:
+            self[code] = value
+        return value
+
+
+def _clean_char(ch: str) -> str | None:
+    if ch.isspace():
+        return " "
+    if ch in _INVISIBLE:
+        return None
+    # Cc control, Cf format (zero-width space/joiner, bidi marks), Cs lone surrogates from bad
+    # decoding, Co private use, Cn unassigned: none of them carry meaning for us.
+    if unicodedata.category(ch)[0] == "C":
+        return None
+    return ch
+
+
+def _symbol_char(ch: str) -> str | None:
+    # A symbol between letters (씨♡발) joins them; one between words keeps them apart.
+    if unicodedata.category(ch) in ("So", "Sk") or "\ufe00" <= ch <= "\ufe0f":
+        return None
+    return ch
+
+
+def _masked_char(ch: str) -> str:
+    if ch == " ":
+        return " "
+    if ch in _MASK_CHARS or not ch.isalnum():
+        return "*"
+    return ch
+
+
+_CLEAN = _CharTable(_clean_char)
+_SYMBOLS = _CharTable(_symbol_char)
+_MASKED = _CharTable(_masked_char)
+# ``\w`` is exactly ``str.isalnum()`` plus the underscore (both use Py_UNICODE_ISALNUM).
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _clean(raw: str) -> str:
     """NFKC, drop control/format/invisible characters, collapse whitespace."""
     text = unicodedata.normalize("NFKC", raw).translate(_JAMO_TO_COMPAT)
-    out: list[str] = []
-    for ch in text:
-        if ch.isspace():
-            out.append(" ")
-            continue
-        if ch in _INVISIBLE:
-            continue
-        category = unicodedata.category(ch)
-        # Cc control, Cf format (zero-width space/joiner, bidi marks), Cs lone surrogates from bad
-        # decoding, Co private use, Cn unassigned: none of them carry meaning for us.
-        if category[0] == "C":
-            continue
-        out.append(ch)
-    return _WHITESPACE_RUN.sub(" ", "".join(out)).strip()
+    return _WHITESPACE_RUN.sub(" ", text.translate(_CLEAN)).strip()
 
 
 def _strip_symbols(text: str) -> str:
     """Remove emoji and pictographic symbols (So/Sk and variation selectors) for matching."""
-    out: list[str] = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category in ("So", "Sk") or "\ufe00" <= ch <= "\ufe0f":
-            # A symbol between letters (씨♡발) joins them; one between words keeps them apart.
-            continue
-        out.append(ch)
-    return _WHITESPACE_RUN.sub(" ", "".join(out)).strip()
+    return _WHITESPACE_RUN.sub(" ", text.translate(_SYMBOLS)).strip()
 
 
 def compact_form(text: str) -> str:
     """Letters and digits only: what space-insensitive keyword matching runs on."""
-    return "".join(ch for ch in text if ch.isalnum())
+    return _NOT_ALNUM.sub("", text)
 
 
 def _masked_form(match: str) -> str:
-    out: list[str] = []
-    for ch in match:
-        if ch == " ":
-            out.append(" ")
-        elif ch in _MASK_CHARS or (not ch.isalnum()):
-            out.append("*")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return match.translate(_MASKED)
 
 
 @lru_cache(maxsize=4096)

@@ -107,3 +107,71 @@ def test_command__prints_summary(live_account):
     out = io.StringIO()
     call_command("process_inquiries", "--limit", "10", stdout=out)
     assert "decided 2" in out.getvalue() and "RISK_KEYWORD: 1" in out.getvalue()
+
+
+def _hook_prepare(monkeypatch, target_pk, action):
+    """Run ``action(decision)`` right after the agent and the policy decided ``target_pk``, before the write."""
+    import inquiries.decide as decide
+
+    prepare = decide._prepare
+
+    def prepare_then_act(inquiry, **kwargs):
+        decision = prepare(inquiry, **kwargs)
+        if inquiry.pk == target_pk:
+            action(decision)
+        return decision
+
+    monkeypatch.setattr(decide, "_prepare", prepare_then_act)
+
+
+def test_batch_refused__the_other_rows_are_written_one_at_a_time(live_account, monkeypatch):
+    inquiries = [make_inquiry(live_account, content=SHIPPING) for _ in range(4)]
+    bad = inquiries[1]
+
+    def out_of_range(decision):
+        decision.fields["confidence_score"] = 5.0  # the table's check constraint refuses it
+
+    _hook_prepare(monkeypatch, bad.pk, out_of_range)
+    summary = decide_new()
+    assert summary.decided == 3 and summary.errors == 1
+    bad.refresh_from_db()
+    assert bad.status == "NEW" and not bad.events.filter(type="DECIDED").exists()
+    for inquiry in inquiries:
+        if inquiry.pk != bad.pk:
+            inquiry.refresh_from_db()
+            assert inquiry.status == "AUTO_SEND" and inquiry.events.filter(type="DECIDED").count() == 1
+
+
+def test_row_left_new_after_the_read__not_overwritten(live_account, monkeypatch):
+    inquiries = [make_inquiry(live_account, content=SHIPPING) for _ in range(3)]
+    taken = inquiries[0]
+
+    def answered_meanwhile(_decision):
+        Inquiry.objects.filter(pk=taken.pk).update(status="ANSWERED_ELSEWHERE", external_answer="판매자센터에서 답변")
+
+    _hook_prepare(monkeypatch, taken.pk, answered_meanwhile)
+    summary = decide_new()
+    assert summary.decided == 2 and summary.errors == 0
+    taken.refresh_from_db()
+    assert taken.status == "ANSWERED_ELSEWHERE" and taken.draft_answer == "" and taken.decided_at is None
+    assert not taken.events.filter(type="DECIDED").exists()
+    assert Inquiry.objects.filter(status="AUTO_SEND").count() == 2
+
+
+def test_send_sweep__queued_once_per_batch_with_a_sendable_decision(live_account, django_capture_on_commit_callbacks):
+    for content in (SHIPPING, SHIPPING, SHIPPING, SHIPPING, RISKY, RISKY):
+        make_inquiry(live_account, content=content)
+    with django_capture_on_commit_callbacks() as callbacks:
+        summary = decide_new(batch_size=2)  # batches: 2 sendable, 2 sendable, 2 risky (nothing to send)
+    assert summary.auto_send == 4 and summary.human_review == 2
+    assert len(callbacks) == 2
+
+
+def test_quota_counts_across_batches_of_a_run(live_account):
+    from policy.models import AccountRollout
+
+    AccountRollout.objects.filter(account=live_account).update(quota_override=3)
+    for _ in range(5):
+        make_inquiry(live_account, content=SHIPPING)
+    summary = decide_new(batch_size=2)
+    assert summary.auto_send == 3 and summary.by_reason.get("QUOTA_EXHAUSTED") == 2
