@@ -16,6 +16,7 @@ any transaction (research/reliability.md §2.2, §2.5):
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -578,10 +579,11 @@ _NOT_FOR_SENDING = ("content", "title", "product_name", "decision_trace", "risk_
                     "decision_reason", "raw_payload")
 
 
-def _claim_rows(glob: GlobalControls, tokens: dict[int, uuid.UUID], lease: timedelta) -> dict[int, int]:
+def _claim_rows(glob: GlobalControls, rows: dict[int, Inquiry], tokens: dict[int, uuid.UUID], modes: dict[int, str],
+                lease: timedelta, actor_label: str) -> dict[int, int]:
     """The claim itself: one conditional UPDATE (the due conditions again) giving each row its own
-    token, ``SENDING``, ``send_attempts + 1`` and a lease on the database clock. Returns id → attempt
-    number of the rows it claimed."""
+    token, ``SENDING``, ``send_attempts + 1`` and a lease on the database clock, plus a send-attempt
+    record and a CLAIMED event for exactly the rows it updated. Returns id → attempt number."""
     due = _claimable(glob).filter(pk__in=list(tokens))
     if connection.vendor != "postgresql":
         due.update(
@@ -590,21 +592,65 @@ def _claim_rows(glob: GlobalControls, tokens: dict[int, uuid.UUID], lease: timed
             claimed_at=Now(), lease_expires_at=Now() + Value(lease),
             send_attempts=Coalesce(F("send_attempts"), 0) + 1, updated_at=Now(),
         )
-        return dict(Inquiry.objects.filter(pk__in=list(tokens), send_status=S.SENDING,
-                                           claim_token__in=list(tokens.values())).values_list("pk", "send_attempts"))
-    # The due conditions apply to the updated row itself (not to a sub-select), so a row changed by
-    # anyone after this statement's snapshot is re-checked by PostgreSQL before it is updated.
+        attempts = dict(Inquiry.objects.filter(pk__in=list(tokens), send_status=S.SENDING,
+                                               claim_token__in=list(tokens.values())).values_list("pk", "send_attempts"))
+        SendAttempt.objects.bulk_create([
+            SendAttempt(inquiry_id=pk, account_id=rows[pk].account_id, market_code=rows[pk].market_code, attempt_no=n,
+                        claim_token=tokens[pk], is_test_mode=(modes[pk] == Mode.TEST))
+            for pk, n in attempts.items()
+        ])
+        InquiryEvent.objects.bulk_create([
+            events.build(pk, InquiryEvent.Type.CLAIMED, actor_label=actor_label, to_send_status=S.SENDING,
+                         data={"attempt": n, "claim": str(tokens[pk]), "mode": modes[pk]})
+            for pk, n in attempts.items()
+        ])
+        return attempts
+    # PostgreSQL: one statement. The due conditions apply to the updated row itself (not to a
+    # sub-select), so a row changed by anyone after this statement's snapshot is re-checked before it
+    # is updated; the attempt and the event are written from what the UPDATE returned.
     where_sql, where_params = due.query.get_compiler(connection=connection).compile(due.query.where)
-    table = connection.ops.quote_name(Inquiry._meta.db_table)
+    ids = list(tokens)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET send_status = %s, claim_token = v.token, claimed_at = NOW(), "
-            f"lease_expires_at = NOW() + %s, send_attempts = COALESCE({table}.send_attempts, 0) + 1, updated_at = NOW() "
-            f"FROM (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::uuid[]) AS token) AS v "
-            f"WHERE {table}.id = v.id AND {where_sql} RETURNING {table}.id, {table}.send_attempts",
-            [S.SENDING, lease, list(tokens), list(tokens.values()), *where_params],
+            _claim_sql() % {"due": where_sql},
+            [ids, [tokens[pk] for pk in ids], [modes[pk] for pk in ids],
+             S.SENDING, lease, *where_params, Mode.TEST, InquiryEvent.Type.CLAIMED, actor_label[:64], S.SENDING],
         )
         return dict(cursor.fetchall())
+
+
+@functools.cache
+def _claim_sql() -> str:
+    qn = connection.ops.quote_name
+    t = qn(Inquiry._meta.db_table)
+
+    def col(model, name):
+        return qn(model._meta.get_field(name).column)
+
+    def i(name):
+        return f"{t}.{col(Inquiry, name)}"
+
+    attempt_cols = ", ".join(col(SendAttempt, n) for n in (
+        "inquiry", "account", "market_code", "attempt_no", "claim_token", "is_test_mode", "outcome", "error", "started_at"))
+    event_cols = ", ".join(col(InquiryEvent, n) for n in (
+        "inquiry", "type", "at", "actor_label", "from_status", "to_status", "from_send_status", "to_send_status",
+        "message", "data"))
+    pending = SendAttempt.Outcome.PENDING
+    return (
+        f"WITH v AS (SELECT UNNEST(%%s::bigint[]) AS id, UNNEST(%%s::uuid[]) AS token, UNNEST(%%s::text[]) AS mode), "
+        f"claimed AS (UPDATE {t} SET {col(Inquiry, 'send_status')} = %%s, {col(Inquiry, 'claim_token')} = v.token, "
+        f"{col(Inquiry, 'claimed_at')} = NOW(), {col(Inquiry, 'lease_expires_at')} = NOW() + %%s, "
+        f"{col(Inquiry, 'send_attempts')} = COALESCE({i('send_attempts')}, 0) + 1, {col(Inquiry, 'updated_at')} = NOW() "
+        f"FROM v WHERE {i('id')} = v.id AND %(due)s "
+        f"RETURNING {i('id')} AS id, {i('send_attempts')} AS attempt, {i('account')} AS account_id, "
+        f"{i('market_code')} AS market_code, v.token, v.mode), "
+        f"attempt AS (INSERT INTO {qn(SendAttempt._meta.db_table)} ({attempt_cols}) "
+        f"SELECT id, account_id, market_code, attempt, token, mode = %%s, '{pending}', '', NOW() FROM claimed), "
+        f"logged AS (INSERT INTO {qn(InquiryEvent._meta.db_table)} ({event_cols}) "
+        f"SELECT id, %%s, NOW(), %%s, '', '', '', %%s, '', "
+        f"jsonb_build_object('attempt', attempt, 'claim', token::text, 'mode', mode) FROM claimed ORDER BY id) "
+        f"SELECT id, attempt FROM claimed"
+    )
 
 
 def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_account: int = CLAIM_PER_ACCOUNT,
@@ -645,7 +691,7 @@ def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_accoun
                     continue
             tokens[pk], days[pk] = uuid.uuid4(), day
         if tokens:
-            attempts = _claim_rows(glob, tokens, lease)
+            attempts = _claim_rows(glob, rows, tokens, modes, lease, actor_label)
             for pk, token in tokens.items():
                 if pk not in attempts:  # not due any more (cannot happen while we hold the lock; never assume)
                     if days[pk] is not None:
@@ -654,17 +700,6 @@ def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_accoun
                 row = rows[pk]
                 row.send_status, row.claim_token, row.send_attempts = S.SENDING, token, attempts[pk]
                 claimed.append((Claim(pk, token, attempts[pk], days[pk]), row))
-            SendAttempt.objects.bulk_create([
-                SendAttempt(inquiry_id=c.inquiry_id, account_id=row.account_id, market_code=row.market_code,
-                            attempt_no=c.attempt_no, claim_token=c.token, is_test_mode=(modes[c.inquiry_id] == Mode.TEST))
-                for c, row in claimed
-            ])
-            InquiryEvent.objects.bulk_create([
-                events.build(c.inquiry_id, InquiryEvent.Type.CLAIMED, actor_label=actor_label, from_send_status="",
-                             to_send_status=S.SENDING,
-                             data={"attempt": c.attempt_no, "claim": str(c.token), "mode": modes[c.inquiry_id]})
-                for c, row in claimed
-            ])
     for pk in exhausted:
         _escalate_quota(pk, actor_label=actor_label)
     for c, _row in claimed:
@@ -824,45 +859,58 @@ def _renew_leases(claims: list[Claim], glob: GlobalControls) -> set[int]:
 
 
 def _finalize_delivered(delivered: list) -> set[int]:
-    """Write SENT for every delivered row of a group in one transaction: the inquiry rows (each fenced
-    by its own claim token), their send attempts and the accounts' failure streaks in one statement,
-    then the SENT events of exactly the rows written. Returns the ids written."""
-    qn = connection.ops.quote_name
-    inquiries, attempts = qn(Inquiry._meta.db_table), qn(SendAttempt._meta.db_table)
-    rollouts = qn(AccountRollout._meta.db_table)
-    ids, tokens, refs, texts, statuses, accounts = [], [], [], [], [], []
+    """Write SENT for every delivered row of a group in one statement: the inquiry rows (each fenced by
+    its own claim token), their send attempts, the accounts' failure streaks and the SENT events of
+    exactly the rows written. Returns the ids written."""
+    columns: dict[str, list] = {"id": [], "token": [], "ref": [], "answer": [], "http_status": [], "attempt": [],
+                                "account_id": []}
     for (claim_, inquiry, text), call in delivered:
-        ids.append(claim_.inquiry_id)
-        tokens.append(claim_.token)
-        refs.append(call.remote_ref[:64])
-        texts.append(text)
-        statuses.append(call.http_status)
-        accounts.append(inquiry.account_id)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH v AS (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::uuid[]) AS token, UNNEST(%s::text[]) AS ref, "
-                f"UNNEST(%s::text[]) AS answer, UNNEST(%s::int[]) AS http_status, UNNEST(%s::uuid[]) AS account_id), "
-                f"done AS (UPDATE {inquiries} AS t SET send_status = %s, sent_at = NOW(), remote_ref = v.ref, "
-                f"final_answer = v.answer, last_send_error = '', lease_expires_at = NULL, next_attempt_at = NULL, "
-                f"is_test_mode = FALSE, updated_at = NOW() FROM v "
-                f"WHERE t.id = v.id AND t.claim_token = v.token AND t.send_status = %s RETURNING t.id), "
-                f"attempt AS (UPDATE {attempts} AS a SET outcome = %s, http_status = v.http_status, error = '', "
-                f"finished_at = NOW() FROM v JOIN done ON done.id = v.id WHERE a.claim_token = v.token), "
-                f"streak AS (UPDATE {rollouts} AS r SET consecutive_failures = 0 "
-                f"WHERE r.account_id IN (SELECT v.account_id FROM v JOIN done ON done.id = v.id) "
-                f"AND r.consecutive_failures <> 0) "
-                f"SELECT id FROM done",
-                [ids, tokens, refs, texts, statuses, accounts, S.SENT, S.SENDING, O.DELIVERED],
-            )
-            written = {row[0] for row in cursor.fetchall()}
-        by_id = {claim_.inquiry_id: (claim_, call) for (claim_, _inquiry, _text), call in delivered}
-        InquiryEvent.objects.bulk_create([
-            events.build(pk, InquiryEvent.Type.SENT, actor_label=WORKER, from_send_status=S.SENDING,
-                         to_send_status=S.SENT, data={"attempt": by_id[pk][0].attempt_no, "http_status": by_id[pk][1].http_status})
-            for pk in ids if pk in written
+        for name, value in (("id", claim_.inquiry_id), ("token", claim_.token), ("ref", call.remote_ref[:64]),
+                            ("answer", text), ("http_status", call.http_status), ("attempt", claim_.attempt_no),
+                            ("account_id", inquiry.account_id)):
+            columns[name].append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(_finalize_delivered_sql(), [
+            *columns.values(), S.SENT, S.SENDING, O.DELIVERED,
+            InquiryEvent.Type.SENT, WORKER, S.SENDING, S.SENT,
         ])
-    return written
+        return {row[0] for row in cursor.fetchall()}
+
+
+@functools.cache
+def _finalize_delivered_sql() -> str:
+    qn = connection.ops.quote_name
+    t, a = qn(Inquiry._meta.db_table), qn(SendAttempt._meta.db_table)
+
+    def col(model, name):
+        return qn(model._meta.get_field(name).column)
+
+    event_cols = ", ".join(col(InquiryEvent, n) for n in (
+        "inquiry", "type", "at", "actor_label", "from_status", "to_status", "from_send_status", "to_send_status",
+        "message", "data"))
+    return (
+        "WITH v AS (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::uuid[]) AS token, UNNEST(%s::text[]) AS ref, "
+        "UNNEST(%s::text[]) AS answer, UNNEST(%s::int[]) AS http_status, UNNEST(%s::int[]) AS attempt, "
+        "UNNEST(%s::uuid[]) AS account_id), "
+        f"done AS (UPDATE {t} SET {col(Inquiry, 'send_status')} = %s, {col(Inquiry, 'sent_at')} = NOW(), "
+        f"{col(Inquiry, 'remote_ref')} = v.ref, {col(Inquiry, 'final_answer')} = v.answer, "
+        f"{col(Inquiry, 'last_send_error')} = '', {col(Inquiry, 'lease_expires_at')} = NULL, "
+        f"{col(Inquiry, 'next_attempt_at')} = NULL, {col(Inquiry, 'is_test_mode')} = FALSE, "
+        f"{col(Inquiry, 'updated_at')} = NOW() FROM v "
+        f"WHERE {t}.{col(Inquiry, 'id')} = v.id AND {t}.{col(Inquiry, 'claim_token')} = v.token "
+        f"AND {t}.{col(Inquiry, 'send_status')} = %s RETURNING {t}.{col(Inquiry, 'id')} AS id), "
+        f"written AS (SELECT v.* FROM v JOIN done ON done.id = v.id), "
+        f"attempt AS (UPDATE {a} SET {col(SendAttempt, 'outcome')} = %s, "
+        f"{col(SendAttempt, 'http_status')} = written.http_status, {col(SendAttempt, 'error')} = '', "
+        f"{col(SendAttempt, 'finished_at')} = NOW() FROM written WHERE {a}.{col(SendAttempt, 'claim_token')} = written.token), "
+        f"streak AS (UPDATE {qn(AccountRollout._meta.db_table)} SET {col(AccountRollout, 'consecutive_failures')} = 0 "
+        f"WHERE {col(AccountRollout, 'account')} IN (SELECT account_id FROM written) "
+        f"AND {col(AccountRollout, 'consecutive_failures')} <> 0), "
+        f"logged AS (INSERT INTO {qn(InquiryEvent._meta.db_table)} ({event_cols}) "
+        f"SELECT id, %s, NOW(), %s, '', '', %s, %s, '', "
+        f"jsonb_build_object('attempt', attempt, 'http_status', http_status) FROM written ORDER BY id) "
+        f"SELECT id FROM written"
+    )
 
 
 def reconcile(*, stale_after: float | None = None, limit: int = 200, include_waiting: bool = False) -> list[SendReport]:

@@ -34,9 +34,33 @@ def test_group_sends_each_row_once_and_records_every_delivery(live):
         assert len(live.answers(row)) == 1
         assert list(SendAttempt.objects.filter(inquiry=row).values_list("outcome", "http_status")) == [("DELIVERED", 200)]
         sent = InquiryEvent.objects.get(inquiry=row, type="SENT")
-        assert (sent.from_send_status, sent.to_send_status, sent.data["attempt"]) == ("SENDING", "SENT", 1)
+        assert (sent.actor_label, sent.from_send_status, sent.to_send_status) == ("system:worker", "SENDING", "SENT")
+        assert sent.data == {"attempt": 1, "http_status": 200}
+        claimed = InquiryEvent.objects.get(inquiry=row, type="CLAIMED")
+        assert (claimed.actor_label, claimed.to_send_status) == ("system:worker", "SENDING")
+        assert claimed.data == {"attempt": 1, "claim": str(row.claim_token), "mode": "LIVE"}
+        attempt = SendAttempt.objects.get(inquiry=row)
+        assert (attempt.claim_token, attempt.attempt_no, attempt.account_id, attempt.is_test_mode) == (
+            row.claim_token, 1, row.account_id, False)
+        assert attempt.started_at <= attempt.finished_at and attempt.error == ""
     # a delivery ends the account's failure streak, as on the single-row path
     assert AccountRollout.objects.get(account=live.coupang).consecutive_failures == 0
+
+
+def test_account_in_test_mode__claimed_as_test_and_never_sent(live):
+    from policy.models import Mode
+    from policy.services import SYSTEM, get_phase, rollout_unlock
+
+    rollout_unlock(account=live.naver, mode=Mode.TEST, phase=get_phase(3), actor=SYSTEM, reason="test: watch first")
+    live_row, test_row = live.inquiry(), live.inquiry(live.naver)
+    reports = {r.inquiry_id: r.result for r in send_due()}
+    assert reports == {live_row.pk: "SENT", test_row.pk: "TEST_MODE"}
+    assert live.answers(test_row) == [] and len(live.answers(live_row)) == 1
+    attempt = SendAttempt.objects.get(inquiry=test_row)
+    assert (attempt.is_test_mode, attempt.outcome) == (True, "TEST_MODE")
+    assert InquiryEvent.objects.get(inquiry=test_row, type="CLAIMED").data["mode"] == "TEST"
+    test_row.refresh_from_db()
+    assert (test_row.send_status, test_row.is_test_mode) == ("SEND_FAILED", True)
 
 
 def test_mixed_outcomes_in_one_group__each_row_gets_its_own(live):
