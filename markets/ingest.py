@@ -4,16 +4,27 @@ Per account and inquiry kind: ask the marketplace for everything asked since the
 overlap (late-indexed items are not missed), insert what is new, mark what was answered outside
 partialauto, record malformed items verbatim and skip them. One account's outage never stops the
 others, and a failed window leaves the watermark where it was, so nothing is lost.
+
+On PostgreSQL fetching and storing run side by side: a reader thread pages through the marketplace
+(up to ``READ_AHEAD_PAGES`` pages ahead) while the polling thread stores what has arrived, and
+:func:`poll_markets` polls several accounts at once, each thread on its own database connection. A
+kind's watermark moves only after every item of its window was stored. On SQLite (one writer at a
+time) and inside a caller's transaction (other connections cannot see its rows) everything runs in the
+calling thread, fetching and storing in turn (``UPSERT_BATCH`` items at a time), with the same results.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from inquiries import events
@@ -28,6 +39,11 @@ FIRST_POLL_LOOKBACK = timedelta(days=7)
 MAX_CONTENT_CHARS = 20_000
 UPSERT_BATCH = 500
 POLLER = "system:poller"
+# Accounts polled at the same time by poll_markets. Each such thread holds a database connection, and
+# so does its reader thread when the rate limiter is the database's.
+POLL_THREADS = 4
+# Pages the reader thread may fetch ahead of the writer (bounds the memory a poll holds).
+READ_AHEAD_PAGES = 10
 
 # Personal data the answer does not need; the masked buyer name is kept separately for the greeting.
 PERSONAL_KEYS = {"buyerEmail", "buyerPhone", "customerName", "customerId", "maskedWriterId"}
@@ -55,17 +71,32 @@ def clean_text(value: str | None, limit: int = MAX_CONTENT_CHARS) -> str:
     return text[:limit]
 
 
-def scrub(raw: dict) -> dict:
-    def walk(value):
-        if isinstance(value, dict):
-            return {k: ("***" if k in PERSONAL_KEYS and v else walk(v)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        if isinstance(value, str):
-            return value.replace("\x00", "")
-        return value
+_PLAIN_SCALARS = frozenset({int, float, bool, type(None)})
 
-    return walk(raw) if isinstance(raw, dict) else {}
+
+def _scrubbed(value):
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in PERSONAL_KEYS and v:
+                out[k] = "***"
+            elif type(v) is str:
+                out[k] = v.replace("\x00", "")
+            elif type(v) in _PLAIN_SCALARS:
+                out[k] = v
+            else:
+                out[k] = _scrubbed(v)
+        return out
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    return value
+
+
+def scrub(raw: dict) -> dict:
+    """The payload without personal keys (masked) and NUL characters (PostgreSQL refuses them)."""
+    return _scrubbed(raw) if isinstance(raw, dict) else {}
 
 
 def _row_values(account: MarketAccount, item) -> dict:
@@ -121,12 +152,18 @@ def _insert_new_pg(account: MarketAccount, new_items: list) -> list[tuple[int, s
     fields = [f for f in Inquiry._meta.concrete_fields if not f.primary_key]
     base = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields}
     base.update({f.attname: now for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)})
+    # Constant JSON defaults go as their text once (COPY's text format: the server reads it as jsonb).
+    base.update({f.attname: json.dumps(f.get_default()) for f in fields if f.get_internal_type() == "JSONField"})
+    template = [base[f.attname] for f in fields]
+    position = {f.attname: i for i, f in enumerate(fields)}
     rows = []
     for item in new_items:
         # _row_values gives plain strings, aware datetimes, the account's UUID and JSON documents:
         # psycopg adapts all of them itself once the documents are marked as jsonb.
-        values = {**base, **{k: Jsonb(v) if isinstance(v, (dict, list)) else v for k, v in _row_values(account, item).items()}}
-        rows.append([values[f.attname] for f in fields])
+        row = template.copy()
+        for name, value in _row_values(account, item).items():
+            row[position[name]] = Jsonb(value) if isinstance(value, (dict, list)) else value
+        rows.append(row)
     qn = connection.ops.quote_name
     cols = ", ".join(qn(f.column) for f in fields)
     table, event_table = qn(Inquiry._meta.db_table), qn(InquiryEvent._meta.db_table)
@@ -136,7 +173,9 @@ def _insert_new_pg(account: MarketAccount, new_items: list) -> list[tuple[int, s
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
-            f"WITH ins AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM _ingest_rows "
+            # In key order: concurrent polls of one account wait on each other's rows in one order, never
+            # in a cycle.
+            f"WITH ins AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM _ingest_rows ORDER BY kind, external_id "
             f"ON CONFLICT DO NOTHING RETURNING id, status) "
             f"INSERT INTO {event_table} (inquiry_id, type, at, actor_label, from_status, to_status, from_send_status, "
             f"to_send_status, message, data) "
@@ -149,6 +188,27 @@ def _insert_new_pg(account: MarketAccount, new_items: list) -> list[tuple[int, s
     return fresh
 
 
+def _stored_rows(account: MarketAccount, keys) -> dict[tuple[str, str], tuple]:
+    """(kind, external id) → (pk, status, send_status, draft_answer) of the rows already stored, in id
+    order (two polls updating the same rows lock them in one order)."""
+    kinds, ids = list({k for k, _ in keys}), list({e for _, e in keys})
+    if connection.vendor == "postgresql":
+        # Two array parameters instead of one parameter per id: less than half the time for a full chunk.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, kind, external_id, status, send_status, draft_answer "
+                f"FROM {connection.ops.quote_name(Inquiry._meta.db_table)} "
+                f"WHERE account_id = %s AND kind = ANY(%s) AND external_id = ANY(%s) ORDER BY id",
+                [account.pk, kinds, ids],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Inquiry.objects.filter(account=account, kind__in=kinds, external_id__in=ids).order_by("pk").values_list(
+            "pk", "kind", "external_id", "status", "send_status", "draft_answer")
+    return {(kind, external_id): (pk, status, send_status, draft)
+            for pk, kind, external_id, status, send_status, draft in rows}
+
+
 def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
     """Insert new inquiries and mark outside answers; safe to run twice on the same items."""
     created = answered = 0
@@ -157,12 +217,7 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
         chunk = items[start:start + UPSERT_BATCH]
         by_key = {(i.kind, clean_text(i.external_id, 64)): i for i in chunk}
         with transaction.atomic():
-            existing = {
-                (k, e): (pk, status, send_status, draft)
-                for pk, k, e, status, send_status, draft in Inquiry.objects.filter(
-                    account=account, kind__in={k for k, _ in by_key}, external_id__in={e for _, e in by_key}
-                ).values_list("pk", "kind", "external_id", "status", "send_status", "draft_answer")
-            }
+            existing = _stored_rows(account, by_key)
             new_items = [item for key, item in by_key.items() if key not in existing]
             if new_items:
                 fresh = insert_new(account, new_items)
@@ -187,62 +242,225 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
     return created, answered
 
 
-def poll_account(account: MarketAccount, *, now: datetime | None = None, client=None) -> PollSummary:
-    from markets.clients.base import Malformed, MarketError
+# A listing stream: per kind, in order, ``(ITEMS, kind, [items])``… then ``(DONE, kind, None)`` or
+# ``(FAILED, kind, MarketError)``.
+ITEMS, DONE, FAILED = "items", "done", "failed"
+
+
+def _listings(client, windows: list[tuple[str, datetime]], end: datetime, batch_size: int | None) -> Iterator[tuple]:
+    """Every kind's listing as a stream of batches (``batch_size`` items, default one page's worth).
+
+    A marketplace failure ends that kind's listing with FAILED (the items before it are valid and are
+    stored; the watermark stays) and the next kind is listed all the same.
+    """
+    from markets.clients.base import MarketError
+
+    for kind, start in windows:
+        size = batch_size or getattr(client, "page_sizes", {}).get(kind) or 50  # one page, roughly
+        batch: list = []
+        try:
+            for item in client.list_inquiries(kind, start, end):
+                batch.append(item)
+                if len(batch) >= size:
+                    yield ITEMS, kind, batch
+                    batch = []
+        except MarketError as exc:
+            if batch:
+                yield ITEMS, kind, batch
+            yield FAILED, kind, exc
+            continue
+        if batch:
+            yield ITEMS, kind, batch
+        yield DONE, kind, None
+
+
+class _ReadAhead:
+    """Runs a listing stream in a thread of its own, at most ``depth`` batches ahead of the caller.
+
+    Iterating gives the stream's entries in order; item batches of one kind that are already waiting
+    are handed over together (up to ``UPSERT_BATCH`` items), so a writer that falls behind writes big
+    chunks and one that keeps up never waits for a full chunk. An unexpected error in the reader is
+    raised where the stream got to. Leaving the ``with`` block stops the reader after its current
+    page and waits for it; the reader closes its own database connections (the database rate limiter
+    opens one in whichever thread asks it for a token).
+    """
+
+    _END = object()
+
+    def __init__(self, entries: Iterator[tuple], *, depth: int, name: str):
+        self._entries = entries
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def __enter__(self) -> _ReadAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _put(self, entry) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            try:
+                for entry in self._entries:
+                    if not self._put(entry):
+                        return
+                self._put(self._END)
+            except BaseException as exc:  # handed to the caller, raised there
+                self._put(exc)
+            finally:
+                self._entries.close()
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def _next(self, *, block: bool = True):
+        entry = self._queue.get(block=block)
+        if isinstance(entry, BaseException):
+            raise entry
+        return entry
+
+    def __iter__(self) -> Iterator[tuple]:
+        carry = None  # an entry taken from the queue while merging, handed over next
+        while True:
+            if carry is not None:
+                entry, carry = carry, None
+            else:
+                entry = self._next()
+            if entry is self._END:
+                return
+            tag, kind, items = entry
+            if tag == ITEMS:
+                items = list(items)
+                while len(items) < UPSERT_BATCH:
+                    try:
+                        waiting = self._next(block=False)
+                    except queue.Empty:
+                        break
+                    if waiting is self._END or waiting[0] != ITEMS or waiting[1] != kind:
+                        carry = waiting
+                        break
+                    items.extend(waiting[2])
+                entry = (tag, kind, items)
+            yield entry
+
+
+def _threads_allowed() -> bool:
+    """Work in other threads (own database connections) only on PostgreSQL (SQLite takes one writer at
+    a time) and never inside a caller's transaction (other connections cannot see its rows, and what
+    they write would not be part of it)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def poll_account(account: MarketAccount, *, now: datetime | None = None, client=None, limiter=None,
+                 read_ahead: bool | None = None) -> PollSummary:
+    """Poll every inquiry kind of one account.
+
+    ``client``: the marketplace client (default: one built for the account with ``limiter``, default
+    the shared rate limiter). ``read_ahead``: fetch pages in a thread of their own while this one
+    stores (default: where threads are allowed, see :func:`_threads_allowed`).
+    """
+    from markets.clients.base import Malformed
     from markets.connect import client_for
 
     summary = PollSummary(account=account.name)
     now = now or timezone.now()
     try:
-        client = client or client_for(account)
+        client = client or client_for(account, limiter=limiter)
     except Exception as exc:
         summary.errors.append(f"cannot build a client: {exc}")
         return summary
+    cursors: dict[str, PollCursor] = {}
+    windows: list[tuple[str, datetime]] = []
     for kind in account.kinds:
         cursor, _created = PollCursor.objects.get_or_create(account=account, kind=kind)
-        start = (cursor.watermark - OVERLAP) if cursor.watermark else now - FIRST_POLL_LOOKBACK
         cursor.last_polled_at = now
-        items: list = []
-        try:
-            for item in client.list_inquiries(kind, start, now):
-                if isinstance(item, Malformed):
-                    _store_malformed(account, item)
+        cursors[kind] = cursor
+        windows.append((kind, (cursor.watermark - OVERLAP) if cursor.watermark else now - FIRST_POLL_LOOKBACK))
+    fetched = dict.fromkeys(cursors, 0)
+
+    def store(stream) -> None:
+        for tag, kind, value in stream:
+            cursor = cursors[kind]
+            if tag == ITEMS:
+                items = []
+                for item in value:
+                    if isinstance(item, Malformed):
+                        _store_malformed(account, item)
+                        summary.malformed += 1
+                    else:
+                        items.append(item)
+                created, answered = upsert(account, items)
+                fetched[kind] += len(items)
+                summary.fetched += len(items)
+                summary.created += created
+                summary.answered_elsewhere += answered
+            elif tag == FAILED:
+                message = f"{kind}: {value.message}"
+                if getattr(value, "malformed", None) is not None:
+                    _store_malformed(account, value.malformed)
                     summary.malformed += 1
-                else:
-                    items.append(item)
-        except MarketError as exc:
-            message = f"{kind}: {exc.message}"
-            if getattr(exc, "malformed", None) is not None:
-                _store_malformed(account, exc.malformed)
-                summary.malformed += 1
-            summary.errors.append(message)
-            cursor.last_error = message[:2000]
-            cursor.save(update_fields=["last_polled_at", "last_error"])
-            log.error("Poll of %s failed: %s (the watermark stays; nothing is lost)", account.name, message)
-            continue
-        summary.fetched += len(items)
-        created, answered = upsert(account, items)
-        summary.created += created
-        summary.answered_elsewhere += answered
-        cursor.watermark = now
-        cursor.last_success_at = now
-        cursor.last_error = ""
-        cursor.last_fetched = len(items)
-        cursor.save()
+                summary.errors.append(message)
+                cursor.last_error = message[:2000]
+                cursor.save(update_fields=["last_polled_at", "last_error"])
+                log.error("Poll of %s failed: %s (the watermark stays; nothing is lost)", account.name, message)
+            else:  # DONE: every item of this kind's window is stored
+                cursor.watermark = now
+                cursor.last_success_at = now
+                cursor.last_error = ""
+                cursor.last_fetched = fetched[kind]
+                cursor.save(update_fields=["watermark", "last_polled_at", "last_success_at", "last_error", "last_fetched"])
+
+    if read_ahead is None:
+        read_ahead = _threads_allowed()
+    if read_ahead:
+        entries = _listings(client, windows, now, batch_size=None)
+        with _ReadAhead(entries, depth=READ_AHEAD_PAGES, name=f"poll-read-{account.name}") as stream:
+            store(stream)
+    else:
+        entries = _listings(client, windows, now, batch_size=UPSERT_BATCH)
+        try:
+            store(entries)
+        finally:
+            entries.close()
     log.info("Polled %s: fetched %s, new %s, answered elsewhere %s, malformed %s, errors %s", account.name,
              summary.fetched, summary.created, summary.answered_elsewhere, summary.malformed, len(summary.errors))
     return summary
 
 
-def poll_markets(*, names: list[str] | None = None) -> list[PollSummary]:
+def _poll_safely(account: MarketAccount, limiter=None) -> PollSummary:
+    try:
+        return poll_account(account, limiter=limiter)
+    except Exception as exc:  # one account's bug or outage never stops the others
+        log.exception("Poll of %s crashed", account.name)
+        return PollSummary(account=account.name, errors=[f"{type(exc).__name__}: {exc}"])
+
+
+def _poll_in_thread(account: MarketAccount, limiter=None) -> PollSummary:
+    try:
+        return _poll_safely(account, limiter)
+    finally:
+        connections.close_all()  # this thread's connections only
+
+
+def poll_markets(*, names: list[str] | None = None, threads: int = POLL_THREADS, limiter=None) -> list[PollSummary]:
+    """Poll the active accounts (or the named ones), up to ``threads`` at a time where threads are
+    allowed. ``limiter``: the clients' rate limiter (default: the shared one)."""
     accounts = MarketAccount.objects.active()
     if names:
         accounts = MarketAccount.objects.filter(name__in=names)
-    results = []
-    for account in accounts.order_by("name"):
-        try:
-            results.append(poll_account(account))
-        except Exception as exc:  # one account's bug or outage never stops the others
-            log.exception("Poll of %s crashed", account.name)
-            results.append(PollSummary(account=account.name, errors=[f"{type(exc).__name__}: {exc}"]))
-    return results
+    accounts = list(accounts.order_by("name"))
+    if threads > 1 and len(accounts) > 1 and _threads_allowed():
+        with ThreadPoolExecutor(max_workers=min(threads, len(accounts)), thread_name_prefix="poll") as pool:
+            return list(pool.map(lambda account: _poll_in_thread(account, limiter), accounts))
+    return [_poll_safely(account, limiter) for account in accounts]
