@@ -138,6 +138,9 @@ def main() -> int:
     memory: dict[int, dict] = {}
     stat_first: list[int] | None = None
     sandbox_cpu0 = sandbox.cpu_seconds() or 0.0
+    redis_pid = _redis_server_pid() if redis else None
+    redis_cpu0 = (common.proc_cpu_seconds(redis_pid) or 0.0) if redis_pid else None
+    backends: dict[int, float] = {}  # PostgreSQL backends serving the bench database: last CPU seconds seen
     try:
         while time.monotonic() - started < args.deadline:
             time.sleep(0.25)
@@ -152,10 +155,17 @@ def main() -> int:
                     seen["VmRSS_max"] = max(seen["VmRSS_max"], mem.get("VmRSS", 0.0))
                     seen["VmHWM"] = max(seen["VmHWM"], mem.get("VmHWM", 0.0))
                     seen["cpu_s"] = common.proc_cpu_seconds(pid)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                for (pid,) in cursor.fetchall():
+                    cpu = common.proc_cpu_seconds(pid)
+                    if cpu is not None:
+                        backends[pid] = cpu
             if answered >= total:
                 break
             feed()
         stat_last = _cpu_times()
+        redis_cpu = (common.proc_cpu_seconds(redis_pid) or 0.0) - redis_cpu0 if redis_pid else None
     finally:
         os.killpg(cluster.pid, signal.SIGTERM)
         try:
@@ -209,6 +219,13 @@ def main() -> int:
         "worker_peak_rss_mb": max((m["VmHWM"] for m in workers.values()), default=None),
         "cluster_processes_memory_mb": {f"{pid} {roles.get(pid, '?')}": m for pid, m in memory.items()},
         "sandbox_cpu_s": round(sandbox_cpu, 2),
+        # where the CPU of the run went (seconds): the workers, the database's backends, Redis, the sandbox
+        "cpu_s_by_process": {
+            "workers": round(sum(m.get("cpu_s") or 0.0 for m in workers.values()), 2),
+            "postgresql_backends": round(sum(backends.values()), 2),
+            "redis_server": None if redis_cpu is None else round(redis_cpu, 2),
+            "sandbox": round(sandbox_cpu, 2),
+        },
         "machine_cpu_busy_pct": round(100 * (1 - idle / cpu_total), 1) if cpu_total else None,
         "loadavg_before": load_before,
         "loadavg_after": load_after,
@@ -270,6 +287,14 @@ def _attempt_histogram(SendAttempt) -> dict:
     for row in per:
         hist[row["n"]] = hist.get(row["n"], 0) + 1
     return {str(k): v for k, v in sorted(hist.items())}
+
+
+def _redis_server_pid() -> int | None:
+    """The local redis-server's pid (its CPU is part of the run's budget), if one runs here."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and common.proc_cmdline(int(entry.name)).startswith(("redis-server", "/usr/bin/redis-server")):
+            return int(entry.name)
+    return None
 
 
 def _cpu_times() -> list[int]:
