@@ -240,6 +240,26 @@ def machine() -> dict:
     return info
 
 
+def offline_account(name: str, market: str, index: int, *, tag: str, mode: str, phase: int | None):
+    """An account that never reaches a marketplace (its base URL is a closed port), in ``mode`` and
+    ``phase``: for benchmarks that only decide or read. ``tag`` keeps its ids apart from other scripts'."""
+    from markets import services as market_services
+    from policy.models import Mode
+    from policy.services import SYSTEM, get_phase, rollout_unlock
+
+    if market == "COUPANG":
+        account = market_services.account_create(name=name, market_code=market, vendor_id=f"{tag}{index:08d}",
+                                                 access_key="ak", secret_key="sk", reply_by="bench",
+                                                 api_base_url="http://127.0.0.1:9")
+    else:
+        account = market_services.account_create(name=name, market_code=market, client_id=f"{tag}-{index}",
+                                                 client_secret="$2a$04$abcdefghijklmnopqrstuv",
+                                                 api_base_url="http://127.0.0.1:9/external")
+    if mode != Mode.SHADOW:
+        rollout_unlock(account=account, mode=mode, phase=get_phase(phase), actor=SYSTEM)
+    return account
+
+
 def generated_items(kind: str, count: int, *, seed: int, start_id: int, days_back: float = 1.0,
                     answered_ratio: float = 0.0, risk_ratio: float = 0.05) -> list:
     """Realistic marketplace items (the sandbox's generator, parsed by the real parsers), without HTTP."""

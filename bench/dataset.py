@@ -18,6 +18,8 @@ Inquiry events (the audit trail) are not generated: none of the measured pages o
 
 from __future__ import annotations
 
+import common
+
 ACCOUNTS = [  # name, market, rollout mode, phase
     ("coupang_main", "COUPANG", "LIVE", 3),
     ("coupang_second", "COUPANG", "LIVE", 2),
@@ -42,25 +44,11 @@ CONTENTS = [
 
 
 def create_accounts() -> list:
-    from markets import services as market_services
-    from policy.models import Mode
-    from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
+    from policy.services import SYSTEM, settings_update
 
     settings_update(actor=SYSTEM, partial_auto=True, test_mode=False, hours="always")
-    accounts = []
-    for index, (name, market, mode, phase) in enumerate(ACCOUNTS):
-        if market == "COUPANG":
-            account = market_services.account_create(name=name, market_code=market, vendor_id=f"D{50_000_000 + index}",
-                                                     access_key="ak", secret_key="sk", reply_by="bench",
-                                                     api_base_url="http://127.0.0.1:9")
-        else:
-            account = market_services.account_create(name=name, market_code=market, client_id=f"data-{index}",
-                                                      client_secret="$2a$04$abcdefghijklmnopqrstuv",
-                                                      api_base_url="http://127.0.0.1:9/external")
-        if mode != Mode.SHADOW:
-            rollout_unlock(account=account, mode=mode, phase=get_phase(phase), actor=SYSTEM)
-        accounts.append(account)
-    return accounts
+    return [common.offline_account(name, market, index, tag="D", mode=mode, phase=phase)
+            for index, (name, market, mode, phase) in enumerate(ACCOUNTS)]
 
 
 def generate(rows: int, *, seed: float = 0.42, first_external_id: int = 1) -> int:

@@ -79,10 +79,9 @@ def main() -> int:
     from django.db.models import Count
 
     from inquiries.models import Inquiry, InquiryEvent
-    from markets import services as market_services
     from markets.ingest import upsert
     from policy.models import AutomationSettings, Mode
-    from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
+    from policy.services import SYSTEM, settings_update
 
     settings_update(actor=SYSTEM, partial_auto=True, test_mode=False, hours="always")
     assert AutomationSettings.get_solo().agent_backend == "rules"
@@ -95,16 +94,7 @@ def main() -> int:
     per_kind = max(1, args.inquiries // (len(layout) * 2))
     common.say(f"generating {per_kind * len(layout) * 2} inquiries")
     for index, (name, market, kinds, mode, phase) in enumerate(layout):
-        if market == "COUPANG":
-            account = market_services.account_create(name=name, market_code=market, vendor_id=f"C{30_000_000 + index}",
-                                                     access_key="ak", secret_key="sk", reply_by="bench",
-                                                     api_base_url="http://127.0.0.1:9")
-        else:
-            account = market_services.account_create(name=name, market_code=market, client_id=f"decide-{index}",
-                                                      client_secret="$2a$04$abcdefghijklmnopqrstuv",
-                                                      api_base_url="http://127.0.0.1:9/external")
-        if mode != Mode.SHADOW:
-            rollout_unlock(account=account, mode=mode, phase=get_phase(phase), actor=SYSTEM)
+        account = common.offline_account(name, market, index, tag="C", mode=mode, phase=phase)
         for k, kind in enumerate(kinds):
             upsert(account, common.generated_items(kind, per_kind, seed=index * 10 + k, start_id=100_000 * (index * 10 + k + 1)))
     total = Inquiry.objects.filter(status="NEW").count()
