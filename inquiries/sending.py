@@ -671,6 +671,9 @@ def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_accoun
         if not ids:
             return [], []
         rows = Inquiry.objects.select_related("account").defer(*_NOT_FOR_SENDING).in_bulk(ids)
+        shared: dict[object, object] = {}
+        for row in rows.values():  # one object per account: the fresh flags set on it hold for all its rows
+            row.account = shared.setdefault(row.account_id, row.account)
         controls = current.fresh({row.account_id: row.account for row in rows.values()})
         glob = current.glob
         lease = timedelta(seconds=glob.lease_seconds)
@@ -722,30 +725,32 @@ def send_due(*, limit: int = 100, client_factory=None, batch_size: int = CLAIM_B
     current = _SweepSettings()
     width = send_concurrency()
     while len(reports) < limit:
-        claimed, exhausted = claim_batch(current, limit=min(batch_size, limit - len(reports)))
+        # No more rows than one group: every claimed row's call starts right after its claim (a lease
+        # is never spent waiting behind other groups).
+        claimed, exhausted = claim_batch(current, limit=min(batch_size, width, limit - len(reports)))
         reports += [SendReport(pk, "NOT_CLAIMED", "daily quota used up") for pk in exhausted]
         if not claimed:
             if not exhausted:
                 break
             continue
-        for start in range(0, len(claimed), width):
-            group = claimed[start:start + width]
-            try:
-                if width == 1:
-                    claim_, inquiry = group[0]
-                    # 2. re-check the gates after the claim, on settings confirmed fresh right now
-                    controls = current.fresh({inquiry.account_id: inquiry.account})[inquiry.account_id]
-                    reports.append(_send_claimed(claim_, inquiry, current.glob, controls, client_factory))
-                else:
-                    reports += _send_group(group, current, client_factory)
-            except DatabaseError as exc:
-                # The database went away mid-send: the rows keep their leases and the reconciler settles them.
-                log.error("Inquiries %s: database error during send (%s); left for reconciliation",
-                          [c.inquiry_id for c, _ in group], exc)
-                close_old_connections()
-                connection.close()
-                done = {r.inquiry_id for r in reports}
-                reports += [SendReport(c.inquiry_id, "DB_ERROR", str(exc)) for c, _ in group if c.inquiry_id not in done]
+        group: list[SendReport] = []
+        try:
+            if width == 1:
+                claim_, inquiry = claimed[0]
+                # 2. re-check the gates after the claim, on settings confirmed fresh right now
+                controls = current.fresh({inquiry.account_id: inquiry.account})[inquiry.account_id]
+                group.append(_send_claimed(claim_, inquiry, current.glob, controls, client_factory))
+            else:
+                _send_group(claimed, current, client_factory, group)
+        except DatabaseError as exc:
+            # The database went away mid-send: the rows keep their leases and the reconciler settles them.
+            log.error("Inquiries %s: database error during send (%s); left for reconciliation",
+                      [c.inquiry_id for c, _ in claimed], exc)
+            close_old_connections()
+            connection.close()
+            done = {r.inquiry_id for r in group}
+            group += [SendReport(c.inquiry_id, "DB_ERROR", str(exc)) for c, _ in claimed if c.inquiry_id not in done]
+        reports += group
     return reports
 
 
@@ -764,6 +769,8 @@ def _executor(width: int) -> ThreadPoolExecutor:
     key = (os.getpid(), width)
     with _pool_lock:
         if _pool is None or _pool_key != key:
+            if _pool is not None and _pool_key[0] == key[0]:
+                _pool.shutdown(wait=False)  # the width changed: the old threads end once idle
             _pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="send-call")
             _pool_key = key
         return _pool
@@ -774,10 +781,10 @@ def close_call_threads() -> None:
     limiter's). For an orderly shutdown, and for tests that drop their database afterwards."""
     global _pool, _pool_key
     with _pool_lock:
-        pool, width = _pool, (_pool_key or (0, 0))[1]
+        pool, (pid, width) = _pool, (_pool_key or (0, 0))
         _pool = _pool_key = None
-    if pool is None:
-        return
+    if pool is None or pid != os.getpid():
+        return  # a pool inherited through a fork has no threads in this process
     from django.db import connections
 
     gate = threading.Barrier(width)
@@ -787,7 +794,7 @@ def close_call_threads() -> None:
         gate.wait(timeout=10)  # every thread takes exactly one of these
 
     for future in [pool.submit(close_mine) for _ in range(width)]:
-        future.exception()
+        future.exception(timeout=30)
     pool.shutdown(wait=True)
 
 
@@ -802,8 +809,9 @@ def _call_in_thread(client_factory, inquiry: Inquiry, text: str) -> _CallResult:
             conn.close_if_unusable_or_obsolete()
 
 
-def _send_group(group: list[tuple[Claim, Inquiry]], current: _SweepSettings, client_factory) -> list[SendReport]:
-    reports: list[SendReport] = []
+def _send_group(group: list[tuple[Claim, Inquiry]], current: _SweepSettings, client_factory,
+                reports: list[SendReport]) -> list[SendReport]:
+    """Steps 2–4 for a claimed group; each row's report is appended to ``reports`` as soon as it is known."""
     # 2. the gates, on settings confirmed fresh right now (one fingerprint read for the group)
     controls = current.fresh({inquiry.account_id: inquiry.account for _claim, inquiry in group})
     ready: list[tuple[Claim, Inquiry, str]] = []
@@ -846,13 +854,16 @@ def _send_group(group: list[tuple[Claim, Inquiry]], current: _SweepSettings, cli
 
 
 def _renew_leases(claims: list[Claim], glob: GlobalControls) -> set[int]:
-    table = connection.ops.quote_name(Inquiry._meta.db_table)
+    qn = connection.ops.quote_name
+    t = qn(Inquiry._meta.db_table)
+    pk, token, status, lease = (qn(Inquiry._meta.get_field(name).column)
+                                for name in ("id", "claim_token", "send_status", "lease_expires_at"))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS t SET lease_expires_at = NOW() + %s "
+            f"UPDATE {t} SET {lease} = NOW() + %s "
             f"FROM (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::uuid[]) AS token) AS v "
-            f"WHERE t.id = v.id AND t.claim_token = v.token AND t.send_status = %s AND t.lease_expires_at > NOW() "
-            f"RETURNING t.id",
+            f"WHERE {t}.{pk} = v.id AND {t}.{token} = v.token AND {t}.{status} = %s AND {t}.{lease} > NOW() "
+            f"RETURNING {t}.{pk}",
             [timedelta(seconds=glob.lease_seconds), [c.inquiry_id for c in claims], [c.token for c in claims], S.SENDING],
         )
         return {row[0] for row in cursor.fetchall()}

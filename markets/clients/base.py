@@ -44,6 +44,8 @@ logger = logging.getLogger("partialauto.markets")
 
 KST = ZoneInfo("Asia/Seoul")
 MAX_PAGES = 1000  # guard against a server that never reports the last page
+# When the rate limiter's own store fails, a write is not attempted; ask to be retried after this long.
+LIMITER_ERROR_RETRY_SECONDS = 5.0
 
 # --- markets and inquiry kinds -----------------------------------------------------------------
 
@@ -808,7 +810,19 @@ class MarketClient(abc.ABC):
     def _write(self, kind: str, external_id: str, endpoint: Endpoint, prepared: _Prepared) -> SendResult:
         """Perform a non-idempotent write once and classify the outcome (never raises MarketError)."""
         key = self._limit_key(endpoint)
-        if not self._acquire(key, endpoint):
+        try:
+            acquired = self._acquire(key, endpoint)
+        except Exception as exc:  # the limiter's store (Redis, the database) failed: nothing was sent
+            return self._log_result(
+                kind,
+                external_id,
+                SendResult(
+                    SendOutcome.RATE_LIMITED,
+                    error=f"rate limiter unavailable ({type(exc).__name__}); not sent",
+                    retry_after=LIMITER_ERROR_RETRY_SECONDS,
+                ),
+            )
+        if not acquired:
             return self._log_result(
                 kind,
                 external_id,

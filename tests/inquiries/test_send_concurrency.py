@@ -156,7 +156,7 @@ def test_emergency_stop_while_sends_queued__nothing_more_reaches_the_sandbox(liv
     from inquiries.sending import CLAIM_PER_ACCOUNT
 
     settings.CS_SEND_CONCURRENCY = concurrency  # the workers are forked below: they inherit it
-    queued = [live.inquiry() for _ in range(12)]
+    queued = [live.inquiry(account) for _ in range(6) for account in (live.coupang, live.naver)]
     live.sandbox.store.set_faults(latency_ms=30)
     ctx = _fork()
     barrier = ctx.Barrier(3)
@@ -173,8 +173,8 @@ def test_emergency_stop_while_sends_queued__nothing_more_reaches_the_sandbox(liv
         p.join(60)
         assert p.exitcode == 0
     # at most the calls already past their re-check may land after the stop: one group per worker (one
-    # call with a concurrency of 1; the claim batch holds at most CLAIM_PER_ACCOUNT of this one account)
-    in_flight = min(concurrency, CLAIM_PER_ACCOUNT)
+    # call with a concurrency of 1; else CLAIM_PER_ACCOUNT rows of each of the two accounts)
+    in_flight = min(concurrency, 2 * CLAIM_PER_ACCOUNT)
     assert len(live.answers()) <= at_stop + 2 * in_flight
     after = Inquiry.objects.filter(pk__in=[q.pk for q in queued])
     assert after.filter(send_status="SENT").count() == len(live.answers())

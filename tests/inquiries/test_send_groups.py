@@ -87,7 +87,7 @@ def test_lease_run_out_before_the_calls__that_row_is_not_sent(live):
     assert exhausted == [] and len(claimed) == 3
     late = rows[1]
     Inquiry.objects.filter(pk=late.pk).update(lease_expires_at="2000-01-01T00:00:00Z")  # as if the worker stalled
-    reports = {r.inquiry_id: r.result for r in _send_group(claimed, current, None)}
+    reports = {r.inquiry_id: r.result for r in _send_group(claimed, current, None, [])}
     assert reports == {rows[0].pk: "SENT", late.pk: "FENCED", rows[2].pk: "SENT"}
     assert live.answers(late) == []  # the reconciler may already be asking the marketplace about it
     late.refresh_from_db()
@@ -128,3 +128,42 @@ def test_row_taken_over_while_its_call_runs__the_late_delivery_does_not_overwrit
     assert row.send_status == "SENT" and len(live.answers(row)) == 1
     assert not InquiryEvent.objects.filter(inquiry=row, type="SENT").exists()  # the stale worker wrote nothing
     assert list(SendAttempt.objects.filter(inquiry=row).values_list("outcome", flat=True)) == ["DELIVERED"]
+
+
+def test_account_deactivated_after_the_claim__none_of_its_rows_is_sent(live):
+    from markets.models import MarketAccount
+
+    rows = [live.inquiry() for _ in range(3)]
+    current = _SweepSettings()
+    claimed, _exhausted = claim_batch(current, per_account=3)
+    assert len(claimed) == 3
+    MarketAccount.objects.filter(pk=live.coupang.pk).update(is_active=False)
+    reports = {r.inquiry_id: r.result for r in _send_group(claimed, current, None, [])}
+    assert reports == {row.pk: "BLOCKED" for row in rows}
+    assert live.answers() == []
+    assert set(Inquiry.objects.values_list("status", flat=True)) == {"HUMAN_REVIEW"}
+
+
+def test_rate_limiter_store_down__nothing_sent_and_no_failure_counted(live):
+    from django.db import OperationalError
+
+    from markets.connect import client_for
+
+    class StoreDown:
+        def acquire(self, key, rate, burst, timeout):
+            raise OperationalError("connection to the limiter's store failed")
+
+        def penalize(self, key, seconds):
+            pass
+
+    rows = [live.inquiry(), live.inquiry(live.naver)]
+    reports = send_due(client_factory=lambda account: client_for(account, limiter=StoreDown()))
+    assert sorted(r.result for r in reports) == ["SEND_FAILED", "SEND_FAILED"]
+    assert live.answers() == []
+    for row in rows:
+        row.refresh_from_db()
+        # not sent, so not an attempt and not a marketplace failure: retried after a pause
+        assert (row.send_status, row.send_attempts, row.status) == ("SEND_FAILED", 0, "AUTO_SEND")
+        assert row.next_attempt_at is not None and "rate limiter unavailable" in row.last_send_error
+        assert list(SendAttempt.objects.filter(inquiry=row).values_list("outcome", flat=True)) == ["RATE_LIMITED"]
+    assert set(AccountRollout.objects.values_list("consecutive_failures", flat=True)) == {0}
