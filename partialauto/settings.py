@@ -215,8 +215,9 @@ CACHES = (
 # Back-off between send attempts after a definite failure: base × 2^(attempt-1), capped, with jitter.
 CS_SEND_BACKOFF_BASE_SECONDS = env.float("CS_SEND_BACKOFF_BASE_SECONDS", default=30.0)
 CS_SEND_BACKOFF_CAP_SECONDS = env.float("CS_SEND_BACKOFF_CAP_SECONDS", default=1800.0)
-# Marketplace calls one send sweep keeps in flight at once (per worker process). The gates are checked
-# and the leases renewed for each group of this many claimed rows, right before their calls start; an
-# emergency stop therefore lets at most this many calls per worker finish, and stops every later one.
-# 1 checks the gates before every single call. SQLite (one process, tests and the demo) always uses 1.
+# Marketplace calls one send sweep keeps in flight at once (per worker process). A sweep claims at most
+# this many rows at a time (and at most 32); the gates are checked and the leases renewed for the group
+# right before its calls start, so an emergency stop lets at most this many calls per worker finish and
+# stops every later one. 1 checks the gates before every single call. SQLite (one process, tests and
+# the demo) always uses 1.
 CS_SEND_CONCURRENCY = env.int("CS_SEND_CONCURRENCY", default=32)
