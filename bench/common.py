@@ -170,6 +170,18 @@ def proc_memory(pid: int) -> dict | None:
     return values
 
 
+def stop_group(proc: subprocess.Popen, grace: float) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything it started: SIGTERM to
+    the group, then SIGKILL if it has not ended after ``grace`` seconds."""
+    import signal
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def descendants(pid: int) -> list[tuple[int, int]]:
     """(pid, depth) of every process below ``pid``."""
     children: dict[int, list[int]] = {}
@@ -311,7 +323,10 @@ server.stop()
 """
 
 
-class SandboxProcess:
+from markets.sandbox.server import SandboxURLs  # noqa: E402  (no Django needed to import it)
+
+
+class SandboxProcess(SandboxURLs):
     """The sandbox marketplace in a process of its own, driven through its control API.
 
     The marketplace is a remote system in production: in its own process its CPU does not compete with
@@ -331,14 +346,6 @@ class SandboxProcess:
         from markets.sandbox.control import SandboxControl
 
         self.control = SandboxControl(self.url, timeout=120)
-
-    @property
-    def coupang_base_url(self) -> str:
-        return self.url
-
-    @property
-    def naver_base_url(self) -> str:
-        return self.url + "/external"
 
     def cpu_seconds(self) -> float | None:
         return proc_cpu_seconds(self.proc.pid)

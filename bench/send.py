@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -167,11 +166,7 @@ def main() -> int:
         stat_last = _cpu_times()
         redis_cpu = (common.proc_cpu_seconds(redis_pid) or 0.0) - redis_cpu0 if redis_pid else None
     finally:
-        os.killpg(cluster.pid, signal.SIGTERM)
-        try:
-            cluster.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(cluster.pid, signal.SIGKILL)
+        common.stop_group(cluster, 30)
     sandbox_cpu = (sandbox.cpu_seconds() or 0.0) - sandbox_cpu0
     load_after = common.loadavg()
 

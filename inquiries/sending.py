@@ -36,6 +36,7 @@ from django.utils import timezone
 from inquiries import events
 from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
+from partialauto.db import threads_allowed
 from policy.controls import AccountControls, GlobalControls, load_account_controls, load_global
 from policy.models import AccountRollout, Mode
 from policy.quota import quota_consume, quota_day, quota_release
@@ -498,7 +499,7 @@ def _settings_fingerprints(account_ids) -> dict:
         qn = connection.ops.quote_name
 
         def cols(alias, model, names):
-            return [f"{alias}.{qn(model._meta.get_field(n).column)}" for n in names]
+            return [f"{alias}.{_col(model, n)}" for n in names]
 
         def newest_history(model):
             hist = model.history.model._meta
@@ -619,28 +620,35 @@ def _claim_rows(glob: GlobalControls, rows: dict[int, Inquiry], tokens: dict[int
         return dict(cursor.fetchall())
 
 
+def _col(model, name: str) -> str:
+    """A model field's quoted column, for the statements written by hand below."""
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def _event_columns() -> str:
+    """The event columns the hand-written statements fill (the rest keep their defaults)."""
+    return ", ".join(_col(InquiryEvent, n) for n in (
+        "inquiry", "type", "at", "actor_label", "from_status", "to_status", "from_send_status", "to_send_status",
+        "message", "data"))
+
+
 @functools.cache
 def _claim_sql() -> str:
     qn = connection.ops.quote_name
     t = qn(Inquiry._meta.db_table)
 
-    def col(model, name):
-        return qn(model._meta.get_field(name).column)
-
     def i(name):
-        return f"{t}.{col(Inquiry, name)}"
+        return f"{t}.{_col(Inquiry, name)}"
 
-    attempt_cols = ", ".join(col(SendAttempt, n) for n in (
+    attempt_cols = ", ".join(_col(SendAttempt, n) for n in (
         "inquiry", "account", "market_code", "attempt_no", "claim_token", "is_test_mode", "outcome", "error", "started_at"))
-    event_cols = ", ".join(col(InquiryEvent, n) for n in (
-        "inquiry", "type", "at", "actor_label", "from_status", "to_status", "from_send_status", "to_send_status",
-        "message", "data"))
+    event_cols = _event_columns()
     pending = SendAttempt.Outcome.PENDING
     return (
         f"WITH v AS (SELECT UNNEST(%%s::bigint[]) AS id, UNNEST(%%s::uuid[]) AS token, UNNEST(%%s::text[]) AS mode), "
-        f"claimed AS (UPDATE {t} SET {col(Inquiry, 'send_status')} = %%s, {col(Inquiry, 'claim_token')} = v.token, "
-        f"{col(Inquiry, 'claimed_at')} = NOW(), {col(Inquiry, 'lease_expires_at')} = NOW() + %%s, "
-        f"{col(Inquiry, 'send_attempts')} = COALESCE({i('send_attempts')}, 0) + 1, {col(Inquiry, 'updated_at')} = NOW() "
+        f"claimed AS (UPDATE {t} SET {_col(Inquiry, 'send_status')} = %%s, {_col(Inquiry, 'claim_token')} = v.token, "
+        f"{_col(Inquiry, 'claimed_at')} = NOW(), {_col(Inquiry, 'lease_expires_at')} = NOW() + %%s, "
+        f"{_col(Inquiry, 'send_attempts')} = COALESCE({i('send_attempts')}, 0) + 1, {_col(Inquiry, 'updated_at')} = NOW() "
         f"FROM v WHERE {i('id')} = v.id AND %(due)s "
         f"RETURNING {i('id')} AS id, {i('send_attempts')} AS attempt, {i('account')} AS account_id, "
         f"{i('market_code')} AS market_code, v.token, v.mode), "
@@ -711,11 +719,10 @@ def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_accoun
 
 
 def send_concurrency() -> int:
-    """Marketplace calls a sweep keeps in flight (``CS_SEND_CONCURRENCY``); 1 on SQLite, and 1 inside
-    a transaction (a test's): the call threads' own connections could not see its uncommitted rows and
-    would wait on its locks (the database rate limiter's)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return 1  # one process and one connection by nature; the calls' rate limiter may use it
+    """Marketplace calls a sweep keeps in flight (``CS_SEND_CONCURRENCY``); 1 where the calls may not
+    move to threads of their own (the database rate limiter would query on their connections)."""
+    if not threads_allowed():
+        return 1
     return max(1, int(getattr(settings, "CS_SEND_CONCURRENCY", 32)))
 
 
@@ -854,10 +861,8 @@ def _send_group(group: list[tuple[Claim, Inquiry]], current: _SweepSettings, cli
 
 
 def _renew_leases(claims: list[Claim], glob: GlobalControls) -> set[int]:
-    qn = connection.ops.quote_name
-    t = qn(Inquiry._meta.db_table)
-    pk, token, status, lease = (qn(Inquiry._meta.get_field(name).column)
-                                for name in ("id", "claim_token", "send_status", "lease_expires_at"))
+    t = connection.ops.quote_name(Inquiry._meta.db_table)
+    pk, token, status, lease = (_col(Inquiry, name) for name in ("id", "claim_token", "send_status", "lease_expires_at"))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {t} SET {lease} = NOW() + %s "
@@ -892,31 +897,25 @@ def _finalize_delivered(delivered: list) -> set[int]:
 def _finalize_delivered_sql() -> str:
     qn = connection.ops.quote_name
     t, a = qn(Inquiry._meta.db_table), qn(SendAttempt._meta.db_table)
-
-    def col(model, name):
-        return qn(model._meta.get_field(name).column)
-
-    event_cols = ", ".join(col(InquiryEvent, n) for n in (
-        "inquiry", "type", "at", "actor_label", "from_status", "to_status", "from_send_status", "to_send_status",
-        "message", "data"))
+    event_cols = _event_columns()
     return (
         "WITH v AS (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::uuid[]) AS token, UNNEST(%s::text[]) AS ref, "
         "UNNEST(%s::text[]) AS answer, UNNEST(%s::int[]) AS http_status, UNNEST(%s::int[]) AS attempt, "
         "UNNEST(%s::uuid[]) AS account_id), "
-        f"done AS (UPDATE {t} SET {col(Inquiry, 'send_status')} = %s, {col(Inquiry, 'sent_at')} = NOW(), "
-        f"{col(Inquiry, 'remote_ref')} = v.ref, {col(Inquiry, 'final_answer')} = v.answer, "
-        f"{col(Inquiry, 'last_send_error')} = '', {col(Inquiry, 'lease_expires_at')} = NULL, "
-        f"{col(Inquiry, 'next_attempt_at')} = NULL, {col(Inquiry, 'is_test_mode')} = FALSE, "
-        f"{col(Inquiry, 'updated_at')} = NOW() FROM v "
-        f"WHERE {t}.{col(Inquiry, 'id')} = v.id AND {t}.{col(Inquiry, 'claim_token')} = v.token "
-        f"AND {t}.{col(Inquiry, 'send_status')} = %s RETURNING {t}.{col(Inquiry, 'id')} AS id), "
+        f"done AS (UPDATE {t} SET {_col(Inquiry, 'send_status')} = %s, {_col(Inquiry, 'sent_at')} = NOW(), "
+        f"{_col(Inquiry, 'remote_ref')} = v.ref, {_col(Inquiry, 'final_answer')} = v.answer, "
+        f"{_col(Inquiry, 'last_send_error')} = '', {_col(Inquiry, 'lease_expires_at')} = NULL, "
+        f"{_col(Inquiry, 'next_attempt_at')} = NULL, {_col(Inquiry, 'is_test_mode')} = FALSE, "
+        f"{_col(Inquiry, 'updated_at')} = NOW() FROM v "
+        f"WHERE {t}.{_col(Inquiry, 'id')} = v.id AND {t}.{_col(Inquiry, 'claim_token')} = v.token "
+        f"AND {t}.{_col(Inquiry, 'send_status')} = %s RETURNING {t}.{_col(Inquiry, 'id')} AS id), "
         f"written AS (SELECT v.* FROM v JOIN done ON done.id = v.id), "
-        f"attempt AS (UPDATE {a} SET {col(SendAttempt, 'outcome')} = %s, "
-        f"{col(SendAttempt, 'http_status')} = written.http_status, {col(SendAttempt, 'error')} = '', "
-        f"{col(SendAttempt, 'finished_at')} = NOW() FROM written WHERE {a}.{col(SendAttempt, 'claim_token')} = written.token), "
-        f"streak AS (UPDATE {qn(AccountRollout._meta.db_table)} SET {col(AccountRollout, 'consecutive_failures')} = 0 "
-        f"WHERE {col(AccountRollout, 'account')} IN (SELECT account_id FROM written) "
-        f"AND {col(AccountRollout, 'consecutive_failures')} <> 0), "
+        f"attempt AS (UPDATE {a} SET {_col(SendAttempt, 'outcome')} = %s, "
+        f"{_col(SendAttempt, 'http_status')} = written.http_status, {_col(SendAttempt, 'error')} = '', "
+        f"{_col(SendAttempt, 'finished_at')} = NOW() FROM written WHERE {a}.{_col(SendAttempt, 'claim_token')} = written.token), "
+        f"streak AS (UPDATE {qn(AccountRollout._meta.db_table)} SET {_col(AccountRollout, 'consecutive_failures')} = 0 "
+        f"WHERE {_col(AccountRollout, 'account')} IN (SELECT account_id FROM written) "
+        f"AND {_col(AccountRollout, 'consecutive_failures')} <> 0), "
         f"logged AS (INSERT INTO {qn(InquiryEvent._meta.db_table)} ({event_cols}) "
         f"SELECT id, %s, NOW(), %s, '', '', %s, %s, '', "
         f"jsonb_build_object('attempt', attempt, 'http_status', http_status) FROM written ORDER BY id) "

@@ -31,6 +31,7 @@ from inquiries import events
 from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import MalformedPayload, MarketAccount, PollCursor
+from partialauto.db import threads_allowed
 
 log = logging.getLogger("partialauto.ingest")
 
@@ -355,20 +356,13 @@ class _ReadAhead:
             yield entry
 
 
-def _threads_allowed() -> bool:
-    """Work in other threads (own database connections) only on PostgreSQL (SQLite takes one writer at
-    a time) and never inside a caller's transaction (other connections cannot see its rows, and what
-    they write would not be part of it)."""
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
-
-
 def poll_account(account: MarketAccount, *, now: datetime | None = None, client=None, limiter=None,
                  read_ahead: bool | None = None) -> PollSummary:
     """Poll every inquiry kind of one account.
 
     ``client``: the marketplace client (default: one built for the account with ``limiter``, default
     the shared rate limiter). ``read_ahead``: fetch pages in a thread of their own while this one
-    stores (default: where threads are allowed, see :func:`_threads_allowed`).
+    stores (default: where threads are allowed, see :func:`partialauto.db.threads_allowed`).
     """
     from markets.clients.base import Malformed
     from markets.connect import client_for
@@ -422,7 +416,7 @@ def poll_account(account: MarketAccount, *, now: datetime | None = None, client=
                 cursor.save(update_fields=["watermark", "last_polled_at", "last_success_at", "last_error", "last_fetched"])
 
     if read_ahead is None:
-        read_ahead = _threads_allowed()
+        read_ahead = threads_allowed()
     if read_ahead:
         entries = _listings(client, windows, now, batch_size=None)
         with _ReadAhead(entries, depth=READ_AHEAD_PAGES, name=f"poll-read-{account.name}") as stream:
@@ -460,7 +454,7 @@ def poll_markets(*, names: list[str] | None = None, threads: int = POLL_THREADS,
     if names:
         accounts = MarketAccount.objects.filter(name__in=names)
     accounts = list(accounts.order_by("name"))
-    if threads > 1 and len(accounts) > 1 and _threads_allowed():
+    if threads > 1 and len(accounts) > 1 and threads_allowed():
         with ThreadPoolExecutor(max_workers=min(threads, len(accounts)), thread_name_prefix="poll") as pool:
             return list(pool.map(lambda account: _poll_in_thread(account, limiter), accounts))
     return [_poll_safely(account, limiter) for account in accounts]

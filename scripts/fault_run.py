@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import descendants  # noqa: E402  (the same /proc walk the send benchmark uses)
+from bench.common import descendants, stop_group  # noqa: E402  (the same process handling as the send benchmark)
 
 
 def parse_args() -> argparse.Namespace:
@@ -212,11 +212,7 @@ def main() -> int:
                 break
             time.sleep(1)
     finally:
-        os.killpg(cluster.pid, signal.SIGTERM)
-        try:
-            cluster.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(cluster.pid, signal.SIGKILL)
+        stop_group(cluster, 20)
     elapsed = time.monotonic() - started
 
     ledger = store.answers()

@@ -866,7 +866,21 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
         logger.debug("sandbox connection error from %s", client_address, exc_info=True)
 
 
-class SandboxServer:
+class SandboxURLs:
+    """Where each marketplace's API lives on a sandbox whose root is ``self.url``."""
+
+    url: str
+
+    @property
+    def coupang_base_url(self) -> str:
+        return self.url
+
+    @property
+    def naver_base_url(self) -> str:
+        return self.url + "/external"
+
+
+class SandboxServer(SandboxURLs):
     """The sandbox marketplace. ``start()`` serves in a background thread; ``stop()`` ends it.
 
     >>> with SandboxServer() as sandbox:            # doctest: +SKIP
@@ -892,13 +906,6 @@ class SandboxServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def coupang_base_url(self) -> str:
-        return self.url
-
-    @property
-    def naver_base_url(self) -> str:
-        return self.url + "/external"
 
     @property
     def control_url(self) -> str:

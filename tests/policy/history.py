@@ -24,6 +24,20 @@ _seq = itertools.count(1)
 SEND_STATUS = {"DELIVERED": "SENT", "UNKNOWN": "SEND_UNKNOWN", "TEST_MODE": "SEND_FAILED"}
 
 
+def live_accounts() -> tuple[MarketAccount, MarketAccount]:
+    """Automation on, a Coupang account LIVE in phase 1 and a SmartStore account LIVE in phase 3."""
+    from policy.models import Mode
+    from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
+    from tests.factories import make_account
+
+    coupang = make_account("coupang_main")
+    naver = make_account("smartstore", market="SMARTSTORE")
+    settings_update(actor=SYSTEM, partial_auto=True, test_mode=False)
+    rollout_unlock(account=coupang, mode=Mode.LIVE, phase=get_phase(1), actor=SYSTEM)
+    rollout_unlock(account=naver, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)
+    return coupang, naver
+
+
 def attempts(account: MarketAccount, *, ok: int = 0, failed: int = 0, unknown: int = 0, test_mode: int = 0,
              at: dt.datetime | None = None, failed_outcome: str = "FAILED_RETRYABLE") -> list[SendAttempt]:
     """``ok`` delivered, ``failed`` definite failures, ``unknown`` unknown outcomes (failures too), and

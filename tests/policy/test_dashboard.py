@@ -8,23 +8,18 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from policy.models import AccountRollout, ChecklistItem, Mode, RollbackIncident
+from policy.models import AccountRollout, ChecklistItem, RollbackIncident
 from policy.monitor import run_monitor
 from policy.roles import ROLE_CS_AGENT, ROLE_ROLLOUT_MANAGER
-from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
-from tests.factories import make_account, make_inquiry
-from tests.policy.history import attempts, rollout_running_since, seoul_day
+from tests.factories import make_inquiry
+from tests.policy.history import attempts, live_accounts, rollout_running_since, seoul_day
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def history():
-    coupang = make_account("coupang_main")
-    naver = make_account("smartstore", market="SMARTSTORE")
-    settings_update(actor=SYSTEM, partial_auto=True, test_mode=False)
-    rollout_unlock(account=coupang, mode=Mode.LIVE, phase=get_phase(1), actor=SYSTEM)
-    rollout_unlock(account=naver, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)
+    coupang, naver = live_accounts()
     rollout_running_since(days=30)
     for offset in range(-5, 0):
         attempts(coupang, ok=97, failed=3, at=seoul_day(offset))  # 3 %: between the two thresholds

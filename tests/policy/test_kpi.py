@@ -14,21 +14,16 @@ from django.utils import timezone
 from policy.kpi import automation_by_day, daily_failure_rates, failure_rates, kpi_report, quota_today, realtime, shadow_stats
 from policy.models import AccountRollout, Mode
 from policy.quota import quota_consume
-from policy.services import SYSTEM, get_phase, rollout_lock, rollout_unlock, settings_update
-from tests.factories import make_account, make_inquiry
-from tests.policy.history import attempts, seoul_day
+from policy.services import SYSTEM, rollout_lock
+from tests.factories import make_inquiry
+from tests.policy.history import attempts, live_accounts, seoul_day
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def accounts():
-    coupang = make_account("coupang_main")
-    naver = make_account("smartstore", market="SMARTSTORE")
-    settings_update(actor=SYSTEM, partial_auto=True, test_mode=False)
-    rollout_unlock(account=coupang, mode=Mode.LIVE, phase=get_phase(1), actor=SYSTEM)
-    rollout_unlock(account=naver, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)
-    return coupang, naver
+    return live_accounts()
 
 
 def test_shadow_stats__auto_send_candidates_per_day(accounts):

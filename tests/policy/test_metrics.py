@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from policy.metrics import _escape, render_metrics
-from policy.models import AccountRollout, AutomationSettings, Mode, NotificationChannel
+from policy.models import AccountRollout, AutomationSettings, NotificationChannel
 from policy.monitor import run_monitor
 from policy.quota import quota_consume
-from policy.services import SYSTEM, emergency_stop, get_phase, rollout_unlock, settings_update
-from tests.factories import SECRET_VALUES, make_account, make_inquiry
-from tests.policy.history import attempts, rollout_running_since
+from policy.services import SYSTEM, emergency_stop
+from tests.factories import SECRET_VALUES, make_inquiry
+from tests.policy.history import attempts, live_accounts, rollout_running_since
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +26,7 @@ SAMPLE = re.compile(r'^[a-z_][a-z0-9_]*(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? (-?[0
 
 @pytest.fixture
 def state():
-    coupang = make_account("coupang_main")
-    naver = make_account("smartstore", market="SMARTSTORE")
-    settings_update(actor=SYSTEM, partial_auto=True, test_mode=False)
-    rollout_unlock(account=coupang, mode=Mode.LIVE, phase=get_phase(1), actor=SYSTEM)
-    rollout_unlock(account=naver, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)
+    coupang, naver = live_accounts()
     rollout_running_since(days=30)
     attempts(coupang, ok=7, failed=3, test_mode=2)
     attempts(naver, ok=5)
