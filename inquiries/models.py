@@ -51,6 +51,11 @@ class KnowledgeEntry(models.Model):
     )
     product_id = models.CharField(_("상품 한정(상품 ID)"), max_length=64, blank=True)
     priority = models.SmallIntegerField(_("우선순위"), default=0)
+    states_facts = models.BooleanField(
+        _("사실을 담은 답변"), default=True,
+        help_text=_("판매자의 절차·정책을 그대로 말하는 답변이면 켭니다. '상세페이지/설명서를 참고해 주세요' 같은 일반 안내는 "
+                    "끄세요: 그런 답변만으로는 자동 전송하지 않고 사람이 답합니다."),
+    )
     is_active = models.BooleanField(_("사용"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -62,6 +67,60 @@ class KnowledgeEntry(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.intent_id and self.intent.name}] {self.title}"
+
+
+class ProductKnowledge(models.Model):
+    """What the seller knows about one marketplace product (usage, care, specs, compatibility, FAQ):
+    the facts a 사용법/상품문의 answer is written from. Without a matching fact a person answers."""
+
+    account = models.ForeignKey(
+        MarketAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="product_knowledge",
+        verbose_name=_("계정 한정"), help_text=_("비우면 모든 계정의 같은 상품 ID에 적용됩니다."),
+    )
+    product_id = models.CharField(_("상품 ID"), max_length=64,
+                                  help_text=_("문의에 오는 마켓 상품 ID (쿠팡 상품ID·옵션ID, 네이버 상품번호)"))
+    aliases = models.JSONField(_("같은 상품의 다른 ID"), default=list, blank=True,
+                               help_text=_("예: 쿠팡 옵션ID(vendorItemId), 판매자상품ID. 어느 ID로 문의가 와도 찾습니다."))
+    name = models.CharField(_("상품명"), max_length=300)
+    is_active = models.BooleanField(_("사용"), default=True)
+    updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "cs_product_knowledge"
+        ordering = ["name", "product_id"]
+        verbose_name = _("상품 지식")
+        verbose_name_plural = _("상품 지식")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "product_id"], name="product_knowledge_unique"),
+            models.UniqueConstraint(fields=["product_id"], condition=Q(account__isnull=True),
+                                    name="product_knowledge_unique_shared"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.product_id})"
+
+    @property
+    def all_ids(self) -> list[str]:
+        return [self.product_id, *(str(a) for a in self.aliases or () if str(a).strip())]
+
+
+class ProductFact(models.Model):
+    """One sentence the seller stands behind, e.g. "타이머는 전원 버튼을 두 번 누르면 10분 단위로 맞춰집니다."."""
+
+    product = models.ForeignKey(ProductKnowledge, on_delete=models.CASCADE, related_name="facts",
+                                verbose_name=_("상품"))
+    text = models.TextField(_("사실 (한 문장)"))
+    sort_order = models.PositiveSmallIntegerField(_("순서"), default=0)
+
+    class Meta:
+        db_table = "cs_product_fact"
+        ordering = ["product", "sort_order", "id"]
+        verbose_name = _("상품 사실")
+        verbose_name_plural = _("상품 사실")
+
+    def __str__(self) -> str:
+        return self.text[:60]
 
 
 class InquiryQuerySet(models.QuerySet["Inquiry"]):
@@ -107,6 +166,12 @@ class Inquiry(models.Model):
     product_id = models.CharField(_("상품 ID"), max_length=64, blank=True)
     product_name = models.CharField(_("상품명"), max_length=300, blank=True)
     order_id = models.CharField(_("주문번호"), max_length=64, blank=True)
+    order_refs = models.JSONField(
+        _("주문 참조"), default=dict, blank=True,
+        help_text=_("문의가 가리키는 주문: order_ids, product_order_ids(네이버 상품주문번호), item_ids(쿠팡 옵션ID)"),
+    )
+    product_refs = models.JSONField(_("상품 참조"), default=list, blank=True,
+                                    help_text=_("문의에 있는 상품 ID들 (상품ID, 판매자상품ID, 옵션ID)"))
     buyer_name_masked = models.CharField(_("고객명(마스킹)"), max_length=64, blank=True)
     reply_context = models.JSONField(default=dict, blank=True)
     raw_payload = models.JSONField(_("원본 데이터"), default=dict, blank=True)
@@ -122,6 +187,10 @@ class Inquiry(models.Model):
     decision_trace = models.JSONField(_("판정 기록"), default=dict, blank=True)
     decision_mode = models.CharField(_("판정 시 모드"), max_length=8, choices=Mode.choices, blank=True)
     decided_at = models.DateTimeField(_("판정 시각"), null=True, blank=True)
+    order_fingerprint = models.CharField(
+        _("답변에 쓴 주문 상태"), max_length=500, blank=True, editable=False,
+        help_text=_("초안에 쓴 주문 줄과 그 상태 지문. 전송 직전에 주문이 바뀌었으면 보내지 않습니다."),
+    )
 
     # the send
     send_status = models.CharField(_("전송 상태"), max_length=16, choices=SendStatus.choices, default=SendStatus.NOT_SENT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -111,11 +112,23 @@ class PollCursor(models.Model):
         return f"{self.account_id}:{self.kind}"
 
 
+class PayloadKind(models.TextChoices):
+    """What a malformed payload was meant to be: an inquiry of some kind, or an order record."""
+
+    COUPANG_ONLINE = InquiryKind.COUPANG_ONLINE.value, InquiryKind.COUPANG_ONLINE.label
+    COUPANG_CALLCENTER = InquiryKind.COUPANG_CALLCENTER.value, InquiryKind.COUPANG_CALLCENTER.label
+    NAVER_QNA = InquiryKind.NAVER_QNA.value, InquiryKind.NAVER_QNA.label
+    NAVER_INQUIRY = InquiryKind.NAVER_INQUIRY.value, InquiryKind.NAVER_INQUIRY.label
+    COUPANG_ORDER = "COUPANG_ORDER", _("쿠팡 발주서")
+    COUPANG_RETURN = "COUPANG_RETURN", _("쿠팡 반품·취소 요청")
+    NAVER_ORDER = "NAVER_ORDER", _("네이버 상품주문")
+
+
 class MalformedPayload(models.Model):
-    """A marketplace item that could not be parsed: kept verbatim, skipped by the poll."""
+    """A marketplace item that could not be parsed: kept verbatim, skipped by the poll or the order sync."""
 
     account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="malformed_payloads")
-    kind = models.CharField(max_length=32, choices=InquiryKind.choices)
+    kind = models.CharField(max_length=32, choices=PayloadKind.choices)
     payload = models.TextField()
     error = models.TextField()
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -145,3 +158,189 @@ class RateBucket(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# --- the order mirror ----------------------------------------------------------------------------
+
+
+class OrderStatus(models.TextChoices):
+    """Where one order line (a Coupang shipment box, a Naver product order) is, in one vocabulary."""
+
+    PAID = "PAID", _("결제완료")
+    PREPARING = "PREPARING", _("상품준비중")
+    SHIPPED = "SHIPPED", _("출고완료")  # handed to the carrier (invoice uploaded); may not be scanned yet
+    IN_TRANSIT = "IN_TRANSIT", _("배송중")
+    DELIVERED = "DELIVERED", _("배송완료")
+    CANCELLED = "CANCELLED", _("취소")
+    RETURNED = "RETURNED", _("반품")
+    EXCHANGED = "EXCHANGED", _("교환")
+
+
+class MarketOrder(models.Model):
+    """One order line as the marketplace last told us (table ``market_order``).
+
+    Coupang: one row per shipment box (``line_id`` = shipmentBoxId); Naver: one row per product order
+    (``line_id`` = productOrderId). Written only by :mod:`markets.orders` (sync and targeted look-ups);
+    ``raw_payload`` is the marketplace's item without the buyer's personal data.
+    """
+
+    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="orders", verbose_name=_("계정"))
+    market_code = models.CharField(_("마켓"), max_length=16, choices=MarketCode.choices)
+    order_id = models.CharField(_("주문번호"), max_length=40)
+    line_id = models.CharField(_("배송번호/상품주문번호"), max_length=40,
+                               help_text=_("쿠팡 shipmentBoxId, 네이버 productOrderId"))
+    status = models.CharField(_("상태"), max_length=16, choices=OrderStatus.choices)
+    raw_status = models.CharField(_("마켓 상태값"), max_length=40, blank=True)
+    claim_type = models.CharField(_("클레임 종류"), max_length=20, blank=True, help_text=_("CANCEL, RETURN, EXCHANGE"))
+    claim_status = models.CharField(_("클레임 상태"), max_length=40, blank=True)
+    delivery_issue = models.CharField(
+        _("배송 이상"), max_length=40, blank=True,
+        help_text=_("마켓이 알려 준 배송 문제 (예: WRONG_TRACKING, DELIVERY_FAIL, NOT_TRACKABLE)"),
+    )
+    carrier_code = models.CharField(_("택배사 코드"), max_length=20, blank=True)
+    carrier_name = models.CharField(_("택배사"), max_length=40, blank=True)
+    tracking_number = models.CharField(_("운송장 번호"), max_length=40, blank=True)
+    ordered_at = models.DateTimeField(_("주문 시각"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("결제 시각"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("출고 시각"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("배송완료 시각"), null=True, blank=True)
+    expected_dispatch_date = models.DateField(_("출고 예정일"), null=True, blank=True,
+                                              help_text=_("쿠팡 estimated/plannedShippingDate, 네이버 shippingDueDate"))
+    last_movement_at = models.DateTimeField(
+        _("마지막 배송 진행 시각"), null=True, blank=True,
+        help_text=_("배송 상태가 마지막으로 바뀐 시각. 오래 멈춰 있으면 사람이 확인합니다."),
+    )
+    product_ids = models.JSONField(_("상품 ID"), default=list, blank=True,
+                                   help_text=_("이 줄의 상품을 가리키는 마켓 ID들 (옵션ID, 상품ID…)"))
+    product_name = models.CharField(_("상품명"), max_length=300, blank=True)
+    quantity = models.PositiveIntegerField(_("수량"), default=1)
+    fingerprint = models.CharField(_("상태 지문"), max_length=16, blank=True, editable=False,
+                                   help_text=_("답변에 쓰인 사실이 바뀌었는지 전송 직전에 비교하는 값"))
+    raw_payload = models.JSONField(_("원본 데이터 (개인정보 제거)"), default=dict, blank=True)
+    synced_at = models.DateTimeField(_("동기화 시각"))
+    created_at = models.DateTimeField(_("처음 본 시각"), auto_now_add=True)
+
+    class Meta:
+        db_table = "market_order"
+        ordering = ["-ordered_at", "line_id"]
+        verbose_name = _("주문")
+        verbose_name_plural = _("주문 (마켓 미러)")
+        constraints = [models.UniqueConstraint(fields=["account", "line_id"], name="market_order_unique_line")]
+        indexes = [
+            models.Index(fields=["account", "order_id"], name="market_order_order_idx"),
+            models.Index(fields=["account", "status", "synced_at"], name="market_order_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.line_id} {self.status}"
+
+
+class OrderSyncCursor(models.Model):
+    """How far order syncing of one account and stream has got (like :class:`PollCursor`)."""
+
+    class Stream(models.TextChoices):
+        COUPANG_ORDERSHEETS = "COUPANG_ORDERSHEETS", _("쿠팡 발주서")
+        COUPANG_RETURNS = "COUPANG_RETURNS", _("쿠팡 반품·취소 요청")
+        NAVER_CHANGES = "NAVER_CHANGES", _("네이버 변경 상품주문")
+        NAVER_REFRESH = "NAVER_REFRESH", _("네이버 진행 중 주문 새로고침")
+
+    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="order_cursors")
+    stream = models.CharField(_("수집 대상"), max_length=24, choices=Stream.choices)
+    watermark = models.DateTimeField(_("수집 기준 시각"), null=True, blank=True)
+    last_synced_at = models.DateTimeField(_("마지막 동기화"), null=True, blank=True)
+    last_success_at = models.DateTimeField(_("마지막 성공"), null=True, blank=True)
+    last_error = models.TextField(_("마지막 오류"), blank=True)
+    last_fetched = models.PositiveIntegerField(_("마지막으로 받은 건수"), default=0)
+
+    class Meta:
+        db_table = "market_order_cursor"
+        constraints = [models.UniqueConstraint(fields=["account", "stream"], name="market_order_cursor_unique")]
+        verbose_name = _("주문 동기화 커서")
+        verbose_name_plural = _("주문 동기화 커서")
+
+    def __str__(self) -> str:
+        return f"{self.account_id}:{self.stream}"
+
+
+# --- the seller's shipping policy ----------------------------------------------------------------
+
+
+class Carrier(models.TextChoices):
+    """Carrier codes both marketplaces use (research/order-apis.md §1.8, §2.5)."""
+
+    CJGLS = "CJGLS", _("CJ대한통운")
+    HANJIN = "HANJIN", _("한진택배")
+    HYUNDAI = "HYUNDAI", _("롯데택배")
+    KGB = "KGB", _("로젠택배")
+    EPOST = "EPOST", _("우체국택배")
+    KDEXP = "KDEXP", _("경동택배")
+    ILYANG = "ILYANG", _("일양로지스")
+    DAESIN = "DAESIN", _("대신택배")
+    HDEXP = "HDEXP", _("합동택배")
+    CHUNIL = "CHUNIL", _("천일택배")
+    CVSNET = "CVSNET", _("GS Postbox 택배")
+    CUPARCEL = "CUPARCEL", _("CU 편의점택배")
+    DIRECT = "DIRECT", _("업체 직접 배송")
+
+
+class ShippingPolicy(models.Model):
+    """What the seller promises about shipping and returns, per account: the facts a shipping answer
+    without an order is written from. An account is ready for automation only when it is filled in."""
+
+    account = models.OneToOneField(MarketAccount, on_delete=models.CASCADE, related_name="shipping_policy",
+                                   verbose_name=_("계정"))
+    dispatch_cutoff = models.TimeField(
+        _("당일 출고 마감 시각"), null=True, blank=True,
+        help_text=_("출고일(영업일)에 이 시각 전에 결제된 주문은 그날 출고합니다. 예: 14:00"),
+    )
+    dispatch_lead_days = models.PositiveSmallIntegerField(
+        _("출고까지 영업일"), default=0,
+        help_text=_("마감 전 결제 건이 출고되기까지 걸리는 영업일 (0 = 당일 출고). 마감 후 결제 건은 하루 더 걸립니다."),
+    )
+    ships_on_saturday = models.BooleanField(_("토요일 출고"), default=False)
+    carrier_code = models.CharField(_("택배사"), max_length=20, choices=Carrier.choices, blank=True)
+    transit_days_min = models.PositiveSmallIntegerField(_("출고 후 도착까지 최소 일수"), default=1)
+    transit_days_max = models.PositiveSmallIntegerField(_("출고 후 도착까지 최대 일수"), default=2)
+    base_fee = models.PositiveIntegerField(_("기본 배송비(원)"), null=True, blank=True, help_text=_("0 = 무료배송"))
+    free_shipping_threshold = models.PositiveIntegerField(
+        _("무료배송 기준 금액(원)"), null=True, blank=True, help_text=_("이 금액 이상 구매하면 배송비가 없습니다. 비우면 없음"))
+    jeju_surcharge = models.PositiveIntegerField(_("제주 추가 배송비(원)"), null=True, blank=True)
+    remote_surcharge = models.PositiveIntegerField(_("도서산간 추가 배송비(원)"), null=True, blank=True)
+    return_fee = models.PositiveIntegerField(_("반품 배송비(편도, 원)"), null=True, blank=True,
+                                             help_text=_("단순 변심 반품 시 고객 부담"))
+    exchange_fee = models.PositiveIntegerField(_("교환 배송비(왕복, 원)"), null=True, blank=True)
+    return_address = models.CharField(_("반품·교환 보낼 주소"), max_length=300, blank=True)
+    dawn_delivery = models.BooleanField(_("새벽배송 제공"), default=False)
+    convenience_pickup = models.BooleanField(_("편의점 픽업 제공"), default=False)
+    overseas_shipping = models.BooleanField(_("해외배송 제공"), default=False)
+    stalled_after_days = models.PositiveSmallIntegerField(
+        _("배송 정체로 볼 일수"), default=4,
+        help_text=_("출고 후 이 일수 동안 배송 상태가 바뀌지 않으면 자동 답변하지 않고 사람에게 넘깁니다."),
+    )
+    updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
+    history = HistoricalRecords()
+
+    # What must be filled in before the policy can answer a shipping question on its own.
+    REQUIRED = ("dispatch_cutoff", "carrier_code", "base_fee", "return_fee", "exchange_fee", "return_address")
+
+    class Meta:
+        db_table = "market_shipping_policy"
+        verbose_name = _("배송 정책")
+        verbose_name_plural = _("배송 정책")
+        constraints = [
+            models.CheckConstraint(condition=Q(transit_days_min__lte=models.F("transit_days_max")),
+                                   name="shipping_transit_min_le_max"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("%(account)s 배송 정책")) % {"account": self.account}
+
+    @property
+    def missing(self) -> list[str]:
+        """The required fields still empty (their verbose names)."""
+        return [str(self._meta.get_field(name).verbose_name) for name in self.REQUIRED
+                if getattr(self, name) in (None, "")]
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.missing

@@ -41,7 +41,7 @@ def ensure_seed() -> None:
         return
     for module in ("inquiries.migrations.0002_seed_intents", "policy.migrations.0002_seed_rollout"):
         importlib.import_module(module).seed(apps, None)
-    for module in ("inquiries.migrations.0004_seed_agent_data",):
+    for module in ("inquiries.migrations.0004_seed_agent_data", "inquiries.migrations.0008_generic_knowledge"):
         try:
             importlib.import_module(module).seed(apps, None)
         except ModuleNotFoundError:
