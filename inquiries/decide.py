@@ -35,6 +35,8 @@ from django.db.models import DateTimeField, Field
 from django.utils import timezone
 
 from inquiries import events
+from inquiries.agent.facts import InquiryFacts
+from inquiries.facts import load_facts, order_refs
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import MarketAccount
 from policy.controls import AccountControls, load_account_controls, load_global
@@ -63,16 +65,18 @@ class DecideSummary:
 
 
 def run_agent_for(inquiry: Inquiry | dict, *, account_name: str | None, seller_name: str = "",
-                  context: AgentContext | None = None) -> dict:
-    """The agent on one inquiry; ``context`` defaults to the account's (cached) context."""
+                  context: AgentContext | None = None, facts: InquiryFacts | None = None) -> dict:
+    """The agent on one inquiry; ``context`` defaults to the account's (cached) context, ``facts`` to
+    none (only the knowledge base answers)."""
     from inquiries.agent.loader import load_context
     from inquiries.agent.pipeline import run_agent
 
     get = inquiry.get if isinstance(inquiry, dict) else (lambda k, d="": getattr(inquiry, k, d))
     if context is None:
         context = load_context(account_name=account_name, seller_name=seller_name)
+    _orders, _lines, item_ids = order_refs(inquiry)
     return run_agent(content=get("content", "") or "", title=get("title", "") or "",
-                     product_name=get("product_name", "") or "", context=context)
+                     product_name=get("product_name", "") or "", context=context, facts=facts, item_ids=item_ids)
 
 
 def policy_decision(agent_result: dict, controls: AccountControls, *, now: dt.datetime, used: int) -> tuple[str, str, dict, dt.datetime | None]:
@@ -84,6 +88,7 @@ def policy_decision(agent_result: dict, controls: AccountControls, *, now: dt.da
         "risk_hits": agent_result.get("risk_hits") or [],
         "needs_human": bool(agent_result.get("needs_human")),
         "reason": agent_result.get("reason") or "",
+        "grounded": bool(agent_result.get("grounded")),
         "controls": controls,
         "now": now,
         "quota_used": used,
@@ -108,9 +113,11 @@ class _Decision:
 
 
 def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, used: int | None,
-             account: MarketAccount | None = None, context: AgentContext | None = None) -> _Decision:
+             account: MarketAccount | None = None, context: AgentContext | None = None,
+             facts: InquiryFacts | None = None) -> _Decision:
     account = account or inquiry.account
-    agent_result = run_agent_for(inquiry, account_name=account.name, seller_name=account.seller_name, context=context)
+    agent_result = run_agent_for(inquiry, account_name=account.name, seller_name=account.seller_name, context=context,
+                                 facts=facts)
     if used is None:
         used = quota_used(account_id=inquiry.account_id, at=now)
     status, reason, details, deferred = policy_decision(agent_result, controls, now=now, used=used)
@@ -130,6 +137,7 @@ def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, u
         decision_mode=mode,
         decided_at=now,
         next_attempt_at=deferred,
+        order_fingerprint=agent_result.get("order_fingerprint") or "",
         updated_at=now,
     )
     batch = [events.build(inquiry.pk, InquiryEvent.Type.DECIDED, actor_label=AGENT, from_status=Inquiry.Status.NEW,
@@ -143,7 +151,7 @@ def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, u
 
 # What a decision writes on the inquiry row, in a fixed order (the batched statement is built from it).
 DECISION_FIELDS = ("status", "intent", "confidence_score", "risk_hits", "draft_answer", "final_answer", "decision_reason",
-                   "decision_trace", "decision_mode", "decided_at", "next_attempt_at", "updated_at")
+                   "decision_trace", "decision_mode", "decided_at", "next_attempt_at", "order_fingerprint", "updated_at")
 
 
 def _write_orm(decisions: list[_Decision]) -> set[int]:
@@ -256,7 +264,9 @@ def _write_batch(decisions: list[_Decision]) -> list[_Decision]:
 def decide_one(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime | None = None,
                used: int | None = None) -> tuple[str, str, dt.datetime | None] | None:
     """Decide one NEW inquiry; returns (status, reason code, deferred until) or None if already decided."""
-    decision = _prepare(inquiry, controls=controls, now=now or timezone.now(), used=used)
+    now = now or timezone.now()
+    facts = load_facts([inquiry], now=now, lookups=True)[0]
+    decision = _prepare(inquiry, controls=controls, now=now, used=used, facts=facts)
     if not _write_batch([decision]):
         return None  # another processor decided it first
     return decision.status, decision.reason_code, decision.deferred
@@ -282,8 +292,10 @@ def enqueue_send(inquiry_id: int) -> None:
         log.warning("Inquiry %s: could not enqueue the send (%s); the send sweep will pick it up", inquiry_id, exc)
 
 
-# The columns decide_new reads (the agent needs the text, the policy the account).
-_READ_FIELDS = ("id", "account_id", "content", "title", "product_name")
+# The columns decide_new reads (the agent needs the text and the references to its facts, the policy
+# the account).
+_READ_FIELDS = ("id", "account_id", "content", "title", "product_name", "product_id", "order_id", "order_refs",
+                "product_refs")
 
 
 class _Run:
@@ -455,7 +467,10 @@ def _prepare_batch(inquiries: list[Inquiry], run: _Run, summary: DecideSummary) 
     now = timezone.now()
     contexts: dict[object, AgentContext] = {}
     decisions: list[_Decision] = []
-    for inquiry in inquiries:
+    # The facts of the whole batch in a few queries; an order the mirror lacks gets one look-up (no
+    # transaction is open here: claims are advisory locks, the writes come later).
+    facts = load_facts(inquiries, now=now, lookups=True, accounts={str(k): v for k, v in run.accounts.items()})
+    for inquiry, inquiry_facts in zip(inquiries, facts, strict=True):
         account_id = inquiry.account_id
         account, controls = run.account(account_id), run.controls_for(account_id)
         if account_id not in run.used:
@@ -465,7 +480,7 @@ def _prepare_batch(inquiries: list[Inquiry], run: _Run, summary: DecideSummary) 
             context = contexts[account_id] = load_context(account_name=account.name, seller_name=account.seller_name)
         try:
             decision = _prepare(inquiry, controls=controls, now=now, used=run.used[account_id], account=account,
-                                context=context)
+                                context=context, facts=inquiry_facts)
         except Exception:
             log.exception("Inquiry %s: decision failed; left NEW for the next run", inquiry.pk)
             summary.errors += 1

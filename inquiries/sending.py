@@ -36,7 +36,7 @@ from django.utils import timezone
 from inquiries import events
 from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
-from partialauto.db import threads_allowed
+from partialauto.db import in_transaction, threads_allowed
 from policy.controls import AccountControls, GlobalControls, load_account_controls, load_global
 from policy.models import AccountRollout, Mode
 from policy.quota import quota_consume, quota_day, quota_release
@@ -243,7 +243,7 @@ def send_inquiry(inquiry_id: int, *, glob: GlobalControls | None = None, client_
 def _send_claimed(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls,
                   client_factory) -> SendReport:
     """Steps 2–4 for a claimed row; ``glob`` and ``controls`` must be fresh (read after the claim)."""
-    gated = _gate(claim_, inquiry, glob, controls)
+    gated = _gate(claim_, inquiry, glob, controls, stale_order_facts([inquiry]).get(inquiry.pk))
     if isinstance(gated, SendReport):
         return gated
     # Renew the lease right before the call, and only while it is still ours and unexpired: a worker
@@ -255,10 +255,35 @@ def _send_claimed(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, control
     return _live_send(claim_, inquiry, gated, glob, client_factory)
 
 
-def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls) -> SendReport | str:
+def stale_order_facts(rows: list[Inquiry]) -> dict[int, list[str]]:
+    """Rows whose answer states an order line that changed since the draft (cancelled, delivered, a new
+    tracking number…): id → the lines that changed. One query for all the rows."""
+    wanted: dict[int, dict[str, str]] = {}
+    for row in rows:
+        if row.order_fingerprint:
+            wanted[row.pk] = dict(part.split(":", 1) for part in row.order_fingerprint.split(",") if ":" in part)
+    if not wanted:
+        return {}
+    from markets.models import MarketOrder
+
+    accounts = {row.account_id for row in rows if row.pk in wanted}
+    lines = {line for fps in wanted.values() for line in fps}
+    now = {(account_id, line): fp for account_id, line, fp in MarketOrder.objects.filter(
+        account_id__in=accounts, line_id__in=lines).values_list("account_id", "line_id", "fingerprint")}
+    by_pk = {row.pk: row for row in rows}
+    stale = {}
+    for pk, fps in wanted.items():
+        changed = [line for line, fp in fps.items() if now.get((by_pk[pk].account_id, line)) != fp]
+        if changed:
+            stale[pk] = changed
+    return stale
+
+
+def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls,
+          stale_lines: list[str] | None = None) -> SendReport | str:
     """Step 2, the gates re-checked on fresh settings. Returns the answer text when the row may go to
     the marketplace now; otherwise the claim is already given back (or finished in test mode) and the
-    report says how."""
+    report says how. ``stale_lines``: order lines the answer states that changed since the draft."""
     inquiry_id = inquiry.pk
     mode = controls.send_mode(inquiry.status)
     if not inquiry.account.is_active:
@@ -277,6 +302,14 @@ def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: Accou
     if not text:
         _release_blocked(claim_, inquiry, reason="no answer text", to_status=ST.HUMAN_REVIEW)
         return SendReport(inquiry_id, "BLOCKED", "no answer text")
+    if stale_lines:
+        # Never send a stale order status: an automatic answer is drafted again from the order as it is
+        # now; a person's approved answer goes back to them.
+        reason = f"order changed since the draft ({', '.join(stale_lines)})"
+        redraft = inquiry.status == ST.AUTO_SEND
+        _release_blocked(claim_, inquiry, reason=reason + ("; drafting again" if redraft else "; a person checks"),
+                         to_status=ST.NEW if redraft else ST.HUMAN_REVIEW)
+        return SendReport(inquiry_id, "BLOCKED", reason)
     if mode == Mode.TEST:
         return _test_mode(claim_, inquiry, controls)
     return text
@@ -301,11 +334,6 @@ def _test_mode(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> Se
     if ok:
         log.info("Successfully auto-sent inquiry %s [TEST_MODE: marketplace not called, recorded as SEND_FAILED]", inquiry.pk)
     return SendReport(inquiry.pk, "TEST_MODE" if ok else "FENCED")
-
-
-def _in_transaction() -> bool:
-    # Django's TestCase wraps each test in atomic blocks it marks as its own; those do not count.
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 @dataclass(frozen=True)
@@ -334,7 +362,7 @@ def _call(client_factory, inquiry: Inquiry, text: str) -> _CallResult:
 
 def _live_send(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalControls, client_factory) -> SendReport:
     # 3. the marketplace call: outside any transaction (we are in autocommit here).
-    if _in_transaction():
+    if in_transaction():
         raise RuntimeError("the marketplace call must not run inside a transaction (a rollback could undo the claim)")
     return _record_outcome(claim_, inquiry, text, glob, _call(client_factory, inquiry, text))
 
@@ -821,9 +849,10 @@ def _send_group(group: list[tuple[Claim, Inquiry]], current: _SweepSettings, cli
     """Steps 2–4 for a claimed group; each row's report is appended to ``reports`` as soon as it is known."""
     # 2. the gates, on settings confirmed fresh right now (one fingerprint read for the group)
     controls = current.fresh({inquiry.account_id: inquiry.account for _claim, inquiry in group})
+    stale = stale_order_facts([inquiry for _claim, inquiry in group])
     ready: list[tuple[Claim, Inquiry, str]] = []
     for claim_, inquiry in group:
-        gated = _gate(claim_, inquiry, current.glob, controls[inquiry.account_id])
+        gated = _gate(claim_, inquiry, current.glob, controls[inquiry.account_id], stale.get(inquiry.pk))
         if isinstance(gated, SendReport):
             reports.append(gated)
         else:
@@ -836,7 +865,7 @@ def _send_group(group: list[tuple[Claim, Inquiry]], current: _SweepSettings, cli
         if claim_.inquiry_id not in held:
             reports.append(_lease_lost(claim_))
     ready = [row for row in ready if row[0].inquiry_id in held]
-    if _in_transaction():
+    if in_transaction():
         raise RuntimeError("the marketplace call must not run inside a transaction (a rollback could undo the claim)")
     # 3. the calls, in parallel; no database work happens on the call threads (but the rate limiter's)
     pool = _executor(send_concurrency())

@@ -108,6 +108,8 @@ def _row_values(account: MarketAccount, item) -> dict:
         created_at=item.created_at, title=clean_text(item.title, 300), content=clean_text(item.content),
         product_id=clean_text(item.product_id, 64), product_name=clean_text(item.product_name, 300),
         order_id=clean_text(item.order_id, 64), buyer_name_masked=clean_text(item.buyer_name_masked, 64),
+        order_refs={k: [clean_text(v, 64) for v in vs[:20]] for k, vs in (item.order_refs or {}).items() if vs},
+        product_refs=[clean_text(v, 64) for v in (item.product_refs or [])[:20]],
         reply_context=scrub(item.reply_context or {}), raw_payload=scrub(item.raw or {}), status=status,
         external_answer=clean_text(item.answer_text) if item.answered else "",
     )

@@ -7,3 +7,9 @@ def poll_markets_task() -> dict:
     from markets.ingest import poll_markets
 
     return {r.account: {"new": r.created, "errors": r.errors} for r in poll_markets()}
+
+
+def sync_orders_task() -> dict:
+    from markets.orders import sync_orders
+
+    return {r.account: {"fetched": r.fetched, "errors": r.errors} for r in sync_orders()}

@@ -11,3 +11,9 @@ def threads_allowed() -> bool:
     connections cannot see its uncommitted rows, would wait on its locks, and what they write would
     not be part of it)."""
     return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def in_transaction() -> bool:
+    """Whether the caller is inside a transaction of its own. Django's TestCase wraps each test in
+    atomic blocks it marks as its own; those do not count (the code under test runs as in production)."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)

@@ -221,3 +221,6 @@ CS_SEND_BACKOFF_CAP_SECONDS = env.float("CS_SEND_BACKOFF_CAP_SECONDS", default=1
 # stops every later one. 1 checks the gates before every single call. SQLite (one process, tests and
 # the demo) always uses 1.
 CS_SEND_CONCURRENCY = env.int("CS_SEND_CONCURRENCY", default=32)
+# Coupang lists order sheets by order date, so every order sync lists this many past days again to see
+# status changes of older orders (more days: more calls per sync).
+CS_ORDER_ACTIVE_DAYS = env.int("CS_ORDER_ACTIVE_DAYS", default=14)

@@ -29,6 +29,7 @@ class PolicyState(TypedDict, total=False):
     risk_hits: list[dict]
     needs_human: bool
     reason: str  # the agent's reason code
+    grounded: bool  # the draft states facts (absent: not known, e.g. a hand-written state in a test)
     controls: AccountControls
     now: dt.datetime
     quota_used: int
@@ -129,6 +130,8 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
         problems.append(f"draft longer than {MAX_ANSWER_CHARS} characters")
     if _PLACEHOLDER.search(draft):
         problems.append("unfilled placeholder")
+    if state.get("grounded") is False:
+        problems.append("no fact behind the draft")
     if problems:
         code = Reason.AGENT_NEEDS_HUMAN if state.get("needs_human") else Reason.ANSWER_CHECK
         failures.append((code, "Answer check failed: " + "; ".join(problems)))

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-import holidays
 from django.utils.translation import gettext_lazy as _
 
-SEOUL = ZoneInfo("Asia/Seoul")
+from partialauto.calendar import SEOUL, kr_holiday_name
+
+__all__ = ["SEOUL", "Calendar", "HoursSpecError", "kr_holiday_name", "load_calendar", "parse_hours_spec"]
+
 _SEARCH_DAYS = 60  # how far ahead next_opening looks before giving up
-
-
-@lru_cache(maxsize=8)
-def _kr_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("KR", years=year, language="ko")
-
-
-def kr_holiday_name(day: dt.date) -> str | None:
-    return _kr_holidays(day.year).get(day)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Iterable, Iterator
 from django.utils import timezone
 
 from inquiries.decide import policy_decision, run_agent_for
+from inquiries.facts import load_facts
 from inquiries.models import Inquiry
 from markets.models import MarketAccount
 from policy.controls import AccountControls, load_account_controls, load_global
@@ -71,25 +72,49 @@ def virtual_controls() -> AccountControls:
     return load_account_controls(account, glob=load_global(), rollout=None)
 
 
-def simulate(items: Iterable[dict], *, controls_for, at: dt.datetime, seller_name: str = "") -> Iterator[dict]:
+SIMULATION_CHUNK = 200
+
+
+def _chunks(items: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    chunk: list[dict] = []
     for item in items:
-        controls: AccountControls = controls_for(item)
-        result = run_agent_for(item, account_name=None if controls.account_name == "(simulation)" else controls.account_name,
-                               seller_name=seller_name)
-        used = item.get("_quota_used", 0)
-        status, reason, details, deferred = policy_decision(result, controls, now=at, used=used)
-        yield {
-            "id": item["id"],
-            "intent": result.get("intent"),
-            "confidence": round(float(result.get("confidence") or 0.0), 4),
-            "decision": status,
-            "reason": details["reason_code"],
-            "reason_text": reason,
-            "mode": controls.effective_mode,
-            "deferred_until": deferred.isoformat() if deferred else None,
-            "risk_hits": result.get("risk_hits") or [],
-            "draft": result.get("draft") or "",
-        }
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def simulate(items: Iterable[dict], *, controls_for, at: dt.datetime, seller_name: str = "",
+             account: MarketAccount | None = None) -> Iterator[dict]:
+    """Each item's would-be decision. Facts come from the order mirror, the shipping policy and the
+    product knowledge as they are now; an order the mirror lacks is not looked up (nothing is called)."""
+    for chunk in _chunks(items, SIMULATION_CHUNK):
+        facts = load_facts(chunk, now=at, lookups=False, account=account)
+        yield from (_simulate_one(item, controls_for, at, seller_name, f) for item, f in zip(chunk, facts, strict=True))
+
+
+def _simulate_one(item: dict, controls_for, at: dt.datetime, seller_name: str, facts) -> dict:
+    controls: AccountControls = controls_for(item)
+    result = run_agent_for(item, account_name=None if controls.account_name == "(simulation)" else controls.account_name,
+                           seller_name=seller_name, facts=facts)
+    used = item.get("_quota_used", 0)
+    status, reason, details, deferred = policy_decision(result, controls, now=at, used=used)
+    return {
+        "id": item["id"],
+        "intent": result.get("intent"),
+        "confidence": round(float(result.get("confidence") or 0.0), 4),
+        "decision": status,
+        "reason": details["reason_code"],
+        "reason_text": reason,
+        "mode": controls.effective_mode,
+        "deferred_until": deferred.isoformat() if deferred else None,
+        "risk_hits": result.get("risk_hits") or [],
+        "draft": result.get("draft") or "",
+        "grounded": bool(result.get("grounded")),
+        "facts": result.get("facts") or [],
+    }
 
 
 def stored_items(*, since: dt.timedelta, account: MarketAccount | None) -> Iterator[dict]:
@@ -98,7 +123,9 @@ def stored_items(*, since: dt.timedelta, account: MarketAccount | None) -> Itera
         qs = qs.filter(account=account)
     for inquiry in qs.iterator(chunk_size=500):
         yield {"id": inquiry.pk, "content": inquiry.content, "title": inquiry.title, "product_name": inquiry.product_name,
-               "market_code": inquiry.market_code, "_account": inquiry.account}
+               "market_code": inquiry.market_code, "_account": inquiry.account, "account_id": inquiry.account_id,
+               "product_id": inquiry.product_id, "order_id": inquiry.order_id, "order_refs": inquiry.order_refs,
+               "product_refs": inquiry.product_refs}
 
 
 def summarize(rows: list[dict]) -> dict:

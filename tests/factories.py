@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.utils import timezone
 
 from inquiries.models import Inquiry
 from markets import services as market_services
-from markets.models import MarketAccount
+from markets.models import MarketAccount, ShippingPolicy
 
 _seq = itertools.count(1)
 
@@ -42,3 +44,33 @@ def make_inquiry(account: MarketAccount, *, created_at: datetime | None = None, 
         content=fields.pop("content", "배송 언제 되나요?"),
         **fields,
     )
+
+
+def make_shipping_policy(account: MarketAccount, **changes):
+    """A complete shipping policy for ``account`` (the values of docs/examples/shipping-policy.json)."""
+    import datetime as dt
+
+    from markets.models import ShippingPolicy
+
+    values = dict(dispatch_cutoff=dt.time(14, 0), dispatch_lead_days=0, carrier_code="CJGLS", transit_days_min=1,
+                  transit_days_max=2, base_fee=3000, free_shipping_threshold=30000, jeju_surcharge=3000,
+                  remote_surcharge=5000, return_fee=3000, exchange_fee=6000,
+                  return_address="경기도 파주시 물류로 1 행복상점 반품센터")
+    values.update(changes)
+    policy, _created = ShippingPolicy.objects.update_or_create(account=account, defaults=values)
+    return policy
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+
+# A complete shipping policy (the values of docs/examples/shipping-policy.json).
+COMPLETE_SHIPPING_POLICY = dict(
+    dispatch_cutoff=dt.time(14, 0), dispatch_lead_days=0, carrier_code="CJGLS", base_fee=3000,
+    free_shipping_threshold=30000, jeju_surcharge=3000, remote_surcharge=5000, return_fee=3000, exchange_fee=6000,
+    return_address="경기도 이천시 마장면 서이천로 578번길 32, 행복상점 물류센터 반품담당 (우 17385)",
+)
+
+
+def make_shipping_policy(account: MarketAccount, **overrides) -> ShippingPolicy:
+    """The account's shipping policy, complete unless ``overrides`` empty a required field."""
+    return market_services.shipping_policy_update(account=account, values={**COMPLETE_SHIPPING_POLICY, **overrides})

@@ -51,6 +51,8 @@ class KnowledgeEntry:
     account_name: str | None = None
     product_id: str | None = None
     priority: int = 0
+    states_facts: bool = True  # False: general guidance ("see the manual"), no fact of its own
+    updated_at: str | None = None  # ISO time of the last edit (the decision trace's "fetched at")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keywords", tuple(k for k in (self.keywords or ()) if isinstance(k, str)))

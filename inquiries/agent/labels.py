@@ -21,6 +21,11 @@ REASON_LABELS = {
     Reason.LLM_ERROR: _("LLM 호출 실패"),
     Reason.LLM_INVALID_OUTPUT: _("LLM 응답 형식 오류"),
     Reason.AGENT_ERROR: _("에이전트 오류"),
+    Reason.NO_FACTS: _("답변할 사실 없음 (일반 안내뿐)"),
+    Reason.ORDER_NEEDS_PERSON: _("주문 상태상 사람 확인 필요"),
+    Reason.ORDER_NOT_FOUND: _("주문을 찾을 수 없음"),
+    Reason.ORDER_LOOKUP_FAILED: _("주문 조회 실패"),
+    Reason.NO_ORDER_REFERENCE: _("주문 정보 없이 본인 주문 문의"),
 }
 
 

@@ -88,6 +88,8 @@ def _knowledge() -> list[KnowledgeEntry]:
             account_name=row.account.name if row.account_id else None,
             product_id=row.product_id or None,
             priority=row.priority,
+            states_facts=row.states_facts,
+            updated_at=row.updated_at.isoformat() if row.updated_at else None,
         )
         for row in rows
     ]

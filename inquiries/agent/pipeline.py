@@ -1,9 +1,11 @@
 """The CS workflow agent: inquiry → intent, draft, confidence, risk hits. It never sends and never
 decides policy (policy/engine.py does, from this result).
 
-normalize → risk scan (customer text and title) → classify → draft (rules or LLM) → risk scan (draft)
-→ score → finalize. Every step appends a record to ``trace``; an exception in any step ends the run
-on the error path. :func:`finalize` returns the same keys and types on every path:
+normalize → risk scan (customer text and title) → classify → ground (answers from the order, the shipping
+policy, the product's facts: :mod:`inquiries.agent.grounding`) → draft (rules or LLM, where grounding
+did not answer) → risk scan (draft) → score → finalize. Every step appends a record to ``trace``; an
+exception in any step ends the run on the error path. :func:`finalize` returns the same keys and types
+on every path:
 
 - ``intent`` (str): one of the configured intents, ``기타`` when unknown;
 - ``confidence`` (float in [0, 1]): 0.0 on the error and empty-input paths;
@@ -14,13 +16,19 @@ on the error path. :func:`finalize` returns the same keys and types on every pat
 - ``reason_detail`` (str): English, for logs and the decision trace;
 - ``backend`` (str): "rules" or "llm";
 - ``trace`` (list of step records): JSON-serialisable, never the customer's text;
-- ``error`` (str | None): set on the error path only.
+- ``error`` (str | None): set on the error path only;
+- ``facts`` (list of ``{"source", "id", "fetched_at", "detail"}``): every fact the draft used;
+- ``grounded`` (bool): the draft states facts (an order, the shipping policy, the product's facts, or
+  a knowledge entry that states the seller's own procedure); an ungrounded draft never goes out alone;
+- ``answer_kind`` (str): order_status, shipping_policy, product_facts, knowledge or "";
+- ``order_fingerprint`` (str): ``line:fingerprint`` of the order lines the draft states, comma-separated.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -28,6 +36,16 @@ from typing import Any, TypedDict
 
 from inquiries.agent import llm as llm_backend
 from inquiries.agent.classify import FALLBACK_INTENT, Classification, IntentClassifier, IntentRule, classifier_for
+from inquiries.agent.facts import SOURCE_KNOWLEDGE, FactRef, InquiryFacts
+from inquiries.agent.grounding import (
+    NO_FACTS,
+    NO_ORDER_REFERENCE,
+    ORDER_LOOKUP_FAILED,
+    ORDER_NEEDS_PERSON,
+    ORDER_NOT_FOUND,
+    Grounding,
+    ground,
+)
 from inquiries.agent.knowledge import (
     KBMatch,
     KnowledgeBase,
@@ -46,7 +64,7 @@ from inquiries.agent.risk import (
     RiskTerm,
     scanner_for,
 )
-from inquiries.agent.scoring import AGENT_MIN_CONFIDENCE, Score, score_llm, score_rules
+from inquiries.agent.scoring import AGENT_MIN_CONFIDENCE, Score, score_grounded, score_llm, score_rules
 
 logger = logging.getLogger("partialauto.agent")
 
@@ -72,6 +90,11 @@ class Reason:
     LLM_ERROR = "LLM_ERROR"
     LLM_INVALID_OUTPUT = "LLM_INVALID_OUTPUT"
     AGENT_ERROR = "AGENT_ERROR"
+    NO_FACTS = NO_FACTS  # the draft states no fact (general guidance only)
+    ORDER_NEEDS_PERSON = ORDER_NEEDS_PERSON  # the order is in a state a person must act on
+    ORDER_NOT_FOUND = ORDER_NOT_FOUND  # the order the inquiry names could not be found
+    ORDER_LOOKUP_FAILED = ORDER_LOOKUP_FAILED  # the marketplace could not be asked about the order
+    NO_ORDER_REFERENCE = NO_ORDER_REFERENCE  # asks about their own order without naming it
 
 
 @dataclass(frozen=True)
@@ -129,6 +152,9 @@ class CSAgentState(TypedDict, total=False):
     title: str
     product_name: str
     product_id: str
+    facts: InquiryFacts
+    item_ids: tuple[str, ...]  # the marketplace item the inquiry is about (picks the right shipment box)
+    grounding: Grounding
     normalized: NormalizedText  # title + content, what is classified
     risk_hits: list[RiskHit]
     classification: Classification
@@ -185,6 +211,15 @@ def step_classify(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     return classification.as_dict()
 
 
+def step_ground(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    grounding = ground(state["intent"], state["normalized"], state["normalized"].text, state["facts"],
+                       seller_name=ctx.seller_name, item_ids=state.get("item_ids") or ())
+    state["grounding"] = grounding
+    if grounding.draft:
+        state["draft"] = grounding.draft
+    return grounding.as_trace()
+
+
 def _values(state: CSAgentState, ctx: AgentContext) -> dict[str, str]:
     return {"product_name": state.get("product_name") or "", "seller_name": ctx.seller_name or ""}
 
@@ -198,6 +233,9 @@ def _rules_draft(state: CSAgentState, ctx: AgentContext, intent: str) -> tuple[K
 
 
 def step_draft(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    grounding = state.get("grounding")
+    if grounding is not None and grounding.handled and grounding.draft:
+        return {"backend": "facts", "kind": grounding.kind}  # written from facts; the knowledge base is not asked
     if state.get("backend") == BACKEND_LLM:
         return _llm_draft(state, ctx)
     match, draft, unknown = _rules_draft(state, ctx, state["intent"])
@@ -263,7 +301,11 @@ def step_risk_draft(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
 
 def step_score(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     result = state.get("llm_result")
-    if result is not None and result.ok:
+    grounding = state.get("grounding")
+    if grounding is not None and grounding.handled and not grounding.needs_person:
+        score = score_grounded(state["classification"], grounding.p_answer, state["normalized"],
+                               order_facts=grounding.kind == "order_status")
+    elif result is not None and result.ok:
         score = score_llm(llm_confidence=result.confidence, llm_intent=result.intent,
                           classification=state["classification"], kb=state.get("kb_match"), text=state["normalized"])
     else:
@@ -277,6 +319,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("normalize", step_normalize),
     ("risk_customer", step_risk_customer),
     ("classify", step_classify),
+    ("ground", step_ground),
     ("draft", step_draft),
     ("risk_draft", step_risk_draft),
     ("score", step_score),
@@ -302,6 +345,9 @@ def _decide(state: CSAgentState) -> tuple[bool, str, str]:
         return True, result.error_code or Reason.LLM_ERROR, result.error or ""
     if result is not None and result.needs_human:
         return True, Reason.LLM_NEEDS_HUMAN, f"Model asked for a person: {result.reason[:200]}"
+    grounding = state.get("grounding")
+    if grounding is not None and grounding.needs_person:
+        return True, grounding.reason, grounding.detail
     score = state.get("score")
     if score is None:
         return True, Reason.AGENT_ERROR, "No score was computed"
@@ -311,7 +357,35 @@ def _decide(state: CSAgentState) -> tuple[bool, str, str]:
         return True, score.reason, detail
     if not (state.get("draft") or "").strip():
         return True, Reason.NO_KB_MATCH, "Empty draft"
+    if not _facts(state):
+        return True, Reason.NO_FACTS, "The draft states no fact (general guidance only)"
     return False, Reason.OK, f"Intent {state.get('intent')} with confidence {score.confidence:.2f}"
+
+
+def _facts(state: CSAgentState) -> list[FactRef]:
+    """The facts behind the draft: grounding's, or the knowledge entry's when it states the seller's own
+    procedure (general guidance such as "see the manual" states none)."""
+    grounding = state.get("grounding")
+    if grounding is not None and grounding.handled and grounding.draft:
+        return list(grounding.facts)
+    match = state.get("kb_match")
+    if match is not None and match.entry.states_facts and (state.get("draft") or "").strip():
+        return [FactRef(SOURCE_KNOWLEDGE, match.entry.id, match.entry.updated_at, match.entry.title)]
+    return []
+
+
+def _answer_kind(state: CSAgentState, facts: list[FactRef]) -> str:
+    grounding = state.get("grounding")
+    if grounding is not None and grounding.handled and grounding.draft and not grounding.needs_person:
+        return grounding.kind
+    return "knowledge" if facts else ""
+
+
+def _order_fingerprint(state: CSAgentState) -> str:
+    grounding = state.get("grounding")
+    if grounding is None or not grounding.order_lines:
+        return ""
+    return ",".join(f"{line.line_id}:{line.fingerprint}" for line in grounding.order_lines)[:500]
 
 
 def finalize(state: CSAgentState) -> dict[str, Any]:
@@ -328,6 +402,16 @@ def finalize(state: CSAgentState) -> dict[str, Any]:
         confidence = 0.0 if errored else float(state.get("confidence") or 0.0)
     except (TypeError, ValueError):
         confidence = 0.0
+    try:
+        facts = [] if errored else _facts(state)
+        kind, fingerprint = _answer_kind(state, facts), _order_fingerprint(state)
+    except Exception:  # the schema must come back whatever happened
+        logger.exception("agent-facts-failed")
+        facts, kind, fingerprint = [], "", ""
+    grounding = state.get("grounding")
+    if grounding is not None and grounding.needs_person:
+        # Facts prefilled for the person who answers: they are shown, but nothing here goes out alone.
+        facts = facts or list(grounding.facts)
     return {
         "intent": str(intent),
         "confidence": max(0.0, min(1.0, confidence)),
@@ -339,6 +423,10 @@ def finalize(state: CSAgentState) -> dict[str, Any]:
         "backend": str(state.get("backend") or BACKEND_RULES),
         "trace": list(state.get("trace") or []),
         "error": str(state["error"]) if state.get("error") else None,
+        "facts": [f.as_dict() for f in facts],
+        "grounded": bool(facts) and not needs_human,
+        "answer_kind": kind,
+        "order_fingerprint": fingerprint if not needs_human else "",
     }
 
 
@@ -349,13 +437,21 @@ def run_agent(
     product_name: str = "",
     context: AgentContext,
     product_id: str = "",
+    facts: InquiryFacts | None = None,
+    item_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run the agent on one inquiry. Never raises: any failure gives the error-path result."""
+    """Run the agent on one inquiry. Never raises: any failure gives the error-path result.
+
+    ``facts``: the inquiry's order, the account's shipping policy and the product's facts (none given:
+    only the knowledge base can answer, and only its entries that state facts make a grounded draft).
+    """
     state: CSAgentState = {
         "content": content if isinstance(content, str) else ("" if content is None else str(content)),
         "title": title if isinstance(title, str) else "",
         "product_name": product_name if isinstance(product_name, str) else "",
         "product_id": product_id if isinstance(product_id, str) else "",
+        "facts": facts if isinstance(facts, InquiryFacts) else InquiryFacts(now=datetime.now(timezone.utc)),
+        "item_ids": tuple(str(i) for i in item_ids or ()),
         "backend": _backend_of(context),
         "risk_hits": [],
         "trace": [],
@@ -404,7 +500,7 @@ def seed_context(
         intent_rules=[IntentRule(intent, patterns) for intent, patterns in seed_data.INTENT_PATTERNS.items()],
         knowledge=[
             KnowledgeEntry(id=f"seed-{i}", intent=k["intent"], title=k["title"], keywords=k["keywords"], body=k["body"],
-                           priority=k["priority"])
+                           priority=k["priority"], states_facts=k.get("states_facts", True))
             for i, k in enumerate(seed_data.STARTER_KNOWLEDGE_BASE, start=1)
         ],
         account_name=account_name,

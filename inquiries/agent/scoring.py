@@ -135,3 +135,17 @@ def score_llm(
     if kb is None:
         return _finish(factors, cap=LLM_NO_KB_CAP, cap_reason=NO_KB_MATCH)
     return _finish(factors)
+
+
+def score_grounded(classification: Classification, p_answer: float, text: NormalizedText, *,
+                   order_facts: bool = False) -> Score:
+    """Confidence of a draft written from facts (:mod:`inquiries.agent.grounding`).
+
+    ``p_answer`` is grounding's own measure of how directly the facts answer the question. A request
+    to look something up is no discount here when the answer states the order itself: it did.
+    """
+    factors = {"p_intent": intent_probability(classification), "p_answer": p_answer,
+               **_discounts(classification, text)}
+    if order_facts:
+        factors.pop("lookup", None)
+    return _finish(factors)

@@ -171,6 +171,29 @@ class RemoteInquiry:
     reply_context: dict[str, Any]
     buyer_name_masked: str | None
     raw: dict[str, Any]
+    #: the orders the inquiry names: ``order_ids``, Naver ``product_order_ids``, Coupang ``item_ids``
+    #: (vendorItemIds, to pick the right shipment box of an order)
+    order_refs: dict[str, list[str]] = field(default_factory=dict)
+    #: every product id the payload carries (product id, seller product id, option id…)
+    product_refs: list[str] = field(default_factory=list)
+
+
+def id_list(*values: Any) -> list[str]:
+    """Marketplace ids from numbers, digit strings, lists of them or comma-separated strings; each once,
+    in order; anything unreadable, empty or 0 is left out."""
+    out: list[str] = []
+    for value in values:
+        parts = value if isinstance(value, list) else (value.split(",") if isinstance(value, str) else [value])
+        for part in parts:
+            if part is None or part == "" or part == 0 or part == "0":
+                continue
+            try:
+                text = as_id(part)
+            except ValueError:
+                continue
+            if text not in out:
+                out.append(text)
+    return out
 
 
 @dataclass

@@ -37,6 +37,7 @@ from markets.clients.base import (
     answer_problem,
     as_id,
     date_windows,
+    id_list,
     kst_date,
     load_json,
     lookup_window,
@@ -46,6 +47,7 @@ from markets.clients.base import (
     req_text,
     short_text,
 )
+from markets.clients.coupang_orders import CoupangOrderReads
 from markets.clients.ratelimit import COUPANG_BURST, COUPANG_RATE
 
 API_V4 = "/v2/providers/openapi/apis/api/v4/vendors"
@@ -146,6 +148,8 @@ def parse_coupang_online_item(item: Any) -> RemoteInquiry | Malformed:
             reply_context={"created_at": created_at.isoformat(), "vendorItemId": _first_id(item.get("vendorItemId"))},
             buyer_name_masked=None,  # Coupang only sends a masked e-mail (being removed); not a name
             raw=item,
+            order_refs={"order_ids": id_list(item.get("orderIds")), "item_ids": id_list(item.get("vendorItemId"))},
+            product_refs=id_list(item.get("productId"), item.get("sellerProductId"), item.get("vendorItemId")),
         )
     except _PARSE_ERRORS as exc:
         return Malformed(kind, item, short_text(exc))
@@ -213,6 +217,8 @@ def parse_coupang_callcenter_item(item: Any) -> RemoteInquiry | Malformed:
             },
             buyer_name_masked=None,
             raw=item,
+            order_refs={"order_ids": id_list(item.get("orderId")), "item_ids": id_list(item.get("vendorItemId"))},
+            product_refs=id_list(item.get("vendorItemId")),
         )
     except _PARSE_ERRORS as exc:
         return Malformed(kind, item, short_text(exc))
@@ -272,7 +278,7 @@ def parse_coupang_callcenter_single(body: bytes | str) -> RemoteInquiry | Malfor
 # --- client ------------------------------------------------------------------------------------
 
 
-class CoupangClient(MarketClient):
+class CoupangClient(CoupangOrderReads, MarketClient):
     market_code = MARKET_COUPANG
     kinds = (COUPANG_ONLINE, COUPANG_CALLCENTER)
 

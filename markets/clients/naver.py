@@ -54,6 +54,7 @@ from markets.clients.base import (
     as_bool,
     as_id,
     date_windows,
+    id_list,
     datetime_windows,
     ensure_aware,
     kst_date,
@@ -67,6 +68,7 @@ from markets.clients.base import (
     req_text,
     short_text,
 )
+from markets.clients.naver_orders import NaverOrderReads
 from markets.clients.ratelimit import NAVER_DEFAULT_BURST, NAVER_DEFAULT_RATE
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -241,6 +243,7 @@ def parse_naver_qna_item(item: Any) -> RemoteInquiry | Malformed:
             reply_context={"created_at": created_at.isoformat()},
             buyer_name_masked=opt_text(item.get("maskedWriterId")),
             raw=item,
+            product_refs=id_list(item.get("productId")),
         )
     except _PARSE_ERRORS as exc:
         return Malformed(kind, item, short_text(exc))
@@ -277,6 +280,9 @@ def parse_naver_inquiry_item(item: Any) -> RemoteInquiry | Malformed:
             },
             buyer_name_masked=mask_name(item.get("customerName")),
             raw=item,
+            order_refs={"order_ids": id_list(item.get("orderId")),
+                        "product_order_ids": id_list(item.get("productOrderIdList"))},
+            product_refs=id_list(item.get("productNo")),
         )
     except _PARSE_ERRORS as exc:
         return Malformed(kind, item, short_text(exc))
@@ -329,7 +335,7 @@ def _naver_datetime(value: datetime) -> str:
 # --- client ------------------------------------------------------------------------------------
 
 
-class NaverClient(MarketClient):
+class NaverClient(NaverOrderReads, MarketClient):
     market_code = MARKET_SMARTSTORE
     kinds = (NAVER_QNA, NAVER_INQUIRY)
     token_type = "SELF"

@@ -55,7 +55,7 @@ def load_seed_into_db() -> None:
         RiskKeyword.objects.update_or_create(term=k["term"], defaults={"category": k["category"], "variants": k["variants"]})
     for k in STARTER_KNOWLEDGE_BASE:
         KnowledgeEntry.objects.create(intent=Intent.objects.get(name=k["intent"]), title=k["title"], keywords=k["keywords"],
-                                      body=k["body"], priority=k["priority"])
+                                      body=k["body"], priority=k["priority"], states_facts=k.get("states_facts", True))
 
 
 def test_load_context__reads_active_rows_and_scopes_entries_by_account():

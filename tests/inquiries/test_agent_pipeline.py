@@ -10,6 +10,7 @@ import pytest
 from inquiries.agent import pipeline
 from inquiries.agent.knowledge import KnowledgeEntry
 from inquiries.agent.pipeline import AgentContext, finalize, run_agent, seed_context
+from tests.inquiries.agent_context import policy_facts
 
 SCHEMA = {
     "intent": str,
@@ -22,6 +23,10 @@ SCHEMA = {
     "backend": str,
     "trace": list,
     "error": (str, type(None)),
+    "facts": list,
+    "grounded": bool,
+    "answer_kind": str,
+    "order_fingerprint": str,
 }
 
 
@@ -36,12 +41,13 @@ def assert_schema(result: dict) -> None:
         assert isinstance(result[key], kind), (key, result[key])
     assert 0.0 <= result["confidence"] <= 1.0
     assert all(set(hit) == {"term", "category", "matched", "where"} for hit in result["risk_hits"])
+    assert all(set(fact) == {"source", "id", "fetched_at", "detail"} for fact in result["facts"])
     json.dumps(result, ensure_ascii=False)  # stored as the decision trace
 
 
 def test_finalize_return_schema_consistency(ctx, monkeypatch):
     """The guide's Test 3: the same keys and types on the answerable, needs-human and error paths."""
-    answerable = run_agent(content="배송 보통 며칠 걸리나요? 언제 도착하는지 궁금해요", context=ctx)
+    answerable = run_agent(content="배송 보통 며칠 걸리나요? 언제 도착하는지 궁금해요", context=ctx, facts=policy_facts())
     needs_human = run_agent(content="답변 안 주면 소비자원에 신고하겠습니다", context=ctx)
     empty = run_agent(content="\x00" * 10, context=ctx)
 
@@ -79,7 +85,8 @@ def test_run_agent__broken_context__error_path_not_exception():
 
 
 def test_run_agent__answerable__fills_the_draft(ctx):
-    result = run_agent(content="배송조회 하는데 송장 조회가 안돼요 택배사 어디에요", product_name="무선 청소기", context=ctx)
+    result = run_agent(content="택배사 어디 쓰세요? 배송비는 얼마인가요", product_name="무선 청소기", context=ctx,
+                       facts=policy_facts())
     assert result["intent"] == "배송문의" and result["reason"] == "OK"
     assert result["draft"].startswith("안녕하세요, 고객님. 행복상점입니다.")
     assert "{" not in result["draft"]
@@ -137,7 +144,7 @@ def test_run_agent__product_specific_entry_is_used(ctx):
 def test_trace__records_every_step_without_customer_text(ctx):
     result = run_agent(content="교환하고 싶어요 사이즈가 작아요 010-9999-8888", context=ctx)
     steps = [record["step"] for record in result["trace"]]
-    assert steps == ["normalize", "risk_customer", "classify", "draft", "risk_draft", "score", "finalize"]
+    assert steps == ["normalize", "risk_customer", "classify", "ground", "draft", "risk_draft", "score", "finalize"]
     assert "사이즈가 작아요" not in json.dumps(result["trace"], ensure_ascii=False)
 
 

@@ -12,11 +12,12 @@ from inquiries.models import Inquiry
 from policy.controls import load_account_controls
 from policy.models import Mode
 from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
-from tests.factories import make_account, make_inquiry
+from tests.factories import make_account, make_inquiry, make_shipping_policy
 
 pytestmark = pytest.mark.django_db
 
-SHIPPING = "어제 주문했는데 언제 받을 수 있을까요?"
+# A routine shipping question the account's shipping policy answers (no order named).
+SHIPPING = "오늘 주문하면 언제 받을 수 있을까요?"
 RISKY = "답변 안 주시면 소비자원에 신고하겠습니다. 배송 언제 와요?"
 REFUND = "무통장입금으로 결제했는데 환불은 어디로 받아요?"
 
@@ -24,6 +25,7 @@ REFUND = "무통장입금으로 결제했는데 환불은 어디로 받아요?"
 @pytest.fixture
 def live_account():
     account = make_account("coupang_main")
+    make_shipping_policy(account)
     settings_update(actor=SYSTEM, partial_auto=True, test_mode=False, hours="always")
     rollout_unlock(account=account, mode=Mode.LIVE, phase=get_phase(1), actor=SYSTEM)
     return account
@@ -31,6 +33,7 @@ def live_account():
 
 def test_shadow__auto_send_is_a_candidate_for_a_person(django_capture_on_commit_callbacks):
     account = make_account("coupang_main")
+    make_shipping_policy(account)
     inquiry = make_inquiry(account, content=SHIPPING)
     with django_capture_on_commit_callbacks() as callbacks:
         summary = decide_new()

@@ -181,11 +181,22 @@ def llm_context(fake: FakeLLM):
 
 
 def test_pipeline_llm__good_answer_becomes_the_draft(fake_llm):
-    fake_llm.reply["confidence"] = 0.97
-    result = run_agent(content="배송 보통 며칠 걸려요? 언제 도착하나요", context=llm_context(fake_llm))
+    # A question the knowledge base answers with the seller's own procedure (an entry that states facts).
+    fake_llm.reply.update(intent="주문취소", confidence=0.97,
+                          answer="안녕하세요, 고객님. 출고 전이면 주문 상세의 '주문 취소'에서 바로 취소하실 수 있습니다.")
+    result = run_agent(content="아직 출고 전이면 주문 취소하고 싶은데 취소 방법 알려주세요", context=llm_context(fake_llm))
     assert result["backend"] == "llm" and result["reason"] == "OK" and not result["needs_human"]
     assert result["draft"] == fake_llm.reply["answer"] and result["confidence"] >= 0.9
+    assert result["grounded"] and result["facts"][0]["source"] == "knowledge_entry"
     assert any(r["step"] == "draft" and r["llm"]["ok"] for r in result["trace"])
+
+
+def test_pipeline_llm__answer_without_a_fact_behind_it__a_person_answers(fake_llm):
+    # The knowledge base only has general guidance for this (no fact), so the model's fluent answer
+    # has nothing behind it.
+    fake_llm.reply["confidence"] = 0.97
+    result = run_agent(content="배송 보통 며칠 걸려요? 언제 도착하나요", context=llm_context(fake_llm))
+    assert result["needs_human"] and result["reason"] == "NO_FACTS" and not result["grounded"]
 
 
 @pytest.mark.parametrize("mode", ["500", "malformed", "timeout"])

@@ -56,10 +56,10 @@ def test_3_finalize_return_schema_consistency():
     """Test 3: Finalize Return Schema Consistency — the agent returns one schema on every path."""
     from inquiries.agent.pipeline import run_agent
     from inquiries.agent.seed_data import INTENT_PATTERNS, RISK_KEYWORDS, STARTER_KNOWLEDGE_BASE  # noqa: F401
-    from tests.inquiries.agent_context import seed_context
+    from tests.inquiries.agent_context import policy_facts, seed_context
 
     context = seed_context()
-    answerable = run_agent(content="배송 언제 되나요? 오늘 주문했어요", context=context)
+    answerable = run_agent(content="배송 언제 되나요? 오늘 주문하면요", context=context, facts=policy_facts())
     human = run_agent(content="답변 안 주면 소비자원에 신고하겠습니다", context=context)
     error = run_agent(content="\x00" * 10, context=context)
     assert not answerable["needs_human"] and human["needs_human"]

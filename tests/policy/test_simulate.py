@@ -10,15 +10,15 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from inquiries.models import Inquiry
-from tests.factories import make_account
+from tests.factories import make_account, make_shipping_policy
 
 pytestmark = pytest.mark.django_db
 
 MIX = [
-    {"id": "d1", "content": "어제 주문했는데 언제 받을 수 있을까요?"},
+    {"id": "d1", "content": "오늘 주문하면 언제 받을 수 있을까요?"},
     {"id": "d2", "content": "배송이너무늦네요언제오나요"},
     {"id": "u1", "content": "처음 사용할 때 세척하고 써야 하나요?", "product_name": "스테인리스 텀블러"},
-    {"id": "u2", "content": "전원 켜는 방법을 모르겠어요 버튼을 길게 눌러야 하나요"},
+    {"id": "u2", "content": "전원 켜는 방법을 모르겠어요 버튼을 길게 눌러야 하나요", "product_id": "7120034507"},
     {"id": "p1", "content": "키 165에 55kg인데 어떤 사이즈가 맞을까요", "title": "사이즈 문의"},
     {"id": "r1", "content": "무통장입금으로 결제했는데 환불은 어디로 받아요?"},
     {"id": "c1", "content": "실수로 두번 주문했어요 하나 취소 부탁드려요"},
@@ -36,6 +36,16 @@ def mix_file(tmp_path):
     return path
 
 
+def seller_facts(account) -> None:
+    """What the seller told us: the shipping policy and one product's facts."""
+    from inquiries.models import ProductFact, ProductKnowledge
+
+    make_shipping_policy(account)
+    lamp = ProductKnowledge.objects.create(product_id="7120034507", name="LED 무드등 수면등 USB 충전식")
+    ProductFact.objects.create(product=lamp, text="전원은 본체 아래 버튼을 2초간 길게 누르면 켜지고, 다시 길게 누르면 꺼집니다.")
+    ProductFact.objects.create(product=lamp, text="완전 충전까지 약 3시간 걸리며, 충전 중에는 빨간 불이 켜집니다.")
+
+
 def run(*args) -> tuple[list[dict], str]:
     out, err = io.StringIO(), io.StringIO()
     call_command("simulate_policy", *args, stdout=out, stderr=err)
@@ -43,7 +53,7 @@ def run(*args) -> tuple[list[dict], str]:
 
 
 def test_new_user__phase_1_unlock__only_shipping_and_usage_auto_send(mix_file):
-    make_account("coupang_main")
+    seller_facts(make_account("coupang_main"))
     call_command("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "always", stdout=io.StringIO())
     call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", stdout=io.StringIO())
     rows, _err = run("--account", "coupang_main", "--input", str(mix_file))
@@ -57,6 +67,10 @@ def test_new_user__phase_1_unlock__only_shipping_and_usage_auto_send(mix_file):
     assert not auto & RISKY
     assert all(r["reason"] == "RISK_KEYWORD" for r in rows if r["id"] in RISKY)
     assert {"d1", "u2"} <= auto
+    by_id = {r["id"]: r for r in rows}
+    assert [f["source"] for f in by_id["d1"]["facts"]] == ["shipping_policy"] and "오후 2시 전에" in by_id["d1"]["draft"]
+    assert by_id["u2"]["facts"][0]["source"] == "product_knowledge" and "2초간 길게" in by_id["u2"]["draft"]
+    assert all(r["grounded"] for r in rows if r["id"] in auto)
     assert Inquiry.objects.count() == 0  # nothing written
 
 
@@ -70,7 +84,7 @@ def test_full_unlock__wider_but_risk_and_threshold_still_apply(mix_file):
 
 
 def test_at_saturday__deferred_not_dropped(mix_file):
-    make_account("coupang_main")
+    seller_facts(make_account("coupang_main"))
     call_command("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "mon-fri 09:00-18:00",
                  stdout=io.StringIO())
     call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", stdout=io.StringIO())

@@ -82,7 +82,7 @@ class Command(BaseCommand):
 
         seller = account.seller_name if account else ""
         rows = []
-        for row in simulate(source, controls_for=controls_for, at=at, seller_name=seller):
+        for row in simulate(source, controls_for=controls_for, at=at, seller_name=seller, account=account):
             if o["format"] == "jsonl":
                 self.stdout.write(json.dumps(row, ensure_ascii=False, default=str))
             rows.append(row)

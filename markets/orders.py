@@ -1,0 +1,384 @@
+"""The order mirror (``market_order``): bulk sync from the marketplaces, and one targeted look-up for an
+order an inquiry names that the mirror does not have yet.
+
+Streams, each with its own cursor (``OrderSyncCursor``), so one failing stream or account never stops
+the others and a failed window leaves its watermark where it was:
+
+* Coupang ``COUPANG_ORDERSHEETS`` — order sheets are listed by *order* date and status, so every run
+  lists the last ``CS_ORDER_ACTIVE_DAYS`` days again (all six statuses): that is how a status change of
+  an older order is seen. ``COUPANG_RETURNS`` — cancel and return requests since the watermark.
+* Naver ``NAVER_CHANGES`` — product orders changed since the watermark, then their details (300 a
+  call). ``NAVER_REFRESH`` — delivery completion is not a change type, so lines still on their way are
+  asked about again (300 a call).
+
+Nothing here runs inside a caller's transaction while it talks to a marketplace; each chunk of lines
+is written in its own short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from markets.clients.base import Malformed, MarketError
+from markets.clients.orders import (
+    CLAIM_RETURN,
+    IN_TRANSIT,
+    PAID,
+    PREPARING,
+    SHIPPED,
+    OrderNotFound,
+    RemoteClaim,
+    RemoteOrderLine,
+    order_fingerprint,
+)
+from markets.models import MalformedPayload, MarketAccount, MarketCode, MarketOrder, OrderSyncCursor
+from partialauto.db import threads_allowed
+
+log = logging.getLogger("partialauto.orders")
+
+FIRST_SYNC_LOOKBACK = timedelta(days=14)
+OVERLAP = timedelta(minutes=30)
+UPSERT_BATCH = 500
+SYNC_THREADS = 4
+#: Naver lines still on their way are asked about again when their last sync is older than this
+REFRESH_AFTER = timedelta(minutes=10)
+REFRESH_MAX = 3000
+#: Coupang boxes on their way this long after dispatch get their delivery history read (real last movement)
+HISTORY_AFTER = timedelta(hours=48)
+HISTORY_MAX = 30
+IN_FLIGHT = (PAID, PREPARING, SHIPPED, IN_TRANSIT)
+
+S = OrderSyncCursor.Stream
+_WRITE_FIELDS = ("market_code", "order_id", "status", "raw_status", "claim_type", "claim_status", "delivery_issue",
+                 "carrier_code", "carrier_name", "tracking_number", "ordered_at", "paid_at", "shipped_at",
+                 "delivered_at", "expected_dispatch_date", "last_movement_at", "product_ids", "product_name",
+                 "quantity", "fingerprint", "raw_payload", "synced_at")
+
+
+def active_days() -> int:
+    return int(getattr(settings, "CS_ORDER_ACTIVE_DAYS", 14))
+
+
+@dataclass
+class OrderSyncSummary:
+    account: str
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    malformed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# --- writing lines ----------------------------------------------------------------------------------
+
+
+def _fingerprint(row: MarketOrder) -> str:
+    return order_fingerprint(row.status, row.raw_status, row.claim_type, row.claim_status, row.delivery_issue,
+                             row.carrier_code, row.tracking_number, row.delivered_at, row.expected_dispatch_date)
+
+
+def _merge(account: MarketAccount, line: RemoteOrderLine, old: MarketOrder | None, now: datetime) -> MarketOrder:
+    """The row to store for ``line``, given what is stored now."""
+    row = MarketOrder(
+        account=account, market_code=line.market_code, order_id=line.order_id[:40], line_id=line.line_id[:40],
+        status=line.status, raw_status=line.raw_status[:40], claim_type=line.claim_type[:20],
+        claim_status=line.claim_status[:40], delivery_issue=line.delivery_issue[:40],
+        carrier_code=line.carrier_code[:20], carrier_name=line.carrier_name[:40],
+        tracking_number=line.tracking_number[:40], ordered_at=line.ordered_at, paid_at=line.paid_at,
+        shipped_at=line.shipped_at, delivered_at=line.delivered_at, expected_dispatch_date=line.expected_dispatch_date,
+        last_movement_at=line.last_movement_at, product_ids=list(line.product_ids)[:20],
+        product_name=line.product_name[:300], quantity=max(0, line.quantity), raw_payload=line.raw or {}, synced_at=now,
+    )
+    if old is not None:
+        if not line.claim_type and old.claim_type == CLAIM_RETURN and line.market_code == MarketCode.COUPANG:
+            # Coupang order sheets do not show returns (a returned box is still FINAL_DELIVERY there):
+            # the return request the claims stream recorded stays.
+            row.status, row.claim_type, row.claim_status = old.status, old.claim_type, old.claim_status
+        if not line.raw_status and old.raw_status:
+            # A line known only from a claim: keep what the order sheet said about its shipment.
+            for name in ("raw_status", "carrier_code", "carrier_name", "tracking_number", "ordered_at", "paid_at",
+                         "shipped_at", "delivered_at", "expected_dispatch_date", "product_name"):
+                if not getattr(row, name) and getattr(old, name):
+                    setattr(row, name, getattr(old, name))
+            if not row.product_ids:
+                row.product_ids = old.product_ids
+        moved = [t for t in (row.last_movement_at, old.last_movement_at) if t]
+        if old.raw_status != row.raw_status or old.status != row.status:
+            moved.append(now)  # it moved between two syncs; now is the latest it can have happened
+        row.last_movement_at = max(moved) if moved else None
+    elif row.last_movement_at is None:
+        row.last_movement_at = row.shipped_at or row.paid_at or row.ordered_at
+    row.fingerprint = _fingerprint(row)
+    return row
+
+
+def store_malformed(account: MarketAccount, bad: Malformed) -> None:
+    payload = bad.payload if isinstance(bad.payload, str) else json.dumps(bad.payload, ensure_ascii=False, default=str)
+    MalformedPayload.objects.create(account=account, kind=bad.kind, payload=payload.replace("\x00", "")[:200_000],
+                                    error=bad.error.replace("\x00", "")[:2000])
+    log.warning("Malformed %s from %s recorded and skipped: %s", bad.kind, account.name, bad.error)
+
+
+def upsert_lines(account: MarketAccount, lines: Iterable[RemoteOrderLine], *, now: datetime | None = None) -> tuple[int, int]:
+    """Insert or update order lines (the last of a repeated line wins); returns (created, updated)."""
+    now = now or timezone.now()
+    latest: dict[str, RemoteOrderLine] = {}
+    for line in lines:
+        latest[line.line_id[:40]] = line
+    created = updated = 0
+    keys = list(latest)
+    for start in range(0, len(keys), UPSERT_BATCH):
+        chunk = keys[start:start + UPSERT_BATCH]
+        with transaction.atomic():
+            old = {o.line_id: o for o in MarketOrder.objects.filter(account=account, line_id__in=chunk)}
+            rows = [_merge(account, latest[k], old.get(k), now) for k in chunk]
+            MarketOrder.objects.bulk_create(rows, update_conflicts=True, unique_fields=["account", "line_id"],
+                                            update_fields=list(_WRITE_FIELDS))
+        created += sum(1 for k in chunk if k not in old)
+        updated += sum(1 for k in chunk if k in old)
+    return created, updated
+
+
+def apply_claims(account: MarketAccount, claims: Iterable[RemoteClaim], *, now: datetime | None = None) -> int:
+    """Record Coupang cancel/return requests on the boxes they name (every box of the order when they
+    name none); boxes not seen yet get a line of their own. Returns the lines written."""
+    from markets.clients.coupang_orders import claim_lines
+
+    now = now or timezone.now()
+    lines: list[RemoteOrderLine] = []
+    for claim in claims:
+        targets = claim.line_ids or list(MarketOrder.objects.filter(account=account, order_id=claim.order_id)
+                                         .values_list("line_id", flat=True))
+        stored = {o.line_id: o for o in MarketOrder.objects.filter(account=account, line_id__in=targets)}
+        for line in claim_lines(RemoteClaim(**{**claim.__dict__, "line_ids": targets})):
+            old = stored.get(line.line_id)
+            if old is not None:  # the box as we know it, with the claim on top
+                line = RemoteOrderLine(**{**{f: getattr(old, f) for f in (
+                    "market_code", "order_id", "line_id", "raw_status", "delivery_issue", "carrier_code", "carrier_name",
+                    "tracking_number", "ordered_at", "paid_at", "shipped_at", "delivered_at", "expected_dispatch_date",
+                    "last_movement_at", "product_ids", "product_name", "quantity")}, "raw": old.raw_payload,
+                    "status": claim.status, "claim_type": claim.claim_type, "claim_status": claim.claim_status})
+            lines.append(line)
+    created, updated = upsert_lines(account, lines, now=now)
+    return created + updated
+
+
+# --- syncing ---------------------------------------------------------------------------------------------
+
+
+class _Run:
+    """One account's sync: its cursors, the summary, and storing what the streams yield."""
+
+    def __init__(self, account: MarketAccount, now: datetime) -> None:
+        self.account, self.now = account, now
+        self.summary = OrderSyncSummary(account=account.name)
+
+    def cursor(self, stream: str) -> OrderSyncCursor:
+        cursor, _created = OrderSyncCursor.objects.get_or_create(account=self.account, stream=stream)
+        cursor.last_synced_at = self.now
+        return cursor
+
+    def start(self, cursor: OrderSyncCursor) -> datetime:
+        return cursor.watermark - OVERLAP if cursor.watermark else self.now - FIRST_SYNC_LOOKBACK
+
+    def split(self, items: Iterable) -> Iterator:
+        """Items that parsed; malformed ones are recorded and skipped."""
+        for item in items:
+            if isinstance(item, Malformed):
+                store_malformed(self.account, item)
+                self.summary.malformed += 1
+            else:
+                yield item
+
+    def store(self, lines: list[RemoteOrderLine]) -> None:
+        created, updated = upsert_lines(self.account, lines, now=self.now)
+        self.summary.fetched += len(lines)
+        self.summary.created += created
+        self.summary.updated += updated
+
+    def stream(self, stream: str, work) -> None:
+        """Run one stream; a marketplace failure is recorded on its cursor and the watermark stays."""
+        cursor = self.cursor(stream)
+        before = self.summary.fetched
+        try:
+            work(cursor)
+        except MarketError as exc:
+            if exc.malformed is not None:
+                store_malformed(self.account, exc.malformed)
+                self.summary.malformed += 1
+            message = f"{stream}: {exc.message}"
+            self.summary.errors.append(message)
+            cursor.last_error = message[:2000]
+            cursor.save(update_fields=["last_synced_at", "last_error"])
+            log.error("Order sync of %s failed: %s (the watermark stays; nothing is lost)", self.account.name, message)
+            return
+        cursor.watermark = self.now
+        cursor.last_success_at = self.now
+        cursor.last_error = ""
+        cursor.last_fetched = self.summary.fetched - before
+        cursor.save(update_fields=["watermark", "last_synced_at", "last_success_at", "last_error", "last_fetched"])
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _sync_coupang(run: _Run, client) -> None:
+    def ordersheets(cursor: OrderSyncCursor) -> None:
+        start = run.now - timedelta(days=active_days())
+        if cursor.watermark is None:
+            start = min(start, run.now - FIRST_SYNC_LOOKBACK)
+        elif cursor.watermark - OVERLAP < start:
+            start = cursor.watermark - OVERLAP  # catch up after an outage longer than the active window
+        for chunk in _chunks(run.split(client.list_ordersheets(start, run.now)), UPSERT_BATCH):
+            run.store(_with_history(client, chunk, run.now))
+
+    def returns(cursor: OrderSyncCursor) -> None:
+        claims = list(run.split(client.list_claims(run.start(cursor), run.now)))
+        run.summary.fetched += len(claims)
+        run.summary.updated += apply_claims(run.account, claims, now=run.now)
+
+    run.stream(S.COUPANG_ORDERSHEETS, ordersheets)
+    run.stream(S.COUPANG_RETURNS, returns)
+
+
+def _with_history(client, lines: list[RemoteOrderLine], now: datetime) -> list[RemoteOrderLine]:
+    """Boxes long on their way get their real last movement from the delivery history (a few a run)."""
+    budget = HISTORY_MAX
+    for line in lines:
+        if budget <= 0:
+            break
+        if line.status in (SHIPPED, IN_TRANSIT) and line.last_movement_at and now - line.last_movement_at > HISTORY_AFTER:
+            budget -= 1
+            try:
+                history = client.box_history(line.line_id)
+            except MarketError as exc:
+                log.info("Delivery history of box %s unavailable: %s", line.line_id, exc.message)
+                continue
+            if history:
+                line.last_movement_at = max(line.last_movement_at, history[0][2])
+    return lines
+
+
+def _sync_naver(run: _Run, client) -> None:
+    def changes(cursor: OrderSyncCursor) -> None:
+        ids = [line_id for line_id, _changed in run.split(client.list_changed(run.start(cursor), run.now))]
+        for chunk in _chunks(run.split(client.query_product_orders(ids)), UPSERT_BATCH):
+            run.store(chunk)
+
+    def refresh(cursor: OrderSyncCursor) -> None:
+        stale = list(MarketOrder.objects.filter(
+            account=run.account, status__in=IN_FLIGHT, synced_at__lt=run.now - REFRESH_AFTER,
+            ordered_at__gte=run.now - timedelta(days=active_days()),
+        ).order_by("synced_at").values_list("line_id", flat=True)[:REFRESH_MAX])
+        for chunk in _chunks(run.split(client.query_product_orders(stale)), UPSERT_BATCH):
+            run.store(chunk)
+
+    run.stream(S.NAVER_CHANGES, changes)
+    run.stream(S.NAVER_REFRESH, refresh)
+
+
+def sync_account(account: MarketAccount, *, now: datetime | None = None, client=None, limiter=None) -> OrderSyncSummary:
+    """Sync one account's orders (every stream of its marketplace)."""
+    from markets.connect import client_for
+
+    run = _Run(account, now or timezone.now())
+    try:
+        client = client or client_for(account, limiter=limiter)
+    except Exception as exc:
+        run.summary.errors.append(f"cannot build a client: {exc}")
+        return run.summary
+    (_sync_coupang if account.market_code == MarketCode.COUPANG else _sync_naver)(run, client)
+    s = run.summary
+    log.info("Orders of %s: fetched %s, new %s, updated %s, malformed %s, errors %s", account.name, s.fetched,
+             s.created, s.updated, s.malformed, len(s.errors))
+    return s
+
+
+def _sync_safely(account: MarketAccount, limiter=None, *, in_thread: bool = False) -> OrderSyncSummary:
+    try:
+        return sync_account(account, limiter=limiter)
+    except Exception as exc:  # one account's bug or outage never stops the others
+        log.exception("Order sync of %s crashed", account.name)
+        return OrderSyncSummary(account=account.name, errors=[f"{type(exc).__name__}: {exc}"])
+    finally:
+        if in_thread:
+            connections.close_all()  # this thread's connections only
+
+
+def sync_orders(*, names: list[str] | None = None, threads: int = SYNC_THREADS, limiter=None) -> list[OrderSyncSummary]:
+    """Sync the active accounts (or the named ones), several at a time where threads are allowed."""
+    accounts = MarketAccount.objects.filter(name__in=names) if names else MarketAccount.objects.active()
+    accounts = list(accounts.order_by("name"))
+    if threads > 1 and len(accounts) > 1 and threads_allowed():
+        with ThreadPoolExecutor(max_workers=min(threads, len(accounts)), thread_name_prefix="orders") as pool:
+            return list(pool.map(lambda a: _sync_safely(a, limiter, in_thread=True), accounts))
+    return [_sync_safely(account, limiter) for account in accounts]
+
+
+# --- a targeted look-up ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What one targeted look-up found: ``found`` lines stored, ``not_found``, or ``failed`` (with why)."""
+
+    outcome: str  # found | not_found | failed
+    line_ids: tuple[str, ...] = ()
+    error: str = ""
+
+
+def lookup_order(account: MarketAccount, *, order_id: str | None, product_order_ids: list[str] | None = None,
+                 client=None, now: datetime | None = None) -> Lookup:
+    """Ask the marketplace for one order the mirror does not have and store what it says.
+
+    One call (two for a Naver order named only by its order id), through the account's rate limiter;
+    never inside a transaction. Never raises for marketplace trouble: the outcome says what happened.
+    """
+    from markets.connect import cached_client_for
+
+    now = now or timezone.now()
+    try:
+        client = client or cached_client_for(account)
+        if account.market_code == MarketCode.COUPANG:
+            if not order_id:
+                return Lookup("not_found")
+            items = client.get_order(order_id, now=now)
+        else:
+            items = client.get_order(order_id, product_order_ids=product_order_ids, now=now)
+    except OrderNotFound:
+        return Lookup("not_found")
+    except (MarketError, ValueError) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        log.warning("Order look-up for %s on %s failed: %s", order_id, account.name, message)
+        return Lookup("failed", error=message[:300])
+    lines = []
+    for item in items:
+        if isinstance(item, Malformed):
+            store_malformed(account, item)
+        else:
+            lines.append(item)
+    if not lines:
+        return Lookup("failed", error="the marketplace's answer could not be read")
+    upsert_lines(account, lines, now=now)
+    return Lookup("found", tuple(line.line_id for line in lines))
