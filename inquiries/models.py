@@ -112,6 +112,8 @@ class ProductFact(models.Model):
                                 verbose_name=_("상품"))
     text = models.TextField(_("사실 (한 문장)"))
     sort_order = models.PositiveSmallIntegerField(_("순서"), default=0)
+    # Answers are written from these sentences: who changed which one, and when, must stay visible.
+    history = HistoricalRecords()
 
     class Meta:
         db_table = "cs_product_fact"

@@ -88,3 +88,35 @@ class ConfiguredIntentFilter(admin.AllValuesFieldListFilter):
         from inquiries.models import Intent
 
         self.lookup_choices = list(Intent.objects.order_by("sort_order", "name").values_list("name", flat=True))
+
+
+FACT_SOURCES = {
+    "order": _("주문"),
+    "order_lookup": _("주문 조회"),
+    "shipping_policy": _("배송 정책"),
+    "product_knowledge": _("상품 지식"),
+    "knowledge_entry": _("답변 지식"),
+}
+
+
+def facts_table(facts: list[dict] | None) -> str:
+    """The facts behind a draft (the agent's ``facts``): source, id, when we had it, what it says."""
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+
+    if not facts:
+        return str(_("없음: 이 초안에는 근거 사실이 없습니다."))
+
+    def when(value):
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        return timezone.localtime(parsed).strftime("%Y-%m-%d %H:%M") if parsed else (value or "-")
+
+    rows = format_html_join(
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        ((FACT_SOURCES.get(f.get("source"), f.get("source")), f.get("id", ""), when(f.get("fetched_at")),
+          f.get("detail", "")) for f in facts),
+    )
+    return format_html(
+        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+        _("출처"), _("ID"), _("가져온 시각"), _("내용"), rows,
+    )

@@ -179,6 +179,17 @@ class Demo:
         clear_client_cache()
         return accounts
 
+    def load_seller_facts(self, accounts: dict) -> None:
+        """The sandbox catalogue's product facts and one shipping policy for every account: answers are
+        written only from such facts, and readiness wants every active account's policy filled in."""
+        from django.conf import settings
+
+        examples = settings.BASE_DIR / "docs" / "examples"
+        for name in accounts:
+            _call("shipping_policy", "import", str(examples / "shipping-policy.json"), "--account", name)
+        self.show(_call("product_knowledge", "import", str(examples / "product-knowledge.json")))
+        self.echo("    배송 정책: 계정 3개 (docs/examples/shipping-policy.json) — 관리자 화면 '마켓 연동 > 배송 정책'")
+
     def users(self) -> tuple[str, str, str]:
         from policy.roles import ROLE_CS_AGENT, ROLE_ROLLOUT_MANAGER
 
@@ -229,6 +240,7 @@ class Demo:
             accounts = self.register_accounts()
             admin_pw, manager_pw, agent_pw = self.users()
             self.echo("    계정 3개 등록: " + ", ".join(accounts) + " (인증정보는 암호화해 저장)")
+            self.load_seller_facts(accounts)
             _call("rollout", "settings", "--hours", "always", "--reason", "demo: 언제 실행해도 보이도록")
             self.echo("    데모에서는 영업시간을 'always'로 둡니다 (운영에서는 mon-fri 09:00-18:00 등).")
 

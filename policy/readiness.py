@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_q.models import Schedule
 
+from markets.models import MarketAccount, ShippingPolicy
 from partialauto.schedules import SCHEDULES
 from policy.kpi import daily_failure_rates, failure_rates, shadow_stats
 from policy.models import (
@@ -47,6 +49,7 @@ class Check:
     name: str
     status: str  # ready / warn / fail
     detail: str
+    url: str = ""  # where in the admin to fix it, when there is such a page
 
 
 def _pct(value: float) -> str:
@@ -96,6 +99,34 @@ def _failure_band(now: dt.datetime) -> Check:
     extra = f", {_('결과 불명')} {unknown}" if unknown else ""
     return Check("phase1", "failure-band", name, status,
                  f"{rate:.1f}% ({failed + unknown}/{attempted}{extra}) — {verdict}; {per}")
+
+
+def _shipping_policy_checks() -> list[Check]:
+    """An active account is ready for automation only with its shipping policy filled in: shipping
+    answers without an order are written from it."""
+    checks = []
+    for account in MarketAccount.objects.active().select_related("shipping_policy").order_by("name"):
+        policy = getattr(account, "shipping_policy", None)
+        name = _("배송 정책: %(account)s") % {"account": account.name}
+        code = f"shipping-policy-{account.name}"
+        if policy is None:
+            url = reverse("admin:markets_shippingpolicy_add") + f"?account={account.pk}"
+            missing = ShippingPolicy(account=account).missing
+        else:
+            url = reverse("admin:markets_shippingpolicy_change", args=[policy.pk])
+            missing = policy.missing
+        if not missing:
+            detail = _("입력 완료 (%(carrier)s, 당일 출고 마감 %(cutoff)s, 기본 배송비 %(fee)s원)") % {
+                "carrier": policy.get_carrier_code_display(), "cutoff": f"{policy.dispatch_cutoff:%H:%M}",
+                "fee": f"{policy.base_fee:,}"}
+            checks.append(Check("phase1", code, name, READY, detail, url))
+            continue
+        where = _("관리자 화면 '마켓 연동 > 배송 정책'에서 입력하거나 `shipping_policy import FILE --account %(account)s`")
+        detail = ((_("배송 정책이 없습니다") if policy is None else _("입력이 덜 됐습니다"))
+                  + " — " + _("빠진 항목: %(fields)s") % {"fields": ", ".join(missing)}
+                  + " — " + where % {"account": account.name})
+        checks.append(Check("phase1", code, name, FAIL, detail, url))
+    return checks
 
 
 # --- phase 4: the monitoring the rollback relies on ---------------------------------------------------
@@ -219,7 +250,7 @@ def _checklist(now: dt.datetime, phase4: list[Check]) -> list[Check]:
 
 def readiness_report(*, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
-    phase1 = [_shadow_check(now), _failure_band(now)]
+    phase1 = [_shadow_check(now), _failure_band(now), *_shipping_policy_checks()]
     phase4 = [_monitor_check(now), _notification_check(now), _rules_check(), _incidents_check()]
     phase5 = [_rate_24h(now)] + _checklist(now, phase4)
     checks = phase1 + phase4 + phase5

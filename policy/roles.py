@@ -8,7 +8,9 @@ ROLE_CS_AGENT = "CS 상담원"
 # app_label.codename
 _VIEW_ALL = [
     "markets.view_marketaccount", "markets.view_pollcursor", "markets.view_malformedpayload",
+    "markets.view_shippingpolicy",
     "inquiries.view_inquiry", "inquiries.view_intent", "inquiries.view_knowledgeentry", "inquiries.view_sendattempt",
+    "inquiries.view_productknowledge",
     "policy.view_automationsettings", "policy.view_rolloutphase", "policy.view_accountrollout",
     "policy.view_riskkeyword", "policy.view_rollbackrule", "policy.view_rollbackincident",
     "policy.view_businesshoursrange", "policy.view_businessdayoverride", "policy.view_checklistitem",
@@ -18,6 +20,8 @@ _VIEW_ALL = [
 _CS_AGENT = _VIEW_ALL + [
     "inquiries.review_inquiry", "inquiries.change_inquiry",
     "inquiries.add_knowledgeentry", "inquiries.change_knowledgeentry",
+    # the seller's product facts: CS agents know the products (the facts inline follows these two)
+    "inquiries.add_productknowledge", "inquiries.change_productknowledge",
 ]
 _ROLLOUT_MANAGER = _CS_AGENT + [
     "policy.unlock_account", "policy.emergency_stop",
@@ -30,6 +34,7 @@ _ROLLOUT_MANAGER = _CS_AGENT + [
     "policy.change_checklistitem",
     "policy.add_notificationchannel", "policy.change_notificationchannel", "policy.delete_notificationchannel",
     "markets.add_marketaccount", "markets.change_marketaccount",
+    "markets.add_shippingpolicy", "markets.change_shippingpolicy",
     "inquiries.change_intent",
 ]
 ROLES = {ROLE_ROLLOUT_MANAGER: _ROLLOUT_MANAGER, ROLE_CS_AGENT: _CS_AGENT}

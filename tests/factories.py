@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from inquiries.models import Inquiry
 from markets import services as market_services
-from markets.models import MarketAccount, ShippingPolicy
+from markets.models import MarketAccount
 
 _seq = itertools.count(1)
 
@@ -61,16 +60,4 @@ def make_shipping_policy(account: MarketAccount, **changes):
     return policy
 
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
-
-# A complete shipping policy (the values of docs/examples/shipping-policy.json).
-COMPLETE_SHIPPING_POLICY = dict(
-    dispatch_cutoff=dt.time(14, 0), dispatch_lead_days=0, carrier_code="CJGLS", base_fee=3000,
-    free_shipping_threshold=30000, jeju_surcharge=3000, remote_surcharge=5000, return_fee=3000, exchange_fee=6000,
-    return_address="경기도 이천시 마장면 서이천로 578번길 32, 행복상점 물류센터 반품담당 (우 17385)",
-)
-
-
-def make_shipping_policy(account: MarketAccount, **overrides) -> ShippingPolicy:
-    """The account's shipping policy, complete unless ``overrides`` empty a required field."""
-    return market_services.shipping_policy_update(account=account, values={**COMPLETE_SHIPPING_POLICY, **overrides})
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"  # the sample files of the sandbox catalogue

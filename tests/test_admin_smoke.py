@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from inquiries.models import Inquiry, KnowledgeEntry
+from inquiries.services import product_knowledge_replace
 from markets.models import MalformedPayload, PollCursor
 from policy.models import (
     BusinessDayOverride,
@@ -17,7 +18,7 @@ from policy.models import (
     RollbackRule,
     RolloutEvent,
 )
-from tests.factories import SECRET_VALUES, make_account, make_inquiry
+from tests.factories import SECRET_VALUES, make_account, make_inquiry, make_shipping_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,9 @@ def populated(db):
     Notification.objects.create(incident=incident, channel=channel)
     RolloutEvent.objects.create(actor_label="ops", action="LOCK", account=coupang, reason="test")
     DailyQuotaUsage.objects.create(account=coupang, day=dt.date.today(), used=3)
+    make_shipping_policy(coupang)
+    product_knowledge_replace(account=None, product_id="7120034501", name="무선 이어폰", aliases=["85012345001"],
+                              facts=["충전 단자는 USB-C입니다.", "방수 등급은 IPX4입니다."])
     return coupang
 
 

@@ -15,7 +15,7 @@ from policy import services
 from policy.models import AutomationSettings, ChecklistItem, Mode, NotificationChannel, RollbackIncident, RollbackRule
 from policy.readiness import FAIL, READY, WARN, failure_band, readiness_report
 from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
-from tests.factories import make_account
+from tests.factories import make_account, make_shipping_policy
 from tests.policy.history import attempts, seoul_day
 
 pytestmark = pytest.mark.django_db
@@ -134,6 +134,7 @@ def test_phase5_a_day_without_real_sends_is_not_seven_days(coupang):
 
 
 def everything_ready(account, user) -> None:
+    make_shipping_policy(account)  # an account without its shipping policy is not ready
     auto_send_candidates(account, 12)
     for offset in range(-7, 0):
         attempts(account, ok=99, failed=1, at=seoul_day(offset))
@@ -183,3 +184,53 @@ def test_resolved_incident_no_longer_blocks(coupang, admin_user):
     assert not readiness_report()["ready"]
     services.incident_resolve(incident=incident, user=admin_user)
     assert readiness_report()["ready"]
+
+
+# --- phase 1: the shipping policy of every active account -------------------------------------------
+
+
+def test_phase1_shipping_policy__missing_incomplete_complete(coupang):
+    from django.urls import reverse
+
+    check = checks()["shipping-policy-coupang_main"]
+    assert check["section"] == "phase1" and check["status"] == FAIL and check["name"] == "배송 정책: coupang_main"
+    assert check["detail"].startswith("배송 정책이 없습니다 — 빠진 항목: 당일 출고 마감 시각, 택배사, 기본 배송비(원), "
+                                      "반품 배송비(편도, 원), 교환 배송비(왕복, 원), 반품·교환 보낼 주소")
+    assert "관리자 화면 '마켓 연동 > 배송 정책'" in check["detail"]
+    assert "shipping_policy import FILE --account coupang_main" in check["detail"]
+    assert check["url"] == reverse("admin:markets_shippingpolicy_add") + f"?account={coupang.pk}"
+
+    policy = make_shipping_policy(coupang, carrier_code="", return_address="")
+    check = checks()["shipping-policy-coupang_main"]
+    assert check["status"] == FAIL
+    assert check["detail"].startswith("입력이 덜 됐습니다 — 빠진 항목: 택배사, 반품·교환 보낼 주소 — ")
+    assert check["url"] == reverse("admin:markets_shippingpolicy_change", args=[policy.pk])
+
+    make_shipping_policy(coupang)
+    check = checks()["shipping-policy-coupang_main"]
+    assert check["status"] == READY
+    assert check["detail"] == "입력 완료 (CJ대한통운, 당일 출고 마감 14:00, 기본 배송비 3,000원)"
+
+
+def test_phase1_shipping_policy__one_check_per_active_account_and_it_gates_readiness(coupang, admin_user):
+    everything_ready(coupang, admin_user)
+    assert readiness_report()["ready"]
+    store = make_account("smartstore", market="SMARTSTORE")
+    report = readiness_report()
+    assert not report["ready"]
+    assert [c["code"] for c in report["checks"] if c["status"] != READY] == ["shipping-policy-smartstore"]
+    store.is_active = False
+    store.save()
+    assert "shipping-policy-smartstore" not in checks() and readiness_report()["ready"]
+
+
+def test_phase1_shipping_policy__command_and_page_show_it(coupang, admin_client):
+    from django.urls import reverse
+
+    out = io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("readiness", stdout=out)
+    assert "❌ 배송 정책: coupang_main: 배송 정책이 없습니다 — 빠진 항목: 당일 출고 마감 시각" in out.getvalue()
+    html = admin_client.get(reverse("policy:readiness")).content.decode()
+    add_url = reverse("admin:markets_shippingpolicy_add") + f"?account={coupang.pk}"
+    assert f'<a href="{add_url}">배송 정책: coupang_main</a>' in html
