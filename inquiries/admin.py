@@ -31,7 +31,14 @@ from inquiries.models import (
 from inquiries.review import REVIEW_PERMISSION
 from markets.models import MarketAccount
 from partialauto import datafiles
-from partialauto.admin_utils import ConfiguredIntentFilter, LargeTablePaginator, ReadOnlyAdmin, gates_table, pretty_json
+from partialauto.admin_utils import (
+    ConfiguredIntentFilter,
+    LargeTablePaginator,
+    ReadOnlyAdmin,
+    facts_table,
+    gates_table,
+    pretty_json,
+)
 
 
 class InquiryEventInline(admin.TabularInline):
@@ -72,9 +79,9 @@ class InquiryAdmin(admin.ModelAdmin):
     inlines = [InquiryEventInline]
     fieldsets = [
         (_("문의"), {"fields": ["account", "market_code", "kind", "external_id", "created_at", "title", "content",
-                                "product_name", "product_id", "order_id", "buyer_name"]}),
+                                "product_name", "product_id", "order_id", "order_refs", "product_refs", "buyer_name"]}),
         (_("판정"), {"fields": ["status", "intent", "confidence_score", "decision_mode", "decision_reason", "risk_hits_display",
-                              "gates_display", "draft_answer", "final_answer", "decided_at"]}),
+                              "gates_display", "facts_display", "draft_answer", "final_answer", "decided_at"]}),
         (_("전송"), {"fields": ["send_status", "send_attempts", "last_send_error", "is_test_mode", "next_attempt_at",
                               "sent_at", "remote_ref", "lease_expires_at"]}),
         (_("검토"), {"fields": ["reviewed_by", "reviewed_at", "human_edited", "review_note"]}),
@@ -82,8 +89,9 @@ class InquiryAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [
         "account", "market_code", "kind", "external_id", "created_at", "title", "content", "product_name", "product_id",
-        "order_id", "buyer_name", "status", "intent", "confidence_score", "decision_mode", "decision_reason",
-        "risk_hits_display", "gates_display", "draft_answer", "final_answer", "decided_at", "send_status",
+        "order_id", "order_refs", "product_refs", "buyer_name", "status", "intent", "confidence_score", "decision_mode",
+        "decision_reason", "risk_hits_display", "gates_display", "facts_display", "draft_answer", "final_answer",
+        "decided_at", "send_status",
         "send_attempts", "last_send_error", "is_test_mode", "next_attempt_at", "sent_at", "remote_ref",
         "lease_expires_at", "reviewed_by", "reviewed_at", "human_edited", "review_note", "decision_trace_display",
         "raw_payload_display",
@@ -116,6 +124,10 @@ class InquiryAdmin(admin.ModelAdmin):
     @admin.display(description=_("게이트 판정"))
     def gates_display(self, obj: Inquiry) -> str:
         return gates_table(obj.decision_trace.get("policy") if obj.decision_trace else {})
+
+    @admin.display(description=_("초안의 근거 사실"))
+    def facts_display(self, obj: Inquiry) -> str:
+        return facts_table(((obj.decision_trace or {}).get("agent") or {}).get("facts"))
 
     @admin.display(description=_("판정 기록 전체"))
     def decision_trace_display(self, obj: Inquiry) -> str:
@@ -208,16 +220,17 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = LargeTablePaginator
     readonly_fields = ["account", "kind", "created_at", "title", "content", "product_name", "intent", "confidence_score",
-                       "why", "risk_hits_display", "gates_display", "draft_answer", "last_send_error"]
+                       "why", "risk_hits_display", "gates_display", "facts_display", "draft_answer", "last_send_error"]
     fieldsets = [
         (_("문의"), {"fields": ["account", "kind", "created_at", "title", "content", "product_name"]}),
-        (_("AI 판단"), {"fields": ["intent", "confidence_score", "why", "risk_hits_display", "gates_display", "draft_answer",
-                                 "last_send_error"]}),
+        (_("AI 판단"), {"fields": ["intent", "confidence_score", "why", "risk_hits_display", "gates_display", "facts_display",
+                                 "draft_answer", "last_send_error"]}),
         (_("답변"), {"fields": ["answer", "decision", "note"]}),
     ]
     short_content = InquiryAdmin.short_content
     risk_hits_display = InquiryAdmin.risk_hits_display
     gates_display = InquiryAdmin.gates_display
+    facts_display = InquiryAdmin.facts_display
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(Inquiry.REVIEW_QUEUE_Q).defer("raw_payload")

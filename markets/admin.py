@@ -208,3 +208,5 @@ class ShippingPolicyAdmin(SimpleHistoryAdmin):
         policy = services.shipping_policy_update(account=obj.account, values=values, actor=request.user,
                                                  reason=str(_("관리자 화면에서 수정")))
         obj.pk = policy.pk  # the admin's redirect and log entry point at the saved row
+
+from markets import admin_orders as admin_orders  # noqa: E402,F401  (registers the order mirror's pages)
