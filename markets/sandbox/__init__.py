@@ -1,13 +1,13 @@
-"""Sandbox marketplace: a local fake of the Coupang and Naver CS APIs (see ``server.py``)."""
+"""Sandbox marketplace: a local fake of the Coupang and Naver CS and order APIs (see ``server.py``)."""
 
 from markets.sandbox.control import SandboxControl, SandboxControlError
+from markets.sandbox.faults import Faults
 from markets.sandbox.server import SandboxServer
 from markets.sandbox.store import (
     DEMO_COUPANG,
     DEMO_NAVER,
     AnswerRecord,
     CoupangAccount,
-    Faults,
     NaverAccount,
     SandboxStore,
     generate_naver_secret,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -85,3 +86,31 @@ class SandboxControl:
 
     def expire_naver_tokens(self, client_id: str | None = None) -> int:
         return int(self._call("POST", "/naver/expire-tokens", json={"client_id": client_id})["expired"])
+
+    # -- orders (``SandboxStore.add_order`` & co. over HTTP) --
+
+    def orders(self, market: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("market", market), ("owner", owner)) if v is not None}
+        return self._call("GET", "/orders", params=params)["orders"]
+
+    def order(self, ref: str) -> dict[str, Any]:
+        """The internal view of the order owning an order or line id (``_scenario`` labels included)."""
+        return self._call("GET", "/orders", params={"id": ref})["order"]
+
+    def add_order(self, market: str | None = None, *, scenario: str = "delivered", owner: str | None = None,
+                  before: datetime | None = None, **options: Any) -> dict[str, Any]:
+        """One order in ``scenario``; ``options``: product, quantity, carrier, decided (see the store)."""
+        payload: dict[str, Any] = {"market": market, "owner": owner, "scenario": scenario, **options}
+        if before is not None:
+            payload["before"] = before.isoformat()
+        return self._call("POST", "/orders", json=payload)["orders"][0]
+
+    def add_orders(self, count: int, *, market: str | None = None, owner: str | None = None,
+                   mix: dict[str, int] | None = None) -> list[dict[str, Any]]:
+        """``count`` orders in a realistic scenario mix (or ``mix``: scenario → weight)."""
+        return self._call("POST", "/orders", json={"count": count, "market": market, "owner": owner, "mix": mix})["orders"]
+
+    def advance_order(self, ref: str, to: str, *, wrong_invoice: bool = False) -> dict[str, Any]:
+        """Move an order (or one line) along: place, ship, transit, deliver, decide, misdeliver, request_cancel, cancel,
+        return, collect, return_done, exchange, stall."""
+        return self._call("POST", "/orders/advance", json={"id": ref, "to": to, "wrong_invoice": wrong_invoice})["order"]

@@ -3,6 +3,12 @@
 Each generator returns an item in the marketplace's *native* shape (field names as in
 research/market-apis.md), so the clients parse sandbox data exactly like real data. All randomness
 comes from the ``random.Random`` passed in, so a seed reproduces a data set.
+
+Order references: an inquiry that names an order is generated for an order *scenario*
+(``orders.SCENARIOS``); the store creates that order first and passes its ``OrderLink`` in, so every
+reference resolves. Called without a link (benchmarks, parser tests), the items carry detached,
+random order ids in the same shapes. Internal keys: ``_intent``, ``_risky``, ``_scenario`` (the order
+scenario, ``"policy"`` for a shipping question with no order, else None) and ``_order_lines``.
 """
 
 from __future__ import annotations
@@ -13,7 +19,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from markets.clients.base import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA
+from markets.sandbox.questions import (
+    OTHER_QUESTIONS,
+    RISKY_SCENARIOS,
+    SHIPPING_BY_SCENARIO,
+    SHIPPING_POLICY,
+    SHIPPING_SCENARIO_MIX,
+)
+
 KST = ZoneInfo("Asia/Seoul")
+
+NAVER_CHANNEL_OFFSET = 3_000_000_000  # Naver channel product no = catalogue id + this
+COUPANG_SELLER_OFFSET = 1_000_000  # Coupang sellerProductId = catalogue id + this
 
 
 @dataclass(frozen=True)
@@ -22,62 +40,30 @@ class Product:
     name: str
     vendor_item_id: int
     option: str
+    price: int = 19_900  # KRW, sale price
+    lead_days: int = 1  # 기준출고일: days after the order day it ships (D+1)
+
+    @property
+    def seller_product_id(self) -> int:
+        return self.product_id + COUPANG_SELLER_OFFSET
+
+    @property
+    def channel_product_no(self) -> int:
+        return self.product_id + NAVER_CHANNEL_OFFSET
 
 
 PRODUCTS: tuple[Product, ...] = (
-    Product(7120034501, "무선 블루투스 이어폰 X2 노이즈캔슬링", 85012345001, "화이트"),
-    Product(7120034502, "스테인리스 진공 텀블러 500ml", 85012345002, "미드나잇 블루"),
-    Product(7120034503, "접이식 경량 캠핑 의자", 85012345003, "카키 / 1개"),
-    Product(7120034504, "유기농 현미 5kg (2025년 햅쌀)", 85012345004, "5kg x 1포"),
-    Product(7120034505, "아기 물티슈 캡형 100매 x 10팩", 85012345005, "10팩"),
-    Product(7120034506, "남성 기능성 반팔 티셔츠", 85012345006, "블랙 / L"),
-    Product(7120034507, "LED 무드등 수면등 USB 충전식", 85012345007, "웜화이트"),
-    Product(7120034508, "전기 그릴 양면 멀티쿠커", 85012345008, "기본형"),
-    Product(7120034509, "고양이 두부모래 7L x 3개", 85012345009, "오리지널"),
-    Product(7120034510, "여성 경량 패딩 조끼", 85012345010, "베이지 / 66"),
+    Product(7120034501, "무선 블루투스 이어폰 X2 노이즈캔슬링", 85012345001, "화이트", 39_900),
+    Product(7120034502, "스테인리스 진공 텀블러 500ml", 85012345002, "미드나잇 블루", 18_900),
+    Product(7120034503, "접이식 경량 캠핑 의자", 85012345003, "카키 / 1개", 32_000, 2),
+    Product(7120034504, "유기농 현미 5kg (2025년 햅쌀)", 85012345004, "5kg x 1포", 27_900),
+    Product(7120034505, "아기 물티슈 캡형 100매 x 10팩", 85012345005, "10팩", 15_900),
+    Product(7120034506, "남성 기능성 반팔 티셔츠", 85012345006, "블랙 / L", 12_900),
+    Product(7120034507, "LED 무드등 수면등 USB 충전식", 85012345007, "웜화이트", 14_900),
+    Product(7120034508, "전기 그릴 양면 멀티쿠커", 85012345008, "기본형", 59_000, 2),
+    Product(7120034509, "고양이 두부모래 7L x 3개", 85012345009, "오리지널", 21_900),
+    Product(7120034510, "여성 경량 패딩 조끼", 85012345010, "베이지 / 66", 29_900),
 )
-
-# intent → (title, question) templates; {product} is replaced by the product name.
-QUESTIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "배송문의": (
-        ("배송 언제 되나요?", "주문한 지 3일이 지났는데 아직 배송 준비중으로 나와요. 언제 출고되나요?"),
-        ("송장번호 조회가 안돼요", "송장번호가 등록됐는데 택배사 조회가 안 됩니다. 확인 부탁드려요."),
-        ("오늘 발송 가능한가요?", "{product} 오늘 주문하면 오늘 발송되나요? 주말 전에 받아야 해서요."),
-        ("배송지 변경", "배송지를 회사 주소로 바꾸고 싶은데 아직 변경 가능할까요?"),
-    ),
-    "사용법": (
-        ("페어링 방법", "{product} 휴대폰이랑 연결이 안 돼요. 페어링 어떻게 하나요?"),
-        ("세척 방법", "{product} 식기세척기에 넣어도 되나요? 세척 방법 알려주세요."),
-        ("충전 시간", "완충까지 얼마나 걸리나요? 충전 표시등이 계속 빨간색이에요."),
-    ),
-    "상품문의": (
-        ("사이즈 문의", "{product} 평소 100 입는데 L 사이즈면 맞을까요?"),
-        ("소재 문의", "{product} 소재가 어떻게 되나요? 피부가 예민해서요."),
-        ("정품 여부", "이 제품 정품 맞나요? 보증서도 같이 오나요?"),
-        ("유통기한", "{product} 유통기한이 언제까지인 제품이 발송되나요?"),
-    ),
-    "교환반품": (
-        ("교환 요청", "{product} 색상이 사진이랑 달라요. 다른 색으로 교환 가능한가요?"),
-        ("반품하고 싶어요", "단순 변심인데 반품 가능할까요? 포장은 뜯지 않았습니다."),
-        ("불량 교환", "받았는데 전원이 안 켜져요. 불량인 것 같은데 교환해 주세요."),
-    ),
-    "환불": (
-        ("환불 언제 되나요", "반품 회수된 지 일주일이 지났는데 아직 환불이 안 됐어요."),
-        ("부분 환불 문의", "세트 중 한 개가 파손돼서 왔어요. 부분 환불 되나요?"),
-    ),
-    "주문취소": (
-        ("주문 취소해주세요", "실수로 두 번 주문했어요. 하나는 취소 부탁드립니다."),
-        ("취소 가능 여부", "아직 발송 전이면 취소하고 싶습니다. 가능한가요?"),
-    ),
-    "재입고": (
-        ("재입고 문의", "{product} 품절인데 재입고 언제 되나요?"),
-        ("재입고 알림", "다른 색상도 재입고 예정 있나요? 알림 받고 싶어요."),
-    ),
-    "기타": (
-        ("세금계산서", "사업자인데 세금계산서 발행 가능한가요?"),
-        ("선물 포장", "선물용인데 포장 가능할까요? 가격표는 빼주세요."),
-    ),
-}
 
 # Inquiries that must never be auto-answered (risk keywords such as 소비자원/고소/법적).
 RISKY: tuple[tuple[str, str, str], ...] = (
@@ -101,8 +87,16 @@ ANSWERS: dict[str, str] = {
 
 FAMILY_NAMES = "김이박최정강조윤장임한오서신권황안송류홍"
 GIVEN_NAMES = ("민준", "서연", "도윤", "하은", "지호", "수아", "예준", "지우", "시우", "서윤", "주원", "하린")
-RECEIPT_CATEGORIES = ("배송문의>배송지연>판매자이관", "교환/반품>불량>판매자이관", "상품문의>상품정보>판매자이관", "기타문의>기타>판매자이관")
+RECEIPT_CATEGORIES = {"배송문의": "배송문의>배송지연>판매자이관", "교환반품": "교환/반품>불량>판매자이관",
+                      "환불": "교환/반품>불량>판매자이관", "사용법": "상품문의>상품정보>판매자이관",
+                      "상품문의": "상품문의>상품정보>판매자이관", "재입고": "상품문의>상품정보>판매자이관"}
 NAVER_CATEGORIES = {"배송문의": "배송", "사용법": "상품", "상품문의": "상품", "교환반품": "교환", "환불": "환불", "주문취소": "기타", "재입고": "상품", "기타": "기타"}
+POLICY = "policy"  # _scenario of a shipping question that no order is behind
+ORDER_KINDS = (COUPANG_ONLINE, COUPANG_CALLCENTER, NAVER_INQUIRY)  # kinds that can name an order
+ALWAYS_ORDER_KINDS = (COUPANG_CALLCENTER, NAVER_INQUIRY)  # … and always do
+SHIPPING_SHARE = {COUPANG_ONLINE: 0.5, COUPANG_CALLCENTER: 0.5, NAVER_INQUIRY: 0.5, NAVER_QNA: 0.3}
+ONLINE_POLICY_SHARE = 0.25  # Coupang product Q&A shipping questions asked before buying
+ONLINE_OTHER_ORDER_SHARE = 0.5  # other Coupang product Q&A questions that carry orderIds
 
 
 @dataclass
@@ -112,16 +106,82 @@ class Question:
     text: str
     risky: bool
     product: Product
+    scenario: str | None = None  # an order scenario (an order is needed), POLICY, or None
 
 
-def make_question(rng: random.Random, *, risk_ratio: float = 0.1) -> Question:
-    product = rng.choice(PRODUCTS)
-    if rng.random() < risk_ratio:
+@dataclass(frozen=True)
+class OrderLink:
+    """The order an inquiry refers to: its id, the lines with the inquiry's product, when it was placed."""
+
+    order_id: str
+    line_ids: tuple[str, ...]
+    ordered_at: datetime
+
+
+def make_question(
+    rng: random.Random, *, risk_ratio: float = 0.1, kind: str | None = None, intent: str | None = None,
+    scenario: str | None = None, product: Product | None = None,
+) -> Question:
+    """A question for ``kind``: ``scenario`` forces a shipping question about that order state (or
+    POLICY); ``intent`` forces the intent; otherwise the kind's realistic mix (risky per ``risk_ratio``)."""
+    product = product or rng.choice(PRODUCTS)
+    coupang = kind in (COUPANG_ONLINE, COUPANG_CALLCENTER)
+    if scenario is not None:
+        if scenario != POLICY and scenario not in SHIPPING_BY_SCENARIO:
+            raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SHIPPING_BY_SCENARIO)} or {POLICY}")
+        if scenario == POLICY and kind in ALWAYS_ORDER_KINDS:
+            raise ValueError(f"{kind} inquiries always name an order; a policy question needs another kind")
+        if scenario != POLICY and kind not in ORDER_KINDS:
+            raise ValueError(f"{kind} inquiries cannot name an order")
+        if coupang and scenario == "exchanged":
+            raise ValueError("Coupang exchanges are not served by the sandbox")
+        return _shipping(rng, product, scenario)
+    if intent is None and rng.random() < risk_ratio:
         intent, title, text = rng.choice(RISKY)
-        return Question(intent, title, text, True, product)
-    intent = rng.choice(tuple(QUESTIONS))
-    title, text = rng.choice(QUESTIONS[intent])
-    return Question(intent, title, text.format(product=product.name), False, product)
+        with_order = kind in ALWAYS_ORDER_KINDS or (kind == COUPANG_ONLINE and rng.random() < ONLINE_OTHER_ORDER_SHARE)
+        return Question(intent, title, text, True, product, RISKY_SCENARIOS.get(intent, "delivered") if with_order else None)
+    if intent is None:
+        shipping = rng.random() < SHIPPING_SHARE.get(kind or NAVER_QNA, 0.3)
+        intent = "배송문의" if shipping else rng.choice(tuple(OTHER_QUESTIONS))
+    if intent == "배송문의":
+        if kind not in ORDER_KINDS or (kind == COUPANG_ONLINE and rng.random() < ONLINE_POLICY_SHARE):
+            return _shipping(rng, product, POLICY)
+        mix = {s: w for s, w in SHIPPING_SCENARIO_MIX.items() if not (coupang and s == "exchanged")}
+        return _shipping(rng, product, rng.choices(list(mix), weights=list(mix.values()))[0])
+    if intent not in OTHER_QUESTIONS:
+        raise ValueError(f"unknown intent {intent!r}")
+    title, text, hint = rng.choice(OTHER_QUESTIONS[intent])
+    with_order = kind in ALWAYS_ORDER_KINDS or (kind == COUPANG_ONLINE and rng.random() < ONLINE_OTHER_ORDER_SHARE)
+    return Question(intent, title, text.format(product=product.name), False, product,
+                    (hint or "delivered") if with_order else None)
+
+
+def _shipping(rng: random.Random, product: Product, scenario: str) -> Question:
+    title, text = rng.choice(SHIPPING_POLICY if scenario == POLICY else SHIPPING_BY_SCENARIO[scenario])
+    return Question("배송문의", title, text.format(product=product.name), False, product, scenario)
+
+
+def needs_order(question: Question) -> bool:
+    return question.scenario is not None and question.scenario != POLICY
+
+
+def _link(rng: random.Random, question: Question, order: OrderLink | None, created_at: datetime, *, naver: bool,
+          always: bool = False) -> OrderLink | None:
+    """The given link, or (called without a store) detached random ids in the marketplace's format."""
+    if order is not None or not (always or needs_order(question)):
+        return order
+    ordered_at = created_at - timedelta(days=rng.uniform(1, 5))
+    if naver:
+        day = ordered_at.astimezone(KST).strftime("%Y%m%d")
+        return OrderLink(day + str(rng.randint(10**7, 10**8 - 1)), (day + str(rng.randint(10**7, 10**8 - 1)),), ordered_at)
+    return OrderLink(str(rng.randint(2 * 10**13, 4 * 10**13 - 1)), (str(rng.randint(5 * 10**17, 9 * 10**17 - 1)),), ordered_at)
+
+
+def _internal(question: Question, link: OrderLink | None) -> dict[str, Any]:
+    return {"_intent": question.intent, "_risky": question.risky, "_scenario": question.scenario,
+            "_order_lines": list(link.line_ids) if link else []}
+
+
 
 
 def masked_name(rng: random.Random) -> str:
@@ -150,21 +210,22 @@ def naver_time(value: datetime) -> str:
 
 
 def coupang_online_item(
-    rng: random.Random, *, inquiry_id: int, created_at: datetime, answered: bool, comment_id: int, risk_ratio: float = 0.1
+    rng: random.Random, *, inquiry_id: int, created_at: datetime, answered: bool, comment_id: int, risk_ratio: float = 0.1,
+    question: Question | None = None, order: OrderLink | None = None,
 ) -> dict[str, Any]:
-    q = make_question(rng, risk_ratio=risk_ratio)
+    q = question or make_question(rng, risk_ratio=risk_ratio, kind=COUPANG_ONLINE)
+    link = _link(rng, q, order, created_at, naver=False)
     item: dict[str, Any] = {
         "inquiryId": inquiry_id,
         "productId": q.product.product_id,
-        "sellerProductId": q.product.product_id + 1_000_000,
+        "sellerProductId": q.product.seller_product_id,
         "sellerItemId": q.product.vendor_item_id + 1_000_000,
         "vendorItemId": q.product.vendor_item_id,
         "content": q.text,
         "inquiryAt": coupang_time(created_at),
-        "orderIds": [rng.randint(10**13, 10**14 - 1)] if rng.random() < 0.6 else None,
+        "orderIds": [int(link.order_id)] if link else None,
         "commentDtoList": [],
-        "_intent": q.intent,
-        "_risky": q.risky,
+        **_internal(q, link),
     }
     if answered:
         at = created_at + timedelta(hours=rng.uniform(0.5, 20))
@@ -175,16 +236,18 @@ def coupang_online_item(
 
 
 def coupang_callcenter_item(
-    rng: random.Random, *, inquiry_id: int, created_at: datetime, answered: bool, answer_ids: tuple[int, int], risk_ratio: float = 0.1
+    rng: random.Random, *, inquiry_id: int, created_at: datetime, answered: bool, answer_ids: tuple[int, int],
+    risk_ratio: float = 0.1, question: Question | None = None, order: OrderLink | None = None,
 ) -> dict[str, Any]:
-    q = make_question(rng, risk_ratio=risk_ratio)
+    q = question or make_question(rng, risk_ratio=risk_ratio, kind=COUPANG_CALLCENTER)
+    link = _link(rng, q, order, created_at, naver=False, always=True)
+    assert link is not None  # call-centre transfers always name the order
     transfer_at = created_at + timedelta(minutes=rng.uniform(1, 30))
-    order_id = rng.randint(10**13, 10**14 - 1)
     agent_reply = {
         "receptionistName": "쿠팡 고객센터",
         "receptionist": "cs" + str(rng.randint(10000, 99999)),
         "replyAt": coupang_time(transfer_at),
-        "content": f"[판매자이관]\n◼주문번호: {order_id}\n◼고객문의: {q.text}\n판매자 확인 및 답변 부탁드립니다.",
+        "content": f"[판매자이관]\n◼주문번호: {link.order_id}\n◼고객문의: {q.text}\n판매자 확인 및 답변 부탁드립니다.",
         "answerId": answer_ids[0],
         "parentAnswerId": 0,
         "partnerTransferStatus": "answered" if answered else "requestAnswer",
@@ -220,39 +283,41 @@ def coupang_callcenter_item(
         "inquiryAt": coupang_time(created_at),
         "buyerEmail": "",
         "buyerPhone": f"010-****-{rng.randint(1000, 9999)}",
-        "orderId": order_id,
-        "orderDate": coupang_time(created_at - timedelta(days=rng.uniform(1, 5))),
-        "receiptCategory": rng.choice(RECEIPT_CATEGORIES),
+        "orderId": int(link.order_id),
+        "orderDate": coupang_time(link.ordered_at),
+        "receiptCategory": RECEIPT_CATEGORIES.get(q.intent, "기타문의>기타>판매자이관"),
         "saleStartedAt": "2024-01-01",
         "saleEndedAt": "2099-12-30",
-        "_intent": q.intent,
-        "_risky": q.risky,
+        **_internal(q, link),
     }
 
 
 def naver_qna_item(
-    rng: random.Random, *, question_id: int, created_at: datetime, answered: bool, risk_ratio: float = 0.1
+    rng: random.Random, *, question_id: int, created_at: datetime, answered: bool, risk_ratio: float = 0.1,
+    question: Question | None = None,
 ) -> dict[str, Any]:
-    q = make_question(rng, risk_ratio=risk_ratio)
+    """Product Q&A names no order (research order-apis §3): only product and policy questions."""
+    q = question or make_question(rng, risk_ratio=risk_ratio, kind=NAVER_QNA)
     return {
         "createDate": naver_time(created_at),
         "question": q.text,
         "answer": ANSWERS[q.intent] if answered else None,
         "answered": answered,
-        "productId": q.product.product_id + 3_000_000_000,
+        "productId": q.product.channel_product_no,
         "productName": q.product.name,
         "maskedWriterId": masked_writer_id(rng),
         "questionId": question_id,
-        "_intent": q.intent,
-        "_risky": q.risky,
+        **_internal(q, None),
     }
 
 
 def naver_inquiry_item(
-    rng: random.Random, *, inquiry_no: int, created_at: datetime, answered: bool, comment_no: int, risk_ratio: float = 0.1
+    rng: random.Random, *, inquiry_no: int, created_at: datetime, answered: bool, comment_no: int, risk_ratio: float = 0.1,
+    question: Question | None = None, order: OrderLink | None = None,
 ) -> dict[str, Any]:
-    q = make_question(rng, risk_ratio=risk_ratio)
-    order_id = str(rng.randint(2024_0000_0000_0000, 2025_9999_9999_9999))
+    q = question or make_question(rng, risk_ratio=risk_ratio, kind=NAVER_INQUIRY)
+    link = _link(rng, q, order, created_at, naver=True, always=True)
+    assert link is not None  # 고객 문의 are about an order
     answered_at = created_at + timedelta(hours=rng.uniform(0.5, 20))
     return {
         "inquiryNo": inquiry_no,
@@ -265,13 +330,12 @@ def naver_inquiry_item(
         "answerTemplateNo": None,
         "answerRegistrationDateTime": naver_time(answered_at) if answered else None,
         "answered": answered,
-        "orderId": order_id,
-        "productNo": str(q.product.product_id + 3_000_000_000),
-        "productOrderIdList": f"{order_id}01",
+        "orderId": link.order_id,
+        "productNo": str(q.product.channel_product_no),
+        "productOrderIdList": ",".join(link.line_ids),
         "productName": q.product.name,
         "productOrderOption": q.product.option,
         "customerId": masked_writer_id(rng),
         "customerName": masked_name(rng),
-        "_intent": q.intent,
-        "_risky": q.risky,
+        **_internal(q, link),
     }

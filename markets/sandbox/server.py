@@ -1,9 +1,10 @@
-"""A local fake of the Coupang WING and Naver Commerce CS APIs, at the real paths, on one port.
+"""A local fake of the Coupang WING and Naver Commerce CS and order APIs, at the real paths, on one port.
 
-* Coupang: ``/v2/providers/openapi/apis/api/{v4,v5}/...`` with CEA HMAC verification against the raw
-  query string (research/market-apis.md §1.10).
+* Coupang: ``/v2/providers/openapi/apis/api/{v4,v5,v6}/...`` with CEA HMAC verification against the
+  raw query string (research/market-apis.md §1.10).
 * Naver: ``/external/v1/...`` with the bcrypt token endpoint and Bearer checks (§2.9).
-* Control API for tests, the demo and worker processes: ``/_sandbox/...`` (JSON).
+* Order and shipping reads of both (research/order-apis.md): handlers in ``order_routes.py``.
+* Control API for tests, the demo and worker processes: ``/_sandbox/...`` (JSON, ``control_routes.py``).
 
 Standard library only (``http.server.ThreadingHTTPServer``); no Django needed. Bind it to loopback:
 the control API has no authentication (it is a test tool; its credentials are fake).
@@ -40,8 +41,10 @@ from markets.clients.base import (
 )
 from markets.clients.coupang import coupang_signature
 from markets.sandbox import generator
+from markets.sandbox.control_routes import ControlRoutes
+from markets.sandbox.order_routes import OrderRoutes
+from markets.sandbox.protocol import Reply, int_param, now_kst_iso
 from markets.sandbox.store import (
-    ALL_KINDS,
     CoupangAccount,
     NaverAccount,
     SandboxStore,
@@ -82,12 +85,23 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", _COUPANG + r"/v[45]/vendors/(?P<vendor>[^/]+)/callCenterInquiries$", "coupang.callcenter.list", "coupang", "coupang_list", COUPANG_CALLCENTER),
     _r("POST", _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/onlineInquiries/(?P<id>[^/]+)/replies$", "coupang.online.reply", "coupang", "coupang_reply", COUPANG_ONLINE, True),
     _r("POST", _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/callCenterInquiries/(?P<id>[^/]+)/replies$", "coupang.callcenter.reply", "coupang", "coupang_reply", COUPANG_CALLCENTER, True),
+    # Coupang orders. ".../ordersheets/{shipmentBoxId}" and ".../{orderId}/ordersheets" are different
+    # look-ups: the orderId comes *before* "ordersheets" (research/order-apis.md §1.1).
+    _r("GET", _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets$", "coupang.orders.list", "coupang", "coupang_ordersheets_list"),
+    _r("GET", _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets/(?P<box>[^/]+)/history$", "coupang.orders.history", "coupang", "coupang_ordersheet_history"),
+    _r("GET", _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets/(?P<box>[^/]+)$", "coupang.orders.box", "coupang", "coupang_ordersheet_box"),
+    _r("GET", _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/(?P<order>[^/]+)/ordersheets$", "coupang.orders.order", "coupang", "coupang_ordersheets_by_order"),
+    _r("GET", _COUPANG + r"/(?P<version>v[46])/vendors/(?P<vendor>[^/]+)/returnRequests$", "coupang.returns.list", "coupang", "coupang_returns_list"),
+    _r("GET", _COUPANG + r"/(?P<version>v[46])/vendors/(?P<vendor>[^/]+)/returnRequests/(?P<receipt>[^/]+)$", "coupang.returns.get", "coupang", "coupang_return_get"),
     # Naver
     _r("POST", r"^/external/v1/oauth2/token$", "naver.token", "naver", "naver_token"),
     _r("GET", r"^/external/v1/contents/qnas$", "naver.qnas.list", "naver", "naver_qnas_list", NAVER_QNA),
     _r("PUT", r"^/external/v1/contents/qnas/(?P<id>[^/]+)$", "naver.qnas.answer", "naver", "naver_qnas_answer", NAVER_QNA, True),
     _r("GET", r"^/external/v1/pay-user/inquiries$", "naver.inquiries.list", "naver", "naver_inquiries_list", NAVER_INQUIRY),
     _r("POST", r"^/external/v1/pay-merchant/inquiries/(?P<id>[^/]+)/answer$", "naver.inquiries.answer", "naver", "naver_inquiries_answer", NAVER_INQUIRY, True),
+    _r("GET", r"^/external/v1/pay-order/seller/product-orders/last-changed-statuses$", "naver.orders.changes", "naver", "naver_order_changes"),
+    _r("POST", r"^/external/v1/pay-order/seller/product-orders/query$", "naver.orders.query", "naver", "naver_order_query"),
+    _r("GET", r"^/external/v1/pay-order/seller/orders/(?P<order>[^/]+)/product-order-ids$", "naver.orders.ids", "naver", "naver_order_ids"),
     # Control API
     _r("GET", r"^/_sandbox/health$", "control.health", "control", "control_health"),
     _r("GET", r"^/_sandbox/accounts$", "control.accounts", "control", "control_accounts"),
@@ -104,6 +118,9 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", r"^/_sandbox/stats$", "control.stats", "control", "control_stats"),
     _r("POST", r"^/_sandbox/reset$", "control.reset", "control", "control_reset"),
     _r("POST", r"^/_sandbox/naver/expire-tokens$", "control.naver.expire", "control", "control_naver_expire"),
+    _r("GET", r"^/_sandbox/orders$", "control.orders", "control", "control_orders"),
+    _r("POST", r"^/_sandbox/orders$", "control.orders.add", "control", "control_orders_add"),
+    _r("POST", r"^/_sandbox/orders/advance$", "control.orders.advance", "control", "control_orders_advance"),
 )
 
 
@@ -119,29 +136,7 @@ def match_route(method: str, path: str) -> tuple[Route | None, dict[str, str], b
     return None, {}, other_method
 
 
-class _Reply(Exception):
-    """Raised inside a handler to send an error response and stop."""
-
-    def __init__(self, status: int, payload: Any):
-        super().__init__(status)
-        self.status = status
-        self.payload = payload
-
-
-def _now_kst_iso() -> str:
-    return datetime.now(KST).isoformat(timespec="milliseconds")
-
-
-def _int_param(value: str | None, default: int) -> int | None:
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-class SandboxRequestHandler(BaseHTTPRequestHandler):
+class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real gateways
     server_version = "PartialautoSandbox/1.0"
     timeout = 300  # idle keep-alive connections are closed after 5 minutes
@@ -198,10 +193,10 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         try:
             if route is None:
                 if other_method:
-                    raise _Reply(405, {"code": 405, "message": f"Request method '{method}' not supported"})
+                    raise Reply(405, {"code": 405, "message": f"Request method '{method}' not supported"})
                 if raw_path.startswith("/external/"):
-                    raise _Reply(404, {"code": "GW.NOT_FOUND", "message": "API를 찾을 수 없습니다.", "timestamp": _now_kst_iso()})
-                raise _Reply(404, {"code": 404, "message": "Not Found", "data": None})
+                    raise Reply(404, {"code": "GW.NOT_FOUND", "message": "API를 찾을 수 없습니다.", "timestamp": now_kst_iso()})
+                raise Reply(404, {"code": 404, "message": "Not Found", "data": None})
             if route.market == "control":
                 getattr(self, route.handler)(params, raw_query, body)
                 return
@@ -214,8 +209,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 account = self._coupang_authenticate(method, raw_path, raw_query)
                 vendor = params.get("vendor")
                 if vendor is not None and vendor != account.vendor_id:
-                    raise _Reply(403, {"code": "ERROR", "message": "The vendorId in the path does not belong to this access key.",
-                                       "transactionId": self.request_id})
+                    raise Reply(403, {"code": "ERROR", "message": "The vendorId in the path does not belong to this access key.",
+                                      "transactionId": self.request_id})
                 self._coupang_rate_limit(account)
                 getattr(self, route.handler)(route, params, raw_query, body, account)
             else:
@@ -226,7 +221,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 account = self._naver_authenticate()
                 self._naver_rate_limit(route, account)
                 getattr(self, route.handler)(route, params, raw_query, body, account)
-        except _Reply as reply:
+        except Reply as reply:
             self._send_json(reply.status, reply.payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -270,7 +265,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             code = {429: "GW.RATE_LIMIT", 500: "GW.INTERNAL_SERVER_ERROR", 503: "GW.BLOCK.02", 504: "GW.TIMEOUT.01"}[status]
             message = {429: "요청이 많아 서비스를 일시적으로 사용할 수 없습니다.", 500: "내부 서버 오류입니다.",
                        503: "점검 중입니다.", 504: "요청 대기 시간이 초과되었습니다."}[status]
-            return {"code": code, "message": message, "timestamp": _now_kst_iso(), "traceId": self.request_id}
+            return {"code": code, "message": message, "timestamp": now_kst_iso(), "traceId": self.request_id}
         if status == 500:
             return {"code": 500, "message": "Internal Server Error", "data": None}
         message = {429: "Too Many Requests", 503: "Service Unavailable", 504: "Gateway Timeout"}[status]
@@ -304,7 +299,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     def _answer_flow(self, route: Route, apply: Callable[[], Callable[[], None]]) -> None:
         """Run an answer write with the hold / lost-response faults around it.
 
-        ``apply`` runs under the store lock; it raises ``_Reply`` to reject, or applies the answer,
+        ``apply`` runs under the store lock; it raises ``Reply`` to reject, or applies the answer,
         records it in the ledger and returns the function that sends the success response.
         """
         store = self.store
@@ -331,12 +326,12 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     # -- Coupang --
 
-    def _coupang_unauthorized(self, message: str) -> _Reply:
+    def _coupang_unauthorized(self, message: str) -> Reply:
         payload: dict[str, Any] = {"code": "ERROR", "message": message, "transactionId": self.request_id}
         if message == "Request is not authorized.":
             payload["messages"] = {"korean": "미인증된 요청은 허용되지 않습니다. 인증 정보를 확인해 주세요.",
                                    "english": "Unauthorized request is denied. Please check the authentication information."}
-        return _Reply(401, payload)
+        return Reply(401, payload)
 
     def _coupang_authenticate(self, method: str, raw_path: str, raw_query: str) -> CoupangAccount:
         header = self.headers.get("Authorization")
@@ -374,11 +369,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         rps = self.store.faults.coupang_rps
         allowed, _tokens = self.store.rate_limit(f"coupang:{account.vendor_id}", rps, max(1, int(rps)))
         if not allowed:
-            raise _Reply(429, {"code": "ERROR", "message": "Too Many Requests", "transactionId": self.request_id})
+            raise Reply(429, {"code": "ERROR", "message": "Too Many Requests", "transactionId": self.request_id})
 
     @staticmethod
-    def _coupang_bad_request(message: str) -> _Reply:
-        return _Reply(400, {"code": 400, "message": message, "data": None})
+    def _coupang_bad_request(message: str) -> Reply:
+        return Reply(400, {"code": 400, "message": message, "data": None})
 
     def coupang_list(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount) -> None:
         kind = route.kind or COUPANG_ONLINE
@@ -403,7 +398,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             raise self._coupang_bad_request("inquiryEndAt must not be before inquiryStartAt.")
         if (end - start).days > 7:
             raise self._coupang_bad_request("The search period can be up to 7 days. (inquiryEndAt - inquiryStartAt <= 7days)")
-        page_num, page_size = _int_param(query.get("pageNum"), 1), _int_param(query.get("pageSize"), 10)
+        page_num, page_size = int_param(query.get("pageNum"), 1), int_param(query.get("pageSize"), 10)
         if page_num is None or page_num < 1:
             raise self._coupang_bad_request("pageNum must be 1 or greater.")
         if page_size is None or page_size < 1 or page_size > max_size:
@@ -438,7 +433,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         with self.store.lock:
             item = self.store.items[COUPANG_CALLCENTER].get(int(params["id"])) if params["id"].isdigit() else None
             if item is None or item["_owner"] != account.vendor_id or item["_deleted"]:
-                raise _Reply(404, {"code": 404, "message": f"inquiry {params['id']} not found", "data": None})
+                raise Reply(404, {"code": 404, "message": f"inquiry {params['id']} not found", "data": None})
             data = public_item(item)
         self._send_json(200, {"code": 200, "message": "OK", "data": data})
 
@@ -498,11 +493,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     # -- Naver --
 
-    def _naver_error(self, status: int, code: str, message: str, invalid: list[dict[str, str]] | None = None) -> _Reply:
-        payload: dict[str, Any] = {"code": code, "message": message, "timestamp": _now_kst_iso(), "traceId": self.request_id}
+    def _naver_error(self, status: int, code: str, message: str, invalid: list[dict[str, str]] | None = None) -> Reply:
+        payload: dict[str, Any] = {"code": code, "message": message, "timestamp": now_kst_iso(), "traceId": self.request_id}
         if invalid:
             payload["invalidInputs"] = invalid
-        return _Reply(status, payload)
+        return Reply(status, payload)
 
     def naver_token(self, raw_query: str, body: bytes) -> None:
         fields = dict(parse_qsl(raw_query, keep_blank_values=True))
@@ -569,7 +564,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
         start = self._naver_datetime_param(query, "fromDate")
         end = self._naver_datetime_param(query, "toDate")
-        page, size = _int_param(query.get("page"), 1), _int_param(query.get("size"), 100)
+        page, size = int_param(query.get("page"), 1), int_param(query.get("size"), 100)
         if page is None or page < 1 or size is None or not 1 <= size <= 100:
             raise self._naver_error(400, "BAD_REQUEST", "page는 1 이상, size는 1~100 이어야 합니다.",
                                     [{"name": "size", "type": "Range", "message": "1~100"}])
@@ -634,7 +629,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             raise self._naver_error(400, "4002", "검색 시작일이 종료일보다 이후입니다.")
         if (end - start).days > 365:
             raise self._naver_error(400, "4003", "검색 기간은 365일을 초과할 수 없습니다.")
-        page, size = _int_param(query.get("page"), 1), _int_param(query.get("size"), 10)
+        page, size = int_param(query.get("page"), 1), int_param(query.get("size"), 10)
         if page is None or size is None:
             raise self._naver_error(400, "4001", "입력값이 올바르지 않습니다.")
         if page < 1:
@@ -691,131 +686,10 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             comment_no = _apply_inquiry_answer(self.store, item, text)
             self.store.record_answer(NAVER_INQUIRY, raw_id, text, self.request_id, account.client_id)
             response = {"data": {"inquiryNo": item["inquiryNo"], "inquiryCommentNo": comment_no}, "code": "SUCCESS",
-                        "message": "성공", "timestamp": _now_kst_iso(), "traceId": self.request_id}
+                        "message": "성공", "timestamp": now_kst_iso(), "traceId": self.request_id}
             return lambda: self._send_json(200, response)
 
         self._answer_flow(route, apply)
-
-    # -- control API --
-
-    @staticmethod
-    def _json_body(body: bytes) -> dict[str, Any]:
-        if not body:
-            return {}
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise _Reply(400, {"error": "body must be JSON"}) from None
-        if not isinstance(payload, dict):
-            raise _Reply(400, {"error": "body must be a JSON object"})
-        return payload
-
-    def control_health(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        self._send_json(200, {"ok": True})
-
-    def control_accounts(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        self._send_json(200, self.store.accounts())
-
-    def control_accounts_add(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        payload = self._json_body(body)
-        market = str(payload.pop("market", "")).upper()
-        try:
-            if market == "COUPANG":
-                account: Any = self.store.register_coupang_account(
-                    vendor_id=payload.get("vendor_id"), access_key=payload.get("access_key"),
-                    secret_key=payload.get("secret_key"), reply_by=payload.get("reply_by"))
-            elif market in ("SMARTSTORE", "NAVER"):
-                account = self.store.register_naver_account(client_id=payload.get("client_id"), client_secret=payload.get("client_secret"))
-            else:
-                raise _Reply(400, {"error": "market must be COUPANG or SMARTSTORE"})
-        except ValueError as exc:
-            raise _Reply(400, {"error": str(exc)}) from None
-        self._send_json(201, account.to_dict())
-
-    def control_inquiries(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        query = dict(parse_qsl(raw_query))
-        kind = query.get("kind", "")
-        if kind not in ALL_KINDS:
-            raise _Reply(400, {"error": f"kind must be one of {list(ALL_KINDS)}"})
-        if "external_id" in query:
-            item = self.store.get_inquiry(kind, query["external_id"]) if query["external_id"].isdigit() else None
-            if item is None:
-                raise _Reply(404, {"error": "not found"})
-            self._send_json(200, {"item": item})
-            return
-        self._send_json(200, {"items": self.store.list_items(kind)})
-
-    def control_inquiries_add(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        payload = self._json_body(body)
-        kind = payload.get("kind")
-        if kind not in ALL_KINDS:
-            raise _Reply(400, {"error": f"kind must be one of {list(ALL_KINDS)}"})
-        try:
-            ids: list[str] = []
-            items = payload.get("items")
-            if items is not None:
-                if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-                    raise ValueError("items must be a list of objects")
-                for spec in items:
-                    ids.append(self.store.add_inquiry(kind, owner=payload.get("owner"), **spec))
-            count = payload.get("count", 0 if items is not None else 1)
-            if not isinstance(count, int) or isinstance(count, bool):
-                raise ValueError("count must be an integer")
-            ids += self.store.add_inquiries(
-                kind, count, owner=payload.get("owner"), answered_ratio=float(payload.get("answered_ratio", 0.2)),
-                risk_ratio=float(payload.get("risk_ratio", 0.1)), days_back=float(payload.get("days_back", 3.0)))
-        except (ValueError, TypeError) as exc:
-            raise _Reply(400, {"error": str(exc)[:300]}) from None
-        self._send_json(201, {"ids": ids})
-
-    def control_inquiries_delete(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        payload = self._json_body(body)
-        if payload.get("kind") not in ALL_KINDS or not str(payload.get("external_id", "")).isdigit():
-            raise _Reply(400, {"error": "kind and numeric external_id are required"})
-        self._send_json(200, {"deleted": self.store.delete_inquiry(payload["kind"], payload["external_id"])})
-
-    def control_inquiries_elsewhere(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        payload = self._json_body(body)
-        if payload.get("kind") not in ALL_KINDS or not str(payload.get("external_id", "")).isdigit():
-            raise _Reply(400, {"error": "kind and numeric external_id are required"})
-        try:
-            self.store.mark_answered_elsewhere(payload["kind"], payload["external_id"], payload.get("text") or "판매자센터에서 직접 답변했습니다.")
-        except KeyError:
-            raise _Reply(404, {"error": "not found"}) from None
-        self._send_json(200, {"ok": True})
-
-    def control_faults(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        self._send_json(200, self.store.faults.to_dict())
-
-    def control_faults_set(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        try:
-            self._send_json(200, self.store.set_faults(**self._json_body(body)))
-        except ValueError as exc:
-            raise _Reply(400, {"error": str(exc)}) from None
-
-    def control_faults_reset(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        self._send_json(200, self.store.reset_faults())
-
-    def control_release(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        payload = self._json_body(body)
-        self._send_json(200, {"released": self.store.release(apply=bool(payload.get("apply", True)))})
-
-    def control_answers(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        query = dict(parse_qsl(raw_query))
-        records = self.store.answers(query.get("kind"), query.get("external_id"))
-        self._send_json(200, {"count": len(records), "answers": [r.to_dict() for r in records]})
-
-    def control_stats(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        self._send_json(200, self.store.stats())
-
-    def control_reset(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        payload = self._json_body(body)
-        self.store.reset(keep_accounts=bool(payload.get("keep_accounts", True)))
-        self._send_json(200, {"ok": True})
-
-    def control_naver_expire(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
-        payload = self._json_body(body)
-        self._send_json(200, {"expired": self.store.expire_naver_tokens(payload.get("client_id"))})
 
 
 def _naver_sign_ok(account: NaverAccount, timestamp: str, sign: str) -> bool:

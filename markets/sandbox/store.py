@@ -1,4 +1,4 @@
-"""State of the sandbox marketplace: accounts, inquiries, tokens, the answer ledger and faults.
+"""State of the sandbox marketplace: accounts, inquiries, orders, tokens, the answer ledger and faults.
 
 Thread-safe (one re-entrant lock); the HTTP handlers and in-process tests share one instance.
 Items are kept in each marketplace's native JSON shape; keys starting with ``_`` are sandbox-internal
@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -36,6 +36,9 @@ from markets.clients.base import (
     NAVER_QNA,
 )
 from markets.sandbox import generator
+from markets.sandbox.faults import Faults
+from markets.sandbox.order_store import OrderStore
+from markets.sandbox.orders import OrderBook
 
 COUPANG_KINDS = (COUPANG_ONLINE, COUPANG_CALLCENTER)
 NAVER_KINDS = (NAVER_QNA, NAVER_INQUIRY)
@@ -101,69 +104,8 @@ class AnswerRecord:
         return asdict(self)
 
 
-@dataclass
-class Faults:
-    """Runtime fault switches. ``scope``: "all" calls or only "answers" (answer writes).
-
-    Counters (``burst_429``, ``*_count``) count down per affected call; ``-1`` means "every call".
-    """
-
-    scope: str = "all"
-    fault_rate: float = 0.0  # probability of a random 500 (before anything is applied)
-    latency_ms: int = 0  # added to every affected call
-    burst_429: int = 0  # the next N affected calls get 429
-    read_timeout: float = 0.0  # hold the response this long, then 504; NOT applied
-    read_timeout_count: int = -1
-    lost_response: str = ""  # "" | "drop" (close without response) | "504"; the answer IS applied
-    lost_response_count: int = -1
-    hold_answers: str = ""  # "" | "before_apply" | "after_apply": block answers until release()
-    down: bool = False  # every affected call gets 503
-    coupang_rps: float = 10.0  # per-vendor limit → 429 (0 = off)
-    naver_rps: float = 10.0  # per-application, per-API limit → 429 (0 = off)
-    naver_burst: int = 20
-    token_ttl: int = 10_800  # Naver token lifetime in seconds
-
-    _CHOICES = {"scope": ("all", "answers"), "lost_response": ("", "drop", "504"),
-                "hold_answers": ("", "before_apply", "after_apply")}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def update(self, changes: dict[str, Any]) -> None:
-        """Apply a partial update, validating names and types (raises ``ValueError``)."""
-        known = {f.name: f for f in fields(self)}
-        for name, value in changes.items():
-            if name not in known:
-                raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(known))}")
-            current = getattr(self, name)
-            try:
-                if isinstance(current, bool):
-                    if not isinstance(value, bool):
-                        raise TypeError
-                    converted: Any = value
-                elif isinstance(current, int):
-                    converted = int(value)
-                    if isinstance(value, bool) or converted != value:
-                        raise TypeError
-                elif isinstance(current, float):
-                    if isinstance(value, bool):
-                        raise TypeError
-                    converted = float(value)
-                else:
-                    converted = "" if value is None else str(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"fault {name!r} has the wrong type ({type(value).__name__})") from None
-            if name in self._CHOICES and converted not in self._CHOICES[name]:
-                raise ValueError(f"fault {name!r} must be one of {self._CHOICES[name]}")
-            if name == "fault_rate" and not 0.0 <= converted <= 1.0:
-                raise ValueError("fault_rate must be between 0 and 1")
-            if isinstance(converted, (int, float)) and not isinstance(converted, bool) and converted < 0 and not name.endswith("_count"):
-                raise ValueError(f"fault {name!r} must not be negative")
-            setattr(self, name, converted)
-
-
-class SandboxStore:
-    """All mutable sandbox state behind one lock."""
+class SandboxStore(OrderStore):
+    """All mutable sandbox state behind one lock (the order methods come from ``OrderStore``)."""
 
     def __init__(self, *, seed: int | None = None) -> None:
         self.lock = threading.RLock()
@@ -180,6 +122,7 @@ class SandboxStore:
             self.coupang_by_access_key: dict[str, CoupangAccount] = {}
             self.naver_accounts: dict[str, NaverAccount] = {}
         self.items: dict[str, dict[int, dict[str, Any]]] = {kind: {} for kind in ALL_KINDS}
+        self.orders = OrderBook(self.rng)
         self._next_id = dict(_ID_BASE)
         self._next_sub_id = 10_000_000  # comment / answer / inquiryCommentNo ids
         self.ledger: list[AnswerRecord] = []
@@ -199,7 +142,7 @@ class SandboxStore:
         self._release_apply = True
 
     def reset(self, *, keep_accounts: bool = True) -> None:
-        """Drop inquiries, ledger, counters, tokens and faults (accounts stay unless told otherwise)."""
+        """Drop inquiries, orders, ledger, counters, tokens and faults (accounts stay unless told otherwise)."""
         with self.lock:
             self._release_holds(apply=False)
             self._reset_state(keep_accounts=keep_accounts)
@@ -273,49 +216,70 @@ class SandboxStore:
     def add_inquiry(
         self, kind: str, *, owner: str | None = None, created_at: datetime | str | None = None,
         answered: bool = False, content: str | None = None, title: str | None = None, answer: str | None = None,
-        risk_ratio: float = 0.0, days_back: float = 3.0, **native: Any,
+        risk_ratio: float = 0.0, days_back: float = 3.0, intent: str | None = None, scenario: str | None = None,
+        order: str | int | None = None, **native: Any,
     ) -> str:
         """Add one inquiry; returns its external id (str).
 
         Convenience arguments are mapped to the native fields; anything else in ``native`` overrides
         native fields verbatim (e.g. ``inquiryStatus="complete"``), including the id field.
+
+        Orders: a generated question that names an order (``_scenario`` set) gets that order created
+        first, its last event shortly before the inquiry. ``scenario`` asks a shipping question about a
+        new order in that state (or ``"policy"``: no order); ``intent`` forces the intent; ``order``
+        names an existing order or line id instead (the question then fits that line's state).
         """
         if kind not in ALL_KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         with self.lock:
-            owner = owner or self._default_owner(kind)
             rng = self.rng
             if isinstance(created_at, str):
                 parsed = datetime.fromisoformat(created_at)
                 created_at = parsed if parsed.tzinfo else parsed.replace(tzinfo=KST)
-            when = created_at or generator.random_created_at(rng, days_back=days_back)
+            link = None
+            if order is not None:
+                link, product, line_scenario, last = self._existing_order(kind, owner, str(order))
+                owner = owner or self.orders.orders[link.order_id].owner
+                shipping = intent in (None, "배송문의")
+                question = generator.make_question(rng, kind=kind, intent=None if shipping else intent, product=product,
+                                                   scenario=line_scenario if shipping else None, risk_ratio=0.0)
+                question.scenario = line_scenario
+                now = datetime.now(timezone.utc)
+                when = created_at or max(last + timedelta(seconds=1), now - timedelta(minutes=rng.uniform(1, 20)))
+            else:
+                owner = owner or self._default_owner(kind)
+                when = created_at or generator.random_created_at(rng, days_back=days_back)
+                question = generator.make_question(rng, kind=kind, risk_ratio=risk_ratio, intent=intent, scenario=scenario)
+                if generator.needs_order(question):
+                    link = self._order_for_question(kind, owner, question, when)
             id_field = _ID_FIELD[kind]
             inquiry_id = int(native[id_field]) if id_field in native else self._new_id(kind)
             if kind == COUPANG_ONLINE:
                 item = generator.coupang_online_item(rng, inquiry_id=inquiry_id, created_at=when, answered=answered,
-                                                     comment_id=self.new_sub_id(), risk_ratio=risk_ratio)
+                                                     comment_id=self.new_sub_id(), question=question, order=link)
                 if content is not None:
                     item["content"] = content
                 if answer is not None and item["commentDtoList"]:
                     item["commentDtoList"][0]["content"] = answer
             elif kind == COUPANG_CALLCENTER:
                 item = generator.coupang_callcenter_item(rng, inquiry_id=inquiry_id, created_at=when, answered=answered,
-                                                         answer_ids=(self.new_sub_id(), self.new_sub_id()), risk_ratio=risk_ratio)
+                                                         answer_ids=(self.new_sub_id(), self.new_sub_id()),
+                                                         question=question, order=link)
                 if content is not None:
-                    item["replies"][0]["content"] = f"[판매자이관]\n◼고객문의: {content}"
+                    item["replies"][0]["content"] = f"[판매자이관]\n◼주문번호: {item['orderId']}\n◼고객문의: {content}"
                 if title is not None:
                     item["content"] = title
                 if answer is not None and len(item["replies"]) > 1:
                     item["replies"][1]["content"] = answer
             elif kind == NAVER_QNA:
-                item = generator.naver_qna_item(rng, question_id=inquiry_id, created_at=when, answered=answered, risk_ratio=risk_ratio)
+                item = generator.naver_qna_item(rng, question_id=inquiry_id, created_at=when, answered=answered, question=question)
                 if content is not None:
                     item["question"] = content
                 if answer is not None and answered:
                     item["answer"] = answer
             else:
                 item = generator.naver_inquiry_item(rng, inquiry_no=inquiry_id, created_at=when, answered=answered,
-                                                    comment_no=self.new_sub_id(), risk_ratio=risk_ratio)
+                                                    comment_no=self.new_sub_id(), question=question, order=link)
                 if content is not None:
                     item["inquiryContent"] = content
                 if title is not None:
@@ -414,6 +378,7 @@ class SandboxStore:
                 "by_route": dict(self.by_route),
                 "by_status": {str(k): v for k, v in self.by_status.items()},
                 "inquiries": {kind: len(items) for kind, items in self.items.items()},
+                "orders": self.orders.counts(),
             }
 
     # -- faults --

@@ -1,4 +1,4 @@
-"""Run the sandbox marketplace (fake Coupang + Naver CS APIs) in the foreground until Ctrl+C.
+"""Run the sandbox marketplace (fake Coupang + Naver CS and order APIs) in the foreground until Ctrl+C.
 
 The credentials it prints are sandbox-only demo values; they work nowhere else.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from markets.clients.base import ALL_KINDS
+from markets.clients.base import ALL_KINDS, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox import SandboxServer
 
 
@@ -29,7 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--fault-scope", choices=("all", "answers"), default="all",
                             help="whether faults hit every call or only answer writes")
         parser.add_argument("--seed-inquiries", type=int, default=0,
-                            help="generate N inquiries of each kind (about 20%% already answered)")
+                            help="generate N inquiries of each kind (about 20%% already answered) with the orders they "
+                                 "name, plus about as many orders nobody asked about")
         parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible data")
 
     def handle(self, *args: Any, host: str, port: int, fault_rate: float, latency_ms: int, fault_scope: str,
@@ -52,6 +53,11 @@ class Command(BaseCommand):
         store.set_faults(fault_rate=fault_rate, latency_ms=latency_ms, scope=fault_scope)
         for kind in ALL_KINDS if seed_inquiries else ():
             store.add_inquiries(kind, seed_inquiries, days_back=3)
+        if seed_inquiries:
+            # As many quiet orders again as the inquiries named, so order lists are not all problems.
+            named = store.stats()["orders"]
+            store.add_orders(named[MARKET_COUPANG], market=MARKET_COUPANG)
+            store.add_orders(named[MARKET_SMARTSTORE], market=MARKET_SMARTSTORE)
 
         stop = threading.Event()
 
@@ -79,13 +85,16 @@ class Command(BaseCommand):
         w(self.style.SUCCESS(f"Sandbox marketplace listening on {sandbox.url}"))
         w(f"  Coupang base URL : {sandbox.coupang_base_url}")
         w(f"  Naver base URL   : {sandbox.naver_base_url}")
-        w(f"  Control API      : {sandbox.control_url}/  (stats, faults, answers, inquiries, reset)")
+        w(f"  Control API      : {sandbox.control_url}/  (stats, faults, answers, inquiries, orders, reset)")
         w(self.style.WARNING("SANDBOX-ONLY demo credentials (fake; valid only against this sandbox):"))
         w(f"  COUPANG    --vendor-id {c['vendor_id']} --access-key {c['access_key']} "
           f"--secret-key {c['secret_key']} --reply-by {c['reply_by']} --api-base-url {sandbox.coupang_base_url}")
         w(f"  SMARTSTORE --client-id {n['client_id']} --client-secret '{n['client_secret']}' "
           f"--api-base-url {sandbox.naver_base_url}")
         if seeded:
-            w(f"Seeded {seeded} inquiries of each kind (last 3 days, ~20% already answered).")
+            orders = sandbox.store.stats()["orders"]
+            w(f"Seeded {seeded} inquiries of each kind (last 3 days, ~20% already answered) and orders: "
+              f"Coupang {orders[MARKET_COUPANG]}, Naver {orders[MARKET_SMARTSTORE]} ({orders['lines']} shipment boxes / "
+              f"product orders, last 10 days).")
         w("Press Ctrl+C to stop.")
         self.stdout.flush()
