@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from inquiries import review, services
+from inquiries.agent.labels import reason_label
 from inquiries.calibration import AGREE_AT, MIN_SAMPLE
 from inquiries.models import (
     Inquiry,
@@ -263,6 +264,11 @@ class ReviewQueueAdmin(admin.ModelAdmin):
             return str(_("전송 결과 불명 — 마켓에서 확인 필요"))
         if obj.send_status == Inquiry.SendStatus.SEND_FAILED:
             return str(_("전송 실패: %(err)s")) % {"err": obj.last_send_error[:80]}
+        agent = (obj.decision_trace or {}).get("agent") or {}
+        if agent.get("needs_human") and agent.get("reason") not in (None, "", "OK", "RISK_KEYWORD"):
+            # The agent's own reason first (an order a person must act on, no fact behind the draft…): the
+            # first failing gate alone ("confidence below threshold") would not say why.
+            return f"{reason_label(agent['reason'])} — {obj.decision_reason}"
         return obj.decision_reason
 
     def save_model(self, request, obj, form, change):

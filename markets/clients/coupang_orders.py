@@ -159,6 +159,10 @@ def parse_return_request(item: Any) -> RemoteClaim | Malformed:
         lines = item.get("returnItems") or []
         if not isinstance(lines, list) or not all(isinstance(i, dict) for i in lines):
             raise ValueError("returnItems must be a list of objects")
+        if receipt_status_stops(item):
+            # A cancellation after 상품준비중 is filed as a return whose shipment is to be stopped (출고중지):
+            # for the buyer it is a cancelled order.
+            receipt_type = CLAIM_CANCEL
         return RemoteClaim(
             order_id=as_id(item.get("orderId")), receipt_id=as_id(item.get("receiptId")), claim_type=receipt_type,
             claim_status=short_text(item.get("receiptStatus"), 40), created_at=_when(item.get("createdAt")),
@@ -169,6 +173,12 @@ def parse_return_request(item: Any) -> RemoteClaim | Malformed:
         )
     except _PARSE_ERRORS as exc:
         return Malformed(COUPANG_RETURN, item, short_text(exc))
+
+
+def receipt_status_stops(item: dict[str, Any]) -> bool:
+    """A request to stop a shipment (출고중지): RELEASE_STOP_UNCHECKED, or a release stop that was processed."""
+    stop = str(item.get("releaseStopStatus") or "")
+    return item.get("receiptStatus") == "RELEASE_STOP_UNCHECKED" or "출고중지" in stop
 
 
 def _code_ok(code: Any) -> bool:

@@ -75,6 +75,8 @@ PERSONAL_ORDER_KEYS = frozenset({
     "shippingAddress", "takingAddress", "shippingMemo", "parcelPrintMessage", "safeNumber", "receiverNumber",
     "name", "tel1", "tel2", "baseAddress", "detailedAddress", "zipCode", "addr1", "addr2", "postCode", "email",
     "giftReceiverName", "giftReceiverTel", "personalCustomsClearanceCode", "ordererSsn",
+    "requesterName", "requesterPhoneNumber", "requesterRealPhoneNumber", "requesterAddress", "requesterAddressDetail",
+    "requesterZipCode", "collectAddress", "reDeliveryAddress", "returnReceiveAddress",
 })
 
 

@@ -1,7 +1,8 @@
 """What sandbox buyers ask: question templates per intent, per order scenario and per shipping policy topic.
 
 Shipping questions about an order are written for the state that order is in (a buyer whose parcel
-was delivered without them noticing asks "택배 언제 와요?"; one whose tracking stopped asks why), so
+was delivered without them noticing asks "택배 언제 와요?"; one who says it never arrived although the
+tracking says delivered is a misdelivery a person must check; one whose tracking stopped asks why), so
 the agent's answer can be checked against the order the sandbox serves. Templates are deliberately
 uneven, like real buyers: short and long, polite and curt, typos and missing spaces. ``{product}`` is
 replaced by the product name; it is never followed by a particle, whose form depends on the name.
@@ -58,12 +59,12 @@ SHIPPING_BY_SCENARIO: dict[str, tuple[Template, ...]] = {
     "delivered": (
         ("택배 언제 와요?", "택배 언제 와요?"),
         ("배송 언제 되나요", "주문한 지 꽤 됐는데 배송 언제 되나요?"),
-        ("아직 못 받았어요", "{product} 주문했는데 아직 못 받았어요. 언제쯤 오나요?"),
+        ("배송 위치", "{product} 주문한 거 지금 어디쯤인지 알 수 있을까요?"),
         ("배송 확인 부탁드려요", "배송 상황 확인 부탁드립니다. 언제 받을 수 있을지 알려주세요."),
         ("언제 도착해요", "언제도착해요? 기다리고있어요"),
         ("배송조회", "배송 어디까지 왔는지 알 수 있을까요?"),
-        ("배송문의", "안녕하세요 지난주에 주문했는데 아직 상품을 못 받아서 문의드립니다. 확인 부탁드려요."),
-        ("빨리 보내주세요", "아직도 안왔어요 빨리 보내주세요"),
+        ("배송문의", "안녕하세요 지난주에 주문한 상품 배송 상태가 어떻게 되는지 확인 부탁드려요."),
+        ("빨리 받아야 해요", "배송 됐나요? 빨리 받아야 돼서요"),
         ("택배", "택배 오늘 오나요?"),
     ),
     "misdelivered": (
@@ -76,6 +77,7 @@ SHIPPING_BY_SCENARIO: dict[str, tuple[Template, ...]] = {
         ("택배 못 받음", "어제 배송완료라고 했는데 아직 못 받았습니다. 혹시 택배사에 확인해 주실 수 있나요?"),
         ("옆집으로 간듯", "옆집으로 간거같아요 ㅠㅠ 배송완료인데 저희집엔 없어요"),
         ("배송완료인데요?", "배송완료인데 받은게없어요;; 다시 보내주시던가 확인 부탁해요"),
+        ("아직 못 받았어요", "{product} 배송완료로 나오는데 아직 못 받았어요. 어떻게 된 건가요?"),
     ),
     "stalled": (
         ("송장 조회가 며칠째 그대로예요", "송장 조회가 며칠째 그대로예요. 배송 중인 거 맞나요?"),

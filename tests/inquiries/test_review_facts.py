@@ -36,6 +36,7 @@ def test_review_queue__shows_the_facts_prefilled_for_the_person(admin_client, de
     page = admin_client.get(reverse("admin:inquiries_reviewitem_change", args=[inquiry.pk])).content.decode()
     assert "초안의 근거 사실" in page and "853138000000005666" in page and "order 31000012345678: CANCELLED" in page
     assert "취소된 상태" in page  # the draft states the fact for the person to check
+    assert "주문 상태상 사람 확인 필요" in page  # why a person, in the agent's words, not only the first failed gate
 
 
 def test_inquiry_page__shows_the_facts_and_the_order_references(admin_client, decided_with_facts):
