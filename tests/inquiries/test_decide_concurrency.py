@@ -18,11 +18,12 @@ from inquiries.decide import decide_new
 from inquiries.models import Inquiry, InquiryEvent
 from policy.models import AccountRollout, Mode
 from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
-from tests.factories import make_account, make_inquiry
+from tests.factories import make_account, make_inquiry, make_shipping_policy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-SHIPPING = "어제 주문했는데 언제 받을 수 있을까요?"
+# A routine shipping question the accounts' shipping policy answers (no order named).
+SHIPPING = "오늘 주문하면 언제 받을 수 있을까요?"
 RISKY = "답변 안 주시면 소비자원에 신고하겠습니다. 배송 언제 와요?"
 REFUND = "무통장입금으로 결제했는데 환불은 어디로 받아요?"
 
@@ -34,6 +35,8 @@ def accounts():
     free = make_account("coupang_main")
     quota = make_account("smartstore", market="SMARTSTORE")
     shadow = make_account("coupang_shadow")
+    for account in (free, quota, shadow):
+        make_shipping_policy(account)
     rollout_unlock(account=free, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)
     rollout_unlock(account=quota, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)
     AccountRollout.objects.filter(account=quota).update(quota_override=5)
