@@ -25,23 +25,26 @@ from django.utils import timezone
 DEMO_ACCOUNTS = ("coupang_main", "coupang_sub", "smartstore")
 ADMIN_USER, MANAGER_USER, AGENT_USER = "demo-admin", "demo-manager", "demo-agent"
 
-# Routine questions the starter knowledge base answers with high confidence, plus a few that must go
-# to a person (legal threat, refund outside phase 1, a question with no good answer).
+# Phase 3's questions: (kind, text, what they are about). "scenario" creates an order in that state and
+# names it in the inquiry; "product" is a catalogue product the seller's product knowledge covers.
+# Routine ones are answered from facts; a legal threat, a refund outside phase 1, a cancelled order and
+# a question no fact answers go to a person.
 LIVE_QUESTIONS = [
-    ("COUPANG_ONLINE", "어제 주문했는데 언제 받을 수 있을까요?"),
-    ("COUPANG_ONLINE", "처음 사용할 때 세척하고 써야 하나요?"),
-    ("COUPANG_ONLINE", "제주도도 배송 되나요? 추가 배송비 있나요"),
-    ("COUPANG_ONLINE", "전원 켜는 방법을 모르겠어요 버튼을 길게 눌러야 하나요"),
-    ("COUPANG_ONLINE", "배송이너무늦네요언제오나요"),
-    ("COUPANG_ONLINE", "답변 안 주시면 소비자원에 신고하겠습니다. 배송 언제 와요?"),
-    ("COUPANG_ONLINE", "무통장입금으로 결제했는데 환불은 어디로 받아요?"),
-    ("COUPANG_ONLINE", "키 165에 55kg인데 어떤 사이즈가 맞을까요"),
+    ("COUPANG_ONLINE", "주문한 텀블러 어디쯤 왔나요? 송장번호도 알려주세요", {"scenario": "in_transit", "product": 7120034502}),
+    ("COUPANG_ONLINE", "오늘 주문하면 언제 출고되나요?", {}),
+    ("COUPANG_ONLINE", "제주도도 배송 되나요? 추가 배송비 있나요", {}),
+    ("COUPANG_ONLINE", "그릴판 식기세척기에 넣어서 세척해도 되나요?", {"product": 7120034508}),
+    ("COUPANG_ONLINE", "배송 언제 오나요? 택배 조회가 안 돼요", {"scenario": "shipped"}),
+    ("COUPANG_ONLINE", "답변 안 주시면 소비자원에 신고하겠습니다. 배송 언제 와요?", {"scenario": "in_transit"}),
+    ("COUPANG_ONLINE", "무통장입금으로 결제했는데 환불은 어디로 받아요?", {}),
+    ("COUPANG_ONLINE", "취소했는데 배송되는 건가요?", {"scenario": "cancelled"}),
+    ("COUPANG_ONLINE", "이 의자 캠핑장 말고 낚시할 때 물가에서 써도 되나요?", {"product": 7120034503}),
 ]
 FAILING_QUESTIONS = [
-    ("COUPANG_ONLINE", "택배 아직 안왔어요 ㅜㅜ 3일째 배송중으로 나와요"),
-    ("COUPANG_ONLINE", "코팅팬 처음 쓸 때 길들이기 해야해요?"),
-    ("COUPANG_ONLINE", "이번주 안에 올까요?"),
-    ("COUPANG_ONLINE", "보관은 냉장으로 해야하나요 실온도 괜찮나요"),
+    ("COUPANG_ONLINE", "택배 어디쯤 왔나요? 배송중으로 나와요", {"scenario": "in_transit"}),
+    ("COUPANG_ONLINE", "오늘 주문하면 내일 받을 수 있나요?", {}),
+    ("COUPANG_ONLINE", "배송비 얼마예요? 무료배송 기준 있어요?", {}),
+    ("COUPANG_ONLINE", "타이머는 몇 분까지 설정돼요?", {"product": 7120034508}),
 ]
 
 
@@ -215,11 +218,26 @@ class Demo:
             self.sandbox.store.add_inquiries(kind, count // 2, owner=owner, answered_ratio=0.1, risk_ratio=risk_ratio,
                                              days_back=days_back)
 
-    def ask(self, account, questions) -> None:
+    def ask(self, account, questions) -> list[str]:
+        """Put the questions on the sandbox marketplace (with their orders); returns their ids."""
+        from markets.sandbox.generator import PRODUCTS
+
+        store = self.sandbox.store
         now = timezone.now()
-        for offset, (kind, text) in enumerate(questions):
-            self.sandbox.store.add_inquiry(kind, owner=account.vendor_id, content=text,
-                                           created_at=(now - timedelta(minutes=30 - offset)).isoformat())
+        ids = []
+        for offset, (kind, text, about) in enumerate(questions):
+            asked = (now - timedelta(minutes=30 - offset)).isoformat()
+            native: dict = {}
+            if "scenario" in about:
+                order = store.add_order("COUPANG", owner=account.vendor_id, scenario=about["scenario"],
+                                        product=about.get("product"), before=now - timedelta(hours=2))
+                native["order"] = order["order_id"]
+            elif "product" in about:
+                product = next(p for p in PRODUCTS if p.product_id == about["product"])
+                native.update(productId=product.product_id, sellerProductId=product.seller_product_id,
+                              vendorItemId=product.vendor_item_id, orderIds=None)
+            ids.append(store.add_inquiry(kind, owner=account.vendor_id, content=text, created_at=asked, **native))
+        return ids
 
     # -- the story --------------------------------------------------------------------------------
 
@@ -247,6 +265,8 @@ class Demo:
             self.step("Phase 1 — Shadow Mode: 수집하고 판정만 합니다 (사람이 답변)")
             for account in accounts.values():
                 self.seed(account, 60, days_back=7)
+            self.echo("    주문 동기화 (sync_orders): 배송 답변은 그 주문의 실제 상태·택배사·운송장으로 씁니다")
+            self.show(_call("sync_orders"))
             self.show(_call("poll_markets"))
             self.show(_call("process_inquiries"))
             self.show(_call("kpi", "--window", "7d").split("[1.3]")[0])
@@ -267,15 +287,15 @@ class Demo:
             self.step("Phase 3 — coupang_main 실전송(LIVE), 1단계: 배송문의·사용법만, 하루 10건")
             _call("rollout", "settings", "--test-mode", "off", "--reason", "demo phase 3")
             _call("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "demo phase 3")
-            self.ask(accounts["coupang_main"], LIVE_QUESTIONS)
+            asked = self.ask(accounts["coupang_main"], LIVE_QUESTIONS)
+            _call("sync_orders", "--account", "coupang_main")
             _call("poll_markets", "--account", "coupang_main")
             self.show(_call("simulate_policy", "--since", "1h", "--account", "coupang_main", "--format", "table"))
             self.show(_call("process_inquiries"))
             self.show(_call("send_due"))
             answered = self.sandbox.store.answers()
             self.echo(f"    샌드박스가 받은 답변: {len(answered)}건")
-            for record in answered[:3]:
-                self.echo(f"      #{record.external_id}: {record.text[:60]}…")
+            self.show_grounded_answer(asked[0])
 
             self.step("Phase 4 — 장애 주입: 샌드박스가 모든 답변에 500을 돌려줍니다")
             self.sandbox.store.set_faults(scope="answers", fault_rate=1.0)
@@ -299,6 +319,23 @@ class Demo:
             logging.getLogger("partialauto").removeHandler(guide)
             for handler, level in quieted:
                 handler.setLevel(level)
+
+    def show_grounded_answer(self, external_id: str) -> None:
+        """The shipping question about an order in transit: the answer states that order's own carrier and
+        tracking number, and the decision trace lists the facts it used."""
+        from inquiries.models import Inquiry
+
+        row = Inquiry.objects.filter(kind="COUPANG_ONLINE", external_id=external_id).first()
+        if row is None:
+            return
+        order = self.sandbox.store.get_order(row.order_id) or {"lines": []}
+        tracking = [line["invoice"] for line in order["lines"] if line.get("invoice")]
+        self.echo(f"    배송문의 #{external_id} \"{row.content}\" → {row.status}/{row.send_status}")
+        self.echo(f"      샌드박스의 그 주문: {order.get('order_id')}, 운송장 {', '.join(tracking) or '-'}")
+        for line in (row.final_answer or row.draft_answer).splitlines():
+            self.echo(f"      │ {line}")
+        for fact in (row.decision_trace.get("agent") or {}).get("facts", []):
+            self.echo(f"      근거: {fact['source']} {fact['id']} ({fact['detail']})")
 
     def stop(self) -> None:
         if self.sandbox is not None:
