@@ -125,6 +125,42 @@ class ProductFact(models.Model):
         return self.text[:60]
 
 
+class AgentModel(models.Model):
+    """A trained version of the agent's text models (intent, risk screen, needs-a-person screen and the
+    confidence calibration), with the figures it was measured at. At most one version is active per scope
+    (one account, or every account); without an active version the rules classifier decides."""
+
+    version = models.PositiveIntegerField(_("버전"), unique=True)
+    account = models.ForeignKey(
+        MarketAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="agent_models",
+        verbose_name=_("계정 한정"), help_text=_("비우면 모든 계정에 쓰입니다. 계정 전용 버전이 있으면 그 계정에는 그것을 씁니다."),
+    )
+    is_active = models.BooleanField(_("사용 중"), default=False)
+    created_at = models.DateTimeField(_("만든 시각"), auto_now_add=True)
+    created_by = models.CharField(_("만든 사람"), max_length=64)
+    activated_at = models.DateTimeField(_("사용 시작"), null=True, blank=True)
+    activated_by = models.CharField(_("사용 시작한 사람"), max_length=64, blank=True)
+    training_data = models.JSONField(_("학습 데이터"), default=dict,
+                                     help_text=_("출처별 예시 수: 기본 제공 데이터, 판매자가 고친 의도, 사람이 보낸 답변"))
+    metrics = models.JSONField(_("평가 수치"), default=dict)
+    notes = models.CharField(_("메모"), max_length=300, blank=True)
+    artifact = models.BinaryField(editable=False)
+
+    class Meta:
+        db_table = "cs_agent_model"
+        ordering = ["-version"]
+        verbose_name = _("AI 모델 버전")
+        verbose_name_plural = _("AI 모델 버전")
+        constraints = [
+            models.UniqueConstraint(fields=["account"], condition=Q(is_active=True), name="agent_model_one_active_per_account"),
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True, account__isnull=True),
+                                    name="agent_model_one_active_shared"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version}" + (f" ({self.account})" if self.account_id else "")
+
+
 class InquiryQuerySet(models.QuerySet["Inquiry"]):
     def needing_review(self) -> "InquiryQuerySet":
         """The human review queue: needs a person, shadow candidates, and sends that finally failed."""
@@ -189,6 +225,14 @@ class Inquiry(models.Model):
     decision_trace = models.JSONField(_("판정 기록"), default=dict, blank=True)
     decision_mode = models.CharField(_("판정 시 모드"), max_length=8, choices=Mode.choices, blank=True)
     decided_at = models.DateTimeField(_("판정 시각"), null=True, blank=True)
+    answer_kind = models.CharField(
+        _("답변 근거 종류"), max_length=20, blank=True,
+        help_text=_("초안을 무엇으로 썼는지: order_status, shipping_policy, product_facts, past_answer, knowledge"),
+    )
+    labelled_intent = models.CharField(
+        _("사람이 정한 의도"), max_length=32, blank=True,
+        help_text=_("검토 대기열에서 사람이 확인하거나 고친 의도. 다음 학습(train_agent)에 쓰입니다."),
+    )
     order_fingerprint = models.CharField(
         _("답변에 쓴 주문 상태"), max_length=500, blank=True, editable=False,
         help_text=_("초안에 쓴 주문 줄과 그 상태 지문. 전송 직전에 주문이 바뀌었으면 보내지 않습니다."),

@@ -218,9 +218,19 @@ class RiskKeyword(models.Model):
         ABUSE = "ABUSE", _("욕설·폭언")
         PRIVACY = "PRIVACY", _("개인정보")
         THREAT = "THREAT", _("공개·협박")
+        PAYMENT_DISPUTE = "PAYMENT_DISPUTE", _("결제 분쟁·차지백")
+        FRAUD = "FRAUD", _("외부 거래·피싱")
+        DELIVERY_LOSS = "DELIVERY_LOSS", _("분실·다른 곳 배송")
+        # Not risks: requests only a person may grant. They send the inquiry to a person but never trip
+        # the risk rollback rule.
+        PRICE_NEGOTIATION = "PRICE_NEGOTIATION", _("사람만: 가격 협상")
+        BULK_ORDER = "BULK_ORDER", _("사람만: 대량·도매 구매")
+        CUSTOM_ORDER = "CUSTOM_ORDER", _("사람만: 맞춤 주문")
+        PARTIAL_REFUND = "PARTIAL_REFUND", _("사람만: 부분 환불 금액")
+        POLICY_EXCEPTION = "POLICY_EXCEPTION", _("사람만: 정책 예외")
 
     term = models.CharField(_("키워드"), max_length=60, unique=True)
-    category = models.CharField(_("분류"), max_length=16, choices=Category.choices)
+    category = models.CharField(_("분류"), max_length=20, choices=Category.choices)
     variants = models.JSONField(
         _("변형"), default=list, blank=True,
         help_text=_("함께 잡을 표현 목록. 띄어쓰기·조사는 자동으로 무시합니다. 're:'로 시작하면 정규식, '!'로 시작하면 "

@@ -41,7 +41,8 @@ def ensure_seed() -> None:
         return
     for module in ("inquiries.migrations.0002_seed_intents", "policy.migrations.0002_seed_rollout"):
         importlib.import_module(module).seed(apps, None)
-    for module in ("inquiries.migrations.0004_seed_agent_data", "inquiries.migrations.0008_generic_knowledge"):
+    for module in ("inquiries.migrations.0004_seed_agent_data", "inquiries.migrations.0008_generic_knowledge",
+                   "inquiries.migrations.0011_more_screens"):
         try:
             importlib.import_module(module).seed(apps, None)
         except ModuleNotFoundError:

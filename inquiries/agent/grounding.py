@@ -33,6 +33,7 @@ from inquiries.agent.facts import (
 )
 from inquiries.agent.knowledge import PLACEHOLDER_DEFAULTS, placeholder_value, render
 from inquiries.agent.normalize import NormalizedText
+from inquiries.agent.past_answers import PastMatch
 from inquiries.agent.product_match import answering_facts, match_facts
 from partialauto.calendar import SEOUL, WEEKDAYS_KO
 
@@ -48,6 +49,7 @@ SHIPPING, USAGE, PRODUCT, RETURNS = "배송문의", "사용법", "상품문의",
 # How sure we are that the draft answers what was asked (scoring's p_answer).
 P_ORDER = 0.99
 P_POLICY = 0.97
+P_PAST = 0.98
 
 _OPEN = "{customer_greeting} {seller_name}입니다.\n"
 _CLOSE = "\n감사합니다."
@@ -346,11 +348,16 @@ def _ground_product(facts: InquiryFacts, question: str, seller: str) -> Groundin
 
 
 def ground(intent: str, text: NormalizedText, question: str, facts: InquiryFacts, *, seller_name: str,
-           item_ids: Iterable[str] = ()) -> Grounding:
-    """Write the answer from facts where the intent allows it (see the module docstring)."""
+           item_ids: Iterable[str] = (), past: PastMatch | None = None) -> Grounding:
+    """Write the answer from facts where the intent allows it (see the module docstring). ``past``: a
+    near-duplicate question a person already answered — its answer is used, unless the inquiry names
+    an order (that order's own facts come first)."""
+    if intent == SHIPPING and facts.names_order:
+        return _ground_order(facts, text, item_ids, seller_name)
+    if past is not None:
+        return Grounding(True, past.entry.answer.strip(), [past.ref()], False, "", "answer a person sent before",
+                         P_PAST, "past_answer", record={"similarity": past.similarity})
     if intent == SHIPPING:
-        if facts.names_order:
-            return _ground_order(facts, text, item_ids, seller_name)
         topics = shipping_topics(text)
         if _OWN_ORDER.search(text.compact) and not any(t != "timing" for t in topics):
             return Grounding(True, "", [], True, NO_ORDER_REFERENCE,

@@ -26,6 +26,7 @@ REASON_LABELS = {
     Reason.ORDER_NOT_FOUND: _("주문을 찾을 수 없음"),
     Reason.ORDER_LOOKUP_FAILED: _("주문 조회 실패"),
     Reason.NO_ORDER_REFERENCE: _("주문 정보 없이 본인 주문 문의"),
+    Reason.NEEDS_PERSON: _("사람만 들어줄 수 있는 요청 (가격·대량·맞춤·부분 환불·예외)"),
 }
 
 

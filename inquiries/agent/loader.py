@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from inquiries.agent.classify import IntentRule
 from inquiries.agent.knowledge import KnowledgeEntry
 from inquiries.agent.llm import LLMConfig
+from inquiries.agent.confidence import NO_CALIBRATION, AnswerCalibration
+from inquiries.agent.past_answers import PastAnswerIndex
 from inquiries.agent.pipeline import BACKEND_RULES, BACKENDS, AgentContext
-from inquiries.agent.risk import RiskTerm
+from inquiries.agent.textmodel import AgentModelArtifact
+from inquiries.agent.risk import PERSON_CATEGORIES, RISK_CATEGORIES, RiskTerm
 from inquiries.agent.seed_data import GUIDE_RISK_TERMS, RISK_KEYWORDS
 
 logger = logging.getLogger("partialauto.agent")
@@ -33,7 +36,14 @@ CACHE_TTL_SECONDS = 30.0
 class _Loaded:
     base: AgentContext
     loaded_at: float
+    models: dict[str | None, tuple[int, AgentModelArtifact]] = field(default_factory=dict)  # account id → active
+    past_answers: PastAnswerIndex | None = None
+    answer_calibration: AnswerCalibration = NO_CALIBRATION
     contexts: dict[tuple[str | None, str], AgentContext] = field(default_factory=dict)
+
+
+# Parsed model versions, kept across reloads (a version's artifact never changes).
+_artifacts: dict[int, AgentModelArtifact] = {}
 
 
 _lock = threading.Lock()
@@ -46,13 +56,22 @@ def clear_cache() -> None:
         _cache = None
 
 
-def _risk_terms() -> list[RiskTerm]:
+def _terms(categories: tuple[str, ...]) -> list[RiskTerm]:
     from policy.models import RiskKeyword
 
-    terms = [
+    return [
         RiskTerm(term, category, variants if isinstance(variants, list) else [])
-        for term, category, variants in RiskKeyword.objects.filter(is_active=True).values_list("term", "category", "variants")
+        for term, category, variants in RiskKeyword.objects.filter(is_active=True, category__in=categories)
+        .values_list("term", "category", "variants")
     ]
+
+
+def _person_terms() -> list[RiskTerm]:
+    return _terms(PERSON_CATEGORIES)
+
+
+def _risk_terms() -> list[RiskTerm]:
+    terms = _terms(RISK_CATEGORIES)
     present = {t.term for t in terms}
     for seed in RISK_KEYWORDS:
         if seed["term"] in GUIDE_RISK_TERMS and seed["term"] not in present:
@@ -113,25 +132,52 @@ def _llm_config() -> LLMConfig | None:
     return LLMConfig(base_url=base_url, model=model, api_key=getattr(settings, "CS_LLM_API_KEY", "") or "")
 
 
-def _seller_name(account_name: str) -> str:
+def _account(account_name: str) -> tuple[str | None, str]:
+    """(id, seller display name) of an account."""
     from markets.models import MarketAccount
 
-    return MarketAccount.objects.filter(name=account_name).values_list("seller_name", flat=True).first() or ""
+    row = MarketAccount.objects.filter(name=account_name).values_list("id", "seller_name").first()
+    return (str(row[0]), row[1] or "") if row else (None, "")
+
+
+def _models() -> dict[str | None, tuple[int, AgentModelArtifact]]:
+    """The active trained version of each scope (an account, or None for every account)."""
+    from inquiries.models import AgentModel
+
+    active = {}
+    for version_id, version, account_id in AgentModel.objects.filter(is_active=True).values_list("id", "version",
+                                                                                                  "account_id"):
+        artifact = _artifacts.get(version_id)
+        if artifact is None:
+            data = AgentModel.objects.filter(pk=version_id).values_list("artifact", flat=True).first()
+            try:
+                artifact = _artifacts[version_id] = AgentModelArtifact.from_bytes(bytes(data))
+            except (ValueError, KeyError, OSError) as exc:  # a broken version must not stop deciding: rules
+                logger.error("agent-model-unreadable version=%s error=%s", version, exc)
+                continue
+        active[str(account_id) if account_id else None] = (version, artifact)
+    return active
 
 
 def _load() -> _Loaded:
+    from inquiries.calibration import answer_calibration, past_answers
+
     base = AgentContext(
         risk_terms=_risk_terms(),
+        person_terms=_person_terms(),
         intent_rules=_intent_rules(),
         knowledge=_knowledge(),
         backend=_backend(),
         llm=_llm_config(),
     ).warm()
+    loaded = _Loaded(base=base, loaded_at=time.monotonic(), models=_models(),
+                     past_answers=PastAnswerIndex(past_answers()), answer_calibration=answer_calibration())
     logger.info(
-        "agent-context-loaded risk_terms=%d intents=%d kb_entries=%d backend=%s",
-        len(base.risk_terms), len(base.intent_rules), len(base.knowledge), base.backend,
+        "agent-context-loaded risk_terms=%d person_terms=%d intents=%d kb_entries=%d backend=%s models=%s past_answers=%d",
+        len(base.risk_terms), len(base.person_terms), len(base.intent_rules), len(base.knowledge), base.backend,
+        {k or "*": v for k, (v, _a) in loaded.models.items()}, len(loaded.past_answers),
     )
-    return _Loaded(base=base, loaded_at=time.monotonic())
+    return loaded
 
 
 def load_context(account_name: str | None = None, seller_name: str = "") -> AgentContext:
@@ -150,6 +196,10 @@ def load_context(account_name: str | None = None, seller_name: str = "") -> Agen
         if context is None:
             # Same compiled matchers (cached_property values are not copied, but the compile
             # caches are keyed by the data, so this is a dictionary lookup, not a recompile).
-            seller = seller_name or (_seller_name(account_name) if account_name else "")
-            context = loaded.contexts[key] = loaded.base.for_account(account_name, seller)
+            account_id, own_name = _account(account_name) if account_name else (None, "")
+            version, artifact = loaded.models.get(account_id) or loaded.models.get(None) or (None, None)
+            context = loaded.contexts[key] = loaded.base.for_account(
+                account_name, seller_name or own_name, account_id=account_id, model=artifact, model_version=version,
+                past_answers=loaded.past_answers, answer_calibration=loaded.answer_calibration,
+            )
         return context

@@ -36,7 +36,9 @@ from typing import Any, TypedDict
 
 from inquiries.agent import llm as llm_backend
 from inquiries.agent.classify import FALLBACK_INTENT, Classification, IntentClassifier, IntentRule, classifier_for
+from inquiries.agent.confidence import NO_CALIBRATION, UNGROUNDED, AnswerCalibration
 from inquiries.agent.facts import SOURCE_KNOWLEDGE, FactRef, InquiryFacts
+from inquiries.agent.past_answers import PastAnswerIndex, PastMatch
 from inquiries.agent.grounding import (
     NO_FACTS,
     NO_ORDER_REFERENCE,
@@ -59,18 +61,31 @@ from inquiries.agent.risk import (
     WHERE_CUSTOMER,
     WHERE_DRAFT,
     WHERE_TITLE,
+    PersonCategory,
+    RiskCategory,
     RiskHit,
     RiskScanner,
     RiskTerm,
     scanner_for,
 )
-from inquiries.agent.scoring import AGENT_MIN_CONFIDENCE, Score, score_grounded, score_llm, score_rules
+from inquiries.agent.scoring import (
+    AGENT_MIN_CONFIDENCE,
+    Score,
+    model_classification,
+    score_grounded,
+    score_llm,
+    score_model,
+    score_rules,
+)
+from inquiries.agent.textmodel import AgentModelArtifact, Prediction
 
 logger = logging.getLogger("partialauto.agent")
 
 BACKEND_RULES = "rules"
 BACKEND_LLM = "llm"
 BACKENDS = (BACKEND_RULES, BACKEND_LLM)
+
+LEARNED_TERM = "learned-screen"  # the term of a hit the learned screens made (no keyword matched)
 
 # The risk scan reads much further than the classifier: a threat in the 5000th character must
 # still be seen, while anything over MAX_CHARS is not a routine question anyway.
@@ -95,6 +110,7 @@ class Reason:
     ORDER_NOT_FOUND = ORDER_NOT_FOUND  # the order the inquiry names could not be found
     ORDER_LOOKUP_FAILED = ORDER_LOOKUP_FAILED  # the marketplace could not be asked about the order
     NO_ORDER_REFERENCE = NO_ORDER_REFERENCE  # asks about their own order without naming it
+    NEEDS_PERSON = "NEEDS_PERSON"  # a request only a person may grant (price, bulk, custom, partial refund…)
 
 
 @dataclass(frozen=True)
@@ -112,14 +128,24 @@ class AgentContext:
     seller_name: str = ""
     backend: str = BACKEND_RULES
     llm: llm_backend.LLMConfig | None = None
+    person_terms: Sequence[RiskTerm] = ()  # requests only a person may grant (the needs-a-person screen)
+    model: AgentModelArtifact | None = None  # the active trained version; None: the rules classifier
+    model_version: int | None = None
+    past_answers: PastAnswerIndex | None = None
+    answer_calibration: AnswerCalibration = NO_CALIBRATION
+    account_id: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("risk_terms", "intent_rules", "knowledge"):
+        for name in ("risk_terms", "intent_rules", "knowledge", "person_terms"):
             object.__setattr__(self, name, tuple(getattr(self, name) or ()))
 
     @cached_property
     def scanner(self) -> RiskScanner:
         return scanner_for(self.risk_terms)
+
+    @cached_property
+    def person_scanner(self) -> RiskScanner:
+        return scanner_for(self.person_terms)
 
     @cached_property
     def classifier(self) -> IntentClassifier:
@@ -136,12 +162,12 @@ class AgentContext:
             names.append(FALLBACK_INTENT)
         return tuple(names)
 
-    def for_account(self, account_name: str | None, seller_name: str = "") -> AgentContext:
-        return replace(self, account_name=account_name, seller_name=seller_name)
+    def for_account(self, account_name: str | None, seller_name: str = "", **changes: Any) -> AgentContext:
+        return replace(self, account_name=account_name, seller_name=seller_name, **changes)
 
     def warm(self) -> AgentContext:
         """Compile everything now (e.g. before timing a batch)."""
-        _ = (self.scanner, self.classifier, self.kb, self.intents)
+        _ = (self.scanner, self.person_scanner, self.classifier, self.kb, self.intents)
         return self
 
 
@@ -156,7 +182,10 @@ class CSAgentState(TypedDict, total=False):
     item_ids: tuple[str, ...]  # the marketplace item the inquiry is about (picks the right shipment box)
     grounding: Grounding
     normalized: NormalizedText  # title + content, what is classified
+    prediction: Prediction  # the trained model's reading (when a version is active)
     risk_hits: list[RiskHit]
+    person_hits: list[RiskHit]  # requests only a person may grant
+    past: PastMatch | None
     classification: Classification
     kb_match: KBMatch | None
     intent: str
@@ -192,6 +221,15 @@ def step_normalize(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     return {"chars": len(state["normalized"].text), "truncated": state["normalized"].truncated}
 
 
+def step_model(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    """The trained model's reading of the inquiry (intent probabilities, the learned screens)."""
+    if ctx.model is None:
+        return {"version": None}
+    prediction = ctx.model.predict(state["normalized"])
+    state["prediction"] = prediction
+    return {"version": ctx.model_version, **prediction.as_dict()}
+
+
 def step_risk_customer(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     content = state["normalized"]
     has_title = bool((state.get("title") or "").strip())
@@ -200,20 +238,54 @@ def step_risk_customer(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]
     hits = ctx.scanner.scan(content, where=WHERE_CUSTOMER)
     if has_title:
         hits += ctx.scanner.scan(normalize(state["title"], max_chars=RISK_SCAN_MAX_CHARS), where=WHERE_TITLE)
+    prediction = state.get("prediction")
+    learned = prediction is not None and ctx.model is not None and prediction.p_risk >= ctx.model.risk_threshold
+    if learned:
+        # The learned screen: risk in words no keyword has. Either screen firing sends it to a person.
+        hits.append(RiskHit(LEARNED_TERM, RiskCategory.MODEL, f"p={prediction.p_risk:.2f}", WHERE_CUSTOMER))
     state["risk_hits"] = hits
-    return {"hits": _hits_summary(hits)}
+    return {"hits": _hits_summary(hits), "learned": learned}
+
+
+def step_screen_person(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    """Requests only a person may grant (price, bulk, custom orders, partial refund amounts, exceptions)."""
+    hits = ctx.person_scanner.scan(state["normalized"], where=WHERE_CUSTOMER) if ctx.person_terms else []
+    prediction = state.get("prediction")
+    learned = prediction is not None and ctx.model is not None and prediction.p_person >= ctx.model.person_threshold
+    if learned:
+        hits.append(RiskHit(LEARNED_TERM, PersonCategory.MODEL, f"p={prediction.p_person:.2f}", WHERE_CUSTOMER))
+    state["person_hits"] = hits
+    return {"hits": _hits_summary(hits), "learned": learned}
+
+
+def step_recall(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
+    """A past question that is a near-duplicate of this one, with the answer a person sent."""
+    facts = state["facts"]
+    if ctx.past_answers is None or not len(ctx.past_answers) or facts.names_order:
+        state["past"] = None
+        return {"match": None}
+    refs = list(facts.product.product_ids if facts.product else ()) + [state.get("product_id") or ""]
+    match = ctx.past_answers.best(state["normalized"], account_id=ctx.account_id, intent=state["intent"],
+                                  product_refs=[r for r in refs if r])
+    state["past"] = match
+    return {"match": None if match is None else {"inquiry": match.entry.id, "similarity": match.similarity}}
 
 
 def step_classify(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
-    classification = ctx.classifier.classify(state["normalized"])
+    rules = ctx.classifier.classify(state["normalized"])
+    prediction = state.get("prediction")
+    classification = rules if prediction is None else model_classification(prediction)
     state["classification"] = classification
     state["intent"] = classification.intent
-    return classification.as_dict()
+    record = classification.as_dict()
+    if prediction is not None:
+        record["rules"] = {"intent": rules.intent, "score": round(rules.score, 3)}
+    return record
 
 
 def step_ground(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     grounding = ground(state["intent"], state["normalized"], state["normalized"].text, state["facts"],
-                       seller_name=ctx.seller_name, item_ids=state.get("item_ids") or ())
+                       seller_name=ctx.seller_name, item_ids=state.get("item_ids") or (), past=state.get("past"))
     state["grounding"] = grounding
     if grounding.draft:
         state["draft"] = grounding.draft
@@ -302,7 +374,14 @@ def step_risk_draft(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
 def step_score(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     result = state.get("llm_result")
     grounding = state.get("grounding")
-    if grounding is not None and grounding.handled and not grounding.needs_person:
+    prediction = state.get("prediction")
+    if prediction is not None and ctx.model is not None:
+        kind = _answer_kind(state, _facts(state))
+        prior = grounding.p_answer if grounding is not None and grounding.kind == "product_facts" else None
+        factor, source = ctx.answer_calibration.factor(account_id=ctx.account_id, intent=state["intent"], kind=kind,
+                                                       prior=prior) if kind else (UNGROUNDED, "ungrounded")
+        score = score_model(prediction, ctx.model, answer_factor=factor, answer_source=source)
+    elif grounding is not None and grounding.handled and not grounding.needs_person:
         score = score_grounded(state["classification"], grounding.p_answer, state["normalized"],
                                order_facts=grounding.kind == "order_status")
     elif result is not None and result.ok:
@@ -317,8 +396,11 @@ def step_score(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
 
 STEPS: tuple[tuple[str, Step], ...] = (
     ("normalize", step_normalize),
+    ("model", step_model),
     ("risk_customer", step_risk_customer),
+    ("screen_person", step_screen_person),
     ("classify", step_classify),
+    ("recall", step_recall),
     ("ground", step_ground),
     ("draft", step_draft),
     ("risk_draft", step_risk_draft),
@@ -337,6 +419,9 @@ def _decide(state: CSAgentState) -> tuple[bool, str, str]:
     if hits:
         where = sorted({h.where for h in hits})
         return True, Reason.RISK_KEYWORD, f"Risk keyword(s) in {'/'.join(where)}: {', '.join(_hits_summary(hits))}"
+    person = state.get("person_hits") or []
+    if person:
+        return True, Reason.NEEDS_PERSON, f"Only a person may grant this: {', '.join(_hits_summary(person))}"
     normalized = state.get("normalized")
     if normalized is not None and normalized.truncated:
         return True, Reason.INPUT_TOO_LONG, f"Inquiry longer than {MAX_CHARS} characters"
@@ -372,6 +457,11 @@ def _facts(state: CSAgentState) -> list[FactRef]:
     if match is not None and match.entry.states_facts and (state.get("draft") or "").strip():
         return [FactRef(SOURCE_KNOWLEDGE, match.entry.id, match.entry.updated_at, match.entry.title)]
     return []
+
+
+def _model_version(state: CSAgentState) -> int | None:
+    record = next((r for r in state.get("trace") or [] if r.get("step") == "model"), None)
+    return record.get("version") if record else None
 
 
 def _answer_kind(state: CSAgentState, facts: list[FactRef]) -> str:
@@ -424,6 +514,8 @@ def finalize(state: CSAgentState) -> dict[str, Any]:
         "trace": list(state.get("trace") or []),
         "error": str(state["error"]) if state.get("error") else None,
         "facts": [f.as_dict() for f in facts],
+        "person_hits": [h.as_dict() for h in state.get("person_hits") or []],
+        "model_version": _model_version(state),
         "grounded": bool(facts) and not needs_human,
         "answer_kind": kind,
         "order_fingerprint": fingerprint if not needs_human else "",
@@ -496,7 +588,9 @@ def seed_context(
     from inquiries.agent import seed_data
 
     return AgentContext(
-        risk_terms=[RiskTerm(k["term"], k["category"], k["variants"]) for k in seed_data.RISK_KEYWORDS],
+        risk_terms=[RiskTerm(k["term"], k["category"], k["variants"])
+                    for k in seed_data.RISK_KEYWORDS + seed_data.MORE_RISK_KEYWORDS],
+        person_terms=[RiskTerm(k["term"], k["category"], k["variants"]) for k in seed_data.PERSON_KEYWORDS],
         intent_rules=[IntentRule(intent, patterns) for intent, patterns in seed_data.INTENT_PATTERNS.items()],
         knowledge=[
             KnowledgeEntry(id=f"seed-{i}", intent=k["intent"], title=k["title"], keywords=k["keywords"], body=k["body"],

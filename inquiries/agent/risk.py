@@ -61,11 +61,27 @@ class RiskCategory(StrEnum):
     CLAIM = "CLAIM"  # 클레임, 보상, 배상 …
     SAFETY = "SAFETY"  # injuries, burns, allergies, fire, food poisoning …
     ABUSE = "ABUSE"  # profanity, masked forms included
-    PRIVACY = "PRIVACY"  # leaked or posted personal data
-    THREAT = "THREAT"  # going public, review bombing, "I'll come to your office"
+    PRIVACY = "PRIVACY"  # leaked or posted personal data, requests to delete it
+    THREAT = "THREAT"  # going public, review bombing, creators' videos, "I'll come to your office"
+    PAYMENT_DISPUTE = "PAYMENT_DISPUTE"  # card-payment disputes, chargebacks
+    FRAUD = "FRAUD"  # paying outside the platform, phishing links, "contact me on KakaoTalk"
+    DELIVERY_LOSS = "DELIVERY_LOSS"  # delivered to someone else, lost, stolen
+    MODEL = "MODEL"  # the learned risk screen fired (no keyword)
 
 
-RISK_CATEGORIES: tuple[str, ...] = tuple(c.value for c in RiskCategory)
+class PersonCategory(StrEnum):
+    """Requests only a person may grant: not risks, but never answered automatically."""
+
+    PRICE_NEGOTIATION = "PRICE_NEGOTIATION"
+    BULK_ORDER = "BULK_ORDER"
+    CUSTOM_ORDER = "CUSTOM_ORDER"
+    PARTIAL_REFUND = "PARTIAL_REFUND"
+    POLICY_EXCEPTION = "POLICY_EXCEPTION"
+    MODEL = "MODEL"  # the learned screen fired (no keyword)
+
+
+RISK_CATEGORIES: tuple[str, ...] = tuple(c.value for c in RiskCategory if c != RiskCategory.MODEL)
+PERSON_CATEGORIES: tuple[str, ...] = tuple(c.value for c in PersonCategory if c != PersonCategory.MODEL)
 
 
 @dataclass(frozen=True)

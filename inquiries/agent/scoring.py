@@ -149,3 +149,28 @@ def score_grounded(classification: Classification, p_answer: float, text: Normal
     if order_facts:
         factors.pop("lookup", None)
     return _finish(factors)
+
+
+def model_classification(prediction) -> Classification:
+    """The trained model's intent reading in the classifier's shape (for the trace and the LLM path)."""
+    ranked = sorted(prediction.intent_probs.items(), key=lambda kv: -kv[1])
+    top, p = ranked[0]
+    runner, q = ranked[1] if len(ranked) > 1 else (None, 0.0)
+    return Classification(top, round(p, 4), runner, round(q, 4), round((p - q) / p, 4) if p else 0.0, False, {},
+                          dict(prediction.intent_probs))
+
+
+def score_model(prediction, model, *, answer_factor: float, answer_source: str) -> Score:
+    """Confidence with a trained model: the calibrated probability that a person sends the draft as it is.
+
+    The model's map (fitted out of fold on labelled data: right intent, nothing risky, nothing only a
+    person may grant) times how often drafts of this kind are sent unchanged (:mod:`inquiries.agent.confidence`).
+    """
+    from inquiries.agent.training_math import confidence_input
+
+    base = model.confidence_calibration(confidence_input(prediction.p_intent_correct, prediction.p_risk,
+                                                         prediction.p_person))
+    factors = {"model": round(base, 4), "answer": round(answer_factor, 4)}
+    confidence = base * answer_factor
+    reason = LOW_CONFIDENCE if confidence < AGENT_MIN_CONFIDENCE else OK
+    return Score(round(max(0.0, min(1.0, confidence)), 4), reason, {**factors, "answer_source": answer_source})

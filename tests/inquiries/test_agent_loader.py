@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from inquiries.agent import loader
 from inquiries.agent.pipeline import run_agent, seed_context
-from inquiries.agent.seed_data import INTENT_PATTERNS, RISK_KEYWORDS, STARTER_KNOWLEDGE_BASE
+from inquiries.agent.seed_data import INTENT_PATTERNS, MORE_RISK_KEYWORDS, PERSON_KEYWORDS, RISK_KEYWORDS, STARTER_KNOWLEDGE_BASE
 from inquiries.models import Intent, KnowledgeEntry
 from policy.models import AutomationSettings, RiskKeyword
 from tests.factories import make_account
@@ -51,7 +51,7 @@ def load_seed_into_db() -> None:
     """What the data migration does with seed_data (the same three tables)."""
     for intent, patterns in INTENT_PATTERNS.items():
         Intent.objects.update_or_create(name=intent, defaults={"patterns": patterns, "is_active": True})
-    for k in RISK_KEYWORDS:
+    for k in RISK_KEYWORDS + MORE_RISK_KEYWORDS + PERSON_KEYWORDS:
         RiskKeyword.objects.update_or_create(term=k["term"], defaults={"category": k["category"], "variants": k["variants"]})
     for k in STARTER_KNOWLEDGE_BASE:
         KnowledgeEntry.objects.create(intent=Intent.objects.get(name=k["intent"]), title=k["title"], keywords=k["keywords"],

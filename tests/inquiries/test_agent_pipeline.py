@@ -24,6 +24,8 @@ SCHEMA = {
     "trace": list,
     "error": (str, type(None)),
     "facts": list,
+    "person_hits": list,
+    "model_version": (int, type(None)),
     "grounded": bool,
     "answer_kind": str,
     "order_fingerprint": str,
@@ -144,7 +146,8 @@ def test_run_agent__product_specific_entry_is_used(ctx):
 def test_trace__records_every_step_without_customer_text(ctx):
     result = run_agent(content="교환하고 싶어요 사이즈가 작아요 010-9999-8888", context=ctx)
     steps = [record["step"] for record in result["trace"]]
-    assert steps == ["normalize", "risk_customer", "classify", "ground", "draft", "risk_draft", "score", "finalize"]
+    assert steps == ["normalize", "model", "risk_customer", "screen_person", "classify", "recall", "ground", "draft",
+                     "risk_draft", "score", "finalize"]
     assert "사이즈가 작아요" not in json.dumps(result["trace"], ensure_ascii=False)
 
 

@@ -150,8 +150,12 @@ def test_scanner_for__same_terms__share_one_compiled_scanner():
 
 def test_seed_lexicon__compiles_cleanly_and_covers_every_category(scanner):
     assert scanner.errors == []
-    assert {k["category"] for k in RISK_KEYWORDS} == set(RISK_CATEGORIES)
-    terms = [k["term"] for k in RISK_KEYWORDS]
+    from inquiries.agent.risk import PERSON_CATEGORIES
+    from inquiries.agent.seed_data import MORE_RISK_KEYWORDS, PERSON_KEYWORDS
+
+    assert {k["category"] for k in RISK_KEYWORDS + MORE_RISK_KEYWORDS} == set(RISK_CATEGORIES)
+    assert {k["category"] for k in PERSON_KEYWORDS} == set(PERSON_CATEGORIES)
+    terms = [k["term"] for k in RISK_KEYWORDS + MORE_RISK_KEYWORDS + PERSON_KEYWORDS]
     assert len(terms) == len(set(terms))
     for guide_term in GUIDE_RISK_TERMS:
         seed = next(k for k in RISK_KEYWORDS if k["term"] == guide_term)
