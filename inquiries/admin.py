@@ -189,6 +189,8 @@ class ReviewForm(forms.ModelForm):
     decision = forms.ChoiceField(label=_("처리"), choices=[("approve", _("승인하고 전송")), ("close", _("답변 없이 종료"))],
                                  widget=forms.RadioSelect, initial="approve")
     note = forms.CharField(label=_("메모"), required=False, max_length=500)
+    intent_label = forms.ChoiceField(label=_("문의 의도 (사람 판단)"), required=False,
+                               help_text=_("AI가 고른 의도가 틀렸으면 고쳐 주세요. 다음 학습(train_agent)에 쓰입니다."))
 
     class Meta:
         model = ReviewItem
@@ -198,6 +200,11 @@ class ReviewForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         inquiry = self.instance
         self.fields["answer"].initial = inquiry.final_answer or inquiry.draft_answer
+        names = list(Intent.objects.filter(is_active=True).order_by("sort_order", "name").values_list("name", flat=True))
+        if inquiry.intent and inquiry.intent not in names:
+            names.append(inquiry.intent)
+        self.fields["intent_label"].choices = [(n, n) for n in names]
+        self.fields["intent_label"].initial = inquiry.labelled_intent or inquiry.intent
 
     def clean(self):
         data = super().clean()
@@ -226,7 +233,7 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         (_("문의"), {"fields": ["account", "kind", "created_at", "title", "content", "product_name"]}),
         (_("AI 판단"), {"fields": ["intent", "confidence_score", "why", "risk_hits_display", "gates_display", "facts_display",
                                  "draft_answer", "last_send_error"]}),
-        (_("답변"), {"fields": ["answer", "decision", "note"]}),
+        (_("답변"), {"fields": ["intent_label", "answer", "decision", "note"]}),
     ]
     short_content = InquiryAdmin.short_content
     risk_hits_display = InquiryAdmin.risk_hits_display
@@ -275,10 +282,12 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         try:
             if data["decision"] == "approve":
-                review.inquiry_approve(inquiry=obj, user=request.user, answer=data["answer"], note=data.get("note", ""))
+                review.inquiry_approve(inquiry=obj, user=request.user, answer=data["answer"], note=data.get("note", ""),
+                                       intent=data.get("intent_label") or None)
                 self.message_user(request, _("승인했습니다. 전송 경로로 넘어갑니다."), messages.SUCCESS)
             else:
-                review.inquiry_close(inquiry=obj, user=request.user, note=data.get("note", ""))
+                review.inquiry_close(inquiry=obj, user=request.user, note=data.get("note", ""),
+                                     intent=data.get("intent_label") or None)
                 self.message_user(request, _("답변 없이 종료했습니다."), messages.SUCCESS)
         except (review.ReviewError, PermissionDenied) as exc:
             self.message_user(request, str(exc), messages.ERROR)

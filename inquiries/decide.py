@@ -138,6 +138,7 @@ def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, u
         decided_at=now,
         next_attempt_at=deferred,
         order_fingerprint=agent_result.get("order_fingerprint") or "",
+        answer_kind=(agent_result.get("answer_kind") or "")[:20],
         updated_at=now,
     )
     batch = [events.build(inquiry.pk, InquiryEvent.Type.DECIDED, actor_label=AGENT, from_status=Inquiry.Status.NEW,
@@ -151,7 +152,8 @@ def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, u
 
 # What a decision writes on the inquiry row, in a fixed order (the batched statement is built from it).
 DECISION_FIELDS = ("status", "intent", "confidence_score", "risk_hits", "draft_answer", "final_answer", "decision_reason",
-                   "decision_trace", "decision_mode", "decided_at", "next_attempt_at", "order_fingerprint", "updated_at")
+                   "decision_trace", "decision_mode", "decided_at", "next_attempt_at", "order_fingerprint", "answer_kind",
+                   "updated_at")
 
 
 def _write_orm(decisions: list[_Decision]) -> set[int]:

@@ -34,8 +34,18 @@ def _normalized(text: str) -> str:
     return " ".join((text or "").split())
 
 
+def _labelled(inquiry: Inquiry, intent: str | None) -> tuple[str, dict]:
+    """The intent a person gave (or confirmed), and what to record about it."""
+    chosen = (intent or "").strip() or inquiry.intent
+    if chosen and chosen != inquiry.intent:
+        return chosen, {"intent": {"from": inquiry.intent, "to": chosen}}
+    return chosen, {}
+
+
 @transaction.atomic
-def inquiry_approve(*, inquiry: Inquiry, user, answer: str, note: str = "") -> Inquiry:
+def inquiry_approve(*, inquiry: Inquiry, user, answer: str, note: str = "", intent: str | None = None) -> Inquiry:
+    """Approve ``answer`` for sending. ``intent``: the intent the person says the inquiry has (a
+    correction of the AI's, or a confirmation); the next ``train_agent`` learns from it."""
     _check(user)
     answer = (answer or "").strip()
     if len(answer) < 2:
@@ -43,16 +53,17 @@ def inquiry_approve(*, inquiry: Inquiry, user, answer: str, note: str = "") -> I
     if len(answer) > 1000:
         raise ReviewError("the answer is longer than 1000 characters (the marketplaces' limit)")
     edited = _normalized(answer) != _normalized(inquiry.draft_answer)
+    labelled, change = _labelled(inquiry, intent)
     n = Inquiry.objects.filter(Q(pk=inquiry.pk), status__in=_OPEN_STATUS, send_status__in=_OPEN_SEND).update(
         status=ST.APPROVED, final_answer=answer, human_edited=edited, draft_agreement=similarity(inquiry.draft_answer, answer),
-        reviewed_by=user, reviewed_at=timezone.now(),
+        labelled_intent=labelled, reviewed_by=user, reviewed_at=timezone.now(),
         review_note=note, is_test_mode=False, next_attempt_at=None, updated_at=timezone.now(),
     )
     if not n:
         raise ReviewError("this inquiry is being sent, was sent or is closed: it can no longer be approved")
     events.record(inquiry, InquiryEvent.Type.APPROVED, actor_label="", actor=user, from_status=inquiry.status,
                   to_status=ST.APPROVED, message="edited and approved" if edited else "approved as drafted",
-                  data={"edited": edited})
+                  data={"edited": edited, **change})
     from inquiries.decide import enqueue_send
 
     transaction.on_commit(lambda: enqueue_send(inquiry.pk))
@@ -61,15 +72,16 @@ def inquiry_approve(*, inquiry: Inquiry, user, answer: str, note: str = "") -> I
 
 
 @transaction.atomic
-def inquiry_close(*, inquiry: Inquiry, user, note: str = "") -> Inquiry:
+def inquiry_close(*, inquiry: Inquiry, user, note: str = "", intent: str | None = None) -> Inquiry:
     _check(user)
+    labelled, change = _labelled(inquiry, intent)
     n = Inquiry.objects.filter(pk=inquiry.pk, status__in=_OPEN_STATUS, send_status__in=_OPEN_SEND).update(
         status=ST.CLOSED, reviewed_by=user, reviewed_at=timezone.now(), review_note=note, next_attempt_at=None,
-        updated_at=timezone.now(),
+        labelled_intent=labelled, updated_at=timezone.now(),
     )
     if not n:
         raise ReviewError("this inquiry is being sent, was sent or is already closed")
     events.record(inquiry, InquiryEvent.Type.CLOSED, actor_label="", actor=user, from_status=inquiry.status,
-                  to_status=ST.CLOSED, message=note or "closed without an answer")
+                  to_status=ST.CLOSED, message=note or "closed without an answer", data=change)
     inquiry.refresh_from_db()
     return inquiry

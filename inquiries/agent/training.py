@@ -58,6 +58,8 @@ class Example:
     weight: float = 1.0
     source: str = "shipped"
     topic: str = ""
+    person_labelled: bool = True  # whether must_human was labelled at all (older data only labels risk)
+    risk_labelled: bool = True  # whether risk was labelled (a seller's intent correction says nothing of it)
 
 
 def example_text(row: dict) -> str:
@@ -71,7 +73,7 @@ def example_from_row(row: dict, *, source: str = "shipped", weight: float = 1.0)
     if risk is None and row.get("risky"):  # the older set marks risk with a flag and a category
         risk = row.get("risk_category") or "RISK"
     return Example(str(row["id"]), example_text(row), row["intent"], risk or None, row.get("must_human") or None,
-                   weight, source, row.get("topic") or "")
+                   weight, source, row.get("topic") or "", person_labelled="must_human" in row)
 
 
 def shipped_examples() -> list[Example]:
@@ -148,8 +150,11 @@ def _fit(examples: Sequence[Example]) -> _Fitted:
     X = matrix(vectorizer, texts)
     w = np.asarray([e.weight for e in examples])
     intent = _logistic(INTENT_C).fit(X, [e.intent for e in examples], sample_weight=w)
-    risk = _logistic(SCREEN_C).fit(X, [int(bool(e.risk)) for e in examples], sample_weight=w)
-    person = _logistic(SCREEN_C).fit(X, [int(bool(e.must_human)) for e in examples], sample_weight=w)
+    rl = np.asarray([e.risk_labelled for e in examples])
+    risk = _logistic(SCREEN_C).fit(X[rl], [int(bool(e.risk)) for e in examples if e.risk_labelled], sample_weight=w[rl])
+    labelled = np.asarray([e.person_labelled for e in examples])
+    person = _logistic(SCREEN_C).fit(X[labelled], [int(bool(e.must_human)) for e in examples if e.person_labelled],
+                                     sample_weight=w[labelled])
     return _Fitted(vectorizer, intent, risk, person)
 
 
@@ -203,8 +208,11 @@ def train(examples: Sequence[Example], *, seed: int = 0, meta: dict | None = Non
     p_correct = np.asarray([intent_calibration(v) for v in oof.p_intent])
     confidence_calibration = _isotonic(confidence_raw(p_correct, oof.p_risk, oof.p_person),
                                        send_as_is(examples, oof.intent))
-    risk_threshold = screen_threshold(oof.p_risk, np.asarray([bool(e.risk) for e in examples]))
-    person_threshold = screen_threshold(oof.p_person, np.asarray([bool(e.must_human) for e in examples]))
+    rl = np.asarray([e.risk_labelled for e in examples])
+    risk_threshold = screen_threshold(oof.p_risk[rl], np.asarray([bool(e.risk) for e in examples if e.risk_labelled]))
+    labelled = np.asarray([e.person_labelled for e in examples])
+    person_threshold = screen_threshold(oof.p_person[labelled],
+                                        np.asarray([bool(e.must_human) for e in examples if e.person_labelled]))
     fitted = _fit(examples)
     artifact = AgentModelArtifact(
         vectorizer=fitted.vectorizer, intent=_scorer(fitted.intent, binary=False),
@@ -276,16 +284,21 @@ def oof_metrics(examples: Sequence[Example], oof: OutOfFold, intent_calibration:
     p_correct = np.asarray([intent_calibration(v) for v in oof.p_intent])
     confidence = np.asarray([confidence_calibration(v) for v in confidence_raw(p_correct, oof.p_risk, oof.p_person)])
     outcome = send_as_is(examples, oof.intent)
+    rl, pl = np.asarray([e.risk_labelled for e in examples]), np.asarray([e.person_labelled for e in examples])
     risky = np.asarray([bool(e.risk) for e in examples])
     person = np.asarray([bool(e.must_human) for e in examples])
+
+    def share(values: np.ndarray) -> float | None:
+        return round(float(values.mean()), 4) if len(values) else None
+
     return {
         "examples": len(examples),
         "intent_accuracy": round(float(np.mean([t == p for t, p in zip(truth, oof.intent, strict=True)])), 4),
         "per_intent": per_intent(truth, oof.intent),
-        "risk_screen_recall": round(float((oof.p_risk[risky] >= risk_threshold).mean()), 4) if risky.any() else None,
-        "risk_screen_false_rate": round(float((oof.p_risk[~risky] >= risk_threshold).mean()), 4),
-        "person_screen_recall": round(float((oof.p_person[person] >= person_threshold).mean()), 4) if person.any() else None,
-        "person_screen_false_rate": round(float((oof.p_person[~person] >= person_threshold).mean()), 4),
+        "risk_screen_recall": share(oof.p_risk[rl & risky] >= risk_threshold),
+        "risk_screen_false_rate": share(oof.p_risk[rl & ~risky] >= risk_threshold),
+        "person_screen_recall": share(oof.p_person[pl & person] >= person_threshold),
+        "person_screen_false_rate": share(oof.p_person[pl & ~person] >= person_threshold),
         "expected_calibration_error": round(expected_calibration_error(confidence, outcome), 4),
         "reliability": reliability(confidence, outcome),
     }
