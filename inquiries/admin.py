@@ -608,3 +608,5 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
             response = HttpResponse(text, content_type="application/json; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="product-knowledge-{scope}.{fmt}"'
         return response
+
+from inquiries import admin_models as admin_models  # noqa: E402,F401  (registers the trained versions' pages)

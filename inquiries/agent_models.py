@@ -23,6 +23,10 @@ from markets.models import MarketAccount
 log = logging.getLogger("partialauto.agent")
 
 
+# Where the admin's threshold sweep looks (model and learned screens on the held-out part).
+SWEEP_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+
+
 class AgentModelError(ValueError):
     pass
 
@@ -93,7 +97,17 @@ def held_out_metrics(artifact, examples) -> dict:
     risky = [p.p_risk >= artifact.risk_threshold for p, e in zip(predictions, examples, strict=True) if e.risk]
     clean = [p.p_risk >= artifact.risk_threshold for p, e in zip(predictions, examples, strict=True) if not e.risk]
     person = [p.p_person >= artifact.person_threshold for p, e in zip(predictions, examples, strict=True) if e.must_human]
+    flagged = [p.p_risk >= artifact.risk_threshold or p.p_person >= artifact.person_threshold for p in predictions]
+    sweep = []
+    for t in SWEEP_THRESHOLDS:
+        sent = [c >= t and not f for c, f in zip(confidence, flagged, strict=True)]
+        sweep.append({"threshold": t, "automation": round(float(np.mean(sent)), 4),
+                      "risky_sent": sum(s for s, e in zip(sent, examples, strict=True) if e.risk),
+                      "must_human_sent": sum(s for s, e in zip(sent, examples, strict=True) if e.must_human),
+                      "wrong_intent_sent": sum(s for s, p, e in zip(sent, intents, examples, strict=True)
+                                               if p != e.intent)})
     return {
+        "sweep": sweep,
         "examples": len(examples),
         "intent_accuracy": round(float(np.mean([p == e.intent for p, e in zip(intents, examples, strict=True)])), 4),
         "per_intent": training.per_intent([e.intent for e in examples], intents),

@@ -151,6 +151,7 @@ class AgentModel(models.Model):
         ordering = ["-version"]
         verbose_name = _("AI 모델 버전")
         verbose_name_plural = _("AI 모델 버전")
+        permissions = [("activate_agentmodel", _("AI 모델 버전 사용·되돌리기"))]
         constraints = [
             models.UniqueConstraint(fields=["account"], condition=Q(is_active=True), name="agent_model_one_active_per_account"),
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True, account__isnull=True),

@@ -6,8 +6,8 @@ as it would for the account (its active model, keywords, knowledge, shipping pol
 no marketplace is called), and the policy as at full unlock (every intent, no quota, always open) so that
 only what the agent says — risk, a person's request, facts, confidence — decides.
 
-``send as is`` — what confidence is checked against — is: the intent is right, nothing risky and nothing
-only a person may grant, and the draft states facts.
+``send as is`` — what confidence is checked against — is, by the labels: the intent is right, nothing
+risky and nothing only a person may grant, and the draft was written from facts.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ class Row:
 
     @property
     def send_as_is(self) -> float:
-        return float(self.intent_right and not self.risky and not self.must_human and self.result["grounded"])
+        """What confidence predicts, judged by the labels (not by the agent's own screens): right intent,
+        nothing risky or only a person's, and a draft written from facts."""
+        return float(self.intent_right and not self.risky and not self.must_human and bool(self.result["answer_kind"]))
 
 
 def assumed_order(item: dict, status: str, now: dt.datetime) -> OrderFact:

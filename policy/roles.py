@@ -15,7 +15,7 @@ _VIEW_ALL = [
     "policy.view_riskkeyword", "policy.view_rollbackrule", "policy.view_rollbackincident",
     "policy.view_businesshoursrange", "policy.view_businessdayoverride", "policy.view_checklistitem",
     "policy.view_rolloutevent", "policy.view_dailyquotausage", "policy.view_notificationchannel",
-    "policy.view_notification",
+    "policy.view_notification", "inquiries.view_agentmodel", "markets.view_marketorder", "markets.view_ordersynccursor",
 ]
 _CS_AGENT = _VIEW_ALL + [
     "inquiries.review_inquiry", "inquiries.change_inquiry",
@@ -35,7 +35,7 @@ _ROLLOUT_MANAGER = _CS_AGENT + [
     "policy.add_notificationchannel", "policy.change_notificationchannel", "policy.delete_notificationchannel",
     "markets.add_marketaccount", "markets.change_marketaccount",
     "markets.add_shippingpolicy", "markets.change_shippingpolicy",
-    "inquiries.change_intent",
+    "inquiries.change_intent", "inquiries.activate_agentmodel",
 ]
 ROLES = {ROLE_ROLLOUT_MANAGER: _ROLLOUT_MANAGER, ROLE_CS_AGENT: _CS_AGENT}
 

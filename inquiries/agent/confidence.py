@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 PRIOR_WEIGHT = 20.0
 ACCOUNT_MIN = 30
 # What a draft of each kind is believed to be worth before anyone has reviewed one.
+# The model's own confidence already covers whether the intent is right; these say how often a right-
+# intent draft of the kind is still changed by the person who sends it.
 PRIORS: Mapping[str, float] = {
-    "order_status": 0.99,  # the order's own state, carrier and tracking number
-    "shipping_policy": 0.97,  # the seller's own policy, computed on the calendar
-    "past_answer": 0.98,  # what a person sent for the same question
-    "knowledge": 0.92,  # a knowledge entry stating the seller's procedure
-    "product_facts": 0.95,  # scaled by how well the facts cover the question (grounding's p_answer)
+    "order_status": 0.995,  # the order's own state, carrier and tracking number
+    "past_answer": 0.99,  # what a person sent for the same question
+    "shipping_policy": 0.98,  # the seller's own policy, computed on the calendar
+    "knowledge": 0.95,  # a knowledge entry stating the seller's procedure
+    "product_facts": 0.95,  # replaced by how well the facts cover the question (grounding's p_answer)
 }
 UNGROUNDED = 0.2  # general guidance: people rarely send it unchanged
 

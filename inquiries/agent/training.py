@@ -39,7 +39,7 @@ from inquiries.agent.textmodel import (
 )
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-SCREEN_RECALL = 0.98  # the learned screens are set to catch at least this share of their class
+SCREEN_RECALL = 0.95  # the learned screens are set to catch at least this share of their class (out of fold)
 MAX_SCREEN_THRESHOLD = 0.5
 INTENT_C = 10.0
 SCREEN_C = 10.0
