@@ -80,6 +80,17 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"받을수|받아볼수|마감시간|몇시까지\w{0,4}(?:주문|결제)|\d{1,2}시\w{0,2}(?:전|이전|까지)\w{0,4}(?:주문|결제)|"
         r"(?:연휴|명절|공휴일|설날|추석)\w{0,6}(?:발송|출고|배송|보내)|delivery|ship")),
 )
+# An order's status answers a question about where it is or when it comes; a request about the order
+# (change the address, tell the courier, send it together, hold it) is for a person even when its
+# status is fine.
+_STATUS_QUESTION = re.compile(
+    r"언제|어디|며칠|몇일|얼마나|송장|운송장|조회|추적|상태|진행|출고|발송|출발|도착|받을수|받아볼수|오나|올까|와요|왔나|"
+    r"오는지|오는거|되나|됐나|된건가|맞나|인가요|나요|까요|where|when|status|tracking"
+)
+_ORDER_REQUEST = re.compile(
+    r"부탁|해주세요|해 주세요|해주실|주세요|바꿔|변경|맡겨|놓아|두세요|둬주|놔주|전달|묶어|합배송|같이보내|보류|늦게보내|"
+    r"빨리보내|취소"
+)
 _RETURN_FEE = re.compile(r"(?:반품|교환|왕복|회수)\w{0,6}(?:배송비|택배비|비용|요금|얼마)|(?:배송비|택배비)\w{0,6}(?:반품|교환)")
 
 
@@ -230,6 +241,9 @@ def _ground_order(facts: InquiryFacts, text: NormalizedText, item_ids: Iterable[
     today = facts.now.astimezone(SEOUL).date()
     lines = _relevant_lines(facts, item_ids)
     refs = [line.ref() for line in lines]
+    if _ORDER_REQUEST.search(text.compact) and not _STATUS_QUESTION.search(text.compact):
+        return Grounding(True, "", refs, True, ORDER_NEEDS_PERSON, "a request about the order, not a status question",
+                         kind="person", record={"attention": ["request"]})
     person, sentences = [], []
     for line in lines:
         attention = _attention(line, text, facts.shipping, today, facts.now)
