@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Decisions per second: the CS agent (rules backend) + the deterministic policy on NEW inquiries.
+"""Decisions per second: the CS agent + the deterministic policy on NEW inquiries, as a new installation
+decides them: with the shipped trained model active (migration 0014), the example shipping policy on
+every account, the example product knowledge, and a mirrored order for every order an inquiry names.
 
     .venv/bin/python bench/decide.py [--inquiries 10000] [--processes 2] [--profile]
 
@@ -15,7 +17,7 @@ agent and the policy, writing the decisions and their events, and queueing a sen
 after every batch with a sendable decision. Each process has its own database connection; they share
 the machine's cores with PostgreSQL. The clock starts when all of them are ready (forked, Django
 loaded, not yet connected) and stops when the last one has finished. Not timed: generating and
-ingesting the inquiries.
+ingesting the inquiries, importing the seller facts and mirroring the orders.
 
 Checked after the run (``ok``): every inquiry decided, none left NEW, no errors, and exactly one
 DECIDED event per inquiry. ``db_cpu_s`` is the CPU time of the PostgreSQL backends serving the
@@ -48,6 +50,9 @@ def _worker(barrier, results, index: int, profile_path: str | None) -> None:
     try:
         if profile_path:
             os.environ["BENCH_PROFILE_DUMP"] = profile_path  # common.Profile writes its statistics there
+        from inquiries.agent.loader import load_context
+
+        load_context()  # what a worker holds once it has decided anything: the model and the matchers
         barrier.wait()
         cpu0 = time.process_time()
         with common.Profile(bool(profile_path)):
@@ -59,9 +64,52 @@ def _worker(barrier, results, index: int, profile_path: str | None) -> None:
         results.put({"index": index, "decided": summary.decided, "auto_send": summary.auto_send,
                      "human_review": summary.human_review, "shadow_candidates": summary.shadow_candidates,
                      "deferred": summary.deferred, "errors": summary.errors, "cpu_s": round(cpu, 3),
-                     "db_cpu_s": common.proc_cpu_seconds(backend), "pid": os.getpid()})
+                     "db_cpu_s": common.proc_cpu_seconds(backend), "pid": os.getpid(),
+                     "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
     finally:
         connections.close_all()
+
+
+def _seller_facts() -> dict:
+    """The example shipping policy on every account, the example product knowledge, and a mirrored order
+    line (in transit, delivered or being prepared) for every order id an inquiry names."""
+    import datetime as dt
+    import io
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from inquiries.facts import order_refs
+    from inquiries.models import Inquiry
+    from markets.models import MarketAccount, MarketOrder
+
+    examples = common.ROOT / "docs" / "examples"
+    for account in MarketAccount.objects.all():
+        call_command("shipping_policy", "import", str(examples / "shipping-policy.json"), "--account", account.name,
+                     stdout=io.StringIO())
+    call_command("product_knowledge", "import", str(examples / "product-knowledge.json"), stdout=io.StringIO())
+    now = timezone.now()
+    states = [("IN_TRANSIT", "CJ대한통운"), ("DELIVERED", "한진택배"), ("PREPARING", "")]
+    lines, seen = [], set()
+    for inquiry in Inquiry.objects.select_related("account").only("account", "market_code", "order_refs", "order_id",
+                                                                  "product_id").iterator(chunk_size=2000):
+        for order_id in order_refs(inquiry)[0]:
+            if (inquiry.account_id, order_id) in seen:
+                continue
+            seen.add((inquiry.account_id, order_id))
+            status, carrier = states[len(lines) % len(states)]
+            shipped = status != "PREPARING"
+            lines.append(MarketOrder(
+                account=inquiry.account, market_code=inquiry.market_code, order_id=order_id, line_id=f"{order_id}-1",
+                status=status, raw_status=status, carrier_name=carrier, tracking_number=f"6{len(lines):011d}" if shipped else "",
+                paid_at=now - dt.timedelta(days=2), shipped_at=now - dt.timedelta(days=1) if shipped else None,
+                delivered_at=now - dt.timedelta(hours=3) if status == "DELIVERED" else None,
+                expected_dispatch_date=None if shipped else (now + dt.timedelta(days=1)).date(),
+                last_movement_at=now - dt.timedelta(hours=5), product_ids=[inquiry.product_id] if inquiry.product_id else [],
+                synced_at=now, fingerprint=f"{len(lines):x}"))
+    MarketOrder.objects.bulk_create(lines, batch_size=2000)
+    return {"shipping_policies": MarketAccount.objects.count(), "mirrored_order_lines": len(lines),
+            "distinct_orders_named": len(seen)}
 
 
 def main() -> int:
@@ -85,6 +133,10 @@ def main() -> int:
 
     settings_update(actor=SYSTEM, partial_auto=True, test_mode=False, hours="always")
     assert AutomationSettings.get_solo().agent_backend == "rules"
+    from inquiries.models import AgentModel
+
+    model = AgentModel.objects.filter(is_active=True, account__isnull=True).first()
+    assert model is not None, "the shipped model is not installed"
     layout = [  # name, market, kinds, mode, phase
         ("coupang_live", "COUPANG", ("COUPANG_ONLINE", "COUPANG_CALLCENTER"), Mode.LIVE, 3),
         ("naver_live", "SMARTSTORE", ("NAVER_QNA", "NAVER_INQUIRY"), Mode.LIVE, 2),
@@ -97,6 +149,7 @@ def main() -> int:
         account = common.offline_account(name, market, index, tag="C", mode=mode, phase=phase)
         for k, kind in enumerate(kinds):
             upsert(account, common.generated_items(kind, per_kind, seed=index * 10 + k, start_id=100_000 * (index * 10 + k + 1)))
+    facts = _seller_facts()
     total = Inquiry.objects.filter(status="NEW").count()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -145,6 +198,10 @@ def main() -> int:
         "command": "bench/decide.py " + " ".join(sys.argv[1:]),
         "database": connection.settings_dict["NAME"],
         "backend": "rules",
+        "model_version": model.version,
+        "seller_facts": facts,
+        "answer_kinds": dict(Inquiry.objects.exclude(answer_kind="").values_list("answer_kind").annotate(n=Count("id"))),
+        "worker_max_rss_mb": [w["max_rss_mb"] for w in workers],
         "processes": args.processes,
         "inquiries": total,
         "decided": decided,

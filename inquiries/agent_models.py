@@ -53,6 +53,24 @@ class Trained:
     metrics: dict
 
 
+def build_version(shipped: list, seller: list, *, account_name: str | None = None, seed: int = 0) -> tuple:
+    """Train a version without touching the database: measured on a held-out fifth made before anything
+    is fitted, then fitted on everything. Returns (artifact, metrics, training_data)."""
+    from inquiries.agent import training
+
+    examples = shipped + seller
+    if len(examples) < 50 or len({e.intent for e in examples}) < 2:
+        raise AgentModelError("too few labelled examples to train on")
+    train_part, held_out = training.split_for_evaluation(examples, seed=seed)
+    measured, _oof = training.train(train_part, seed=seed)
+    metrics = {"held_out": held_out_metrics(measured, held_out)}
+    artifact, oof = training.train(examples, seed=seed, meta={"account": account_name})
+    metrics["out_of_fold"] = oof["out_of_fold"]
+    data = {"shipped": len(shipped), "seller_labels": len(seller), "held_out": len(held_out),
+            "intents": dict(Counter(e.intent for e in examples)), "sources": dict(Counter(e.source for e in examples))}
+    return artifact, metrics, data
+
+
 def train_and_store(*, actor: str, account: MarketAccount | None = None, activate: bool = False, notes: str = "",
                     seed: int = 0) -> Trained:
     """Train a new version from the shipped set and the seller's labels, measure it on a held-out part,
@@ -61,21 +79,12 @@ def train_and_store(*, actor: str, account: MarketAccount | None = None, activat
 
     shipped = training.shipped_examples()
     seller = seller_examples(account=account)
-    examples = shipped + seller
-    if len(examples) < 50 or len({e.intent for e in examples}) < 2:
-        raise AgentModelError("too few labelled examples to train on")
-    train_part, held_out = training.split_for_evaluation(examples, seed=seed)
-    measured, _oof = training.train(train_part, seed=seed)
-    metrics = {"held_out": held_out_metrics(measured, held_out)}
-    artifact, oof = training.train(examples, seed=seed, meta={"account": account.name if account else None})
-    metrics["out_of_fold"] = oof["out_of_fold"]
-    data = {"shipped": len(shipped), "seller_labels": len(seller), "held_out": len(held_out),
-            "intents": dict(Counter(e.intent for e in examples)), "sources": dict(Counter(e.source for e in examples))}
+    artifact, metrics, data = build_version(shipped, seller, account_name=account.name if account else None, seed=seed)
     with transaction.atomic():
         version = (AgentModel.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0) + 1
         model = AgentModel.objects.create(version=version, account=account, created_by=actor[:64], training_data=data,
                                           metrics=metrics, notes=notes[:300], artifact=artifact.to_bytes())
-    log.info("agent-model-trained version=%s examples=%s accuracy_held_out=%s", version, len(examples),
+    log.info("agent-model-trained version=%s examples=%s accuracy_held_out=%s", version, len(shipped) + len(seller),
              metrics["held_out"]["intent_accuracy"])
     if activate:
         model = model_activate(model=model, actor=actor)

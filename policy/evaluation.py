@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from inquiries.agent.confidence import UNGROUNDED_KIND
 from inquiries.agent.facts import LOOKUP_MIRROR, InquiryFacts, OrderFact
 from inquiries.agent.loader import load_context
 from inquiries.agent.pipeline import run_agent
@@ -43,6 +44,8 @@ class Row:
     result: dict
     other_gates_pass: bool  # every policy gate but the confidence threshold passes
     confidence: float
+    pre: float = 0.0  # the confidence before the answer kind's calibration (trained model only)
+    kind: str = ""  # the answer kind the draft was written from ("ungrounded": none)
 
     @property
     def risky(self) -> bool:
@@ -107,8 +110,21 @@ def evaluate_items(items: Sequence[dict], *, account: MarketAccount | None, assu
             "grounded": result["grounded"], "controls": controls, "now": now, "quota_used": 0,
         })
         others = [code for code in details["failed_gates"] if code != PolicyReason.LOW_CONFIDENCE]
-        rows.append(Row(item, result, not others, float(result["confidence"])))
+        score = next((step for step in result["trace"] if step.get("step") == "score"), {})
+        rows.append(Row(item, result, not others, float(result["confidence"]),
+                        float((score.get("factors") or {}).get("pre", result["confidence"])),
+                        result["answer_kind"] or UNGROUNDED_KIND))
     return rows
+
+
+def recalibrated(rows: Sequence[Row], calibration: dict) -> list[Row]:
+    """The rows with their confidence mapped again from ``pre`` through ``calibration`` (answer kind →
+    map): what they would say with that calibration (no reviewed drafts move it during an evaluation)."""
+    out = []
+    for row in rows:
+        mapping = calibration.get(row.kind)
+        out.append(dataclasses.replace(row, confidence=round(mapping(row.pre) if mapping else row.pre, 4)))
+    return out
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -3,10 +3,11 @@
 
     .venv/bin/python scripts/agent_cv.py [--folds 5] [--assume-order IN_TRANSIT] [--threshold 0.9]
 
-For each fold: train a version on the other folds (exactly as ``train_agent`` does), activate it in a
-throwaway SQLite database holding one account with the example shipping policy and product knowledge
-(docs/examples), and evaluate the held fold through the agent and the policy (``evaluate_agent``'s code).
-Prints the pooled figures. This is the number to improve the agent against; the held-out part is for
+Folds over every shipped example (policy.cross_validation): for each, a version trained on the other
+folds exactly as ``train_agent`` trains, activated in a throwaway SQLite database holding one account with
+the example shipping policy and product knowledge (docs/examples); the held fold goes through the agent
+and the policy (``evaluate_agent``'s code) and its confidence through an answer-kind calibration fitted
+on the other folds. Prints the pooled figures of the fresh labelled set's part. This is the number to improve the agent against; the held-out part is for
 measuring once at the end.
 """
 
@@ -31,6 +32,9 @@ def main() -> int:
     p.add_argument("--assume-order", default="IN_TRANSIT")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="report every shipped example, not only the fresh set's")
+    p.add_argument("--cache", default=str(ROOT / "var" / "agent-cv"),
+                   help="fold models are kept here, keyed by the fingerprint of what they were trained on")
     args = p.parse_args()
 
     db = Path(tempfile.mkdtemp(prefix="agent-cv-")) / "cv.sqlite3"
@@ -39,49 +43,18 @@ def main() -> int:
     import django
 
     django.setup()
-    import io
-
-    import numpy as np
     from django.core.management import call_command
-    from sklearn.model_selection import StratifiedKFold
 
-    from inquiries.agent import training
-    from inquiries.agent.loader import clear_cache
-    from inquiries.agent_models import model_activate
-    from inquiries.models import AgentModel
-    from policy.evaluation import evaluate_items, report
-    from tests.factories import make_account
+    from policy.cross_validation import cross_fitted, cross_validate, prepare_account
+    from policy.evaluation import report
 
     call_command("migrate", verbosity=0)
-    account = make_account("cv_account")
-    examples_dir = ROOT / "docs" / "examples"
-    call_command("shipping_policy", "import", str(examples_dir / "shipping-policy.json"), "--account", "cv_account",
-                 stdout=io.StringIO())
-    call_command("product_knowledge", "import", str(examples_dir / "product-knowledge.json"), stdout=io.StringIO())
-
-    examples = training.shipped_examples()
-    rows = {}
-    for path in sorted(training.DATA_DIR.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                if row.get("split") != "holdout":
-                    rows[str(row["id"])] = row
-    # Folds over the fresh labelled set only (the measure); every other shipped example always trains.
-    fresh = [e for e in examples if e.source == "shipped:labelled_inquiries"]
-    others = [e for e in examples if e.source != "shipped:labelled_inquiries"]
-    folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
-    pooled = []
-    for k, (train_idx, test_idx) in enumerate(folds.split(np.zeros(len(fresh)), [e.intent for e in fresh])):
-        artifact, _metrics = training.train([fresh[i] for i in train_idx] + others, seed=args.seed)
-        model = AgentModel.objects.create(version=k + 1, created_by="cv", artifact=artifact.to_bytes())
-        model_activate(model=model, actor="cv")
-        clear_cache()
-        items = [rows[fresh[i].id] for i in test_idx]
-        for item in items:
-            item.setdefault("account_id", None)
-        pooled += evaluate_items(items, account=account, assume_order=args.assume_order or None)
-        print(f"fold {k + 1}/{args.folds}: {len(items)} items", file=sys.stderr)
+    account = prepare_account()
+    rows = cross_fitted(cross_validate(account, folds=args.folds, seed=args.seed, cache=Path(args.cache),
+                                       assume_order=args.assume_order or None,
+                                       log=lambda m: print(m, file=sys.stderr)))
+    # The measure: the fresh labelled set's training part (the other files are older or weighted sets).
+    pooled = [r.row for r in rows if r.source == "shipped:labelled_inquiries" or args.all]
     result = report(pooled, threshold=args.threshold)
     f = result.figures
     if args.json:
@@ -109,6 +82,13 @@ def main() -> int:
             if not r.sent_at(args.threshold):
                 print(f"  - {r.item['id']} {r.item['intent']}/{r.result['intent']} {r.result['reason']} "
                       f"{r.confidence:.2f} {r.item.get('topic')} | {r.item['content'][:80]}")
+    kinds = defaultdict(list)
+    for r in pooled:
+        kinds[r.result["answer_kind"] or "-"].append(r)
+    for kind, members in sorted(kinds.items()):
+        print(f"  answer {kind:<14} n={len(members):<4} conf {sum(r.confidence for r in members) / len(members):.3f} "
+              f"observed {sum(r.send_as_is for r in members) / len(members):.3f} "
+              f"sent@{args.threshold} {sum(r.sent_at(args.threshold) for r in members)}")
     by = defaultdict(list)
     for leak in result.leaks:
         by[leak["why"]].append(leak)

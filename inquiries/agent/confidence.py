@@ -26,6 +26,15 @@ PRIORS: Mapping[str, float] = {
     "product_facts": 0.95,  # replaced by how well the facts cover the question (grounding's p_answer)
 }
 UNGROUNDED = 0.2  # general guidance: people rarely send it unchanged
+UNGROUNDED_KIND = "ungrounded"  # the answer kind of a draft not written from facts (in calibration maps)
+
+
+def prior_for(kind: str, coverage: float | None = None) -> float:
+    """What a draft of ``kind`` is believed to be worth before anyone reviewed one; product-fact answers
+    use grounding's own measure of how well the facts cover the question."""
+    if coverage is not None:
+        return coverage
+    return PRIORS.get(kind, UNGROUNDED) if kind else UNGROUNDED
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,7 @@ class AnswerCalibration:
 
     def factor(self, *, account_id: str | None, intent: str, kind: str, prior: float | None = None) -> tuple[float, str]:
         """(P(sent as is), where it came from: prior, all accounts or this account)."""
-        base = prior if prior is not None else PRIORS.get(kind, UNGROUNDED)
+        base = prior if prior is not None else prior_for(kind)
         own = self.stats.get((account_id, intent, kind)) if account_id else None
         if own is not None and own.compared >= ACCOUNT_MIN:
             stats, source = own, "account"

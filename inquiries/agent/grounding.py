@@ -32,7 +32,7 @@ from inquiries.agent.facts import (
     ShippingFacts,
 )
 from inquiries.agent.knowledge import PLACEHOLDER_DEFAULTS, placeholder_value, render
-from inquiries.agent.normalize import NormalizedText
+from inquiries.agent.normalize import NormalizedText, strip_framing
 from inquiries.agent.past_answers import PastMatch
 from inquiries.agent.product_match import answering_facts, match_facts
 from partialauto.calendar import SEOUL, WEEKDAYS_KO
@@ -84,7 +84,7 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # (change the address, tell the courier, send it together, hold it) is for a person even when its
 # status is fine.
 _STATUS_QUESTION = re.compile(
-    r"언제|어디|며칠|몇일|얼마나|송장|운송장|조회|추적|상태|진행|출고|발송|출발|도착|받을수|받아볼수|오나|올까|와요|왔나|"
+    r"언제|어디|며칠|몇일|얼마나|송장|운송장|조회|추적|상태|현황|진행|출고|발송|출발|도착|받을수|받아볼수|오나|올까|와요|왔나|"
     r"오는지|오는거|되나|됐나|된건가|맞나|인가요|나요|까요|where|when|status|tracking"
 )
 _ORDER_REQUEST = re.compile(
@@ -108,6 +108,9 @@ class Grounding:
     kind: str = ""  # order_status | shipping_policy | product_facts | person
     order_lines: tuple[OrderFact, ...] = ()  # lines whose state the draft states (checked again at send time)
     record: dict = field(default_factory=dict)
+    # Sentences the draft quotes as the seller wrote them (product facts): the seller's own wording, like
+    # the product name, is not scanned as the draft's ("화상을 입지 않도록…" in a manual is no incident).
+    seller_text: tuple[str, ...] = ()
 
     def as_trace(self) -> dict:
         return {"handled": self.handled, "kind": self.kind, "needs_person": self.needs_person, "reason": self.reason,
@@ -241,7 +244,8 @@ def _ground_order(facts: InquiryFacts, text: NormalizedText, item_ids: Iterable[
     today = facts.now.astimezone(SEOUL).date()
     lines = _relevant_lines(facts, item_ids)
     refs = [line.ref() for line in lines]
-    if _ORDER_REQUEST.search(text.compact) and not _STATUS_QUESTION.search(text.compact):
+    asked = strip_framing(text.compact)  # "판매자 확인 및 답변 부탁드립니다" is the marketplace's, not a request
+    if _ORDER_REQUEST.search(asked) and not _STATUS_QUESTION.search(asked):
         return Grounding(True, "", refs, True, ORDER_NEEDS_PERSON, "a request about the order, not a status question",
                          kind="person", record={"attention": ["request"]})
     person, sentences = [], []
@@ -357,9 +361,9 @@ def _ground_product(facts: InquiryFacts, question: str, seller: str) -> Groundin
                          record=record)
     coverage = chosen[0].coverage
     p_answer = round(min(0.99, 0.82 + 0.3 * coverage), 4)
-    draft = _compose([m.fact.text.strip() for m in chosen], seller)
-    return Grounding(True, draft, [product.ref(m.fact) for m in chosen], False, "", "product facts", p_answer,
-                     "product_facts", record=record)
+    quoted = tuple(m.fact.text.strip() for m in chosen)
+    return Grounding(True, _compose(list(quoted), seller), [product.ref(m.fact) for m in chosen], False, "",
+                     "product facts", p_answer, "product_facts", record=record, seller_text=quoted)
 
 
 # --- entry point ---------------------------------------------------------------------------------------

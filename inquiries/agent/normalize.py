@@ -206,3 +206,16 @@ def normalize(raw: str | None, *, max_chars: int = MAX_CHARS) -> NormalizedText:
 def normalize_pattern(pattern: str) -> str:
     """The compact form of a plain keyword, so ``언제 와요`` in the admin matches ``언제와요``."""
     return compact_form(_strip_symbols(_clean(pattern)).lower())
+
+
+# The marketplace's own framing of a case a call centre moved to the seller ("[판매자이관] ◼주문번호: …
+# ◼고객문의: … 판매자 확인 및 답변 부탁드립니다."): the same words around every such case, whatever the
+# buyer said. What the buyer asks is read without them (the trained model's features, telling a request
+# from a status question); the risk scan still reads everything.
+_FRAMING = re.compile(r"\[?판매자\s?이관\]?|\[?(?:쿠팡\s?)?고객센터\s?이관\]?|주문번호\s?:?\s?\d*|고객문의\s?:?"
+                      r"|판매자\s?확인\s?및\s?답변\s?부탁드립니다")
+
+
+def strip_framing(form: str) -> str:
+    """``form`` (the compact or the match form of a text) without the marketplace's framing words."""
+    return _FRAMING.sub(" " if " " in form else "", form)

@@ -36,7 +36,7 @@ from typing import Any, TypedDict
 
 from inquiries.agent import llm as llm_backend
 from inquiries.agent.classify import FALLBACK_INTENT, Classification, IntentClassifier, IntentRule, classifier_for
-from inquiries.agent.confidence import NO_CALIBRATION, UNGROUNDED, AnswerCalibration
+from inquiries.agent.confidence import NO_CALIBRATION, UNGROUNDED_KIND, AnswerCalibration, prior_for
 from inquiries.agent.facts import SOURCE_KNOWLEDGE, FactRef, InquiryFacts
 from inquiries.agent.past_answers import PastAnswerIndex, PastMatch
 from inquiries.agent.grounding import (
@@ -264,7 +264,7 @@ def step_recall(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     if ctx.past_answers is None or not len(ctx.past_answers) or facts.names_order:
         state["past"] = None
         return {"match": None}
-    refs = list(facts.product.product_ids if facts.product else ()) + [state.get("product_id") or ""]
+    refs = ([facts.product.product_id] if facts.product else []) + [state.get("product_id") or ""]
     match = ctx.past_answers.best(state["normalized"], account_id=ctx.account_id, intent=state["intent"],
                                   product_refs=[r for r in refs if r])
     state["past"] = match
@@ -366,6 +366,9 @@ def step_risk_draft(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
         value = placeholder_value(raw)
         if value:
             draft = draft.replace(value, " ")
+    grounding = state.get("grounding")
+    for sentence in grounding.seller_text if grounding is not None else ():
+        draft = draft.replace(sentence, " ")
     hits = ctx.scanner.scan_cached(draft, where=WHERE_DRAFT, max_chars=RISK_SCAN_MAX_CHARS) if draft.strip() else []
     state["risk_hits"] = [*state.get("risk_hits", []), *hits]
     return {"hits": _hits_summary(hits)}
@@ -377,10 +380,12 @@ def step_score(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     prediction = state.get("prediction")
     if prediction is not None and ctx.model is not None:
         kind = _answer_kind(state, _facts(state))
-        prior = grounding.p_answer if grounding is not None and grounding.kind == "product_facts" else None
+        coverage = grounding.p_answer if grounding is not None and grounding.kind == "product_facts" else None
+        prior = prior_for(kind, coverage)
         factor, source = ctx.answer_calibration.factor(account_id=ctx.account_id, intent=state["intent"], kind=kind,
-                                                       prior=prior) if kind else (UNGROUNDED, "ungrounded")
-        score = score_model(prediction, ctx.model, answer_factor=factor, answer_source=source)
+                                                       prior=prior) if kind else (prior, "ungrounded")
+        score = score_model(prediction, ctx.model, kind=kind or UNGROUNDED_KIND, prior=prior, answer_factor=factor,
+                            answer_source=source)
     elif grounding is not None and grounding.handled and not grounding.needs_person:
         score = score_grounded(state["classification"], grounding.p_answer, state["normalized"],
                                order_facts=grounding.kind == "order_status")

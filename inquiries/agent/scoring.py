@@ -160,17 +160,24 @@ def model_classification(prediction) -> Classification:
                           dict(prediction.intent_probs))
 
 
-def score_model(prediction, model, *, answer_factor: float, answer_source: str) -> Score:
+def score_model(prediction, model, *, kind: str, prior: float, answer_factor: float, answer_source: str) -> Score:
     """Confidence with a trained model: the calibrated probability that a person sends the draft as it is.
 
     The model's map (fitted out of fold on labelled data: right intent, nothing risky, nothing only a
-    person may grant) times how often drafts of this kind are sent unchanged (:mod:`inquiries.agent.confidence`).
+    person may grant) times what a draft of this kind is believed to be worth (``prior``), mapped through
+    the kind's calibration (fitted by cross-validating the whole agent with facts), then moved by how
+    people actually treated drafts of this kind (``answer_factor``: observed agreement blended with the
+    prior, :mod:`inquiries.agent.confidence`; equal to the prior until people have reviewed some).
     """
     from inquiries.agent.training_math import confidence_input
 
     base = model.confidence_calibration(confidence_input(prediction.p_intent_correct, prediction.p_risk,
                                                          prediction.p_person))
-    factors = {"model": round(base, 4), "answer": round(answer_factor, 4)}
-    confidence = base * answer_factor
-    reason = LOW_CONFIDENCE if confidence < AGENT_MIN_CONFIDENCE else OK
-    return Score(round(max(0.0, min(1.0, confidence)), 4), reason, {**factors, "answer_source": answer_source})
+    pre = base * prior
+    calibration = model.answer_calibration.get(kind)
+    calibrated = calibration(pre) if calibration is not None else pre
+    confidence = calibrated * (answer_factor / prior if prior > 0 else 1.0)
+    factors = {"model": round(base, 4), "prior": round(prior, 4), "pre": round(pre, 6),
+               "calibrated": round(calibrated, 4), "answer": round(answer_factor, 4), "answer_source": answer_source}
+    confidence = round(max(0.0, min(1.0, confidence)), 4)
+    return Score(confidence, LOW_CONFIDENCE if confidence < AGENT_MIN_CONFIDENCE else OK, factors)

@@ -580,6 +580,15 @@ STARTER_KNOWLEDGE_BASE: list[KnowledgeSeed] = [
 # gathering, hotline numbers, English and romanised words, creators threatening a video, plain-words
 # health incidents, requests to delete personal data. Written from the categories, not from examples.
 _DELIVERED = r"(?:배송완료|배달완료|배송완|완료로|완료라|완료처리|완료됐|완료되)"
+# Added to rows ops already have by migration 0015 (and part of the lists below for new installations):
+# "delivered, but where did you leave it / I can't find it", and "I know it says no, but…".
+_DELIVERY_LOSS_ADDED = [
+    f"re:{_DELIVERED}\\w{{0,16}}(?:어디에?두|어디다두|어디에?놓|어디있|못찾|안보이|찾아봤|다찾아|봤는데없)",
+]
+_POLICY_EXCEPTION_ADDED = [
+    "re:(?:불가|안된다|안됨|못한다|어렵다)\\w{0,12}(?:봤는데|봤지만|알지만|아는데|알고있|알긴하|알긴한데|읽었는데|읽었지만)",
+]
+VARIANTS_ADDED = {"분실~": _DELIVERY_LOSS_ADDED, "정책 예외~": _POLICY_EXCEPTION_ADDED}
 MORE_RISK_KEYWORDS: list[RiskKeywordSeed] = [
     # ------------------------------------------------------------ PAYMENT_DISPUTE
     {"term": "이의제기", "category": "PAYMENT_DISPUTE",
@@ -602,7 +611,7 @@ MORE_RISK_KEYWORDS: list[RiskKeywordSeed] = [
                   f"re:{_DELIVERED}\\w{{0,14}}(?:못받|못 받|없어|없네|없는데|없습|안왔|안 왔|받은적|못찾|찾을수없)",
                   "re:(?:다른|엉뚱한|남의|이웃)(?:집|주소|동|호수|층|사람)\\w{0,8}(?:으로|로|에|한테)\\w{0,6}(?:배송|배달|갔|간|놓|두)",
                   "re:(?:옆집|윗집|아랫집|앞집)\\w{0,4}(?:으로|로|에)\\w{0,4}(?:배송|배달|갔|간|놓|두)",
-                  "!re:분실신고\\w{0,4}(?:방법|어디)"],
+                  "!re:분실신고\\w{0,4}(?:방법|어디)", *_DELIVERY_LOSS_ADDED],
      "notes": "배송 완료인데 받지 못함, 다른 곳으로 배송, 분실·도난"},
     # ------------------------------------------------------------ LEGAL (implied, English, romanised)
     {"term": "소제기", "category": "LEGAL",
@@ -665,6 +674,7 @@ PERSON_KEYWORDS: list[RiskKeywordSeed] = [
      "variants": ["반품없이환불", "회수없이", "교환품먼저", "먼저보내주", "먼저 보내주", "예외로", "특별히", "사정좀봐",
                   "re:(?:기간|일주일|7일|14일|한달|보름)\\w{0,6}(?:지났|넘었|지난|넘은)\\w{0,12}(?:반품|교환|환불)",
                   "re:(?:단순변심|변심)\\w{0,12}(?:무료|배송비\\w{0,4}(?:없이|빼|면제))",
-                  "re:(?:일요일|공휴일|휴일|주말|설날|추석|명절)\\w{0,4}(?:에|에도)\\w{0,3}(?:발송|출고|보내|배송)\\w{0,2}(?:해주|해 주|해줄|해줘|부탁)"],
+                  "re:(?:일요일|공휴일|휴일|주말|설날|추석|명절)\\w{0,4}(?:에|에도)\\w{0,3}(?:발송|출고|보내|배송)\\w{0,2}(?:해주|해 주|해줄|해줘|부탁)",
+                  *_POLICY_EXCEPTION_ADDED],
      "notes": "반품 기간 지난 뒤 반품, 변심 무료 반품, 휴일 발송 같은 예외 요청"},
 ]

@@ -22,13 +22,17 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inquiries.agent.normalize import NormalizedText, normalize
+from inquiries.agent.normalize import NormalizedText, normalize, strip_framing
 
 FORMAT_VERSION = 1
+# The version every new installation starts with (installed active by migration 0014), trained from the
+# shipped labelled data only by scripts/build_shipped_model.py.
+SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "shipped-model.npz"
 _WORD = re.compile(r"[^\w]+")
 
 
@@ -36,12 +40,12 @@ def features(text: NormalizedText | str) -> dict[str, int]:
     """Feature → count for one text."""
     nt = text if isinstance(text, NormalizedText) else normalize(text)
     counts: dict[str, int] = {}
-    compact = nt.compact
+    compact = strip_framing(nt.compact)
     for n in (1, 2, 3):
         for i in range(len(compact) - n + 1):
             key = f"c{n}:{compact[i:i + n]}"
             counts[key] = counts.get(key, 0) + 1
-    for token in _WORD.split(nt.match):
+    for token in _WORD.split(strip_framing(nt.match)):
         if not token:
             continue
         key = f"w:{token}"
@@ -142,6 +146,9 @@ class AgentModelArtifact:
     risk_threshold: float  # the learned risk screen fires at or above this probability
     person_threshold: float
     meta: dict[str, Any] = field(default_factory=dict)
+    # answer kind → map from the confidence before it (the model's times the kind's prior) to how often
+    # such drafts were right, fitted by cross-validating the whole agent with facts (policy.cross_validation)
+    answer_calibration: dict[str, Calibration] = field(default_factory=dict)
 
     def predict(self, text: NormalizedText) -> Prediction:
         index, weights = self.vectorizer.transform_one(features(text))
@@ -161,6 +168,7 @@ class AgentModelArtifact:
             "intent_calibration": self.intent_calibration.as_dict(),
             "confidence_calibration": self.confidence_calibration.as_dict(),
             "risk_threshold": self.risk_threshold, "person_threshold": self.person_threshold, "meta": self.meta,
+            "answer_calibration": {kind: c.as_dict() for kind, c in sorted(self.answer_calibration.items())},
         }
         buffer = io.BytesIO()
         np.savez_compressed(
@@ -191,6 +199,8 @@ class AgentModelArtifact:
                                                    tuple(meta["confidence_calibration"]["y"])),
                 risk_threshold=float(meta["risk_threshold"]), person_threshold=float(meta["person_threshold"]),
                 meta=meta.get("meta") or {},
+                answer_calibration={kind: Calibration(tuple(c["x"]), tuple(c["y"]))
+                                    for kind, c in (meta.get("answer_calibration") or {}).items()},
             )
 
 

@@ -15,6 +15,7 @@ or a held-out split made before fitting).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -46,6 +47,7 @@ SCREEN_C = 10.0
 FOLDS = 5
 SELLER_WEIGHT = 3.0  # a label the seller's own people gave counts more than a shipped example
 ECE_BINS = 10
+MIN_DF = 2  # a feature seen in one training text only is noise (and doubles the stored model)
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,24 @@ def shipped_examples() -> list[Example]:
     return examples
 
 
+def data_fingerprint(examples: Sequence[Example]) -> str:
+    """What a trained version depends on besides the code of the learners: the examples as read, the
+    features extracted from them and the training settings. The shipped model records the fingerprint it
+    was trained at; a test compares it with the data in the tree."""
+    digest = hashlib.sha256()
+    settings = [MIN_DF, INTENT_C, SCREEN_C, SCREEN_RECALL, MAX_SCREEN_THRESHOLD, FOLDS, SELLER_WEIGHT]
+    digest.update(json.dumps(settings).encode())
+    for e in examples:
+        digest.update(json.dumps([e.id, e.text, e.intent, e.risk, e.must_human, e.weight, e.source,
+                                  e.person_labelled, e.risk_labelled, sorted(features(e.text).items())],
+                                 ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
 # --- fitting ---------------------------------------------------------------------------------------------
 
 
-def fit_vectorizer(texts: Sequence[str], *, min_df: int = 1) -> Vectorizer:
+def fit_vectorizer(texts: Sequence[str], *, min_df: int = MIN_DF) -> Vectorizer:
     """Vocabulary and smooth idf (``ln((1+n)/(1+df)) + 1``, scikit-learn's) from the training texts."""
     df: Counter[str] = Counter()
     for text in texts:
@@ -125,6 +141,36 @@ def _isotonic(raw: np.ndarray, outcome: np.ndarray) -> Calibration:
     if len(xs) < 2:
         return Calibration((0.0, 1.0), (float(ys[0]) if len(ys) else 0.0,) * 2)
     return Calibration(tuple(float(v) for v in xs), tuple(float(v) for v in ys))
+
+
+ANSWER_CALIBRATION_MIN = 40  # rows of one answer kind needed to fit its map (fewer: the confidence is left as is)
+SHRINK = 2.0  # each step of an answer-kind map is pulled toward the kind's mean as if by this many rows
+
+
+def fit_answer_calibration(pre: Sequence[float], kinds: Sequence[str], outcome: Sequence[float]) -> dict[str, Calibration]:
+    """Per answer kind, an isotonic map from the confidence before calibration to how often drafts of that
+    kind were sent as is; each step is shrunk toward the kind's mean so a short run of hits is no 1.0."""
+    pre_a, out_a = np.asarray(pre, dtype=float), np.asarray(outcome, dtype=float)
+    maps = {}
+    for kind in sorted(set(kinds)):
+        mask = np.asarray([k == kind for k in kinds])
+        if mask.sum() < ANSWER_CALIBRATION_MIN:
+            continue
+        x, y = pre_a[mask], out_a[mask]
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y)
+        fitted = iso.predict(x)
+        mean = float(y.mean())
+        steps = {}
+        for value in np.unique(fitted):
+            members = fitted == value
+            steps[float(value)] = (float(y[members].sum()) + SHRINK * mean) / (float(members.sum()) + SHRINK)
+        xs = np.asarray(iso.X_thresholds_, dtype=float)
+        keys = np.asarray(sorted(steps))
+        ys = [steps[float(keys[np.abs(keys - v).argmin()])] for v in iso.predict(xs)]
+        ys = np.maximum.accumulate(np.asarray(ys))  # shrinking keeps it monotone; this guards rounding
+        maps[kind] = Calibration(tuple(float(v) for v in xs), tuple(round(float(v), 6) for v in ys)) \
+            if len(xs) >= 2 else Calibration((0.0, 1.0), (round(mean, 6),) * 2)
+    return maps
 
 
 def screen_threshold(prob: np.ndarray, positive: np.ndarray, recall: float = SCREEN_RECALL) -> float:

@@ -42,10 +42,10 @@ def test_manager_activates_and_rolls_back(client, django_user_model, versions):
     url = reverse("admin:inquiries_agentmodel_changelist")
     client.post(url, {"action": "activate", "_selected_action": [versions[0].pk]}, follow=True)
     client.post(url, {"action": "activate", "_selected_action": [versions[1].pk]}, follow=True)
-    assert list(AgentModel.objects.filter(is_active=True).values_list("version", flat=True)) == [2]
+    assert list(AgentModel.objects.filter(is_active=True).values_list("version", flat=True)) == [3]
     response = client.post(url, {"action": "rollback", "_selected_action": [versions[1].pk]}, follow=True)
-    assert "버전 v1로 되돌렸습니다" in response.content.decode()
-    assert list(AgentModel.objects.filter(is_active=True).values_list("version", flat=True)) == [1]
+    assert "버전 v2로 되돌렸습니다" in response.content.decode()
+    assert list(AgentModel.objects.filter(is_active=True).values_list("version", flat=True)) == [2]
 
 
 def test_cs_agent_sees_but_cannot_activate(client, django_user_model, versions):
@@ -54,4 +54,4 @@ def test_cs_agent_sees_but_cannot_activate(client, django_user_model, versions):
     page = client.get(url).content.decode()
     assert 'value="activate"' not in page
     client.post(url, {"action": "activate", "_selected_action": [versions[0].pk]})
-    assert not AgentModel.objects.filter(is_active=True).exists()
+    assert list(AgentModel.objects.filter(is_active=True).values_list("version", flat=True)) == [1]  # the shipped one

@@ -163,3 +163,50 @@ def test_speed__the_rules_pipeline_is_fast(ctx):
     for text in texts:
         run_agent(content=text, context=ctx)
     assert len(texts) / (time.perf_counter() - started) > 200
+
+
+def test_recall__a_near_duplicate_about_the_same_product_gets_the_answer_a_person_sent(ctx):
+    """The recall step with the inquiry's product known: the person's answer for that product is reused,
+    one written for another product is not."""
+    import dataclasses
+    import datetime as dt
+
+    from inquiries.agent.facts import InquiryFacts, ProductFact, ProductFacts
+    from inquiries.agent.past_answers import PastAnswer, past_answer_index
+
+    question = "이 텀블러 식기세척기에 넣어도 되나요?"
+    answer = "본체는 식기세척기 사용이 가능하고 뚜껑 패킹은 손세척을 권장드립니다."
+    product = ProductFacts("P-100", "스테인리스 텀블러", (ProductFact("1", "용량 500ml"),))
+    now = dt.datetime(2026, 12, 1, 3, tzinfo=dt.timezone.utc)
+    alone = run_agent(content=question, context=ctx, facts=InquiryFacts(now=now, product=product))
+    assert alone["reason"] == "NO_FACTS"  # no product fact answers it: a person
+    entry = PastAnswer("41", None, ("P-100",), alone["intent"], question, answer, "2026-11-30T01:00:00+00:00")
+    context = dataclasses.replace(ctx, past_answers=past_answer_index([entry]))
+
+    same = run_agent(content=question, context=context, facts=InquiryFacts(now=now, product=product))
+    other = run_agent(content=question, context=context,
+                      facts=InquiryFacts(now=now, product=dataclasses.replace(product, product_id="P-200")))
+
+    assert_schema(same)
+    assert_schema(other)
+    assert same["error"] is None and same["answer_kind"] == "past_answer" and same["draft"].startswith(answer[:20])
+    assert [f["source"] for f in same["facts"]][:1] == ["past_answer"]
+    assert other["error"] is None and other["answer_kind"] != "past_answer"
+
+
+def test_risk_draft__the_sellers_own_fact_sentences_are_not_the_drafts_wording(ctx):
+    """A manual's warning quoted from a product fact is no incident; a buyer describing one still is."""
+    import datetime as dt
+
+    from inquiries.agent.facts import InquiryFacts, ProductFact, ProductFacts
+
+    product = ProductFacts("P-7", "진공 텀블러", (
+        ProductFact("1", "끓는 물을 바로 부어도 되지만, 넘치거나 화상을 입지 않도록 입구에서 2cm 아래까지만 채웁니다."),
+        ProductFact("2", "용량은 500ml입니다."),
+    ))
+    facts = InquiryFacts(now=dt.datetime(2026, 12, 1, 3, tzinfo=dt.timezone.utc), product=product)
+    asked = run_agent(content="끓는 물을 바로 넣어도 되나요?", context=ctx, facts=facts)
+    assert asked["answer_kind"] == "product_facts" and "화상을 입지 않도록" in asked["draft"]
+    assert asked["risk_hits"] == [] and asked["reason"] != "RISK_KEYWORD"
+    hurt = run_agent(content="끓는 물 부었다가 화상을 입었어요", context=ctx, facts=facts)
+    assert hurt["reason"] == "RISK_KEYWORD" and {h["where"] for h in hurt["risk_hits"]} == {"customer"}

@@ -98,25 +98,30 @@ def test_shipped_examples__never_the_held_out_part():
 
 @pytest.mark.django_db
 def test_versions__stored_activated_rolled_back_and_used_by_the_loader(monkeypatch):
+    shipped = AgentModel.objects.get(is_active=True)  # installed by migration 0014
+    assert (shipped.version, shipped.account_id) == (1, None)
     monkeypatch.setattr(training, "shipped_examples", lambda: small_world())
     first = train_and_store(actor="tester", notes="first").model
-    assert (first.version, first.is_active) == (1, False)
+    assert (first.version, first.is_active) == (2, False)
     assert first.metrics["held_out"]["intent_accuracy"] > 0.8 and first.training_data["shipped"] == 160
     clear_cache()
-    assert load_context().model is None  # nothing active: the rules classifier decides
+    assert load_context().model_version == 1  # a stored version is not used until activated
     model_activate(model=first, actor="tester")
     second = train_and_store(actor="tester", activate=True).model
     first.refresh_from_db()
     assert second.is_active and not first.is_active
     clear_cache()
     ctx = load_context()
-    assert ctx.model_version == 2
+    assert ctx.model_version == 3
     result = run_agent(content="페어링 방법 알려주세요", context=ctx)
-    assert result["model_version"] == 2 and result["intent"] == "사용법"
-    assert next(r for r in result["trace"] if r["step"] == "model")["version"] == 2
+    assert result["model_version"] == 3 and result["intent"] == "사용법"
+    assert next(r for r in result["trace"] if r["step"] == "model")["version"] == 3
     back = model_rollback(actor="tester")
-    assert back is not None and back.version == 1 and AgentModel.objects.get(version=2).is_active is False
-    assert model_rollback(actor="tester") is None  # nothing before v1: back to the rules
+    assert back is not None and back.version == 2 and AgentModel.objects.get(version=3).is_active is False
+    assert model_rollback(actor="tester").version == 1  # the shipped version
+    assert model_rollback(actor="tester") is None  # nothing before it: the rules classifier
+    clear_cache()
+    assert load_context().model is None
     with pytest.raises(AgentModelError):
         model_rollback(actor="tester")
 
@@ -127,6 +132,6 @@ def test_train_agent_command__prints_its_figures_and_refuses_unknown_accounts(mo
     out = io.StringIO()
     call_command("train_agent", "--activate", "--notes", "test run", stdout=out)
     text = out.getvalue()
-    assert "version 1 (active)" in text and "held-out intent accuracy" in text
+    assert "version 2 (active)" in text and "held-out intent accuracy" in text
     with pytest.raises(CommandError, match="nobody"):
         call_command("train_agent", "--account", "nobody", stdout=io.StringIO())

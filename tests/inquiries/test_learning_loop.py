@@ -14,7 +14,7 @@ from inquiries import review
 from inquiries.agent import training
 from inquiries.agent.loader import clear_cache
 from inquiries.decide import decide_new
-from inquiries.models import Inquiry
+from inquiries.models import AgentModel, Inquiry
 from inquiries.sending import send_due
 from policy.models import Mode
 from policy.services import SYSTEM, rollout_unlock
@@ -71,6 +71,8 @@ def test_people_correct_and_answer__after_training_the_agent_does_as_they_did(li
     out = io.StringIO()
     call_command("train_agent", "--activate", "--notes", "after the first reviews", stdout=out)
     assert "+ 3 seller labels" in out.getvalue()
+    trained = AgentModel.objects.get(is_active=True, account__isnull=True)
+    assert trained.version == 2 and trained.training_data["seller_labels"] == 3  # after the shipped version 1
     clear_cache()
 
     again = ask(live, [text for text, _intent, _answer in ASKED])
@@ -80,4 +82,4 @@ def test_people_correct_and_answer__after_training_the_agent_does_as_they_did(li
         facts = row.decision_trace["agent"]["facts"]
         assert [f["source"] for f in facts] == ["past_answer"] and facts[0]["id"] == str(first[ASKED.index(
             next(a for a in ASKED if a[1] == intent))].pk)
-        assert row.decision_trace["agent"]["model_version"] == 1
+        assert row.decision_trace["agent"]["model_version"] == trained.version

@@ -52,7 +52,7 @@ def test_sample_covers_the_sandbox_catalogue_with_its_ids():
         assert item["name"] == product.name
         assert item["aliases"] == [str(product.vendor_item_id), str(product.product_id + 1_000_000),
                                    str(product.product_id + 3_000_000_000)]
-        assert 10 <= len(item["facts"]) <= 14, item["name"]
+        assert 20 <= len(item["facts"]) <= 30, item["name"]
         for fact in item["facts"]:
             assert services.product_fact_check(fact) is None, fact
             assert fact.endswith("다.") and "고객" not in fact, fact
@@ -64,7 +64,7 @@ def test_sample_covers_the_sandbox_catalogue_with_its_ids():
 
 def test_import_json__shared_knowledge_and_summary():
     out, _err = run("import", str(SAMPLE))
-    assert "상품 10개 추가, 0개 변경, 0개 그대로" in out and "사실 131개 (새로 131, 삭제 0)" in out
+    assert "상품 10개 추가, 0개 변경, 0개 그대로" in out and "사실 243개 (새로 243, 삭제 0)" in out
     assert "모든 계정 공용" in out
     assert ProductKnowledge.objects.filter(account__isnull=True).count() == 10
     earphones = ProductKnowledge.objects.get(product_id="7120034501")
@@ -144,7 +144,7 @@ def test_export_csv_imports_into_another_account_unchanged(tmp_path):
     run("import", str(SAMPLE))
     csv_text, _err = run("export", "--format", "csv")
     assert csv_text.splitlines()[0] == "product_id,name,fact,aliases"
-    assert len(csv_text.splitlines()) == 1 + 131
+    assert len(csv_text.splitlines()) == 1 + 243
     run("import", write(tmp_path, "copy.csv", csv_text), "--account", "coupang_main")
     shared, _err = run("export")
     account, _err = run("export", "--account", "coupang_main")
