@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Decisions per second: the CS agent + the deterministic policy on NEW inquiries, as a new installation
-decides them: with the shipped trained model active (migration 0014), the example shipping policy on
+decides them: with the shipped trained model active (migration 0014), 3,000 questions already answered
+on the marketplace (the past-answer index), the example shipping policy on
 every account, the example product knowledge, and a mirrored order for every order an inquiry names.
 
     .venv/bin/python bench/decide.py [--inquiries 10000] [--processes 2] [--profile]
@@ -112,22 +113,66 @@ def _seller_facts() -> dict:
             "distinct_orders_named": len(seen)}
 
 
+_PROBE = """
+import json, os, resource, sys
+sys.path.insert(0, {root!r})
+import django
+django.setup()
+from inquiries.decide import decide_new
+summary = decide_new()
+status = {{}}
+for line in open("/proc/self/status"):
+    if line.startswith(("VmHWM", "VmRSS")):
+        key, value = line.split(":")
+        status[key] = round(int(value.split()[0]) / 1024, 1)
+print(json.dumps({{"decided": summary.decided, "errors": summary.errors, **status}}))
+"""
+
+
+def _worker_memory(env: dict, count: int) -> dict | None:
+    """A fresh interpreter — what a django-q worker is: Django loaded, nothing inherited from this
+    process's generated data — decides ``count`` inquiries put back to NEW, with the model, the matchers,
+    the product catalogue and the facts loaded as in production. Its peak resident memory (VmHWM)."""
+    import json
+    import subprocess
+
+    from inquiries.models import Inquiry
+
+    if count <= 0:
+        return None
+    ids = list(Inquiry.objects.order_by("id").values_list("id", flat=True)[:count])
+    Inquiry.objects.filter(id__in=ids).update(status="NEW", decided_at=None)
+    from django.db import connections
+
+    connections.close_all()
+    out = subprocess.run([sys.executable, "-c", _PROBE.format(root=str(common.ROOT))], env={**os.environ, **env},
+                         cwd=common.ROOT, capture_output=True, text=True, timeout=600)
+    if out.returncode:
+        return {"error": out.stderr[-2000:]}
+    return {"inquiries": count, **json.loads(out.stdout.strip().splitlines()[-1])}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--inquiries", type=int, default=10_000)
     p.add_argument("--processes", type=int, default=2, help="processors calling decide_new at once (default 2)")
     p.add_argument("--database", default="partialauto_bench_decide")
+    p.add_argument("--past-answers", type=int, default=3000,
+                   help="questions already answered on the marketplace (the past-answer index the agent searches)")
+    p.add_argument("--memory-probe", type=int, default=2000, metavar="N",
+                   help="after the timed run: a fresh process decides N inquiries again; its peak RSS is reported")
     p.add_argument("--profile", action="store_true", help="cProfile decide_new in every process; top entries in the JSON")
     args = p.parse_args()
     if args.processes < 1:
         p.error("--processes must be at least 1")
 
-    common.setup(args.database)
+    env = common.setup(args.database)
     from django.db import connection, connections
     from django.db.models import Count
 
     from inquiries.models import Inquiry, InquiryEvent
     from markets.ingest import upsert
+    from markets.models import MarketAccount
     from policy.models import AutomationSettings, Mode
     from policy.services import SYSTEM, settings_update
 
@@ -149,7 +194,12 @@ def main() -> int:
         account = common.offline_account(name, market, index, tag="C", mode=mode, phase=phase)
         for k, kind in enumerate(kinds):
             upsert(account, common.generated_items(kind, per_kind, seed=index * 10 + k, start_id=100_000 * (index * 10 + k + 1)))
+    # Questions already answered on the marketplace (seen while polling): the agent's past-answer index.
+    answered_account = MarketAccount.objects.get(name="coupang_live")
+    upsert(answered_account, common.generated_items("COUPANG_ONLINE", args.past_answers, seed=99, start_id=9_000_000,
+                                                    answered_ratio=1.0))
     facts = _seller_facts()
+    facts["past_answers_stored"] = Inquiry.objects.filter(status="ANSWERED_ELSEWHERE").count()
     total = Inquiry.objects.filter(status="NEW").count()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -201,7 +251,7 @@ def main() -> int:
         "model_version": model.version,
         "seller_facts": facts,
         "answer_kinds": dict(Inquiry.objects.exclude(answer_kind="").values_list("answer_kind").annotate(n=Count("id"))),
-        "worker_max_rss_mb": [w["max_rss_mb"] for w in workers],
+        "forked_process_max_rss_mb": [w["max_rss_mb"] for w in workers],
         "processes": args.processes,
         "inquiries": total,
         "decided": decided,
@@ -222,6 +272,7 @@ def main() -> int:
         "ok": (decided == total and outcome["errors"] == 0 and not Inquiry.objects.filter(status="NEW").exists()
                and events_total == decided and len(decided_events) == decided),
     }
+    result["worker_memory"] = _worker_memory(env, args.memory_probe)
     common.emit(result)
     return 0 if result["ok"] else 1
 

@@ -12,8 +12,10 @@ personal-data scrubbing + upsert), not the marketplaces' quotas.
 Timed: ``sync_orders()`` exactly as the ``sync_orders`` command and the schedule run it — accounts synced
 ``--threads`` at a time (default: the product's ``SYNC_THREADS``) — except that its clients get the
 ``NullLimiter``. Reported: the first sync of every account (every line new: the figure the goal is
-about) and a second sync of the same windows (everything already stored), with the CPU seconds this
-process and the sandbox used during the first sync.
+about) and a second sync of the same windows (everything already stored: only ``synced_at`` moves), with
+the CPU seconds this process and the sandbox used during the first sync. A Coupang line can arrive on
+two streams (its order sheet and a claim), so ``fetched`` may exceed the lines stored; ``ok``: every
+line the sandbox holds is stored and the second sync creates nothing.
 """
 
 from __future__ import annotations
@@ -102,14 +104,15 @@ def main() -> int:
         "updated": updated,
         "stored_lines": stored,
         "first_sync_s": round(first_s, 3),
-        "lines_per_s": round(created / first_s, 1) if first_s else None,
+        "orders_per_s": round(per_account * len(accounts) / first_s, 1) if first_s else None,
+        "lines_per_s": round(stored / first_s, 1) if first_s else None,
         "bench_cpu_s_during_first_sync": round(cpu_first, 2),
         "sandbox_cpu_s_during_first_sync": round(sandbox_cpu_first, 2),
         "second_sync_s": round(second_s, 3),
         "second_sync": {"fetched": again_fetched, "created": again_created, "updated": again_updated},
         "second_sync_lines_per_s": round(again_fetched / second_s, 1) if second_s else None,
         "limiter": "NullLimiter (sandbox rate limits off)",
-        "ok": created > 0 and stored == created and again_created == 0,
+        "ok": stored == sandbox_lines and again_created == 0,
     }
     common.emit(result)
     return 0 if result["ok"] else 1

@@ -58,7 +58,8 @@ def main() -> int:
     r = out["results"]
     r["pgbench_first"] = run("pgbench.py", "--seconds", "5" if q else "15")
     r["ingest"] = run("ingest.py", "--inquiries", "4000" if q else "20000")
-    r["decide"] = run("decide.py", "--inquiries", "2000" if q else "10000")
+    r["order_sync"] = run("order_sync.py", "--orders", "4000" if q else "20000")
+    r["decide"] = run("decide.py", "--inquiries", "2000" if q else "10000", "--memory-probe", "500" if q else "2000")
     r["send"] = run("send.py", "--accounts", "100", "--inquiries", "2000" if q else "10000", "--limiter", "redis")
     r["monitor_kpi"] = run("monitor_kpi.py", *(["--small", "10000", "--large", "100000"] if q else []))
     r["admin_pages"] = run("admin_pages.py", "--reuse", *(["--rows", "100000"] if q else []))
@@ -88,9 +89,15 @@ def table(r: dict) -> list[dict]:
     ing = r.get("ingest", {})
     add("ingest throughput", ">= 2000 inquiries/s", f"{ing.get('inquiries_per_s')} /s", _ge(ing.get("inquiries_per_s"), 2000),
         ing.get("run_command"))
+    osy = r.get("order_sync", {})
+    add("order sync", ">= 2000 orders/s", f"{osy.get('orders_per_s')} orders/s ({osy.get('lines_per_s')} lines/s)",
+        _ge(osy.get("orders_per_s"), 2000), osy.get("run_command"))
     dec = r.get("decide", {})
-    add("decisions (agent rules + policy)", ">= 2000 /s", f"{dec.get('decisions_per_s')} /s",
-        _ge(dec.get("decisions_per_s"), 2000), dec.get("run_command"))
+    add(f"decisions (trained model v{dec.get('model_version')}, grounded drafts + policy)", ">= 2000 /s",
+        f"{dec.get('decisions_per_s')} /s", _ge(dec.get("decisions_per_s"), 2000), dec.get("run_command"))
+    probe = dec.get("worker_memory") or {}
+    add("worker memory deciding with the model (peak VmHWM)", "<= 150 MB", f"{probe.get('VmHWM')} MB",
+        _le(probe.get("VmHWM"), 150), dec.get("run_command"))
     snd = r.get("send", {})
     add("sends end to end, 2 workers", ">= 500 /s", f"{snd.get('answers_per_s')} /s (middle 80 %: {snd.get('answers_per_s_middle_80pct')} /s)",
         _ge(snd.get("answers_per_s"), 500), snd.get("run_command"))

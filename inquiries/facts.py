@@ -69,17 +69,6 @@ def shipping_facts(policy: ShippingPolicy) -> ShippingFacts:
     )
 
 
-def order_fact(row: MarketOrder) -> OrderFact:
-    return OrderFact(
-        line_id=row.line_id, order_id=row.order_id, status=row.status, raw_status=row.raw_status,
-        claim_type=row.claim_type, claim_status=row.claim_status, delivery_issue=row.delivery_issue,
-        carrier_name=row.carrier_name, tracking_number=row.tracking_number, paid_at=row.paid_at,
-        shipped_at=row.shipped_at, delivered_at=row.delivered_at, expected_dispatch_date=row.expected_dispatch_date,
-        last_movement_at=row.last_movement_at, product_ids=tuple(str(p) for p in row.product_ids or ()),
-        product_name=row.product_name, synced_at=row.synced_at, fingerprint=row.fingerprint,
-    )
-
-
 # --- product knowledge: every active product, indexed by each of its ids, reloaded when it changes ------
 
 
@@ -133,14 +122,33 @@ def product_for(account_id: Any, refs: Sequence[str], catalog: dict) -> ProductF
 # --- the batch -------------------------------------------------------------------------------------------
 
 
-def _orders(keys: set[tuple[str, str]], lines: set[tuple[str, str]]) -> list[MarketOrder]:
-    """Mirror rows by (account, order id) and by (account, line id)."""
+_ORDER_FIELDS = ("account_id", "line_id", "order_id", "status", "raw_status", "claim_type", "claim_status",
+                 "delivery_issue", "carrier_name", "tracking_number", "paid_at", "shipped_at", "delivered_at",
+                 "expected_dispatch_date", "last_movement_at", "product_ids", "product_name", "synced_at", "fingerprint")
+
+
+@dataclass(frozen=True)
+class _MirroredLine:
+    account_id: str
+    order_id: str
+    line_id: str
+    fact: OrderFact
+
+
+def _orders(keys: set[tuple[str, str]], lines: set[tuple[str, str]]) -> list[_MirroredLine]:
+    """Mirror rows by (account, order id) and by (account, line id), as facts (no model instances: a
+    batch of decisions reads thousands of them)."""
     if not keys and not lines:
         return []
     accounts = {a for a, _o in keys} | {a for a, _l in lines}
     cond = Q(order_id__in={o for _a, o in keys}) | Q(line_id__in={line for _a, line in lines})
-    rows = MarketOrder.objects.filter(cond, account_id__in=accounts)
-    return [r for r in rows if (str(r.account_id), r.order_id) in keys or (str(r.account_id), r.line_id) in lines]
+    out = []
+    for row in MarketOrder.objects.filter(cond, account_id__in=accounts).values(*_ORDER_FIELDS):
+        account = str(row.pop("account_id"))
+        if (account, row["order_id"]) in keys or (account, row["line_id"]) in lines:
+            row["product_ids"] = tuple(str(p) for p in row["product_ids"] or ())
+            out.append(_MirroredLine(account, row["order_id"], row["line_id"], OrderFact(**row)))
+    return out
 
 
 def load_facts(inquiries: Iterable[Any], *, now: dt.datetime, lookups: bool, account: MarketAccount | None = None,
@@ -164,21 +172,21 @@ def load_facts(inquiries: Iterable[Any], *, now: dt.datetime, lookups: bool, acc
     if lookups and in_transaction():
         raise RuntimeError("order look-ups must not run inside a transaction")
     if lookups:
-        found = {(str(r.account_id), r.order_id) for r in rows} | {(str(r.account_id), r.line_id) for r in rows}
+        found = {(r.account_id, r.order_id) for r in rows} | {(r.account_id, r.line_id) for r in rows}
         lookup_results = _look_up_missing(items, account_of, found, accounts or {}, now)
         if any(result.outcome == "found" for result in lookup_results.values()):
             rows = _orders(keys, line_keys)
-    by_order: dict[tuple[str, str], list[MarketOrder]] = {}
-    by_line: dict[tuple[str, str], MarketOrder] = {}
+    by_order: dict[tuple[str, str], list[_MirroredLine]] = {}
+    by_line: dict[tuple[str, str], _MirroredLine] = {}
     for row in rows:
-        by_order.setdefault((str(row.account_id), row.order_id), []).append(row)
-        by_line[(str(row.account_id), row.line_id)] = row
+        by_order.setdefault((row.account_id, row.order_id), []).append(row)
+        by_line[(row.account_id, row.line_id)] = row
     catalog = product_catalog()
     result: list[InquiryFacts] = []
     for item in items:
         acc = account_of[id(item)]
         orders, pos, _item_ids = order_refs(item)
-        lines: dict[str, MarketOrder] = {}
+        lines: dict[str, _MirroredLine] = {}
         for o in orders:
             lines.update({r.line_id: r for r in by_order.get((acc, o), ())})
         for p in pos:
@@ -192,7 +200,7 @@ def load_facts(inquiries: Iterable[Any], *, now: dt.datetime, lookups: bool, acc
                 outcome, error = looked.outcome, looked.error
         result.append(InquiryFacts(
             now=now, order_ids=tuple(orders or pos), order_lookup=outcome, lookup_error=error,
-            orders=tuple(order_fact(r) for r in sorted(lines.values(), key=lambda r: r.line_id)),
+            orders=tuple(r.fact for r in sorted(lines.values(), key=lambda r: r.line_id)),
             shipping=policies.get(acc) if acc else None,
             product=product_for(acc, product_refs(item), catalog),
         ))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from markets.clients.base import Malformed, MarketError
@@ -41,7 +41,7 @@ from markets.clients.orders import (
     order_fingerprint,
 )
 from markets.models import MalformedPayload, MarketAccount, MarketCode, MarketOrder, OrderSyncCursor
-from partialauto.db import threads_allowed
+from partialauto.db import copy_upsert, threads_allowed
 
 log = logging.getLogger("partialauto.orders")
 
@@ -132,8 +132,13 @@ def store_malformed(account: MarketAccount, bad: Malformed) -> None:
     log.warning("Malformed %s from %s recorded and skipped: %s", bad.kind, account.name, bad.error)
 
 
+def _same(row: MarketOrder, old: MarketOrder) -> bool:
+    return all(getattr(row, name) == getattr(old, name) for name in _WRITE_FIELDS if name != "synced_at")
+
+
 def upsert_lines(account: MarketAccount, lines: Iterable[RemoteOrderLine], *, now: datetime | None = None) -> tuple[int, int]:
-    """Insert or update order lines (the last of a repeated line wins); returns (created, updated)."""
+    """Insert or update order lines (the last of a repeated line wins); returns (created, updated). A line
+    that has not changed only has its ``synced_at`` moved (the overlapping windows see most lines again)."""
     now = now or timezone.now()
     latest: dict[str, RemoteOrderLine] = {}
     for line in lines:
@@ -145,10 +150,17 @@ def upsert_lines(account: MarketAccount, lines: Iterable[RemoteOrderLine], *, no
         with transaction.atomic():
             old = {o.line_id: o for o in MarketOrder.objects.filter(account=account, line_id__in=chunk)}
             rows = [_merge(account, latest[k], old.get(k), now) for k in chunk]
-            MarketOrder.objects.bulk_create(rows, update_conflicts=True, unique_fields=["account", "line_id"],
-                                            update_fields=list(_WRITE_FIELDS))
+            changed = [row for row in rows if row.line_id not in old or not _same(row, old[row.line_id])]
+            unchanged = [old[row.line_id].pk for row in rows if row.line_id in old and _same(row, old[row.line_id])]
+            if changed and connection.vendor == "postgresql":
+                copy_upsert(MarketOrder, changed, unique_fields=["account", "line_id"], update_fields=list(_WRITE_FIELDS))
+            elif changed:
+                MarketOrder.objects.bulk_create(changed, update_conflicts=True, unique_fields=["account", "line_id"],
+                                                update_fields=list(_WRITE_FIELDS))
+            if unchanged:
+                MarketOrder.objects.filter(pk__in=unchanged).update(synced_at=now)
         created += sum(1 for k in chunk if k not in old)
-        updated += sum(1 for k in chunk if k in old)
+        updated += sum(1 for row in changed if row.line_id in old)
     return created, updated
 
 

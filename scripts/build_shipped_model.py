@@ -54,7 +54,7 @@ def main() -> int:
     SHIPPED_MODEL.write_bytes(blob)
     held = metrics["held_out"]
     print(f"wrote {SHIPPED_MODEL.relative_to(ROOT)} ({len(blob) / 1e6:.1f} MB) in {time.monotonic() - started:.0f} s: "
-          f"{len(shipped)} examples, vocabulary {len(artifact.vectorizer.vocabulary)}, "
+          f"{len(shipped)} examples, vocabulary {len(artifact.vectorizer)}, "
           f"held-out intent accuracy {held['intent_accuracy']:.3f}, calibration error {held['expected_calibration_error']:.3f}")
     return 0
 

@@ -159,6 +159,19 @@ def _models() -> dict[str | None, tuple[int, AgentModelArtifact]]:
     return active
 
 
+_past_index: tuple[int, PastAnswerIndex] | None = None
+
+
+def _past_answer_index(entries: list) -> PastAnswerIndex:
+    """The index of past answers, rebuilt only when they changed (the context reloads every
+    :data:`CACHE_TTL_SECONDS`; building thousands of entries takes about a second)."""
+    global _past_index
+    key = hash(tuple(entries))
+    if _past_index is None or _past_index[0] != key:
+        _past_index = (key, PastAnswerIndex(entries))
+    return _past_index[1]
+
+
 def _load() -> _Loaded:
     from inquiries.calibration import answer_calibration, past_answers
 
@@ -171,7 +184,7 @@ def _load() -> _Loaded:
         llm=_llm_config(),
     ).warm()
     loaded = _Loaded(base=base, loaded_at=time.monotonic(), models=_models(),
-                     past_answers=PastAnswerIndex(past_answers()), answer_calibration=answer_calibration())
+                     past_answers=_past_answer_index(past_answers()), answer_calibration=answer_calibration())
     logger.info(
         "agent-context-loaded risk_terms=%d person_terms=%d intents=%d kb_entries=%d backend=%s models=%s past_answers=%d",
         len(base.risk_terms), len(base.person_terms), len(base.intent_rules), len(base.knowledge), base.backend,

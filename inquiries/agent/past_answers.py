@@ -11,10 +11,11 @@ Only answers that say nothing about one buyer's order are kept: a past answer wi
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from inquiries.agent.facts import FactRef
 from inquiries.agent.normalize import NormalizedText
@@ -53,33 +54,55 @@ def reusable(answer: str, *, names_order: bool) -> bool:
     return bool(answer.strip()) and not names_order and not _SPECIFIC.search(answer)
 
 
-def _vector(text: NormalizedText | str) -> dict[str, float]:
+def _vector(text: NormalizedText | str) -> tuple[np.ndarray, np.ndarray]:
+    """(hashed feature ids, sorted; weights) of a text, L2-normalized, sublinear counts."""
     counts = features(text)
-    weights = {k: 1.0 + math.log(v) for k, v in counts.items()}
-    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-    return {k: w / norm for k, w in weights.items()}
+    if not counts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    ids = np.fromiter(map(hash, counts), dtype=np.int64, count=len(counts))
+    weights = np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts))) + np.float32(1.0)
+    weights /= np.float32(np.sqrt(np.dot(weights, weights)))
+    order = np.argsort(ids)
+    return ids[order], weights[order]
 
 
 class PastAnswerIndex:
-    """An inverted index over past questions (feature → entries), searched by cosine similarity."""
+    """Past questions as an inverted index over hashed features (feature → the entries that have it, with
+    their weights, in flat numpy arrays): a query's cosine similarity to every entry is one gather and one
+    ``bincount`` over the entries sharing a feature with it. A few megabytes for :data:`MAX_ENTRIES`.
+    (Feature names are hashed with Python's ``hash``: the index is built and searched in one process.)"""
 
     def __init__(self, entries: Iterable[PastAnswer]) -> None:
-        self.entries: list[PastAnswer] = []
-        self._vectors: list[dict[str, float]] = []
-        self._postings: dict[str, list[int]] = {}
-        for entry in list(entries)[-MAX_ENTRIES:]:
-            if entry.intent in ORDER_BOUND_INTENTS:
-                continue
-            vector = _vector(entry.question)
-            i = len(self.entries)
-            self.entries.append(entry)
-            self._vectors.append(vector)
-            for key in vector:
-                if key.startswith(("c3:", "w:")):  # enough to find candidates; scored on everything
-                    self._postings.setdefault(key, []).append(i)
+        self.entries: list[PastAnswer] = [e for e in list(entries)[-MAX_ENTRIES:] if e.intent not in ORDER_BOUND_INTENTS]
+        vectors = [_vector(e.question) for e in self.entries]
+        ids = np.concatenate([v[0] for v in vectors]) if vectors else np.zeros(0, dtype=np.int64)
+        weights = np.concatenate([v[1] for v in vectors]) if vectors else np.zeros(0, dtype=np.float32)
+        owner = np.repeat(np.arange(len(vectors), dtype=np.int32), [len(v[0]) for v in vectors])
+        order = np.argsort(ids, kind="stable")
+        ids, self._owner, self._weights = ids[order], owner[order], weights[order]
+        # one row per distinct feature: its id and where its postings start in _owner/_weights
+        self._keys, self._starts = np.unique(ids, return_index=True)
+        self._ends = np.append(self._starts[1:], len(ids))
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def similarities(self, text: NormalizedText | str) -> np.ndarray:
+        """Cosine similarity of ``text`` to every entry."""
+        scores = np.zeros(len(self.entries), dtype=np.float32)
+        ids, weights = _vector(text)
+        if not len(ids) or not len(self._keys):
+            return scores
+        at = np.searchsorted(self._keys, ids)
+        found = (at < len(self._keys)) & (self._keys[np.minimum(at, len(self._keys) - 1)] == ids)
+        at, weights = at[found], weights[found]
+        if not len(at):
+            return scores
+        starts, ends = self._starts[at], self._ends[at]
+        lengths = ends - starts
+        postings = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(lengths.sum())
+        contribution = self._weights[postings] * np.repeat(weights, lengths)
+        return np.bincount(self._owner[postings], weights=contribution, minlength=len(self.entries)).astype(np.float32)
 
     def best(self, text: NormalizedText, *, account_id: str | None, product_refs: Sequence[str] = (),
              intent: str | None = None) -> PastMatch | None:
@@ -87,18 +110,11 @@ class PastAnswerIndex:
         and the same product; None when there is none."""
         if not self.entries:
             return None
-        query = _vector(text)
-        candidates: set[int] = set()
-        for key in query:
-            candidates.update(self._postings.get(key, ()))
+        scores = self.similarities(text)
         refs = set(product_refs)
         best: tuple[tuple, PastMatch] | None = None
-        for i in candidates:
-            vector = self._vectors[i]
-            similarity = sum(w * vector.get(k, 0.0) for k, w in query.items())
-            if similarity < NEAR_DUPLICATE:
-                continue
-            entry = self.entries[i]
+        for i in np.flatnonzero(scores >= NEAR_DUPLICATE - 1e-6):
+            entry, similarity = self.entries[i], float(scores[i])
             if entry.account_id and account_id and entry.account_id != account_id:
                 continue  # another account's answer: another shop, other facts
             if intent and entry.intent and entry.intent != intent:
@@ -108,7 +124,7 @@ class PastAnswerIndex:
             key = (entry.account_id == account_id, bool(refs & set(entry.product_refs)), round(similarity, 4),
                    entry.answered_at or "")
             if best is None or key > best[0]:
-                best = (key, PastMatch(entry, round(similarity, 4)))
+                best = (key, PastMatch(entry, round(min(similarity, 1.0), 4)))
         return best[1] if best else None
 
 

@@ -272,15 +272,11 @@ def step_recall(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
 
 
 def step_classify(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
-    rules = ctx.classifier.classify(state["normalized"])
     prediction = state.get("prediction")
-    classification = rules if prediction is None else model_classification(prediction)
+    classification = ctx.classifier.classify(state["normalized"]) if prediction is None else model_classification(prediction)
     state["classification"] = classification
     state["intent"] = classification.intent
-    record = classification.as_dict()
-    if prediction is not None:
-        record["rules"] = {"intent": rules.intent, "score": round(rules.score, 3)}
-    return record
+    return classification.as_dict()
 
 
 def step_ground(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:

@@ -322,8 +322,18 @@ class _TermGroup:
             sources = [src for t in terms for src, ns in t.prefilter_sources if ns is nospace]
             if not sources:
                 continue
+            # Alternatives that start with a letter go in one union with nothing around them: the regex
+            # engine then skips every position whose character starts none of them (most of a text);
+            # the rest (a group, a class, an assertion first) go in a second union.
+            alternatives = [e for src in sources for alt in _top_level_alternatives(src) for e in _distributed(alt)]
+            # (ASCII letters apart: with IGNORECASE a cased first letter turns the skipping off.)
+            hangul = [a for a in alternatives if a[:1].isalnum() and not a[:1].isascii()]
+            latin = [a for a in alternatives if a[:1].isalnum() and a[:1].isascii()]
+            other = [f"(?:{a})" for a in alternatives if not a[:1].isalnum()]
             try:
-                prefilters.append((re.compile("|".join(f"(?:{p})" for p in sources), re.IGNORECASE), nospace))
+                for union in (hangul, latin, other):
+                    if union:
+                        prefilters.append((re.compile("|".join(union), re.IGNORECASE), nospace))
             except re.error:  # a variant with global inline flags cannot be embedded: scan term by term
                 return cls(masked=masked, terms=tuple(terms), prefilters=None)
         return cls(masked=masked, terms=tuple(terms), prefilters=tuple(prefilters))
@@ -333,6 +343,101 @@ class _TermGroup:
             return True
         nospace = form.replace(" ", "")
         return any(p.search(nospace if ns else form) for p, ns in self.prefilters)
+
+
+def _top_level_alternatives(source: str) -> list[str]:
+    """``source`` split at its top-level ``|`` (outside groups and classes), each alternative without
+    a single group around all of it: ``(?:a)|(?:b(?:c|d))`` → ``a``, ``b(?:c|d)``. An alternative that
+    is not one whole group stays as it is; an inline flag keeps the source whole."""
+    if source.startswith("(?") and source[2:3] not in (":", "=", "!", "<"):
+        return [source]
+    parts, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if source[i + 1:i + 2] == "]":
+                i += 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(source[start:i])
+            start = i + 1
+        i += 1
+    parts.append(source[start:])
+    return [_unwrapped(p) for p in parts]
+
+
+def _group_end(source: str) -> int:
+    """The index of the ``)`` closing the group ``source`` starts with; -1 when there is none."""
+    depth, i, in_class = 0, 0, False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _distributed(alternative: str, limit: int = 64) -> list[str]:
+    """``(?:a|b)c`` → ``ac``, ``bc`` (the same strings match), repeatedly while an alternative starts
+    with such a group: alternatives that start with a letter can be skipped to quickly. A group with a
+    quantifier after it, or too many expansions, stays as it is."""
+    if not alternative.startswith("(?:"):
+        return [alternative]
+    end = _group_end(alternative)
+    rest = alternative[end + 1:] if end > 0 else ""
+    if end <= 0 or rest[:1] in ("?", "*", "+", "{"):
+        return [alternative]
+    inner = _top_level_alternatives(alternative[3:end])
+    if len(inner) > limit or any(not part for part in inner):
+        return [alternative]
+    out = [e for part in inner for e in _distributed(part + rest, limit)]
+    return out if len(out) <= limit else [alternative]
+
+
+def _unwrapped(alternative: str) -> str:
+    """``(?:x)`` → ``x`` when the group spans the whole alternative and has no top-level ``|``."""
+    if not (alternative.startswith("(?:") and alternative.endswith(")")):
+        return alternative
+    depth, i, in_class = 0, 0, False
+    while i < len(alternative):
+        ch = alternative[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0 and i != len(alternative) - 1:
+                return alternative  # the first group closes before the end: not one whole group
+        elif ch == "|" and depth == 1:
+            return alternative  # an alternation inside: unwrapping would change its meaning
+        i += 1
+    return alternative[3:-1]
 
 
 def _first_hit(compiled: _CompiledTerm, form: str) -> str | None:

@@ -6,7 +6,8 @@ small matrix products (intent, risk screen, needs-a-person screen).
 
 Features of a text (its normalized forms, :mod:`inquiries.agent.normalize`):
 
-* ``c1:``…``c3:`` character n-grams of the compact form (spacing-insensitive: "배송언제" = "배송 언제");
+* ``c2:``, ``c3:`` character bigrams and trigrams of the compact form (spacing-insensitive: "배송언제" =
+  "배송 언제"; single characters measured no better and cost a fifth of the time);
 * ``b2:``…``b4:`` character n-grams of each word with its boundaries (" 배송 " tells a word start);
 * ``w:`` whole words.
 
@@ -20,8 +21,11 @@ import io
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -29,55 +33,87 @@ import numpy as np
 
 from inquiries.agent.normalize import NormalizedText, normalize, strip_framing
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: no single-character features
 # The version every new installation starts with (installed active by migration 0014), trained from the
 # shipped labelled data only by scripts/build_shipped_model.py.
 SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "shipped-model.npz"
 _WORD = re.compile(r"[^\w]+")
 
 
+_last: tuple[object, dict[str, int]] = (None, {})  # the last text's features: the model and recall share them
+
+
 def features(text: NormalizedText | str) -> dict[str, int]:
-    """Feature → count for one text."""
+    """Feature → count for one text (do not change the result: the last one is shared)."""
+    global _last
+    last = _last
+    if last[0] is text:
+        return last[1]
+    counts = _features(text)
+    if isinstance(text, NormalizedText):
+        _last = (text, counts)
+    return counts
+
+
+def _features(text: NormalizedText | str) -> dict[str, int]:
     nt = text if isinstance(text, NormalizedText) else normalize(text)
-    counts: dict[str, int] = {}
     compact = strip_framing(nt.compact)
-    for n in (1, 2, 3):
-        for i in range(len(compact) - n + 1):
-            key = f"c{n}:{compact[i:i + n]}"
-            counts[key] = counts.get(key, 0) + 1
+    keys = [f"c2:{compact[i:i + 2]}" for i in range(len(compact) - 1)]
+    keys += [f"c3:{compact[i:i + 3]}" for i in range(len(compact) - 2)]
     for token in _WORD.split(strip_framing(nt.match)):
         if not token:
             continue
-        key = f"w:{token}"
-        counts[key] = counts.get(key, 0) + 1
         bounded = f" {token} "
-        for n in (2, 3, 4):
-            for i in range(len(bounded) - n + 1):
-                key = f"b{n}:{bounded[i:i + n]}"
-                counts[key] = counts.get(key, 0) + 1
-    return counts
+        keys.append(f"w:{token}")
+        keys += [f"b2:{bounded[i:i + 2]}" for i in range(len(bounded) - 1)]
+        keys += [f"b3:{bounded[i:i + 3]}" for i in range(len(bounded) - 2)]
+        keys += [f"b4:{bounded[i:i + 4]}" for i in range(len(bounded) - 3)]
+    return Counter(keys)
 
 
 @dataclass(frozen=True)
 class Vectorizer:
-    """Feature names → columns, with the idf of each column."""
+    """Feature names → columns, with the idf of each column.
 
-    vocabulary: dict[str, int]
+    Trained, it holds the names (``vocabulary``). Loaded for deciding (:meth:`for_deciding`), it holds
+    only each name's ``hash`` in this process, sorted, with its column: tens of thousands of feature
+    strings would take several megabytes of every worker for a dictionary lookup a sorted search does.
+    """
+
+    vocabulary: dict[str, int] | None
     idf: np.ndarray  # float32, one per column
+    hashes: np.ndarray | None = None  # int64, sorted: hash(name) of every column's name
+    hash_columns: np.ndarray | None = None  # int64: the column of each entry of ``hashes``
+
+    @classmethod
+    def for_deciding(cls, names: Sequence[str], idf: np.ndarray) -> Vectorizer:
+        hashes = np.fromiter(map(hash, names), dtype=np.int64, count=len(names))
+        order = np.argsort(hashes)
+        return cls(None, idf, hashes[order], order.astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.idf)
+
+    def columns(self, names: Iterable[str], n: int) -> np.ndarray:
+        """The column of each of ``n`` feature names; -1 for a name the model does not know."""
+        if self.vocabulary is not None:
+            return np.fromiter(map(self.vocabulary.get, names, repeat(-1, n)), dtype=np.int64, count=n)
+        hashed = np.fromiter(map(hash, names), dtype=np.int64, count=n)
+        at = np.minimum(np.searchsorted(self.hashes, hashed), len(self.hashes) - 1)
+        return np.where(self.hashes[at] == hashed, self.hash_columns[at], -1)
 
     def transform_one(self, counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
         """(column indices, weights) of one text's non-zero features."""
-        vocab = self.vocabulary
-        cols, values = [], []
-        for name, count in counts.items():
-            col = vocab.get(name)
-            if col is not None:
-                cols.append(col)
-                values.append(1.0 + math.log(count))
-        if not cols:
+        n = len(counts)
+        if not n:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        index = np.asarray(cols, dtype=np.int64)
-        weights = np.asarray(values, dtype=np.float32) * self.idf[index]
+        cols = self.columns(counts, n)
+        known = cols >= 0
+        if not known.any():
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        index = cols[known]
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=n)[known]
+        weights = (np.log(tf) + np.float32(1.0)) * self.idf[index]
         norm = float(np.sqrt(np.dot(weights, weights)))
         return index, (weights / norm if norm else weights)
 
@@ -150,17 +186,32 @@ class AgentModelArtifact:
     # such drafts were right, fitted by cross-validating the whole agent with facts (policy.cross_validation)
     answer_calibration: dict[str, Calibration] = field(default_factory=dict)
 
+    @cached_property
+    def _stacked(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every scorer's weights as one ``columns × (intents + 2)`` matrix (a text's columns are then one
+        contiguous gather and one product) and their intercepts."""
+        coef = np.vstack([self.intent.coef, self.risk.coef[-1:], self.person.coef[-1:]])
+        return np.ascontiguousarray(coef.T), np.concatenate([self.intent.intercept, self.risk.intercept[-1:],
+                                                             self.person.intercept[-1:]])
+
     def predict(self, text: NormalizedText) -> Prediction:
         index, weights = self.vectorizer.transform_one(features(text))
-        probs = self.intent.probabilities(index, weights)
-        intent = max(probs, key=probs.__getitem__)
-        p_risk = next(iter(self.risk.probabilities(index, weights).values()))
-        p_person = next(iter(self.person.probabilities(index, weights).values()))
-        return Prediction(probs, intent, probs[intent], self.intent_calibration(probs[intent]), p_risk, p_person)
+        coef, intercept = self._stacked
+        z = weights @ coef[index] + intercept
+        k = len(self.intent.classes)
+        e = np.exp(z[:k] - z[:k].max())
+        p = e / e.sum()
+        best = int(p.argmax())
+        probs = dict(zip(self.intent.classes, p.tolist(), strict=True))
+        p_risk, p_person = (1.0 / (1.0 + np.exp(-z[k:]))).tolist()
+        p_intent = probs[self.intent.classes[best]]
+        return Prediction(probs, self.intent.classes[best], p_intent, self.intent_calibration(p_intent), p_risk, p_person)
 
     # -- storage ----------------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
+        if self.vectorizer.vocabulary is None:
+            raise ValueError("a version loaded for deciding keeps no feature names: store the trained one")
         names = sorted(self.vectorizer.vocabulary, key=self.vectorizer.vocabulary.__getitem__)
         meta = {
             "format": FORMAT_VERSION, "vocabulary": names, "intent_classes": list(self.intent.classes),
@@ -181,27 +232,36 @@ class AgentModelArtifact:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AgentModelArtifact:
+        """A version ready for deciding: every scorer's weights in one matrix (the scorers' ``coef`` are
+        views of it) and the vocabulary as hashes (:meth:`Vectorizer.for_deciding`)."""
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
             if meta.get("format") != FORMAT_VERSION:
                 raise ValueError(f"model format {meta.get('format')} is not {FORMAT_VERSION}; train it again")
-
-            def scorer(name: str, classes: Sequence[str]) -> LinearScorer:
-                return LinearScorer(tuple(classes), arrays[f"{name}_coef"].astype(np.float32),
-                                    arrays[f"{name}_intercept"].astype(np.float32))
-
-            return cls(
-                vectorizer=Vectorizer({n: i for i, n in enumerate(meta["vocabulary"])}, arrays["idf"].astype(np.float32)),
-                intent=scorer("intent", meta["intent_classes"]), risk=scorer("risk", meta["risk_classes"]),
-                person=scorer("person", meta["person_classes"]),
-                intent_calibration=Calibration(tuple(meta["intent_calibration"]["x"]), tuple(meta["intent_calibration"]["y"])),
-                confidence_calibration=Calibration(tuple(meta["confidence_calibration"]["x"]),
-                                                   tuple(meta["confidence_calibration"]["y"])),
-                risk_threshold=float(meta["risk_threshold"]), person_threshold=float(meta["person_threshold"]),
-                meta=meta.get("meta") or {},
-                answer_calibration={kind: Calibration(tuple(c["x"]), tuple(c["y"]))
-                                    for kind, c in (meta.get("answer_calibration") or {}).items()},
-            )
+            names = ("intent", "risk", "person")
+            coefs = [arrays[f"{name}_coef"].astype(np.float32) for name in names]
+            intercepts = [arrays[f"{name}_intercept"].astype(np.float32) for name in names]
+            idf = arrays["idf"].astype(np.float32)
+        stacked = np.ascontiguousarray(np.vstack([coefs[0], coefs[1][-1:], coefs[2][-1:]]).T)  # columns × scores
+        del coefs
+        k = len(meta["intent_classes"])
+        views = {"intent": stacked[:, :k].T, "risk": stacked[:, k:k + 1].T, "person": stacked[:, k + 1:k + 2].T}
+        scorers = {name: LinearScorer(tuple(meta[f"{name}_classes"]), views[name],
+                                      intercept if name == "intent" else intercept[-1:])
+                   for name, intercept in zip(names, intercepts, strict=True)}
+        artifact = cls(
+            vectorizer=Vectorizer.for_deciding(meta["vocabulary"], idf), intent=scorers["intent"],
+            risk=scorers["risk"], person=scorers["person"],
+            intent_calibration=Calibration(tuple(meta["intent_calibration"]["x"]), tuple(meta["intent_calibration"]["y"])),
+            confidence_calibration=Calibration(tuple(meta["confidence_calibration"]["x"]),
+                                               tuple(meta["confidence_calibration"]["y"])),
+            risk_threshold=float(meta["risk_threshold"]), person_threshold=float(meta["person_threshold"]),
+            meta=meta.get("meta") or {},
+            answer_calibration={kind: Calibration(tuple(c["x"]), tuple(c["y"]))
+                                for kind, c in (meta.get("answer_calibration") or {}).items()},
+        )
+        artifact.__dict__["_stacked"] = (stacked, np.concatenate([intercepts[0], intercepts[1][-1:], intercepts[2][-1:]]))
+        return artifact
 
 
 def vectorize_many(vectorizer: Vectorizer, texts: Iterable[str]) -> tuple[list[int], list[int], list[float]]:

@@ -16,7 +16,10 @@ def install(apps, schema_editor):
     if AgentModel.objects.using(schema_editor.connection.alias).exists() or not SHIPPED_MODEL.exists():
         return  # (the file is missing only while scripts/build_shipped_model.py builds it)
     blob = SHIPPED_MODEL.read_bytes()
-    shipped = AgentModelArtifact.from_bytes(blob).meta.get("shipped") or {}
+    try:
+        shipped = AgentModelArtifact.from_bytes(blob).meta.get("shipped") or {}
+    except ValueError:
+        return  # a file of an older format, only while scripts/build_shipped_model.py rebuilds it
     now = timezone.now()
     AgentModel.objects.using(schema_editor.connection.alias).create(
         version=1, account=None, is_active=True, created_by=SHIPPED_BY, activated_at=now, activated_by=SHIPPED_BY,
