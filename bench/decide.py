@@ -157,6 +157,8 @@ def main() -> int:
     p.add_argument("--inquiries", type=int, default=10_000)
     p.add_argument("--processes", type=int, default=2, help="processors calling decide_new at once (default 2)")
     p.add_argument("--database", default="partialauto_bench_decide")
+    p.add_argument("--no-model", action="store_true",
+                   help="switch the shipped model off: the rules classifier with the same grounding and facts")
     p.add_argument("--past-answers", type=int, default=3000,
                    help="questions already answered on the marketplace (the past-answer index the agent searches)")
     p.add_argument("--memory-probe", type=int, default=2000, metavar="N",
@@ -182,6 +184,8 @@ def main() -> int:
 
     model = AgentModel.objects.filter(is_active=True, account__isnull=True).first()
     assert model is not None, "the shipped model is not installed"
+    if args.no_model:
+        AgentModel.objects.update(is_active=False)
     layout = [  # name, market, kinds, mode, phase
         ("coupang_live", "COUPANG", ("COUPANG_ONLINE", "COUPANG_CALLCENTER"), Mode.LIVE, 3),
         ("naver_live", "SMARTSTORE", ("NAVER_QNA", "NAVER_INQUIRY"), Mode.LIVE, 2),
@@ -248,7 +252,7 @@ def main() -> int:
         "command": "bench/decide.py " + " ".join(sys.argv[1:]),
         "database": connection.settings_dict["NAME"],
         "backend": "rules",
-        "model_version": model.version,
+        "model_version": None if args.no_model else model.version,
         "seller_facts": facts,
         "answer_kinds": dict(Inquiry.objects.exclude(answer_kind="").values_list("answer_kind").annotate(n=Count("id"))),
         "forked_process_max_rss_mb": [w["max_rss_mb"] for w in workers],
