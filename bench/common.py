@@ -326,6 +326,24 @@ server.stop()
 from markets.sandbox.server import SandboxURLs  # noqa: E402  (no Django needed to import it)
 
 
+def sandbox_accounts(sandbox, per_market: int, *, vendor_base: int, app_prefix: str) -> list[tuple]:
+    """``per_market`` Coupang and as many SmartStore accounts, each registered at the sandbox and in our
+    database pointing at it: (MarketAccount, the sandbox owner id), alternating Coupang and SmartStore."""
+    from markets import services as market_services
+
+    control, accounts = sandbox.control, []
+    for i in range(per_market):
+        cp = control.add_coupang_account(vendor_id=f"B{vendor_base + i}", reply_by="bench")
+        accounts.append((market_services.account_create(
+            name=f"coupang_{i}", market_code="COUPANG", vendor_id=cp["vendor_id"], access_key=cp["access_key"],
+            secret_key=cp["secret_key"], reply_by="bench", api_base_url=sandbox.coupang_base_url), cp["vendor_id"]))
+        nv = control.add_naver_account(client_id=f"{app_prefix}-{i}")
+        accounts.append((market_services.account_create(
+            name=f"naver_{i}", market_code="SMARTSTORE", client_id=nv["client_id"], client_secret=nv["client_secret"],
+            api_base_url=sandbox.naver_base_url), nv["client_id"]))
+    return accounts
+
+
 class SandboxProcess(SandboxURLs):
     """The sandbox marketplace in a process of its own, driven through its control API.
 

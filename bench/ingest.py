@@ -110,7 +110,6 @@ def main() -> int:
     from django.utils import timezone
 
     from inquiries.models import Inquiry, InquiryEvent
-    from markets import services as market_services
     from markets.clients.ratelimit import NullLimiter
     from markets.connect import client_for
     from markets.ingest import POLL_THREADS, poll_markets
@@ -118,16 +117,7 @@ def main() -> int:
 
     sandbox = common.SandboxProcess(seed=args.seed)
     control = sandbox.control
-    accounts = []
-    for i in range(args.accounts):
-        cp = control.add_coupang_account(vendor_id=f"B{20_000_000 + i}", reply_by="bench")
-        accounts.append((market_services.account_create(
-            name=f"coupang_{i}", market_code="COUPANG", vendor_id=cp["vendor_id"], access_key=cp["access_key"],
-            secret_key=cp["secret_key"], reply_by="bench", api_base_url=sandbox.coupang_base_url), cp["vendor_id"]))
-        nv = control.add_naver_account(client_id=f"bench-app-{i}")
-        accounts.append((market_services.account_create(
-            name=f"naver_{i}", market_code="SMARTSTORE", client_id=nv["client_id"], client_secret=nv["client_secret"],
-            api_base_url=sandbox.naver_base_url), nv["client_id"]))
+    accounts = common.sandbox_accounts(sandbox, args.accounts, vendor_base=20_000_000, app_prefix="bench-app")
     per_kind = max(1, args.inquiries // (len(accounts) * 2))
     common.say(f"generating {per_kind * len(accounts) * 2} inquiries in the sandbox")
     for account, owner in accounts:

@@ -42,23 +42,13 @@ def main() -> int:
     common.setup(args.database)
     from django.db import connection
 
-    from markets import services as market_services
     from markets.clients.ratelimit import NullLimiter
     from markets.models import MarketOrder, OrderSyncCursor
     from markets.orders import SYNC_THREADS, sync_orders
 
     sandbox = common.SandboxProcess(seed=args.seed)
     control = sandbox.control
-    accounts = []
-    for i in range(args.accounts):
-        cp = control.add_coupang_account(vendor_id=f"B{30_000_000 + i}", reply_by="bench")
-        accounts.append((market_services.account_create(
-            name=f"coupang_{i}", market_code="COUPANG", vendor_id=cp["vendor_id"], access_key=cp["access_key"],
-            secret_key=cp["secret_key"], reply_by="bench", api_base_url=sandbox.coupang_base_url), cp["vendor_id"]))
-        nv = control.add_naver_account(client_id=f"bench-orders-{i}")
-        accounts.append((market_services.account_create(
-            name=f"naver_{i}", market_code="SMARTSTORE", client_id=nv["client_id"], client_secret=nv["client_secret"],
-            api_base_url=sandbox.naver_base_url), nv["client_id"]))
+    accounts = common.sandbox_accounts(sandbox, args.accounts, vendor_base=30_000_000, app_prefix="bench-orders")
     per_account = max(1, args.orders // len(accounts))
     common.say(f"placing {per_account * len(accounts)} orders in the sandbox")
     for account, owner in accounts:

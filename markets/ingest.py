@@ -31,7 +31,7 @@ from inquiries import events
 from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import MalformedPayload, MarketAccount, PollCursor
-from partialauto.db import threads_allowed
+from partialauto.db import copied_rows, threads_allowed
 
 log = logging.getLogger("partialauto.ingest")
 
@@ -170,11 +170,7 @@ def _insert_new_pg(account: MarketAccount, new_items: list) -> list[tuple[int, s
     qn = connection.ops.quote_name
     cols = ", ".join(qn(f.column) for f in fields)
     table, event_table = qn(Inquiry._meta.db_table), qn(InquiryEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE _ingest_rows ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
-        with cursor.cursor.copy(f"COPY _ingest_rows ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    with connection.cursor() as cursor, copied_rows(cursor, "_ingest_rows", table, cols, rows):
         cursor.execute(
             # In key order: concurrent polls of one account wait on each other's rows in one order, never
             # in a cycle.
@@ -187,7 +183,6 @@ def _insert_new_pg(account: MarketAccount, new_items: list) -> list[tuple[int, s
             [InquiryEvent.Type.INGESTED, now, POLLER, Inquiry.SendStatus.NOT_SENT],
         )
         fresh = cursor.fetchall()
-        cursor.execute("DROP TABLE _ingest_rows")
     return fresh
 
 

@@ -42,6 +42,7 @@ from markets.clients.orders import (
 )
 from markets.models import MalformedPayload, MarketAccount, MarketCode, MarketOrder, OrderSyncCursor
 from partialauto.db import copy_upsert, threads_allowed
+from partialauto.iterables import chunked
 
 log = logging.getLogger("partialauto.orders")
 
@@ -149,9 +150,13 @@ def upsert_lines(account: MarketAccount, lines: Iterable[RemoteOrderLine], *, no
         chunk = keys[start:start + UPSERT_BATCH]
         with transaction.atomic():
             old = {o.line_id: o for o in MarketOrder.objects.filter(account=account, line_id__in=chunk)}
-            rows = [_merge(account, latest[k], old.get(k), now) for k in chunk]
-            changed = [row for row in rows if row.line_id not in old or not _same(row, old[row.line_id])]
-            unchanged = [old[row.line_id].pk for row in rows if row.line_id in old and _same(row, old[row.line_id])]
+            changed, unchanged = [], []
+            for key in chunk:
+                row, stored = _merge(account, latest[key], old.get(key), now), old.get(key)
+                if stored is not None and _same(row, stored):
+                    unchanged.append(stored.pk)
+                else:
+                    changed.append(row)
             if changed and connection.vendor == "postgresql":
                 copy_upsert(MarketOrder, changed, unique_fields=["account", "line_id"], update_fields=list(_WRITE_FIELDS))
             elif changed:
@@ -244,17 +249,6 @@ class _Run:
         cursor.save(update_fields=["watermark", "last_synced_at", "last_success_at", "last_error", "last_fetched"])
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _sync_coupang(run: _Run, client) -> None:
     def ordersheets(cursor: OrderSyncCursor) -> None:
         start = run.now - timedelta(days=active_days())
@@ -262,7 +256,7 @@ def _sync_coupang(run: _Run, client) -> None:
             start = min(start, run.now - FIRST_SYNC_LOOKBACK)
         elif cursor.watermark - OVERLAP < start:
             start = cursor.watermark - OVERLAP  # catch up after an outage longer than the active window
-        for chunk in _chunks(run.split(client.list_ordersheets(start, run.now)), UPSERT_BATCH):
+        for chunk in chunked(run.split(client.list_ordersheets(start, run.now)), UPSERT_BATCH):
             run.store(_with_history(client, chunk, run.now))
 
     def returns(cursor: OrderSyncCursor) -> None:
@@ -295,7 +289,7 @@ def _with_history(client, lines: list[RemoteOrderLine], now: datetime) -> list[R
 def _sync_naver(run: _Run, client) -> None:
     def changes(cursor: OrderSyncCursor) -> None:
         ids = [line_id for line_id, _changed in run.split(client.list_changed(run.start(cursor), run.now))]
-        for chunk in _chunks(run.split(client.query_product_orders(ids)), UPSERT_BATCH):
+        for chunk in chunked(run.split(client.query_product_orders(ids)), UPSERT_BATCH):
             run.store(chunk)
 
     def refresh(cursor: OrderSyncCursor) -> None:
@@ -303,7 +297,7 @@ def _sync_naver(run: _Run, client) -> None:
             account=run.account, status__in=IN_FLIGHT, synced_at__lt=run.now - REFRESH_AFTER,
             ordered_at__gte=run.now - timedelta(days=active_days()),
         ).order_by("synced_at").values_list("line_id", flat=True)[:REFRESH_MAX])
-        for chunk in _chunks(run.split(client.query_product_orders(stale)), UPSERT_BATCH):
+        for chunk in chunked(run.split(client.query_product_orders(stale)), UPSERT_BATCH):
             run.store(chunk)
 
     run.stream(S.NAVER_CHANGES, changes)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
 from django.db import connection, models
 
 
@@ -19,12 +22,25 @@ def in_transaction() -> bool:
     return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
+@contextmanager
+def copied_rows(cursor, name: str, table: str, cols: str, rows: Iterable[Sequence]) -> Iterator[str]:
+    """PostgreSQL, inside a transaction: a temporary table ``name`` with ``table``'s columns ``cols``
+    (quoted, comma-separated), filled with ``rows`` by ``COPY`` (no per-value SQL to build or parse),
+    for the statement in the ``with`` block to read; dropped afterwards."""
+    cursor.execute(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
+    with cursor.cursor.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    yield name
+    cursor.execute(f"DROP TABLE {name}")
+
+
 def copy_upsert(model: type[models.Model], objs: list[models.Model], *, unique_fields: list[str],
                 update_fields: list[str]) -> None:
     """PostgreSQL, inside a transaction: insert ``objs`` or update the rows they collide with on
-    ``unique_fields`` — ``bulk_create(update_conflicts=True)`` in two round trips with no per-row SQL to
-    build or parse. The rows are COPYed into a temporary table, then one ``INSERT … SELECT … ON CONFLICT
-    DO UPDATE`` writes them in key order (concurrent writers of the same rows lock them in one order)."""
+    ``unique_fields`` — ``bulk_create(update_conflicts=True)`` in two round trips. The rows go through
+    :func:`copied_rows`, then one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` writes them in key order
+    (concurrent writers of the same rows lock them in one order)."""
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
@@ -33,11 +49,7 @@ def copy_upsert(model: type[models.Model], objs: list[models.Model], *, unique_f
     updates = ", ".join(f"{qn(meta.get_field(name).column)} = EXCLUDED.{qn(meta.get_field(name).column)}"
                         for name in update_fields)
     table = qn(meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE _upsert_rows ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
-        with cursor.cursor.copy(f"COPY _upsert_rows ({cols}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields])
-        cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _upsert_rows ORDER BY {keys} "
+    rows = ([f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs)
+    with connection.cursor() as cursor, copied_rows(cursor, "_upsert_rows", table, cols, rows) as source:
+        cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source} ORDER BY {keys} "
                        f"ON CONFLICT ({keys}) DO UPDATE SET {updates}")
-        cursor.execute("DROP TABLE _upsert_rows")

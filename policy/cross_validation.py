@@ -15,7 +15,6 @@ a calibration fitted on the other folds' rows only, so no figure is measured on 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,14 +58,7 @@ def prepare_account() -> MarketAccount:
 
 def shipped_rows() -> dict[str, dict]:
     """Every shipped labelled line that is not held out, by id (what evaluate_items reads)."""
-    rows = {}
-    for path in sorted(training.DATA_DIR.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                if row.get("split") != "holdout":
-                    rows[str(row["id"])] = {**row, "account_id": None}
-    return rows
+    return {str(row["id"]): {**row, "account_id": None} for _stem, row in training.shipped_rows()}
 
 
 def cross_validate(account: MarketAccount, *, folds: int = 5, seed: int = 0, cache: Path | None = None,

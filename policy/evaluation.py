@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from inquiries.agent.confidence import UNGROUNDED_KIND
-from inquiries.agent.facts import LOOKUP_MIRROR, InquiryFacts, OrderFact
+from inquiries.agent.facts import LOOKUP_MIRROR, OrderFact
 from inquiries.agent.loader import load_context
 from inquiries.agent.pipeline import run_agent
 from inquiries.facts import load_facts, order_refs

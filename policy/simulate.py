@@ -14,10 +14,10 @@ from inquiries.decide import policy_decision, run_agent_for
 from inquiries.facts import load_facts
 from inquiries.models import Inquiry
 from markets.models import MarketAccount
+from partialauto.iterables import chunked
 from policy.controls import AccountControls, load_account_controls, load_global
 from policy.hours import Calendar
 from policy.models import Mode, RolloutPhase
-from policy.quota import quota_used
 
 MAX_LINE_CHARS = 100_000
 
@@ -75,22 +75,11 @@ def virtual_controls() -> AccountControls:
 SIMULATION_CHUNK = 200
 
 
-def _chunks(items: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    chunk: list[dict] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def simulate(items: Iterable[dict], *, controls_for, at: dt.datetime, seller_name: str = "",
              account: MarketAccount | None = None) -> Iterator[dict]:
     """Each item's would-be decision. Facts come from the order mirror, the shipping policy and the
     product knowledge as they are now; an order the mirror lacks is not looked up (nothing is called)."""
-    for chunk in _chunks(items, SIMULATION_CHUNK):
+    for chunk in chunked(items, SIMULATION_CHUNK):
         facts = load_facts(chunk, now=at, lookups=False, account=account)
         yield from (_simulate_one(item, controls_for, at, seller_name, f) for item, f in zip(chunk, facts, strict=True))
 

@@ -54,9 +54,10 @@ def reusable(answer: str, *, names_order: bool) -> bool:
     return bool(answer.strip()) and not names_order and not _SPECIFIC.search(answer)
 
 
-def _vector(text: NormalizedText | str) -> tuple[np.ndarray, np.ndarray]:
-    """(hashed feature ids, sorted; weights) of a text, L2-normalized, sublinear counts."""
-    counts = features(text)
+def _vector(text: NormalizedText | str, counts: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(hashed feature ids, sorted; weights) of a text, L2-normalized, sublinear counts. ``counts``: the
+    text's features when the caller has them already."""
+    counts = features(text) if counts is None else counts
     if not counts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     ids = np.fromiter(map(hash, counts), dtype=np.int64, count=len(counts))
@@ -87,10 +88,10 @@ class PastAnswerIndex:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def similarities(self, text: NormalizedText | str) -> np.ndarray:
+    def similarities(self, text: NormalizedText | str, counts: dict[str, int] | None = None) -> np.ndarray:
         """Cosine similarity of ``text`` to every entry."""
         scores = np.zeros(len(self.entries), dtype=np.float32)
-        ids, weights = _vector(text)
+        ids, weights = _vector(text, counts)
         if not len(ids) or not len(self._keys):
             return scores
         at = np.searchsorted(self._keys, ids)
@@ -105,12 +106,12 @@ class PastAnswerIndex:
         return np.bincount(self._owner[postings], weights=contribution, minlength=len(self.entries)).astype(np.float32)
 
     def best(self, text: NormalizedText, *, account_id: str | None, product_refs: Sequence[str] = (),
-             intent: str | None = None) -> PastMatch | None:
+             intent: str | None = None, counts: dict[str, int] | None = None) -> PastMatch | None:
         """The closest past question at or above :data:`NEAR_DUPLICATE`, preferring the same account
         and the same product; None when there is none."""
         if not self.entries:
             return None
-        scores = self.similarities(text)
+        scores = self.similarities(text, counts)
         refs = set(product_refs)
         best: tuple[tuple, PastMatch] | None = None
         for i in np.flatnonzero(scores >= NEAR_DUPLICATE - 1e-6):

@@ -77,7 +77,7 @@ from inquiries.agent.scoring import (
     score_model,
     score_rules,
 )
-from inquiries.agent.textmodel import AgentModelArtifact, Prediction
+from inquiries.agent.textmodel import AgentModelArtifact, Prediction, features
 
 logger = logging.getLogger("partialauto.agent")
 
@@ -182,6 +182,7 @@ class CSAgentState(TypedDict, total=False):
     item_ids: tuple[str, ...]  # the marketplace item the inquiry is about (picks the right shipment box)
     grounding: Grounding
     normalized: NormalizedText  # title + content, what is classified
+    features: dict[str, int]  # the text's features (the model and the past-answer search share them)
     prediction: Prediction  # the trained model's reading (when a version is active)
     risk_hits: list[RiskHit]
     person_hits: list[RiskHit]  # requests only a person may grant
@@ -221,11 +222,19 @@ def step_normalize(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     return {"chars": len(state["normalized"].text), "truncated": state["normalized"].truncated}
 
 
+def _features(state: CSAgentState) -> dict[str, int]:
+    """The text's features for the model and the past-answer search, computed once per inquiry."""
+    counts = state.get("features")
+    if counts is None:
+        counts = state["features"] = features(state["normalized"])
+    return counts
+
+
 def step_model(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     """The trained model's reading of the inquiry (intent probabilities, the learned screens)."""
     if ctx.model is None:
         return {"version": None}
-    prediction = ctx.model.predict(state["normalized"])
+    prediction = ctx.model.predict(state["normalized"], _features(state))
     state["prediction"] = prediction
     return {"version": ctx.model_version, **prediction.as_dict()}
 
@@ -266,7 +275,7 @@ def step_recall(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
         return {"match": None}
     refs = ([facts.product.product_id] if facts.product else []) + [state.get("product_id") or ""]
     match = ctx.past_answers.best(state["normalized"], account_id=ctx.account_id, intent=state["intent"],
-                                  product_refs=[r for r in refs if r])
+                                  product_refs=[r for r in refs if r], counts=_features(state))
     state["past"] = match
     return {"match": None if match is None else {"inquiry": match.entry.id, "similarity": match.similarity}}
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -345,38 +345,9 @@ class _TermGroup:
         return any(p.search(nospace if ns else form) for p, ns in self.prefilters)
 
 
-def _top_level_alternatives(source: str) -> list[str]:
-    """``source`` split at its top-level ``|`` (outside groups and classes), each alternative without
-    a single group around all of it: ``(?:a)|(?:b(?:c|d))`` → ``a``, ``b(?:c|d)``. An alternative that
-    is not one whole group stays as it is; an inline flag keeps the source whole."""
-    if source.startswith("(?") and source[2:3] not in (":", "=", "!", "<"):
-        return [source]
-    parts, depth, start, i, in_class = [], 0, 0, 0, False
-    while i < len(source):
-        ch = source[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            if source[i + 1:i + 2] == "]":
-                i += 1
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(source[start:i])
-            start = i + 1
-        i += 1
-    parts.append(source[start:])
-    return [_unwrapped(p) for p in parts]
-
-
-def _group_end(source: str) -> int:
-    """The index of the ``)`` closing the group ``source`` starts with; -1 when there is none."""
+def _structure(source: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, depth) of every ``(``, ``)`` and ``|`` of a pattern that is not escaped or in
+    a character class; depth is the nesting outside the character (for ``)``: after it closes)."""
     depth, i, in_class = 0, 0, False
     while i < len(source):
         ch = source[i]
@@ -387,14 +358,33 @@ def _group_end(source: str) -> int:
             in_class = ch != "]"
         elif ch == "[":
             in_class = True
+            if source[i + 1:i + 2] == "]":  # a "]" first in a class is a literal
+                i += 1
         elif ch == "(":
+            yield i, ch, depth
             depth += 1
         elif ch == ")":
             depth -= 1
-            if depth == 0:
-                return i
+            yield i, ch, depth
+        elif ch == "|":
+            yield i, ch, depth
         i += 1
-    return -1
+
+
+def _top_level_alternatives(source: str) -> list[str]:
+    """``source`` split at its top-level ``|`` (outside groups and classes), each alternative without
+    a single group around all of it: ``(?:a)|(?:b(?:c|d))`` → ``a``, ``b(?:c|d)``. An alternative that
+    is not one whole group stays as it is; an inline flag keeps the source whole."""
+    if source.startswith("(?") and source[2:3] not in (":", "=", "!", "<"):
+        return [source]
+    cuts = [i for i, ch, depth in _structure(source) if ch == "|" and depth == 0]
+    bounds = zip([-1, *cuts], [*cuts, len(source)], strict=True)
+    return [_unwrapped(source[start + 1:end]) for start, end in bounds]
+
+
+def _group_end(source: str) -> int:
+    """The index of the ``)`` closing the group ``source`` starts with; -1 when there is none."""
+    return next((i for i, ch, depth in _structure(source) if ch == ")" and depth == 0), -1)
 
 
 def _distributed(alternative: str, limit: int = 64) -> list[str]:
@@ -418,25 +408,10 @@ def _unwrapped(alternative: str) -> str:
     """``(?:x)`` → ``x`` when the group spans the whole alternative and has no top-level ``|``."""
     if not (alternative.startswith("(?:") and alternative.endswith(")")):
         return alternative
-    depth, i, in_class = 0, 0, False
-    while i < len(alternative):
-        ch = alternative[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0 and i != len(alternative) - 1:
-                return alternative  # the first group closes before the end: not one whole group
-        elif ch == "|" and depth == 1:
-            return alternative  # an alternation inside: unwrapping would change its meaning
-        i += 1
+    if _group_end(alternative) != len(alternative) - 1:
+        return alternative  # the first group closes before the end: not one whole group
+    if any(ch == "|" and depth == 1 for _i, ch, depth in _structure(alternative)):
+        return alternative  # an alternation inside: unwrapping would change its meaning
     return alternative[3:-1]
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -40,22 +39,8 @@ SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "shipped-model.npz"
 _WORD = re.compile(r"[^\w]+")
 
 
-_last: tuple[object, dict[str, int]] = (None, {})  # the last text's features: the model and recall share them
-
-
 def features(text: NormalizedText | str) -> dict[str, int]:
-    """Feature → count for one text (do not change the result: the last one is shared)."""
-    global _last
-    last = _last
-    if last[0] is text:
-        return last[1]
-    counts = _features(text)
-    if isinstance(text, NormalizedText):
-        _last = (text, counts)
-    return counts
-
-
-def _features(text: NormalizedText | str) -> dict[str, int]:
+    """Feature → count for one text."""
     nt = text if isinstance(text, NormalizedText) else normalize(text)
     compact = strip_framing(nt.compact)
     keys = [f"c2:{compact[i:i + 2]}" for i in range(len(compact) - 1)]
@@ -126,18 +111,6 @@ class LinearScorer:
     coef: np.ndarray  # float32 [k, columns]
     intercept: np.ndarray  # float32 [k]
 
-    def scores(self, index: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return self.coef[:, index] @ weights + self.intercept
-
-    def probabilities(self, index: np.ndarray, weights: np.ndarray) -> dict[str, float]:
-        z = self.scores(index, weights)
-        if len(self.classes) == 1 or self.coef.shape[0] == 1:
-            return {self.classes[-1]: float(1.0 / (1.0 + math.exp(-float(z[0]))))}
-        z = z - z.max()
-        e = np.exp(z)
-        p = e / e.sum()
-        return {c: float(v) for c, v in zip(self.classes, p, strict=True)}
-
 
 @dataclass(frozen=True)
 class Calibration:
@@ -194,8 +167,9 @@ class AgentModelArtifact:
         return np.ascontiguousarray(coef.T), np.concatenate([self.intent.intercept, self.risk.intercept[-1:],
                                                              self.person.intercept[-1:]])
 
-    def predict(self, text: NormalizedText) -> Prediction:
-        index, weights = self.vectorizer.transform_one(features(text))
+    def predict(self, text: NormalizedText, counts: dict[str, int] | None = None) -> Prediction:
+        """``counts``: the text's :func:`features` when the caller has them already."""
+        index, weights = self.vectorizer.transform_one(features(text) if counts is None else counts)
         coef, intercept = self._stacked
         z = weights @ coef[index] + intercept
         k = len(self.intent.classes)

@@ -19,8 +19,8 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -78,17 +78,20 @@ def example_from_row(row: dict, *, source: str = "shipped", weight: float = 1.0)
                    weight, source, row.get("topic") or "", person_labelled="must_human" in row)
 
 
-def shipped_examples() -> list[Example]:
-    """The shipped labelled data: every ``*.jsonl`` under ``inquiries/agent/data`` — never a row whose
-    ``split`` is ``holdout`` (kept for measuring, never trained or tuned on)."""
-    examples = []
+def shipped_rows() -> Iterator[tuple[str, dict]]:
+    """(file stem, row) of the shipped labelled data: every ``*.jsonl`` under ``inquiries/agent/data`` —
+    never a row whose ``split`` is ``holdout`` (kept for measuring, never trained or tuned on)."""
     for path in sorted(DATA_DIR.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
                 if row.get("split") != "holdout":
-                    examples.append(example_from_row(row, source=f"shipped:{path.stem}"))
-    return examples
+                    yield path.stem, row
+
+
+def shipped_examples() -> list[Example]:
+    """The shipped labelled data as training examples (:func:`shipped_rows`)."""
+    return [example_from_row(row, source=f"shipped:{stem}") for stem, row in shipped_rows()]
 
 
 def data_fingerprint(examples: Sequence[Example]) -> str:

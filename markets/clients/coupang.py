@@ -28,7 +28,6 @@ from markets.clients.base import (
     MarketClient,
     MarketError,
     MarketRequestError,
-    MarketResponseError,
     ParsedPage,
     RemoteInquiry,
     SendOutcome,

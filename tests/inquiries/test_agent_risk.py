@@ -160,3 +160,24 @@ def test_seed_lexicon__compiles_cleanly_and_covers_every_category(scanner):
     for guide_term in GUIDE_RISK_TERMS:
         seed = next(k for k in RISK_KEYWORDS if k["term"] == guide_term)
         assert not any(v.startswith("!") for v in seed["variants"]), "guide keywords have no exclusions"
+
+
+def test_prefilters__find_exactly_what_scanning_term_by_term_finds():
+    """The prefilter unions are split and rearranged for speed; they must never change a result."""
+    import dataclasses
+
+    from inquiries.agent.risk import _distributed, _top_level_alternatives
+    from inquiries.agent.seed_data import MORE_RISK_KEYWORDS, PERSON_KEYWORDS
+    from inquiries.agent.training import shipped_rows
+
+    assert _top_level_alternatives("(?:a)|(?:b(?:c|d))|e[|)]f|(?:x|y)") == ["a", "b(?:c|d)", "e[|)]f", "(?:x|y)"]
+    assert _distributed("(?:택배|물건)\\w{0,6}분실") == ["택배\\w{0,6}분실", "물건\\w{0,6}분실"]
+    assert _distributed("(?:그냥|절대)?안넘어가") == ["(?:그냥|절대)?안넘어가"]
+    terms = [RiskTerm(k["term"], k["category"], tuple(k.get("variants") or ()))
+             for k in RISK_KEYWORDS + MORE_RISK_KEYWORDS + PERSON_KEYWORDS]
+    fast = RiskScanner(terms)
+    slow = RiskScanner(terms)
+    slow._groups = [dataclasses.replace(group, prefilters=None) for group in slow._groups]
+    texts = [row["content"] for _stem, row in shipped_rows()]
+    assert len(texts) > 4000
+    assert [fast.scan(t) for t in texts] == [slow.scan(t) for t in texts]

@@ -5,12 +5,6 @@ run while the sandbox is down fails with a clear message per account and loses n
 from __future__ import annotations
 
 import io
-import shlex
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -19,40 +13,15 @@ from django.core.management.base import CommandError
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import PollCursor
 from markets.sandbox.control import SandboxControl
+from tests.markets.sandbox_process import flags_for, running_sandbox
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def sandbox_process():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "market_sandbox", "--port", str(port),
-                             "--seed-inquiries", "50"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if "Press Ctrl+C" in line or proc.poll() is not None:
-            break
-    assert "Press Ctrl+C" in "".join(lines), "".join(lines)
-    try:
-        yield proc, "".join(lines), f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def flags_for(output: str, market: str) -> list[str]:
-    line = next(l for l in output.splitlines() if l.strip().startswith(market))
-    return shlex.split(line.strip())[1:]
+    with running_sandbox("--seed-inquiries", "50") as running:
+        yield running
 
 
 def test_new_user__poll_sandbox_once_twice_and_while_down(sandbox_process):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -18,10 +17,9 @@ from inquiries.models import Inquiry
 from markets.models import MarketOrder
 from markets.sandbox.control import SandboxControl
 from policy.models import AccountRollout
-from tests.markets.test_new_user_flow import flags_for, free_port  # noqa: F401  (the same sandbox process)
+from tests.markets.sandbox_process import ROOT, flags_for, running_sandbox
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
 ANSWERABLE = {"shipped", "in_transit", "delivered"}  # split orders (partly shipped) may go either way
 PERSON = {"cancelled", "returned", "exchanged", "stalled", "misdelivered"}
@@ -30,27 +28,8 @@ KINDS = ("COUPANG_ONLINE", "COUPANG_CALLCENTER", "NAVER_QNA", "NAVER_INQUIRY")
 
 @pytest.fixture
 def sandbox_process():
-    import subprocess
-    import sys
-    import time
-
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "market_sandbox", "--port", str(port),
-                             "--seed-inquiries", "50", "--seed", "20261201"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if "Press Ctrl+C" in line or proc.poll() is not None:
-            break
-    assert "Press Ctrl+C" in "".join(lines), "".join(lines)
-    try:
-        yield "".join(lines), f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with running_sandbox("--seed-inquiries", "50", "--seed", "20261201") as (_proc, banner, url):
+        yield banner, url
 
 
 def call(*args) -> str:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from inquiries import services
 from markets.models import MarketAccount
-from markets.selectors import UnknownAccountError, account_by_name
+from markets.management.accounts import account_or_none
 from partialauto import datafiles
 from partialauto.datafiles import DataFileError
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         dump.add_argument("--format", choices=datafiles.FORMATS, default=datafiles.JSON)
 
     def handle(self, *args, action: str, account: str | None, format: str | None, **options):
-        target = self._account(account)
+        target = account_or_none(account)
         if action == "export":
             text = services.product_knowledge_export(account=target, fmt=format)
             self.stdout.write(text, ending="")
@@ -55,14 +55,6 @@ class Command(BaseCommand):
             % {"scope": _scope(target), "created": result.created, "updated": result.updated,
                "unchanged": result.unchanged, "facts": result.facts_written, "added": result.facts_added,
                "removed": result.facts_removed}))
-
-    def _account(self, name: str | None) -> MarketAccount | None:
-        if name is None:
-            return None
-        try:
-            return account_by_name(name)
-        except UnknownAccountError as exc:
-            raise CommandError(str(exc)) from None
 
 
 def _scope(account: MarketAccount | None) -> str:

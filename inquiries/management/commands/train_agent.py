@@ -10,7 +10,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from inquiries.agent_models import AgentModelError, train_and_store
-from markets.selectors import UnknownAccountError, account_by_name
+from markets.management.accounts import account_or_none
 
 
 class Command(BaseCommand):
@@ -24,10 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["table", "json"], default="table")
 
     def handle(self, *args, account, activate, notes, by, format, **options):
-        try:
-            target = account_by_name(account) if account else None
-        except UnknownAccountError as exc:
-            raise CommandError(str(exc)) from exc
+        target = account_or_none(account or None)
         actor = by or f"shell:{getpass.getuser()}"
         try:
             trained = train_and_store(actor=actor, account=target, activate=activate, notes=notes)

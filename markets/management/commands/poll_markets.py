@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from markets.ingest import poll_markets
-from markets.models import MarketAccount
+from markets.management.accounts import check_names, write_results
 
 
 class Command(BaseCommand):
@@ -11,20 +11,10 @@ class Command(BaseCommand):
         parser.add_argument("--account", action="append", default=[], metavar="N", help="only this account (repeatable)")
 
     def handle(self, *args, account, **options):
-        unknown = sorted(set(account) - set(MarketAccount.objects.filter(name__in=account).values_list("name", flat=True)))
-        if unknown:
-            raise CommandError(f"unknown account(s): {', '.join(unknown)}")
+        check_names(account)
         results = poll_markets(names=account or None)
-        if not results:
-            self.stdout.write("no active accounts to poll (register one with `market_account add`)")
-        failed = 0
-        for r in results:
-            line = (f"{r.account}: fetched {r.fetched}, new {r.created}, answered elsewhere {r.answered_elsewhere}, "
-                    f"malformed {r.malformed}")
-            if r.ok:
-                self.stdout.write(self.style.SUCCESS(line))
-            else:
-                failed += 1
-                self.stdout.write(self.style.ERROR(line + " — FAILED: " + "; ".join(r.errors)))
+        failed = write_results(self, results, lambda r: f"fetched {r.fetched}, new {r.created}, answered elsewhere "
+                                                        f"{r.answered_elsewhere}, malformed {r.malformed}",
+                               nothing="no active accounts to poll (register one with `market_account add`)")
         if failed:
             raise CommandError(f"{failed} of {len(results)} account(s) failed; their watermarks were kept, nothing was lost")

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from markets import services
 from markets.models import MarketAccount, ShippingPolicy
-from markets.selectors import UnknownAccountError, account_by_name
+from markets.management.accounts import account_or_none
 from partialauto import datafiles
 from partialauto.datafiles import DataFileError
 
@@ -43,21 +43,13 @@ class Command(BaseCommand):
         dump.add_argument("--account", default=None, help="one account (an object); without it every stored policy (a list)")
 
     def handle(self, *args, action: str, account: str | None, **options):
-        target = self._account(account)
+        target = account_or_none(account)
         if action == "show":
             self._show(target)
         elif action == "export":
             self.stdout.write(datafiles.to_json(services.shipping_policy_export(account=target)), ending="")
         else:
             self._import(options["file"], target, options.get("format"))
-
-    def _account(self, name: str | None) -> MarketAccount | None:
-        if name is None:
-            return None
-        try:
-            return account_by_name(name)
-        except UnknownAccountError as exc:
-            raise CommandError(str(exc)) from None
 
     def _import(self, path: str, account: MarketAccount | None, fmt: str | None) -> None:
         try:

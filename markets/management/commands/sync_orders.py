@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from markets.models import MarketAccount
+from markets.management.accounts import check_names, write_results
 from markets.orders import sync_orders
 
 
@@ -11,20 +11,11 @@ class Command(BaseCommand):
         parser.add_argument("--account", action="append", default=[], metavar="N", help="only this account (repeatable)")
 
     def handle(self, *args, account, **options):
-        unknown = sorted(set(account) - set(MarketAccount.objects.filter(name__in=account).values_list("name", flat=True)))
-        if unknown:
-            raise CommandError(f"unknown account(s): {', '.join(unknown)}")
+        check_names(account)
         results = sync_orders(names=account or None)
-        if not results:
-            self.stdout.write("no active accounts to sync (register one with `market_account add`)")
-        failed = 0
-        for r in results:
-            line = f"{r.account}: fetched {r.fetched}, new {r.created}, updated {r.updated}, malformed {r.malformed}"
-            if r.ok:
-                self.stdout.write(self.style.SUCCESS(line))
-            else:
-                failed += 1
-                self.stdout.write(self.style.ERROR(line + " — FAILED: " + "; ".join(r.errors)))
+        failed = write_results(self, results, lambda r: f"fetched {r.fetched}, new {r.created}, updated {r.updated}, "
+                                                        f"malformed {r.malformed}",
+                               nothing="no active accounts to sync (register one with `market_account add`)")
         if failed:
             raise CommandError(f"{failed} of {len(results)} account(s) failed: "
                                + ", ".join(r.account for r in results if not r.ok)

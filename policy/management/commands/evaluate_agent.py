@@ -9,7 +9,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from markets.selectors import UnknownAccountError, account_by_name
+from markets.management.accounts import account_or_none
 from policy.evaluation import SAFE_FROM, evaluate_items, report
 from policy.simulate import read_jsonl
 
@@ -31,10 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         if not 0.0 <= o["threshold"] <= 1.0:
             raise CommandError(f"--threshold must be between 0 and 1, got {o['threshold']}")
-        try:
-            account = account_by_name(o["account"]) if o["account"] else None
-        except UnknownAccountError as exc:
-            raise CommandError(str(exc)) from exc
+        account = account_or_none(o["account"] or None)
         items, problems = self._read(o["input"], o["split"])
         if not items:
             raise CommandError("no labelled line to evaluate" + (f" ({problems} unreadable)" if problems else ""))
