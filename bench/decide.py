@@ -54,6 +54,11 @@ def _worker(barrier, results, index: int, profile_path: str | None) -> None:
         from inquiries.agent.loader import load_context
 
         load_context()  # what a worker holds once it has decided anything: the model and the matchers
+        import datetime as dt
+
+        from partialauto.calendar import kr_holiday_name
+
+        kr_holiday_name(dt.date.today())  # and the holiday calendar (its first use imports every country's)
         barrier.wait()
         cpu0 = time.process_time()
         with common.Profile(bool(profile_path)):

@@ -109,7 +109,7 @@ class _Decision:
     deferred: dt.datetime | None
     sendable: bool
     fields: dict
-    events: list
+    events: list[dict]  # events.row() values
 
 
 def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, used: int | None,
@@ -141,12 +141,12 @@ def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, u
         answer_kind=(agent_result.get("answer_kind") or "")[:20],
         updated_at=now,
     )
-    batch = [events.build(inquiry.pk, InquiryEvent.Type.DECIDED, actor_label=AGENT, from_status=Inquiry.Status.NEW,
-                          to_status=status, message=reason, data={"mode": mode, "intent": agent_result.get("intent"),
-                                                                  "confidence": agent_result.get("confidence")})]
+    batch = [events.row(inquiry.pk, InquiryEvent.Type.DECIDED, actor_label=AGENT, at=now, from_status=Inquiry.Status.NEW,
+                        to_status=status, message=reason, data={"mode": mode, "intent": agent_result.get("intent"),
+                                                                "confidence": agent_result.get("confidence")})]
     if deferred and sendable:
-        batch.append(events.build(inquiry.pk, InquiryEvent.Type.DEFERRED, actor_label=AGENT,
-                                  message=f"deferred to {deferred.isoformat()}"))
+        batch.append(events.row(inquiry.pk, InquiryEvent.Type.DEFERRED, actor_label=AGENT, at=now,
+                                message=f"deferred to {deferred.isoformat()}"))
     return _Decision(inquiry, status, details.get("reason_code", "?"), deferred, sendable, fields, batch)
 
 
@@ -162,7 +162,8 @@ def _write_orm(decisions: list[_Decision]) -> set[int]:
         d.inquiry.pk for d in decisions
         if Inquiry.objects.filter(pk=d.inquiry.pk, status=Inquiry.Status.NEW).update(**d.fields)
     }
-    InquiryEvent.objects.bulk_create([event for d in decisions if d.inquiry.pk in written for event in d.events])
+    InquiryEvent.objects.bulk_create([InquiryEvent(**event) for d in decisions if d.inquiry.pk in written
+                                      for event in d.events])
     return written
 
 
@@ -171,7 +172,7 @@ def _timestamp(value: dt.datetime | None) -> str | None:
 
 
 def _record_columns(fields: list[Field]) -> str:
-    """A ``jsonb_to_recordset`` column list: each column typed exactly as in its table, so a value the
+    """A ``json_to_recordset`` column list: each column typed exactly as in its table, so a value the
     table would refuse (too long, wrong type) is refused here as well."""
     qn = connection.ops.quote_name
     return ", ".join(f"{qn(f.column)} {f.db_type(connection)}" for f in fields)
@@ -213,11 +214,11 @@ def _write_pg_sql() -> str:
     return (
         f"WITH decided AS ("
         f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "
-        f"FROM jsonb_to_recordset(%s::jsonb) AS v({_record_columns([meta.pk, *fields])}) "
+        f"FROM json_to_recordset(%s::json) AS v({_record_columns([meta.pk, *fields])}) "
         f"WHERE t.{pk} = v.{pk} AND t.{status} = %s RETURNING t.{pk}"
         f"), logged AS ("
         f"INSERT INTO {qn(InquiryEvent._meta.db_table)} ({event_cols}) "
-        f"SELECT {event_cols} FROM jsonb_to_recordset(%s::jsonb) AS e({_record_columns(event_fields)}, _n integer) "
+        f"SELECT {event_cols} FROM json_to_recordset(%s::json) AS e({_record_columns(event_fields)}, _n integer) "
         f"WHERE e.{event_inquiry} IN (SELECT {pk} FROM decided) ORDER BY e._n"
         f") SELECT {pk} FROM decided"
     )
@@ -239,7 +240,7 @@ def _write_pg(decisions: list[_Decision]) -> set[int]:
     for n, event in enumerate(event for d in decisions for event in d.events):
         row = {"_n": n}
         for column, f, is_timestamp in _event_columns():
-            value = f.pre_save(event, True)  # what bulk_create would save (fills auto_now and the like)
+            value = event[f.attname]
             row[column] = _timestamp(value) if is_timestamp else value
         events_.append(row)
     params = [json.dumps(rows, ensure_ascii=False), Inquiry.Status.NEW, json.dumps(events_, ensure_ascii=False)]

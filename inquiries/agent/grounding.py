@@ -114,7 +114,8 @@ class Grounding:
 
     def as_trace(self) -> dict:
         return {"handled": self.handled, "kind": self.kind, "needs_person": self.needs_person, "reason": self.reason,
-                "detail": self.detail, "p_answer": self.p_answer, "facts": [f.as_dict() for f in self.facts],
+                "detail": self.detail, "p_answer": self.p_answer,
+                "fact_ids": [f.id for f in self.facts],  # the facts themselves are in the agent's result once
                 **self.record}
 
 

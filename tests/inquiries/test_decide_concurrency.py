@@ -212,7 +212,7 @@ def test_batched_write__same_rows_and_events_as_the_orm_path(accounts):
         assert {f: getattr(inquiry, f) for f in decide.DECISION_FIELDS} == built.fields
         # … and the events too, in order.
         stored = list(inquiry.events.exclude(type="INGESTED").order_by("id"))
-        assert [[getattr(e, c) for c in event_columns] for e in stored] == [[getattr(e, c) for c in event_columns]
+        assert [[getattr(e, c) for c in event_columns] for e in stored] == [[e[c] for c in event_columns]
                                                                           for e in built.events]
     assert [o.fields["status"] for o in orm] == [d.fields["status"] for d in pg]
     # The cases the comparison must cover: a deferred AUTO_SEND (with its DEFERRED event) and a person's case.
