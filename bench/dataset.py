@@ -51,9 +51,13 @@ def create_accounts() -> list:
             for index, (name, market, mode, phase) in enumerate(ACCOUNTS)]
 
 
-def generate(rows: int, *, seed: float = 0.42, first_external_id: int = 1) -> int:
+def generate(rows: int, *, seed: float = 0.42, first_external_id: int = 1, decided_within: str | None = None) -> int:
     """Insert ``rows`` inquiries (and their send attempts) spread over the last 90 days; returns the
-    number of send attempts inserted. The accounts must exist (``create_accounts``)."""
+    number of send attempts inserted. The accounts must exist (``create_accounts``).
+
+    ``decided_within`` (a PostgreSQL interval, e.g. ``'60 minutes'``): instead, every row is an AUTO_SEND
+    decision, the rows decided one after the other over that interval, ending now (a busy shop's last
+    hour, in the physical order a live system writes it)."""
     from django.db import connection
 
     from inquiries.models import Inquiry
@@ -67,16 +71,19 @@ def generate(rows: int, *, seed: float = 0.42, first_external_id: int = 1) -> in
     n = len(accounts)
     intents = "ARRAY[" + ",".join(f"'{i}'" for i in INTENTS) + "]"
     contents = "ARRAY[" + ",".join("'" + c.replace("'", "''") + "'" for c in CONTENTS) + "]"
-    # Per row: g (serial), a (account slot, 1-based), r1..r4 (random draws), t (created_at).
-    base = f"""
-        SELECT g, a, r1, r2, r3, r4,
-               CASE WHEN r1 >= 0.998 THEN now() - r2 * interval '1 hour'
+    # Per row: g (serial), a (account slot, 1-based), r1..r4 (random draws), t (created_at; decided 2 minutes later).
+    created = f"""CASE WHEN r1 >= 0.998 THEN now() - r2 * interval '1 hour'
                     ELSE now() - (1.0 - (g - {first_external_id})::float / {rows}) * interval '90 days'
-                         - interval '10 minutes' * r2 END AS t
+                         - interval '10 minutes' * r2 END"""
+    if decided_within:  # in the order they were decided, as a live system writes them (and their sends)
+        created = (f"now() - interval '2 minutes' - (1.0 - (g - {first_external_id} + r2)::float / {rows})"
+                   f" * interval '{decided_within}'")
+    base = f"""
+        SELECT g, a, r1, r2, r3, r4, {created} AS t
         FROM (SELECT g, 1 + mod(g, {n}) AS a, random() AS r1, random() AS r2, random() AS r3, random() AS r4
               FROM generate_series({first_external_id}, {first_external_id + rows - 1}) AS g) AS raw
     """
-    status = """CASE WHEN b.r1 < 0.40 THEN 'HUMAN_REVIEW' WHEN b.r1 < 0.70 THEN 'AUTO_SEND'
+    status = "'AUTO_SEND'" if decided_within else """CASE WHEN b.r1 < 0.40 THEN 'HUMAN_REVIEW' WHEN b.r1 < 0.70 THEN 'AUTO_SEND'
                      WHEN b.r1 < 0.85 THEN 'ANSWERED_ELSEWHERE' WHEN b.r1 < 0.94 THEN 'CLOSED'
                      WHEN b.r1 < 0.998 THEN 'APPROVED' ELSE 'NEW' END"""
     expressions = {
@@ -89,7 +96,8 @@ def generate(rows: int, *, seed: float = 0.42, first_external_id: int = 1) -> in
         "ingested_at": "now()",
         "updated_at": "now()",
         "title": "''",
-        "content": f"({contents})[1 + mod(b.g, {len(CONTENTS)})]",
+        # a busy hour's texts are all different (the risk matcher's normalisation cache does not help)
+        "content": f"({contents})[1 + mod(b.g, {len(CONTENTS)})]" + (" || ' 주문번호 ' || b.g" if decided_within else ""),
         "status": "s.status",
         "intent": f"CASE WHEN s.status = 'NEW' THEN '' ELSE ({intents})[1 + mod(b.g / 7, {len(INTENTS)})] END",
         "confidence_score": "CASE WHEN s.status = 'NEW' THEN NULL ELSE round((0.5 + b.r3 * 0.5)::numeric, 3)::float END",

@@ -110,6 +110,10 @@ def table(r: dict) -> list[dict]:
     add("monitor 1 M vs 100 k", "<= 1.5x", f"{mk.get('monitor_ratio_large_to_small')}x ({mk.get('monitor_ms_small')} ms at 100 k)",
         _le(mk.get("monitor_ratio_large_to_small"), 1.5), mk.get("run_command"))
     add("kpi_report(24h) at 100 k / 1 M", "(no goal)", f"{mk.get('kpi_ms_small')} ms / {mk.get('kpi_ms_large')} ms", None, mk.get("run_command"))
+    busy = mk.get("busy_hour") or {}
+    add(f"monitor, {busy.get('decisions_per_hour')} AUTO_SEND decisions in the last hour", "<= 100 ms",
+        f"{mk.get('monitor_ms_busy_hour')} ms (max {mk.get('monitor_ms_busy_hour_max')} ms; first run {busy.get('first_run_ms')} ms)",
+        _le(mk.get("monitor_ms_busy_hour_max"), 100), mk.get("run_command"))
     adm = r.get("admin_pages", {})
     for name, page in (adm.get("pages") or {}).items():
         add(f"admin {name}", "<= 300 ms", f"{page.get('median_ms')} ms", _le(page.get("median_ms"), 300), adm.get("run_command"))

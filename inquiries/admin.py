@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from inquiries import review, services
-from inquiries.agent.labels import reason_label
+from inquiries.agent.labels import reason_label, risk_term_label
 from inquiries.calibration import AGREE_AT, MIN_SAMPLE
 from inquiries.models import (
     Inquiry,
@@ -30,6 +30,7 @@ from inquiries.models import (
     SendAttempt,
 )
 from inquiries.review import REVIEW_PERMISSION
+from inquiries.sending import approved_answer_held
 from markets.models import MarketAccount
 from partialauto import datafiles
 from partialauto.admin_utils import (
@@ -120,7 +121,8 @@ class InquiryAdmin(admin.ModelAdmin):
     def risk_hits_display(self, obj: Inquiry) -> str:
         if not obj.risk_hits:
             return "-"
-        return format_html_join(", ", "{} ({}: {})", ((h.get("term"), h.get("category"), h.get("where", "")) for h in obj.risk_hits))
+        return format_html_join(", ", "{} ({}: {})",
+                                ((risk_term_label(h.get("term")), h.get("category"), h.get("where", "")) for h in obj.risk_hits))
 
     @admin.display(description=_("게이트 판정"))
     def gates_display(self, obj: Inquiry) -> str:
@@ -174,11 +176,15 @@ class KnowledgeEntryAdmin(SimpleHistoryAdmin):
 
 @admin.register(SendAttempt)
 class SendAttemptAdmin(ReadOnlyAdmin):
-    list_display = ["started_at", "inquiry_id", "account", "attempt_no", "outcome", "http_status", "is_test_mode", "error"]
+    list_display = ["started_at", "inquiry_number", "account", "attempt_no", "outcome", "http_status", "is_test_mode", "error"]
     list_filter = ["outcome", "is_test_mode", "market_code", "account", ("started_at", admin.DateFieldListFilter)]
     list_select_related = ["account"]
     show_full_result_count = False
     paginator = LargeTablePaginator
+
+    @admin.display(description=_("문의 번호"), ordering="inquiry_id")
+    def inquiry_number(self, obj: SendAttempt) -> int:
+        return obj.inquiry_id
 
 
 class ReviewForm(forms.ModelForm):
@@ -186,8 +192,12 @@ class ReviewForm(forms.ModelForm):
 
     answer = forms.CharField(label=_("보낼 답변"), widget=forms.Textarea(attrs={"rows": 8, "cols": 90}), required=False,
                              max_length=1000)
+    # Set by the button the person presses (approve or close), never by a default: there is no "save".
     decision = forms.ChoiceField(label=_("처리"), choices=[("approve", _("승인하고 전송")), ("close", _("답변 없이 종료"))],
-                                 widget=forms.RadioSelect, initial="approve")
+                                 required=False, widget=forms.HiddenInput)
+    confirm_risk = forms.BooleanField(
+        label=_("위험 키워드를 확인했고, 이 답변을 보내도 됩니다"), required=False,
+        help_text=_("위험 키워드가 잡힌 문의입니다. 고객의 글과 답변을 다시 읽고 체크한 뒤 승인하세요."))
     note = forms.CharField(label=_("메모"), required=False, max_length=500)
     intent_label = forms.ChoiceField(label=_("문의 의도 (사람 판단)"), required=False,
                                help_text=_("AI가 고른 의도가 틀렸으면 고쳐 주세요. 다음 학습(train_agent)에 쓰입니다."))
@@ -208,6 +218,10 @@ class ReviewForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if data.get("decision") not in ("approve", "close"):
+            raise ValidationError(_("'승인하고 전송' 또는 '답변 없이 종료' 버튼을 눌러 주세요."))
+        if data.get("decision") == "approve" and self.instance.risk_hits and not data.get("confirm_risk"):
+            self.add_error("confirm_risk", _("위험 키워드가 있는 문의입니다. 확인했다면 체크하고 다시 승인하세요."))
         if data.get("decision") == "approve" and len((data.get("answer") or "").strip()) < 2:
             self.add_error("answer", _("보낼 답변을 입력하세요."))
         if self.instance.send_status == Inquiry.SendStatus.SEND_UNKNOWN and data.get("decision") == "approve":
@@ -227,13 +241,16 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     ordering = ["created_at"]
     show_full_result_count = False
     paginator = LargeTablePaginator
+    change_form_template = "admin/inquiries/reviewitem/change_form.html"
     readonly_fields = ["account", "kind", "created_at", "title", "content", "product_name", "intent", "confidence_score",
-                       "why", "risk_hits_display", "gates_display", "facts_display", "draft_answer", "last_send_error"]
+                       "why", "risk_hits_display", "gates_display", "facts_display", "past_answer_display", "draft_answer",
+                       "last_send_error"]
     fieldsets = [
         (_("문의"), {"fields": ["account", "kind", "created_at", "title", "content", "product_name"]}),
-        (_("AI 판단"), {"fields": ["intent", "confidence_score", "why", "risk_hits_display", "gates_display", "facts_display",
-                                 "draft_answer", "last_send_error"]}),
-        (_("답변"), {"fields": ["intent_label", "answer", "decision", "note"]}),
+        (_("AI 판단"), {"fields": ["intent", "confidence_score", "why", "risk_hits_display", "gates_display",
+                                 "last_send_error"]}),
+        (_("초안과 그 근거"), {"fields": ["draft_answer", "facts_display", "past_answer_display"]}),
+        (_("답변"), {"fields": ["intent_label", "answer", "note"]}),
     ]
     short_content = InquiryAdmin.short_content
     risk_hits_display = InquiryAdmin.risk_hits_display
@@ -242,6 +259,33 @@ class ReviewQueueAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(Inquiry.REVIEW_QUEUE_Q).defer("raw_payload")
+
+    def get_fieldsets(self, request, obj=None):
+        """An inquiry with a risk hit asks for one more confirmation beside the answer."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not obj.risk_hits:
+            return fieldsets
+        *head, (title, options) = fieldsets
+        return [*head, (title, {**options, "fields": [*options["fields"], "confirm_risk"]})]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["has_risk"] = bool(obj is not None and obj.risk_hits)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    @admin.display(description=_("비슷한 과거 답변"))
+    def past_answer_display(self, obj: Inquiry) -> str:
+        """The past question the recall step matched, and what a person sent for it."""
+        trace = ((obj.decision_trace or {}).get("agent") or {}).get("trace") or []
+        match = next((r.get("match") for r in trace if r.get("step") == "recall" and r.get("match")), None)
+        past = Inquiry.objects.filter(pk=match.get("inquiry")).only(
+            "pk", "content", "final_answer", "external_answer", "status").first() if match else None
+        if past is None:
+            return str(_("없음: 비슷한 과거 답변을 쓰지 않았습니다."))
+        answer = past.final_answer if past.status == Inquiry.Status.APPROVED else past.external_answer
+        return format_html(
+            '<div class="past-answer"><a href="{}">{} #{}</a> ({} {})<br><strong>{}</strong> {}<br><strong>{}</strong> {}</div>',
+            reverse("admin:inquiries_inquiry_change", args=[past.pk]), _("문의"), past.pk, _("유사도"),
+            f"{float(match.get('similarity') or 0):.2f}", _("질문:"), past.content[:300], _("보낸 답변:"), answer[:500])
 
     def _can_review(self, request) -> bool:
         return request.user.has_perm(REVIEW_PERMISSION)
@@ -285,6 +329,9 @@ class ReviewQueueAdmin(admin.ModelAdmin):
                 review.inquiry_approve(inquiry=obj, user=request.user, answer=data["answer"], note=data.get("note", ""),
                                        intent=data.get("intent_label") or None)
                 self.message_user(request, _("승인했습니다. 전송 경로로 넘어갑니다."), messages.SUCCESS)
+                if approved_answer_held(obj.pk):
+                    self.message_user(request, _("지금은 테스트 모드(또는 긴급 정지)라서 이 답변은 전송 대기합니다. 끝나면 다시 "
+                                                 "승인하지 않아도 전송됩니다."), messages.WARNING)
             else:
                 review.inquiry_close(inquiry=obj, user=request.user, note=data.get("note", ""),
                                      intent=data.get("intent_label") or None)

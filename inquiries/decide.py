@@ -33,12 +33,14 @@ from typing import TYPE_CHECKING
 from django.db import DatabaseError, connection, transaction
 from django.db.models import DateTimeField, Field
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from inquiries import events
 from inquiries.agent.facts import InquiryFacts
 from inquiries.facts import load_facts, order_refs
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import MarketAccount
+from partialauto.cli import local_time
 from policy.controls import AccountControls, load_account_controls, load_global
 from policy.engine import evaluate
 from policy.models import Mode
@@ -146,7 +148,7 @@ def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, u
                                                                 "confidence": agent_result.get("confidence")})]
     if deferred and sendable:
         batch.append(events.row(inquiry.pk, InquiryEvent.Type.DEFERRED, actor_label=AGENT, at=now,
-                                message=f"deferred to {deferred.isoformat()}"))
+                                message=gettext("영업시간 외: %(at)s로 미룸") % {"at": local_time(deferred, "%Y-%m-%d %H:%M")}))
     return _Decision(inquiry, status, details.get("reason_code", "?"), deferred, sendable, fields, batch)
 
 

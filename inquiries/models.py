@@ -57,7 +57,7 @@ class KnowledgeEntry(models.Model):
                     "끄세요: 그런 답변만으로는 자동 전송하지 않고 사람이 답합니다."),
     )
     is_active = models.BooleanField(_("사용"), default=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -144,7 +144,7 @@ class AgentModel(models.Model):
                                      help_text=_("출처별 예시 수: 기본 제공 데이터, 판매자가 고친 의도, 사람이 보낸 답변"))
     metrics = models.JSONField(_("평가 수치"), default=dict)
     notes = models.CharField(_("메모"), max_length=300, blank=True)
-    artifact = models.BinaryField(editable=False)
+    artifact = models.BinaryField(_("학습된 모델 파일"), editable=False)
 
     class Meta:
         db_table = "cs_agent_model"
@@ -212,7 +212,7 @@ class Inquiry(models.Model):
     product_refs = models.JSONField(_("상품 참조"), default=list, blank=True,
                                     help_text=_("문의에 있는 상품 ID들 (상품ID, 판매자상품ID, 옵션ID)"))
     buyer_name_masked = models.CharField(_("고객명(마스킹)"), max_length=64, blank=True)
-    reply_context = models.JSONField(default=dict, blank=True)
+    reply_context = models.JSONField(_("답변 전송 정보"), default=dict, blank=True)
     raw_payload = models.JSONField(_("원본 데이터"), default=dict, blank=True)
 
     # the decision
@@ -244,13 +244,13 @@ class Inquiry(models.Model):
     send_attempts = models.PositiveIntegerField(_("전송 시도"), default=0)
     last_send_error = models.TextField(_("마지막 전송 오류"), blank=True)
     is_test_mode = models.BooleanField(_("테스트 모드 기록"), default=False)
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claim_token = models.UUIDField(_("전송 점유 토큰"), null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(_("전송 점유 시각"), null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(_("전송 점유 만료 시각"), null=True, blank=True, editable=False)
     next_attempt_at = models.DateTimeField(_("다음 전송 예정"), null=True, blank=True)
     sent_at = models.DateTimeField(_("전송 시각"), null=True, blank=True)
-    remote_ref = models.CharField(max_length=64, blank=True)
-    reconcile_attempts = models.PositiveSmallIntegerField(default=0)
+    remote_ref = models.CharField(_("마켓 답변 번호"), max_length=64, blank=True)
+    reconcile_attempts = models.PositiveSmallIntegerField(_("전송 결과 확인 횟수"), default=0)
 
     # human review
     reviewed_by = models.ForeignKey(
@@ -353,17 +353,17 @@ class InquiryEvent(models.Model):
         ANSWERED_ELSEWHERE = "ANSWERED_ELSEWHERE", _("외부 답변 확인")
         EDITED = "EDITED", _("수정")
 
-    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="events")
+    inquiry = models.ForeignKey(Inquiry, verbose_name=_("문의"), on_delete=models.CASCADE, related_name="events")
     type = models.CharField(_("종류"), max_length=24, choices=Type.choices)
     at = models.DateTimeField(_("시각"), default=timezone.now)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("사람"))
     actor_label = models.CharField(_("행위자"), max_length=64, help_text=_("사람이면 사용자 이름, 아니면 system:worker 같은 시스템 이름"))
-    from_status = models.CharField(max_length=24, blank=True)
-    to_status = models.CharField(max_length=24, blank=True)
-    from_send_status = models.CharField(max_length=16, blank=True)
-    to_send_status = models.CharField(max_length=16, blank=True)
+    from_status = models.CharField(_("이전 상태"), max_length=24, blank=True)
+    to_status = models.CharField(_("바뀐 상태"), max_length=24, blank=True)
+    from_send_status = models.CharField(_("이전 전송 상태"), max_length=16, blank=True)
+    to_send_status = models.CharField(_("바뀐 전송 상태"), max_length=16, blank=True)
     message = models.CharField(_("내용"), max_length=500, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(_("세부 내용"), default=dict, blank=True)
 
     class Meta:
         db_table = "market_inquiry_event"
@@ -373,7 +373,7 @@ class InquiryEvent(models.Model):
         verbose_name_plural = _("문의 이력")
 
     def __str__(self) -> str:
-        return f"{self.get_type_display()} {self.at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.get_type_display()} {timezone.localtime(self.at):%Y-%m-%d %H:%M:%S}"
 
 
 class SendAttempt(models.Model):
@@ -391,19 +391,21 @@ class SendAttempt(models.Model):
         TEST_MODE = "TEST_MODE", _("테스트 모드")
         BLOCKED = "BLOCKED", _("재검사 차단")
 
-    FAILURES = ("FAILED_RETRYABLE", "FAILED_PERMANENT", "AUTH_ERROR", "UNKNOWN")
+    # Confirmed failures. An UNKNOWN outcome is not one until reconciliation asks the marketplace: it then
+    # becomes DELIVERED, FAILED_RETRYABLE (confirmed not delivered) or ALREADY_ANSWERED.
+    FAILURES = ("FAILED_RETRYABLE", "FAILED_PERMANENT", "AUTH_ERROR")
 
-    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="send_attempt_log")
-    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="send_attempts")
-    market_code = models.CharField(max_length=16, choices=MarketCode.choices)
-    attempt_no = models.PositiveIntegerField()
-    claim_token = models.UUIDField()
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    is_test_mode = models.BooleanField(default=False)
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    inquiry = models.ForeignKey(Inquiry, verbose_name=_("문의"), on_delete=models.CASCADE, related_name="send_attempt_log")
+    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="send_attempts")
+    market_code = models.CharField(_("마켓"), max_length=16, choices=MarketCode.choices)
+    attempt_no = models.PositiveIntegerField(_("시도 번호"))
+    claim_token = models.UUIDField(_("전송 점유 토큰"))
+    outcome = models.CharField(_("결과"), max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    http_status = models.PositiveSmallIntegerField(_("HTTP 상태 코드"), null=True, blank=True)
+    error = models.TextField(_("오류"), blank=True)
+    is_test_mode = models.BooleanField(_("테스트 모드"), default=False)
+    started_at = models.DateTimeField(_("시작 시각"), default=timezone.now)
+    finished_at = models.DateTimeField(_("종료 시각"), null=True, blank=True)
 
     class Meta:
         db_table = "market_send_attempt"

@@ -28,16 +28,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import Case, F, Q, UUIDField, Value, When
+from django.db.models import Case, F, Q, TextField, UUIDField, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, Now
+from django.db.models.functions import Coalesce, Concat, Now
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from inquiries import events
 from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
+from partialauto.cli import local_time
 from partialauto.db import in_transaction, threads_allowed
-from policy.controls import AccountControls, GlobalControls, load_account_controls, load_global
+from policy.controls import AccountControls, GlobalControls, human_sends_held_q, load_account_controls, load_global
 from policy.models import AccountRollout, Mode
 from policy.quota import quota_consume, quota_day, quota_release
 
@@ -73,7 +75,7 @@ class Claim:
 @dataclass(frozen=True)
 class SendReport:
     inquiry_id: int
-    result: str  # SENT, SEND_FAILED, SEND_UNKNOWN, TEST_MODE, NOT_CLAIMED, DEFERRED, ESCALATED, ANSWERED_ELSEWHERE, BLOCKED, FENCED
+    result: str  # SENT, SEND_FAILED, SEND_UNKNOWN, TEST_MODE, NOT_CLAIMED, DEFERRED, ESCALATED, ANSWERED_ELSEWHERE, BLOCKED, HELD, FENCED
     detail: str = ""
 
 
@@ -95,7 +97,14 @@ def due_queryset():
     return (
         Inquiry.objects.filter(Inquiry.DUE_Q, is_test_mode=False)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=Now()))
+        # A person's approved answer waits out test mode and emergency stops (it is never a test send).
+        .exclude(human_sends_held_q())
     )
+
+
+def approved_answer_held(inquiry_id: int) -> bool:
+    """Whether test mode or an emergency stop holds this approved answer back right now (it waits)."""
+    return Inquiry.objects.filter(human_sends_held_q(), pk=inquiry_id).exists()
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,7 +305,8 @@ def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: Accou
         return SendReport(inquiry_id, "BLOCKED", "shadow mode")
     if inquiry.status == ST.AUTO_SEND and mode == Mode.LIVE and not glob.calendar.is_open(timezone.now()):
         opening = glob.calendar.next_opening(timezone.now())
-        _release_blocked(claim_, inquiry, reason=f"outside business hours; deferred to {opening}", next_attempt_at=opening)
+        _release_blocked(claim_, inquiry, reason=gettext("영업시간 외: %(at)s로 미룸") % {"at": local_time(opening, "%Y-%m-%d %H:%M")},
+                         next_attempt_at=opening)
         return SendReport(inquiry_id, "DEFERRED", str(opening))
     text = (inquiry.final_answer or inquiry.draft_answer).strip()
     if not text:
@@ -310,6 +320,8 @@ def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: Accou
         _release_blocked(claim_, inquiry, reason=reason + ("; drafting again" if redraft else "; a person checks"),
                          to_status=ST.NEW if redraft else ST.HUMAN_REVIEW)
         return SendReport(inquiry_id, "BLOCKED", reason)
+    if mode == Mode.TEST and inquiry.status == ST.APPROVED:
+        return _hold_approved(claim_, inquiry, controls)
     if mode == Mode.TEST:
         return _test_mode(claim_, inquiry, controls)
     return text
@@ -318,6 +330,15 @@ def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: Accou
 def _lease_lost(claim_: Claim) -> SendReport:
     log.error("Inquiry %s: lease lost before the marketplace call; not sending", claim_.inquiry_id)
     return SendReport(claim_.inquiry_id, "FENCED", "lease lost before the call")
+
+
+def _hold_approved(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> SendReport:
+    """Test mode came on after the claim of a person's approved answer: the claim is given back and the
+    answer waits (the claim skips it while test mode holds, see ``due_queryset``) instead of being used up
+    as a test send that would put it back in the review queue."""
+    reasons = "; ".join(controls.send_mode_reasons(inquiry.status)) or "test mode"
+    _release_blocked(claim_, inquiry, reason=f"approved answer held until test mode is off ({reasons})")
+    return SendReport(inquiry.pk, "HELD", reasons)
 
 
 def _test_mode(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> SendReport:
@@ -390,12 +411,12 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
         return _settle_already_answered(claim_, inquiry, text, http_status)
 
     if outcome == SendOutcome.UNKNOWN:
+        # Neither a failure nor a success for the rollback rules until reconciliation says which.
         ok = _finalize(claim_, fields=dict(send_status=S.SEND_UNKNOWN, last_send_error=error[:2000], lease_expires_at=Now(),
                                           next_attempt_at=Now() + Value(timedelta(seconds=quiet_seconds()))),
                        outcome=O.UNKNOWN, event_type=InquiryEvent.Type.SEND_UNKNOWN, to_send_status=S.SEND_UNKNOWN,
-                       message=error, http_status=http_status, failure=True, account_id=account_id)
+                       message=error, http_status=http_status, account_id=account_id)
         log.warning("Inquiry %s: outcome unknown (%s); will reconcile with the marketplace before any resend", inquiry.pk, error)
-        _after_failure()
         return SendReport(inquiry.pk, "SEND_UNKNOWN" if ok else "FENCED", error)
 
     # definitely not delivered
@@ -970,6 +991,26 @@ def reconcile(*, stale_after: float | None = None, limit: int = 200, include_wai
     return [_reconcile_one(i, token, glob) for i, token in list(candidates)]
 
 
+_SETTLED_NOTES = {O.DELIVERED: "delivered", O.FAILED_RETRYABLE: "not delivered",
+                  O.ALREADY_ANSWERED: "answered outside partialauto"}
+
+
+def _settled_outcome(fields: dict) -> str | None:
+    """The outcome of the unknown attempt that a reconciliation's change of the row confirms (None: still unknown)."""
+    if fields.get("status") == ST.ANSWERED_ELSEWHERE:
+        return O.ALREADY_ANSWERED
+    return {S.SENT: O.DELIVERED, S.SEND_FAILED: O.FAILED_RETRYABLE}.get(fields.get("send_status"))
+
+
+def _settle_attempt(inquiry_id: int, outcome: str) -> None:
+    last = (SendAttempt.objects.filter(inquiry_id=inquiry_id, outcome=O.UNKNOWN).order_by("-started_at")
+            .values_list("pk", flat=True).first())
+    if last is not None:
+        SendAttempt.objects.filter(pk=last).update(
+            outcome=outcome, error=Concat(Value(f"{_SETTLED_NOTES[outcome]} (confirmed by reconciliation); was: "),
+                                          F("error"), output_field=TextField()))
+
+
 def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendReport:
     from markets.connect import cached_client_for
 
@@ -998,49 +1039,50 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
             if n:
                 events.record(inquiry_id, event_type, actor_label=RECONCILER, from_send_status=S.SEND_UNKNOWN,
                               to_send_status=fields.get("send_status", S.SEND_UNKNOWN), to_status=to_status, message=message)
-                if fields.get("send_status") == S.SENT:
-                    # It was delivered after all: the attempt is a success for the failure figures.
-                    last = SendAttempt.objects.filter(inquiry_id=inquiry_id, outcome=O.UNKNOWN).order_by("-started_at").first()
-                    if last is not None:
-                        SendAttempt.objects.filter(pk=last.pk).update(outcome=O.DELIVERED,
-                                                                      error="delivered (confirmed by reconciliation)")
-                    _account_failure(inquiry.account_id, failed=False)
+                if settled := _settled_outcome(fields):
+                    # The attempt gets the outcome the marketplace confirms; the failure figures count it now.
+                    _settle_attempt(inquiry_id, settled)
+                    if settled != O.ALREADY_ANSWERED:
+                        _account_failure(inquiry.account_id, failed=settled == O.FAILED_RETRYABLE)
+        if n and _settled_outcome(fields) == O.FAILED_RETRYABLE:
+            _after_failure()
         log.info("Inquiry %s reconciled: %s", inquiry_id, message)
         return SendReport(inquiry_id, fields.get("send_status", S.SEND_UNKNOWN) if n else "FENCED", message)
 
     if found is None or lookup_error or not found.found:
-        detail = lookup_error or ("not found on the marketplace" if found is not None else "lookup failed")
+        detail = lookup_error or (gettext("마켓에서 찾지 못함") if found is not None else gettext("조회 실패"))
         if inquiry.reconcile_attempts >= MAX_RECONCILE_ATTEMPTS:
             # A person must look at the marketplace: we will never send this one again by ourselves.
             return finish(dict(status=ST.HUMAN_REVIEW, next_attempt_at=None, last_send_error=f"reconcile gave up: {detail}"),
-                          InquiryEvent.Type.ESCALATED, f"reconcile gave up ({detail}); a person must check the marketplace",
+                          InquiryEvent.Type.ESCALATED,
+                          gettext("전송 결과 확인을 포기함 (%(detail)s); 사람이 마켓에서 확인해야 합니다") % {"detail": detail},
                           to_status=ST.HUMAN_REVIEW)
         delay = backoff_seconds(inquiry.reconcile_attempts)
         return finish(dict(next_attempt_at=Now() + Value(timedelta(seconds=delay))), InquiryEvent.Type.RECONCILED,
-                      f"could not confirm ({detail}); will ask again")
+                      gettext("확인하지 못함 (%(detail)s); 다시 물어봅니다") % {"detail": detail})
     if found.answered:
         if _same_text(found.answer_text, text):
             return finish(dict(send_status=S.SENT, sent_at=Now(), final_answer=text, next_attempt_at=None,
                                lease_expires_at=None, last_send_error=""),
-                          InquiryEvent.Type.RECONCILED, "the marketplace has our answer")
+                          InquiryEvent.Type.RECONCILED, gettext("마켓에 우리 답변이 있음"))
         return finish(dict(send_status=S.NOT_SENT, status=ST.ANSWERED_ELSEWHERE, claim_token=None, next_attempt_at=None,
                            lease_expires_at=None, external_answer=found.answer_text or "",
                            draft_agreement=similarity(inquiry.draft_answer, found.answer_text or "")),
-                      InquiryEvent.Type.ANSWERED_ELSEWHERE, "answered outside partialauto", to_status=ST.ANSWERED_ELSEWHERE)
+                      InquiryEvent.Type.ANSWERED_ELSEWHERE, gettext("partialauto 밖에서 답변됨"), to_status=ST.ANSWERED_ELSEWHERE)
     # Not answered. Only once the lease has run out (no request of ours can still start) and the quiet
     # period has passed (none can still land) may we call it not delivered.
     in_flight_until = inquiry.lease_expires_at or inquiry.claimed_at or inquiry.updated_at
     settle_after = in_flight_until + timedelta(seconds=quiet_seconds())
     if timezone.now() < settle_after:
         return finish(dict(next_attempt_at=settle_after), InquiryEvent.Type.RECONCILED,
-                      "no answer yet; waiting until no request of ours can still land")
+                      gettext("아직 답변 없음; 우리 요청이 더는 도착할 수 없을 때까지 기다립니다"))
     if inquiry.send_attempts >= glob.max_send_attempts:
         return finish(dict(send_status=S.SEND_FAILED, status=ST.HUMAN_REVIEW, claim_token=None, next_attempt_at=None,
                            lease_expires_at=None, last_send_error="not delivered; attempts used up"),
-                      InquiryEvent.Type.ESCALATED, "not delivered and attempts used up; handed to a person",
+                      InquiryEvent.Type.ESCALATED, gettext("전달되지 않았고 전송 시도를 다 썼음; 사람에게 넘김"),
                       to_status=ST.HUMAN_REVIEW)
     return finish(dict(send_status=S.SEND_FAILED, claim_token=None, lease_expires_at=None,
                        next_attempt_at=Now() + Value(timedelta(seconds=backoff_seconds(inquiry.send_attempts))),
                        last_send_error="not delivered (confirmed by lookup)"),
-                  InquiryEvent.Type.RECONCILED, "confirmed not delivered; eligible again")
+                  InquiryEvent.Type.RECONCILED, gettext("전달되지 않음을 확인함; 다시 보낼 수 있음"))
 

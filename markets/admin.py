@@ -10,16 +10,16 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from markets import services
 from markets.models import SECRET_FIELDS, MalformedPayload, MarketAccount, MarketCode, PollCursor, ShippingPolicy
-from partialauto.admin_utils import ReadOnlyAdmin
+from partialauto.admin_utils import ReadOnlyAdmin, verdict
 from partialauto.crypto import SecretDecryptionError
 
 
 class MarketAccountForm(forms.ModelForm):
     """Secrets are write-only: the inputs start empty, and an empty input keeps the stored value."""
 
-    access_key = forms.CharField(label=_("쿠팡 Access Key"), required=False, widget=forms.PasswordInput(render_value=False))
-    secret_key = forms.CharField(label=_("쿠팡 Secret Key"), required=False, widget=forms.PasswordInput(render_value=False))
-    client_secret = forms.CharField(label=_("네이버 Client Secret"), required=False, widget=forms.PasswordInput(render_value=False))
+    access_key = forms.CharField(label=_("쿠팡 액세스 키"), required=False, widget=forms.PasswordInput(render_value=False))
+    secret_key = forms.CharField(label=_("쿠팡 시크릿 키"), required=False, widget=forms.PasswordInput(render_value=False))
+    client_secret = forms.CharField(label=_("네이버 클라이언트 시크릿"), required=False, widget=forms.PasswordInput(render_value=False))
 
     class Meta:
         model = MarketAccount
@@ -54,10 +54,10 @@ class MarketAccountAdmin(SimpleHistoryAdmin):
     def shipping_policy_state(self, obj: MarketAccount) -> str:
         policy = getattr(obj, "shipping_policy", None)
         if policy is None:
-            return "❌ " + str(_("없음"))
+            return verdict("fail", _("없음"))
         if policy.is_complete:
-            return "✅ " + str(_("입력 완료"))
-        return "❌ " + str(_("미입력 %(n)s개")) % {"n": len(policy.missing)}
+            return verdict("pass", _("입력 완료"))
+        return verdict("fail", _("미입력 %(n)s개") % {"n": len(policy.missing)})
 
     @admin.display(description=_("배송 정책"))
     def shipping_policy_link(self, obj: MarketAccount) -> str:
@@ -66,11 +66,11 @@ class MarketAccountAdmin(SimpleHistoryAdmin):
             return str(_("계정을 저장한 뒤 입력할 수 있습니다."))
         policy = getattr(obj, "shipping_policy", None)
         if policy is None:
-            return format_html('❌ {} — <a href="{}?account={}">{}</a>', _("배송 정책이 없습니다"),
+            return format_html('{} — <a href="{}?account={}">{}</a>', verdict("fail", _("배송 정책이 없습니다")),
                                reverse("admin:markets_shippingpolicy_add"), obj.pk, _("배송 정책 입력"))
         state = (_("입력 완료") if policy.is_complete
                  else str(_("빠진 항목: %(fields)s")) % {"fields": ", ".join(policy.missing)})
-        return format_html('{} {} — <a href="{}">{}</a>', "✅" if policy.is_complete else "❌", state,
+        return format_html('{} — <a href="{}">{}</a>', verdict("pass" if policy.is_complete else "fail", state),
                            reverse("admin:markets_shippingpolicy_change", args=[policy.pk]), _("배송 정책 수정"))
 
     @admin.display(description=_("인증정보"))
@@ -104,7 +104,8 @@ class MarketAccountAdmin(SimpleHistoryAdmin):
 
 @admin.register(PollCursor)
 class PollCursorAdmin(ReadOnlyAdmin):
-    list_display = ["account", "kind", "watermark", "last_polled_at", "last_success_at", "last_fetched", "last_error"]
+    list_display = ["account", "kind", "watermark", "last_polled_at", "last_success_at", "last_fetched", "last_error",
+                    "last_swept_at", "last_sweep_found", "last_sweep_error"]
     list_filter = ["kind"]
     list_select_related = ["account"]
 
@@ -200,8 +201,8 @@ class ShippingPolicyAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("입력 상태"))
     def completeness(self, obj: ShippingPolicy) -> str:
         if obj.is_complete:
-            return "✅ " + str(_("입력 완료"))
-        return "❌ " + str(_("빠진 항목: %(fields)s")) % {"fields": ", ".join(obj.missing)}
+            return verdict("pass", _("입력 완료"))
+        return verdict("fail", _("빠진 항목: %(fields)s") % {"fields": ", ".join(obj.missing)})
 
     def save_model(self, request, obj, form, change):
         values = {f: form.cleaned_data[f] for f in services.SHIPPING_POLICY_FIELDS if f in form.cleaned_data}

@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -42,7 +43,7 @@ class MarketAccountQuerySet(models.QuerySet["MarketAccount"]):
 
 
 class MarketAccount(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     name = models.SlugField(
         _("계정 이름"), max_length=64, unique=True, help_text=_("예: coupang_main. 명령어와 로그에서 쓰는 이름입니다.")
     )
@@ -55,7 +56,7 @@ class MarketAccount(models.Model):
     vendor_id = models.CharField(_("쿠팡 업체코드(vendorId)"), max_length=32, blank=True)
     reply_by = models.CharField(_("쿠팡 답변자 WING ID(replyBy)"), max_length=64, blank=True)
     client_id = models.CharField(_("네이버 애플리케이션 ID"), max_length=128, blank=True)
-    credentials_encrypted = models.TextField(editable=False, blank=True, default="")
+    credentials_encrypted = models.TextField(_("암호화된 인증정보"), editable=False, blank=True, default="")
     credentials_updated_at = models.DateTimeField(_("인증정보 변경 시각"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("등록 시각"), auto_now_add=True)
     updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
@@ -92,15 +93,23 @@ class MarketAccount(models.Model):
 
 
 class PollCursor(models.Model):
-    """Where incremental polling of one account and inquiry kind has got to."""
+    """Where incremental polling of one account and inquiry kind has got to, and when the sweep of its
+    unanswered inquiries (which catches those that appeared late) last ran."""
 
-    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="poll_cursors")
-    kind = models.CharField(max_length=32, choices=InquiryKind.choices)
+    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="poll_cursors")
+    kind = models.CharField(_("수집 대상"), max_length=32, choices=InquiryKind.choices)
     watermark = models.DateTimeField(_("수집 기준 시각"), null=True, blank=True)
-    last_polled_at = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    last_fetched = models.PositiveIntegerField(default=0)
+    last_polled_at = models.DateTimeField(_("마지막 수집 시각"), null=True, blank=True)
+    last_success_at = models.DateTimeField(_("마지막 성공 시각"), null=True, blank=True)
+    last_error = models.TextField(_("마지막 오류"), blank=True)
+    last_fetched = models.PositiveIntegerField(_("마지막으로 받은 건수"), default=0)
+    last_swept_at = models.DateTimeField(_("마지막 미답변 재수집 시각"), null=True, blank=True)
+    last_sweep_success_at = models.DateTimeField(_("마지막 미답변 재수집 성공 시각"), null=True, blank=True)
+    last_sweep_error = models.TextField(_("미답변 재수집 오류"), blank=True)
+    last_sweep_found = models.PositiveIntegerField(
+        _("재수집으로 찾은 새 문의"), default=0,
+        help_text=_("마지막 미답변 재수집이 새로 저장한 문의 수: 늦게 나타나 기준 시각 수집이 놓친 문의입니다."),
+    )
 
     class Meta:
         db_table = "market_poll_cursor"
@@ -127,11 +136,11 @@ class PayloadKind(models.TextChoices):
 class MalformedPayload(models.Model):
     """A marketplace item that could not be parsed: kept verbatim, skipped by the poll or the order sync."""
 
-    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="malformed_payloads")
-    kind = models.CharField(max_length=32, choices=PayloadKind.choices)
-    payload = models.TextField()
-    error = models.TextField()
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="malformed_payloads")
+    kind = models.CharField(_("데이터 종류"), max_length=32, choices=PayloadKind.choices)
+    payload = models.TextField(_("원본 데이터"))
+    error = models.TextField(_("오류"))
+    received_at = models.DateTimeField(_("받은 시각"), auto_now_add=True, db_index=True)
 
     class Meta:
         db_table = "market_malformed_payload"
@@ -140,16 +149,16 @@ class MalformedPayload(models.Model):
         verbose_name_plural = _("형식 오류 데이터")
 
     def __str__(self) -> str:
-        return f"{self.kind} @ {self.received_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} @ {timezone.localtime(self.received_at):%Y-%m-%d %H:%M}"
 
 
 class RateBucket(models.Model):
     """Token bucket shared by every worker process when no Redis is configured."""
 
-    key = models.CharField(max_length=200, primary_key=True)
-    tokens = models.FloatField(default=0)
-    updated_at = models.FloatField(default=0)
-    blocked_until = models.FloatField(default=0)
+    key = models.CharField(_("키"), max_length=200, primary_key=True)
+    tokens = models.FloatField(_("남은 토큰"), default=0)
+    updated_at = models.FloatField(_("갱신 시각(epoch 초)"), default=0)
+    blocked_until = models.FloatField(_("차단 해제 시각(epoch 초)"), default=0)
 
     class Meta:
         db_table = "market_rate_bucket"
@@ -244,7 +253,7 @@ class OrderSyncCursor(models.Model):
         NAVER_CHANGES = "NAVER_CHANGES", _("네이버 변경 상품주문")
         NAVER_REFRESH = "NAVER_REFRESH", _("네이버 진행 중 주문 새로고침")
 
-    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="order_cursors")
+    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="order_cursors")
     stream = models.CharField(_("수집 대상"), max_length=24, choices=Stream.choices)
     watermark = models.DateTimeField(_("수집 기준 시각"), null=True, blank=True)
     last_synced_at = models.DateTimeField(_("마지막 동기화"), null=True, blank=True)

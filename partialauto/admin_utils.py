@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -24,9 +28,54 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# An ISO 8601 time with its offset, as the stored records (decision trace, event data) hold them
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)")
+
+
+def in_local_time(value):
+    """``value`` with every aware time (object or ISO string) in Asia/Seoul, so a stored record reads as KST."""
+    if isinstance(value, dict):
+        return {k: in_local_time(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [in_local_time(v) for v in value]
+    if isinstance(value, str) and ISO_TIME.fullmatch(value):
+        value = parse_datetime(value) or value
+    if isinstance(value, dt.datetime) and timezone.is_aware(value):
+        return timezone.localtime(value).isoformat(timespec="seconds")
+    return value
+
+
 def pretty_json(value) -> str:
+    """A stored record as indented JSON, its times in Asia/Seoul (``+09:00``)."""
     return format_html("<pre style='white-space:pre-wrap;max-width:70em'>{}</pre>",
-                       json.dumps(value, ensure_ascii=False, indent=2, default=str))
+                       json.dumps(in_local_time(value), ensure_ascii=False, indent=2, default=str))
+
+
+# The policy engine's gates, by the code the decision trace stores.
+GATE_LABELS = {
+    "switch_and_mode": _("자동화 스위치와 모드"),
+    "account": _("계정 활성·잠금"),
+    "risk_keywords": _("위험 키워드"),
+    "intent_allowlist": _("허용 의도"),
+    "confidence": _("신뢰도 기준값"),
+    "business_hours": _("영업시간"),
+    "daily_quota": _("일일 한도"),
+    "answer_checks": _("답변 점검"),
+}
+# Pass/fail as words and colour as well as a sign: the sign alone is an empty box without an emoji font.
+VERDICT_STYLES = {"pass": "#2e7d32", "warn": "#a15c00", "fail": "#ba2121"}
+VERDICT_SIGNS = {"pass": "✓", "warn": "!", "fail": "✗"}
+
+
+def verdict(state: str, label=None) -> str:
+    """A coloured sign and word for ``pass``, ``warn`` or ``fail`` (the word defaults to 통과/주의/실패)."""
+    words = {"pass": _("통과"), "warn": _("주의"), "fail": _("실패")}
+    return format_html('<strong class="verdict verdict-{}" style="color:{}">{} {}</strong>', state,
+                       VERDICT_STYLES[state], VERDICT_SIGNS[state], label if label is not None else words[state])
+
+
+def gate_label(code: str) -> str:
+    return str(GATE_LABELS.get(code, code))
 
 
 def gates_table(details: dict) -> str:
@@ -37,7 +86,8 @@ def gates_table(details: dict) -> str:
     rows = format_html_join(
         "",
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        ((i + 1, g.get("gate", ""), "✅" if g.get("passed") else "❌", g.get("detail", "")) for i, g in enumerate(gates)),
+        ((i + 1, gate_label(g.get("gate", "")), verdict("pass" if g.get("passed") else "fail"), g.get("detail", ""))
+         for i, g in enumerate(gates)),
     )
     return format_html(
         "<table><thead><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",

@@ -19,11 +19,23 @@ from typing import Callable
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-DEMO_ACCOUNTS = ("coupang_main", "coupang_sub", "smartstore")
+# The demo's accounts: name → (market, the seller id the demo registers at its sandbox). An account of
+# one of these names is the demo's only when its market, that id and a loopback API address all match.
+DEMO_ACCOUNTS = {
+    "coupang_main": ("COUPANG", "A00010001"),
+    "coupang_sub": ("COUPANG", "A00010002"),
+    "smartstore": ("SMARTSTORE", "demo-smartstore-app"),
+}
 ADMIN_USER, MANAGER_USER, AGENT_USER = "demo-admin", "demo-manager", "demo-agent"
+DEMO_USERS = (ADMIN_USER, MANAGER_USER, AGENT_USER)
+OWN_DATABASE_HINT = gettext_lazy("데모 전용 데이터베이스에서 실행하세요: DATABASE_URL=sqlite:///var/demo.sqlite3 make demo")
 
 # Phase 3's questions: (kind, text, what they are about). "scenario" creates an order in that state and
 # names it in the inquiry; "product" is a catalogue product the seller's product knowledge covers.
@@ -93,7 +105,22 @@ def _call(*args, **kwargs) -> str:
         call_command(*args, stdout=out, stderr=io.StringIO(), **kwargs)
     except SystemExit:
         pass  # readiness exits 1 when not ready; the demo shows the report either way
+    except CommandError as exc:
+        # The command's own lines name the account that failed and why (its per-account report).
+        raise DemoError(_("%(command)s 실패: %(error)s") % {"command": " ".join(map(str, args)), "error": exc}
+                        + "".join(f"\n    {line}" for line in out.getvalue().splitlines())) from exc
     return out.getvalue()
+
+
+def _own_accounts_args() -> list[str]:
+    return [arg for name in DEMO_ACCOUNTS for arg in ("--account", name)]
+
+
+def _is_demo_account(account) -> bool:
+    market, seller_id = DEMO_ACCOUNTS[account.name]
+    registered = account.vendor_id if market == "COUPANG" else account.client_id
+    return (account.market_code == market and registered == seller_id
+            and account.api_base_url.startswith("http://127.0.0.1:"))
 
 
 class Demo:
@@ -120,39 +147,61 @@ class Demo:
         self.sandbox.store.set_faults(coupang_rps=0, naver_rps=1000, naver_burst=2000)
         return self.sandbox
 
-    def reset_demo_data(self) -> None:
-        """Running the demo twice works: it resets the rows it made last time, and nothing else."""
+    def reset_demo_data(self) -> list[str]:
+        """Every run tells the same story: the demo's own accounts go, with everything that hangs off them
+        (inquiries, orders, poll and order cursors, quotas, incidents, their rollout log, product facts), and
+        are registered again. Other accounts, their incidents and the rollback rules are left as they are.
+        Returns the names of the other accounts."""
         from inquiries.models import Inquiry
         from markets.models import MarketAccount
-        from policy.models import (AccountRollout, AutomationSettings, DailyQuotaUsage, RollbackIncident,
-                                   RollbackRule)
+        from policy.models import RolloutEvent
 
-        existing = MarketAccount.objects.filter(name__in=DEMO_ACCOUNTS)
-        foreign = [a.name for a in existing if not a.api_base_url.startswith("http://127.0.0.1:")]
+        named = list(MarketAccount.objects.filter(name__in=DEMO_ACCOUNTS))
+        foreign = [a.name for a in named if not _is_demo_account(a)]
         if foreign:
-            raise DemoError(f"account(s) {', '.join(foreign)} exist and do not point at a local sandbox; "
-                            "the demo will not touch them — run it on its own database "
-                            "(DATABASE_URL=sqlite:///var/demo.sqlite3)")
+            raise DemoError(_("계정 %(names)s은(는) 데모 계정과 이름만 같고 데모의 샌드박스 계정이 아닙니다(마켓, 판매자 ID "
+                              "또는 로컬 샌드박스 주소가 다름). 데모는 이 계정을 건드리지 않습니다 — %(hint)s")
+                            % {"names": ", ".join(foreign), "hint": OWN_DATABASE_HINT})
+        self.check_shared_state(exclude=[a.pk for a in named])
         with transaction.atomic():
-            Inquiry.objects.filter(account__in=existing).delete()
-            DailyQuotaUsage.objects.filter(account__in=existing).delete()
-            RollbackIncident.objects.all().delete()
-            AccountRollout.objects.filter(account__in=existing).update(
-                mode="SHADOW", phase=None, locked_at=None, lock_reason="", locked_by="", consecutive_failures=0,
-                quota_override=None, threshold_override=None)
-            AutomationSettings.objects.filter(pk=1).update(
-                partial_auto_enabled=False, test_mode=True, emergency_stopped_at=None, emergency_reason="",
-                auto_send_threshold=0.90)
-            RollbackRule.objects.update(enabled=True, dry_run=False)
+            Inquiry.objects.filter(account__in=named).delete()  # an account's inquiries protect it from deletion
+            RolloutEvent.objects.filter(account__in=named).delete()
+            MarketAccount.objects.filter(pk__in=[a.pk for a in named]).delete()
+        return list(MarketAccount.objects.order_by("name").values_list("name", flat=True))
+
+    def check_shared_state(self, *, exclude: list) -> None:
+        """The story switches global test mode off: refuse while another account is unlocked for real sends.
+        An emergency stop is lifted only when one of the demo's users set it."""
+        from markets.models import MarketAccount
+        from policy.models import AutomationSettings, Mode, RolloutEvent
+
+        live = list(MarketAccount.objects.exclude(pk__in=exclude)
+                    .filter(is_active=True, rollout__mode=Mode.LIVE, rollout__locked_at__isnull=True)
+                    .values_list("name", flat=True))
+        if live:
+            raise DemoError(_("계정 %(names)s이(가) 실전송(LIVE)으로 해금되어 있습니다. 데모는 전역 테스트 모드를 끄므로 이 "
+                              "계정이 실제로 전송하게 됩니다 — 데모는 실행하지 않습니다. %(hint)s")
+                            % {"names": ", ".join(live), "hint": OWN_DATABASE_HINT})
+        glob = AutomationSettings.get_solo()
+        if glob.emergency_stopped_at is None:
+            return
+        stop = RolloutEvent.objects.filter(action=RolloutEvent.Action.EMERGENCY_STOP).select_related("actor").first()
+        if stop is None or stop.actor is None or stop.actor.username not in DEMO_USERS:
+            raise DemoError(_("긴급 정지 중입니다 (사유: %(reason)s). 데모 사용자가 건 긴급 정지가 아니므로 데모가 풀지 "
+                              "않습니다 — 풀려면 `rollout resume --reason …` 후 다시 실행하세요. %(hint)s")
+                            % {"reason": glob.emergency_reason or "-", "hint": OWN_DATABASE_HINT})
+        lifted = _("데모 다시 실행: 데모 사용자 %(user)s의 긴급 정지를 풉니다") % {"user": stop.actor.username}
+        _call("rollout", "resume", "--reason", lifted)
+        self.echo(f"    {lifted}")
 
     def register_accounts(self) -> dict:
         from markets import services as market_services
-        from markets.models import MarketAccount
+        from markets.connect import clear_client_cache
 
         store = self.sandbox.store
-        main = store.register_coupang_account(vendor_id="A00010001", reply_by="demo-cs")
-        sub = store.register_coupang_account(vendor_id="A00010002", reply_by="demo-cs")
-        naver = store.register_naver_account(client_id="demo-smartstore-app")
+        main = store.register_coupang_account(vendor_id=DEMO_ACCOUNTS["coupang_main"][1], reply_by="demo-cs")
+        sub = store.register_coupang_account(vendor_id=DEMO_ACCOUNTS["coupang_sub"][1], reply_by="demo-cs")
+        naver = store.register_naver_account(client_id=DEMO_ACCOUNTS["smartstore"][1])
         specs = {
             "coupang_main": dict(market_code="COUPANG", vendor_id=main.vendor_id, access_key=main.access_key,
                                  secret_key=main.secret_key, reply_by="demo-cs", api_base_url=self.sandbox.coupang_base_url,
@@ -163,22 +212,7 @@ class Demo:
             "smartstore": dict(market_code="SMARTSTORE", client_id=naver.client_id, client_secret=naver.client_secret,
                                api_base_url=self.sandbox.naver_base_url, seller_name="행복상점 스마트스토어"),
         }
-        accounts = {}
-        for name, spec in specs.items():
-            account = MarketAccount.objects.filter(name=name).first()
-            if account is None:
-                account = market_services.account_create(name=name, **spec)
-            else:
-                secrets_ = {k: spec.pop(k) for k in ("access_key", "secret_key", "client_secret") if k in spec}
-                spec.pop("market_code")
-                for key, value in spec.items():
-                    setattr(account, key, value)
-                account.is_active = True
-                account.save()
-                market_services.account_set_credentials(account=account, values=secrets_)
-            accounts[name] = account
-        from markets.connect import clear_client_cache
-
+        accounts = {name: market_services.account_create(name=name, **spec) for name, spec in specs.items()}
         clear_client_cache()
         return accounts
 
@@ -190,7 +224,8 @@ class Demo:
         examples = settings.BASE_DIR / "docs" / "examples"
         for name in accounts:
             _call("shipping_policy", "import", str(examples / "shipping-policy.json"), "--account", name)
-        self.show(_call("product_knowledge", "import", str(examples / "product-knowledge.json")))
+            # Per account, not shared: the facts go with the demo's accounts and never replace another seller's.
+            self.show(_call("product_knowledge", "import", str(examples / "product-knowledge.json"), "--account", name))
         self.echo("    배송 정책: 계정 3개 (docs/examples/shipping-policy.json) — 관리자 화면 '마켓 연동 > 배송 정책'")
 
     def users(self) -> tuple[str, str, str]:
@@ -254,10 +289,13 @@ class Demo:
             self.step("샌드박스 마켓(쿠팡 + 네이버 커머스 API 흉내) 시작")
             self.start_sandbox()
             self.echo(f"    {self.sandbox.url}  (서명·토큰을 실제 API처럼 검사합니다)")
-            self.reset_demo_data()
+            others = self.reset_demo_data()
             accounts = self.register_accounts()
             admin_pw, manager_pw, agent_pw = self.users()
             self.echo("    계정 3개 등록: " + ", ".join(accounts) + " (인증정보는 암호화해 저장)")
+            if others:
+                self.echo("    " + _("데모 계정이 아닌 계정 %(count)s개(%(names)s)는 수집하지도 초기화하지도 않습니다.")
+                          % {"count": len(others), "names": ", ".join(others)})
             self.load_seller_facts(accounts)
             _call("rollout", "settings", "--hours", "always", "--reason", "demo: 언제 실행해도 보이도록")
             self.echo("    데모에서는 영업시간을 'always'로 둡니다 (운영에서는 mon-fri 09:00-18:00 등).")
@@ -266,8 +304,8 @@ class Demo:
             for account in accounts.values():
                 self.seed(account, 60, days_back=7)
             self.echo("    주문 동기화 (sync_orders): 배송 답변은 그 주문의 실제 상태·택배사·운송장으로 씁니다")
-            self.show(_call("sync_orders"))
-            self.show(_call("poll_markets"))
+            self.show(_call("sync_orders", *_own_accounts_args()))
+            self.show(_call("poll_markets", *_own_accounts_args()))
             self.show(_call("process_inquiries"))
             self.show(_call("kpi", "--window", "7d").split("[1.3]")[0])
             self.step("준비 상태 점검 (readiness)")
@@ -303,12 +341,16 @@ class Demo:
             _call("poll_markets", "--account", "coupang_main")
             _call("process_inquiries")
             self.show(_call("send_due"))
+            self.sandbox.store.set_faults(fault_rate=0.0)
+            self.echo("    " + _("500은 답변이 반영됐는지 모르는 결과입니다: 다시 보내지 않고 마켓에 물어 정산합니다 (reconcile)"))
+            # The sandbox answered each call at once, so no request of ours can still land: no quiet period.
+            with override_settings(CS_RECONCILE_QUIET_SECONDS=0):
+                self.show(_call("reconcile", "--stale-after", "0"))
             self.show(_call("monitor"))
-            incident = RollbackIncident.objects.select_related("rule", "account").order_by("-fired_at").first()
+            incident = (RollbackIncident.objects.filter(account=accounts["coupang_main"])
+                        .select_related("rule").order_by("-fired_at").first())
             if incident is not None:
                 self.echo(f"    사고 #{incident.pk}: {incident.rule.name} → {incident.action_taken}")
-            self.sandbox.store.set_faults(fault_rate=0.0)
-            self.show(_call("reconcile", "--stale-after", "0"))
 
             self.step("KPI와 계정 상태")
             self.show(_call("kpi", "--window", "24h"))

@@ -8,6 +8,8 @@ from django_q.models import Schedule
 # twice a minute, so one minute is the finest useful interval.
 SCHEDULES = {
     "partialauto.poll_markets": ("markets.tasks.poll_markets_task", 2),
+    # Unanswered inquiries over each API's whole lookback: those that appeared too late for the watermark.
+    "partialauto.sweep_markets": ("markets.tasks.sweep_markets_task", 30),
     "partialauto.sync_orders": ("markets.tasks.sync_orders_task", 3),
     "partialauto.process_inquiries": ("inquiries.tasks.process_inquiries_task", 1),
     "partialauto.send_due": ("inquiries.tasks.send_due_task", 1),

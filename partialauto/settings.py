@@ -38,7 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_q",
+    "partialauto.apps.TaskQueueConfig",  # django_q, with Korean model names
     "simple_history",
     "markets",
     "inquiries",
@@ -46,7 +46,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz for the load balancer: answered before the host check and the HTTPS redirect
+    "partialauto.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # static files (the admin's CSS and JS) from the web process itself, in every mode
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,7 +108,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# `collectstatic` copies the admin's CSS and JS here (the deploy's release step and `demo --serve` run it).
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
+# WhiteNoise serves them with content-hashed names (cached for good by browsers) and gzip: no static
+# file server needed. Without DEBUG the hashed names come from the manifest `collectstatic` writes.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 LOGIN_URL = "admin:login"
 

@@ -8,9 +8,12 @@ non-empty ``CS_TEST_MODE_ALLOWED_ACCOUNTS`` keeps every other account in test mo
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
 
 from markets.models import MarketAccount
 from policy.hours import Calendar, load_calendar
@@ -73,16 +76,16 @@ def load_global(conf: AutomationSettings | None = None) -> GlobalControls:
     partial_auto = conf.partial_auto_enabled
     if settings.CS_ENV_ENABLE_PARTIAL_AUTO is False and partial_auto:
         partial_auto = False
-        notes.append("ENABLE_CS_PARTIAL_AUTO=false (env) forces shadow mode")
+        notes.append(_("환경 변수 ENABLE_CS_PARTIAL_AUTO=false로 섀도 모드 강제"))
     test_mode = conf.test_mode
     if settings.CS_ENV_TEST_MODE is True and not test_mode:
         test_mode = True
-        notes.append("CS_TEST_MODE=true (env) forces test mode")
+        notes.append(_("환경 변수 CS_TEST_MODE=true로 테스트 모드 강제"))
     threshold = conf.auto_send_threshold
     env_threshold = settings.CS_ENV_AUTO_SEND_THRESHOLD
     if env_threshold is not None and env_threshold > threshold:
         threshold = min(env_threshold, 1.0)
-        notes.append(f"CS_AUTO_SEND_THRESHOLD={env_threshold} (env) raises the threshold")
+        notes.append(_("환경 변수 CS_AUTO_SEND_THRESHOLD=%(value)s로 기준값 상향") % {"value": env_threshold})
     return GlobalControls(
         partial_auto=partial_auto,
         test_mode=test_mode,
@@ -101,31 +104,39 @@ def _first_phase() -> RolloutPhase | None:
     return RolloutPhase.objects.order_by("number").first()
 
 
+def _emergency(glob: GlobalControls) -> str:
+    return _("긴급 정지: %(reason)s") % {"reason": glob.emergency_reason}
+
+
+def _not_allowed(account: MarketAccount) -> str:
+    return _("계정 %(account)s이(가) 허용 목록(CS_TEST_MODE_ALLOWED_ACCOUNTS)에 없음") % {"account": account.name}
+
+
 def effective_mode(*, glob: GlobalControls, account: MarketAccount, rollout: AccountRollout | None) -> tuple[str, list[str]]:
     """Resolve the mode an account really runs in, with the reasons, strictest first."""
     reasons: list[str] = []
     configured = rollout.mode if rollout else Mode.SHADOW
     if not glob.partial_auto:
-        reasons.append("partial-auto switch is off")
+        reasons.append(_("부분 자동화 스위치 꺼짐"))
         return Mode.SHADOW, reasons
     if rollout is not None and rollout.locked_at is not None:
-        reasons.append(f"account locked: {rollout.lock_reason}")
+        reasons.append(_("계정 잠김: %(reason)s") % {"reason": rollout.lock_reason})
         return Mode.SHADOW, reasons
     if configured == Mode.SHADOW:
-        reasons.append("account mode is SHADOW")
+        reasons.append(_("계정 모드가 섀도"))
         return Mode.SHADOW, reasons
     if glob.emergency_stopped:
-        reasons.append(f"emergency stop: {glob.emergency_reason}")
+        reasons.append(_emergency(glob))
         return Mode.TEST, reasons
     if glob.test_mode:
-        reasons.append("global test mode is on")
+        reasons.append(_("전체 테스트 모드 켜짐"))
         return Mode.TEST, reasons
     allowed = glob.env_allowed_accounts
     if allowed is not None and account.name not in allowed and str(account.id) not in allowed:
-        reasons.append(f"account {account.name} not in allowed list (CS_TEST_MODE_ALLOWED_ACCOUNTS)")
+        reasons.append(_not_allowed(account))
         return Mode.TEST, reasons
     if configured == Mode.TEST:
-        reasons.append("account mode is TEST")
+        reasons.append(_("계정 모드가 테스트"))
         return Mode.TEST, reasons
     return Mode.LIVE, reasons
 
@@ -134,15 +145,48 @@ def human_send_mode(*, glob: GlobalControls, account: MarketAccount, rollout: Ac
     """A person's approved answer is not automation: the switch, shadow mode and account locks do not
     hold it back, but the emergency stop, test mode (global, env or the account's) always do."""
     if glob.emergency_stopped:
-        return Mode.TEST, [f"emergency stop: {glob.emergency_reason}"]
+        return Mode.TEST, [_emergency(glob)]
     if glob.test_mode:
-        return Mode.TEST, ["global test mode is on"]
+        return Mode.TEST, [_("전체 테스트 모드 켜짐")]
     allowed = glob.env_allowed_accounts
     if allowed is not None and account.name not in allowed and str(account.id) not in allowed:
-        return Mode.TEST, [f"account {account.name} not in allowed list (CS_TEST_MODE_ALLOWED_ACCOUNTS)"]
+        return Mode.TEST, [_not_allowed(account)]
     if rollout is not None and rollout.mode == Mode.TEST:
-        return Mode.TEST, ["account mode is TEST"]
+        return Mode.TEST, [_("계정 모드가 테스트")]
     return Mode.LIVE, []
+
+
+def human_sends_held_q() -> Q:
+    """The inquiries (``market_inquiry_raw`` rows) whose approved answer :func:`human_send_mode` puts in
+    test mode right now, as one condition the database evaluates in the statement that uses it (the send
+    claim): emergency stop, global test mode, the allowed-accounts list, the account's TEST mode.
+
+    A person's approved answer is never used up as a test send: it waits while this holds and goes out
+    through the ordinary send path once it no longer does. Keep this and :func:`human_send_mode` in step."""
+    if settings.CS_ENV_TEST_MODE is True:
+        return Q(status="APPROVED")
+    # No settings row reads as the defaults: test mode on.
+    sending_on = AutomationSettings.objects.filter(pk=1, test_mode=False, emergency_stopped_at__isnull=True)
+    held = ~Q(Exists(sending_on)) | Q(Exists(
+        AccountRollout.objects.filter(account_id=OuterRef("account_id"), mode=Mode.TEST)))
+    allowed = _env_allowed_accounts()
+    if allowed is not None:
+        listed = MarketAccount.objects.filter(Q(name__in=allowed) | Q(pk__in=_uuids(allowed)), pk=OuterRef("account_id"))
+        held |= ~Q(Exists(listed))
+    return Q(status="APPROVED") & held
+
+
+def _uuids(values: frozenset[str]) -> list[uuid.UUID]:
+    """The entries that are an account id as ``str(account.id)`` spells it."""
+    found = []
+    for value in values:
+        try:
+            parsed = uuid.UUID(value)
+        except ValueError:
+            continue
+        if str(parsed) == value:
+            found.append(parsed)
+    return found
 
 
 def load_account_controls(account: MarketAccount, *, glob: GlobalControls | None = None,

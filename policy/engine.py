@@ -13,8 +13,11 @@ import re
 from typing import Any, TypedDict
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from inquiries.agent.labels import risk_term_label
 from policy.controls import AccountControls
+from policy.models import Mode
 
 # Marketplace answer limits we know of (Coupang call-center: 2–1000 chars; the rest are looser).
 MIN_ANSWER_CHARS = 2
@@ -46,6 +49,11 @@ class Reason:
     AGENT_NEEDS_HUMAN = "AGENT_NEEDS_HUMAN"
 
 
+def mode_label(mode: str) -> str:
+    """The mode as a person reads it (the code stays ``SHADOW``/``TEST``/``LIVE`` in the database)."""
+    return str(Mode(mode).label) if mode in Mode.values else mode
+
+
 def _gate(name: str, passed: bool, detail: str, **extra: Any) -> dict:
     return {"gate": name, "passed": passed, "detail": detail, **extra}
 
@@ -66,36 +74,41 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
 
     # 1. partial-auto switch and mode: never blocks a decision (shadow = candidate), records the mode.
     mode = controls.effective_mode
-    gates.append(_gate("switch_and_mode", True, f"{mode}: " + ("; ".join(controls.mode_reasons) or "unlocked"),
+    gates.append(_gate("switch_and_mode", True, f"{mode_label(mode)}: " + ("; ".join(controls.mode_reasons) or _("해금됨")),
                        mode=mode, configured_mode=controls.configured_mode))
 
     # 2. account active and unlocked
     if not controls.is_active:
-        failures.append((Reason.ACCOUNT_INACTIVE, f"Account {controls.account_name} is inactive"))
-        gates.append(_gate("account", False, "inactive"))
+        failures.append((Reason.ACCOUNT_INACTIVE, _("계정 %(account)s은(는) 비활성 상태입니다") % {"account": controls.account_name}))
+        gates.append(_gate("account", False, _("비활성")))
     else:
-        gates.append(_gate("account", True, "locked → shadow: " + controls.lock_reason if controls.locked else "active"))
+        gates.append(_gate("account", True, _("잠김 → 섀도: %(reason)s") % {"reason": controls.lock_reason}
+                           if controls.locked else _("활성")))
 
     # 3. risk keywords on the customer's text and on the draft: always a person
     if risk_hits:
-        terms = ", ".join(sorted({h.get("term", "?") for h in risk_hits}))
-        failures.append((Reason.RISK_KEYWORD, f"Risk keyword(s) found: {terms}"))
+        terms = ", ".join(sorted({risk_term_label(h.get("term", "?")) for h in risk_hits}))
+        failures.append((Reason.RISK_KEYWORD, _("위험 키워드 발견: %(terms)s") % {"terms": terms}))
         gates.append(_gate("risk_keywords", False, terms, hits=risk_hits))
     else:
-        gates.append(_gate("risk_keywords", True, "none"))
+        gates.append(_gate("risk_keywords", True, _("없음")))
 
     # 4. intent allowlist (phase ∩ account override)
-    phase_label = controls.phase_name or "no phase"
+    phase_label = controls.phase_name or _("단계 없음")
     allowed = controls.allowed_intents
     if allowed is not None and intent not in allowed:
-        failures.append((Reason.INTENT_NOT_ALLOWED, f"Intent '{intent}' not in allowed list ({phase_label})"))
-        gates.append(_gate("intent_allowlist", False, f"{intent} ∉ {sorted(allowed)}", phase=controls.phase_number))
+        failures.append((Reason.INTENT_NOT_ALLOWED, _("의도 '%(intent)s'은(는) 허용 목록에 없습니다 (%(phase)s)")
+                         % {"intent": intent, "phase": phase_label}))
+        gates.append(_gate("intent_allowlist", False, _("%(intent)s ∉ 허용: %(allowed)s")
+                           % {"intent": intent, "allowed": ", ".join(sorted(allowed)) or _("없음")}, phase=controls.phase_number))
     else:
-        gates.append(_gate("intent_allowlist", True, f"{intent} allowed ({phase_label})", phase=controls.phase_number))
+        gates.append(_gate("intent_allowlist", True, _("%(intent)s 허용 (%(phase)s)") % {"intent": intent, "phase": phase_label},
+                           phase=controls.phase_number))
 
     # 5. confidence threshold
     if confidence < controls.threshold:
-        failures.append((Reason.LOW_CONFIDENCE, f"Confidence {confidence:.2f} below threshold {controls.threshold:.2f}"))
+        failures.append((Reason.LOW_CONFIDENCE, _("신뢰도 %(confidence).2f가 기준값 %(threshold).2f보다 낮습니다")
+                         % {"confidence": confidence, "threshold": controls.threshold}))
         gates.append(_gate("confidence", False, f"{confidence:.2f} < {controls.threshold:.2f}"))
     else:
         gates.append(_gate("confidence", True, f"{confidence:.2f} ≥ {controls.threshold:.2f}"))
@@ -104,17 +117,19 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
     calendar = controls.glob.calendar
     deferred_until = None
     if calendar.is_open(now):
-        gates.append(_gate("business_hours", True, "open" if calendar.enabled else "always"))
+        gates.append(_gate("business_hours", True, _("영업 중") if calendar.enabled else _("항상")))
     else:
         opening = calendar.next_opening(now)
         deferred_until = opening.isoformat() if opening else None
-        gates.append(_gate("business_hours", True, f"closed; deferred to {deferred_until}", deferred_until=deferred_until))
+        opens = timezone.localtime(opening).strftime("%Y-%m-%d %H:%M") if opening else "-"
+        gates.append(_gate("business_hours", True, _("영업시간 외: %(opens)s(KST)로 미룸") % {"opens": opens},
+                           deferred_until=deferred_until))
 
     # 7. daily quota (checked here, consumed atomically when the send is claimed)
     quota = controls.daily_quota
     used = int(state.get("quota_used") or 0)
     if quota is not None and used >= quota:
-        failures.append((Reason.QUOTA_EXHAUSTED, f"Daily quota {quota} used up ({used})"))
+        failures.append((Reason.QUOTA_EXHAUSTED, _("일일 한도 %(quota)d건 소진 (%(used)d건 사용)") % {"quota": quota, "used": used}))
         gates.append(_gate("daily_quota", False, f"{used}/{quota}"))
     else:
         gates.append(_gate("daily_quota", True, f"{used}/{quota if quota is not None else '∞'}"))
@@ -122,25 +137,25 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
     # 8. answer checks: the agent produced a usable draft
     problems = []
     if state.get("needs_human"):
-        problems.append(f"agent: {state.get('reason') or 'needs a person'}")
+        problems.append(_("에이전트: %(reason)s") % {"reason": state.get("reason") or _("사람 확인 필요")})
     stripped = draft.strip()
     if len(stripped) < MIN_ANSWER_CHARS:
-        problems.append("empty draft")
+        problems.append(_("빈 초안"))
     elif len(stripped) > MAX_ANSWER_CHARS:
-        problems.append(f"draft longer than {MAX_ANSWER_CHARS} characters")
+        problems.append(_("초안이 %(max)d자를 넘습니다") % {"max": MAX_ANSWER_CHARS})
     if _PLACEHOLDER.search(draft):
-        problems.append("unfilled placeholder")
+        problems.append(_("채우지 않은 자리표시자"))
     if state.get("grounded") is False:
-        problems.append("no fact behind the draft")
+        problems.append(_("초안의 근거 사실 없음"))
     if problems:
         code = Reason.AGENT_NEEDS_HUMAN if state.get("needs_human") else Reason.ANSWER_CHECK
-        failures.append((code, "Answer check failed: " + "; ".join(problems)))
+        failures.append((code, _("답변 점검 실패: %(problems)s") % {"problems": "; ".join(problems)}))
         gates.append(_gate("answer_checks", False, "; ".join(problems)))
     else:
-        gates.append(_gate("answer_checks", True, f"{len(stripped)} chars"))
+        gates.append(_gate("answer_checks", True, _("%(count)d자") % {"count": len(stripped)}))
 
     allowed_flag = not failures
-    reason_code, reason_text = failures[0] if failures else (Reason.OK, "All gates passed")
+    reason_code, reason_text = failures[0] if failures else (Reason.OK, _("모든 게이트 통과"))
     final_score = confidence if allowed_flag else 0.0
     details = {
         "final_score": final_score,

@@ -102,10 +102,10 @@ def parse_hours_spec(spec: str) -> dict[int, tuple[dt.time, dt.time]] | None:
             start, end = dt.time.fromisoformat(start_s), dt.time.fromisoformat(end_s)
         except (ValueError, KeyError) as exc:
             raise HoursSpecError(
-                f'cannot read business hours "{group}": use e.g. "mon-fri 09:00-18:00" or "always"'
+                _('영업시간 "%(group)s"을(를) 읽을 수 없습니다: 예) "mon-fri 09:00-18:00" 또는 "always"') % {"group": group}
             ) from exc
         if not start < end or not days:
-            raise HoursSpecError(f'business hours "{group}": the start must be before the end')
+            raise HoursSpecError(_('영업시간 "%(group)s": 시작이 종료보다 빨라야 합니다') % {"group": group})
         for d in days:
             result[d] = (start, end)
     if not result:

@@ -43,7 +43,7 @@ class AutomationSettings(models.Model):
     emergency_stopped_at = models.DateTimeField(_("긴급 정지 시각"), null=True, blank=True)
     emergency_reason = models.CharField(_("긴급 정지 사유"), max_length=300, blank=True)
     last_monitor_run_at = models.DateTimeField(_("마지막 모니터 실행"), null=True, blank=True, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
     # The monitor's heartbeat is written with .update() every minute and is not configuration.
     history = HistoricalRecords(excluded_fields=["last_monitor_run_at"])
 
@@ -54,9 +54,13 @@ class AutomationSettings(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="settings_singleton"),
             models.CheckConstraint(
-                condition=Q(auto_send_threshold__gte=0, auto_send_threshold__lte=1), name="settings_threshold_0_1"
+                condition=Q(auto_send_threshold__gte=0, auto_send_threshold__lte=1), name="settings_threshold_0_1",
+                violation_error_message=_("자동 전송 신뢰도 임계값은 0 이상 1 이하의 숫자여야 합니다 (예: 0.90)."),
             ),
-            models.CheckConstraint(condition=Q(max_send_attempts__gte=1), name="settings_max_attempts_pos"),
+            models.CheckConstraint(
+                condition=Q(max_send_attempts__gte=1), name="settings_max_attempts_pos",
+                violation_error_message=_("최대 전송 시도는 1 이상이어야 합니다 (1이면 재시도하지 않습니다)."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -91,8 +95,15 @@ class BusinessHoursRange(models.Model):
         verbose_name = _("영업시간")
         verbose_name_plural = _("영업시간")
         constraints = [
-            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="hours_start_before_end"),
-            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_range"),
+            models.CheckConstraint(
+                condition=Q(start__lt=models.F("end")), name="hours_start_before_end",
+                violation_error_message=_("시작 시각은 종료 시각보다 빨라야 합니다 (예: 09:00-18:00). 자정을 넘는 영업은 "
+                                          "두 요일의 범위로 나눠 입력하세요."),
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_range",
+                violation_error_message=_("요일은 월요일(0)부터 일요일(6) 중 하나여야 합니다."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -118,11 +129,13 @@ class BusinessDayOverride(models.Model):
             models.CheckConstraint(
                 condition=Q(is_open=False) | Q(start__isnull=False, end__isnull=False, start__lt=models.F("end")),
                 name="override_open_has_hours",
+                violation_error_message=_("영업하는 날로 표시하면 시작과 종료 시각을 모두 입력해야 하고, 시작이 종료보다 "
+                                          "빨라야 합니다. 휴무일이면 '영업'을 선택하지 마세요."),
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.date} {'open' if self.is_open else 'closed'}"
+        return f"{self.date} {_('영업') if self.is_open else _('휴무')}"
 
 
 class RolloutPhase(models.Model):
@@ -162,7 +175,7 @@ class AccountRollout(models.Model):
     lock_reason = models.CharField(_("잠금 사유"), max_length=300, blank=True)
     locked_by = models.CharField(_("잠금 주체"), max_length=64, blank=True)
     consecutive_failures = models.PositiveIntegerField(_("연속 실패"), default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
     history = HistoricalRecords(m2m_fields=[intents_override])
 
     class Meta:
@@ -174,6 +187,7 @@ class AccountRollout(models.Model):
             models.CheckConstraint(
                 condition=Q(threshold_override__isnull=True) | Q(threshold_override__gte=0, threshold_override__lte=1),
                 name="rollout_threshold_0_1",
+                violation_error_message=_("임계값 재지정은 비워 두거나(전역 임계값 사용) 0 이상 1 이하의 숫자여야 합니다."),
             ),
         ]
         permissions = [
@@ -192,9 +206,9 @@ class AccountRollout(models.Model):
 class DailyQuotaUsage(models.Model):
     """Sends claimed per account per Asia/Seoul day; consumed atomically with a conditional UPDATE."""
 
-    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="quota_usage")
-    day = models.DateField()
-    used = models.PositiveIntegerField(default=0)
+    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="quota_usage")
+    day = models.DateField(_("날짜"))
+    used = models.PositiveIntegerField(_("사용량"), default=0)
 
     class Meta:
         db_table = "cs_daily_quota_usage"
@@ -258,6 +272,8 @@ class RollbackRule(models.Model):
         ACCOUNT_FAILURE_RATE = "ACCOUNT_FAILURE_RATE", _("계정별 실패율")
         GLOBAL_FAILURE_RATE = "GLOBAL_FAILURE_RATE", _("전체 실패율")
         DAILY_FAILURE_RATE_STREAK = "DAILY_FAILURE_RATE_STREAK", _("일별 실패율 연속 초과")
+        # The figure is the count of unknown outcomes older than the window (minutes) that are still not settled.
+        UNSETTLED_UNKNOWN = "UNSETTLED_UNKNOWN", _("정산되지 않은 결과 불명 건수")
 
     class Action(models.TextChoices):
         GLOBAL_TEST_MODE = "GLOBAL_TEST_MODE", _("전역 테스트 모드 (CS_TEST_MODE=true)")
@@ -271,7 +287,11 @@ class RollbackRule(models.Model):
     metric = models.CharField(_("지표"), max_length=32, choices=Metric.choices)
     comparison = models.CharField(_("비교"), max_length=2, choices=[(">", ">"), (">=", ">=")], default=">=")
     threshold = models.FloatField(_("임계값"), help_text=_("건수 또는 비율(0~1)"))
-    window_minutes = models.PositiveIntegerField(_("기간(분)"), default=60)
+    window_minutes = models.PositiveIntegerField(
+        _("기간(분)"), default=60,
+        help_text=_("지금부터 거슬러 보는 기간. '정산되지 않은 결과 불명' 규칙에서는 결과 불명 건이 이 시간보다 오래 "
+                    "정산되지 않고 남아 있으면 셉니다."),
+    )
     streak_days = models.PositiveSmallIntegerField(_("연속 일수"), default=0)
     min_sample = models.PositiveIntegerField(_("최소 표본"), default=0)
     action = models.CharField(_("조치"), max_length=20, choices=Action.choices)
@@ -288,11 +308,15 @@ class RollbackRule(models.Model):
         verbose_name = _("롤백 규칙")
         verbose_name_plural = _("롤백 규칙")
         constraints = [
-            models.CheckConstraint(condition=Q(threshold__gte=0), name="rule_threshold_nonneg"),
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0), name="rule_threshold_nonneg",
+                violation_error_message=_("임계값은 0 이상이어야 합니다 (건수 또는 0~1의 비율)."),
+            ),
             models.CheckConstraint(
                 condition=~Q(metric__in=["ACCOUNT_FAILURE_RATE", "GLOBAL_FAILURE_RATE", "DAILY_FAILURE_RATE_STREAK"])
                 | Q(threshold__lte=1),
                 name="rule_rate_threshold_0_1",
+                violation_error_message=_("실패율 지표의 임계값은 0 이상 1 이하의 비율입니다 (예: 0.02 = 2퍼센트)."),
             ),
         ]
 
@@ -309,16 +333,16 @@ class RollbackIncident(models.Model):
     rule = models.ForeignKey(RollbackRule, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("규칙"))
     account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("계정"))
     # "global" or the account id: one open incident per rule and scope, whatever the database's NULL rules.
-    scope_key = models.CharField(max_length=64, editable=False)
+    scope_key = models.CharField(_("범위"), max_length=64, editable=False)
     status = models.CharField(_("상태"), max_length=16, choices=Status.choices, default=Status.OPEN)
     fired_at = models.DateTimeField(_("발생 시각"), default=timezone.now)
     figures = models.JSONField(_("수치"), default=dict)
     action_taken = models.CharField(_("수행한 조치"), max_length=300, blank=True)
     dry_run = models.BooleanField(_("드라이런"), default=False)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("확인한 사람"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    acknowledged_at = models.DateTimeField(_("확인 시각"), null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("해결한 사람"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_at = models.DateTimeField(_("해결 시각"), null=True, blank=True)
     resolution_note = models.TextField(_("해결 메모"), blank=True)
 
     class Meta:
@@ -336,6 +360,45 @@ class RollbackIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} ({self.scope_key})"
+
+
+class RiskScanState(models.Model):
+    """How far the risk-keyword rule has read the AUTO_SEND decisions (one row, pk 1): see ``policy.risk_scan``."""
+
+    terms_fingerprint = models.CharField(_("키워드 목록 지문"), max_length=64, blank=True)  # the keyword list the state is for
+    covered_from = models.DateTimeField(_("검사 시작 시각"), null=True)  # every decision decided since then is (being) read
+    decided_until = models.DateTimeField(_("검사한 판정 시각"), null=True)  # decisions' own records read up to here (less the settle time)
+    rescan_until = models.DateTimeField(_("재검사 대상 판정 시각"), null=True)  # decided before this: rescanned with the current keyword list
+    rescanned_until = models.DateTimeField(_("재검사한 판정 시각"), null=True)  # the rescan has reached here (less the settle time)
+    rescanned = models.JSONField(_("재검사한 문의"), default=dict)  # {inquiry id: decided_at} rescanned within the settle time
+    updated_at = models.DateTimeField(_("갱신 시각"), auto_now=True)
+
+    class Meta:
+        db_table = "cs_risk_scan_state"
+        verbose_name = _("위험 키워드 검사 진행")
+        verbose_name_plural = _("위험 키워드 검사 진행")
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="risk_scan_state_singleton")]
+
+    def __str__(self) -> str:
+        return f"risk scan up to {self.decided_until}"
+
+
+class RiskScanHit(models.Model):
+    """An AUTO_SEND decision whose text matches a risk keyword, found once by the risk scan."""
+
+    inquiry = models.OneToOneField("inquiries.Inquiry", verbose_name=_("문의"), on_delete=models.CASCADE, related_name="+")
+    decided_at = models.DateTimeField(_("판정 시각"))  # the decision that matched (a later decision of the inquiry is read anew)
+    terms = models.JSONField(_("걸린 키워드"), default=list)
+    found_at = models.DateTimeField(_("발견 시각"), default=timezone.now)
+
+    class Meta:
+        db_table = "cs_risk_scan_hit"
+        verbose_name = _("위험 키워드 검사 적중")
+        verbose_name_plural = _("위험 키워드 검사 적중")
+        indexes = [models.Index(fields=["decided_at"], name="risk_scan_hit_decided_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.inquiry_id}: {', '.join(self.terms)}"
 
 
 class NotificationChannel(models.Model):
@@ -365,13 +428,13 @@ class Notification(models.Model):
         SENT = "SENT", _("발송됨")
         FAILED = "FAILED", _("실패")
 
-    incident = models.ForeignKey(RollbackIncident, on_delete=models.CASCADE, related_name="notifications")
-    channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="notifications")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    incident = models.ForeignKey(RollbackIncident, verbose_name=_("사고"), on_delete=models.CASCADE, related_name="notifications")
+    channel = models.ForeignKey(NotificationChannel, verbose_name=_("채널"), on_delete=models.CASCADE, related_name="notifications")
+    status = models.CharField(_("상태"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("시도 횟수"), default=0)
+    last_error = models.CharField(_("마지막 오류"), max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(_("다음 시도 시각"), default=timezone.now)
+    sent_at = models.DateTimeField(_("전송 시각"), null=True, blank=True)
 
     class Meta:
         db_table = "cs_notification"
@@ -386,14 +449,14 @@ class Notification(models.Model):
 class ChecklistItem(models.Model):
     """The guide's phase 5 final-approval checklist; manual items are ticked in the admin."""
 
-    code = models.SlugField(max_length=40, unique=True)
+    code = models.SlugField(_("코드"), max_length=40, unique=True)
     title = models.CharField(_("항목"), max_length=200)
     is_automatic = models.BooleanField(_("자동 확인"), default=False)
     checked = models.BooleanField(_("완료"), default=False)
     checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("확인자"))
     checked_at = models.DateTimeField(_("확인 시각"), null=True, blank=True)
     note = models.CharField(_("메모"), max_length=300, blank=True)
-    sort_order = models.PositiveSmallIntegerField(default=0)
+    sort_order = models.PositiveSmallIntegerField(_("순서"), default=0)
     history = HistoricalRecords()
 
     class Meta:
@@ -417,11 +480,12 @@ class RolloutEvent(models.Model):
         EMERGENCY_STOP = "EMERGENCY_STOP", _("긴급 정지")
         RESUME = "RESUME", _("재개")
         SETTINGS = "SETTINGS", _("설정 변경")
+        CONFIG = "CONFIG", _("구성 변경")
         IMPORT_ENV = "IMPORT_ENV", _("환경변수 가져오기")
         AUTO_ROLLBACK = "AUTO_ROLLBACK", _("자동 롤백")
 
     at = models.DateTimeField(_("시각"), default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("사람"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     actor_label = models.CharField(_("행위자"), max_length=64)
     action = models.CharField(_("작업"), max_length=16, choices=Action.choices)
     account = models.ForeignKey(MarketAccount, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("계정"))
@@ -435,4 +499,4 @@ class RolloutEvent(models.Model):
         verbose_name_plural = _("해금 변경 기록")
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.actor_label}"
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {self.get_action_display()} {self.actor_label}"

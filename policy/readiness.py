@@ -66,9 +66,9 @@ def _shadow_check(now: dt.datetime) -> Check:
     if avg >= SHADOW_READY_PER_DAY:
         status, verdict = READY, _("해금 준비 완료")
     elif avg < SHADOW_TOO_FEW_PER_DAY:
-        status, verdict = FAIL, _("데이터 부족, Shadow Mode 유지")
+        status, verdict = FAIL, _("데이터 부족, 섀도 모드 유지")
     else:
-        status, verdict = WARN, _("기준(10건) 미달, Shadow Mode 유지 권장")
+        status, verdict = WARN, _("기준(10건) 미달, 섀도 모드 유지 권장")
     return Check("phase1", "shadow-candidates", _("일평균 AUTO_SEND 후보 (7일)"), status,
                  _("%(avg)s건/일 (7일 합계 %(total)s건)") % {"avg": f"{avg:.1f}", "total": total} + f" — {verdict}")
 
@@ -189,7 +189,7 @@ def _incidents_check() -> Check:
         return Check("phase4", "open-incidents", name, READY, _("없음"))
     parts = [f"#{i.pk} {i.rule.name} ({i.account.name if i.account else _('전체')}, {i.get_status_display()})"
              for i in incidents]
-    parts += [f"🔒 {r.account.name}: {r.lock_reason}" for r in locked]
+    parts += [_("%(account)s 잠김: %(reason)s") % {"account": r.account.name, "reason": r.lock_reason} for r in locked]
     return Check("phase4", "open-incidents", name, FAIL, "; ".join(parts))
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from inquiries.models import Inquiry, SendAttempt
 from markets.models import MarketAccount
-from policy.controls import AccountControls, load_account_controls, load_global
+from policy.controls import AccountControls, human_sends_held_q, load_account_controls, load_global
 from policy.hours import SEOUL
 from policy.quota import quota_used
 
@@ -66,3 +67,24 @@ def rollout_rows() -> list[AccountRow]:
         rows.append(AccountRow(account, controls, sent.get(account.pk, 0), quota_used(account_id=account.pk, at=now),
                                st["total"], st["failed"]))
     return rows
+
+
+def approved_answers_held() -> int:
+    """Approved answers waiting only because test mode or an emergency stop holds them back: they are
+    sent, without approving again, once that ends (inquiries.sending.due_queryset)."""
+    return (Inquiry.objects.filter(Inquiry.DUE_Q, status="APPROVED", is_test_mode=False)
+            .filter(human_sends_held_q()).count())
+
+
+def held_answers_note(*, held_before: int) -> str:
+    """What a change of the switches did to the approved answers test mode holds back (for the command
+    and admin messages); ``held_before``: :func:`approved_answers_held` before the change."""
+    held = approved_answers_held()
+    released = held_before - held
+    parts = []
+    if released > 0:
+        parts.append(gettext("대기하던 승인 답변 %(n)d건을 이제 전송합니다 (다시 승인할 필요 없음).") % {"n": released})
+    if held:
+        parts.append(gettext("승인 답변 %(n)d건이 전송 대기 중입니다: 테스트 모드·긴급 정지가 끝나면 다시 승인하지 않아도 "
+                             "전송됩니다.") % {"n": held})
+    return " ".join(parts)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from markets.models import MarketAccount
 from policy.hours import parse_hours_spec
@@ -59,8 +61,8 @@ def get_account(name: str) -> MarketAccount:
     try:
         return MarketAccount.objects.get(name=name)
     except MarketAccount.DoesNotExist:
-        known = ", ".join(MarketAccount.objects.values_list("name", flat=True)) or "none registered"
-        raise RolloutError(f"unknown account '{name}' (known: {known})") from None
+        known = ", ".join(MarketAccount.objects.values_list("name", flat=True)) or gettext("등록된 계정 없음")
+        raise RolloutError(gettext("없는 계정 '%(name)s' (있는 계정: %(known)s)") % {"name": name, "known": known}) from None
 
 
 def get_phase(value: str | int) -> RolloutPhase:
@@ -72,14 +74,15 @@ def get_phase(value: str | int) -> RolloutPhase:
         phase = RolloutPhase.objects.filter(name=text).first()
     if phase is None:
         known = ", ".join(f"{p.number} ({p.name})" for p in RolloutPhase.objects.all())
-        raise RolloutError(f"unknown phase '{value}' (known: {known})")
+        raise RolloutError(gettext("없는 단계 '%(value)s' (있는 단계: %(known)s)") % {"value": value, "known": known})
     return phase
 
 
 def parse_mode(value: str) -> str:
     mode = str(value).strip().upper()
     if mode not in Mode.values:
-        raise RolloutError(f"unknown mode '{value}' (use one of {', '.join(Mode.values)})")
+        raise RolloutError(gettext("알 수 없는 모드 '%(value)s' (%(choices)s 중 하나)") % {"value": value,
+                                                                                   "choices": ", ".join(Mode.values)})
     return mode
 
 
@@ -110,13 +113,15 @@ def rollout_unlock(*, account: MarketAccount, mode: str, phase: RolloutPhase | N
     rollout.save()
     after = {"mode": rollout.mode, "phase": rollout.phase.number if rollout.phase else None}
     _event(actor=actor, action=RolloutEvent.Action.UNLOCK, account=account, reason=reason, data={"before": before, "after": after})
+    if mode != Mode.TEST:
+        send_released_answers()
     return rollout
 
 
 @transaction.atomic
 def rollout_lock(*, account: MarketAccount, reason: str, actor: Actor) -> AccountRollout:
     if not reason or not reason.strip():
-        raise RolloutError("locking an account needs a reason")
+        raise RolloutError(gettext("계정을 잠그려면 사유가 필요합니다"))
     rollout = AccountRollout.objects.select_for_update().get(pk=rollout_for(account).pk)
     rollout.locked_at = timezone.now()
     rollout.lock_reason = reason.strip()[:300]
@@ -128,6 +133,14 @@ def rollout_lock(*, account: MarketAccount, reason: str, actor: Actor) -> Accoun
     return rollout
 
 
+def send_released_answers() -> None:
+    """After a change that may end test mode for some answers: queue a send sweep once it commits, so
+    the approved answers test mode held back go now rather than at the next scheduled sweep."""
+    from inquiries.decide import enqueue_sweep
+
+    transaction.on_commit(enqueue_sweep)
+
+
 def _locked_settings() -> AutomationSettings:
     AutomationSettings.get_solo()
     return AutomationSettings.objects.select_for_update().get(pk=1)
@@ -135,9 +148,10 @@ def _locked_settings() -> AutomationSettings:
 
 @transaction.atomic
 def emergency_stop(*, reason: str, actor: Actor) -> AutomationSettings:
-    """Stop every real send now: queued and prefetched sends re-check this at claim time."""
+    """Stop every real send now: queued and prefetched sends re-check this at claim time. Automatic
+    answers are recorded as test sends meanwhile; approved answers wait and go out once it is over."""
     if not reason or not reason.strip():
-        raise RolloutError("an emergency stop needs a reason")
+        raise RolloutError(gettext("긴급 정지에는 사유가 필요합니다"))
     conf = _locked_settings()
     conf.emergency_stopped_at = timezone.now()
     conf.emergency_reason = reason.strip()[:300]
@@ -150,7 +164,8 @@ def emergency_stop(*, reason: str, actor: Actor) -> AutomationSettings:
 
 @transaction.atomic
 def resume(*, actor: Actor, reason: str = "") -> AutomationSettings:
-    """Lift the emergency stop. Test mode stays on: turning it off is a separate, deliberate step."""
+    """Lift the emergency stop. Test mode stays on: turning it off is a separate, deliberate step, and
+    the approved answers held meanwhile are sent when it is taken (or now, if test mode was already off)."""
     conf = _locked_settings()
     was = conf.emergency_reason
     conf.emergency_stopped_at = None
@@ -158,6 +173,7 @@ def resume(*, actor: Actor, reason: str = "") -> AutomationSettings:
     _history_reason(conf, actor, reason or "resume")
     conf.save()
     _event(actor=actor, action=RolloutEvent.Action.RESUME, reason=reason, data={"was": was})
+    send_released_answers()
     return conf
 
 
@@ -170,7 +186,7 @@ def settings_update(
     changes: dict[str, object] = {}
     if threshold is not None:
         if not 0.0 <= threshold <= 1.0:
-            raise RolloutError(f"threshold must be between 0 and 1, got {threshold}")
+            raise RolloutError(gettext("임계값은 0과 1 사이여야 합니다 (받은 값: %(value)s)") % {"value": threshold})
         changes["auto_send_threshold"] = threshold
     if partial_auto is not None:
         changes["partial_auto_enabled"] = partial_auto
@@ -194,9 +210,132 @@ def settings_update(
             BusinessHoursRange(weekday=d, start=s, end=e) for d, (s, e) in sorted(weekly.items())
         )
         changes["hours"] = hours
-    _event(actor=actor, action=RolloutEvent.Action.SETTINGS, reason=reason,
-           data={"before": before, "after": {k: v for k, v in changes.items()}})
+    config_change(actor=actor, obj=conf, before=before, after=changes, reason=reason,
+                  action=RolloutEvent.Action.SETTINGS)
+    if test_mode is False:
+        send_released_answers()
     return conf
+
+
+def config_change(
+    *, actor: Actor, obj, before: dict, after: dict, reason: str = "", account: MarketAccount | None = None,
+    action: str = RolloutEvent.Action.CONFIG,
+) -> RolloutEvent | None:
+    """Record one configuration change, from the admin or a command, in the rollout log: which object,
+    the changed fields before and after (plain JSON values), who and why. Nothing changed, nothing recorded."""
+    changed = [key for key in {**before, **after} if before.get(key) != after.get(key)]
+    if not changed:
+        return None
+    data = {"object": f"{obj._meta.model_name}:{obj.pk}", "label": str(obj),
+            "before": {key: before.get(key) for key in changed}, "after": {key: after.get(key) for key in changed}}
+    return _event(actor=actor, action=action, account=account, reason=reason, data=data)
+
+
+def config_risks(*, obj, before: dict, after: dict) -> list[str]:
+    """What a configuration change would start doing for real, said for the person confirming it: global
+    test mode off, the partial-auto switch on, a lower threshold, a higher quota, intents added, a higher
+    phase. Empty when the change only makes automation stricter. ``before``/``after`` hold the changed
+    fields as plain values (related objects by their names)."""
+    if isinstance(obj, AutomationSettings):
+        return _settings_risks(obj, before, after)
+    if isinstance(obj, RolloutPhase) and obj.pk is not None:
+        return _phase_risks(obj, before, after)
+    if isinstance(obj, AccountRollout):
+        return _rollout_risks(obj, before, after)
+    return []
+
+
+def _turned(before: dict, after: dict, key: str, old: object, new: object) -> bool:
+    return key in after and before.get(key) == old and after.get(key) == new
+
+
+def _live_accounts(conf: AutomationSettings) -> set[str]:
+    from policy.controls import effective_mode, load_global
+
+    glob = load_global(conf)
+    return {
+        rollout.account.name for rollout in AccountRollout.objects.select_related("account").filter(account__is_active=True)
+        if effective_mode(glob=glob, account=rollout.account, rollout=rollout)[0] == Mode.LIVE
+    }
+
+
+def _settings_risks(conf: AutomationSettings, before: dict, after: dict) -> list[str]:
+    risks = []
+    if _turned(before, after, "test_mode", True, False):
+        risks.append(gettext("전역 테스트 모드를 끕니다: 테스트 모드로 막혀 있던 실제 마켓 전송이 시작됩니다."))
+    if _turned(before, after, "partial_auto_enabled", False, True):
+        risks.append(gettext("부분 자동화 스위치를 켭니다: 섀도 모드로 묶여 있던 계정이 설정된 모드대로 자동 답변합니다."))
+    if risks:
+        now, then = copy.copy(conf), copy.copy(conf)
+        for key, value in before.items():
+            setattr(now, key, value)
+        for key, value in after.items():
+            setattr(then, key, value)
+        starting = sorted(_live_accounts(then) - _live_accounts(now))
+        risks.append(gettext("저장하면 LIVE 계정 %(n)d개가 실제 전송을 시작합니다%(names)s.")
+                     % {"n": len(starting), "names": f": {', '.join(starting)}" if starting else ""})
+    if _turned(before, after, "test_mode", True, False):
+        from policy.selectors import approved_answers_held
+
+        if held := approved_answers_held():
+            risks.append(gettext("테스트 모드가 붙잡고 있던 승인 답변 %(n)d건도 실제 마켓으로 전송됩니다.") % {"n": held})
+    old, new = before.get("auto_send_threshold"), after.get("auto_send_threshold")
+    if old is not None and new is not None and new < old:
+        risks.append(gettext("자동 전송 신뢰도 임계값을 %(old).2f에서 %(new).2f(으)로 낮춥니다: 신뢰도가 더 낮은 답변도 "
+                             "자동 전송됩니다.") % {"old": old, "new": new})
+    return risks
+
+
+def _quota_text(value: int | None) -> str:
+    return gettext("한도 없음") if value is None else str(value)
+
+
+def _raised(old: int | None, new: int | None) -> bool:
+    return old is not None and (new is None or new > old)
+
+
+def _phase_risks(phase: RolloutPhase, before: dict, after: dict) -> list[str]:
+    risks = []
+    if "daily_quota" in after and _raised(before.get("daily_quota"), after.get("daily_quota")):
+        risks.append(gettext("단계 '%(phase)s'의 일일 전송 한도를 %(old)s에서 %(new)s(으)로 올립니다.") % {
+            "phase": phase.name, "old": _quota_text(before["daily_quota"]), "new": _quota_text(after["daily_quota"])})
+    if _turned(before, after, "all_intents", False, True):
+        risks.append(gettext("단계 '%(phase)s'에서 모든 의도를 자동 전송합니다.") % {"phase": phase.name})
+    added = sorted(set(after.get("allowed_intents") or []) - set(before.get("allowed_intents") or []))
+    if "allowed_intents" in after and added:
+        risks.append(gettext("단계 '%(phase)s'에 자동 전송 의도를 추가합니다: %(intents)s.")
+                     % {"phase": phase.name, "intents": ", ".join(added)})
+    if risks:
+        accounts = AccountRollout.objects.filter(phase=phase).exclude(mode=Mode.SHADOW).count()
+        risks.append(gettext("이 단계의 테스트·LIVE 계정 %(n)d개에 바로 적용됩니다.") % {"n": accounts})
+    return risks
+
+
+def _rollout_risks(rollout: AccountRollout, before: dict, after: dict) -> list[str]:
+    risks = []
+    numbers = dict(RolloutPhase.objects.values_list("name", "number"))
+    old_phase, new_phase = before.get("phase"), after.get("phase")
+    if "phase" in after and new_phase is not None and numbers.get(new_phase, 0) > numbers.get(old_phase, 0):
+        risks.append(gettext("단계를 %(old)s에서 %(new)s(으)로 올립니다: 더 많은 의도와 더 큰 한도로 자동 전송합니다.")
+                     % {"old": old_phase or gettext("기본 단계"), "new": new_phase})
+    phase_quota = rollout.phase.daily_quota if rollout.phase else None
+    old_quota = before.get("quota_override", rollout.quota_override)
+    new_quota = after.get("quota_override", old_quota)
+    old_quota = phase_quota if old_quota is None else old_quota
+    new_quota = phase_quota if new_quota is None else new_quota
+    if "quota_override" in after and _raised(old_quota, new_quota):
+        risks.append(gettext("이 계정의 일일 전송 한도를 %(old)s에서 %(new)s(으)로 올립니다.")
+                     % {"old": _quota_text(old_quota), "new": _quota_text(new_quota)})
+    threshold = AutomationSettings.get_solo().auto_send_threshold
+    old_t = before.get("threshold_override") if before.get("threshold_override") is not None else threshold
+    new_t = after.get("threshold_override") if after.get("threshold_override") is not None else threshold
+    if "threshold_override" in after and new_t < old_t:
+        risks.append(gettext("이 계정의 자동 전송 임계값을 %(old).2f에서 %(new).2f(으)로 낮춥니다.") % {"old": old_t, "new": new_t})
+    old_intents, new_intents = set(before.get("intents_override") or []), set(after.get("intents_override") or [])
+    if "intents_override" in after and old_intents and (not new_intents or new_intents - old_intents):
+        widened = ", ".join(sorted(new_intents - old_intents)) if new_intents else gettext("단계의 모든 허용 의도")
+        risks.append(gettext("이 계정의 의도 제한을 넓힙니다: %(intents)s.") % {"intents": widened})
+    return risks
 
 
 @transaction.atomic
@@ -218,7 +357,7 @@ def import_env(*, actor: Actor, environ: dict[str, str] | None = None) -> dict:
             return True
         if value in falsy:
             return False
-        raise RolloutError(f"{name}={raw!r} is not a boolean (true/false)")
+        raise RolloutError(gettext("%(name)s=%(raw)r은(는) true/false가 아닙니다") % {"name": name, "raw": raw})
 
     partial = flag("ENABLE_CS_PARTIAL_AUTO")
     test = flag("CS_TEST_MODE")
@@ -228,7 +367,7 @@ def import_env(*, actor: Actor, environ: dict[str, str] | None = None) -> dict:
         try:
             threshold = float(raw_threshold.split("#")[0])
         except ValueError:
-            raise RolloutError(f"CS_AUTO_SEND_THRESHOLD={raw_threshold!r} is not a number") from None
+            raise RolloutError(gettext("CS_AUTO_SEND_THRESHOLD=%(raw)r은(는) 숫자가 아닙니다") % {"raw": raw_threshold}) from None
     settings_update(actor=actor, reason="rollout import-env", partial_auto=partial, test_mode=test, threshold=threshold)
     result.update({"partial_auto": partial, "test_mode": test, "threshold": threshold})
 
@@ -244,7 +383,7 @@ def import_env(*, actor: Actor, environ: dict[str, str] | None = None) -> dict:
                 except (ValueError, Exception):
                     account = None
             if account is None:
-                raise RolloutError(f"CS_TEST_MODE_ALLOWED_ACCOUNTS names unknown account '{token}'")
+                raise RolloutError(gettext("CS_TEST_MODE_ALLOWED_ACCOUNTS에 없는 계정 '%(name)s'이(가) 있습니다") % {"name": token})
             accounts.append(account)
         # The guide: listed accounts send for real; an empty list means every account.
         targets = accounts or list(MarketAccount.objects.active())
@@ -284,7 +423,7 @@ def incident_resolve(*, incident: RollbackIncident, user, note: str = "") -> Rol
 @transaction.atomic
 def checklist_set(*, item: ChecklistItem, checked: bool, user, note: str = "") -> ChecklistItem:
     if item.is_automatic:
-        raise RolloutError(f"'{item.title}' is checked automatically")
+        raise RolloutError(gettext("'%(title)s' 항목은 자동으로 확인되므로 직접 표시할 수 없습니다.") % {"title": item.title})
     item.checked = checked
     item.checked_by = user if checked else None
     item.checked_at = timezone.now() if checked else None

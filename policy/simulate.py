@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from typing import Iterable, Iterator
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inquiries.decide import policy_decision, run_agent_for
 from inquiries.facts import load_facts
@@ -18,6 +19,7 @@ from partialauto.iterables import chunked
 from policy.controls import AccountControls, load_account_controls, load_global
 from policy.hours import Calendar
 from policy.models import Mode, RolloutPhase
+from policy.quota import quota_used
 
 MAX_LINE_CHARS = 100_000
 
@@ -32,15 +34,15 @@ def read_jsonl(lines: Iterable[str]) -> Iterator[tuple[int, dict | None, str | N
         if not line.strip():
             continue
         if len(line) > MAX_LINE_CHARS:
-            yield number, None, f"line longer than {MAX_LINE_CHARS} characters"
+            yield number, None, _("줄이 %(max)d자보다 깁니다") % {"max": MAX_LINE_CHARS}
             continue
         try:
             item = json.loads(line)
         except ValueError as exc:
-            yield number, None, f"invalid JSON: {exc}"
+            yield number, None, _("JSON 형식 오류: %(error)s") % {"error": exc}
             continue
         if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("content"), str):
-            yield number, None, 'each line needs an object with "id" and a string "content"'
+            yield number, None, _('줄마다 "id"와 문자열 "content"가 있는 객체여야 합니다')
             continue
         yield number, item, None
 
@@ -55,13 +57,13 @@ def proposed_controls(base: AccountControls, *, full_unlock: bool, threshold: fl
     if full_unlock:
         last = RolloutPhase.objects.order_by("-number").first()
         glob = dataclasses.replace(base.glob, calendar=Calendar(enabled=False, weekly={}, overrides={}))
-        changes.update(effective_mode=Mode.LIVE, configured_mode=Mode.LIVE, mode_reasons=("simulated full unlock",),
+        changes.update(effective_mode=Mode.LIVE, configured_mode=Mode.LIVE, mode_reasons=(_("완전 해금 가정 (시뮬레이션)"),),
                        allowed_intents=None, daily_quota=None, locked=False, is_active=True, glob=glob,
                        phase_number=last.number if last else None, phase_name=last.name if last else "",
                        phase_is_default=False)
     if threshold is not None:
         if not 0 <= threshold <= 1:
-            raise SimulationInputError(f"--threshold must be between 0 and 1, got {threshold}")
+            raise SimulationInputError(_("--threshold는 0과 1 사이여야 합니다 (받은 값: %(value)s)") % {"value": threshold})
         changes["threshold"] = threshold
     return dataclasses.replace(base, **changes) if changes else base
 
@@ -127,3 +129,20 @@ def summarize(rows: list[dict]) -> dict:
         "by_intent": {k: dict(v) for k, v in sorted(by_intent.items())},
         "by_reason": dict(Counter(r["reason"] for r in rows).most_common()),
     }
+
+
+def replay_stored(*, account: MarketAccount, since: dt.timedelta, phase: RolloutPhase | None = None,
+                  threshold: float | None = None, at: dt.datetime | None = None) -> list[dict]:
+    """The account's stored inquiries of the window replayed through a proposed phase (and threshold),
+    judged exactly as ``simulate_policy --since … --account … --phase …`` judges them."""
+    at = at or timezone.now()
+    controls = proposed_controls(load_account_controls(account, glob=load_global()), full_unlock=False,
+                                 threshold=threshold, phase=phase)
+    used = quota_used(account_id=account.pk, at=at)
+
+    def controls_for(item: dict) -> AccountControls:
+        item["_quota_used"] = used
+        return controls
+
+    return list(simulate(stored_items(since=since, account=account), controls_for=controls_for, at=at,
+                         seller_name=account.seller_name, account=account))

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from partialauto.admin_utils import verdict
 from policy import services
 from policy.controls import load_global
 from policy.kpi import WINDOWS, automation_by_day, daily_failure_rates, kpi_report
@@ -30,7 +31,7 @@ from policy.readiness import readiness_report
 
 CHART_DAYS = 14
 OPEN_INCIDENTS_SHOWN = 20
-STATUS_ICONS = {"ready": "✅", "warn": "⚠️", "fail": "❌"}
+VERDICTS = {"ready": "pass", "warn": "warn", "fail": "fail"}  # a readiness status as admin_utils.verdict draws it
 
 # colours of the stock admin palette
 GREEN, AMBER, RED, BLUE, GREY = "#5b9b5e", "#e0a526", "#ba2121", "#417690", "#cccccc"
@@ -202,6 +203,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     open_incidents = list(incidents_qs.select_related("rule", "account").order_by("-fired_at")[:OPEN_INCIDENTS_SHOWN])
     for incident in open_incidents:
         incident.url = reverse("admin:policy_rollbackincident_change", args=[incident.pk])
+        incident.page_url = reverse("policy:incident", args=[incident.pk])
     glob = load_global()
     last_run = AutomationSettings.get_solo().last_monitor_run_at
     context = {
@@ -218,6 +220,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "open_incident_count": incidents_qs.count() if len(open_incidents) >= OPEN_INCIDENTS_SHOWN else len(open_incidents),
         "incident_list_url": reverse("admin:policy_rollbackincident_changelist") + "?status__exact=OPEN",
         "readiness_url": reverse("policy:readiness"),
+        "can_stop": request.user.has_perm("policy.emergency_stop"),
     }
     return TemplateResponse(request, "admin/policy/dashboard.html", context)
 
@@ -242,12 +245,12 @@ def readiness(request: HttpRequest) -> HttpResponse:
         if not sections or sections[-1]["code"] != check["section"]:
             sections.append({"code": check["section"], "title": report["sections"].get(check["section"], check["section"]),
                              "checks": []})
-        check = {**check, "icon": STATUS_ICONS[check["status"]], "manual": manual.get(check["code"])}
+        check = {**check, "verdict": verdict(VERDICTS[check["status"]]), "manual": manual.get(check["code"])}
         sections[-1]["checks"].append(check)
     context = {
         **admin.site.each_context(request),
         "title": _("프로덕션 전환 준비 상태"),
-        "report": report, "sections": sections, "can_tick": can_tick,
+        "report": report, "sections": sections, "can_tick": can_tick, "checked_at": timezone.localtime(),
         "checklist_url": reverse("admin:policy_checklistitem_changelist"),
         "dashboard_url": reverse("policy:dashboard"),
     }

@@ -3,6 +3,7 @@
 
     python scripts/fault_run.py --inquiries 2000 --workers 4 --broker orm
     python scripts/fault_run.py --inquiries 2000 --workers 4 --broker redis
+    python scripts/fault_run.py --inquiries 2000 --lost-response-rate 0.3 --kills 0 --rules
 
 It builds a fresh PostgreSQL database, starts the sandbox marketplace in this process, registers
 several Coupang and SmartStore accounts, queues one send task per inquiry through the chosen broker
@@ -15,6 +16,13 @@ faults off, drains, and checks the sandbox's ledger of accepted answers against 
 * no inquiry answered twice;
 * every inquiry in a final state (SENT, ANSWERED_ELSEWHERE) or with a person (HUMAN_REVIEW);
 * the database's SENT rows are exactly the inquiries the sandbox accepted an answer for.
+
+``--lost-response-rate F`` replaces the rotating faults by one: a share F of the answers' responses is
+lost (the answer applied, the reply dropped or a 504), so every unknown outcome is in fact delivered.
+``--rules`` keeps the rollback rules enabled (they are off otherwise: they would rightly stop a run of
+random faults early) and runs the monitor every two seconds, as the schedule does; the summary lists
+the incidents with the rows that tripped them, and the run fails if any of those rows was in fact
+delivered (an unknown outcome that reconciliation confirmed must never have counted as a failure).
 
 It prints a JSON summary and exits 1 when a check fails.
 """
@@ -50,7 +58,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--database", default="partialauto_faultrun")
     p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
-    return p.parse_args()
+    p.add_argument("--lost-response-rate", type=float, default=None, metavar="F",
+                   help="instead of the rotating faults, lose this share of the answers' responses (answers applied)")
+    p.add_argument("--rules", action="store_true", help="keep the rollback rules enabled and run the monitor")
+    args = p.parse_args()
+    if args.lost_response_rate is not None and not 0 <= args.lost_response_rate <= 1:
+        p.error("--lost-response-rate must be between 0 and 1")
+    return args
 
 
 def prepare_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -91,7 +105,34 @@ NEMESIS = [
     {"read_timeout": 1.3, "read_timeout_count": 3},
     {"latency_ms": 40},
 ]
-CALM = {"fault_rate": 0.0, "lost_response": "", "burst_429": 0, "read_timeout": 0.0, "latency_ms": 0, "scope": "answers"}
+CALM = {"fault_rate": 0.0, "lost_response": "", "lost_response_rate": 1.0, "burst_429": 0, "read_timeout": 0.0,
+        "latency_ms": 0, "scope": "answers"}
+
+
+def nemesis(args: argparse.Namespace, rng: random.Random) -> dict:
+    if args.lost_response_rate is None:
+        return rng.choice(NEMESIS)
+    return {"lost_response": rng.choice(["drop", "504"]), "lost_response_rate": args.lost_response_rate}
+
+
+def incidents_summary() -> list[dict]:
+    """Every rollback incident, with the rows that tripped it and how many of those were delivered."""
+    from inquiries.models import Inquiry, SendAttempt
+    from policy.models import RollbackIncident
+    from policy.monitor import incident_rows, summarize
+
+    result = []
+    for incident in RollbackIncident.objects.select_related("rule", "account").order_by("id"):
+        rows = incident_rows(incident.figures)
+        attempts = [r["attempt"] for r in rows if r.get("attempt")]
+        delivered = SendAttempt.objects.filter(pk__in=attempts, outcome="DELIVERED").count()
+        delivered += Inquiry.objects.filter(pk__in=[r["inquiry"] for r in rows if not r.get("attempt")],
+                                            send_status="SENT").count()
+        result.append({"rule": incident.rule.code, "account": incident.account.name if incident.account else None,
+                       "summary": summarize(incident.rule, incident.figures), "action": incident.action_taken,
+                       "rows": [{"inquiry": r["inquiry"], "attempt": r.get("attempt")} for r in rows],
+                       "rows_delivered": delivered})
+    return result
 
 
 def say(message: str) -> None:
@@ -116,11 +157,12 @@ def main() -> int:
     from django.db.models import Count
     from django_q.tasks import async_task
 
-    from inquiries.models import Inquiry
+    from inquiries.models import Inquiry, SendAttempt
     from inquiries.sending import reconcile
     from markets import services as market_services
     from markets.sandbox import SandboxServer
     from policy.models import AutomationSettings, Mode, RollbackRule
+    from policy.monitor import run_monitor
     from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
 
     sandbox = SandboxServer(seed=args.seed).start()
@@ -140,8 +182,8 @@ def main() -> int:
             api_base_url=sandbox.naver_base_url), nv.client_id))
     settings_update(actor=SYSTEM, partial_auto=True, test_mode=False, hours="always")
     AutomationSettings.objects.filter(pk=1).update(lease_seconds=8, max_send_attempts=6)
-    # This run is about at-most-once under faults; the rollback rules would (rightly) stop it early.
-    RollbackRule.objects.update(enabled=False)
+    if not args.rules:  # a run about at-most-once under faults; the rules would (rightly) stop it early
+        RollbackRule.objects.update(enabled=False)
     for account, _owner in accounts:
         rollout_unlock(account=account, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)
 
@@ -182,7 +224,7 @@ def main() -> int:
     try:
         while time.monotonic() - started < args.deadline:
             time.sleep(0.5)
-            choice = rng.choice(NEMESIS)
+            choice = nemesis(args, rng)
             store.set_faults(**{**CALM, **choice})
             name = ",".join(f"{k}={v}" for k, v in choice.items()) or "calm"
             nemesis_log[name] = nemesis_log.get(name, 0) + 1
@@ -196,6 +238,8 @@ def main() -> int:
                 last_sweep = now
                 async_task("inquiries.tasks.send_due_task", 200)
                 reconcile()
+                if args.rules:
+                    run_monitor()
             open_rows = Inquiry.objects.filter(pk__in=rows).exclude(send_status="SENT").exclude(
                 status__in=["ANSWERED_ELSEWHERE", "HUMAN_REVIEW"]).count()
             unsettled = Inquiry.objects.filter(pk__in=rows, send_status__in=["SENDING", "SEND_UNKNOWN"]).count()
@@ -211,6 +255,8 @@ def main() -> int:
             if not Inquiry.objects.filter(pk__in=rows, send_status__in=["SENDING", "SEND_UNKNOWN"]).exists():
                 break
             time.sleep(1)
+        if args.rules:
+            run_monitor()
     finally:
         stop_group(cluster, 20)
     elapsed = time.monotonic() - started
@@ -221,6 +267,9 @@ def main() -> int:
     db = {k: v for k, v in Inquiry.objects.filter(pk__in=rows).values_list("send_status").annotate(n=Count("id"))}
     status = {k: v for k, v in Inquiry.objects.filter(pk__in=rows).values_list("status").annotate(n=Count("id"))}
     sent_keys = set(Inquiry.objects.filter(pk__in=rows, send_status="SENT").values_list("kind", "external_id"))
+    attempt_outcomes = dict(SendAttempt.objects.filter(inquiry__in=rows).values_list("outcome").annotate(n=Count("id")))
+    settled = SendAttempt.objects.filter(inquiry__in=rows, error__contains="(confirmed by reconciliation)")
+    incidents = incidents_summary() if args.rules else []
     not_final = Inquiry.objects.filter(pk__in=rows).exclude(send_status="SENT").exclude(
         status__in=["ANSWERED_ELSEWHERE", "HUMAN_REVIEW"]).count()
     unsettled = Inquiry.objects.filter(pk__in=rows, send_status__in=["SENDING", "SEND_UNKNOWN"]).count()
@@ -231,10 +280,16 @@ def main() -> int:
         "db_send_status": db, "db_status": status, "not_final": not_final, "unsettled": unsettled,
         "db_sent_equals_sandbox": sent_keys == set(keys), "worker_kills": kills,
         "nemesis_rounds": sum(nemesis_log.values()), "faults": nemesis_log,
+        "attempt_outcomes": attempt_outcomes,
+        "unknown_confirmed_delivered": settled.filter(error__startswith="delivered").count(),
+        "unknown_confirmed_not_delivered": settled.filter(error__startswith="not delivered").count(),
+        "rules_enabled": args.rules, "rollback_incidents": incidents,
+        "incident_rows_delivered": sum(i["rows_delivered"] for i in incidents),
     }
     sandbox.stop()
     print(json.dumps(summary, ensure_ascii=False, indent=2))
-    ok = doubles == 0 and not_final == 0 and unsettled == 0 and sent_keys == set(keys)
+    ok = (doubles == 0 and not_final == 0 and unsettled == 0 and sent_keys == set(keys)
+          and summary["incident_rows_delivered"] == 0)
     print("RESULT:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -23,6 +23,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_from_the_apps():
+    """Deployments serve the files `collectstatic` gathered, by their hashed names from its manifest
+    (WhiteNoise's manifest storage). Tests render pages without running it: plain names, and WhiteNoise
+    finds the files in the apps as it does with DEBUG on. The gunicorn test collects them for real."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    plain = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    with override_settings(STORAGES=plain, WHITENOISE_AUTOREFRESH=True, WHITENOISE_USE_FINDERS=True):
+        yield
+
+
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"

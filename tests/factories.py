@@ -61,3 +61,13 @@ def make_shipping_policy(account: MarketAccount, **changes):
 
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"  # the sample files of the sandbox catalogue
+
+
+def make_staff(django_user_model, name: str, role: str | None = None):
+    """A staff user in the ``role`` group (none: no permissions), read back so its permission cache is fresh."""
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(name, password="pw-123456-long", is_staff=True)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return django_user_model.objects.get(pk=user.pk)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from inquiries.agent.pipeline import Reason
+from inquiries.agent.pipeline import LEARNED_TERM, Reason
 
 REASON_LABELS = {
     Reason.OK: _("자동 답변 가능"),
@@ -30,5 +30,14 @@ REASON_LABELS = {
 }
 
 
+# Risk hits whose term is a code rather than a word the text contains
+RISK_TERM_LABELS = {LEARNED_TERM: _("학습된 위험 판별")}
+
+
 def reason_label(code: str) -> str:
     return str(REASON_LABELS.get(code, code))
+
+
+def risk_term_label(term: str | None) -> str:
+    """A risk hit's term as a person reads it: the keyword itself, or what found it when no keyword did."""
+    return str(RISK_TERM_LABELS.get(term or "", term or ""))

@@ -80,6 +80,11 @@ def _risk_terms() -> list[RiskTerm]:
     return terms
 
 
+def risk_terms() -> list[RiskTerm]:
+    """The risk keywords the agent scans with, read now (not cached), the safety floor included."""
+    return _risk_terms()
+
+
 def _intent_rules() -> list[IntentRule]:
     from inquiries.models import Intent
 

@@ -61,8 +61,18 @@ LOOKUP_FALLBACK_DAYS = 30
 
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
 
-# Coupang documents no specific text for a second answer; match the usual wordings (EN/KO).
+# Coupang documents no specific text for a second product Q&A answer; match the usual wordings (EN/KO).
 _ALREADY_ANSWERED_RE = re.compile(r"already\s+(been\s+)?answer|already\s+repl|이미\s*답변|중복\s*답변|duplicate", re.I)
+#: The documented 400 of a call-center reply to an inquiry that no longer awaits the seller: answered
+#: already (in WING, or by an earlier attempt of ours) or closed by Coupang. Whose answer it is, if any,
+#: is settled by looking the inquiry up, like every other "already answered".
+CALLCENTER_NOT_AWAITING = (
+    "The inquiry can't be answer. It can do only inquiryStatus:progress, partnerTransferStatus:requestAnswer"
+)
+_NOT_AWAITING_MARK = "can't be answer"
+#: ``partnerTransferStatus`` of a transfer Coupang's call centre finished itself: the seller only confirms
+#: it (``…/confirms``); there is nothing to answer.
+CONFIRM_ONLY_TRANSFER = "transfer"
 
 
 # --- signing -----------------------------------------------------------------------------------
@@ -179,7 +189,6 @@ def parse_coupang_callcenter_item(item: Any) -> RemoteInquiry | Malformed:
         question = "\n\n".join([content, *agent_notes]) if content else "\n\n".join(agent_notes)
         vendor_replies = [r for r in replies if r.get("answerType") == "vendor"]
         counseling = item.get("csPartnerCounselingStatus")
-        answered = counseling == "answered" or bool(vendor_replies)
         answer_text = None
         for reply in vendor_replies:
             if isinstance(reply.get("content"), str):
@@ -190,6 +199,9 @@ def parse_coupang_callcenter_item(item: Any) -> RemoteInquiry | Malformed:
         transfer = waiting[-1] if waiting else None
         agent_rows = [r for r in replies if r.get("answerType") == "csAgent"]
         transfer_status = "requestAnswer" if transfer else (agent_rows[-1].get("partnerTransferStatus") if agent_rows else None)
+        # A TRANSFER item was answered by Coupang's call centre; the seller only confirms it (in WING).
+        confirm_only = str(transfer_status or "").lower() == CONFIRM_ONLY_TRANSFER
+        answered = counseling == "answered" or bool(vendor_replies) or confirm_only
         parent_answer_id = None
         if transfer is not None:
             try:
@@ -322,7 +334,11 @@ class CoupangClient(CoupangOrderReads, MarketClient):
             return False
         document = result.json_or_none()
         message = document.get("message") if isinstance(document, dict) else None
-        return isinstance(message, str) and bool(_ALREADY_ANSWERED_RE.search(message))
+        if not isinstance(message, str):
+            return False
+        if kind == COUPANG_CALLCENTER and _NOT_AWAITING_MARK in message.lower():
+            return True
+        return bool(_ALREADY_ANSWERED_RE.search(message))
 
     def _remote_ref(self, kind: str, result: HttpResult) -> str | None:
         return None  # the reply response carries no id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -52,6 +52,14 @@ class SandboxControl:
         if items is not None:
             payload["items"] = items
         return self._call("POST", "/inquiries", json=payload)["ids"]
+
+    def add_backdated_inquiries(self, kind: str, count: int, *, oldest: timedelta, newest: timedelta,
+                                answered_ratio: float = 0.0, owner: str | None = None) -> list[str]:
+        """``count`` inquiries that appear now but were asked between ``oldest`` and ``newest`` ago (evenly
+        spread): what a marketplace shows late, e.g. a call-center inquiry transferred a day later."""
+        payload = {"kind": kind, "count": count, "oldest_hours": oldest / timedelta(hours=1),
+                   "newest_hours": newest / timedelta(hours=1), "answered_ratio": answered_ratio, "owner": owner}
+        return self._call("POST", "/inquiries/backdated", json=payload)["ids"]
 
     def inquiry(self, kind: str, external_id: str) -> dict[str, Any]:
         return self._call("GET", "/inquiries", params={"kind": kind, "external_id": external_id})["item"]

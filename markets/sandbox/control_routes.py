@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
 from markets.clients.base import ALL_KINDS
 from markets.sandbox.protocol import Reply
 from markets.sandbox.store import SandboxStore
+
+# Backdated inquiries: at most this far back (a little over a year, the longest lookback any list allows).
+MAX_BACKDATE_HOURS = 400 * 24
 
 
 class ControlRoutes:
@@ -89,6 +93,31 @@ class ControlRoutes:
             ids += self.store.add_inquiries(
                 kind, count, owner=payload.get("owner"), answered_ratio=float(payload.get("answered_ratio", 0.2)),
                 risk_ratio=float(payload.get("risk_ratio", 0.1)), days_back=float(payload.get("days_back", 3.0)))
+        except (ValueError, TypeError) as exc:
+            raise Reply(400, {"error": str(exc)[:300]}) from None
+        self._send_json(201, {"ids": ids})
+
+    def control_inquiries_backdated(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
+        """``count`` inquiries that become visible now although they were asked earlier: creation times
+        spread evenly from ``oldest_hours`` to ``newest_hours`` ago (a call-center inquiry transferred to
+        the seller a day after the buyer called, an item the marketplace indexed late). Unanswered unless
+        ``answered_ratio`` says otherwise."""
+        payload = self._json_body(body)
+        kind = payload.get("kind")
+        if kind not in ALL_KINDS:
+            raise Reply(400, {"error": f"kind must be one of {list(ALL_KINDS)}"})
+        try:
+            count = payload.get("count", 1)
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise ValueError("count must be an integer")
+            oldest, newest = float(payload.get("oldest_hours", 48)), float(payload.get("newest_hours", 2))
+            if not 0 <= newest <= oldest <= MAX_BACKDATE_HOURS:
+                raise ValueError(f"need 0 <= newest_hours <= oldest_hours <= {MAX_BACKDATE_HOURS}")
+            now = datetime.now(timezone.utc)
+            ids = self.store.add_inquiries(
+                kind, count, owner=payload.get("owner"), answered_ratio=float(payload.get("answered_ratio", 0.0)),
+                risk_ratio=float(payload.get("risk_ratio", 0.1)), start=now - timedelta(hours=oldest),
+                end=now - timedelta(hours=newest))
         except (ValueError, TypeError) as exc:
             raise Reply(400, {"error": str(exc)[:300]}) from None
         self._send_json(201, {"ids": ids})

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 # Switches that are fractions of calls or items, so must stay within [0, 1].
-_FRACTIONS = ("fault_rate", "malformed_orders")
+_FRACTIONS = ("fault_rate", "malformed_orders", "lost_response_rate")
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Faults:
     read_timeout_count: int = -1
     lost_response: str = ""  # "" | "drop" (close without response) | "504"; the answer IS applied
     lost_response_count: int = -1
+    lost_response_rate: float = 1.0  # the share of affected answers whose response is lost (drawn per answer)
     hold_answers: str = ""  # "" | "before_apply" | "after_apply": block answers until release()
     down: bool = False  # every affected call gets 503
     coupang_rps: float = 10.0  # per-vendor limit → 429 (0 = off)

@@ -237,23 +237,32 @@ def coupang_online_item(
 
 def coupang_callcenter_item(
     rng: random.Random, *, inquiry_id: int, created_at: datetime, answered: bool, answer_ids: tuple[int, int],
-    risk_ratio: float = 0.1, question: Question | None = None, order: OrderLink | None = None,
+    risk_ratio: float = 0.1, question: Question | None = None, order: OrderLink | None = None, transfer: bool = False,
 ) -> dict[str, Any]:
+    """A call-centre inquiry transferred to the seller: awaiting the seller's answer, answered, or (``transfer``)
+    a TRANSFER the call centre finished itself, which the seller only confirms (``…/confirms``)."""
     q = question or make_question(rng, risk_ratio=risk_ratio, kind=COUPANG_CALLCENTER)
     link = _link(rng, q, order, created_at, naver=False, always=True)
     assert link is not None  # call-centre transfers always name the order
     transfer_at = created_at + timedelta(minutes=rng.uniform(1, 30))
+    transfer = transfer and not answered
+    if transfer:
+        note = f"[상담완료 이관]\n◼주문번호: {link.order_id}\n◼고객문의: {q.text}\n고객님께 안내 완료했습니다. 판매자 확인 부탁드립니다."
+        status = "transfer"
+    else:
+        note = f"[판매자이관]\n◼주문번호: {link.order_id}\n◼고객문의: {q.text}\n판매자 확인 및 답변 부탁드립니다."
+        status = "answered" if answered else "requestAnswer"
     agent_reply = {
         "receptionistName": "쿠팡 고객센터",
         "receptionist": "cs" + str(rng.randint(10000, 99999)),
         "replyAt": coupang_time(transfer_at),
-        "content": f"[판매자이관]\n◼주문번호: {link.order_id}\n◼고객문의: {q.text}\n판매자 확인 및 답변 부탁드립니다.",
+        "content": note,
         "answerId": answer_ids[0],
         "parentAnswerId": 0,
-        "partnerTransferStatus": "answered" if answered else "requestAnswer",
+        "partnerTransferStatus": status,
         "partnerTransferCompleteReason": "NONE",
         "answerType": "csAgent",
-        "needAnswer": not answered,
+        "needAnswer": status == "requestAnswer",
     }
     replies = [agent_reply]
     if answered:
@@ -273,7 +282,7 @@ def coupang_callcenter_item(
         )
     return {
         "inquiryId": inquiry_id,
-        "csPartnerCounselingStatus": "answered" if answered else "requestAnswer",
+        "csPartnerCounselingStatus": status,
         "inquiryStatus": "progress",
         "vendorItemId": [q.product.vendor_item_id],
         "itemName": f"{q.product.name}, {q.product.option}",

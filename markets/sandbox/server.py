@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -39,7 +39,7 @@ from markets.clients.base import (
     NAVER_INQUIRY,
     NAVER_QNA,
 )
-from markets.clients.coupang import coupang_signature
+from markets.clients.coupang import CALLCENTER_NOT_AWAITING, coupang_signature
 from markets.sandbox import generator
 from markets.sandbox.control_routes import ControlRoutes
 from markets.sandbox.order_routes import OrderRoutes
@@ -49,7 +49,9 @@ from markets.sandbox.store import (
     NaverAccount,
     SandboxStore,
     _apply_callcenter_answer,
+    _apply_callcenter_confirm,
     _apply_inquiry_answer,
+    awaiting_confirm,
     public_item,
 )
 
@@ -85,6 +87,7 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", _COUPANG + r"/v[45]/vendors/(?P<vendor>[^/]+)/callCenterInquiries$", "coupang.callcenter.list", "coupang", "coupang_list", COUPANG_CALLCENTER),
     _r("POST", _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/onlineInquiries/(?P<id>[^/]+)/replies$", "coupang.online.reply", "coupang", "coupang_reply", COUPANG_ONLINE, True),
     _r("POST", _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/callCenterInquiries/(?P<id>[^/]+)/replies$", "coupang.callcenter.reply", "coupang", "coupang_reply", COUPANG_CALLCENTER, True),
+    _r("POST", _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/callCenterInquiries/(?P<id>[^/]+)/confirms$", "coupang.callcenter.confirm", "coupang", "coupang_confirm", COUPANG_CALLCENTER),
     # Coupang orders. ".../ordersheets/{shipmentBoxId}" and ".../{orderId}/ordersheets" are different
     # look-ups: the orderId comes *before* "ordersheets" (research/order-apis.md §1.1).
     _r("GET", _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets$", "coupang.orders.list", "coupang", "coupang_ordersheets_list"),
@@ -99,6 +102,7 @@ ROUTES: tuple[Route, ...] = (
     _r("PUT", r"^/external/v1/contents/qnas/(?P<id>[^/]+)$", "naver.qnas.answer", "naver", "naver_qnas_answer", NAVER_QNA, True),
     _r("GET", r"^/external/v1/pay-user/inquiries$", "naver.inquiries.list", "naver", "naver_inquiries_list", NAVER_INQUIRY),
     _r("POST", r"^/external/v1/pay-merchant/inquiries/(?P<id>[^/]+)/answer$", "naver.inquiries.answer", "naver", "naver_inquiries_answer", NAVER_INQUIRY, True),
+    _r("PUT", r"^/external/v1/pay-merchant/inquiries/(?P<id>[^/]+)/answer/(?P<answer>[^/]+)$", "naver.inquiries.answer.update", "naver", "naver_inquiries_answer_update", NAVER_INQUIRY, True),
     _r("GET", r"^/external/v1/pay-order/seller/product-orders/last-changed-statuses$", "naver.orders.changes", "naver", "naver_order_changes"),
     _r("POST", r"^/external/v1/pay-order/seller/product-orders/query$", "naver.orders.query", "naver", "naver_order_query"),
     _r("GET", r"^/external/v1/pay-order/seller/orders/(?P<order>[^/]+)/product-order-ids$", "naver.orders.ids", "naver", "naver_order_ids"),
@@ -108,6 +112,7 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", r"^/_sandbox/accounts$", "control.accounts.add", "control", "control_accounts_add"),
     _r("GET", r"^/_sandbox/inquiries$", "control.inquiries", "control", "control_inquiries"),
     _r("POST", r"^/_sandbox/inquiries$", "control.inquiries.add", "control", "control_inquiries_add"),
+    _r("POST", r"^/_sandbox/inquiries/backdated$", "control.inquiries.backdated", "control", "control_inquiries_backdated"),
     _r("POST", r"^/_sandbox/inquiries/delete$", "control.inquiries.delete", "control", "control_inquiries_delete"),
     _r("POST", r"^/_sandbox/inquiries/answer-elsewhere$", "control.inquiries.elsewhere", "control", "control_inquiries_elsewhere"),
     _r("GET", r"^/_sandbox/faults$", "control.faults", "control", "control_faults"),
@@ -192,10 +197,15 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         )
         try:
             if route is None:
+                naver = raw_path.startswith("/external/")
+                if naver:  # every Naver response carries its trace id, in the header and in an error body
+                    self.extra_headers["GNCP-GW-Trace-ID"] = self.request_id
                 if other_method:
+                    if naver:
+                        raise self._naver_error(405, "METHOD_NOT_ALLOWED", f"{method} 메서드는 지원하지 않습니다.")
                     raise Reply(405, {"code": 405, "message": f"Request method '{method}' not supported"})
-                if raw_path.startswith("/external/"):
-                    raise Reply(404, {"code": "GW.NOT_FOUND", "message": "API를 찾을 수 없습니다.", "timestamp": now_kst_iso()})
+                if naver:
+                    raise self._naver_error(404, "GW.NOT_FOUND", "API를 찾을 수 없습니다.")
                 raise Reply(404, {"code": 404, "message": "Not Found", "data": None})
             if route.market == "control":
                 getattr(self, route.handler)(params, raw_query, body)
@@ -228,7 +238,10 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         except Exception:  # noqa: BLE001 - a sandbox bug must answer 500, not kill the thread silently
             logger.exception("sandbox handler error on %s %s", method, raw_path)
             try:
-                self._send_json(500, {"code": 500, "message": "sandbox internal error", "data": None})
+                if raw_path.startswith("/external/"):
+                    self._send_json(500, self._naver_error(500, "GW.INTERNAL_SERVER_ERROR", "내부 서버 오류입니다.").payload)
+                else:
+                    self._send_json(500, {"code": 500, "message": "sandbox internal error", "data": None})
             except OSError:
                 self.close_connection = True
 
@@ -313,7 +326,7 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             respond = apply()
         if mode == "after_apply":
             store.hold()
-        if store.faults.lost_response and store.take_counted("lost_response_count"):
+        if store.faults.lost_response and store.chance(store.faults.lost_response_rate) and store.take_counted("lost_response_count"):
             if store.faults.lost_response == "drop":
                 # Processed, but the connection dies before any response byte is written.
                 self.close_connection = True
@@ -403,18 +416,26 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             raise self._coupang_bad_request("pageNum must be 1 or greater.")
         if page_size is None or page_size < 1 or page_size > max_size:
             raise self._coupang_bad_request(f"pageSize must be between 1 and {max_size}.")
+        # The documented optional filters: vendorItemId on both lists, orderId on the call-center list.
+        filters = {name: query[name] for name in ("vendorItemId", "orderId")
+                   if query.get(name) and (name == "vendorItemId" or kind == COUPANG_CALLCENTER)}
+        for name, value in filters.items():
+            if not value.isdigit():
+                raise self._coupang_bad_request(f"{name} must be a number.")
 
         def matches(item: dict[str, Any]) -> bool:
             if item["_owner"] != account.vendor_id or item["_deleted"]:
                 return False
             if not start_text <= str(item.get("inquiryAt", ""))[:10] <= end_text:
                 return False
+            if any(value not in _ids(item.get(name)) for name, value in filters.items()):
+                return False
             if kind == COUPANG_ONLINE:
                 answered = bool(item.get("commentDtoList"))
                 return status == "ALL" or (status == "ANSWERED") == answered
             counseling = item.get("csPartnerCounselingStatus")
             return {"NONE": True, "ANSWER": counseling == "answered", "NO_ANSWER": counseling == "requestAnswer",
-                    "TRANSFER": bool(item.get("_transfer"))}[status]
+                    "TRANSFER": awaiting_confirm(item) is not None}[status]
 
         with self.store.lock:
             selected = sorted((i for i in self.store.items[kind].values() if matches(i)),
@@ -425,6 +446,8 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             # The product Q&A sample uses "200" (string), the call-center sample 200 (number).
             "code": "200" if kind == COUPANG_ONLINE else 200,
             "message": "OK",
+            # Nothing found is zero pages (totalPages 0), as in the documented empty Naver pages; Coupang's
+            # docs show no empty sample, and its clients stop on an empty page either way.
             "data": {"content": chunk, "pagination": {"currentPage": page_num, "totalPages": math.ceil(total / page_size),
                                                       "totalElements": total, "countPerPage": page_size}},
         })
@@ -450,7 +473,8 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             raise self._coupang_bad_request("content는 필수 입력값입니다. (Please enter content.)")
         if str(payload.get("vendorId")) != account.vendor_id:
             raise self._coupang_bad_request("vendorId is invalid.")
-        if payload.get("replyBy") not in account.reply_by:
+        # "the responder's WING ID or the vendor ID" (the error text: "wing ID or vendorId")
+        if payload.get("replyBy") not in (*account.reply_by, account.vendor_id):
             raise self._coupang_bad_request(
                 "The value of replyBy (Responder Seller Portal (WING) ID) is incorrect. Please enter the correct wing ID or vendorId."
             )
@@ -478,18 +502,38 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
                     "inquiryCommentAt": generator.coupang_time(datetime.now(timezone.utc)),
                 })
             else:
-                if any(r.get("answerType") == "vendor" for r in item["replies"]):
-                    raise self._coupang_bad_request("This inquiry has already been answered. (이미 답변이 등록된 문의입니다.)")
+                # Answered already (in WING, or by an earlier request) is refused like any other state
+                # that does not await the seller: with the one documented text.
                 waiting = any(r.get("partnerTransferStatus") == "requestAnswer" and r.get("answerId") == parent for r in item["replies"])
-                if item.get("inquiryStatus") != "progress" or not waiting:
-                    raise self._coupang_bad_request(
-                        "The inquiry can't be answer. It can do only inquiryStatus:progress, partnerTransferStatus:requestAnswer"
-                    )
+                answered = any(r.get("answerType") == "vendor" for r in item["replies"])
+                if item.get("inquiryStatus") != "progress" or not waiting or answered:
+                    raise self._coupang_bad_request(CALLCENTER_NOT_AWAITING)
                 _apply_callcenter_answer(self.store, item, content, str(payload.get("replyBy")), parent)
             self.store.record_answer(kind, raw_id, content, self.request_id, account.vendor_id)
             return lambda: self._send_json(200, {"code": "200", "message": "OK"})
 
         self._answer_flow(route, apply)
+
+    def coupang_confirm(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount) -> None:
+        """Confirm a TRANSFER (a consultation Coupang's call centre finished): once, within 24 hours."""
+        try:
+            payload = json.loads(body.decode("utf-8")) if body else {}
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise self._coupang_bad_request(f"Could not read JSON: {str(exc)[:120]}") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("confirmBy", ""), str):
+            raise self._coupang_bad_request("Could not read JSON: expected an object with confirmBy (String)")
+        raw_id = params["id"]
+        with self.store.lock:
+            item = self.store.items[COUPANG_CALLCENTER].get(int(raw_id)) if raw_id.isdigit() else None
+            if item is None or item["_owner"] != account.vendor_id or item["_deleted"]:
+                raise self._coupang_bad_request(f"The inquiry does not exist. (inquiryId={raw_id})")
+            transfer = awaiting_confirm(item)
+            if item.get("inquiryStatus") == "complete" or (transfer is not None and _older_than_a_day(transfer.get("replyAt"))):
+                raise self._coupang_bad_request("This inquiry has closed. -522 (상담이 종료된 문의입니다 - 522)")
+            if transfer is None:
+                raise self._coupang_bad_request(CALLCENTER_NOT_AWAITING)
+            _apply_callcenter_confirm(item)
+        self._send_json(200, {"code": "200", "message": "OK"})
 
     # -- Naver --
 
@@ -527,8 +571,10 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         self._send_json(200, {"access_token": token, "expires_in": expires_in, "token_type": "Bearer"})
 
     def _naver_authenticate(self) -> NaverAccount:
-        header = self.headers.get("Authorization", "")
-        token = header[7:].strip() if header.startswith("Bearer ") else ""
+        # Naver's docs only show "Bearer {token}"; like the usual OAuth gateways (RFC 7235 §2.1: the auth
+        # scheme is case-insensitive) the scheme is matched in any case, so "bearer …" is accepted too.
+        scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
         owner = self.store.naver_token_owner(token) if token else None
         with self.store.lock:
             account = self.store.naver_accounts.get(owner) if owner else None
@@ -667,7 +713,8 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             "numberOfElements": len(chunk), "size": size, "content": chunk, "empty": not chunk,
         })
 
-    def naver_inquiries_answer(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount) -> None:
+    def _naver_answer_comment(self, body: bytes) -> str:
+        """The ``answerComment`` of a customer-inquiry answer body (posted or replaced), or Naver's 400."""
         try:
             payload = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -675,6 +722,10 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         text = payload.get("answerComment") if isinstance(payload, dict) else None
         if not isinstance(text, str) or not text.strip():
             raise self._naver_error(400, "ERR-NC-101001", "answerComment는 필수입니다.")
+        return text
+
+    def naver_inquiries_answer(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount) -> None:
+        text = self._naver_answer_comment(body)
         raw_id = params["id"]
 
         def apply() -> Callable[[], None]:
@@ -690,6 +741,40 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             return lambda: self._send_json(200, response)
 
         self._answer_flow(route, apply)
+
+    def naver_inquiries_answer_update(self, route: Route, params: dict[str, str], raw_query: str, body: bytes,
+                                      account: NaverAccount) -> None:
+        """``PUT …/answer/{answerContentId}``: replace the text of the inquiry's existing answer."""
+        text = self._naver_answer_comment(body)
+        raw_id, answer_id = params["id"], params["answer"]
+
+        def apply() -> Callable[[], None]:
+            item = self.store.items[NAVER_INQUIRY].get(int(raw_id)) if raw_id.isdigit() else None
+            if item is None or item["_owner"] != account.client_id or item["_deleted"]:
+                raise self._naver_error(400, "ERR-NC-101004", f"문의 번호 {raw_id}에 해당하는 문의가 없습니다.")
+            if not item.get("answered") or str(item.get("answerContentId")) != answer_id:
+                raise self._naver_error(400, "ERR-NC-101001", f"답변 번호 {answer_id}에 해당하는 답변이 없습니다.")
+            item.update(answerContent=text, answerRegistrationDateTime=generator.naver_time(datetime.now(timezone.utc)))
+            self.store.record_answer(NAVER_INQUIRY, raw_id, text, self.request_id, account.client_id, overwrote=True)
+            response = {"data": {"inquiryNo": item["inquiryNo"], "inquiryCommentNo": item["answerContentId"]},
+                        "code": "SUCCESS", "message": "성공", "timestamp": now_kst_iso(), "traceId": self.request_id}
+            return lambda: self._send_json(200, response)
+
+        self._answer_flow(route, apply)
+
+
+def _ids(value: Any) -> set[str]:
+    """A Coupang id field (a number, or a list of numbers such as the call-center ``vendorItemId``) as strings."""
+    return {str(v) for v in (value if isinstance(value, list) else [value]) if v is not None}
+
+
+def _older_than_a_day(reply_at: Any) -> bool:
+    """Whether a Coupang time (naive KST ``yyyy-MM-dd HH:mm:ss``) lies more than 24 hours back."""
+    try:
+        at = datetime.strptime(str(reply_at), "%Y-%m-%d %H:%M:%S").replace(tzinfo=KST)
+    except ValueError:
+        return False
+    return datetime.now(timezone.utc) - at > timedelta(hours=24)
 
 
 def _naver_sign_ok(account: NaverAccount, timestamp: str, sign: str) -> bool:

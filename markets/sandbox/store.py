@@ -52,6 +52,10 @@ DEMO_COUPANG = {"vendor_id": "A00000001", "access_key": "sandbox-coupang-access-
                 "secret_key": "sandbox0coupang0secret0key0000000000001", "reply_by": "sandbox-cs"}
 DEMO_NAVER = {"client_id": "sandbox-naver-client-0001", "client_secret": "$2b$04$SandboxDemoSecretKey0u"}
 
+# Of the unanswered call-center inquiries `market_sandbox --seed-inquiries` generates, the share that are
+# TRANSFERs (finished by Coupang's call centre; the seller only confirms them).
+SEED_TRANSFER_SHARE = 0.1
+
 BCRYPT_ALPHABET = "./" + string.ascii_uppercase + string.ascii_lowercase + string.digits
 
 
@@ -110,6 +114,9 @@ class SandboxStore(OrderStore):
     def __init__(self, *, seed: int | None = None) -> None:
         self.lock = threading.RLock()
         self.rng = random.Random(seed)
+        # Which call-center inquiries are TRANSFERs is drawn apart, so asking for some leaves the rest of a
+        # seeded data set as it was.
+        self.transfer_rng = random.Random(None if seed is None else f"transfer-{seed}")
         self._hold = threading.Condition(self.lock)
         self.stopping = threading.Event()
         self._reset_state(keep_accounts=False)
@@ -217,12 +224,14 @@ class SandboxStore(OrderStore):
         self, kind: str, *, owner: str | None = None, created_at: datetime | str | None = None,
         answered: bool = False, content: str | None = None, title: str | None = None, answer: str | None = None,
         risk_ratio: float = 0.0, days_back: float = 3.0, intent: str | None = None, scenario: str | None = None,
-        order: str | int | None = None, **native: Any,
+        order: str | int | None = None, transfer: bool = False, **native: Any,
     ) -> str:
         """Add one inquiry; returns its external id (str).
 
         Convenience arguments are mapped to the native fields; anything else in ``native`` overrides
-        native fields verbatim (e.g. ``inquiryStatus="complete"``), including the id field.
+        native fields verbatim (e.g. ``inquiryStatus="complete"``), including the id field. ``transfer``
+        makes an unanswered call-center inquiry a TRANSFER: finished by Coupang's call centre, the seller
+        only confirms it.
 
         Orders: a generated question that names an order (``_scenario`` set) gets that order created
         first, its last event shortly before the inquiry. ``scenario`` asks a shipping question about a
@@ -264,9 +273,10 @@ class SandboxStore(OrderStore):
             elif kind == COUPANG_CALLCENTER:
                 item = generator.coupang_callcenter_item(rng, inquiry_id=inquiry_id, created_at=when, answered=answered,
                                                          answer_ids=(self.new_sub_id(), self.new_sub_id()),
-                                                         question=question, order=link)
+                                                         question=question, order=link, transfer=transfer)
                 if content is not None:
-                    item["replies"][0]["content"] = f"[판매자이관]\n◼주문번호: {item['orderId']}\n◼고객문의: {content}"
+                    label = "상담완료 이관" if item["csPartnerCounselingStatus"] == "transfer" else "판매자이관"
+                    item["replies"][0]["content"] = f"[{label}]\n◼주문번호: {item['orderId']}\n◼고객문의: {content}"
                 if title is not None:
                     item["content"] = title
                 if answer is not None and len(item["replies"]) > 1:
@@ -295,8 +305,10 @@ class SandboxStore(OrderStore):
     def add_inquiries(
         self, kind: str, count: int = 1, *, owner: str | None = None, answered_ratio: float = 0.2,
         risk_ratio: float = 0.1, days_back: float = 3.0, start: datetime | None = None, end: datetime | None = None,
+        transfer_ratio: float = 0.0,
     ) -> list[str]:
-        """Add ``count`` generated inquiries (about ``answered_ratio`` already answered).
+        """Add ``count`` generated inquiries (about ``answered_ratio`` already answered; of the unanswered
+        call-center ones, about ``transfer_ratio`` TRANSFERs that only need a confirmation).
 
         Creation times are random within the last ``days_back`` days, or evenly spread over
         [start, end] when both are given.
@@ -310,9 +322,11 @@ class SandboxStore(OrderStore):
                 if start is not None and end is not None:
                     step = (end - start) / max(1, count - 1) if count > 1 else timedelta(0)
                     created_at = start + step * index
+                answered = self.rng.random() < answered_ratio
+                transfer = kind == COUPANG_CALLCENTER and not answered and self.transfer_rng.random() < transfer_ratio
                 ids.append(
-                    self.add_inquiry(kind, owner=owner, created_at=created_at, answered=self.rng.random() < answered_ratio,
-                                     risk_ratio=risk_ratio, days_back=days_back)
+                    self.add_inquiry(kind, owner=owner, created_at=created_at, answered=answered,
+                                     risk_ratio=risk_ratio, days_back=days_back, transfer=transfer)
                 )
         return ids
 
@@ -395,6 +409,13 @@ class SandboxStore(OrderStore):
             self.faults = Faults()
             self._release_holds(apply=True)
             return self.faults.to_dict()
+
+    def chance(self, rate: float) -> bool:
+        """True with probability ``rate`` (no draw at 0 or 1, so the seeded sequence of other faults stays)."""
+        if rate >= 1.0 or rate <= 0.0:
+            return rate >= 1.0
+        with self.lock:
+            return self.rng.random() < rate
 
     def take_counted(self, name: str) -> bool:
         """Consume one use of a counted fault (``-1`` = unlimited). Returns whether it applies."""
@@ -536,6 +557,22 @@ def _apply_callcenter_answer(store: SandboxStore, item: dict[str, Any], text: st
     })
     item["csPartnerCounselingStatus"] = "answered"
     item["answeredAt"] = generator.coupang_time(now)
+
+
+def awaiting_confirm(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The call-centre row of a TRANSFER that still waits for the seller's confirmation, if any."""
+    return next((r for r in item["replies"]
+                 if r.get("answerType") == "csAgent" and r.get("partnerTransferStatus") == "transfer"), None)
+
+
+def _apply_callcenter_confirm(item: dict[str, Any]) -> None:
+    """The seller confirmed a TRANSFER: the consultation is over."""
+    transfer = awaiting_confirm(item)
+    if transfer is not None:
+        transfer["partnerTransferStatus"] = "answered"
+    item["csPartnerCounselingStatus"] = "answered"
+    item["inquiryStatus"] = "complete"
+    item["answeredAt"] = generator.coupang_time(datetime.now(timezone.utc))
 
 
 def _apply_inquiry_answer(store: SandboxStore, item: dict[str, Any], text: str) -> int:

@@ -72,12 +72,13 @@ def test_cs_agent_edits_and_approves_from_the_review_queue(page, shot, transacti
     expect(answer).to_have_value(DRAFT)  # the AI draft is prefilled
     expect(page.locator("#content-main")).to_contain_text(QUESTION)
     answer.fill(EDITED)
-    page.check("input[name=decision][value=approve]")
-    expect(page.locator("input[name=decision][value=approve]")).to_be_checked()
-    expect(page.get_by_label("승인하고 전송")).to_be_checked()
+    # An explicit approve button, no "저장".
+    expect(page.locator("input[name=_save]")).to_have_count(0)
+    approve = page.locator("button#review-approve")
+    expect(approve).to_have_text("승인하고 전송")
     shot("04-review-edit")
 
-    page.click("input[name=_save]")
+    approve.click()
     expect(page.locator(".messagelist li.success", has_text="승인했습니다")).to_be_visible()
     shot("05-review-approved")
 
@@ -122,9 +123,10 @@ def test_rollout_manager_unlocks_an_account_then_presses_emergency_stop(page, sh
     page.select_option("select[name=mode]", "LIVE")
     page.select_option("select[name=phase]", label="1단계")
     page.fill("input[name=reason]", "1단계 해금: 쿠팡 메인 배송문의·사용법, 일 10건")
+    page.check("input[name=confirm_live]")
     shot("09-unlock-confirm")
     page.locator("#content").get_by_role("button", name="확인").click()
-    expect(page.locator(".messagelist li.success", has_text="coupang_main: LIVE")).to_be_visible()
+    expect(page.locator(".messagelist li.success", has_text="coupang_main: 실전송 모드로 해금했습니다.")).to_be_visible()
     shot("10-unlocked")
 
     rollout.refresh_from_db()
@@ -177,11 +179,11 @@ def test_dashboard_shows_a_rollback_incident(page, shot, transactional_db, djang
     expect(row).to_have_count(1)
     expect(row).to_contain_text("coupang_main")
     expect(row).to_contain_text(incident.get_status_display())
-    expect(row).to_contain_text("lock account coupang_main")
+    expect(row).to_contain_text("계정 coupang_main 잠금")
     shot("13-dashboard-incident")
 
-    # The incident's link opens it in the admin.
+    # The incident's link opens its page (the rows that tripped it, acknowledge / resolve / lift).
     row.get_by_role("link", name=incident.rule.name).click()
-    page.wait_for_url(f"**{reverse('admin:policy_rollbackincident_change', args=[incident.pk])}")
+    page.wait_for_url(f"**{reverse('policy:incident', args=[incident.pk])}")
     expect(page.locator("#content-main")).to_contain_text("coupang_main")
     shot("14-incident-detail")

@@ -132,6 +132,6 @@ def test_train_agent_command__prints_its_figures_and_refuses_unknown_accounts(mo
     out = io.StringIO()
     call_command("train_agent", "--activate", "--notes", "test run", stdout=out)
     text = out.getvalue()
-    assert "version 2 (active)" in text and "held-out intent accuracy" in text
+    assert "버전 2 (사용 중)" in text and "검증용 의도 정확도" in text
     with pytest.raises(CommandError, match="nobody"):
         call_command("train_agent", "--account", "nobody", stdout=io.StringIO())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -67,8 +68,8 @@ def test_risk_and_intent_outside_phase__human_review(live_account):
     decide_new()
     risky.refresh_from_db()
     refund.refresh_from_db()
-    assert risky.status == "HUMAN_REVIEW" and risky.risk_hits and "Risk keyword" in risky.decision_reason
-    assert refund.status == "HUMAN_REVIEW" and refund.decision_reason.startswith("Intent '환불' not in allowed list")
+    assert risky.status == "HUMAN_REVIEW" and risky.risk_hits and risky.decision_reason.startswith("위험 키워드 발견: ")
+    assert refund.status == "HUMAN_REVIEW" and refund.decision_reason.startswith("의도 '환불'은(는) 허용 목록에 없습니다")
 
 
 def test_outside_hours__deferred_to_the_opening(live_account):
@@ -109,7 +110,8 @@ def test_command__prints_summary(live_account):
     make_inquiry(live_account, content=RISKY)
     out = io.StringIO()
     call_command("process_inquiries", "--limit", "10", stdout=out)
-    assert "decided 2" in out.getvalue() and "RISK_KEYWORD: 1" in out.getvalue()
+    assert "판정 2건" in out.getvalue()
+    assert re.search(r"위험 키워드\s+RISK_KEYWORD\s+1$", out.getvalue(), flags=re.M), out.getvalue()
 
 
 def _hook_prepare(monkeypatch, target_pk, action):

@@ -101,7 +101,7 @@ def test_two_processors_same_new_rows__each_decided_exactly_once(accounts):
     assert len(per_inquiry) == total and set(per_inquiry.values()) == {1}
     # The quota gate saw every decision for the quota account, whichever processor made them.
     assert Inquiry.objects.filter(account=quota, status="AUTO_SEND").count() == 5
-    assert Inquiry.objects.filter(account=quota, decision_reason__contains="quota").count() == 85
+    assert Inquiry.objects.filter(account=quota, decision_reason__contains="일일 한도").count() == 85
     # No claim outlives the runs.
     assert not _advisory_locks()
 

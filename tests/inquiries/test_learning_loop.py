@@ -70,7 +70,7 @@ def test_people_correct_and_answer__after_training_the_agent_does_as_they_did(li
     monkeypatch.setattr(training, "shipped_examples", lambda: subset)
     out = io.StringIO()
     call_command("train_agent", "--activate", "--notes", "after the first reviews", stdout=out)
-    assert "+ 3 seller labels" in out.getvalue()
+    assert "+ 판매자 라벨 3건" in out.getvalue()
     trained = AgentModel.objects.get(is_active=True, account__isnull=True)
     assert trained.version == 2 and trained.training_data["seller_labels"] == 3  # after the shipped version 1
     clear_cache()

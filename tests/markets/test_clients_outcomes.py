@@ -236,11 +236,39 @@ def test_callcenter__not_awaiting_answer__permanent_without_calling(sandbox, cou
     assert sandbox.store.answer_requests[COUPANG_CALLCENTER] == 0
 
 
-def test_callcenter__transfer_closed_remotely__permanent(sandbox, coupang_client) -> None:
+def test_callcenter__transfer_closed_remotely__settled_by_lookup_not_a_failure(sandbox, coupang_client) -> None:
+    # Closed by Coupang since we listed it: the documented "can't be answer" 400, which the send path
+    # settles by looking the inquiry up (nothing of ours was applied).
     item = _item(coupang_client, sandbox, COUPANG_CALLCENTER)
     sandbox.store.items[COUPANG_CALLCENTER][int(item.external_id)]["inquiryStatus"] = "complete"
     result = coupang_client.post_answer(COUPANG_CALLCENTER, item.external_id, ANSWER, item.reply_context)
-    assert (result.outcome, result.http_status) == (SendOutcome.FAILED_PERMANENT, 400)
+    assert (result.outcome, result.http_status) == (SendOutcome.ALREADY_ANSWERED, 400)
+    assert sandbox.store.answers(COUPANG_CALLCENTER) == []
+
+
+def test_callcenter__answered_in_wing__already_answered_not_permanent(sandbox, coupang_client) -> None:
+    # Coupang refuses a reply to an inquiry answered in WING with its one documented text; that is an
+    # "already answered" to settle by look-up, not a permanent failure for a person.
+    item = _item(coupang_client, sandbox, COUPANG_CALLCENTER)
+    sandbox.store.mark_answered_elsewhere(COUPANG_CALLCENTER, item.external_id, "WING 답변")
+
+    result = coupang_client.post_answer(COUPANG_CALLCENTER, item.external_id, ANSWER, item.reply_context)
+
+    assert (result.outcome, result.http_status) == (SendOutcome.ALREADY_ANSWERED, 400)
+    assert "The inquiry can't be answer. It can do only inquiryStatus:progress" in result.error
+    assert sandbox.store.answers(COUPANG_CALLCENTER) == []
+    state = coupang_client.lookup(COUPANG_CALLCENTER, item.external_id, item.created_at)
+    assert (state.found, state.answered, state.answer_text) == (True, True, "WING 답변")
+
+
+def test_callcenter_transfer__listed_as_answered_by_coupang_and_never_answered(sandbox, coupang_client) -> None:
+    # TRANSFER: Coupang's call centre finished the consultation; the seller only confirms it.
+    item = _item(coupang_client, sandbox, COUPANG_CALLCENTER, transfer=True)
+    assert (item.answered, item.answer_text) == (True, None)
+    assert item.reply_context["partnerTransferStatus"] == "transfer" and item.reply_context["parentAnswerId"] is None
+    result = coupang_client.post_answer(COUPANG_CALLCENTER, item.external_id, ANSWER, item.reply_context)
+    assert result.outcome == SendOutcome.FAILED_PERMANENT and result.http_status is None
+    assert sandbox.store.answer_requests[COUPANG_CALLCENTER] == 0
 
 
 @pytest.mark.parametrize("text", ["", "   ", "a\x00b", None])

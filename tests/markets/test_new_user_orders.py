@@ -54,7 +54,7 @@ def test_new_user__shipping_questions_answered_from_their_own_orders(sandbox_pro
     AccountRollout.objects.update(quota_override=1000)
 
     synced = call("sync_orders")
-    assert "coupang_main: fetched" in synced and "smartstore: fetched" in synced
+    assert "coupang_main: 조회" in synced and "smartstore: 조회" in synced
     assert MarketOrder.objects.count() > 100
     # nothing personal is kept from the order payloads
     raw = " ".join(str(o.raw_payload) for o in MarketOrder.objects.all())

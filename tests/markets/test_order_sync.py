@@ -52,7 +52,7 @@ def test_sync__mirrors_both_marketplaces_and_moves_the_watermarks(sandbox, accou
     made = [add(sandbox, coupang, s) for s in ("paid", "preparing", "shipped", "in_transit", "delivered", "split")]
     made += [add(sandbox, naver, s) for s in ("paid", "preparing", "shipped", "in_transit", "delivered", "split")]
     out = sync()
-    assert "coupang_main: fetched" in out and "smartstore: fetched" in out
+    assert "coupang_main: 조회" in out and "smartstore: 조회" in out
     expected = {line["line_id"] for order in made for line in order["lines"]}
     assert expected <= set(MarketOrder.objects.values_list("line_id", flat=True))
     for order in made:
@@ -65,7 +65,7 @@ def test_sync__mirrors_both_marketplaces_and_moves_the_watermarks(sandbox, accou
     assert all(c.watermark is not None and c.last_error == "" for c in cursors)
     # again: the same lines, updated in place
     count = MarketOrder.objects.count()
-    assert "new 0" in sync() and MarketOrder.objects.count() == count
+    assert "새 주문 0건" in sync() and MarketOrder.objects.count() == count
 
 
 def test_sync__a_return_after_delivery_stays_returned(sandbox, accounts):
@@ -108,7 +108,7 @@ def test_sync__malformed_items_recorded_and_skipped(sandbox, accounts):
     sandbox.store.set_faults(malformed_orders=0.3)
     out = sync("--account", "smartstore")
     bad = MalformedPayload.objects.filter(kind="NAVER_ORDER").count()
-    assert bad and f"malformed {bad}" in out
+    assert bad and f"형식 오류 {bad}건" in out
     assert MarketOrder.objects.count() + bad >= len(made)
 
 
@@ -120,9 +120,9 @@ def test_sync__one_account_down_the_other_synced_and_named(sandbox, accounts, cl
     coupang.save()
     clear_client_cache()
     out = io.StringIO()
-    with pytest.raises(CommandError, match="1 of 2 account.*coupang_main"):
+    with pytest.raises(CommandError, match="계정 2개 중 1개 실패: coupang_main"):
         call_command("sync_orders", stdout=out)
-    assert "smartstore: fetched" in out.getvalue() and "coupang_main" in out.getvalue()
+    assert "smartstore: 조회" in out.getvalue() and "coupang_main" in out.getvalue()
     assert MarketOrder.objects.filter(account=naver).exists() and not MarketOrder.objects.filter(account=coupang).exists()
     failed = OrderSyncCursor.objects.filter(account=coupang)
     assert failed and all(c.watermark is None and c.last_error for c in failed)

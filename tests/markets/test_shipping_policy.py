@@ -244,7 +244,8 @@ def test_admin_changelist_shows_completeness_and_filters(admin_client, main, sto
     make_shipping_policy(store, return_address="", exchange_fee=None)
     url = reverse("admin:markets_shippingpolicy_changelist")
     page = admin_client.get(url).content.decode()
-    assert "✅ 입력 완료" in page and "❌ 빠진 항목: 교환 배송비(왕복, 원), 반품·교환 보낼 주소" in page
+    assert 'style="color:#2e7d32">✓ 입력 완료' in page
+    assert 'style="color:#ba2121">✗ 빠진 항목: 교환 배송비(왕복, 원), 반품·교환 보낼 주소' in page
     assert admin_client.get(url, {"complete": "no"}).context["cl"].result_count == 1
     assert admin_client.get(url, {"complete": "yes"}).context["cl"].result_count == 1
 
@@ -268,7 +269,7 @@ def test_admin_add_from_the_account_page_with_korean_fieldsets(admin_client, adm
     page = admin_client.get(reverse("admin:markets_marketaccount_change", args=[main.pk])).content.decode()
     assert reverse("admin:markets_shippingpolicy_change", args=[policy.pk]) in page and "배송 정책 수정" in page
     listing = admin_client.get(reverse("admin:markets_marketaccount_changelist")).content.decode()
-    assert "✅ 입력 완료" in listing
+    assert 'style="color:#2e7d32">✓ 입력 완료' in listing
 
 
 @pytest.mark.parametrize("changes, field_message", [

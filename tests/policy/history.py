@@ -40,8 +40,9 @@ def live_accounts() -> tuple[MarketAccount, MarketAccount]:
 
 def attempts(account: MarketAccount, *, ok: int = 0, failed: int = 0, unknown: int = 0, test_mode: int = 0,
              at: dt.datetime | None = None, failed_outcome: str = "FAILED_RETRYABLE") -> list[SendAttempt]:
-    """``ok`` delivered, ``failed`` definite failures, ``unknown`` unknown outcomes (failures too), and
-    ``test_mode`` test-mode sends (never failures), all started at ``at`` (default: a minute ago)."""
+    """``ok`` delivered, ``failed`` definite failures, ``unknown`` unknown outcomes (not failures until
+    reconciled), and ``test_mode`` test-mode sends (never failures), all started at ``at`` (default: a
+    minute ago)."""
     at = at or timezone.now() - dt.timedelta(minutes=1)
     outcomes = ["DELIVERED"] * ok + [failed_outcome] * failed + ["UNKNOWN"] * unknown + ["TEST_MODE"] * test_mode
     if not outcomes:

@@ -54,7 +54,7 @@ def test_env_partial_auto_true__cannot_turn_the_switch_on(live):
 @override_settings(CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS="coupang_sub")
 def test_env_allowed_accounts__others_in_test_mode(live):
     assert mode(live) == Mode.TEST
-    assert "not in allowed list" in "; ".join(load_account_controls(live).mode_reasons)
+    assert "허용 목록(CS_TEST_MODE_ALLOWED_ACCOUNTS)에 없음" in "; ".join(load_account_controls(live).mode_reasons)
 
 
 @override_settings(CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS="")
@@ -108,7 +108,7 @@ def test_import_env__maps_the_guides_four_variables(live):
 def test_import_env__refuses_unknown_accounts_and_bad_values(live):
     from policy.services import RolloutError
 
-    with pytest.raises(RolloutError, match="unknown account"):
+    with pytest.raises(RolloutError, match="없는 계정"):
         import_env(actor=SYSTEM, environ={"CS_TEST_MODE_ALLOWED_ACCOUNTS": "nope"})
-    with pytest.raises(RolloutError, match="not a boolean"):
+    with pytest.raises(RolloutError, match="true/false가 아닙니다"):
         import_env(actor=SYSTEM, environ={"CS_TEST_MODE": "maybe"})

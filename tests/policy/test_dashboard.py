@@ -66,7 +66,7 @@ def test_dashboard_shows_charts_tables_and_open_incidents(admin_client, history)
     # the open incident, linked to its admin page
     incident = RollbackIncident.objects.get()
     assert reverse("admin:policy_rollbackincident_change", args=[incident.pk]) in html
-    assert "동일 계정에서 연속 3건 실패" in html and "lock account coupang_main" in html
+    assert "동일 계정에서 연속 3건 실패" in html and "계정 coupang_main 잠금" in html
     # the KPI tables
     for table in ("pa-accounts", "pa-realtime", "pa-failure-rates", "pa-shadow"):
         assert f'id="{table}"' in html
@@ -117,7 +117,7 @@ def test_readiness_page_shows_the_same_report(admin_client, history):
     for title in ("Phase 1: 사전 체크", "Phase 4: 모니터링 &amp; 롤백", "Phase 5: 안정화 후 프로덕션 전환",
                   "일평균 AUTO_SEND 후보 (7일)", "운영팀 교육 완료", "모니터링 대시보드 설정 완료"):
         assert title in html
-    assert 'data-code="open-incidents"' in html and "🔒 coupang_main" in html
+    assert 'data-code="open-incidents"' in html and "coupang_main 잠김: " in html
 
 
 def test_readiness_page_ticks_a_manual_item_with_who_and_when(client, django_user_model):

@@ -38,7 +38,7 @@ def run(controls, **changes):
 
 def test_all_gates_pass__auto_send_with_full_trace(controls):
     allowed, reason, details = run(controls)
-    assert allowed and reason == "All gates passed"
+    assert allowed and reason == "모든 게이트 통과"
     assert [g["gate"] for g in details["gates"]] == GATE_ORDER
     assert all(g["passed"] for g in details["gates"])
     assert details["final_score"] == 0.95 and details["mode"] == Mode.LIVE
@@ -52,13 +52,16 @@ def test_risk_keyword__human_review_whatever_else(controls):
 def test_intent_outside_phase__refused_with_guide_message(controls):
     allowed, reason, details = run(controls, intent="환불")
     assert not allowed
-    assert reason == "Intent '환불' not in allowed list (1단계)"
+    assert reason == "의도 '환불'은(는) 허용 목록에 없습니다 (1단계)"
+    gate = next(g for g in details["gates"] if g["gate"] == "intent_allowlist")
+    assert gate["detail"].startswith("환불 ∉ 허용: ") and "['" not in gate["detail"]
     assert details["reason_code"] == "INTENT_NOT_ALLOWED"
 
 
 def test_confidence_below_threshold__refused(controls):
-    allowed, _reason, details = run(controls, confidence=0.89)
+    allowed, reason, details = run(controls, confidence=0.89)
     assert not allowed and details["reason_code"] == "LOW_CONFIDENCE"
+    assert reason == "신뢰도 0.89가 기준값 0.90보다 낮습니다"
 
 
 def test_confidence_at_threshold__passes(controls):

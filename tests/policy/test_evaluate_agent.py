@@ -46,22 +46,22 @@ def test_evaluate__figures_as_json(labelled):
     assert figures["to_a_person"] == {"risky": 1.0, "must_human": 1.0} and figures["sent_but_should_not"] == []
     assert {"expected_calibration_error", "reliability", "sweep", "per_intent", "routine_automation"} <= set(figures)
     assert figures["routine_items"] == 3 and figures["routine_automation"] > 0  # from the shipping policy
-    assert "line 7: invalid JSON" in err
+    assert "7번째 줄: " in err
 
 
 def test_evaluate__table_and_split(labelled):
     out, _err = run("--input", str(labelled), "--split", "holdout")
-    assert out.startswith("items 1 ") and "calibration error (ECE)" in out and "threshold  automation" in out
+    assert out.startswith("문의 1건 ") and "보정 오차 (ECE)" in out and "임계값  자동화" in out
 
 
 def test_evaluate__bad_input_refused(labelled, tmp_path):
-    with pytest.raises(CommandError, match="between 0 and 1"):
+    with pytest.raises(CommandError, match="0과 1 사이"):
         run("--input", str(labelled), "--threshold", "1.5")
     with pytest.raises(CommandError, match="nobody"):
         run("--input", str(labelled), "--account", "nobody")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("", encoding="utf-8")
-    with pytest.raises(CommandError, match="no labelled line"):
+    with pytest.raises(CommandError, match="평가할 라벨 붙은 줄이 없습니다"):
         run("--input", str(empty))
-    with pytest.raises(CommandError, match="cannot read"):
+    with pytest.raises(CommandError, match="읽을 수 없습니다"):
         run("--input", str(tmp_path / "missing.jsonl"))

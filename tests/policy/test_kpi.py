@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from partialauto.cli import display_width
+
 from policy.kpi import automation_by_day, daily_failure_rates, failure_rates, kpi_report, quota_today, realtime, shadow_stats
 from policy.models import AccountRollout, Mode
 from policy.quota import quota_consume
@@ -116,12 +118,18 @@ def test_kpi_command_table(accounts):
     text = out.getvalue()
     for heading in ("[1.2]", "[1.3]", "[4.1.1]", "[3.2.4]"):
         assert heading in text
-    assert "real send attempts: 10, failed 1, failure rate 10.0% (test mode excluded)" in text
+    assert "실제 전송 시도 10건, 실패 1건, 실패율 10.0% (테스트 모드 제외)" in text
+    assert "+00:00" not in text and " KST" in text
     assert "coupang_main" in text
+    # [1.3]: the account column starts at the same terminal column in the Korean header and in the row
+    section = text.split("[1.3]")[1].split("[4.1.1]")[0].splitlines()
+    header = next(line for line in section if "시도 문의" in line)
+    row = next(line for line in section if "coupang_main" in line)
+    assert display_width(header[:header.index("계정")]) == display_width(row[:row.index("coupang_main")])
 
 
 def test_kpi_command_rejects_an_unknown_window():
-    with pytest.raises(CommandError, match="unknown window '2h'"):
+    with pytest.raises(CommandError, match="알 수 없는 기간 '2h'"):
         call_command("kpi", "--window", "2h")
 
 

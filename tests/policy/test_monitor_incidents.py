@@ -99,7 +99,7 @@ def test_resolved_while_the_condition_still_holds__a_new_incident(accounts):
     assert [i.rule.code for i in second] == ["failed-per-hour"] and second[0].pk != first.pk
     assert RollbackIncident.objects.filter(status="OPEN").count() == 1
     assert RollbackIncident.objects.filter(status="RESOLVED").count() == 1
-    assert "already in effect" in second[0].action_taken  # test mode was still on
+    assert "이미 적용됨" in second[0].action_taken  # test mode was still on
     assert Notification.objects.filter(incident=second[0]).count() == 1  # the new incident is announced
 
 
@@ -145,7 +145,7 @@ def test_unlocked_while_the_incident_is_open__new_failures_lock_again(accounts):
     second = run_monitor(metrics=("CONSECUTIVE_FAILURES",), now=timezone.now() + dt.timedelta(seconds=1)).opened
     assert [i.rule.code for i in second] == ["consecutive-failures"]
     first.refresh_from_db()
-    assert first.status == "RESOLVED" and first.resolution_note.startswith("superseded")
+    assert first.status == "RESOLVED" and first.resolution_note.startswith("대체됨")
     assert load_account_controls(coupang).locked
 
 
@@ -171,7 +171,7 @@ def test_dry_run_rule__incident_marked_dry_run_and_no_action(accounts):
     events_before = RolloutEvent.objects.count()
     report = run_monitor()
     incident = report.opened[0]
-    assert incident.dry_run and incident.action_taken == "DRY RUN — would: lock account coupang_main"
+    assert incident.dry_run and incident.action_taken == "시험 실행 — 실행했다면: 계정 coupang_main 잠금"
     assert not load_account_controls(coupang).locked
     assert RolloutEvent.objects.count() == events_before  # no lock, no rollback event
     assert Notification.objects.filter(incident=incident).count() == 1  # reported, as promised
@@ -189,7 +189,7 @@ def test_disabled_rule_is_not_evaluated(accounts):
     RollbackRule.objects.filter(code="consecutive-failures").update(enabled=False)
     failures_in_a_row(coupang, 5)
     report = run_monitor()
-    assert report.evaluated == 5 and report.trips == []
+    assert report.evaluated == 6 and report.trips == []
 
 
 def test_monitor_command_dry_run_writes_nothing(accounts):
@@ -201,8 +201,15 @@ def test_monitor_command_dry_run_writes_nothing(accounts):
     call_command("monitor", "--dry-run", stdout=out)
     assert snapshot() == before
     text = out.getvalue()
-    assert "2 tripped (dry run: nothing changed)" in text
-    assert "WOULD lock account coupang_main" in text and "WOULD global test mode on" in text
+    assert "2개 발동 (시험 실행: 아무것도 바꾸지 않음)" in text
+    assert "실행했다면: 계정 coupang_main 잠금" in text and "실행했다면: 전체 테스트 모드 켬" in text
+    # every rule's current value against its threshold and minimum sample, tripped or not
+    lines = text.splitlines()
+    header = next(line for line in lines if "현재 값" in line)
+    assert "기준" in header and "표본/최소 표본" in header
+    consecutive = next(line for line in lines if line.strip().startswith("동일 계정에서 연속 3건 실패"))
+    assert "coupang_main" in consecutive and ">= 3" in consecutive and "발동" in consecutive
+    assert sum(1 for line in lines if line.strip().endswith(("정상", "발동", "표본 부족"))) == 7
 
 
 def test_monitor_command_acts_and_reports(accounts, mailoutbox):
@@ -212,12 +219,12 @@ def test_monitor_command_acts_and_reports(accounts, mailoutbox):
     call_command("monitor", stdout=out)
     incident = RollbackIncident.objects.get()
     text = out.getvalue()
-    assert f"INCIDENT #{incident.pk}: lock account coupang_main" in text and "3 consecutive send failures" in text
-    assert "1 notification(s) delivered" in text and len(mailoutbox) == 1
+    assert f"사고 #{incident.pk}: 계정 coupang_main 잠금" in text and "연속 전송 실패 3건" in text
+    assert "알림 1건 보냄" in text and len(mailoutbox) == 1
     assert AutomationSettings.get_solo().last_monitor_run_at is not None
     out = io.StringIO()
     call_command("monitor", stdout=out)
-    assert "0 tripped; 0 new incident(s)" in out.getvalue()  # the locked account is no longer evaluated
+    assert "0개 발동, 새 사고 0건" in out.getvalue()  # the locked account is no longer evaluated
 
 
 def test_heartbeat_only_from_a_full_run():
@@ -239,7 +246,7 @@ def test_a_failing_action_still_records_the_incident_and_the_other_rules_act(acc
     report = run_monitor()
     by_rule = {i.rule.code: i for i in report.opened}
     assert set(by_rule) == {"consecutive-failures", "failed-per-hour"}
-    assert by_rule["consecutive-failures"].action_taken.startswith("ACTION FAILED (lock account coupang_main)")
+    assert by_rule["consecutive-failures"].action_taken.startswith("조치 실패 (계정 coupang_main 잠금)")
     assert "database said no" in report.errors[0]
     assert AutomationSettings.get_solo().test_mode is True  # the global rule still acted
     assert Notification.objects.filter(incident=by_rule["consecutive-failures"]).exists()
@@ -313,3 +320,12 @@ def test_incident_acknowledged_and_resolved_in_the_admin(accounts, admin_client,
     assert incident.status == "RESOLVED" and incident.resolved_by == admin_user and incident.resolved_at
     # the failures are still in the hour: the rule fires again, as a new incident
     assert [i.rule.code for i in run_monitor().opened] == ["failed-per-hour"]
+
+
+def test_monitor_dry_run__nothing_tripped__still_shows_every_rule_against_its_threshold(accounts):
+    out = io.StringIO()
+    call_command("monitor", "--dry-run", stdout=out)
+    text = out.getvalue()
+    assert "0개 발동" in text and "evaluated" not in text
+    rows = [line for line in text.splitlines() if line.strip().endswith(("정상", "표본 부족"))]
+    assert len(rows) == 7 and all(">=" in row or ">" in row for row in rows)

@@ -130,8 +130,8 @@ def test_consecutive_failures__above__account_locked_and_next_send_blocked(runni
     assert incident.figures["consecutive_failures"] == 3 and len(incident.figures["last_failures"]) == 3
     controls = load_account_controls(running.coupang)
     assert controls.locked and controls.effective_mode == Mode.SHADOW
-    assert "3 consecutive send failures" in controls.lock_reason and f"incident {incident.pk}" in controls.lock_reason
-    assert incident.action_taken == "lock account coupang_main"
+    assert "연속 전송 실패 3건" in controls.lock_reason and f"사고 {incident.pk}" in controls.lock_reason
+    assert incident.action_taken == "계정 coupang_main 잠금"
     assert_next_send_blocked(running, running.coupang, "BLOCKED")
     # the other account is untouched
     assert load_account_controls(running.naver).effective_mode == Mode.LIVE
@@ -156,12 +156,16 @@ def test_failed_per_hour__below__no_trip(running):
 
 def test_failed_per_hour__above__global_test_mode_and_next_send_not_sent(running):
     attempts(running.coupang, ok=10, failed=3)
-    attempts(running.naver, failed=2, unknown=1)  # an unknown outcome is not a success
+    failed = attempts(running.naver, failed=3, failed_outcome="FAILED_PERMANENT")
+    attempts(running.naver, unknown=4)  # not failures (nor attempts) until reconciliation settles them
     report = run_monitor()
     assert tripped(report) == ["failed-per-hour"]
     incident = assert_one_incident("failed-per-hour")
     assert incident.figures["failed"] == 6 and incident.figures["attempts"] == 16
     assert incident.figures["by_account"] == {"coupang_main": 3, "smartstore": 3}
+    # the incident lists the failed attempts and their inquiries
+    listed = {(row["attempt"], row["inquiry"]) for row in incident.figures["failures"]}
+    assert {(a.pk, a.inquiry_id) for a in failed} <= listed and len(listed) == 6
     assert load_global().test_mode is True
     assert_next_send_blocked(running, running.coupang, "TEST_MODE")
 
@@ -200,7 +204,7 @@ def test_account_failure_rate__above__that_account_locked_only(running):
     incident = assert_one_incident("account-failure-rate-24h", running.coupang)
     assert incident.figures["failure_rate"] == 0.02 and incident.figures["attempts"] == 50
     assert load_account_controls(running.coupang).effective_mode == Mode.SHADOW
-    assert "failure rate 2.0% (1/50) in 24h" in load_account_controls(running.coupang).lock_reason
+    assert "24시간 실패율 2.0% (1/50)" in load_account_controls(running.coupang).lock_reason
     assert_next_send_blocked(running, running.coupang, "BLOCKED")
     # the healthy account still sends
     healthy = running.inquiry(running.naver)
@@ -298,8 +302,11 @@ def test_seeded_rules_are_the_guides_table():
         "account-failure-rate-24h": ("ACCOUNT_FAILURE_RATE", ">=", 0.02, "LOCK_ACCOUNT", True, False),
         "global-failure-rate-24h": ("GLOBAL_FAILURE_RATE", ">=", 0.05, "GLOBAL_TEST_MODE", True, False),
         "failure-rate-7d-streak": ("DAILY_FAILURE_RATE_STREAK", ">=", 0.03, "SHADOW_MODE", True, False),
+        # not in the guide: unknown outcomes are not failures, but they must not stay unknown
+        "unknown-unsettled": ("UNSETTLED_UNKNOWN", ">=", 3, "LOCK_ACCOUNT", True, False),
     }
     assert rule("failure-rate-7d-streak").streak_days == 7
+    assert (rule("unknown-unsettled").window_minutes, rule("unknown-unsettled").min_sample) == (60, 3)
 
 
 def test_due_inquiries_are_really_unsent_after_a_global_rollback(running):

@@ -98,12 +98,12 @@ def test_webhook_receives_reason_figures_and_link(coupang, receiver, django_capt
     assert len(receiver.bodies) == 1 and receiver.paths == [SECRET_PATH]
     body = receiver.bodies[0]
     assert "동일 계정에서 연속 3건 실패" in body["text"] and "coupang_main" in body["text"]
-    assert "3 consecutive send failures" in body["text"]
+    assert "연속 전송 실패 3건" in body["text"]
     link = f"https://ops.example.test/admin/policy/rollbackincident/{incident.pk}/change/"
     assert link in body["text"] and body["incident"]["url"] == link
     assert body["incident"]["rule"] == "consecutive-failures" and body["incident"]["account"] == "coupang_main"
     assert body["incident"]["figures"]["consecutive_failures"] == 3
-    assert body["incident"]["action"] == "lock account coupang_main"
+    assert body["incident"]["action"] == "계정 coupang_main 잠금"
     notification = Notification.objects.get()
     assert notification.status == "SENT" and notification.attempts == 1 and notification.sent_at
 
@@ -116,7 +116,7 @@ def test_email_with_reason_figures_and_link(coupang, mailoutbox):
     mail = mailoutbox[0]
     assert mail.to == ["oncall@example.test"]
     assert "동일 계정에서 연속 3건 실패" in mail.subject and "coupang_main" in mail.subject
-    assert "3 consecutive send failures" in mail.body and '"consecutive_failures": 3' in mail.body
+    assert "연속 전송 실패 3건" in mail.body and '"consecutive_failures": 3' in mail.body
     assert f"/admin/policy/rollbackincident/{incident.pk}/change/" in mail.body
 
 
@@ -126,7 +126,7 @@ def test_failing_webhook__rollback_happens__retried_until_the_receiver_recovers(
     receiver.status = 500
     incident = trip_consecutive(coupang)
     assert AccountRollout.objects.get(account=coupang).locked_at is not None  # the rollback is not held back
-    assert incident.action_taken == "lock account coupang_main"
+    assert incident.action_taken == "계정 coupang_main 잠금"
 
     before = timezone.now()
     assert deliver_pending() == 1  # the e-mail went, the webhook did not
@@ -165,7 +165,7 @@ def test_a_failing_webhook_inside_the_monitor_run_does_not_undo_the_rollback(cou
         report = run_monitor()
     assert [i.rule.code for i in report.opened] == ["failed-per-hour"]
     incident = RollbackIncident.objects.get()
-    assert incident.action_taken.startswith("global test mode on")
+    assert incident.action_taken.startswith("전체 테스트 모드 켬")
     from policy.controls import load_global
 
     assert load_global().test_mode is True
@@ -197,7 +197,7 @@ def test_dry_run_incident_is_announced_as_dry_run(coupang, mailoutbox):
     NotificationChannel.objects.create(kind="EMAIL", target="oncall@example.test")
     trip_consecutive(coupang)
     deliver_pending()
-    assert mailoutbox[0].subject.startswith("[DRY RUN]") and "DRY RUN — would: lock account" in mailoutbox[0].body
+    assert mailoutbox[0].subject.startswith("[DRY RUN]") and "시험 실행 — 실행했다면: 계정" in mailoutbox[0].body
 
 
 def test_the_send_path_does_not_deliver_inline(live, receiver, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
@@ -208,10 +208,10 @@ def test_the_send_path_does_not_deliver_inline(live, receiver, monkeypatch, djan
     queued = []
     monkeypatch.setattr("policy.notify.enqueue_delivery", lambda: queued.append(1))
     AccountRollout.objects.filter(account=live.coupang).update(consecutive_failures=2)
-    live.sandbox.store.set_faults(scope="answers", down=True)
     inquiry = live.inquiry()
+    live.sandbox.store.delete_inquiry(inquiry.kind, inquiry.external_id)  # the marketplace refuses the answer: 400
     with django_capture_on_commit_callbacks(execute=True):
-        assert send_inquiry(inquiry.pk).result == "SEND_UNKNOWN"
+        assert send_inquiry(inquiry.pk).result == "ESCALATED"
     assert RollbackIncident.objects.filter(rule__code="consecutive-failures").count() == 1
     assert queued == [1]  # handed to a worker
     assert receiver.bodies == [] and Notification.objects.get().status == "PENDING"

@@ -102,7 +102,7 @@ def test_phase4_open_incident_and_lock_are_not_ready(coupang):
     run_monitor()
     check = checks()["open-incidents"]
     assert check["status"] == FAIL and "동일 계정에서 연속 3건 실패 (coupang_main" in check["detail"]
-    assert "🔒 coupang_main" in check["detail"]
+    assert "coupang_main 잠김: " in check["detail"]
 
 
 def test_phase5_manual_items_show_who_and_when(admin_user):
@@ -152,7 +152,7 @@ def test_all_ready__command_exits_normally(coupang, admin_user):
     assert report["ready"], [c for c in report["checks"] if c["status"] != READY]
     out = io.StringIO()
     call_command("readiness", stdout=out)  # no SystemExit
-    assert "READY (" in out.getvalue() and "NOT READY" not in out.getvalue()
+    assert "준비됨 (통과 " in out.getvalue() and "준비 안 됨" not in out.getvalue()
 
 
 def test_not_ready__command_exits_1_and_says_why(coupang, admin_user):
@@ -163,7 +163,7 @@ def test_not_ready__command_exits_1_and_says_why(coupang, admin_user):
         call_command("readiness", stdout=out)
     assert exc.value.code == 1
     text = out.getvalue()
-    assert "❌ 롤백 절차 문서 공유: 관리자 화면에서 확인 필요" in text and "NOT READY (" in text
+    assert "✗ 실패 롤백 절차 문서 공유: 관리자 화면에서 확인 필요" in text and "준비 안 됨 (통과 " in text
     assert "Phase 1: 사전 체크" in text and "Phase 5: 안정화 후 프로덕션 전환" in text
 
 
@@ -230,7 +230,7 @@ def test_phase1_shipping_policy__command_and_page_show_it(coupang, admin_client)
     out = io.StringIO()
     with pytest.raises(SystemExit):
         call_command("readiness", stdout=out)
-    assert "❌ 배송 정책: coupang_main: 배송 정책이 없습니다 — 빠진 항목: 당일 출고 마감 시각" in out.getvalue()
+    assert "✗ 실패 배송 정책: coupang_main: 배송 정책이 없습니다 — 빠진 항목: 당일 출고 마감 시각" in out.getvalue()
     html = admin_client.get(reverse("policy:readiness")).content.decode()
     add_url = reverse("admin:markets_shippingpolicy_add") + f"?account={coupang.pk}"
     assert f'<a href="{add_url}">배송 정책: coupang_main</a>' in html

@@ -4,32 +4,27 @@ enforced on every unlock path (admin action, admin edit, emergency stop page, co
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
 from policy.models import AccountRollout, AutomationSettings, Mode, RolloutEvent
 from policy.roles import ROLE_CS_AGENT, ROLE_ROLLOUT_MANAGER
-from tests.factories import make_account, make_inquiry
+from tests.factories import make_account, make_inquiry, make_staff
 
 pytestmark = pytest.mark.django_db
 
 
-def staff(django_user_model, name, role):
-    user = django_user_model.objects.create_user(name, password="pw-123456-long", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return django_user_model.objects.get(pk=user.pk)  # fresh permission cache
 
 
 @pytest.fixture
 def agent(django_user_model):
-    return staff(django_user_model, "agent", ROLE_CS_AGENT)
+    return make_staff(django_user_model, "agent", ROLE_CS_AGENT)
 
 
 @pytest.fixture
 def manager(django_user_model):
-    return staff(django_user_model, "manager", ROLE_ROLLOUT_MANAGER)
+    return make_staff(django_user_model, "manager", ROLE_ROLLOUT_MANAGER)
 
 
 @pytest.fixture
@@ -40,7 +35,7 @@ def rollout():
 def unlock_via_action(client, rollout):
     return client.post(reverse("admin:policy_accountrollout_changelist"), {
         "action": "unlock_accounts", "_selected_action": [rollout.pk], "confirm": "1",
-        "mode": "LIVE", "phase": "", "reason": "phase 1 go",
+        "mode": "LIVE", "phase": "", "reason": "phase 1 go", "confirm_live": "on",
     }, follow=True)
 
 
@@ -73,7 +68,7 @@ def test_agent__cannot_press_emergency_stop(client, agent):
 
 def test_agent__cannot_unlock_by_command(agent, rollout):
     with pytest.raises(CommandError, match="rollout-manager"):
-        call_command("rollout", "--by", "agent", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1")
+        call_command("rollout", "--by", "agent", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "go")
 
 
 def test_agent__can_review_and_approve(client, agent, rollout):

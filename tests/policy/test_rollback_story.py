@@ -1,6 +1,7 @@
 """As a new user would: an account whose answers all fail at the marketplace is locked after its third
-consecutive failure, `rollout status` says why, `readiness` exits 1, the on-call webhook hears about it
-once, nothing more is sent for that account — and only a rollout manager with a reason unlocks it.
+consecutive confirmed failure (an unknown outcome counts once reconciliation confirms it was not
+delivered), `rollout status` says why, `readiness` exits 1, the on-call webhook hears about it once,
+nothing more is sent for that account — and only a rollout manager with a reason unlocks it.
 
 Everything goes over real HTTP: the sandbox marketplace and a webhook receiver, both on loopback."""
 
@@ -45,7 +46,7 @@ def test_an_account_whose_answers_all_fail_is_locked_and_stays_locked(live, rece
     coupang, naver = live.coupang, live.naver
     live.sandbox.store.set_faults(scope="answers", down=True)  # every answer: 503
 
-    # Three inquiries are due; each answer fails at the marketplace.
+    # Three inquiries are due; each answer fails at the marketplace (503: it may have been applied).
     sent_to = []
     for n in range(1, 4):
         inquiry = live.inquiry(coupang)
@@ -53,6 +54,9 @@ def test_an_account_whose_answers_all_fail_is_locked_and_stays_locked(live, rece
         send_due()
         inquiry.refresh_from_db()
         assert inquiry.send_status == "SEND_UNKNOWN"
+        assert AccountRollout.objects.get(account=coupang).consecutive_failures == n - 1  # not a failure yet
+        # Reconciliation asks the marketplace: no answer there, so it was not delivered.
+        assert "SEND_FAILED 1" in run("reconcile")
         rollout = AccountRollout.objects.get(account=coupang)
         assert rollout.consecutive_failures == n
         # locked at the third failure in a row — not before
@@ -64,8 +68,9 @@ def test_an_account_whose_answers_all_fail_is_locked_and_stays_locked(live, rece
     incident = RollbackIncident.objects.get()
     assert incident.rule.code == "consecutive-failures" and incident.account == coupang
     assert incident.figures["consecutive_failures"] == 3
-    assert {f["outcome"] for f in incident.figures["last_failures"]} == {"UNKNOWN"}
-    assert "0 new incident(s)" in output
+    assert {f["outcome"] for f in incident.figures["last_failures"]} == {"FAILED_RETRYABLE"}
+    assert {f["inquiry"] for f in incident.figures["last_failures"]} == {i.pk for i in sent_to}
+    assert "새 사고 0건" in output
     assert AccountRollout.objects.get(account=coupang).locked_by == "system:monitor"
 
     # The on-call webhook heard about it, once.
@@ -79,15 +84,15 @@ def test_an_account_whose_answers_all_fail_is_locked_and_stays_locked(live, rece
     status = run("rollout", "status")
     line = next(line for line in status.splitlines() if line.startswith("coupang_main"))
     assert " SHADOW " in line  # effective mode
-    assert "rollback rule '동일 계정에서 연속 3건 실패' tripped: 3 consecutive send failures" in line
-    assert f"(incident {incident.pk})" in line
+    assert "롤백 규칙 '동일 계정에서 연속 3건 실패' 발동: 연속 전송 실패 3건" in line
+    assert f"(사고 {incident.pk})" in line
 
     # `readiness` is not ready, and says so with exit code 1.
     out = io.StringIO()
     with pytest.raises(SystemExit) as exc:
         call_command("readiness", stdout=out)
     assert exc.value.code == 1
-    assert f"❌ 열린 롤백 사고와 잠긴 계정: #{incident.pk} 동일 계정에서 연속 3건 실패 (coupang_main" in out.getvalue()
+    assert f"✗ 실패 열린 롤백 사고와 잠긴 계정: #{incident.pk} 동일 계정에서 연속 3건 실패 (coupang_main" in out.getvalue()
 
     # The marketplace recovers, but nothing more is sent automatically for the locked account …
     live.sandbox.store.set_faults(scope="answers", down=False)
@@ -109,7 +114,7 @@ def test_an_account_whose_answers_all_fail_is_locked_and_stays_locked(live, rece
     agent.groups.add(Group.objects.get(name=ROLE_CS_AGENT))
     with pytest.raises(CommandError, match="rollout-manager role"):
         run("rollout", "--by", "agent", "unlock", "coupang_main", "--mode", "LIVE", "--reason", "looks fine")
-    with pytest.raises(CommandError, match="needs a reason"):
+    with pytest.raises(CommandError, match="사유가 필요합니다"):
         run("rollout", "--by", "manager", "unlock", "coupang_main", "--mode", "LIVE")
     assert load_account_controls(coupang).locked
     run("rollout", "--by", "manager", "unlock", "coupang_main", "--mode", "LIVE", "--reason", "marketplace outage over")

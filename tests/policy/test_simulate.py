@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -54,8 +55,9 @@ def run(*args) -> tuple[list[dict], str]:
 
 def test_new_user__phase_1_unlock__only_shipping_and_usage_auto_send(mix_file):
     seller_facts(make_account("coupang_main"))
-    call_command("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "always", stdout=io.StringIO())
-    call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", stdout=io.StringIO())
+    call_command("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "always", "--reason", "시험",
+                 stdout=io.StringIO())
+    call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "1단계", stdout=io.StringIO())
     rows, _err = run("--account", "coupang_main", "--input", str(mix_file))
     assert [r["id"] for r in rows] == [r["id"] for r in MIX]
     for row in rows:
@@ -86,8 +88,8 @@ def test_full_unlock__wider_but_risk_and_threshold_still_apply(mix_file):
 def test_at_saturday__deferred_not_dropped(mix_file):
     seller_facts(make_account("coupang_main"))
     call_command("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "mon-fri 09:00-18:00",
-                 stdout=io.StringIO())
-    call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", stdout=io.StringIO())
+                 "--reason", "시험", stdout=io.StringIO())
+    call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "1단계", stdout=io.StringIO())
     rows, _ = run("--input", str(mix_file), "--account", "coupang_main", "--at", "2026-11-28T11:00:00+09:00")
     auto = [r for r in rows if r["decision"] == "AUTO_SEND"]
     assert auto and all(r["deferred_until"] == "2026-11-30T09:00:00+09:00" for r in auto)
@@ -97,20 +99,20 @@ def test_bad_lines__reported_and_skipped_others_still_simulated(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"id": 1, "content": "배송 언제 와요?"}\n{not json\n{"content": "no id"}\n[1,2]\n', encoding="utf-8")
     out, err = io.StringIO(), io.StringIO()
-    with pytest.raises(CommandError, match="3 input line"):
+    with pytest.raises(CommandError, match="입력 3줄"):
         call_command("simulate_policy", "--input", str(path), stdout=out, stderr=err)
     assert len(out.getvalue().splitlines()) == 1
-    assert "line 2: invalid JSON" in err.getvalue() and "line 3" in err.getvalue() and "line 4" in err.getvalue()
+    assert "2번째 줄: JSON 형식 오류" in err.getvalue() and "3번째 줄" in err.getvalue() and "4번째 줄" in err.getvalue()
 
 
 def test_refuses_unknown_account_phase_and_bad_threshold(mix_file):
-    with pytest.raises(CommandError, match="unknown account 'nope'"):
+    with pytest.raises(CommandError, match="없는 계정 'nope'"):
         run("--input", str(mix_file), "--account", "nope")
-    with pytest.raises(CommandError, match="unknown phase '9'"):
+    with pytest.raises(CommandError, match="없는 단계 '9'"):
         run("--input", str(mix_file), "--phase", "9")
-    with pytest.raises(CommandError, match="between 0 and 1"):
+    with pytest.raises(CommandError, match="0과 1 사이"):
         run("--input", str(mix_file), "--threshold", "1.5")
-    with pytest.raises(CommandError, match="cannot read"):
+    with pytest.raises(CommandError, match="읽을 수 없습니다"):
         run("--input", "/nonexistent/file.jsonl")
 
 
@@ -123,5 +125,6 @@ def test_table_format_and_stored_inquiries(mix_file):
     out = io.StringIO()
     call_command("simulate_policy", "--since", "7d", "--format", "table", stdout=out)
     text = out.getvalue()
-    assert "inquiries: 10" in text and "by intent:" in text and "RISK_KEYWORD" in text
+    assert "문의 10건" in text and "의도별:" in text and "RISK_KEYWORD" in text
+    assert re.search(r"^  위험 키워드\s+RISK_KEYWORD\s+\d+$", text, flags=re.M), text  # the reason by its Korean label
     assert Inquiry.objects.filter(status="NEW").count() == 10  # stored rows are not decided by a simulation

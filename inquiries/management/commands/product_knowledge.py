@@ -20,21 +20,21 @@ from partialauto.datafiles import DataFileError
 
 
 class Command(BaseCommand):
-    help = ("Import or export the seller's product facts. JSON: a list of {product_id, name, facts: [sentence, …], "
-            "aliases?: [id, …]}; CSV: product_id,name,fact[,aliases] with a row per fact and aliases separated by |. "
-            "Re-importing replaces a product's name and facts (and aliases, when the file has them); other products "
-            "are left alone.")
+    help = _(
+        "판매자의 상품 사실을 가져오거나 내보냅니다. JSON: {product_id, name, facts: [문장, …], aliases?: [id, …]}의 "
+        "목록; CSV: product_id,name,fact[,aliases], 사실마다 한 줄, aliases는 |로 구분. 다시 가져오면 그 상품의 이름과 "
+        "사실(파일에 있으면 aliases도)을 바꾸고 다른 상품은 그대로 둡니다.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        load = sub.add_parser("import", help="load a JSON or CSV file (all or nothing)")
-        load.add_argument("file")
-        load.add_argument("--account", default=None, help="account name; without it the facts apply to every account")
+        load = sub.add_parser("import", help=_("JSON 또는 CSV 파일 가져오기 (전부 아니면 아무것도)"))
+        load.add_argument("file", help=_("가져올 파일"))
+        load.add_argument("--account", default=None, help=_("계정 이름; 없으면 모든 계정에 쓰는 사실"))
         load.add_argument("--format", choices=datafiles.FORMATS, default=None,
-                          help="default: from the file's extension, else from its first character")
-        dump = sub.add_parser("export", help="print the knowledge as a file the import takes back")
-        dump.add_argument("--account", default=None, help="account name; without it the shared knowledge")
-        dump.add_argument("--format", choices=datafiles.FORMATS, default=datafiles.JSON)
+                          help=_("기본: 파일 확장자, 없으면 첫 글자로 판단"))
+        dump = sub.add_parser("export", help=_("가져오기가 다시 받는 파일로 지식 출력"))
+        dump.add_argument("--account", default=None, help=_("계정 이름; 없으면 공용 지식"))
+        dump.add_argument("--format", choices=datafiles.FORMATS, default=datafiles.JSON, help=_("파일 형식"))
 
     def handle(self, *args, action: str, account: str | None, format: str | None, **options):
         target = account_or_none(account)

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from markets.clients.base import ALL_KINDS, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox import SandboxServer
+from markets.sandbox.store import SEED_TRANSFER_SHARE
 
 
 class Command(BaseCommand):
@@ -29,8 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--fault-scope", choices=("all", "answers"), default="all",
                             help="whether faults hit every call or only answer writes")
         parser.add_argument("--seed-inquiries", type=int, default=0,
-                            help="generate N inquiries of each kind (about 20%% already answered) with the orders they "
-                                 "name, plus about as many orders nobody asked about")
+                            help="generate N inquiries of each kind (about 20%% already answered; of the open Coupang "
+                                 "call-center ones about 10%% TRANSFERs that only need a confirmation) with the orders "
+                                 "they name, plus about as many orders nobody asked about")
         parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible data")
 
     def handle(self, *args: Any, host: str, port: int, fault_rate: float, latency_ms: int, fault_scope: str,
@@ -52,7 +54,7 @@ class Command(BaseCommand):
         creds = store.register_demo_accounts()
         store.set_faults(fault_rate=fault_rate, latency_ms=latency_ms, scope=fault_scope)
         for kind in ALL_KINDS if seed_inquiries else ():
-            store.add_inquiries(kind, seed_inquiries, days_back=3)
+            store.add_inquiries(kind, seed_inquiries, days_back=3, transfer_ratio=SEED_TRANSFER_SHARE)
         if seed_inquiries:
             # As many quiet orders again as the inquiries named, so order lists are not all problems.
             named = store.stats()["orders"]

@@ -25,22 +25,24 @@ WON_FIELDS = ("base_fee", "free_shipping_threshold", "jeju_surcharge", "remote_s
 
 
 class Command(BaseCommand):
-    help = ("Show, import or export the shipping policy of the accounts. JSON: one object (with --account, or with "
-            "an \"account\" key) or a list of objects with \"account\"; CSV: a header of field names and an account "
-            "column, a row per account. Only the fields in the file are changed.")
+    help = _(
+        "계정의 배송 정책을 보거나 가져오거나 내보냅니다. JSON: 객체 하나(--account와 함께, 또는 \"account\" 키 포함) "
+        "또는 \"account\"가 있는 객체 목록; CSV: 필드 이름 머리줄과 account 열, 계정마다 한 줄. 파일에 있는 필드만 "
+        "바뀝니다.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        show = sub.add_parser("show", help="print the policy of every account (or one) and what is missing")
-        show.add_argument("--account", default=None)
-        load = sub.add_parser("import", help="load a JSON or CSV file (all or nothing)")
-        load.add_argument("file")
+        show = sub.add_parser("show", help=_("모든 계정(또는 한 계정)의 정책과 빠진 항목 출력"))
+        show.add_argument("--account", default=None, help=_("이 계정만"))
+        load = sub.add_parser("import", help=_("JSON 또는 CSV 파일 가져오기 (전부 아니면 아무것도)"))
+        load.add_argument("file", help=_("가져올 파일"))
         load.add_argument("--account", default=None,
-                          help="the account an entry without \"account\" belongs to; other accounts are skipped")
+                          help=_("\"account\"가 없는 항목의 계정; 다른 계정의 항목은 건너뜀"))
         load.add_argument("--format", choices=datafiles.FORMATS, default=None,
-                          help="default: from the file's extension, else from its first character")
-        dump = sub.add_parser("export", help="print the policy as JSON the import takes back")
-        dump.add_argument("--account", default=None, help="one account (an object); without it every stored policy (a list)")
+                          help=_("기본: 파일 확장자, 없으면 첫 글자로 판단"))
+        dump = sub.add_parser("export", help=_("가져오기가 다시 받는 JSON으로 정책 출력"))
+        dump.add_argument("--account", default=None,
+                          help=_("한 계정 (객체 하나); 없으면 저장된 모든 정책 (목록)"))
 
     def handle(self, *args, action: str, account: str | None, **options):
         target = account_or_none(account)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from partialauto.demo import ADMIN_USER, AGENT_USER, MANAGER_USER, Demo, DemoError
 
@@ -49,22 +46,31 @@ class Command(BaseCommand):
         self._serve(demo, port)
 
     def _serve(self, demo: Demo, port: int) -> None:
+        """The web process and the workers as in production (deploy/Procfile), until SIGTERM or Ctrl+C;
+        then both are stopped, and the sandbox with them."""
         from partialauto.schedules import setup_schedules
+        from partialauto.serve import Supervisor, web_command, worker_command
 
         setup_schedules()
+        # the admin's CSS and JS, by the hashed names the web process serves them under
+        call_command("collectstatic", interactive=False, verbosity=0)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "partialauto.settings"}
-        manage = str(Path(settings.BASE_DIR) / "manage.py")
-        workers = subprocess.Popen([sys.executable, manage, "qcluster"], env=env, start_new_session=True)
-        self.stdout.write(f"\n작업자(qcluster) pid {workers.pid}, 샌드박스 {demo.sandbox.url}")
-        self.stdout.write(f"관리자: http://127.0.0.1:{port}/admin/  — 끝내려면 Ctrl+C")
+        supervisor = Supervisor()
+        supervisor.install_signal_handlers()
         try:
-            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
-        except KeyboardInterrupt:
-            pass
+            web = supervisor.start("web", web_command(f"127.0.0.1:{port}"), env=env)
+            workers = supervisor.start("workers", worker_command(), env=env)
+            self.stdout.write(_("\n웹(gunicorn) pid %(web)d, 작업자(qcluster) pid %(workers)d, 샌드박스 %(sandbox)s")
+                              % {"web": web.pid, "workers": workers.pid, "sandbox": demo.sandbox.url})
+            self.stdout.write(_("관리자: http://127.0.0.1:%(port)d/admin/  — 끝내려면 Ctrl+C") % {"port": port})
+            self.stdout.flush()
+            exited = supervisor.wait()
+            self.stdout.write(_("정지하는 중: 웹, 작업자, 샌드박스…"))
         finally:
-            try:
-                os.killpg(workers.pid, signal.SIGTERM)
-                workers.wait(15)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(workers.pid, signal.SIGKILL)
+            supervisor.stop()
+            supervisor.restore_signal_handlers()
             demo.stop()
+        if exited is not None:
+            raise CommandError(_("%(name)s 프로세스가 스스로 끝났습니다 (종료 코드 %(code)s): 모두 정지했습니다.")
+                               % {"name": exited.name, "code": exited.process.returncode})
+        self.stdout.write(self.style.SUCCESS(_("모두 정지했습니다.")))

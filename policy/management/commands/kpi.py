@@ -5,61 +5,87 @@ Test-mode sends never count as failures."""
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _, gettext_lazy
 
+from partialauto import cli
+from policy.engine import mode_label
 from policy.kpi import WINDOWS, kpi_report
+
+# column key -> header, for every table the report has
+HEADERS = {
+    "date": gettext_lazy("날짜"), "day": gettext_lazy("날짜"), "total": gettext_lazy("전체"),
+    "auto_send": "AUTO_SEND", "shadow_candidates": gettext_lazy("섀도 후보"), "auto_rate": gettext_lazy("자동 비율(%)"),
+    "market": gettext_lazy("마켓"), "account": gettext_lazy("계정"), "attempted": gettext_lazy("시도 문의"),
+    "sent": gettext_lazy("전송"), "failed": gettext_lazy("실패"), "unknown": gettext_lazy("결과 불명"),
+    "failure_rate": gettext_lazy("실패율(%)"), "test_mode": gettext_lazy("테스트 모드"),
+    "avg_confidence": gettext_lazy("평균 신뢰도"), "attempts": gettext_lazy("시도"), "rate": gettext_lazy("실패율(%)"),
+    "mode": gettext_lazy("모드"), "phase": gettext_lazy("단계"), "sent_today": gettext_lazy("오늘 전송"),
+    "quota_used": gettext_lazy("한도 사용"), "quota": gettext_lazy("한도"),
+    "failure_rate_24h": gettext_lazy("24시간 실패율(%)"), "consecutive_failures": gettext_lazy("연속 실패"),
+    "locked": gettext_lazy("잠금"), "lock_reason": gettext_lazy("잠금 사유"),
+}
+TEXT_COLUMNS = {"date", "day", "market", "account", "mode", "locked", "lock_reason"}
 
 
 def table(rows: list[dict], columns: list[str]) -> list[str]:
+    """The rows as an aligned table (Korean headers, numbers right-aligned), indented by two spaces."""
     if not rows:
-        return ["  (none)"]
+        return ["  " + _("(없음)")]
 
     def cell(row: dict, column: str) -> str:
         value = row.get(column)
         if value is None:
             return "-"
         if isinstance(value, bool):
-            return "yes" if value else ""
+            return _("잠김") if value else ""
+        if column == "mode":
+            return mode_label(value)
         return str(value)
 
-    widths = {c: max(len(c), *(len(cell(r, c)) for r in rows)) for c in columns}
-    lines = ["  " + "  ".join(c.ljust(widths[c]) for c in columns).rstrip()]
-    for r in rows:
-        lines.append("  " + "  ".join(cell(r, c).ljust(widths[c]) for c in columns).rstrip())
-    return lines
+    right = [i for i, c in enumerate(columns) if c not in TEXT_COLUMNS]
+    lines = cli.table([str(HEADERS.get(c, c)) for c in columns], [[cell(r, c) for c in columns] for r in rows], right=right)
+    return ["  " + line for line in lines]
 
 
 class Command(BaseCommand):
-    help = "The guide's monitoring figures: shadow statistics, failure rates, real-time auto-send, quotas."
+    help = _("가이드의 모니터링 수치: 섀도 통계, 실패율, 실시간 자동 전송, 한도.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--window", default="24h", help=f"{', '.join(WINDOWS)} (default 24h)")
-        parser.add_argument("--format", choices=["table", "json"], default="table")
+        parser.add_argument("--window", default="24h",
+                            help=_("집계 기간: %(choices)s (기본 24h)") % {"choices": ", ".join(WINDOWS)})
+        parser.add_argument("--format", choices=["table", "json"], default="table",
+                            help=_("출력 형식: table(사람용) 또는 json(기계용)"))
 
     def handle(self, *args, window, format, **options):
         if window not in WINDOWS:
-            raise CommandError(f"unknown window '{window}' (use {', '.join(WINDOWS)})")
+            raise CommandError(_("알 수 없는 기간 '%(window)s' (%(choices)s 중 하나)")
+                               % {"window": window, "choices": ", ".join(WINDOWS)})
         report = kpi_report(window=window)
         if format == "json":
             self.stdout.write(json.dumps(report, ensure_ascii=False, indent=2, default=str))
             return
         w = self.stdout.write
         a = report["send_attempts"]
-        w(f"KPI — window {window}, at {report['generated_at']}")
-        w(f"real send attempts: {a['attempts']}, failed {a['failed']}, failure rate "
-          f"{'-' if a['failure_rate'] is None else str(a['failure_rate']) + '%'} (test mode excluded)")
-        w("\n[1.2] inquiries and AUTO_SEND decisions per day (7 days; in shadow mode these are candidates)")
+        generated = report["generated_at"]
+        generated = parse_datetime(generated) if isinstance(generated, str) else generated
+        w(_("KPI — 기간 %(window)s, %(at)s 기준") % {"window": window, "at": cli.local_time(generated)})
+        w(_("실제 전송 시도 %(attempts)s건, 실패 %(failed)s건, 실패율 %(rate)s (테스트 모드 제외)")
+          % {"attempts": a["attempts"], "failed": a["failed"],
+             "rate": "-" if a["failure_rate"] is None else f"{a['failure_rate']}%"})
+        w("\n" + _("[1.2] 일별 문의와 AUTO_SEND 판정 (7일; 섀도 모드에서는 후보)"))
         for line in table(report["shadow_stats_7d"], ["date", "total", "auto_send", "shadow_candidates", "auto_rate"]):
             w(line)
-        w(f"\n[1.3] failure rate per market and account ({window}; inquiries with a real send attempt)")
+        w("\n" + _("[1.3] 마켓·계정별 실패율 (%(window)s; 실제 전송을 시도한 문의)") % {"window": window})
         for line in table(report["failure_rates"], ["market", "account", "attempted", "sent", "failed", "unknown", "failure_rate"]):
             w(line)
-        w(f"\n[4.1.1] AUTO_SEND decisions in the window ({window}) per market")
+        w("\n" + _("[4.1.1] 기간(%(window)s) 안의 마켓별 AUTO_SEND 판정") % {"window": window})
         for line in table(report["realtime_auto_send"], ["market", "total", "sent", "failed", "test_mode", "avg_confidence"]):
             w(line)
-        w("\n[4.1.2] real send failure rate per day (%, 7 days)")
+        w("\n" + _("[4.1.2] 일별 실제 전송 실패율 (%, 7일)"))
         for line in table(report["failure_rate_by_day_7d"], ["day", "attempts", "failed", "rate"]):
             w(line)
-        w("\n[3.2.4] today's sends against quota, 24 h failure rate (%) and consecutive failures per account")
+        w("\n" + _("[3.2.4] 계정별 오늘 전송과 한도, 24시간 실패율(%), 연속 실패"))
         for line in table(report["quota_today"], ["account", "mode", "phase", "sent_today", "quota_used", "quota",
                                                    "failure_rate_24h", "consecutive_failures", "locked", "lock_reason"]):
             w(line)

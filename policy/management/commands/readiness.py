@@ -6,17 +6,21 @@ Exits 1 when anything is not ready, so a deploy script or a cron job can gate on
 import json
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _, gettext_lazy
 
 from policy.readiness import readiness_report
 
-ICONS = {"ready": "✅", "warn": "⚠️", "fail": "❌"}
+# A sign and a word for each state (the sign alone is an empty box without an emoji font), coloured by style
+MARKS = {"ready": ("✓", gettext_lazy("통과"), "SUCCESS"), "warn": ("!", gettext_lazy("주의"), "WARNING"),
+         "fail": ("✗", gettext_lazy("실패"), "ERROR")}
 
 
 class Command(BaseCommand):
-    help = "The guide's phase 1 checks and phase 5 checklist (with the monitoring of phase 4). Exits 1 when not ready."
+    help = _("가이드 1단계 점검과 5단계 체크리스트(4단계 모니터링 포함). 준비 안 됨이면 종료 코드 1.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--format", choices=["table", "json"], default="table")
+        parser.add_argument("--format", choices=["table", "json"], default="table",
+                            help=_("출력 형식: table(사람용) 또는 json(기계용)"))
 
     def handle(self, *args, format, **options):
         report = readiness_report()
@@ -28,12 +32,15 @@ class Command(BaseCommand):
                 if c["section"] != section:
                     section = c["section"]
                     self.stdout.write("\n" + report["sections"].get(section, section))
-                self.stdout.write(f"  {ICONS[c['status']]} {c['name']}: {c['detail']}")
-            counts = report["counts"]
-            summary = f"{counts['ready']} ready, {counts['warn']} warn, {counts['fail']} fail"
+                self.stdout.write(f"  {self._mark(c['status'])} {c['name']}: {c['detail']}")
+            summary = _("통과 %(ready)d, 주의 %(warn)d, 실패 %(fail)d") % report["counts"]
             if report["ready"]:
-                self.stdout.write("\n" + self.style.SUCCESS(f"READY ({summary})"))
+                self.stdout.write("\n" + self.style.SUCCESS(_("준비됨 (%(summary)s)") % {"summary": summary}))
             else:
-                self.stdout.write("\n" + self.style.ERROR(f"NOT READY ({summary})"))
+                self.stdout.write("\n" + self.style.ERROR(_("준비 안 됨 (%(summary)s)") % {"summary": summary}))
         if not report["ready"]:
             raise SystemExit(1)
+
+    def _mark(self, status: str) -> str:
+        sign, word, style = MARKS[status]
+        return getattr(self.style, style)(f"{sign} {word}")

@@ -11,9 +11,14 @@ import json
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
+from django.utils.translation import gettext as _
+
+from partialauto.cli import table
+from policy.engine import mode_label
 
 from policy import services
-from policy.selectors import rollout_rows
+from policy.selectors import approved_answers_held, held_answers_note, rollout_rows
 from policy.services import Actor, RolloutError
 
 
@@ -25,44 +30,46 @@ def _onoff(value: str | None) -> bool | None:
         return True
     if v in ("off", "false", "0", "no"):
         return False
-    raise CommandError(f"'{value}' is not on or off")
+    raise CommandError(_("'%(value)s'은(는) on 또는 off가 아닙니다") % {"value": value})
 
 
 class Command(BaseCommand):
-    help = "Staged rollout: status, unlock, lock, emergency-stop, resume, settings, import-env."
+    help = _("단계적 롤아웃: status(상태), unlock(해금), lock(잠금), emergency-stop(긴급 정지), resume(재개), "
+             "settings(설정), import-env(.env 가져오기).")
 
     def add_arguments(self, parser):
-        parser.add_argument("--by", default=None, help="the Django user doing this (default: the shell user)")
+        parser.add_argument("--by", default=None, help=_("이 작업을 하는 Django 사용자 (기본: 셸 사용자)"))
         sub = parser.add_subparsers(dest="action", required=True, metavar="{status,unlock,lock,emergency-stop,resume,settings,import-env}")
-        status = sub.add_parser("status", help="every account's mode, phase, quota and lock")
-        status.add_argument("--format", choices=["table", "json"], default="table")
-        unlock = sub.add_parser("unlock", help="set an account's mode (and phase)")
-        unlock.add_argument("account")
-        unlock.add_argument("--mode", required=True, help="LIVE, TEST or SHADOW")
-        unlock.add_argument("--phase", default=None, help="the phase's number (1, 2, 3) or name")
+        status = sub.add_parser("status", help=_("모든 계정의 모드, 단계, 한도, 잠금"))
+        status.add_argument("--format", choices=["table", "json"], default="table",
+                            help=_("출력 형식: table(사람용) 또는 json(기계용)"))
+        unlock = sub.add_parser("unlock", help=_("계정의 모드(와 단계)를 정함"))
+        unlock.add_argument("account", help=_("계정 이름"))
+        unlock.add_argument("--mode", required=True, help=_("LIVE, TEST 또는 SHADOW"))
+        unlock.add_argument("--phase", default=None, help=_("단계 번호(1, 2, 3) 또는 이름"))
         unlock.add_argument("--reason", default="")
-        lock = sub.add_parser("lock", help="take an account's unlock away")
-        lock.add_argument("account")
+        lock = sub.add_parser("lock", help=_("계정의 해금을 거둠 (섀도로)"))
+        lock.add_argument("account", help=_("계정 이름"))
         lock.add_argument("--reason", required=True)
-        stop = sub.add_parser("emergency-stop", help="stop every real send now")
+        stop = sub.add_parser("emergency-stop", help=_("모든 실제 전송을 지금 멈춤"))
         stop.add_argument("--reason", required=True)
-        resume = sub.add_parser("resume", help="lift the emergency stop (test mode stays on)")
+        resume = sub.add_parser("resume", help=_("긴급 정지 해제 (테스트 모드는 켜진 채)"))
         resume.add_argument("--reason", default="")
-        settings_ = sub.add_parser("settings", help="partial-auto switch, test mode, threshold, business hours")
-        settings_.add_argument("--partial-auto", choices=["on", "off"], default=None)
-        settings_.add_argument("--test-mode", choices=["on", "off"], default=None)
-        settings_.add_argument("--threshold", type=float, default=None)
-        settings_.add_argument("--hours", default=None, help='e.g. "mon-fri 09:00-18:00" or always')
+        settings_ = sub.add_parser("settings", help=_("부분 자동화 스위치, 테스트 모드, 임계값, 영업시간"))
+        settings_.add_argument("--partial-auto", choices=["on", "off"], default=None, help=_("부분 자동화 스위치"))
+        settings_.add_argument("--test-mode", choices=["on", "off"], default=None, help=_("전역 테스트 모드"))
+        settings_.add_argument("--threshold", type=float, default=None, help=_("자동 전송 신뢰도 임계값 (0~1)"))
+        settings_.add_argument("--hours", default=None, help=_('영업시간, 예: "mon-fri 09:00-18:00" 또는 always'))
         settings_.add_argument("--reason", default="")
-        sub.add_parser("import-env", help="copy the guide's four .env variables into the database")
+        sub.add_parser("import-env", help=_("가이드의 .env 변수 네 개를 데이터베이스로 복사"))
 
     def _actor(self, by: str | None) -> Actor:
         if by:
             user = get_user_model().objects.filter(username=by).first()
             if user is None:
-                raise CommandError(f"unknown user '{by}'")
+                raise CommandError(_("알 수 없는 사용자 '%(user)s'") % {"user": by})
             if not user.has_perm("policy.unlock_account"):
-                raise CommandError(f"user '{by}' does not have the rollout-manager role")
+                raise CommandError(_("사용자 '%(user)s'에게 롤아웃 관리자(rollout-manager role) 권한이 없습니다") % {"user": by})
             return Actor.of(user)
         try:
             name = getpass.getuser()
@@ -74,45 +81,66 @@ class Command(BaseCommand):
         try:
             if action == "status":
                 return self._status(opts["format"])
+            self._refuse_unrecorded(action, opts)
             actor = self._actor(by)
+            held_before = approved_answers_held()
             if action == "unlock":
                 account = services.get_account(opts["account"])
                 rollout = services.rollout_for(account)
                 if rollout.locked_at is not None and actor.user is None:
-                    raise CommandError(f"{account.name} is locked ({rollout.lock_reason}); unlocking it again needs a "
-                                       "person with the rollout-manager role: add --by USER and --reason")
+                    raise CommandError(_("%(account)s 계정은 잠겨 있습니다 (%(reason)s). 다시 해금하려면 롤아웃 관리자"
+                                         "(rollout-manager role)가 필요합니다: --by 사용자 와 --reason \"사유\"를 붙이세요")
+                                       % {"account": account.name, "reason": rollout.lock_reason})
                 mode = services.parse_mode(opts["mode"])
                 phase = services.get_phase(opts["phase"]) if opts["phase"] is not None else None
                 services.rollout_unlock(account=account, mode=mode, phase=phase, actor=actor, reason=opts["reason"])
                 from policy.controls import load_account_controls
 
                 controls = load_account_controls(account)
-                self.stdout.write(self.style.SUCCESS(f"{account.name}: unlocked in {mode}"))
+                self.stdout.write(self.style.SUCCESS(_("%(account)s: %(mode)s(으)로 해금했습니다")
+                                                     % {"account": account.name, "mode": mode_label(mode)}))
                 if controls.effective_mode != mode:
                     self.stdout.write(self.style.WARNING(
-                        f"  it runs as {controls.effective_mode} for now: {'; '.join(controls.mode_reasons)}"))
+                        _("  지금은 %(mode)s(으)로 동작합니다: %(reasons)s")
+                        % {"mode": mode_label(controls.effective_mode), "reasons": "; ".join(controls.mode_reasons)}))
             elif action == "lock":
                 account = services.get_account(opts["account"])
                 services.rollout_lock(account=account, reason=opts["reason"], actor=actor)
-                self.stdout.write(self.style.WARNING(f"{account.name}: locked ({opts['reason']})"))
+                self.stdout.write(self.style.WARNING(_("%(account)s: 잠갔습니다 (%(reason)s)")
+                                                     % {"account": account.name, "reason": opts["reason"]}))
             elif action == "emergency-stop":
                 services.emergency_stop(reason=opts["reason"], actor=actor)
-                self.stdout.write(self.style.ERROR(f"EMERGENCY STOP: every real send is blocked ({opts['reason']})"))
+                self.stdout.write(self.style.ERROR(_("긴급 정지: 모든 실전송을 막았습니다 (%(reason)s)") % {"reason": opts["reason"]}))
+                self.stdout.write(self.style.WARNING(gettext(
+                    "승인된 답변은 테스트 전송으로 소모되지 않고 전송 대기합니다. 긴급 정지를 풀고 테스트 모드를 끄면 "
+                    "다시 승인하지 않아도 전송됩니다.")))
             elif action == "resume":
                 services.resume(actor=actor, reason=opts["reason"])
-                self.stdout.write(self.style.SUCCESS("emergency stop lifted; test mode stays as it is"))
+                self.stdout.write(self.style.SUCCESS(_("긴급 정지를 해제했습니다. 테스트 모드는 그대로입니다")))
             elif action == "settings":
                 services.settings_update(
                     actor=actor, reason=opts["reason"], partial_auto=_onoff(opts["partial_auto"]),
                     test_mode=_onoff(opts["test_mode"]), threshold=opts["threshold"], hours=opts["hours"],
                 )
-                self.stdout.write(self.style.SUCCESS("settings updated"))
+                self.stdout.write(self.style.SUCCESS(_("설정을 바꿨습니다")))
             elif action == "import-env":
                 result = services.import_env(actor=actor)
-                self.stdout.write(self.style.SUCCESS("imported: " + json.dumps(result, ensure_ascii=False)))
+                self.stdout.write(self.style.SUCCESS(_("가져왔습니다: %(values)s") % {"values": json.dumps(result, ensure_ascii=False)}))
+            if action != "emergency-stop" and (note := held_answers_note(held_before=held_before)):
+                self.stdout.write(self.style.WARNING(note))
         except RolloutError as exc:
             raise CommandError(str(exc)) from exc
         self._status("table")
+
+    @staticmethod
+    def _refuse_unrecorded(action: str, opts: dict) -> None:
+        """A change without a reason, or a settings call that changes nothing, is refused, not recorded."""
+        if action == "settings" and all(opts[k] is None for k in ("partial_auto", "test_mode", "threshold", "hours")):
+            raise CommandError(_("바꿀 설정이 없습니다: --partial-auto, --test-mode, --threshold, --hours 중 "
+                                 "하나 이상과 --reason \"사유\"를 주세요"))
+        if action in ("unlock", "settings") and not (opts.get("reason") or "").strip():
+            raise CommandError(_("사유가 필요합니다: --reason \"사유\"를 붙이세요 (모든 변경은 누가·언제·무엇을·왜와 함께 "
+                                 "기록됩니다)"))
 
     def _status(self, fmt: str) -> None:
         from policy.controls import load_global
@@ -120,10 +148,12 @@ class Command(BaseCommand):
 
         glob = load_global()
         rows = rollout_rows()
+        held = approved_answers_held()
         if fmt == "json":
             payload = {
                 "partial_auto": glob.partial_auto, "test_mode": glob.test_mode, "threshold": glob.threshold,
                 "emergency_stop": glob.emergency_stopped, "emergency_reason": glob.emergency_reason,
+                "approved_answers_held": held,
                 "business_hours": glob.calendar.describe(), "env": env_overrides_summary(),
                 "accounts": [
                     {"name": r.account.name, "market": r.account.market_code, "active": r.account.is_active,
@@ -140,21 +170,28 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
             return
         w = self.stdout.write
-        w(f"partial-auto: {'ON' if glob.partial_auto else 'OFF (shadow)'} | test mode: {'ON' if glob.test_mode else 'off'}"
-          f" | threshold: {glob.threshold:.2f} | business hours: {glob.calendar.describe()}")
+        on, off = _("켜짐"), _("꺼짐")
+        w(_("부분 자동화: %(partial)s | 테스트 모드: %(test)s | 기준값: %(threshold).2f | 영업시간: %(hours)s") % {
+            "partial": on if glob.partial_auto else _("꺼짐 (섀도)"), "test": on if glob.test_mode else off,
+            "threshold": glob.threshold, "hours": glob.calendar.describe()})
         if glob.emergency_stopped:
-            w(self.style.ERROR(f"EMERGENCY STOP in force: {glob.emergency_reason}"))
+            w(self.style.ERROR(_("긴급 정지 중: %(reason)s") % {"reason": glob.emergency_reason}))
         for line in env_overrides_summary():
-            w(self.style.WARNING(f"env: {line}"))
-        header = f"{'account':<16} {'market':<10} {'mode':<7} {'effective':<9} {'phase':<6} {'intents':<24} {'today':>9} {'fail24h':>8}  lock"
-        w(header)
-        w("-" * len(header))
+            w(self.style.WARNING(_("환경 변수: %(line)s") % {"line": line}))
+        if held:
+            w(self.style.WARNING(gettext("승인 답변 %(n)d건이 테스트 모드·긴급 정지가 끝나기를 기다리는 중 (끝나면 전송)")
+                                 % {"n": held}))
+        lines = []
         for r in rows:
             c = r.controls
-            intents = "all" if c.allowed_intents is None else ",".join(sorted(c.allowed_intents))
+            intents = _("전체") if c.allowed_intents is None else ",".join(sorted(c.allowed_intents))
             quota = f"{r.quota_used}/{c.daily_quota}" if c.daily_quota is not None else f"{r.sent_today}/∞"
             rate = "-" if r.failure_rate_24h is None else f"{r.failure_rate_24h * 100:.1f}%"
             phase = "-" if c.phase_is_default else str(c.phase_number)
-            active = "" if r.account.is_active else " (inactive)"
-            w(f"{r.account.name + active:<16} {r.account.market_code:<10} {c.configured_mode:<7} {c.effective_mode:<9} "
-              f"{phase:<6} {intents:<24} {quota:>9} {rate:>8}  {c.lock_reason if c.locked else ''}")
+            active = "" if r.account.is_active else " " + _("(비활성)")
+            lines.append([r.account.name + active, r.account.market_code, c.configured_mode, c.effective_mode, phase,
+                          intents, quota, rate, (_("잠김: %(reason)s") % {"reason": c.lock_reason}) if c.locked else ""])
+        headers = [_("계정"), _("마켓"), _("모드"), _("실제 모드"), _("단계"), _("허용 의도"), _("오늘/한도"),
+                   _("24시간 실패율"), _("잠금")]
+        for line in table(headers, lines, right=(6, 7)):
+            w(line)
