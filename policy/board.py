@@ -273,6 +273,19 @@ def _lift(incident: RollbackIncident, *, actor: services.Actor, reason: str) -> 
         services.settings_update(actor=actor, reason=reason, partial_auto=True)
 
 
+def lift_risks(incident: RollbackIncident) -> list[str]:
+    """What lifting a global action starts doing for real (the admin's confirmation text): turning global
+    test mode off or the partial-auto switch on. Unlocking an account goes back to the mode it had."""
+    action = incident.rule.action
+    if action == RollbackRule.Action.LOCK_ACCOUNT:
+        return []
+    from policy.models import AutomationSettings
+
+    conf = AutomationSettings.get_solo()
+    key, value = ("test_mode", False) if action == RollbackRule.Action.GLOBAL_TEST_MODE else ("partial_auto_enabled", True)
+    return services.config_risks(obj=conf, before={key: getattr(conf, key)}, after={key: value})
+
+
 def incident_rows(incident: RollbackIncident) -> list[dict]:
     rows = []
     for row in monitor.incident_rows(incident.figures):
@@ -301,6 +314,9 @@ def incident(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, _("알 수 없는 작업입니다."))
             return redirect("policy:incident", pk=obj.pk)
         _require(request, UNLOCK_PERMISSION if action == "lift" else INCIDENT_PERMISSION)
+        if action == "lift" and lift_risks(obj) and request.POST.get("confirm") != "on":
+            messages.error(request, _("실제 전송이 시작되는 변경입니다. 내용을 읽고 확인란에 표시한 뒤 다시 누르세요."))
+            return redirect("policy:incident", pk=obj.pk)
         if action == "acknowledge" or form.is_valid():
             _incident_action(request, obj, action, form.cleaned_data.get("reason", "") if form.is_valid() else "")
             return redirect("policy:incident", pk=obj.pk)
@@ -309,6 +325,7 @@ def incident(request: HttpRequest, pk: int) -> HttpResponse:
         incident=obj, summary=monitor.summarize(obj.rule, obj.figures), rows=incident_rows(obj), form=form,
         figures=obj.figures, can_handle=request.user.has_perm(INCIDENT_PERMISSION),
         can_lift=request.user.has_perm(UNLOCK_PERMISSION) and _can_lift(obj), lift_label=lift_label(obj),
+        lift_risks=lift_risks(obj) if _can_lift(obj) else [],
         open=obj.status != RollbackIncident.Status.RESOLVED,
         admin_url=reverse("admin:policy_rollbackincident_change", args=[obj.pk]),
     ))

@@ -97,7 +97,8 @@ def rollout_unlock(*, account: MarketAccount, mode: str, phase: RolloutPhase | N
     mode = parse_mode(mode)
     rollout = AccountRollout.objects.select_for_update().get(pk=rollout_for(account).pk)
     if rollout.locked_at is not None and not reason.strip():
-        raise RolloutError(f"account {account.name} is locked ({rollout.lock_reason}); unlocking it needs a reason")
+        raise RolloutError(gettext("%(account)s 계정은 잠겨 있습니다 (%(reason)s). 다시 해금하려면 사유가 필요합니다")
+                           % {"account": account.name, "reason": rollout.lock_reason})
     before = {"mode": rollout.mode, "phase": rollout.phase.number if rollout.phase else None,
               "locked": rollout.locked_at is not None, "lock_reason": rollout.lock_reason}
     rollout.mode = mode

@@ -254,3 +254,25 @@ def test_recent_failures__the_guides_4_2_3_check(manager_client, tripped):
     assert old.pk not in listed
     assert {a.pk for a in page.context["attempts"]} == {a.pk for a in failed}
     assert "실패 있음" in page.content.decode()
+
+
+def test_incident__lifting_global_test_mode__needs_the_confirmation_that_names_the_live_accounts(manager_client):
+    from policy.models import AutomationSettings, RollbackRule
+
+    account = make_account("coupang_main")
+    services.settings_update(actor=services.SYSTEM, partial_auto=True, test_mode=False, hours="always")
+    services.rollout_unlock(account=account, mode=Mode.LIVE, phase=services.get_phase(3), actor=services.SYSTEM)
+    rule = RollbackRule.objects.get(action=RollbackRule.Action.GLOBAL_TEST_MODE, metric=RollbackRule.Metric.FAILED_COUNT)
+    services.settings_update(actor=services.SYSTEM, reason="rollback", test_mode=True)
+    incident = RollbackIncident.objects.create(rule=rule, scope_key="global",
+                                               figures={"failed": 6, "window_minutes": rule.window_minutes})
+    url = reverse("policy:incident", args=[incident.pk])
+
+    html = manager_client.get(url).content.decode()
+    assert 'id="incident-lift-confirm"' in html and "LIVE 계정 1개가 실제 전송을 시작합니다: coupang_main" in html
+    manager_client.post(url, {"action": "lift", "reason": "원인 해결"})  # no confirmation ticked
+    assert AutomationSettings.get_solo().test_mode is True
+    manager_client.post(url, {"action": "lift", "reason": "원인 해결", "confirm": "on"})
+    assert AutomationSettings.get_solo().test_mode is False
+    event = RolloutEvent.objects.filter(action=RolloutEvent.Action.SETTINGS).latest("at")
+    assert event.reason == "원인 해결" and event.data["after"]["test_mode"] is False

@@ -56,3 +56,42 @@ def test_rollout_status__korean_table_aligned_by_display_width():
 def test_table__wide_characters_count_two():
     lines = table(["의도", "n"], [["배송문의", 1], ["abc", 22]], right=(1,))
     assert [display_width(line) for line in lines[2:]] == [display_width(lines[0])] * 2
+
+
+def test_operations_guide__shows_the_refusals_the_command_prints_for_a_locked_account():
+    """The guide's re-unlock example (4.4) is what `rollout unlock` really says, word for word."""
+    import re
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    from policy.models import AccountRollout, Mode
+
+    account = make_account("coupang_main")
+    lock_reason = "롤백 규칙 '동일 계정에서 연속 3건 실패' 발동: 연속 전송 실패 3건 (사고 1)"
+    AccountRollout.objects.filter(account=account).update(mode=Mode.SHADOW, locked_at=timezone.now(),
+                                                          lock_reason=lock_reason)
+    guide = Path(__file__).resolve().parents[2].joinpath("docs", "operations-guide.ko.md").read_text(encoding="utf-8")
+    said = []
+    for args in (["--mode", "LIVE"], ["--mode", "LIVE", "--reason", "마켓 장애 복구 확인"]):
+        with pytest.raises(CommandError) as refused:
+            call_command("rollout", "unlock", "coupang_main", *args, stdout=io.StringIO())
+        said.append(str(refused.value))
+        shown = f"$ python manage.py rollout unlock coupang_main {' '.join(a if ' ' not in a else repr(a).replace(chr(39), chr(34)) for a in args)}"
+        assert f"{shown}\nCommandError: {said[-1]}\n" in guide, said[-1]
+    assert re.search("사유", said[0]) and lock_reason in said[1]
+    assert not AccountRollout.objects.get(account=account).mode == Mode.LIVE
+
+
+def test_settings_test_mode_off__says_which_live_accounts_start_real_sends():
+    from policy.models import AccountRollout, AutomationSettings, Mode
+
+    account = make_account("coupang_main")
+    AccountRollout.objects.filter(account=account).update(mode=Mode.LIVE)
+    AutomationSettings.objects.update_or_create(pk=1, defaults={"test_mode": True, "partial_auto_enabled": True})
+    out = io.StringIO()
+    call_command("rollout", "settings", "--test-mode", "off", "--reason", "테스트 완료", stdout=out)
+    text = out.getvalue()
+    assert "전역 테스트 모드를 끕니다" in text and "LIVE 계정 1개가 실제 전송을 시작합니다: coupang_main" in text
+    event = RolloutEvent.objects.filter(action=RolloutEvent.Action.SETTINGS).latest("at")
+    assert event.reason == "테스트 완료" and event.data["after"]["test_mode"] is False

@@ -77,7 +77,7 @@ def test_lock__back_to_shadow_and_unlock_needs_reason(live):
 
     rollout_lock(account=live, reason="3 consecutive failures", actor=SYSTEM)
     assert mode(live) == Mode.SHADOW
-    with pytest.raises(RolloutError, match="needs a reason"):
+    with pytest.raises(RolloutError, match="다시 해금하려면 사유가 필요합니다"):
         rollout_unlock(account=live, mode=Mode.LIVE, phase=None, actor=SYSTEM)
     rollout_unlock(account=live, mode=Mode.LIVE, phase=None, actor=SYSTEM, reason="fixed the credentials")
     assert mode(live) == Mode.LIVE

@@ -118,6 +118,8 @@ class Command(BaseCommand):
                 services.resume(actor=actor, reason=opts["reason"])
                 self.stdout.write(self.style.SUCCESS(_("긴급 정지를 해제했습니다. 테스트 모드는 그대로입니다")))
             elif action == "settings":
+                for risk in self._settings_risks(opts):  # what this change starts doing for real, said first
+                    self.stdout.write(self.style.WARNING(risk))
                 services.settings_update(
                     actor=actor, reason=opts["reason"], partial_auto=_onoff(opts["partial_auto"]),
                     test_mode=_onoff(opts["test_mode"]), threshold=opts["threshold"], hours=opts["hours"],
@@ -131,6 +133,19 @@ class Command(BaseCommand):
         except RolloutError as exc:
             raise CommandError(str(exc)) from exc
         self._status("table")
+
+    @staticmethod
+    def _settings_risks(opts: dict) -> list[str]:
+        """The admin's confirmation text for the same change (global test mode off, the switch on, a lower
+        threshold); the command's confirmation is its required reason."""
+        from policy.models import AutomationSettings
+
+        conf = AutomationSettings.get_solo()
+        after = {key: value for key, value in (("partial_auto_enabled", _onoff(opts["partial_auto"])),
+                                               ("test_mode", _onoff(opts["test_mode"])),
+                                               ("auto_send_threshold", opts["threshold"])) if value is not None}
+        before = {key: getattr(conf, key) for key in after}
+        return services.config_risks(obj=conf, before=before, after=after)
 
     @staticmethod
     def _refuse_unrecorded(action: str, opts: dict) -> None:
