@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-import dataset  # noqa: E402
+import common
+import dataset
 
 
 def main() -> int:
@@ -47,13 +47,16 @@ def main() -> int:
         call_command("migrate", verbosity=0)  # indexes added since the data was generated
     User = get_user_model()
     user = User.objects.filter(username="bench-admin").first() or User.objects.create_superuser(
-        "bench-admin", "bench@example.com", "bench-password-1")
+        "bench-admin", "bench@example.com", "bench-password-1"
+    )
     client = Client()
     client.force_login(user)
     account = MarketAccount.objects.order_by("name").first()
     pages = {
         "inquiry_list": "/admin/inquiries/inquiry/",
-        "inquiry_list_filtered": f"/admin/inquiries/inquiry/?status__exact=HUMAN_REVIEW&account__id__exact={account.pk}",
+        "inquiry_list_filtered": (
+            f"/admin/inquiries/inquiry/?status__exact=HUMAN_REVIEW&account__id__exact={account.pk}"
+        ),
         "inquiry_list_page_5": "/admin/inquiries/inquiry/?p=5",
         "review_queue": "/admin/inquiries/reviewitem/",
         "review_queue_filtered": f"/admin/inquiries/reviewitem/?account__id__exact={account.pk}",
@@ -69,8 +72,12 @@ def main() -> int:
             client.get(url)
         slow = sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:4]
         results[name] = {
-            "url": url, **timing, "statements": len(ctx.captured_queries),
-            "slowest": [{"ms": round(float(q["time"]) * 1000, 1), "sql": " ".join(q["sql"].split())[:260]} for q in slow],
+            "url": url,
+            **timing,
+            "statements": len(ctx.captured_queries),
+            "slowest": [
+                {"ms": round(float(q["time"]) * 1000, 1), "sql": " ".join(q["sql"].split())[:260]} for q in slow
+            ],
         }
         common.say(f"{name}: {timing['median_ms']} ms")
     result = {

@@ -79,7 +79,9 @@ def bench_env(name: str, *, redis: bool = False, extra: dict[str, str] | None = 
     return env
 
 
-def setup(name: str, *, create: bool = True, redis: bool = False, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+def setup(
+    name: str, *, create: bool = True, redis: bool = False, extra_env: dict[str, str] | None = None
+) -> dict[str, str]:
     """Create (unless ``create=False``) and migrate the scratch database, then ``django.setup()``."""
     env = bench_env(name, redis=redis, extra=extra_env)
     if create:
@@ -117,8 +119,12 @@ def timed(fn, repeat: int) -> dict:
         start = time.perf_counter()
         fn()
         runs.append((time.perf_counter() - start) * 1000)
-    return {"median_ms": round(statistics.median(runs), 2), "min_ms": round(min(runs), 2), "max_ms": round(max(runs), 2),
-            "runs_ms": [round(r, 2) for r in runs]}
+    return {
+        "median_ms": round(statistics.median(runs), 2),
+        "min_ms": round(min(runs), 2),
+        "max_ms": round(max(runs), 2),
+        "runs_ms": [round(r, 2) for r in runs],
+    }
 
 
 class Profile:
@@ -230,8 +236,14 @@ def machine() -> dict:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 info["mem_total_mb"] = round(int(line.split()[1]) / 1024)
-        info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                                  if line.startswith("model name")), "")
+        info["cpu_model"] = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     except OSError:
         pass
     try:
@@ -260,20 +272,38 @@ def offline_account(name: str, market: str, index: int, *, tag: str, mode: str, 
     from policy.services import SYSTEM, get_phase, rollout_unlock
 
     if market == "COUPANG":
-        account = market_services.account_create(name=name, market_code=market, vendor_id=f"{tag}{index:08d}",
-                                                 access_key="ak", secret_key="sk", reply_by="bench",
-                                                 api_base_url="http://127.0.0.1:9")
+        account = market_services.account_create(
+            name=name,
+            market_code=market,
+            vendor_id=f"{tag}{index:08d}",
+            access_key="ak",
+            secret_key="sk",
+            reply_by="bench",
+            api_base_url="http://127.0.0.1:9",
+        )
     else:
-        account = market_services.account_create(name=name, market_code=market, client_id=f"{tag}-{index}",
-                                                 client_secret="$2a$04$abcdefghijklmnopqrstuv",
-                                                 api_base_url="http://127.0.0.1:9/external")
+        account = market_services.account_create(
+            name=name,
+            market_code=market,
+            client_id=f"{tag}-{index}",
+            client_secret="$2a$04$abcdefghijklmnopqrstuv",
+            api_base_url="http://127.0.0.1:9/external",
+        )
     if mode != Mode.SHADOW:
         rollout_unlock(account=account, mode=mode, phase=get_phase(phase), actor=SYSTEM)
     return account
 
 
-def generated_items(kind: str, count: int, *, seed: int, start_id: int, days_back: float = 1.0,
-                    answered_ratio: float = 0.0, risk_ratio: float = 0.05) -> list:
+def generated_items(
+    kind: str,
+    count: int,
+    *,
+    seed: int,
+    start_id: int,
+    days_back: float = 1.0,
+    answered_ratio: float = 0.0,
+    risk_ratio: float = 0.05,
+) -> list:
     """Realistic marketplace items (the sandbox's generator, parsed by the real parsers), without HTTP."""
     import random
 
@@ -288,18 +318,32 @@ def generated_items(kind: str, count: int, *, seed: int, start_id: int, days_bac
         answered = rng.random() < answered_ratio
         i = start_id + n
         if kind == "COUPANG_ONLINE":
-            item = parse_coupang_online_item(generator.coupang_online_item(
-                rng, inquiry_id=i, created_at=at, answered=answered, comment_id=i + 10**9, risk_ratio=risk_ratio))
+            item = parse_coupang_online_item(
+                generator.coupang_online_item(
+                    rng, inquiry_id=i, created_at=at, answered=answered, comment_id=i + 10**9, risk_ratio=risk_ratio
+                )
+            )
         elif kind == "COUPANG_CALLCENTER":
-            item = parse_coupang_callcenter_item(generator.coupang_callcenter_item(
-                rng, inquiry_id=i, created_at=at, answered=answered, answer_ids=(i + 10**9, i + 2 * 10**9),
-                risk_ratio=risk_ratio))
+            item = parse_coupang_callcenter_item(
+                generator.coupang_callcenter_item(
+                    rng,
+                    inquiry_id=i,
+                    created_at=at,
+                    answered=answered,
+                    answer_ids=(i + 10**9, i + 2 * 10**9),
+                    risk_ratio=risk_ratio,
+                )
+            )
         elif kind == "NAVER_QNA":
-            item = parse_naver_qna_item(generator.naver_qna_item(rng, question_id=i, created_at=at, answered=answered,
-                                                                 risk_ratio=risk_ratio))
+            item = parse_naver_qna_item(
+                generator.naver_qna_item(rng, question_id=i, created_at=at, answered=answered, risk_ratio=risk_ratio)
+            )
         else:
-            item = parse_naver_inquiry_item(generator.naver_inquiry_item(
-                rng, inquiry_no=i, created_at=at, answered=answered, comment_no=i + 10**9, risk_ratio=risk_ratio))
+            item = parse_naver_inquiry_item(
+                generator.naver_inquiry_item(
+                    rng, inquiry_no=i, created_at=at, answered=answered, comment_no=i + 10**9, risk_ratio=risk_ratio
+                )
+            )
         out.append(item)
     return out
 
@@ -334,13 +378,33 @@ def sandbox_accounts(sandbox, per_market: int, *, vendor_base: int, app_prefix: 
     control, accounts = sandbox.control, []
     for i in range(per_market):
         cp = control.add_coupang_account(vendor_id=f"B{vendor_base + i}", reply_by="bench")
-        accounts.append((market_services.account_create(
-            name=f"coupang_{i}", market_code="COUPANG", vendor_id=cp["vendor_id"], access_key=cp["access_key"],
-            secret_key=cp["secret_key"], reply_by="bench", api_base_url=sandbox.coupang_base_url), cp["vendor_id"]))
+        accounts.append(
+            (
+                market_services.account_create(
+                    name=f"coupang_{i}",
+                    market_code="COUPANG",
+                    vendor_id=cp["vendor_id"],
+                    access_key=cp["access_key"],
+                    secret_key=cp["secret_key"],
+                    reply_by="bench",
+                    api_base_url=sandbox.coupang_base_url,
+                ),
+                cp["vendor_id"],
+            )
+        )
         nv = control.add_naver_account(client_id=f"{app_prefix}-{i}")
-        accounts.append((market_services.account_create(
-            name=f"naver_{i}", market_code="SMARTSTORE", client_id=nv["client_id"], client_secret=nv["client_secret"],
-            api_base_url=sandbox.naver_base_url), nv["client_id"]))
+        accounts.append(
+            (
+                market_services.account_create(
+                    name=f"naver_{i}",
+                    market_code="SMARTSTORE",
+                    client_id=nv["client_id"],
+                    client_secret=nv["client_secret"],
+                    api_base_url=sandbox.naver_base_url,
+                ),
+                nv["client_id"],
+            )
+        )
     return accounts
 
 
@@ -353,8 +417,12 @@ class SandboxProcess(SandboxURLs):
     """
 
     def __init__(self, seed: int = 1):
-        self.proc = subprocess.Popen([sys.executable, "-c", _SANDBOX_MAIN.format(root=str(ROOT), seed=seed)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SANDBOX_MAIN.format(root=str(ROOT), seed=seed)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline().strip()
         if not line.isdigit():
             self.proc.kill()
@@ -389,10 +457,16 @@ def say(message: str) -> None:
 
 def git_revision() -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                               text=True, timeout=5).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except Exception:
         return "unknown"

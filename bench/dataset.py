@@ -47,8 +47,10 @@ def create_accounts() -> list:
     from policy.services import SYSTEM, settings_update
 
     settings_update(actor=SYSTEM, partial_auto=True, test_mode=False, hours="always")
-    return [common.offline_account(name, market, index, tag="D", mode=mode, phase=phase)
-            for index, (name, market, mode, phase) in enumerate(ACCOUNTS)]
+    return [
+        common.offline_account(name, market, index, tag="D", mode=mode, phase=phase)
+        for index, (name, market, mode, phase) in enumerate(ACCOUNTS)
+    ]
 
 
 def generate(rows: int, *, seed: float = 0.42, first_external_id: int = 1, decided_within: str | None = None) -> int:
@@ -76,41 +78,61 @@ def generate(rows: int, *, seed: float = 0.42, first_external_id: int = 1, decid
                     ELSE now() - (1.0 - (g - {first_external_id})::float / {rows}) * interval '90 days'
                          - interval '10 minutes' * r2 END"""
     if decided_within:  # in the order they were decided, as a live system writes them (and their sends)
-        created = (f"now() - interval '2 minutes' - (1.0 - (g - {first_external_id} + r2)::float / {rows})"
-                   f" * interval '{decided_within}'")
+        created = (
+            f"now() - interval '2 minutes' - (1.0 - (g - {first_external_id} + r2)::float / {rows})"
+            f" * interval '{decided_within}'"
+        )
     base = f"""
         SELECT g, a, r1, r2, r3, r4, {created} AS t
         FROM (SELECT g, 1 + mod(g, {n}) AS a, random() AS r1, random() AS r2, random() AS r3, random() AS r4
               FROM generate_series({first_external_id}, {first_external_id + rows - 1}) AS g) AS raw
     """
-    status = "'AUTO_SEND'" if decided_within else """CASE WHEN b.r1 < 0.40 THEN 'HUMAN_REVIEW' WHEN b.r1 < 0.70 THEN 'AUTO_SEND'
+    status = (
+        "'AUTO_SEND'"
+        if decided_within
+        else """CASE WHEN b.r1 < 0.40 THEN 'HUMAN_REVIEW' WHEN b.r1 < 0.70 THEN 'AUTO_SEND'
                      WHEN b.r1 < 0.85 THEN 'ANSWERED_ELSEWHERE' WHEN b.r1 < 0.94 THEN 'CLOSED'
                      WHEN b.r1 < 0.998 THEN 'APPROVED' ELSE 'NEW' END"""
+    )
     expressions = {
         "account_id": f"({ids})[b.a]",
         "market_code": f"({markets})[b.a]",
-        "kind": f"CASE WHEN ({markets})[b.a] = 'COUPANG' THEN (CASE WHEN b.r4 < 0.8 THEN 'COUPANG_ONLINE' ELSE 'COUPANG_CALLCENTER' END) "
-                f"ELSE (CASE WHEN b.r4 < 0.6 THEN 'NAVER_QNA' ELSE 'NAVER_INQUIRY' END) END",
+        "kind": f"CASE WHEN ({markets})[b.a] = 'COUPANG' THEN (CASE WHEN b.r4 < 0.8 THEN 'COUPANG_ONLINE' "
+        f"ELSE 'COUPANG_CALLCENTER' END) "
+        f"ELSE (CASE WHEN b.r4 < 0.6 THEN 'NAVER_QNA' ELSE 'NAVER_INQUIRY' END) END",
         "external_id": "b.g::text",
         "created_at": "b.t",
         "ingested_at": "now()",
         "updated_at": "now()",
         "title": "''",
         # a busy hour's texts are all different (the risk matcher's normalisation cache does not help)
-        "content": f"({contents})[1 + mod(b.g, {len(CONTENTS)})]" + (" || ' 주문번호 ' || b.g" if decided_within else ""),
+        "content": f"({contents})[1 + mod(b.g, {len(CONTENTS)})]"
+        + (" || ' 주문번호 ' || b.g" if decided_within else ""),
         "status": "s.status",
         "intent": f"CASE WHEN s.status = 'NEW' THEN '' ELSE ({intents})[1 + mod(b.g / 7, {len(INTENTS)})] END",
-        "confidence_score": "CASE WHEN s.status = 'NEW' THEN NULL ELSE round((0.5 + b.r3 * 0.5)::numeric, 3)::float END",
-        "draft_answer": "CASE WHEN s.status = 'NEW' THEN '' ELSE '안녕하세요 고객님, 문의 주셔서 감사합니다. 확인 후 안내드리겠습니다.' END",
-        "final_answer": "CASE WHEN s.status IN ('AUTO_SEND', 'APPROVED') THEN '안녕하세요 고객님, 문의 주셔서 감사합니다. 확인 후 안내드리겠습니다.' ELSE '' END",
+        "confidence_score": (
+            "CASE WHEN s.status = 'NEW' THEN NULL ELSE round((0.5 + b.r3 * 0.5)::numeric, 3)::float END"
+        ),
+        "draft_answer": (
+            "CASE WHEN s.status = 'NEW' THEN '' ELSE "
+            "'안녕하세요 고객님, 문의 주셔서 감사합니다. 확인 후 안내드리겠습니다.' END"
+        ),
+        "final_answer": (
+            "CASE WHEN s.status IN ('AUTO_SEND', 'APPROVED') THEN "
+            "'안녕하세요 고객님, 문의 주셔서 감사합니다. 확인 후 안내드리겠습니다.' "
+            "ELSE '' END"
+        ),
         "decision_reason": "CASE WHEN s.status = 'NEW' THEN '' ELSE 'bench' END",
         "decision_mode": f"CASE WHEN s.status = 'NEW' THEN '' ELSE ({acc_modes})[b.a] END",
         "decided_at": "CASE WHEN s.status = 'NEW' THEN NULL ELSE b.t + interval '2 minutes' END",
         "send_status": "s.send_status",
-        "send_attempts": "CASE WHEN s.send_status IN ('SENT', 'SEND_FAILED', 'SEND_UNKNOWN', 'SENDING') THEN 1 ELSE 0 END",
+        "send_attempts": (
+            "CASE WHEN s.send_status IN ('SENT', 'SEND_FAILED', 'SEND_UNKNOWN', 'SENDING') THEN 1 ELSE 0 END"
+        ),
         "is_test_mode": f"(s.send_status = 'SEND_FAILED' AND ({acc_modes})[b.a] = 'TEST')",
-        "last_send_error": f"CASE WHEN s.send_status = 'SEND_FAILED' AND ({acc_modes})[b.a] = 'TEST' THEN '[TEST_MODE] Real API send blocked' "
-                           f"WHEN s.send_status = 'SEND_FAILED' THEN 'FAILED_RETRYABLE: HTTP 503' ELSE '' END",
+        "last_send_error": f"CASE WHEN s.send_status = 'SEND_FAILED' AND ({acc_modes})[b.a] = 'TEST' "
+        f"THEN '[TEST_MODE] Real API send blocked' "
+        f"WHEN s.send_status = 'SEND_FAILED' THEN 'FAILED_RETRYABLE: HTTP 503' ELSE '' END",
         "claim_token": "CASE WHEN s.send_status = 'SENDING' THEN gen_random_uuid() ELSE NULL END",
         "claimed_at": "CASE WHEN s.send_status = 'SENDING' THEN now() - b.r3 * interval '1 minute' ELSE NULL END",
         "lease_expires_at": "CASE WHEN s.send_status = 'SENDING' THEN now() + interval '1 minute' ELSE NULL END",
@@ -118,10 +140,13 @@ def generate(rows: int, *, seed: float = 0.42, first_external_id: int = 1, decid
     }
     # send_status per decision (TEST accounts' sends end SEND_FAILED with the test-mode mark; SHADOW: not sent)
     send_status = f"""CASE
-        WHEN st.status IN ('AUTO_SEND', 'APPROVED') AND ({acc_modes})[b.a] = 'SHADOW' AND st.status = 'AUTO_SEND' THEN 'NOT_SENT'
+        WHEN st.status IN ('AUTO_SEND', 'APPROVED') AND ({acc_modes})[b.a] = 'SHADOW' \
+AND st.status = 'AUTO_SEND' THEN 'NOT_SENT'
         WHEN st.status IN ('AUTO_SEND', 'APPROVED') AND ({acc_modes})[b.a] = 'TEST' THEN 'SEND_FAILED'
-        WHEN st.status IN ('AUTO_SEND', 'APPROVED') THEN (CASE WHEN b.r3 < 0.95 THEN 'SENT' WHEN b.r3 < 0.985 THEN 'SEND_FAILED'
-                                                             WHEN b.r3 < 0.99 THEN 'SEND_UNKNOWN' WHEN b.r3 < 0.992 THEN 'SENDING'
+        WHEN st.status IN ('AUTO_SEND', 'APPROVED') THEN (CASE WHEN b.r3 < 0.95 THEN 'SENT' \
+WHEN b.r3 < 0.985 THEN 'SEND_FAILED'
+                                                             WHEN b.r3 < 0.99 THEN 'SEND_UNKNOWN' \
+WHEN b.r3 < 0.992 THEN 'SENDING'
                                                              ELSE 'NOT_SENT' END)
         WHEN st.status = 'HUMAN_REVIEW' AND b.r3 < 0.02 THEN 'SEND_FAILED'
         ELSE 'NOT_SENT' END"""
@@ -150,9 +175,11 @@ def generate(rows: int, *, seed: float = 0.42, first_external_id: int = 1, decid
         INSERT INTO market_send_attempt (inquiry_id, account_id, market_code, attempt_no, claim_token, outcome,
                                          http_status, error, is_test_mode, started_at, finished_at)
         SELECT id, account_id, market_code, 1, gen_random_uuid(),
-               CASE send_status WHEN 'SENT' THEN 'DELIVERED' WHEN 'SEND_UNKNOWN' THEN 'UNKNOWN' WHEN 'SENDING' THEN 'PENDING'
+               CASE send_status WHEN 'SENT' THEN 'DELIVERED' WHEN 'SEND_UNKNOWN' THEN 'UNKNOWN' \
+WHEN 'SENDING' THEN 'PENDING'
                     ELSE (CASE WHEN is_test_mode THEN 'TEST_MODE' ELSE 'FAILED_RETRYABLE' END) END,
-               CASE send_status WHEN 'SENT' THEN 200 WHEN 'SEND_FAILED' THEN (CASE WHEN is_test_mode THEN NULL ELSE 503 END) ELSE NULL END,
+               CASE send_status WHEN 'SENT' THEN 200 WHEN 'SEND_FAILED' THEN \
+(CASE WHEN is_test_mode THEN NULL ELSE 503 END) ELSE NULL END,
                '', is_test_mode, COALESCE(claimed_at, decided_at + interval '1 minute'),
                CASE WHEN send_status = 'SENDING' THEN NULL ELSE COALESCE(sent_at, decided_at + interval '1 minute') END
         FROM market_inquiry_raw
@@ -183,5 +210,12 @@ def counts() -> dict:
                    (SELECT pg_size_pretty(pg_total_relation_size('market_inquiry_raw')))
         """)
         row = cursor.fetchone()
-    return {"inquiries": row[0], "send_attempts": row[1], "inquiries_last_hour": row[2], "inquiries_last_24h": row[3],
-            "attempts_last_24h": row[4], "attempts_last_7d": row[5], "inquiry_table_size": row[6]}
+    return {
+        "inquiries": row[0],
+        "send_attempts": row[1],
+        "inquiries_last_hour": row[2],
+        "inquiries_last_24h": row[3],
+        "attempts_last_24h": row[4],
+        "attempts_last_7d": row[5],
+        "inquiry_table_size": row[6],
+    }

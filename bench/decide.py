@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 
 def _worker(barrier, results, index: int, profile_path: str | None) -> None:
@@ -67,11 +67,21 @@ def _worker(barrier, results, index: int, profile_path: str | None) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             backend = cursor.fetchone()[0]
-        results.put({"index": index, "decided": summary.decided, "auto_send": summary.auto_send,
-                     "human_review": summary.human_review, "shadow_candidates": summary.shadow_candidates,
-                     "deferred": summary.deferred, "errors": summary.errors, "cpu_s": round(cpu, 3),
-                     "db_cpu_s": common.proc_cpu_seconds(backend), "pid": os.getpid(),
-                     "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
+        results.put(
+            {
+                "index": index,
+                "decided": summary.decided,
+                "auto_send": summary.auto_send,
+                "human_review": summary.human_review,
+                "shadow_candidates": summary.shadow_candidates,
+                "deferred": summary.deferred,
+                "errors": summary.errors,
+                "cpu_s": round(cpu, 3),
+                "db_cpu_s": common.proc_cpu_seconds(backend),
+                "pid": os.getpid(),
+                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        )
     finally:
         connections.close_all()
 
@@ -91,31 +101,55 @@ def _seller_facts() -> dict:
 
     examples = common.ROOT / "docs" / "examples"
     for account in MarketAccount.objects.all():
-        call_command("shipping_policy", "import", str(examples / "shipping-policy.json"), "--account", account.name,
-                     stdout=io.StringIO())
+        call_command(
+            "shipping_policy",
+            "import",
+            str(examples / "shipping-policy.json"),
+            "--account",
+            account.name,
+            stdout=io.StringIO(),
+        )
     call_command("product_knowledge", "import", str(examples / "product-knowledge.json"), stdout=io.StringIO())
     now = timezone.now()
     states = [("IN_TRANSIT", "CJ대한통운"), ("DELIVERED", "한진택배"), ("PREPARING", "")]
     lines, seen = [], set()
-    for inquiry in Inquiry.objects.select_related("account").only("account", "market_code", "order_refs", "order_id",
-                                                                  "product_id").iterator(chunk_size=2000):
+    for inquiry in (
+        Inquiry.objects.select_related("account")
+        .only("account", "market_code", "order_refs", "order_id", "product_id")
+        .iterator(chunk_size=2000)
+    ):
         for order_id in order_refs(inquiry)[0]:
             if (inquiry.account_id, order_id) in seen:
                 continue
             seen.add((inquiry.account_id, order_id))
             status, carrier = states[len(lines) % len(states)]
             shipped = status != "PREPARING"
-            lines.append(MarketOrder(
-                account=inquiry.account, market_code=inquiry.market_code, order_id=order_id, line_id=f"{order_id}-1",
-                status=status, raw_status=status, carrier_name=carrier, tracking_number=f"6{len(lines):011d}" if shipped else "",
-                paid_at=now - dt.timedelta(days=2), shipped_at=now - dt.timedelta(days=1) if shipped else None,
-                delivered_at=now - dt.timedelta(hours=3) if status == "DELIVERED" else None,
-                expected_dispatch_date=None if shipped else (now + dt.timedelta(days=1)).date(),
-                last_movement_at=now - dt.timedelta(hours=5), product_ids=[inquiry.product_id] if inquiry.product_id else [],
-                synced_at=now, fingerprint=f"{len(lines):x}"))
+            lines.append(
+                MarketOrder(
+                    account=inquiry.account,
+                    market_code=inquiry.market_code,
+                    order_id=order_id,
+                    line_id=f"{order_id}-1",
+                    status=status,
+                    raw_status=status,
+                    carrier_name=carrier,
+                    tracking_number=f"6{len(lines):011d}" if shipped else "",
+                    paid_at=now - dt.timedelta(days=2),
+                    shipped_at=now - dt.timedelta(days=1) if shipped else None,
+                    delivered_at=now - dt.timedelta(hours=3) if status == "DELIVERED" else None,
+                    expected_dispatch_date=None if shipped else (now + dt.timedelta(days=1)).date(),
+                    last_movement_at=now - dt.timedelta(hours=5),
+                    product_ids=[inquiry.product_id] if inquiry.product_id else [],
+                    synced_at=now,
+                    fingerprint=f"{len(lines):x}",
+                )
+            )
     MarketOrder.objects.bulk_create(lines, batch_size=2000)
-    return {"shipping_policies": MarketAccount.objects.count(), "mirrored_order_lines": len(lines),
-            "distinct_orders_named": len(seen)}
+    return {
+        "shipping_policies": MarketAccount.objects.count(),
+        "mirrored_order_lines": len(lines),
+        "distinct_orders_named": len(seen),
+    }
 
 
 _PROBE = """
@@ -150,8 +184,14 @@ def _worker_memory(env: dict, count: int) -> dict | None:
     from django.db import connections
 
     connections.close_all()
-    out = subprocess.run([sys.executable, "-c", _PROBE.format(root=str(common.ROOT))], env={**os.environ, **env},
-                         cwd=common.ROOT, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(root=str(common.ROOT))],
+        env={**os.environ, **env},
+        cwd=common.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if out.returncode:
         return {"error": out.stderr[-2000:]}
     return {"inquiries": count, **json.loads(out.stdout.strip().splitlines()[-1])}
@@ -162,13 +202,27 @@ def main() -> int:
     p.add_argument("--inquiries", type=int, default=10_000)
     p.add_argument("--processes", type=int, default=2, help="processors calling decide_new at once (default 2)")
     p.add_argument("--database", default="partialauto_bench_decide")
-    p.add_argument("--no-model", action="store_true",
-                   help="switch the shipped model off: the rules classifier with the same grounding and facts")
-    p.add_argument("--past-answers", type=int, default=3000,
-                   help="questions already answered on the marketplace (the past-answer index the agent searches)")
-    p.add_argument("--memory-probe", type=int, default=2000, metavar="N",
-                   help="after the timed run: a fresh process decides N inquiries again; its peak RSS is reported")
-    p.add_argument("--profile", action="store_true", help="cProfile decide_new in every process; top entries in the JSON")
+    p.add_argument(
+        "--no-model",
+        action="store_true",
+        help="switch the shipped model off: the rules classifier with the same grounding and facts",
+    )
+    p.add_argument(
+        "--past-answers",
+        type=int,
+        default=3000,
+        help="questions already answered on the marketplace (the past-answer index the agent searches)",
+    )
+    p.add_argument(
+        "--memory-probe",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="after the timed run: a fresh process decides N inquiries again; its peak RSS is reported",
+    )
+    p.add_argument(
+        "--profile", action="store_true", help="cProfile decide_new in every process; top entries in the JSON"
+    )
     args = p.parse_args()
     if args.processes < 1:
         p.error("--processes must be at least 1")
@@ -202,11 +256,16 @@ def main() -> int:
     for index, (name, market, kinds, mode, phase) in enumerate(layout):
         account = common.offline_account(name, market, index, tag="C", mode=mode, phase=phase)
         for k, kind in enumerate(kinds):
-            upsert(account, common.generated_items(kind, per_kind, seed=index * 10 + k, start_id=100_000 * (index * 10 + k + 1)))
+            upsert(
+                account,
+                common.generated_items(kind, per_kind, seed=index * 10 + k, start_id=100_000 * (index * 10 + k + 1)),
+            )
     # Questions already answered on the marketplace (seen while polling): the agent's past-answer index.
     answered_account = MarketAccount.objects.get(name="coupang_live")
-    upsert(answered_account, common.generated_items("COUPANG_ONLINE", args.past_answers, seed=99, start_id=9_000_000,
-                                                    answered_ratio=1.0))
+    upsert(
+        answered_account,
+        common.generated_items("COUPANG_ONLINE", args.past_answers, seed=99, start_id=9_000_000, answered_ratio=1.0),
+    )
     facts = _seller_facts()
     facts["past_answers_stored"] = Inquiry.objects.filter(status="ANSWERED_ELSEWHERE").count()
     total = Inquiry.objects.filter(status="NEW").count()
@@ -235,7 +294,10 @@ def main() -> int:
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     workers.sort(key=lambda w: w["index"])
     decided = sum(w["decided"] for w in workers)
-    outcome = {key: sum(w[key] for w in workers) for key in ("auto_send", "human_review", "shadow_candidates", "deferred", "errors")}
+    outcome = {
+        key: sum(w[key] for w in workers)
+        for key in ("auto_send", "human_review", "shadow_candidates", "deferred", "errors")
+    }
     db_cpu = [w["db_cpu_s"] for w in workers]
 
     from django_q.models import OrmQ
@@ -248,7 +310,9 @@ def main() -> int:
         import pstats
 
         out = io.StringIO()
-        pstats.Stats(*[path for path in profiles if os.path.exists(path)], stream=out).sort_stats("cumulative").print_stats(35)
+        pstats.Stats(*[path for path in profiles if os.path.exists(path)], stream=out).sort_stats(
+            "cumulative"
+        ).print_stats(35)
         lines = [line.rstrip() for line in out.getvalue().splitlines()]
         start = next((i for i, line in enumerate(lines) if line.strip().startswith("ncalls")), 0)
         profile_top = [line for line in lines[start:] if line.strip()]
@@ -259,7 +323,9 @@ def main() -> int:
         "backend": "rules",
         "model_version": None if args.no_model else model.version,
         "seller_facts": facts,
-        "answer_kinds": dict(Inquiry.objects.exclude(answer_kind="").values_list("answer_kind").annotate(n=Count("id"))),
+        "answer_kinds": dict(
+            Inquiry.objects.exclude(answer_kind="").values_list("answer_kind").annotate(n=Count("id"))
+        ),
         "forked_process_max_rss_mb": [w["max_rss_mb"] for w in workers],
         "processes": args.processes,
         "inquiries": total,
@@ -278,8 +344,13 @@ def main() -> int:
         "send_tasks_queued": OrmQ.objects.count(),
         "pids": [w["pid"] for w in workers],
         "profile": profile_top,
-        "ok": (decided == total and outcome["errors"] == 0 and not Inquiry.objects.filter(status="NEW").exists()
-               and events_total == decided and len(decided_events) == decided),
+        "ok": (
+            decided == total
+            and outcome["errors"] == 0
+            and not Inquiry.objects.filter(status="NEW").exists()
+            and events_total == decided
+            and len(decided_events) == decided
+        ),
     }
     result["worker_memory"] = _worker_memory(env, args.memory_probe)
     common.emit(result)

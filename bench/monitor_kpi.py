@@ -36,8 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-import dataset  # noqa: E402
+import common
+import dataset
 
 
 def slowest_statements(fn, n: int = 6) -> list[dict]:
@@ -47,8 +47,12 @@ def slowest_statements(fn, n: int = 6) -> list[dict]:
     with CaptureQueriesContext(connection) as ctx:
         fn()
     queries = sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))
-    return {"statements": len(ctx.captured_queries),
-            "slowest": [{"ms": round(float(q["time"]) * 1000, 2), "sql": " ".join(q["sql"].split())[:300]} for q in queries[:n]]}
+    return {
+        "statements": len(ctx.captured_queries),
+        "slowest": [
+            {"ms": round(float(q["time"]) * 1000, 2), "sql": " ".join(q["sql"].split())[:300]} for q in queries[:n]
+        ],
+    }
 
 
 def measure(repeat: int) -> dict:
@@ -62,8 +66,12 @@ def measure(repeat: int) -> dict:
     kpi = common.timed(lambda: kpi_report(window="24h"), max(3, repeat // 2))
     return {
         "data": dataset.counts(),
-        "monitor": {**monitor, "first_run_ms": warm["median_ms"], "rules_evaluated": report.evaluated,
-                    "trips": [t["rule"] + (f" [{t['account']}]" if t.get("account") else "") for t in report.trips]},
+        "monitor": {
+            **monitor,
+            "first_run_ms": warm["median_ms"],
+            "rules_evaluated": report.evaluated,
+            "trips": [t["rule"] + (f" [{t['account']}]" if t.get("account") else "") for t in report.trips],
+        },
         "monitor_statements": slowest_statements(lambda: run_monitor()),
         "kpi_24h": kpi,
         "kpi_statements": slowest_statements(lambda: kpi_report(window="24h")),
@@ -120,11 +128,20 @@ def measure_busy_hour(per_hour: int, repeat: int, run_every: float, first_extern
     statements = slowest_statements(lambda: run_monitor())
     report = run_monitor(dry_run=True)
     return {
-        "decisions_per_hour": per_hour, "run_every_s": run_every, "new_decisions_per_run": arrivals.added[:-1],
-        "data": data, "auto_send_decided_last_hour": _auto_send_last_hour(),
-        "first_run_ms": first["median_ms"], "run_while_rescanning_ms": rescanning["median_ms"],
+        "decisions_per_hour": per_hour,
+        "run_every_s": run_every,
+        "new_decisions_per_run": arrivals.added[:-1],
+        "data": data,
+        "auto_send_decided_last_hour": _auto_send_last_hour(),
+        "first_run_ms": first["median_ms"],
+        "run_while_rescanning_ms": rescanning["median_ms"],
         "run_ending_the_rescan_ms": ending["median_ms"],
-        "steady": {"median_ms": round(statistics.median(runs), 2), "min_ms": min(runs), "max_ms": max(runs), "runs_ms": runs},
+        "steady": {
+            "median_ms": round(statistics.median(runs), 2),
+            "min_ms": min(runs),
+            "max_ms": max(runs),
+            "runs_ms": runs,
+        },
         "trips": [t["rule"] + (f" [{t['account']}]" if t.get("account") else "") for t in report.trips],
         "statements": statements,
     }
@@ -134,8 +151,10 @@ def _auto_send_last_hour() -> int:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM market_inquiry_raw WHERE status = 'AUTO_SEND' "
-                       "AND decided_at >= now() - interval '1 hour'")
+        cursor.execute(
+            "SELECT count(*) FROM market_inquiry_raw WHERE status = 'AUTO_SEND' "
+            "AND decided_at >= now() - interval '1 hour'"
+        )
         return cursor.fetchone()[0]
 
 
@@ -146,8 +165,13 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--database", default="partialauto_bench_data")
     p.add_argument("--hourly-decisions", type=int, default=50_000)
-    p.add_argument("--run-every", type=float, default=15.0, metavar="SECONDS",
-                   help="seconds between the busy hour's measured runs (the schedule: 60)")
+    p.add_argument(
+        "--run-every",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="seconds between the busy hour's measured runs (the schedule: 60)",
+    )
     args = p.parse_args()
 
     common.setup(args.database)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 
 def main() -> int:
@@ -35,12 +35,17 @@ def main() -> int:
     common.create_database(args.database)
     url = urlsplit(common.PG)
     conn = ["-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
-    init = subprocess.run([exe, *conn, "-i", "-q", "-s", str(args.scale), args.database], capture_output=True, text=True)
+    init = subprocess.run(
+        [exe, *conn, "-i", "-q", "-s", str(args.scale), args.database], capture_output=True, text=True
+    )
     if init.returncode:
         raise SystemExit(f"pgbench -i failed: {init.stderr[-500:]}")
     load_before = common.loadavg()
-    run = subprocess.run([exe, *conn, "-N", "-c", str(args.clients), "-j", str(args.clients), "-T", str(args.seconds),
-                          args.database], capture_output=True, text=True)
+    run = subprocess.run(
+        [exe, *conn, "-N", "-c", str(args.clients), "-j", str(args.clients), "-T", str(args.seconds), args.database],
+        capture_output=True,
+        text=True,
+    )
     if run.returncode:
         raise SystemExit(f"pgbench -N failed: {run.stderr[-500:]}")
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", run.stdout)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 
 def main() -> int:
@@ -49,8 +49,13 @@ def main() -> int:
     p.add_argument("--sweep-limit", type=int, default=500, help="rows per send_due_task")
     p.add_argument("--deadline", type=float, default=600)
     p.add_argument("--database", default="partialauto_bench_send")
-    p.add_argument("--profile", type=int, default=0, metavar="N",
-                   help="instead of the cluster: cProfile send_due(limit=N) in this process; top entries in the JSON")
+    p.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the cluster: cProfile send_due(limit=N) in this process; top entries in the JSON",
+    )
     p.add_argument("--no-cprofile", action="store_true", help="with --profile: time only (CPU and statements per send)")
     args = p.parse_args()
 
@@ -83,11 +88,18 @@ def main() -> int:
     for i in range(args.accounts):
         cp = control.add_coupang_account(vendor_id=f"S{40_000_000 + i}", reply_by="bench")
         account = market_services.account_create(
-            name=f"coupang_{i:03d}", market_code="COUPANG", vendor_id=cp["vendor_id"], access_key=cp["access_key"],
-            secret_key=cp["secret_key"], reply_by="bench", api_base_url=sandbox.coupang_base_url)
+            name=f"coupang_{i:03d}",
+            market_code="COUPANG",
+            vendor_id=cp["vendor_id"],
+            access_key=cp["access_key"],
+            secret_key=cp["secret_key"],
+            reply_by="bench",
+            api_base_url=sandbox.coupang_base_url,
+        )
         rollout_unlock(account=account, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)
-        control.add_inquiries("COUPANG_ONLINE", per_account, owner=cp["vendor_id"], answered_ratio=0.0, risk_ratio=0.0,
-                              days_back=1.0)
+        control.add_inquiries(
+            "COUPANG_ONLINE", per_account, owner=cp["vendor_id"], answered_ratio=0.0, risk_ratio=0.0, days_back=1.0
+        )
         accounts.append(account)
     for account in accounts:
         summary = poll_account(account, client=client_for(account, limiter=NullLimiter()))
@@ -99,7 +111,8 @@ def main() -> int:
             "confidence_score = 0.95, decided_at = now(), "
             "draft_answer = '안녕하세요 고객님, 문의 ' || external_id || '번 확인했습니다. 오늘 출고됩니다.', "
             "final_answer = '안녕하세요 고객님, 문의 ' || external_id || '번 확인했습니다. 오늘 출고됩니다.' "
-            "WHERE status = 'NEW'")
+            "WHERE status = 'NEW'"
+        )
         cursor.execute("ANALYZE")
     total = Inquiry.objects.filter(status="AUTO_SEND").count()
     ids = list(Inquiry.objects.filter(status="AUTO_SEND").order_by("id").values_list("id", flat=True))
@@ -130,9 +143,14 @@ def main() -> int:
     load_before = common.loadavg()
     stat_before = _cpu_times()
     started = time.monotonic()
-    cluster = subprocess.Popen([sys.executable, str(common.ROOT / "manage.py"), "qcluster"], cwd=common.ROOT,
-                               env=cluster_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    cluster = subprocess.Popen(
+        [sys.executable, str(common.ROOT / "manage.py"), "qcluster"],
+        cwd=common.ROOT,
+        env=cluster_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     samples: list[tuple[float, int]] = []
     memory: dict[int, dict] = {}
     stat_first: list[int] | None = None
@@ -155,7 +173,9 @@ def main() -> int:
                     seen["VmHWM"] = max(seen["VmHWM"], mem.get("VmHWM", 0.0))
                     seen["cpu_s"] = common.proc_cpu_seconds(pid)
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
                 for (pid,) in cursor.fetchall():
                     cpu = common.proc_cpu_seconds(pid)
                     if cpu is not None:
@@ -188,7 +208,7 @@ def main() -> int:
     roles = _roles(Path(env["CS_LOG_FILE"]))
     workers = {pid: m for pid, m in memory.items() if roles.get(pid) == "worker"}
     window = (stat_first or stat_before, stat_last)
-    cpu_total = sum(a - b for a, b in zip(window[1], window[0]))
+    cpu_total = sum(a - b for a, b in zip(window[1], window[0], strict=True))
     idle = (window[1][3] + window[1][4]) - (window[0][3] + window[0][4])
     result = {
         "bench": "send",
@@ -204,7 +224,9 @@ def main() -> int:
         "elapsed_s": round(last_t, 2),
         "first_answer_after_s": round(first, 2) if first is not None else None,
         "answers_per_s": round(last_n / (last_t - first), 1) if first is not None and last_t > first else None,
-        "answers_per_s_middle_80pct": round((hi - lo) / (t_hi - t_lo), 1) if t_lo is not None and t_hi and t_hi > t_lo else None,
+        "answers_per_s_middle_80pct": round((hi - lo) / (t_hi - t_lo), 1)
+        if t_lo is not None and t_hi and t_hi > t_lo
+        else None,
         "double_answers": doubles,
         "sandbox_answer_requests": sandbox_stats["answer_requests"],
         "db_sent_equals_sandbox": sent_keys == set(keys),
@@ -262,15 +284,23 @@ def _profile_inline(args, total: int, sandbox) -> int:
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     sent = sum(1 for r in reports if r.result == "SENT")
     sandbox.stop()
-    common.emit({
-        "bench": "send-profile", "command": "bench/send.py " + " ".join(sys.argv[1:]), "sent": sent,
-        "elapsed_s": round(elapsed, 3), "sends_per_s_one_process": round(sent / elapsed, 1) if elapsed else None,
-        "cpu_ms_per_send": round(cpu * 1000 / sent, 2) if sent else None,
-        "sql_statements_per_send": round(queries["n"] / sent, 2) if sent else None,
-        "sql_wall_ms_by_statement": {k: {"n": n, "ms_each": round(t * 1000 / n, 3)}
-                                     for k, (n, t) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:15]},
-        "profile_cumulative": prof.top(40), "profile_tottime": prof.top(30, sort="tottime"),
-    })
+    common.emit(
+        {
+            "bench": "send-profile",
+            "command": "bench/send.py " + " ".join(sys.argv[1:]),
+            "sent": sent,
+            "elapsed_s": round(elapsed, 3),
+            "sends_per_s_one_process": round(sent / elapsed, 1) if elapsed else None,
+            "cpu_ms_per_send": round(cpu * 1000 / sent, 2) if sent else None,
+            "sql_statements_per_send": round(queries["n"] / sent, 2) if sent else None,
+            "sql_wall_ms_by_statement": {
+                k: {"n": n, "ms_each": round(t * 1000 / n, 3)}
+                for k, (n, t) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:15]
+            },
+            "profile_cumulative": prof.top(40),
+            "profile_tottime": prof.top(30, sort="tottime"),
+        }
+    )
     return 0
 
 
@@ -287,7 +317,9 @@ def _attempt_histogram(SendAttempt) -> dict:
 def _redis_server_pid() -> int | None:
     """The local redis-server's pid (its CPU is part of the run's budget), if one runs here."""
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and common.proc_cmdline(int(entry.name)).startswith(("redis-server", "/usr/bin/redis-server")):
+        if entry.name.isdigit() and common.proc_cmdline(int(entry.name)).startswith(
+            ("redis-server", "/usr/bin/redis-server")
+        ):
             return int(entry.name)
     return None
 
@@ -306,7 +338,12 @@ def _roles(log_file: Path) -> dict[int, str]:
     roles: dict[int, str] = {}
     if not log_file.exists():
         return roles
-    names = {"ready for work": "worker", "pushing tasks": "pusher", "monitoring": "monitor", "guarding cluster": "sentinel"}
+    names = {
+        "ready for work": "worker",
+        "pushing tasks": "pusher",
+        "monitoring": "monitor",
+        "guarding cluster": "sentinel",
+    }
     for line in log_file.read_text(errors="replace").splitlines():
         if "django-q" not in line and "django_q" not in line:
             continue

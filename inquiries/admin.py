@@ -67,12 +67,32 @@ def mask_name(value: str) -> str:
 
 @admin.register(Inquiry)
 class InquiryAdmin(admin.ModelAdmin):
-    list_display = ["id", "account", "kind", "short_content", "intent", "confidence_score", "status", "send_status",
-                    "send_attempts", "decision_mode", "created_at"]
+    list_display = [
+        "id",
+        "account",
+        "kind",
+        "short_content",
+        "intent",
+        "confidence_score",
+        "status",
+        "send_status",
+        "send_attempts",
+        "decision_mode",
+        "created_at",
+    ]
     # No date_hierarchy: it lists the months with a SELECT DISTINCT over every row (0.6 s at 1 M rows);
     # the date filter offers today / 7 days / this month / this year without touching the table.
-    list_filter = ["status", "send_status", "decision_mode", "market_code", "kind", ("intent", ConfiguredIntentFilter),
-                   "is_test_mode", "account", ("created_at", admin.DateFieldListFilter)]
+    list_filter = [
+        "status",
+        "send_status",
+        "decision_mode",
+        "market_code",
+        "kind",
+        ("intent", ConfiguredIntentFilter),
+        "is_test_mode",
+        "account",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     list_select_related = ["account"]
     search_fields = ["=external_id", "=order_id", "content", "title"]
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
@@ -80,22 +100,100 @@ class InquiryAdmin(admin.ModelAdmin):
     list_per_page = 50
     inlines = [InquiryEventInline]
     fieldsets = [
-        (_("문의"), {"fields": ["account", "market_code", "kind", "external_id", "created_at", "title", "content",
-                                "product_name", "product_id", "order_id", "order_refs", "product_refs", "buyer_name"]}),
-        (_("판정"), {"fields": ["status", "intent", "confidence_score", "decision_mode", "decision_reason", "risk_hits_display",
-                              "gates_display", "facts_display", "draft_answer", "final_answer", "decided_at"]}),
-        (_("전송"), {"fields": ["send_status", "send_attempts", "last_send_error", "is_test_mode", "next_attempt_at",
-                              "sent_at", "remote_ref", "lease_expires_at"]}),
+        (
+            _("문의"),
+            {
+                "fields": [
+                    "account",
+                    "market_code",
+                    "kind",
+                    "external_id",
+                    "created_at",
+                    "title",
+                    "content",
+                    "product_name",
+                    "product_id",
+                    "order_id",
+                    "order_refs",
+                    "product_refs",
+                    "buyer_name",
+                ]
+            },
+        ),
+        (
+            _("판정"),
+            {
+                "fields": [
+                    "status",
+                    "intent",
+                    "confidence_score",
+                    "decision_mode",
+                    "decision_reason",
+                    "risk_hits_display",
+                    "gates_display",
+                    "facts_display",
+                    "draft_answer",
+                    "final_answer",
+                    "decided_at",
+                ]
+            },
+        ),
+        (
+            _("전송"),
+            {
+                "fields": [
+                    "send_status",
+                    "send_attempts",
+                    "last_send_error",
+                    "is_test_mode",
+                    "next_attempt_at",
+                    "sent_at",
+                    "remote_ref",
+                    "lease_expires_at",
+                ]
+            },
+        ),
         (_("검토"), {"fields": ["reviewed_by", "reviewed_at", "human_edited", "review_note"]}),
         (_("원본"), {"classes": ["collapse"], "fields": ["decision_trace_display", "raw_payload_display"]}),
     ]
     readonly_fields = [
-        "account", "market_code", "kind", "external_id", "created_at", "title", "content", "product_name", "product_id",
-        "order_id", "order_refs", "product_refs", "buyer_name", "status", "intent", "confidence_score", "decision_mode",
-        "decision_reason", "risk_hits_display", "gates_display", "facts_display", "draft_answer", "final_answer",
-        "decided_at", "send_status",
-        "send_attempts", "last_send_error", "is_test_mode", "next_attempt_at", "sent_at", "remote_ref",
-        "lease_expires_at", "reviewed_by", "reviewed_at", "human_edited", "review_note", "decision_trace_display",
+        "account",
+        "market_code",
+        "kind",
+        "external_id",
+        "created_at",
+        "title",
+        "content",
+        "product_name",
+        "product_id",
+        "order_id",
+        "order_refs",
+        "product_refs",
+        "buyer_name",
+        "status",
+        "intent",
+        "confidence_score",
+        "decision_mode",
+        "decision_reason",
+        "risk_hits_display",
+        "gates_display",
+        "facts_display",
+        "draft_answer",
+        "final_answer",
+        "decided_at",
+        "send_status",
+        "send_attempts",
+        "last_send_error",
+        "is_test_mode",
+        "next_attempt_at",
+        "sent_at",
+        "remote_ref",
+        "lease_expires_at",
+        "reviewed_by",
+        "reviewed_at",
+        "human_edited",
+        "review_note",
+        "decision_trace_display",
         "raw_payload_display",
     ]
 
@@ -121,8 +219,11 @@ class InquiryAdmin(admin.ModelAdmin):
     def risk_hits_display(self, obj: Inquiry) -> str:
         if not obj.risk_hits:
             return "-"
-        return format_html_join(", ", "{} ({}: {})",
-                                ((risk_term_label(h.get("term")), h.get("category"), h.get("where", "")) for h in obj.risk_hits))
+        return format_html_join(
+            ", ",
+            "{} ({}: {})",
+            ((risk_term_label(h.get("term")), h.get("category"), h.get("where", "")) for h in obj.risk_hits),
+        )
 
     @admin.display(description=_("게이트 판정"))
     def gates_display(self, obj: Inquiry) -> str:
@@ -150,10 +251,18 @@ class IntentAdmin(SimpleHistoryAdmin):
     def get_queryset(self, request):
         since = timezone.now() - timedelta(days=90)
         compared = Inquiry.objects.filter(intent=OuterRef("name"), created_at__gte=since, draft_agreement__isnull=False)
-        return super().get_queryset(request).annotate(
-            compared=Subquery(compared.values("intent").annotate(n=Count("id")).values("n")[:1]),
-            agreed=Subquery(compared.filter(draft_agreement__gte=AGREE_AT).values("intent").annotate(n=Count("id"))
-                            .values("n")[:1]),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                compared=Subquery(compared.values("intent").annotate(n=Count("id")).values("n")[:1]),
+                agreed=Subquery(
+                    compared.filter(draft_agreement__gte=AGREE_AT)
+                    .values("intent")
+                    .annotate(n=Count("id"))
+                    .values("n")[:1]
+                ),
+            )
         )
 
     @admin.display(description=_("초안 일치율 (90일)"))
@@ -176,7 +285,16 @@ class KnowledgeEntryAdmin(SimpleHistoryAdmin):
 
 @admin.register(SendAttempt)
 class SendAttemptAdmin(ReadOnlyAdmin):
-    list_display = ["started_at", "inquiry_number", "account", "attempt_no", "outcome", "http_status", "is_test_mode", "error"]
+    list_display = [
+        "started_at",
+        "inquiry_number",
+        "account",
+        "attempt_no",
+        "outcome",
+        "http_status",
+        "is_test_mode",
+        "error",
+    ]
     list_filter = ["outcome", "is_test_mode", "market_code", "account", ("started_at", admin.DateFieldListFilter)]
     list_select_related = ["account"]
     show_full_result_count = False
@@ -190,17 +308,27 @@ class SendAttemptAdmin(ReadOnlyAdmin):
 class ReviewForm(forms.ModelForm):
     """The answer box starts with the AI draft; the person edits it and approves, or closes."""
 
-    answer = forms.CharField(label=_("보낼 답변"), widget=forms.Textarea(attrs={"rows": 8, "cols": 90}), required=False,
-                             max_length=1000)
+    answer = forms.CharField(
+        label=_("보낼 답변"), widget=forms.Textarea(attrs={"rows": 8, "cols": 90}), required=False, max_length=1000
+    )
     # Set by the button the person presses (approve or close), never by a default: there is no "save".
-    decision = forms.ChoiceField(label=_("처리"), choices=[("approve", _("승인하고 전송")), ("close", _("답변 없이 종료"))],
-                                 required=False, widget=forms.HiddenInput)
+    decision = forms.ChoiceField(
+        label=_("처리"),
+        choices=[("approve", _("승인하고 전송")), ("close", _("답변 없이 종료"))],
+        required=False,
+        widget=forms.HiddenInput,
+    )
     confirm_risk = forms.BooleanField(
-        label=_("위험 키워드를 확인했고, 이 답변을 보내도 됩니다"), required=False,
-        help_text=_("위험 키워드가 잡힌 문의입니다. 고객의 글과 답변을 다시 읽고 체크한 뒤 승인하세요."))
+        label=_("위험 키워드를 확인했고, 이 답변을 보내도 됩니다"),
+        required=False,
+        help_text=_("위험 키워드가 잡힌 문의입니다. 고객의 글과 답변을 다시 읽고 체크한 뒤 승인하세요."),
+    )
     note = forms.CharField(label=_("메모"), required=False, max_length=500)
-    intent_label = forms.ChoiceField(label=_("문의 의도 (사람 판단)"), required=False,
-                               help_text=_("AI가 고른 의도가 틀렸으면 고쳐 주세요. 다음 학습(train_agent)에 쓰입니다."))
+    intent_label = forms.ChoiceField(
+        label=_("문의 의도 (사람 판단)"),
+        required=False,
+        help_text=_("AI가 고른 의도가 틀렸으면 고쳐 주세요. 다음 학습(train_agent)에 쓰입니다."),
+    )
 
     class Meta:
         model = ReviewItem
@@ -210,7 +338,9 @@ class ReviewForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         inquiry = self.instance
         self.fields["answer"].initial = inquiry.final_answer or inquiry.draft_answer
-        names = list(Intent.objects.filter(is_active=True).order_by("sort_order", "name").values_list("name", flat=True))
+        names = list(
+            Intent.objects.filter(is_active=True).order_by("sort_order", "name").values_list("name", flat=True)
+        )
         if inquiry.intent and inquiry.intent not in names:
             names.append(inquiry.intent)
         self.fields["intent_label"].choices = [(n, n) for n in names]
@@ -242,13 +372,29 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = LargeTablePaginator
     change_form_template = "admin/inquiries/reviewitem/change_form.html"
-    readonly_fields = ["account", "kind", "created_at", "title", "content", "product_name", "intent", "confidence_score",
-                       "why", "risk_hits_display", "gates_display", "facts_display", "past_answer_display", "draft_answer",
-                       "last_send_error"]
+    readonly_fields = [
+        "account",
+        "kind",
+        "created_at",
+        "title",
+        "content",
+        "product_name",
+        "intent",
+        "confidence_score",
+        "why",
+        "risk_hits_display",
+        "gates_display",
+        "facts_display",
+        "past_answer_display",
+        "draft_answer",
+        "last_send_error",
+    ]
     fieldsets = [
         (_("문의"), {"fields": ["account", "kind", "created_at", "title", "content", "product_name"]}),
-        (_("AI 판단"), {"fields": ["intent", "confidence_score", "why", "risk_hits_display", "gates_display",
-                                 "last_send_error"]}),
+        (
+            _("AI 판단"),
+            {"fields": ["intent", "confidence_score", "why", "risk_hits_display", "gates_display", "last_send_error"]},
+        ),
         (_("초안과 그 근거"), {"fields": ["draft_answer", "facts_display", "past_answer_display"]}),
         (_("답변"), {"fields": ["intent_label", "answer", "note"]}),
     ]
@@ -277,15 +423,31 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         """The past question the recall step matched, and what a person sent for it."""
         trace = ((obj.decision_trace or {}).get("agent") or {}).get("trace") or []
         match = next((r.get("match") for r in trace if r.get("step") == "recall" and r.get("match")), None)
-        past = Inquiry.objects.filter(pk=match.get("inquiry")).only(
-            "pk", "content", "final_answer", "external_answer", "status").first() if match else None
+        past = (
+            Inquiry.objects.filter(pk=match.get("inquiry"))
+            .only("pk", "content", "final_answer", "external_answer", "status")
+            .first()
+            if match
+            else None
+        )
         if past is None:
             return str(_("없음: 비슷한 과거 답변을 쓰지 않았습니다."))
         answer = past.final_answer if past.status == Inquiry.Status.APPROVED else past.external_answer
         return format_html(
-            '<div class="past-answer"><a href="{}">{} #{}</a> ({} {})<br><strong>{}</strong> {}<br><strong>{}</strong> {}</div>',
-            reverse("admin:inquiries_inquiry_change", args=[past.pk]), _("문의"), past.pk, _("유사도"),
-            f"{float(match.get('similarity') or 0):.2f}", _("질문:"), past.content[:300], _("보낸 답변:"), answer[:500])
+            (
+                '<div class="past-answer"><a href="{}">{} #{}</a> ({} {})'
+                "<br><strong>{}</strong> {}<br><strong>{}</strong> {}</div>"
+            ),
+            reverse("admin:inquiries_inquiry_change", args=[past.pk]),
+            _("문의"),
+            past.pk,
+            _("유사도"),
+            f"{float(match.get('similarity') or 0):.2f}",
+            _("질문:"),
+            past.content[:300],
+            _("보낸 답변:"),
+            answer[:500],
+        )
 
     def _can_review(self, request) -> bool:
         return request.user.has_perm(REVIEW_PERMISSION)
@@ -326,15 +488,27 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         try:
             if data["decision"] == "approve":
-                review.inquiry_approve(inquiry=obj, user=request.user, answer=data["answer"], note=data.get("note", ""),
-                                       intent=data.get("intent_label") or None)
+                review.inquiry_approve(
+                    inquiry=obj,
+                    user=request.user,
+                    answer=data["answer"],
+                    note=data.get("note", ""),
+                    intent=data.get("intent_label") or None,
+                )
                 self.message_user(request, _("승인했습니다. 전송 경로로 넘어갑니다."), messages.SUCCESS)
                 if approved_answer_held(obj.pk):
-                    self.message_user(request, _("지금은 테스트 모드(또는 긴급 정지)라서 이 답변은 전송 대기합니다. 끝나면 다시 "
-                                                 "승인하지 않아도 전송됩니다."), messages.WARNING)
+                    self.message_user(
+                        request,
+                        _(
+                            "지금은 테스트 모드(또는 긴급 정지)라서 이 답변은 전송 대기합니다. 끝나면 다시 "
+                            "승인하지 않아도 전송됩니다."
+                        ),
+                        messages.WARNING,
+                    )
             else:
-                review.inquiry_close(inquiry=obj, user=request.user, note=data.get("note", ""),
-                                     intent=data.get("intent_label") or None)
+                review.inquiry_close(
+                    inquiry=obj, user=request.user, note=data.get("note", ""), intent=data.get("intent_label") or None
+                )
                 self.message_user(request, _("답변 없이 종료했습니다."), messages.SUCCESS)
         except (review.ReviewError, PermissionDenied) as exc:
             self.message_user(request, str(exc), messages.ERROR)
@@ -357,8 +531,12 @@ class ProductKnowledgeForm(forms.ModelForm):
     """Aliases as one line of ids; the checks (and their sentences) are the service's, as for imports."""
 
     aliases = forms.CharField(
-        label=_("같은 상품의 다른 ID"), required=False, widget=forms.TextInput(attrs={"size": 90}),
-        help_text=_("여러 개는 | 로 나눕니다. 예: 85012345001 | 7121034501 (쿠팡 옵션ID, 판매자상품ID, 네이버 상품번호)"),
+        label=_("같은 상품의 다른 ID"),
+        required=False,
+        widget=forms.TextInput(attrs={"size": 90}),
+        help_text=_(
+            "여러 개는 | 로 나눕니다. 예: 85012345001 | 7121034501 (쿠팡 옵션ID, 판매자상품ID, 네이버 상품번호)"
+        ),
     )
 
     class Meta:
@@ -381,8 +559,9 @@ class ProductKnowledgeForm(forms.ModelForm):
 
     def clean_aliases(self) -> list[str]:
         cells = ALIAS_SPLIT.split(self.cleaned_data.get("aliases") or "")
-        aliases, problems = services.product_aliases_clean(cells, product_id=(self.data.get(self.add_prefix("product_id"))
-                                                                              or "").strip())
+        aliases, problems = services.product_aliases_clean(
+            cells, product_id=(self.data.get(self.add_prefix("product_id")) or "").strip()
+        )
         if problems:
             raise ValidationError(problems)
         return aliases
@@ -395,8 +574,14 @@ class ProductKnowledgeForm(forms.ModelForm):
         same = ProductKnowledge.objects.filter(account=account, product_id=product_id).exclude(pk=self.instance.pk)
         if same.exists():
             scope = account.name if account else _("모든 계정 공용")
-            self.add_error("product_id", _("이 상품 ID의 상품 지식이 이미 있습니다 (%(scope)s). 목록에서 그 상품을 열어 고치거나 "
-                                           "다른 상품 ID를 입력하세요.") % {"scope": scope})
+            self.add_error(
+                "product_id",
+                _(
+                    "이 상품 ID의 상품 지식이 이미 있습니다 (%(scope)s). 목록에서 그 상품을 열어 고치거나 "
+                    "다른 상품 ID를 입력하세요."
+                )
+                % {"scope": scope},
+            )
             return data
         same_scope = self.instance.pk and self.instance.account_id == getattr(account, "pk", None)
         own = [self.instance.product_id] if same_scope else []  # this product's stored ids are being replaced
@@ -410,9 +595,13 @@ class ProductFactForm(forms.ModelForm):
     class Meta:
         model = ProductFact
         fields = ["text", "sort_order"]
-        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 110}),
-                   "sort_order": forms.NumberInput(attrs={"style": "width:5em"})}
-        error_messages = {"text": {"required": _("사실이 비어 있습니다. 한 문장을 적거나, 지우려면 '삭제'를 체크하세요.")}}
+        widgets = {
+            "text": forms.Textarea(attrs={"rows": 2, "cols": 110}),
+            "sort_order": forms.NumberInput(attrs={"style": "width:5em"}),
+        }
+        error_messages = {
+            "text": {"required": _("사실이 비어 있습니다. 한 문장을 적거나, 지우려면 '삭제'를 체크하세요.")}
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -483,8 +672,9 @@ class ProductFactInline(admin.TabularInline):
         return self._can_edit(request, obj)
 
     def _can_edit(self, request, obj) -> bool:
-        return request.user.has_perm("inquiries.change_productknowledge" if obj is not None
-                                     else "inquiries.add_productknowledge")
+        return request.user.has_perm(
+            "inquiries.change_productknowledge" if obj is not None else "inquiries.add_productknowledge"
+        )
 
 
 class ScopeFilter(admin.SimpleListFilter):
@@ -495,9 +685,13 @@ class ScopeFilter(admin.SimpleListFilter):
     SHARED = "shared"
 
     def lookups(self, request, model_admin):
-        return [(self.SHARED, _("모든 계정 공용")),
-                *((str(a.pk), a.name) for a in MarketAccount.objects.filter(product_knowledge__isnull=False)
-                  .distinct().order_by("name"))]
+        return [
+            (self.SHARED, _("모든 계정 공용")),
+            *(
+                (str(a.pk), a.name)
+                for a in MarketAccount.objects.filter(product_knowledge__isnull=False).distinct().order_by("name")
+            ),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == self.SHARED:
@@ -509,14 +703,20 @@ class ScopeFilter(admin.SimpleListFilter):
 
 class ProductKnowledgeUploadForm(forms.Form):
     file = forms.FileField(label=_("파일"), help_text=_("JSON 또는 CSV (UTF-8, BOM 있어도 됨). 형식은 아래를 보세요."))
-    account = forms.ModelChoiceField(label=_("계정"), queryset=MarketAccount.objects.order_by("name"), required=False,
-                                     empty_label=_("모든 계정 공용"))
+    account = forms.ModelChoiceField(
+        label=_("계정"),
+        queryset=MarketAccount.objects.order_by("name"),
+        required=False,
+        empty_label=_("모든 계정 공용"),
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > datafiles.MAX_FILE_BYTES:
-            raise ValidationError(_("파일이 너무 큽니다 (%(size)s바이트). %(max)s바이트까지 올릴 수 있습니다.")
-                                  % {"size": upload.size, "max": datafiles.MAX_FILE_BYTES})
+            raise ValidationError(
+                _("파일이 너무 큽니다 (%(size)s바이트). %(max)s바이트까지 올릴 수 있습니다.")
+                % {"size": upload.size, "max": datafiles.MAX_FILE_BYTES}
+            )
         return upload
 
 
@@ -559,16 +759,35 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
     def fact_history(self, obj: ProductKnowledge | None) -> str:
         if obj is None or obj.pk is None:
             return "-"
-        records = list(ProductFact.history.filter(product_id=obj.pk).select_related("history_user")
-                       .order_by("-history_date", "-history_id")[:FACT_HISTORY_SHOWN])
+        records = list(
+            ProductFact.history.filter(product_id=obj.pk)
+            .select_related("history_user")
+            .order_by("-history_date", "-history_id")[:FACT_HISTORY_SHOWN]
+        )
         if not records:
             return "-"
         kinds = {"+": _("추가"), "~": _("순서 변경"), "-": _("삭제")}
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-            (f"{timezone.localtime(r.history_date):%Y-%m-%d %H:%M}", r.history_user or r.history_change_reason or "-",
-             kinds.get(r.history_type, r.history_type), r.text) for r in records))
-        return format_html("<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-                           _("시각"), _("누가"), _("변경 종류"), _("사실"), rows)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{timezone.localtime(r.history_date):%Y-%m-%d %H:%M}",
+                    r.history_user or r.history_change_reason or "-",
+                    kinds.get(r.history_type, r.history_type),
+                    r.text,
+                )
+                for r in records
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("시각"),
+            _("누가"),
+            _("변경 종류"),
+            _("사실"),
+            rows,
+        )
 
     # -- saving: one service call for the product and its facts ---------------------------------
 
@@ -581,14 +800,17 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
             formset.save(commit=False)  # only fills new/changed/deleted_objects for the change message
             if isinstance(formset, ProductFactFormSet):
                 facts = formset.facts_in_order()
-        services.product_knowledge_save(product=form.instance, facts=facts, actor=request.user,
-                                        reason=str(_("관리자 화면에서 수정")))
+        services.product_knowledge_save(
+            product=form.instance, facts=facts, actor=request.user, reason=str(_("관리자 화면에서 수정"))
+        )
 
     # -- upload page and export actions ---------------------------------------------------------
 
     def get_urls(self):
-        return [path("import/", self.admin_site.admin_view(self.import_view), name="inquiries_productknowledge_import"),
-                *super().get_urls()]
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="inquiries_productknowledge_import"),
+            *super().get_urls(),
+        ]
 
     def _can_import(self, request) -> bool:
         return self.has_add_permission(request) and self.has_change_permission(request)
@@ -604,8 +826,9 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
         if request.method == "POST" and form.is_valid():
             upload, account = form.cleaned_data["file"], form.cleaned_data["account"]
             try:
-                result = services.product_knowledge_import(raw=b"".join(upload.chunks()), filename=upload.name,
-                                                           account=account, actor=request.user)
+                result = services.product_knowledge_import(
+                    raw=b"".join(upload.chunks()), filename=upload.name, account=account, actor=request.user
+                )
             except datafiles.DataFileError as exc:
                 form.add_error("file", [_("가져오지 않았습니다. 아무것도 바뀌지 않았습니다."), *exc.problems])
             else:
@@ -615,12 +838,24 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
                         self.log_addition(request, product, note)
                     elif status == "updated":
                         self.log_change(request, product, note)
-                self.message_user(request, _("%(file)s을(를) 가져왔습니다 (%(scope)s): 상품 %(created)s개 추가, %(updated)s개 변경, "
-                                             "%(unchanged)s개 그대로 · 사실 %(facts)s개 (새로 %(added)s, 삭제 %(removed)s)") % {
-                    "file": upload.name, "scope": account.name if account else _("모든 계정 공용"),
-                    "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
-                    "facts": result.facts_written, "added": result.facts_added, "removed": result.facts_removed,
-                }, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _(
+                        "%(file)s을(를) 가져왔습니다 (%(scope)s): 상품 %(created)s개 추가, %(updated)s개 변경, "
+                        "%(unchanged)s개 그대로 · 사실 %(facts)s개 (새로 %(added)s, 삭제 %(removed)s)"
+                    )
+                    % {
+                        "file": upload.name,
+                        "scope": account.name if account else _("모든 계정 공용"),
+                        "created": result.created,
+                        "updated": result.updated,
+                        "unchanged": result.unchanged,
+                        "facts": result.facts_written,
+                        "added": result.facts_added,
+                        "removed": result.facts_removed,
+                    },
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(reverse("admin:inquiries_productknowledge_changelist"))
         context = {
             **self.admin_site.each_context(request),
@@ -642,8 +877,14 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
     def _export(self, request, queryset, fmt: str):
         scopes = set(queryset.order_by().values_list("account_id", flat=True).distinct())
         if len(scopes) > 1:
-            self.message_user(request, _("한 파일에는 한 계정(또는 모든 계정 공용)의 상품만 담을 수 있습니다. 목록 오른쪽의 계정 "
-                                         "필터로 좁힌 뒤 다시 내보내세요."), messages.ERROR)
+            self.message_user(
+                request,
+                _(
+                    "한 파일에는 한 계정(또는 모든 계정 공용)의 상품만 담을 수 있습니다. 목록 오른쪽의 계정 "
+                    "필터로 좁힌 뒤 다시 내보내세요."
+                ),
+                messages.ERROR,
+            )
             return None
         account_id = next(iter(scopes), None)
         scope = MarketAccount.objects.get(pk=account_id).name if account_id else "shared"
@@ -656,4 +897,5 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
         response["Content-Disposition"] = f'attachment; filename="product-knowledge-{scope}.{fmt}"'
         return response
 
-from inquiries import admin_models as admin_models  # noqa: E402,F401  (registers the trained versions' pages)
+
+from inquiries import admin_models as admin_models  # noqa: E402  (registers the trained versions' pages)

@@ -35,11 +35,18 @@ def reliability_svg(rows: list[dict], *, title: str) -> str:
     def xy(c: float, o: float) -> tuple[float, float]:
         return pad + c * scale, size - pad - o * scale
 
-    circles = format_html_join("", '<circle cx="{:.1f}" cy="{:.1f}" r="{:.1f}" fill="#417690" fill-opacity="0.7">'
-                                   "<title>{}</title></circle>",
-                               ((*xy(r["confidence"], r["observed"]), 3 + 7 * (r["n"] / biggest) ** 0.5,
-                                 f"{r['low']:.1f}–{r['high']:.1f}: n={r['n']}, {r['confidence']:.3f} → {r['observed']:.3f}")
-                                for r in dots))
+    circles = format_html_join(
+        "",
+        '<circle cx="{:.1f}" cy="{:.1f}" r="{:.1f}" fill="#417690" fill-opacity="0.7"><title>{}</title></circle>',
+        (
+            (
+                *xy(r["confidence"], r["observed"]),
+                3 + 7 * (r["n"] / biggest) ** 0.5,
+                f"{r['low']:.1f}–{r['high']:.1f}: n={r['n']}, {r['confidence']:.3f} → {r['observed']:.3f}",
+            )
+            for r in dots
+        ),
+    )
     x0, y0 = xy(0, 0)
     x1, y1 = xy(1, 1)
     return format_html(
@@ -48,39 +55,100 @@ def reliability_svg(rows: list[dict], *, title: str) -> str:
         '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999" stroke-dasharray="4 3"/>{}'
         '<text x="{}" y="{}" font-size="11">{}</text><text x="4" y="{}" font-size="11">{}</text></svg>'
         "<figcaption>{}</figcaption></figure>",
-        size, size, title, pad, pad, scale, scale, x0, y0, x1, y1, circles,
-        size / 2 - 20, size - 6, _("신뢰도"), pad - 8, _("그대로 보낸 비율"), title,
+        size,
+        size,
+        title,
+        pad,
+        pad,
+        scale,
+        scale,
+        x0,
+        y0,
+        x1,
+        y1,
+        circles,
+        size / 2 - 20,
+        size - 6,
+        _("신뢰도"),
+        pad - 8,
+        _("그대로 보낸 비율"),
+        title,
     )
 
 
 def live_reliability(*, days: int = LIVE_DAYS) -> list[dict]:
     """From what people did: drafts compared with the answer sent, by the confidence they were decided with."""
     since = timezone.now() - dt.timedelta(days=days)
-    pairs = list(Inquiry.objects.filter(decided_at__gte=since, draft_agreement__isnull=False,
-                                        confidence_score__isnull=False)
-                 .values_list("confidence_score", "draft_agreement"))
+    pairs = list(
+        Inquiry.objects.filter(
+            decided_at__gte=since, draft_agreement__isnull=False, confidence_score__isnull=False
+        ).values_list("confidence_score", "draft_agreement")
+    )
     rows = []
     for b in range(10):
         low, high = b / 10, (b + 1) / 10
         members = [(c, a) for c, a in pairs if low <= c < high or (b == 9 and c == 1.0)]
-        rows.append({"low": low, "high": high, "n": len(members),
-                     "confidence": sum(c for c, _a in members) / len(members) if members else None,
-                     "observed": sum(a >= AGREE_AT for _c, a in members) / len(members) if members else None})
+        rows.append(
+            {
+                "low": low,
+                "high": high,
+                "n": len(members),
+                "confidence": sum(c for c, _a in members) / len(members) if members else None,
+                "observed": sum(a >= AGREE_AT for _c, a in members) / len(members) if members else None,
+            }
+        )
     return rows
 
 
 @admin.register(AgentModel)
 class AgentModelAdmin(admin.ModelAdmin):
-    list_display = ["version", "account", "is_active", "created_at", "created_by", "accuracy", "calibration_error",
-                    "risk_recall", "notes"]
+    list_display = [
+        "version",
+        "account",
+        "is_active",
+        "created_at",
+        "created_by",
+        "accuracy",
+        "calibration_error",
+        "risk_recall",
+        "notes",
+    ]
     list_filter = ["is_active", "account"]
     actions = ["activate", "rollback"]
-    readonly_fields = ["version", "account", "is_active", "created_at", "created_by", "activated_at", "activated_by",
-                       "notes", "training_summary", "figures", "per_intent_table", "sweep_table", "reliability_held_out",
-                       "reliability_live", "metrics_json"]
+    readonly_fields = [
+        "version",
+        "account",
+        "is_active",
+        "created_at",
+        "created_by",
+        "activated_at",
+        "activated_by",
+        "notes",
+        "training_summary",
+        "figures",
+        "per_intent_table",
+        "sweep_table",
+        "reliability_held_out",
+        "reliability_live",
+        "metrics_json",
+    ]
     fieldsets = [
-        (None, {"fields": ["version", "account", "is_active", "created_at", "created_by", "activated_at",
-                           "activated_by", "notes", "training_summary"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "version",
+                    "account",
+                    "is_active",
+                    "created_at",
+                    "created_by",
+                    "activated_at",
+                    "activated_by",
+                    "notes",
+                    "training_summary",
+                ]
+            },
+        ),
         (_("평가 (학습에 쓰지 않은 데이터)"), {"fields": ["figures", "per_intent_table", "sweep_table"]}),
         (_("신뢰도 보정"), {"fields": ["reliability_held_out", "reliability_live"]}),
         (_("원본"), {"classes": ["collapse"], "fields": ["metrics_json"]}),
@@ -122,36 +190,65 @@ class AgentModelAdmin(admin.ModelAdmin):
     def training_summary(self, obj: AgentModel) -> str:
         data = obj.training_data or {}
         return _("기본 제공 %(shipped)s건 + 판매자가 정한 의도 %(seller)s건, 평가용 %(held)s건") % {
-            "shipped": data.get("shipped", 0), "seller": data.get("seller_labels", 0), "held": data.get("held_out", 0)}
+            "shipped": data.get("shipped", 0),
+            "seller": data.get("seller_labels", 0),
+            "held": data.get("held_out", 0),
+        }
 
     @admin.display(description=_("요약"))
     def figures(self, obj: AgentModel) -> str:
         held = self._held(obj)
-        items = [(_("의도 정확도"), _pct(held.get("intent_accuracy"))),
-                 (_("보정 오차(ECE)"), self.calibration_error(obj)),
-                 (_("학습된 위험 감지: 잡은 비율 / 잘못 잡은 비율"),
-                  f"{_pct(held.get('learned_risk_recall'))} / {_pct(held.get('learned_risk_false_rate'))}"),
-                 (_("학습된 '사람만' 감지: 잡은 비율"), _pct(held.get("learned_person_recall")))]
+        items = [
+            (_("의도 정확도"), _pct(held.get("intent_accuracy"))),
+            (_("보정 오차(ECE)"), self.calibration_error(obj)),
+            (
+                _("학습된 위험 감지: 잡은 비율 / 잘못 잡은 비율"),
+                f"{_pct(held.get('learned_risk_recall'))} / {_pct(held.get('learned_risk_false_rate'))}",
+            ),
+            (_("학습된 '사람만' 감지: 잡은 비율"), _pct(held.get("learned_person_recall"))),
+        ]
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", items))
 
     @admin.display(description=_("의도별 정밀도·재현율"))
     def per_intent_table(self, obj: AgentModel) -> str:
         rows = (self._held(obj).get("per_intent") or {}).items()
-        return format_html("<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
-                           _("의도"), _("정밀도"), _("재현율"), _("건수"),
-                           format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                                            ((k, _pct(v.get("precision")), _pct(v.get("recall")), v.get("support"))
-                                             for k, v in rows)))
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("의도"),
+            _("정밀도"),
+            _("재현율"),
+            _("건수"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((k, _pct(v.get("precision")), _pct(v.get("recall")), v.get("support")) for k, v in rows),
+            ),
+        )
 
     @admin.display(description=_("임계값별 자동 전송과 통과한 위험 건"))
     def sweep_table(self, obj: AgentModel) -> str:
         rows = self._held(obj).get("sweep") or []
         return format_html(
             "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table><p>{}</p>",
-            _("임계값"), _("자동 전송 비율"), _("위험 건 통과"), _("사람만 건 통과"), _("의도 틀린 채 통과"),
-            format_html_join("", "<tr><td>{:.2f}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                             ((r["threshold"], _pct(r["automation"]), r["risky_sent"], r["must_human_sent"],
-                               r.get("wrong_intent_sent", "-")) for r in rows)),
+            _("임계값"),
+            _("자동 전송 비율"),
+            _("위험 건 통과"),
+            _("사람만 건 통과"),
+            _("의도 틀린 채 통과"),
+            format_html_join(
+                "",
+                "<tr><td>{:.2f}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        r["threshold"],
+                        _pct(r["automation"]),
+                        r["risky_sent"],
+                        r["must_human_sent"],
+                        r.get("wrong_intent_sent", "-"),
+                    )
+                    for r in rows
+                ),
+            ),
             _("모델과 학습된 감지만의 수치입니다(키워드 감지, 사실 확인 전). 전체 흐름은 evaluate_agent로 확인하세요."),
         )
 
@@ -178,8 +275,11 @@ class AgentModelAdmin(admin.ModelAdmin):
             self.message_user(request, _("버전을 하나만 고르세요."), messages.ERROR)
             return
         model = agent_models.model_activate(model=queryset.get(), actor=request.user.get_username())
-        self.message_user(request, _("이제 버전 v%(version)s로 판정합니다 (워커에는 30초 안에 반영).") % {"version": model.version},
-                          messages.SUCCESS)
+        self.message_user(
+            request,
+            _("이제 버전 v%(version)s로 판정합니다 (워커에는 30초 안에 반영).") % {"version": model.version},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("이전 버전으로 되돌리기"), permissions=["activate"])
     def rollback(self, request, queryset):
@@ -195,5 +295,6 @@ class AgentModelAdmin(admin.ModelAdmin):
         if model is None:
             self.message_user(request, _("이전 버전이 없어 규칙 기반 분류로 돌아갑니다."), messages.WARNING)
         else:
-            self.message_user(request, _("버전 v%(version)s로 되돌렸습니다.") % {"version": model.version}, messages.SUCCESS)
-
+            self.message_user(
+                request, _("버전 v%(version)s로 되돌렸습니다.") % {"version": model.version}, messages.SUCCESS
+            )

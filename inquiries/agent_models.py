@@ -42,8 +42,19 @@ def seller_examples(*, account: MarketAccount | None = None) -> list:
     for row in rows.values("id", "title", "content", "labelled_intent").iterator(chunk_size=1000):
         # A person's intent says nothing about risk or requests only a person may grant: the screens keep
         # learning from the shipped labels only.
-        examples.append(Example(f"inquiry-{row['id']}", example_text(row), row["labelled_intent"], None, None,
-                                SELLER_WEIGHT, "seller", person_labelled=False, risk_labelled=False))
+        examples.append(
+            Example(
+                f"inquiry-{row['id']}",
+                example_text(row),
+                row["labelled_intent"],
+                None,
+                None,
+                SELLER_WEIGHT,
+                "seller",
+                person_labelled=False,
+                risk_labelled=False,
+            )
+        )
     return examples
 
 
@@ -66,13 +77,19 @@ def build_version(shipped: list, seller: list, *, account_name: str | None = Non
     metrics = {"held_out": held_out_metrics(measured, held_out)}
     artifact, oof = training.train(examples, seed=seed, meta={"account": account_name})
     metrics["out_of_fold"] = oof["out_of_fold"]
-    data = {"shipped": len(shipped), "seller_labels": len(seller), "held_out": len(held_out),
-            "intents": dict(Counter(e.intent for e in examples)), "sources": dict(Counter(e.source for e in examples))}
+    data = {
+        "shipped": len(shipped),
+        "seller_labels": len(seller),
+        "held_out": len(held_out),
+        "intents": dict(Counter(e.intent for e in examples)),
+        "sources": dict(Counter(e.source for e in examples)),
+    }
     return artifact, metrics, data
 
 
-def train_and_store(*, actor: str, account: MarketAccount | None = None, activate: bool = False, notes: str = "",
-                    seed: int = 0) -> Trained:
+def train_and_store(
+    *, actor: str, account: MarketAccount | None = None, activate: bool = False, notes: str = "", seed: int = 0
+) -> Trained:
     """Train a new version from the shipped set and the seller's labels, measure it on a held-out part,
     refit it on everything and store it. Long-running (seconds to minutes): no transaction is held."""
     from inquiries.agent import training
@@ -82,10 +99,21 @@ def train_and_store(*, actor: str, account: MarketAccount | None = None, activat
     artifact, metrics, data = build_version(shipped, seller, account_name=account.name if account else None, seed=seed)
     with transaction.atomic():
         version = (AgentModel.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0) + 1
-        model = AgentModel.objects.create(version=version, account=account, created_by=actor[:64], training_data=data,
-                                          metrics=metrics, notes=notes[:300], artifact=artifact.to_bytes())
-    log.info("agent-model-trained version=%s examples=%s accuracy_held_out=%s", version, len(shipped) + len(seller),
-             metrics["held_out"]["intent_accuracy"])
+        model = AgentModel.objects.create(
+            version=version,
+            account=account,
+            created_by=actor[:64],
+            training_data=data,
+            metrics=metrics,
+            notes=notes[:300],
+            artifact=artifact.to_bytes(),
+        )
+    log.info(
+        "agent-model-trained version=%s examples=%s accuracy_held_out=%s",
+        version,
+        len(shipped) + len(seller),
+        metrics["held_out"]["intent_accuracy"],
+    )
     if activate:
         model = model_activate(model=model, actor=actor)
     return Trained(model, metrics)
@@ -100,21 +128,29 @@ def held_out_metrics(artifact, examples) -> dict:
 
     predictions = [artifact.predict(normalize(e.text)) for e in examples]
     intents = [p.intent for p in predictions]
-    confidence = [artifact.confidence_calibration(training.confidence_raw(p.p_intent_correct, p.p_risk, p.p_person))
-                  for p in predictions]
+    confidence = [
+        artifact.confidence_calibration(training.confidence_raw(p.p_intent_correct, p.p_risk, p.p_person))
+        for p in predictions
+    ]
     outcome = training.send_as_is(examples, intents)
     risky = [p.p_risk >= artifact.risk_threshold for p, e in zip(predictions, examples, strict=True) if e.risk]
     clean = [p.p_risk >= artifact.risk_threshold for p, e in zip(predictions, examples, strict=True) if not e.risk]
-    person = [p.p_person >= artifact.person_threshold for p, e in zip(predictions, examples, strict=True) if e.must_human]
+    person = [
+        p.p_person >= artifact.person_threshold for p, e in zip(predictions, examples, strict=True) if e.must_human
+    ]
     flagged = [p.p_risk >= artifact.risk_threshold or p.p_person >= artifact.person_threshold for p in predictions]
     sweep = []
     for t in SWEEP_THRESHOLDS:
         sent = [c >= t and not f for c, f in zip(confidence, flagged, strict=True)]
-        sweep.append({"threshold": t, "automation": round(float(np.mean(sent)), 4),
-                      "risky_sent": sum(s for s, e in zip(sent, examples, strict=True) if e.risk),
-                      "must_human_sent": sum(s for s, e in zip(sent, examples, strict=True) if e.must_human),
-                      "wrong_intent_sent": sum(s for s, p, e in zip(sent, intents, examples, strict=True)
-                                               if p != e.intent)})
+        sweep.append(
+            {
+                "threshold": t,
+                "automation": round(float(np.mean(sent)), 4),
+                "risky_sent": sum(s for s, e in zip(sent, examples, strict=True) if e.risk),
+                "must_human_sent": sum(s for s, e in zip(sent, examples, strict=True) if e.must_human),
+                "wrong_intent_sent": sum(s for s, p, e in zip(sent, intents, examples, strict=True) if p != e.intent),
+            }
+        )
     return {
         "sweep": sweep,
         "examples": len(examples),
@@ -132,7 +168,8 @@ def held_out_metrics(artifact, examples) -> dict:
 def model_activate(*, model: AgentModel, actor: str) -> AgentModel:
     """Make ``model`` the version its scope (its account, or every account) decides with."""
     AgentModel.objects.select_for_update().filter(account=model.account, is_active=True).exclude(pk=model.pk).update(
-        is_active=False)
+        is_active=False
+    )
     AgentModel.objects.filter(pk=model.pk).update(is_active=True, activated_at=timezone.now(), activated_by=actor[:64])
     transaction.on_commit(_clear_agent_cache)
     model.refresh_from_db()
@@ -146,11 +183,16 @@ def model_rollback(*, account: MarketAccount | None = None, actor: str) -> Agent
     current = AgentModel.objects.select_for_update().filter(account=account, is_active=True).first()
     if current is None:
         raise AgentModelError("no active version to roll back from")
-    previous = (AgentModel.objects.filter(account=account, activated_at__isnull=False, version__lt=current.version)
-                .order_by("-version").first())
+    previous = (
+        AgentModel.objects.filter(account=account, activated_at__isnull=False, version__lt=current.version)
+        .order_by("-version")
+        .first()
+    )
     AgentModel.objects.filter(pk=current.pk).update(is_active=False)
     transaction.on_commit(_clear_agent_cache)
-    log.info("agent-model-rolled-back from=%s to=%s by=%s", current.version, previous.version if previous else None, actor)
+    log.info(
+        "agent-model-rolled-back from=%s to=%s by=%s", current.version, previous.version if previous else None, actor
+    )
     return model_activate(model=previous, actor=actor) if previous else None
 
 

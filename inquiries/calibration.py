@@ -53,8 +53,10 @@ class IntentAgreement:
 def agreement_by_intent(*, days: int = 90, now: dt.datetime | None = None) -> dict[str, IntentAgreement]:
     since = (now or timezone.now()) - dt.timedelta(days=days)
     rows = (
-        Inquiry.objects.filter(created_at__gte=since, draft_agreement__isnull=False).exclude(intent="")
-        .values("intent").annotate(compared=Count("id"), agreed=Count("id", filter=Q(draft_agreement__gte=AGREE_AT)))
+        Inquiry.objects.filter(created_at__gte=since, draft_agreement__isnull=False)
+        .exclude(intent="")
+        .values("intent")
+        .annotate(compared=Count("id"), agreed=Count("id", filter=Q(draft_agreement__gte=AGREE_AT)))
     )
     return {r["intent"]: IntentAgreement(r["intent"], r["compared"], r["agreed"]) for r in rows}
 
@@ -66,7 +68,8 @@ def answer_calibration(*, days: int = 90, now: dt.datetime | None = None):
 
     since = (now or timezone.now()) - dt.timedelta(days=days)
     rows = (
-        Inquiry.objects.filter(decided_at__gte=since, draft_agreement__isnull=False).exclude(answer_kind="")
+        Inquiry.objects.filter(decided_at__gte=since, draft_agreement__isnull=False)
+        .exclude(answer_kind="")
         .values("account_id", "intent", "answer_kind")
         .annotate(compared=Count("id"), agreed=Count("id", filter=Q(draft_agreement__gte=AGREE_AT)))
     )
@@ -88,24 +91,52 @@ def past_answers(*, limit: int | None = None):
 
     limit = limit or MAX_ENTRIES
     rows = (
-        Inquiry.objects.filter(Q(status=Inquiry.Status.APPROVED, send_status=Inquiry.SendStatus.SENT)
-                               | Q(status=Inquiry.Status.ANSWERED_ELSEWHERE, external_answer__gt=""))
+        Inquiry.objects.filter(
+            Q(status=Inquiry.Status.APPROVED, send_status=Inquiry.SendStatus.SENT)
+            | Q(status=Inquiry.Status.ANSWERED_ELSEWHERE, external_answer__gt="")
+        )
         .order_by("-updated_at", "-id")
-        .values("id", "account_id", "title", "content", "product_id", "product_refs", "order_id", "order_refs",
-                "intent", "labelled_intent", "final_answer", "external_answer", "status", "reviewed_at", "updated_at")
-        [:limit]
+        .values(
+            "id",
+            "account_id",
+            "title",
+            "content",
+            "product_id",
+            "product_refs",
+            "order_id",
+            "order_refs",
+            "intent",
+            "labelled_intent",
+            "final_answer",
+            "external_answer",
+            "status",
+            "reviewed_at",
+            "updated_at",
+        )[:limit]
     )
     entries = []
     for r in rows:
         answer = r["final_answer"] if r["status"] == Inquiry.Status.APPROVED else r["external_answer"]
-        names_order = bool(r["order_id"] or (r["order_refs"] or {}).get("order_ids")
-                           or (r["order_refs"] or {}).get("product_order_ids"))
+        names_order = bool(
+            r["order_id"]
+            or (r["order_refs"] or {}).get("order_ids")
+            or (r["order_refs"] or {}).get("product_order_ids")
+        )
         if not reusable(answer or "", names_order=names_order):
             continue
         question = f"{r['title']}\n{r['content']}" if (r["title"] or "").strip() else r["content"]
         refs = tuple(dict.fromkeys([*(r["product_refs"] or []), *([r["product_id"]] if r["product_id"] else [])]))
         when = r["reviewed_at"] or r["updated_at"]
-        entries.append(PastAnswer(str(r["id"]), str(r["account_id"]), refs, r["labelled_intent"] or r["intent"], question,
-                                  answer.strip(), when.isoformat() if when else None))
+        entries.append(
+            PastAnswer(
+                str(r["id"]),
+                str(r["account_id"]),
+                refs,
+                r["labelled_intent"] or r["intent"],
+                question,
+                answer.strip(),
+                when.isoformat() if when else None,
+            )
+        )
     entries.reverse()
     return entries

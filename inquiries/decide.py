@@ -66,8 +66,14 @@ class DecideSummary:
     by_reason: dict[str, int] = field(default_factory=dict)
 
 
-def run_agent_for(inquiry: Inquiry | dict, *, account_name: str | None, seller_name: str = "",
-                  context: AgentContext | None = None, facts: InquiryFacts | None = None) -> dict:
+def run_agent_for(
+    inquiry: Inquiry | dict,
+    *,
+    account_name: str | None,
+    seller_name: str = "",
+    context: AgentContext | None = None,
+    facts: InquiryFacts | None = None,
+) -> dict:
     """The agent on one inquiry; ``context`` defaults to the account's (cached) context, ``facts`` to
     none (only the knowledge base answers)."""
     from inquiries.agent.loader import load_context
@@ -77,24 +83,34 @@ def run_agent_for(inquiry: Inquiry | dict, *, account_name: str | None, seller_n
     if context is None:
         context = load_context(account_name=account_name, seller_name=seller_name)
     _orders, _lines, item_ids = order_refs(inquiry)
-    return run_agent(content=get("content", "") or "", title=get("title", "") or "",
-                     product_name=get("product_name", "") or "", context=context, facts=facts, item_ids=item_ids)
+    return run_agent(
+        content=get("content", "") or "",
+        title=get("title", "") or "",
+        product_name=get("product_name", "") or "",
+        context=context,
+        facts=facts,
+        item_ids=item_ids,
+    )
 
 
-def policy_decision(agent_result: dict, controls: AccountControls, *, now: dt.datetime, used: int) -> tuple[str, str, dict, dt.datetime | None]:
+def policy_decision(
+    agent_result: dict, controls: AccountControls, *, now: dt.datetime, used: int
+) -> tuple[str, str, dict, dt.datetime | None]:
     """Map the agent's result through the policy: (status, reason, details, deferred_until)."""
-    allowed, reason, details = evaluate({
-        "intent": agent_result.get("intent") or "",
-        "confidence": agent_result.get("confidence") or 0.0,
-        "draft": agent_result.get("draft") or "",
-        "risk_hits": agent_result.get("risk_hits") or [],
-        "needs_human": bool(agent_result.get("needs_human")),
-        "reason": agent_result.get("reason") or "",
-        "grounded": bool(agent_result.get("grounded")),
-        "controls": controls,
-        "now": now,
-        "quota_used": used,
-    })
+    allowed, reason, details = evaluate(
+        {
+            "intent": agent_result.get("intent") or "",
+            "confidence": agent_result.get("confidence") or 0.0,
+            "draft": agent_result.get("draft") or "",
+            "risk_hits": agent_result.get("risk_hits") or [],
+            "needs_human": bool(agent_result.get("needs_human")),
+            "reason": agent_result.get("reason") or "",
+            "grounded": bool(agent_result.get("grounded")),
+            "controls": controls,
+            "now": now,
+            "quota_used": used,
+        }
+    )
     deferred = None
     if allowed and details.get("deferred_until"):
         deferred = dt.datetime.fromisoformat(details["deferred_until"])
@@ -114,12 +130,20 @@ class _Decision:
     events: list[dict]  # events.row() values
 
 
-def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, used: int | None,
-             account: MarketAccount | None = None, context: AgentContext | None = None,
-             facts: InquiryFacts | None = None) -> _Decision:
+def _prepare(
+    inquiry: Inquiry,
+    *,
+    controls: AccountControls,
+    now: dt.datetime,
+    used: int | None,
+    account: MarketAccount | None = None,
+    context: AgentContext | None = None,
+    facts: InquiryFacts | None = None,
+) -> _Decision:
     account = account or inquiry.account
-    agent_result = run_agent_for(inquiry, account_name=account.name, seller_name=account.seller_name, context=context,
-                                 facts=facts)
+    agent_result = run_agent_for(
+        inquiry, account_name=account.name, seller_name=account.seller_name, context=context, facts=facts
+    )
     if used is None:
         used = quota_used(account_id=inquiry.account_id, at=now)
     status, reason, details, deferred = policy_decision(agent_result, controls, now=now, used=used)
@@ -143,29 +167,60 @@ def _prepare(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime, u
         answer_kind=(agent_result.get("answer_kind") or "")[:20],
         updated_at=now,
     )
-    batch = [events.row(inquiry.pk, InquiryEvent.Type.DECIDED, actor_label=AGENT, at=now, from_status=Inquiry.Status.NEW,
-                        to_status=status, message=reason, data={"mode": mode, "intent": agent_result.get("intent"),
-                                                                "confidence": agent_result.get("confidence")})]
+    batch = [
+        events.row(
+            inquiry.pk,
+            InquiryEvent.Type.DECIDED,
+            actor_label=AGENT,
+            at=now,
+            from_status=Inquiry.Status.NEW,
+            to_status=status,
+            message=reason,
+            data={"mode": mode, "intent": agent_result.get("intent"), "confidence": agent_result.get("confidence")},
+        )
+    ]
     if deferred and sendable:
-        batch.append(events.row(inquiry.pk, InquiryEvent.Type.DEFERRED, actor_label=AGENT, at=now,
-                                message=gettext("영업시간 외: %(at)s로 미룸") % {"at": local_time(deferred, "%Y-%m-%d %H:%M")}))
+        batch.append(
+            events.row(
+                inquiry.pk,
+                InquiryEvent.Type.DEFERRED,
+                actor_label=AGENT,
+                at=now,
+                message=gettext("영업시간 외: %(at)s로 미룸") % {"at": local_time(deferred, "%Y-%m-%d %H:%M")},
+            )
+        )
     return _Decision(inquiry, status, details.get("reason_code", "?"), deferred, sendable, fields, batch)
 
 
 # What a decision writes on the inquiry row, in a fixed order (the batched statement is built from it).
-DECISION_FIELDS = ("status", "intent", "confidence_score", "risk_hits", "draft_answer", "final_answer", "decision_reason",
-                   "decision_trace", "decision_mode", "decided_at", "next_attempt_at", "order_fingerprint", "answer_kind",
-                   "updated_at")
+DECISION_FIELDS = (
+    "status",
+    "intent",
+    "confidence_score",
+    "risk_hits",
+    "draft_answer",
+    "final_answer",
+    "decision_reason",
+    "decision_trace",
+    "decision_mode",
+    "decided_at",
+    "next_attempt_at",
+    "order_fingerprint",
+    "answer_kind",
+    "updated_at",
+)
 
 
 def _write_orm(decisions: list[_Decision]) -> set[int]:
     """The conditional UPDATE, one row at a time: only a still-NEW inquiry is decided."""
     written = {
-        d.inquiry.pk for d in decisions
+        d.inquiry.pk
+        for d in decisions
         if Inquiry.objects.filter(pk=d.inquiry.pk, status=Inquiry.Status.NEW).update(**d.fields)
     }
-    InquiryEvent.objects.bulk_create([InquiryEvent(**event) for d in decisions if d.inquiry.pk in written
-                                      for event in d.events])
+    InquiryEvent.objects.bulk_create(
+        [InquiryEvent(**event) for d in decisions if d.inquiry.pk in written for event in d.events]
+    )
     return written
 
 
@@ -266,8 +321,9 @@ def _write_batch(decisions: list[_Decision]) -> list[_Decision]:
     return written
 
 
-def decide_one(inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime | None = None,
-               used: int | None = None) -> tuple[str, str, dt.datetime | None] | None:
+def decide_one(
+    inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime | None = None, used: int | None = None
+) -> tuple[str, str, dt.datetime | None] | None:
     """Decide one NEW inquiry; returns (status, reason code, deferred until) or None if already decided."""
     now = now or timezone.now()
     facts = load_facts([inquiry], now=now, lookups=True)[0]
@@ -299,8 +355,17 @@ def enqueue_send(inquiry_id: int) -> None:
 
 # The columns decide_new reads (the agent needs the text and the references to its facts, the policy
 # the account).
-_READ_FIELDS = ("id", "account_id", "content", "title", "product_name", "product_id", "order_id", "order_refs",
-                "product_refs")
+_READ_FIELDS = (
+    "id",
+    "account_id",
+    "content",
+    "title",
+    "product_name",
+    "product_id",
+    "order_id",
+    "order_refs",
+    "product_refs",
+)
 
 
 class _Run:
@@ -347,7 +412,9 @@ class _Rows:
 
     def next_batch(self, after: int, size: int) -> _Batch | None:
         """The next batch after id ``after``; None when no NEW row is left there."""
-        rows = list(Inquiry.objects.filter(status=Inquiry.Status.NEW, pk__gt=after).only(*_READ_FIELDS).order_by("pk")[:size])
+        rows = list(
+            Inquiry.objects.filter(status=Inquiry.Status.NEW, pk__gt=after).only(*_READ_FIELDS).order_by("pk")[:size]
+        )
         return _Batch(rows[-1].pk, rows) if rows else None
 
     def release(self, batch: _Batch) -> None:
@@ -409,12 +476,14 @@ class _ClaimedRows(_Rows):
         # chose, and every lock taken is reported back. (A row another processor decides and releases
         # right after this statement's snapshot can still be claimed here; the conditional write then
         # leaves it alone.)
-        candidates = list(Inquiry.objects.raw(
-            f"SELECT c.*, pg_try_advisory_lock(%s, (c.{pk} %% {_INT4_SPAN})::integer) AS claimed FROM ("
-            f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {status} = %s AND {pk} > %s "
-            f"AND {account} = ANY(%s::uuid[]) ORDER BY {pk} LIMIT %s) AS c",
-            [_ROW_CLAIM, Inquiry.Status.NEW, after, self.accounts, size],
-        ))
+        candidates = list(
+            Inquiry.objects.raw(
+                f"SELECT c.*, pg_try_advisory_lock(%s, (c.{pk} %% {_INT4_SPAN})::integer) AS claimed FROM ("
+                f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {status} = %s AND {pk} > %s "
+                f"AND {account} = ANY(%s::uuid[]) ORDER BY {pk} LIMIT %s) AS c",
+                [_ROW_CLAIM, Inquiry.Status.NEW, after, self.accounts, size],
+            )
+        )
         if not candidates:
             return None
         rows = sorted((inquiry for inquiry in candidates if inquiry.claimed), key=_pk)
@@ -422,12 +491,16 @@ class _ClaimedRows(_Rows):
 
     def release(self, batch: _Batch) -> None:
         if batch.claimed:
-            self._unlock(f"SELECT pg_advisory_unlock(%s, (id %% {_INT4_SPAN})::integer) FROM unnest(%s::bigint[]) AS id",
-                         [_ROW_CLAIM, batch.claimed])
+            self._unlock(
+                f"SELECT pg_advisory_unlock(%s, (id %% {_INT4_SPAN})::integer) FROM unnest(%s::bigint[]) AS id",
+                [_ROW_CLAIM, batch.claimed],
+            )
 
     def end(self) -> None:
         if self.held:
-            self._unlock("SELECT pg_advisory_unlock(%s, key) FROM unnest(%s::integer[]) AS key", [_ACCOUNT_CLAIM, self.held])
+            self._unlock(
+                "SELECT pg_advisory_unlock(%s, key) FROM unnest(%s::integer[]) AS key", [_ACCOUNT_CLAIM, self.held]
+            )
             self.held = []
 
     @staticmethod
@@ -484,8 +557,15 @@ def _prepare_batch(inquiries: list[Inquiry], run: _Run, summary: DecideSummary) 
         if context is None:
             context = contexts[account_id] = load_context(account_name=account.name, seller_name=account.seller_name)
         try:
-            decision = _prepare(inquiry, controls=controls, now=now, used=run.used[account_id], account=account,
-                                context=context, facts=inquiry_facts)
+            decision = _prepare(
+                inquiry,
+                controls=controls,
+                now=now,
+                used=run.used[account_id],
+                account=account,
+                context=context,
+                facts=inquiry_facts,
+            )
         except Exception:
             log.exception("Inquiry %s: decision failed; left NEW for the next run", inquiry.pk)
             summary.errors += 1

@@ -37,9 +37,19 @@ def record(
 def row(inquiry_id: int, type: str, *, actor_label: str, at: dt.datetime, **fields) -> dict:
     """An event as the column values a bulk insert writes (keyed by attribute name), without a model
     instance: the decision batch builds one per inquiry."""
-    values = {"inquiry_id": inquiry_id, "type": type, "at": at, "actor_id": None, "actor_label": actor_label[:64],
-              "from_status": "", "to_status": "", "from_send_status": "", "to_send_status": "", "message": "",
-              "data": {}}
+    values = {
+        "inquiry_id": inquiry_id,
+        "type": type,
+        "at": at,
+        "actor_id": None,
+        "actor_label": actor_label[:64],
+        "from_status": "",
+        "to_status": "",
+        "from_send_status": "",
+        "to_send_status": "",
+        "message": "",
+        "data": {},
+    }
     values.update(fields)
     values["message"] = values["message"][:500]
     return values

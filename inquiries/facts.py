@@ -38,7 +38,11 @@ def order_refs(inquiry: Any) -> tuple[list[str], list[str], list[str]]:
     first = _get(inquiry, "order_id")
     if first and str(first) not in order_ids:
         order_ids.insert(0, str(first))
-    return order_ids, [str(i) for i in refs.get("product_order_ids") or ()], [str(i) for i in refs.get("item_ids") or ()]
+    return (
+        order_ids,
+        [str(i) for i in refs.get("product_order_ids") or ()],
+        [str(i) for i in refs.get("item_ids") or ()],
+    )
 
 
 def product_refs(inquiry: Any) -> list[str]:
@@ -57,15 +61,26 @@ def shipping_facts(policy: ShippingPolicy) -> ShippingFacts:
     from markets.models import Carrier
 
     return ShippingFacts(
-        account_id=str(policy.account_id), complete=policy.is_complete, dispatch_cutoff=policy.dispatch_cutoff,
-        dispatch_lead_days=policy.dispatch_lead_days, ships_on_saturday=policy.ships_on_saturday,
+        account_id=str(policy.account_id),
+        complete=policy.is_complete,
+        dispatch_cutoff=policy.dispatch_cutoff,
+        dispatch_lead_days=policy.dispatch_lead_days,
+        ships_on_saturday=policy.ships_on_saturday,
         carrier_name=str(Carrier(policy.carrier_code).label) if policy.carrier_code in Carrier.values else "",
-        transit_days_min=policy.transit_days_min, transit_days_max=policy.transit_days_max,
-        base_fee=policy.base_fee, free_shipping_threshold=policy.free_shipping_threshold,
-        jeju_surcharge=policy.jeju_surcharge, remote_surcharge=policy.remote_surcharge, return_fee=policy.return_fee,
-        exchange_fee=policy.exchange_fee, return_address=policy.return_address, dawn_delivery=policy.dawn_delivery,
-        convenience_pickup=policy.convenience_pickup, overseas_shipping=policy.overseas_shipping,
-        stalled_after_days=policy.stalled_after_days, updated_at=policy.updated_at,
+        transit_days_min=policy.transit_days_min,
+        transit_days_max=policy.transit_days_max,
+        base_fee=policy.base_fee,
+        free_shipping_threshold=policy.free_shipping_threshold,
+        jeju_surcharge=policy.jeju_surcharge,
+        remote_surcharge=policy.remote_surcharge,
+        return_fee=policy.return_fee,
+        exchange_fee=policy.exchange_fee,
+        return_address=policy.return_address,
+        dawn_delivery=policy.dawn_delivery,
+        convenience_pickup=policy.convenience_pickup,
+        overseas_shipping=policy.overseas_shipping,
+        stalled_after_days=policy.stalled_after_days,
+        updated_at=policy.updated_at,
     )
 
 
@@ -97,9 +112,12 @@ def product_catalog() -> dict[tuple[str | None, str], ProductFacts]:
             return _catalog.by_id
     by_id: dict[tuple[str | None, str], ProductFacts] = {}
     for product in ProductKnowledge.objects.filter(is_active=True).prefetch_related("facts").order_by("pk"):
-        facts = ProductFacts(product.product_id, product.name,
-                             tuple(ProductFact(str(f.pk), f.text) for f in product.facts.all() if f.text.strip()),
-                             product.updated_at)
+        facts = ProductFacts(
+            product.product_id,
+            product.name,
+            tuple(ProductFact(str(f.pk), f.text) for f in product.facts.all() if f.text.strip()),
+            product.updated_at,
+        )
         account = str(product.account_id) if product.account_id else None
         for pid in product.all_ids:
             by_id.setdefault((account, pid), facts)
@@ -111,7 +129,7 @@ def product_catalog() -> dict[tuple[str | None, str], ProductFacts]:
 def product_for(account_id: Any, refs: Sequence[str], catalog: dict) -> ProductFacts | None:
     """The account's own knowledge of the product first, then knowledge shared by every account."""
     account = str(account_id) if account_id else None
-    for scope in ((account, None) if account else (None,)):
+    for scope in (account, None) if account else (None,):
         for ref in refs:
             found = catalog.get((scope, ref))
             if found is not None:
@@ -122,9 +140,27 @@ def product_for(account_id: Any, refs: Sequence[str], catalog: dict) -> ProductF
 # --- the batch -------------------------------------------------------------------------------------------
 
 
-_ORDER_FIELDS = ("account_id", "line_id", "order_id", "status", "raw_status", "claim_type", "claim_status",
-                 "delivery_issue", "carrier_name", "tracking_number", "paid_at", "shipped_at", "delivered_at",
-                 "expected_dispatch_date", "last_movement_at", "product_ids", "product_name", "synced_at", "fingerprint")
+_ORDER_FIELDS = (
+    "account_id",
+    "line_id",
+    "order_id",
+    "status",
+    "raw_status",
+    "claim_type",
+    "claim_status",
+    "delivery_issue",
+    "carrier_name",
+    "tracking_number",
+    "paid_at",
+    "shipped_at",
+    "delivered_at",
+    "expected_dispatch_date",
+    "last_movement_at",
+    "product_ids",
+    "product_name",
+    "synced_at",
+    "fingerprint",
+)
 
 
 @dataclass(frozen=True)
@@ -151,15 +187,23 @@ def _orders(keys: set[tuple[str, str]], lines: set[tuple[str, str]]) -> list[_Mi
     return out
 
 
-def load_facts(inquiries: Iterable[Any], *, now: dt.datetime, lookups: bool, account: MarketAccount | None = None,
-               accounts: dict | None = None) -> list[InquiryFacts]:
+def load_facts(
+    inquiries: Iterable[Any],
+    *,
+    now: dt.datetime,
+    lookups: bool,
+    account: MarketAccount | None = None,
+    accounts: dict | None = None,
+) -> list[InquiryFacts]:
     """``InquiryFacts`` for each inquiry, in order. ``lookups``: ask the marketplace once
     for each order the mirror does not have (never inside a transaction). ``account``: judge items that
     belong to no stored account (simulation input) with this account's policy and knowledge."""
     items = list(inquiries)
     account_of = {id(i): str(_get(i, "account_id") or (account.pk if account else "")) or None for i in items}
-    policies = {str(p.account_id): shipping_facts(p)
-                for p in ShippingPolicy.objects.filter(account_id__in={a for a in account_of.values() if a})}
+    policies = {
+        str(p.account_id): shipping_facts(p)
+        for p in ShippingPolicy.objects.filter(account_id__in={a for a in account_of.values() if a})
+    }
     keys, line_keys = set(), set()
     for item in items:
         acc = account_of[id(item)]
@@ -198,12 +242,17 @@ def load_facts(inquiries: Iterable[Any], *, now: dt.datetime, lookups: bool, acc
             looked = lookup_results.get((acc, (orders or pos)[0]))
             if looked is not None:
                 outcome, error = looked.outcome, looked.error
-        result.append(InquiryFacts(
-            now=now, order_ids=tuple(orders or pos), order_lookup=outcome, lookup_error=error,
-            orders=tuple(r.fact for r in sorted(lines.values(), key=lambda r: r.line_id)),
-            shipping=policies.get(acc) if acc else None,
-            product=product_for(acc, product_refs(item), catalog),
-        ))
+        result.append(
+            InquiryFacts(
+                now=now,
+                order_ids=tuple(orders or pos),
+                order_lookup=outcome,
+                lookup_error=error,
+                orders=tuple(r.fact for r in sorted(lines.values(), key=lambda r: r.line_id)),
+                shipping=policies.get(acc) if acc else None,
+                product=product_for(acc, product_refs(item), catalog),
+            )
+        )
     return result
 
 
@@ -224,6 +273,7 @@ def _look_up_missing(items: list, account_of: dict, found: set, accounts: dict, 
             continue
         account = accounts.get(acc) or MarketAccount.objects.get(pk=acc)
         accounts[acc] = account
-        results[key] = lookup_order(account, order_id=orders[0] if orders else None, product_order_ids=pos or None,
-                                    now=now)
+        results[key] = lookup_order(
+            account, order_id=orders[0] if orders else None, product_order_ids=pos or None, now=now
+        )
     return results

@@ -19,7 +19,9 @@ class Intent(models.Model):
     name = models.CharField(_("의도"), max_length=32, unique=True)
     description = models.CharField(_("설명"), max_length=200, blank=True)
     patterns = models.JSONField(
-        _("분류 패턴"), default=list, blank=True,
+        _("분류 패턴"),
+        default=list,
+        blank=True,
         help_text=_("키워드 목록. 정규식은 're:'로 시작합니다. 규칙 기반 분류기가 씁니다."),
     )
     is_active = models.BooleanField(_("사용"), default=True)
@@ -38,23 +40,34 @@ class Intent(models.Model):
 class KnowledgeEntry(models.Model):
     """One answer of the knowledge base the agent drafts from; ops maintain these in the admin."""
 
-    intent = models.ForeignKey(Intent, on_delete=models.PROTECT, related_name="knowledge_entries", verbose_name=_("의도"))
+    intent = models.ForeignKey(
+        Intent, on_delete=models.PROTECT, related_name="knowledge_entries", verbose_name=_("의도")
+    )
     title = models.CharField(_("제목"), max_length=120)
-    keywords = models.JSONField(_("키워드"), default=list, blank=True, help_text=_("이 답변이 맞는 질문에 나오는 단어들"))
+    keywords = models.JSONField(
+        _("키워드"), default=list, blank=True, help_text=_("이 답변이 맞는 질문에 나오는 단어들")
+    )
     body = models.TextField(
         _("답변 본문"),
         help_text=_("치환자: {seller_name}, {product_name}, {customer_greeting}. 알 수 없는 치환자는 비워집니다."),
     )
     account = models.ForeignKey(
-        MarketAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="knowledge_entries",
+        MarketAccount,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="knowledge_entries",
         verbose_name=_("계정 한정"),
     )
     product_id = models.CharField(_("상품 한정(상품 ID)"), max_length=64, blank=True)
     priority = models.SmallIntegerField(_("우선순위"), default=0)
     states_facts = models.BooleanField(
-        _("사실을 담은 답변"), default=True,
-        help_text=_("판매자의 절차·정책을 그대로 말하는 답변이면 켭니다. '상세페이지/설명서를 참고해 주세요' 같은 일반 안내는 "
-                    "끄세요: 그런 답변만으로는 자동 전송하지 않고 사람이 답합니다."),
+        _("사실을 담은 답변"),
+        default=True,
+        help_text=_(
+            "판매자의 절차·정책을 그대로 말하는 답변이면 켭니다. '상세페이지/설명서를 참고해 주세요' 같은 일반 안내는 "
+            "끄세요: 그런 답변만으로는 자동 전송하지 않고 사람이 답합니다."
+        ),
     )
     is_active = models.BooleanField(_("사용"), default=True)
     updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
@@ -74,13 +87,23 @@ class ProductKnowledge(models.Model):
     the facts a 사용법/상품문의 answer is written from. Without a matching fact a person answers."""
 
     account = models.ForeignKey(
-        MarketAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="product_knowledge",
-        verbose_name=_("계정 한정"), help_text=_("비우면 모든 계정의 같은 상품 ID에 적용됩니다."),
+        MarketAccount,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="product_knowledge",
+        verbose_name=_("계정 한정"),
+        help_text=_("비우면 모든 계정의 같은 상품 ID에 적용됩니다."),
     )
-    product_id = models.CharField(_("상품 ID"), max_length=64,
-                                  help_text=_("문의에 오는 마켓 상품 ID (쿠팡 상품ID·옵션ID, 네이버 상품번호)"))
-    aliases = models.JSONField(_("같은 상품의 다른 ID"), default=list, blank=True,
-                               help_text=_("예: 쿠팡 옵션ID(vendorItemId), 판매자상품ID. 어느 ID로 문의가 와도 찾습니다."))
+    product_id = models.CharField(
+        _("상품 ID"), max_length=64, help_text=_("문의에 오는 마켓 상품 ID (쿠팡 상품ID·옵션ID, 네이버 상품번호)")
+    )
+    aliases = models.JSONField(
+        _("같은 상품의 다른 ID"),
+        default=list,
+        blank=True,
+        help_text=_("예: 쿠팡 옵션ID(vendorItemId), 판매자상품ID. 어느 ID로 문의가 와도 찾습니다."),
+    )
     name = models.CharField(_("상품명"), max_length=300)
     is_active = models.BooleanField(_("사용"), default=True)
     updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
@@ -93,8 +116,9 @@ class ProductKnowledge(models.Model):
         verbose_name_plural = _("상품 지식")
         constraints = [
             models.UniqueConstraint(fields=["account", "product_id"], name="product_knowledge_unique"),
-            models.UniqueConstraint(fields=["product_id"], condition=Q(account__isnull=True),
-                                    name="product_knowledge_unique_shared"),
+            models.UniqueConstraint(
+                fields=["product_id"], condition=Q(account__isnull=True), name="product_knowledge_unique_shared"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -108,8 +132,9 @@ class ProductKnowledge(models.Model):
 class ProductFact(models.Model):
     """One sentence the seller stands behind, e.g. "타이머는 전원 버튼을 두 번 누르면 10분 단위로 맞춰집니다."."""
 
-    product = models.ForeignKey(ProductKnowledge, on_delete=models.CASCADE, related_name="facts",
-                                verbose_name=_("상품"))
+    product = models.ForeignKey(
+        ProductKnowledge, on_delete=models.CASCADE, related_name="facts", verbose_name=_("상품")
+    )
     text = models.TextField(_("사실 (한 문장)"))
     sort_order = models.PositiveSmallIntegerField(_("순서"), default=0)
     # Answers are written from these sentences: who changed which one, and when, must stay visible.
@@ -132,16 +157,24 @@ class AgentModel(models.Model):
 
     version = models.PositiveIntegerField(_("버전"), unique=True)
     account = models.ForeignKey(
-        MarketAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="agent_models",
-        verbose_name=_("계정 한정"), help_text=_("비우면 모든 계정에 쓰입니다. 계정 전용 버전이 있으면 그 계정에는 그것을 씁니다."),
+        MarketAccount,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="agent_models",
+        verbose_name=_("계정 한정"),
+        help_text=_("비우면 모든 계정에 쓰입니다. 계정 전용 버전이 있으면 그 계정에는 그것을 씁니다."),
     )
     is_active = models.BooleanField(_("사용 중"), default=False)
     created_at = models.DateTimeField(_("만든 시각"), auto_now_add=True)
     created_by = models.CharField(_("만든 사람"), max_length=64)
     activated_at = models.DateTimeField(_("사용 시작"), null=True, blank=True)
     activated_by = models.CharField(_("사용 시작한 사람"), max_length=64, blank=True)
-    training_data = models.JSONField(_("학습 데이터"), default=dict,
-                                     help_text=_("출처별 예시 수: 기본 제공 데이터, 판매자가 고친 의도, 사람이 보낸 답변"))
+    training_data = models.JSONField(
+        _("학습 데이터"),
+        default=dict,
+        help_text=_("출처별 예시 수: 기본 제공 데이터, 판매자가 고친 의도, 사람이 보낸 답변"),
+    )
     metrics = models.JSONField(_("평가 수치"), default=dict)
     notes = models.CharField(_("메모"), max_length=300, blank=True)
     artifact = models.BinaryField(_("학습된 모델 파일"), editable=False)
@@ -153,9 +186,14 @@ class AgentModel(models.Model):
         verbose_name_plural = _("AI 모델 버전")
         permissions = [("activate_agentmodel", _("AI 모델 버전 사용·되돌리기"))]
         constraints = [
-            models.UniqueConstraint(fields=["account"], condition=Q(is_active=True), name="agent_model_one_active_per_account"),
-            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True, account__isnull=True),
-                                    name="agent_model_one_active_shared"),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(is_active=True), name="agent_model_one_active_per_account"
+            ),
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True, account__isnull=True),
+                name="agent_model_one_active_shared",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -163,12 +201,14 @@ class AgentModel(models.Model):
 
 
 class InquiryQuerySet(models.QuerySet["Inquiry"]):
-    def needing_review(self) -> "InquiryQuerySet":
+    def needing_review(self) -> InquiryQuerySet:
         """The human review queue: needs a person, shadow candidates, and sends that finally failed."""
         return self.filter(Inquiry.REVIEW_QUEUE_Q)
 
-    def due_for_send(self) -> "InquiryQuerySet":
-        return self.filter(Inquiry.DUE_Q).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=models.functions.Now()))
+    def due_for_send(self) -> InquiryQuerySet:
+        return self.filter(Inquiry.DUE_Q).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=models.functions.Now())
+        )
 
 
 class Inquiry(models.Model):
@@ -192,7 +232,9 @@ class Inquiry(models.Model):
         TEST = "TEST", _("테스트")
         LIVE = "LIVE", _("실전송")
 
-    account = models.ForeignKey(MarketAccount, on_delete=models.PROTECT, related_name="inquiries", verbose_name=_("계정"))
+    account = models.ForeignKey(
+        MarketAccount, on_delete=models.PROTECT, related_name="inquiries", verbose_name=_("계정")
+    )
     market_code = models.CharField(_("마켓"), max_length=16, choices=MarketCode.choices)
     kind = models.CharField(_("문의 종류"), max_length=32, choices=InquiryKind.choices)
     external_id = models.CharField(_("마켓 문의 ID"), max_length=64)
@@ -206,11 +248,14 @@ class Inquiry(models.Model):
     product_name = models.CharField(_("상품명"), max_length=300, blank=True)
     order_id = models.CharField(_("주문번호"), max_length=64, blank=True)
     order_refs = models.JSONField(
-        _("주문 참조"), default=dict, blank=True,
+        _("주문 참조"),
+        default=dict,
+        blank=True,
         help_text=_("문의가 가리키는 주문: order_ids, product_order_ids(네이버 상품주문번호), item_ids(쿠팡 옵션ID)"),
     )
-    product_refs = models.JSONField(_("상품 참조"), default=list, blank=True,
-                                    help_text=_("문의에 있는 상품 ID들 (상품ID, 판매자상품ID, 옵션ID)"))
+    product_refs = models.JSONField(
+        _("상품 참조"), default=list, blank=True, help_text=_("문의에 있는 상품 ID들 (상품ID, 판매자상품ID, 옵션ID)")
+    )
     buyer_name_masked = models.CharField(_("고객명(마스킹)"), max_length=64, blank=True)
     reply_context = models.JSONField(_("답변 전송 정보"), default=dict, blank=True)
     raw_payload = models.JSONField(_("원본 데이터"), default=dict, blank=True)
@@ -227,20 +272,29 @@ class Inquiry(models.Model):
     decision_mode = models.CharField(_("판정 시 모드"), max_length=8, choices=Mode.choices, blank=True)
     decided_at = models.DateTimeField(_("판정 시각"), null=True, blank=True)
     answer_kind = models.CharField(
-        _("답변 근거 종류"), max_length=20, blank=True,
+        _("답변 근거 종류"),
+        max_length=20,
+        blank=True,
         help_text=_("초안을 무엇으로 썼는지: order_status, shipping_policy, product_facts, past_answer, knowledge"),
     )
     labelled_intent = models.CharField(
-        _("사람이 정한 의도"), max_length=32, blank=True,
+        _("사람이 정한 의도"),
+        max_length=32,
+        blank=True,
         help_text=_("검토 대기열에서 사람이 확인하거나 고친 의도. 다음 학습(train_agent)에 쓰입니다."),
     )
     order_fingerprint = models.CharField(
-        _("답변에 쓴 주문 상태"), max_length=500, blank=True, editable=False,
+        _("답변에 쓴 주문 상태"),
+        max_length=500,
+        blank=True,
+        editable=False,
         help_text=_("초안에 쓴 주문 줄과 그 상태 지문. 전송 직전에 주문이 바뀌었으면 보내지 않습니다."),
     )
 
     # the send
-    send_status = models.CharField(_("전송 상태"), max_length=16, choices=SendStatus.choices, default=SendStatus.NOT_SENT)
+    send_status = models.CharField(
+        _("전송 상태"), max_length=16, choices=SendStatus.choices, default=SendStatus.NOT_SENT
+    )
     send_attempts = models.PositiveIntegerField(_("전송 시도"), default=0)
     last_send_error = models.TextField(_("마지막 전송 오류"), blank=True)
     is_test_mode = models.BooleanField(_("테스트 모드 기록"), default=False)
@@ -254,14 +308,22 @@ class Inquiry(models.Model):
 
     # human review
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("검토자")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("검토자"),
     )
     reviewed_at = models.DateTimeField(_("검토 시각"), null=True, blank=True)
     human_edited = models.BooleanField(_("사람이 초안 수정"), null=True, blank=True)
-    external_answer = models.TextField(_("마켓에서 확인한 답변"), blank=True,
-                                       help_text=_("partialauto 밖(판매자센터 등)에서 사람이 보낸 답변"))
+    external_answer = models.TextField(
+        _("마켓에서 확인한 답변"), blank=True, help_text=_("partialauto 밖(판매자센터 등)에서 사람이 보낸 답변")
+    )
     draft_agreement = models.FloatField(
-        _("초안 일치도"), null=True, blank=True,
+        _("초안 일치도"),
+        null=True,
+        blank=True,
         help_text=_("AI 초안과 사람이 실제로 보낸 답변의 유사도 (0~1). 의도별 보정에 쓰입니다."),
     )
     review_note = models.TextField(_("검토 메모"), blank=True)
@@ -275,7 +337,9 @@ class Inquiry(models.Model):
         | Q(status="AUTO_SEND", decision_mode="SHADOW", send_status="NOT_SENT")
         | Q(status__in=["AUTO_SEND", "APPROVED"], send_status="SEND_FAILED", is_test_mode=True)
     )
-    DUE_Q = Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]) & ~Q(decision_mode="SHADOW", status="AUTO_SEND")
+    DUE_Q = Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]) & ~Q(
+        decision_mode="SHADOW", status="AUTO_SEND"
+    )
 
     class Meta:
         db_table = "market_inquiry_raw"
@@ -307,25 +371,31 @@ class Inquiry(models.Model):
             models.Index(fields=["send_status", "created_at"], name="inquiry_sendst_created_idx"),
             # send sweeper: only rows that may be due
             models.Index(
-                fields=["next_attempt_at", "id"], name="inquiry_due_idx",
+                fields=["next_attempt_at", "id"],
+                name="inquiry_due_idx",
                 condition=Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]),
             ),
             # the sweep's batch claim takes a few due rows per account (inquiries.sending._lock_due_ids)
             models.Index(
-                fields=["account", "next_attempt_at", "id"], name="inquiry_account_due_idx",
+                fields=["account", "next_attempt_at", "id"],
+                name="inquiry_account_due_idx",
                 condition=Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]),
             ),
             # reconciler: in-flight and unknown rows only. On claimed_at (what it filters SENDING rows by),
             # not on lease_expires_at: the lease renewal right before each marketplace call then changes
             # no indexed column and PostgreSQL can do it as a HOT update.
             models.Index(
-                fields=["claimed_at"], name="inquiry_inflight_claimed_idx",
+                fields=["claimed_at"],
+                name="inquiry_inflight_claimed_idx",
                 condition=Q(send_status__in=["SENDING", "SEND_UNKNOWN"]),
             ),
             # the monitor's risk-keyword rule: AUTO_SEND decisions of the last hour
             models.Index(fields=["decided_at"], name="inquiry_autosend_decided_idx", condition=Q(status="AUTO_SEND")),
-            models.Index(fields=["status", "-created_at"], name="inquiry_review_idx",
-                         condition=Q(status__in=["HUMAN_REVIEW", "AUTO_SEND"])),
+            models.Index(
+                fields=["status", "-created_at"],
+                name="inquiry_review_idx",
+                condition=Q(status__in=["HUMAN_REVIEW", "AUTO_SEND"]),
+            ),
             models.Index(fields=["sent_at"], name="inquiry_sent_at_idx", condition=Q(send_status="SENT")),
         ]
 
@@ -356,8 +426,17 @@ class InquiryEvent(models.Model):
     inquiry = models.ForeignKey(Inquiry, verbose_name=_("문의"), on_delete=models.CASCADE, related_name="events")
     type = models.CharField(_("종류"), max_length=24, choices=Type.choices)
     at = models.DateTimeField(_("시각"), default=timezone.now)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("사람"))
-    actor_label = models.CharField(_("행위자"), max_length=64, help_text=_("사람이면 사용자 이름, 아니면 system:worker 같은 시스템 이름"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("사람"),
+    )
+    actor_label = models.CharField(
+        _("행위자"), max_length=64, help_text=_("사람이면 사용자 이름, 아니면 system:worker 같은 시스템 이름")
+    )
     from_status = models.CharField(_("이전 상태"), max_length=24, blank=True)
     to_status = models.CharField(_("바뀐 상태"), max_length=24, blank=True)
     from_send_status = models.CharField(_("이전 전송 상태"), max_length=16, blank=True)
@@ -395,8 +474,12 @@ class SendAttempt(models.Model):
     # becomes DELIVERED, FAILED_RETRYABLE (confirmed not delivered) or ALREADY_ANSWERED.
     FAILURES = ("FAILED_RETRYABLE", "FAILED_PERMANENT", "AUTH_ERROR")
 
-    inquiry = models.ForeignKey(Inquiry, verbose_name=_("문의"), on_delete=models.CASCADE, related_name="send_attempt_log")
-    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="send_attempts")
+    inquiry = models.ForeignKey(
+        Inquiry, verbose_name=_("문의"), on_delete=models.CASCADE, related_name="send_attempt_log"
+    )
+    account = models.ForeignKey(
+        MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="send_attempts"
+    )
     market_code = models.CharField(_("마켓"), max_length=16, choices=MarketCode.choices)
     attempt_no = models.PositiveIntegerField(_("시도 번호"))
     claim_token = models.UUIDField(_("전송 점유 토큰"))

@@ -55,15 +55,30 @@ def inquiry_approve(*, inquiry: Inquiry, user, answer: str, note: str = "", inte
     edited = _normalized(answer) != _normalized(inquiry.draft_answer)
     labelled, change = _labelled(inquiry, intent)
     n = Inquiry.objects.filter(Q(pk=inquiry.pk), status__in=_OPEN_STATUS, send_status__in=_OPEN_SEND).update(
-        status=ST.APPROVED, final_answer=answer, human_edited=edited, draft_agreement=similarity(inquiry.draft_answer, answer),
-        labelled_intent=labelled, reviewed_by=user, reviewed_at=timezone.now(),
-        review_note=note, is_test_mode=False, next_attempt_at=None, updated_at=timezone.now(),
+        status=ST.APPROVED,
+        final_answer=answer,
+        human_edited=edited,
+        draft_agreement=similarity(inquiry.draft_answer, answer),
+        labelled_intent=labelled,
+        reviewed_by=user,
+        reviewed_at=timezone.now(),
+        review_note=note,
+        is_test_mode=False,
+        next_attempt_at=None,
+        updated_at=timezone.now(),
     )
     if not n:
         raise ReviewError("this inquiry is being sent, was sent or is closed: it can no longer be approved")
-    events.record(inquiry, InquiryEvent.Type.APPROVED, actor_label="", actor=user, from_status=inquiry.status,
-                  to_status=ST.APPROVED, message="edited and approved" if edited else "approved as drafted",
-                  data={"edited": edited, **change})
+    events.record(
+        inquiry,
+        InquiryEvent.Type.APPROVED,
+        actor_label="",
+        actor=user,
+        from_status=inquiry.status,
+        to_status=ST.APPROVED,
+        message="edited and approved" if edited else "approved as drafted",
+        data={"edited": edited, **change},
+    )
     from inquiries.decide import enqueue_send
 
     transaction.on_commit(lambda: enqueue_send(inquiry.pk))
@@ -76,12 +91,25 @@ def inquiry_close(*, inquiry: Inquiry, user, note: str = "", intent: str | None 
     _check(user)
     labelled, change = _labelled(inquiry, intent)
     n = Inquiry.objects.filter(pk=inquiry.pk, status__in=_OPEN_STATUS, send_status__in=_OPEN_SEND).update(
-        status=ST.CLOSED, reviewed_by=user, reviewed_at=timezone.now(), review_note=note, next_attempt_at=None,
-        labelled_intent=labelled, updated_at=timezone.now(),
+        status=ST.CLOSED,
+        reviewed_by=user,
+        reviewed_at=timezone.now(),
+        review_note=note,
+        next_attempt_at=None,
+        labelled_intent=labelled,
+        updated_at=timezone.now(),
     )
     if not n:
         raise ReviewError("this inquiry is being sent, was sent or is already closed")
-    events.record(inquiry, InquiryEvent.Type.CLOSED, actor_label="", actor=user, from_status=inquiry.status,
-                  to_status=ST.CLOSED, message=note or "closed without an answer", data=change)
+    events.record(
+        inquiry,
+        InquiryEvent.Type.CLOSED,
+        actor_label="",
+        actor=user,
+        from_status=inquiry.status,
+        to_status=ST.CLOSED,
+        message=note or "closed without an answer",
+        data=change,
+    )
     inquiry.refresh_from_db()
     return inquiry

@@ -49,6 +49,7 @@ TEST_MODE_ERROR = "[TEST_MODE] Real API send blocked"
 WORKER = "system:worker"
 RECONCILER = "system:reconciler"
 
+
 # After an unknown outcome, wait this long before concluding "not delivered" from a lookup that
 # shows no answer: an in-flight request must no longer be able to land (read timeout + gateway).
 def quiet_seconds() -> int:
@@ -61,7 +62,7 @@ BACKOFF_CAP_SECONDS = 30 * 60
 
 S = Inquiry.SendStatus
 ST = Inquiry.Status
-O = SendAttempt.Outcome
+Out = SendAttempt.Outcome
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,9 @@ class Claim:
 @dataclass(frozen=True)
 class SendReport:
     inquiry_id: int
-    result: str  # SENT, SEND_FAILED, SEND_UNKNOWN, TEST_MODE, NOT_CLAIMED, DEFERRED, ESCALATED, ANSWERED_ELSEWHERE, BLOCKED, HELD, FENCED
+    # SENT, SEND_FAILED, SEND_UNKNOWN, TEST_MODE, NOT_CLAIMED, DEFERRED, ESCALATED, ANSWERED_ELSEWHERE,
+    # BLOCKED, HELD, FENCED
+    result: str
     detail: str = ""
 
 
@@ -115,7 +118,9 @@ class _QuotaExhausted(Exception):
     pass
 
 
-def claim(inquiry_id: int, *, glob: GlobalControls | None = None, actor_label: str = WORKER) -> tuple[Claim | None, Inquiry | None, AccountControls | None]:
+def claim(
+    inquiry_id: int, *, glob: GlobalControls | None = None, actor_label: str = WORKER
+) -> tuple[Claim | None, Inquiry | None, AccountControls | None]:
     """Take the send of one inquiry. Returns (None, …) when another worker owns it or it is not due."""
     glob = glob or load_global()
     token = uuid.uuid4()
@@ -125,7 +130,8 @@ def claim(inquiry_id: int, *, glob: GlobalControls | None = None, actor_label: s
         # transaction that could roll back after the marketplace said 200.
         with transaction.atomic(durable=True):
             updated = (
-                due_queryset().filter(pk=inquiry_id)
+                due_queryset()
+                .filter(pk=inquiry_id)
                 .filter(Q(send_attempts__lt=glob.max_send_attempts) | Q(send_attempts__isnull=True))
                 .update(
                     send_status=S.SENDING,
@@ -147,12 +153,21 @@ def claim(inquiry_id: int, *, glob: GlobalControls | None = None, actor_label: s
                 if not quota_consume(account_id=inquiry.account_id, limit=controls.daily_quota):
                     raise _QuotaExhausted
             SendAttempt.objects.create(
-                inquiry=inquiry, account=inquiry.account, market_code=inquiry.market_code,
-                attempt_no=inquiry.send_attempts, claim_token=token, is_test_mode=(mode == Mode.TEST),
+                inquiry=inquiry,
+                account=inquiry.account,
+                market_code=inquiry.market_code,
+                attempt_no=inquiry.send_attempts,
+                claim_token=token,
+                is_test_mode=(mode == Mode.TEST),
             )
-            events.record(inquiry, InquiryEvent.Type.CLAIMED, actor_label=actor_label,
-                          from_send_status="", to_send_status=S.SENDING,
-                          data={"attempt": inquiry.send_attempts, "claim": str(token), "mode": mode})
+            events.record(
+                inquiry,
+                InquiryEvent.Type.CLAIMED,
+                actor_label=actor_label,
+                from_send_status="",
+                to_send_status=S.SENDING,
+                data={"attempt": inquiry.send_attempts, "claim": str(token), "mode": mode},
+            )
     except _QuotaExhausted:
         _escalate_quota(inquiry_id, actor_label=actor_label)
         return None, None, None
@@ -162,12 +177,18 @@ def claim(inquiry_id: int, *, glob: GlobalControls | None = None, actor_label: s
 
 def _escalate_quota(inquiry_id: int, *, actor_label: str) -> None:
     with transaction.atomic():
-        n = Inquiry.objects.filter(pk=inquiry_id, status=ST.AUTO_SEND, send_status__in=[S.NOT_SENT, S.SEND_FAILED]).update(
-            status=ST.HUMAN_REVIEW, decision_reason="Daily quota used up at send time", updated_at=Now()
-        )
+        n = Inquiry.objects.filter(
+            pk=inquiry_id, status=ST.AUTO_SEND, send_status__in=[S.NOT_SENT, S.SEND_FAILED]
+        ).update(status=ST.HUMAN_REVIEW, decision_reason="Daily quota used up at send time", updated_at=Now())
         if n:
-            events.record(inquiry_id, InquiryEvent.Type.ESCALATED, actor_label=actor_label,
-                          from_status=ST.AUTO_SEND, to_status=ST.HUMAN_REVIEW, message="daily quota used up")
+            events.record(
+                inquiry_id,
+                InquiryEvent.Type.ESCALATED,
+                actor_label=actor_label,
+                from_status=ST.AUTO_SEND,
+                to_status=ST.HUMAN_REVIEW,
+                message="daily quota used up",
+            )
     log.warning("Inquiry %s: daily quota used up, handed to a person", inquiry_id)
 
 
@@ -193,19 +214,41 @@ def _account_failure(account_id, *, failed: bool) -> None:
         qs.exclude(consecutive_failures=0).update(consecutive_failures=0)
 
 
-def _finalize(claim_: Claim, *, fields: dict, outcome: str, event_type: str, to_send_status: str,
-              to_status: str = "", message: str = "", http_status: int | None = None,
-              failure: bool | None = None, account_id=None, release_quota: bool = False) -> bool:
+def _finalize(
+    claim_: Claim,
+    *,
+    fields: dict,
+    outcome: str,
+    event_type: str,
+    to_send_status: str,
+    to_status: str = "",
+    message: str = "",
+    http_status: int | None = None,
+    failure: bool | None = None,
+    account_id=None,
+    release_quota: bool = False,
+) -> bool:
     with transaction.atomic():
         n = _fenced(claim_).update(updated_at=Now(), **fields)
         if n != 1:
-            log.error("Inquiry %s: finalize fenced out (claim %s no longer holds the row); outcome %s not written",
-                      claim_.inquiry_id, claim_.token, outcome)
+            log.error(
+                "Inquiry %s: finalize fenced out (claim %s no longer holds the row); outcome %s not written",
+                claim_.inquiry_id,
+                claim_.token,
+                outcome,
+            )
             return False
         _finish_attempt(claim_, outcome, http_status=http_status, error=message)
-        events.record(claim_.inquiry_id, event_type, actor_label=WORKER, from_send_status=S.SENDING,
-                      to_send_status=to_send_status, to_status=to_status, message=message,
-                      data={"attempt": claim_.attempt_no, "http_status": http_status})
+        events.record(
+            claim_.inquiry_id,
+            event_type,
+            actor_label=WORKER,
+            from_send_status=S.SENDING,
+            to_send_status=to_send_status,
+            to_status=to_status,
+            message=message,
+            data={"attempt": claim_.attempt_no, "http_status": http_status},
+        )
         if failure is not None and account_id is not None:
             _account_failure(account_id, failed=failure)
         if release_quota and claim_.quota_day is not None:
@@ -213,12 +256,14 @@ def _finalize(claim_: Claim, *, fields: dict, outcome: str, event_type: str, to_
     return True
 
 
-def _release_blocked(claim_: Claim, inquiry: Inquiry, *, reason: str, next_attempt_at=None, to_status: str = "",
-                     decision_mode: str = "") -> None:
+def _release_blocked(
+    claim_: Claim, inquiry: Inquiry, *, reason: str, next_attempt_at=None, to_status: str = "", decision_mode: str = ""
+) -> None:
     """Undo a claim that never called the marketplace (a gate closed after the claim)."""
     fields = dict(
         send_status=S.NOT_SENT if inquiry.send_attempts <= 1 else S.SEND_FAILED,
-        claim_token=None, lease_expires_at=None,
+        claim_token=None,
+        lease_expires_at=None,
         send_attempts=F("send_attempts") - 1,
         next_attempt_at=next_attempt_at,
     )
@@ -226,9 +271,17 @@ def _release_blocked(claim_: Claim, inquiry: Inquiry, *, reason: str, next_attem
         fields["status"] = to_status
     if decision_mode:
         fields["decision_mode"] = decision_mode
-    _finalize(claim_, fields=fields, outcome=O.BLOCKED, event_type=InquiryEvent.Type.BLOCKED,
-              to_send_status=fields["send_status"], to_status=to_status, message=reason,
-              account_id=inquiry.account_id, release_quota=True)
+    _finalize(
+        claim_,
+        fields=fields,
+        outcome=Out.BLOCKED,
+        event_type=InquiryEvent.Type.BLOCKED,
+        to_send_status=fields["send_status"],
+        to_status=to_status,
+        message=reason,
+        account_id=inquiry.account_id,
+        release_quota=True,
+    )
     log.warning("Inquiry %s: send blocked after claim: %s", inquiry.pk, reason)
 
 
@@ -249,16 +302,20 @@ def send_inquiry(inquiry_id: int, *, glob: GlobalControls | None = None, client_
     return _send_claimed(claim_, inquiry, glob, controls, client_factory)
 
 
-def _send_claimed(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls,
-                  client_factory) -> SendReport:
+def _send_claimed(
+    claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls, client_factory
+) -> SendReport:
     """Steps 2–4 for a claimed row; ``glob`` and ``controls`` must be fresh (read after the claim)."""
     gated = _gate(claim_, inquiry, glob, controls, stale_order_facts([inquiry]).get(inquiry.pk))
     if isinstance(gated, SendReport):
         return gated
     # Renew the lease right before the call, and only while it is still ours and unexpired: a worker
     # that stalled past its lease (the reconciler may already be asking the marketplace) must not send.
-    renewed = _fenced(claim_).filter(lease_expires_at__gt=Now()).update(
-        lease_expires_at=Now() + Value(timedelta(seconds=glob.lease_seconds)))
+    renewed = (
+        _fenced(claim_)
+        .filter(lease_expires_at__gt=Now())
+        .update(lease_expires_at=Now() + Value(timedelta(seconds=glob.lease_seconds)))
+    )
     if renewed != 1:
         return _lease_lost(claim_)
     return _live_send(claim_, inquiry, gated, glob, client_factory)
@@ -277,8 +334,12 @@ def stale_order_facts(rows: list[Inquiry]) -> dict[int, list[str]]:
 
     accounts = {row.account_id for row in rows if row.pk in wanted}
     lines = {line for fps in wanted.values() for line in fps}
-    now = {(account_id, line): fp for account_id, line, fp in MarketOrder.objects.filter(
-        account_id__in=accounts, line_id__in=lines).values_list("account_id", "line_id", "fingerprint")}
+    now = {
+        (account_id, line): fp
+        for account_id, line, fp in MarketOrder.objects.filter(account_id__in=accounts, line_id__in=lines).values_list(
+            "account_id", "line_id", "fingerprint"
+        )
+    }
     by_pk = {row.pk: row for row in rows}
     stale = {}
     for pk, fps in wanted.items():
@@ -288,8 +349,13 @@ def stale_order_facts(rows: list[Inquiry]) -> dict[int, list[str]]:
     return stale
 
 
-def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls,
-          stale_lines: list[str] | None = None) -> SendReport | str:
+def _gate(
+    claim_: Claim,
+    inquiry: Inquiry,
+    glob: GlobalControls,
+    controls: AccountControls,
+    stale_lines: list[str] | None = None,
+) -> SendReport | str:
     """Step 2, the gates re-checked on fresh settings. Returns the answer text when the row may go to
     the marketplace now; otherwise the claim is already given back (or finished in test mode) and the
     report says how. ``stale_lines``: order lines the answer states that changed since the draft."""
@@ -300,13 +366,18 @@ def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: Accou
         return SendReport(inquiry_id, "BLOCKED", "account inactive")
     if inquiry.status == ST.AUTO_SEND and mode == Mode.SHADOW:
         # The automation was switched off while this send waited: it is a candidate again.
-        _release_blocked(claim_, inquiry, reason="; ".join(controls.mode_reasons) or "shadow mode",
-                         decision_mode=Mode.SHADOW)
+        _release_blocked(
+            claim_, inquiry, reason="; ".join(controls.mode_reasons) or "shadow mode", decision_mode=Mode.SHADOW
+        )
         return SendReport(inquiry_id, "BLOCKED", "shadow mode")
     if inquiry.status == ST.AUTO_SEND and mode == Mode.LIVE and not glob.calendar.is_open(timezone.now()):
         opening = glob.calendar.next_opening(timezone.now())
-        _release_blocked(claim_, inquiry, reason=gettext("영업시간 외: %(at)s로 미룸") % {"at": local_time(opening, "%Y-%m-%d %H:%M")},
-                         next_attempt_at=opening)
+        _release_blocked(
+            claim_,
+            inquiry,
+            reason=gettext("영업시간 외: %(at)s로 미룸") % {"at": local_time(opening, "%Y-%m-%d %H:%M")},
+            next_attempt_at=opening,
+        )
         return SendReport(inquiry_id, "DEFERRED", str(opening))
     text = (inquiry.final_answer or inquiry.draft_answer).strip()
     if not text:
@@ -317,8 +388,12 @@ def _gate(claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: Accou
         # now; a person's approved answer goes back to them.
         reason = f"order changed since the draft ({', '.join(stale_lines)})"
         redraft = inquiry.status == ST.AUTO_SEND
-        _release_blocked(claim_, inquiry, reason=reason + ("; drafting again" if redraft else "; a person checks"),
-                         to_status=ST.NEW if redraft else ST.HUMAN_REVIEW)
+        _release_blocked(
+            claim_,
+            inquiry,
+            reason=reason + ("; drafting again" if redraft else "; a person checks"),
+            to_status=ST.NEW if redraft else ST.HUMAN_REVIEW,
+        )
         return SendReport(inquiry_id, "BLOCKED", reason)
     if mode == Mode.TEST and inquiry.status == ST.APPROVED:
         return _hold_approved(claim_, inquiry, controls)
@@ -343,17 +418,32 @@ def _hold_approved(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -
 
 def _test_mode(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> SendReport:
     reasons = "; ".join(controls.send_mode_reasons(inquiry.status)) or "test mode"
-    log.warning("[TEST_MODE] Skipping real API send for inquiry %s (account %s not in allowed list: %s)",
-                inquiry.pk, inquiry.account.name, reasons)
+    log.warning(
+        "[TEST_MODE] Skipping real API send for inquiry %s (account %s not in allowed list: %s)",
+        inquiry.pk,
+        inquiry.account.name,
+        reasons,
+    )
     ok = _finalize(
         claim_,
-        fields=dict(send_status=S.SEND_FAILED, is_test_mode=True, last_send_error=TEST_MODE_ERROR,
-                    lease_expires_at=None, next_attempt_at=None),
-        outcome=O.TEST_MODE, event_type=InquiryEvent.Type.TEST_MODE, to_send_status=S.SEND_FAILED,
-        message=f"{TEST_MODE_ERROR} ({reasons})", account_id=inquiry.account_id, release_quota=True,
+        fields=dict(
+            send_status=S.SEND_FAILED,
+            is_test_mode=True,
+            last_send_error=TEST_MODE_ERROR,
+            lease_expires_at=None,
+            next_attempt_at=None,
+        ),
+        outcome=Out.TEST_MODE,
+        event_type=InquiryEvent.Type.TEST_MODE,
+        to_send_status=S.SEND_FAILED,
+        message=f"{TEST_MODE_ERROR} ({reasons})",
+        account_id=inquiry.account_id,
+        release_quota=True,
     )
     if ok:
-        log.info("Successfully auto-sent inquiry %s [TEST_MODE: marketplace not called, recorded as SEND_FAILED]", inquiry.pk)
+        log.info(
+            "Successfully auto-sent inquiry %s [TEST_MODE: marketplace not called, recorded as SEND_FAILED]", inquiry.pk
+        )
     return SendReport(inquiry.pk, "TEST_MODE" if ok else "FENCED")
 
 
@@ -374,8 +464,9 @@ def _call(client_factory, inquiry: Inquiry, text: str) -> _CallResult:
     try:
         client = (client_factory or cached_client_for)(inquiry.account)
         result = client.post_answer(inquiry.kind, inquiry.external_id, text, inquiry.reply_context or {})
-        return _CallResult(result.outcome, result.http_status, result.error or "", result.retry_after,
-                           result.remote_ref or "")
+        return _CallResult(
+            result.outcome, result.http_status, result.error or "", result.retry_after, result.remote_ref or ""
+        )
     except Exception as exc:  # a bug or an unexpected library error: we cannot know what was sent
         log.exception("Inquiry %s: unexpected error during the marketplace call", inquiry.pk)
         return _CallResult(SendOutcome.UNKNOWN, None, f"{type(exc).__name__}: {exc}", None, "")
@@ -397,11 +488,25 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
     attempt = claim_.attempt_no
     account_id = inquiry.account_id
     if outcome == SendOutcome.DELIVERED:
-        ok = _finalize(claim_, fields=dict(send_status=S.SENT, sent_at=Now(), remote_ref=remote_ref[:64],
-                                          final_answer=text, last_send_error="", lease_expires_at=None,
-                                          next_attempt_at=None, is_test_mode=False),
-                       outcome=O.DELIVERED, event_type=InquiryEvent.Type.SENT, to_send_status=S.SENT,
-                       http_status=http_status, failure=False, account_id=account_id)
+        ok = _finalize(
+            claim_,
+            fields=dict(
+                send_status=S.SENT,
+                sent_at=Now(),
+                remote_ref=remote_ref[:64],
+                final_answer=text,
+                last_send_error="",
+                lease_expires_at=None,
+                next_attempt_at=None,
+                is_test_mode=False,
+            ),
+            outcome=Out.DELIVERED,
+            event_type=InquiryEvent.Type.SENT,
+            to_send_status=S.SENT,
+            http_status=http_status,
+            failure=False,
+            account_id=account_id,
+        )
         if ok:
             log.info("Successfully auto-sent inquiry %s", inquiry.pk)
         return SendReport(inquiry.pk, "SENT" if ok else "FENCED")
@@ -412,11 +517,24 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
 
     if outcome == SendOutcome.UNKNOWN:
         # Neither a failure nor a success for the rollback rules until reconciliation says which.
-        ok = _finalize(claim_, fields=dict(send_status=S.SEND_UNKNOWN, last_send_error=error[:2000], lease_expires_at=Now(),
-                                          next_attempt_at=Now() + Value(timedelta(seconds=quiet_seconds()))),
-                       outcome=O.UNKNOWN, event_type=InquiryEvent.Type.SEND_UNKNOWN, to_send_status=S.SEND_UNKNOWN,
-                       message=error, http_status=http_status, account_id=account_id)
-        log.warning("Inquiry %s: outcome unknown (%s); will reconcile with the marketplace before any resend", inquiry.pk, error)
+        ok = _finalize(
+            claim_,
+            fields=dict(
+                send_status=S.SEND_UNKNOWN,
+                last_send_error=error[:2000],
+                lease_expires_at=Now(),
+                next_attempt_at=Now() + Value(timedelta(seconds=quiet_seconds())),
+            ),
+            outcome=Out.UNKNOWN,
+            event_type=InquiryEvent.Type.SEND_UNKNOWN,
+            to_send_status=S.SEND_UNKNOWN,
+            message=error,
+            http_status=http_status,
+            account_id=account_id,
+        )
+        log.warning(
+            "Inquiry %s: outcome unknown (%s); will reconcile with the marketplace before any resend", inquiry.pk, error
+        )
         return SendReport(inquiry.pk, "SEND_UNKNOWN" if ok else "FENCED", error)
 
     # definitely not delivered
@@ -434,13 +552,27 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
         to_status = ST.HUMAN_REVIEW
     else:
         fields["next_attempt_at"] = Now() + Value(timedelta(seconds=backoff_seconds(attempt, retry_after=retry_after)))
-    ok = _finalize(claim_, fields=fields, outcome=outcome, event_type=InquiryEvent.Type.SEND_FAILED,
-                   to_send_status=S.SEND_FAILED, to_status=to_status, message=f"{outcome}: {error}",
-                   http_status=http_status, failure=None if rate_limited else True, account_id=account_id,
-                   release_quota=True)
+    ok = _finalize(
+        claim_,
+        fields=fields,
+        outcome=outcome,
+        event_type=InquiryEvent.Type.SEND_FAILED,
+        to_send_status=S.SEND_FAILED,
+        to_status=to_status,
+        message=f"{outcome}: {error}",
+        http_status=http_status,
+        failure=None if rate_limited else True,
+        account_id=account_id,
+        release_quota=True,
+    )
     if ok and to_status:
-        events.record(inquiry.pk, InquiryEvent.Type.ESCALATED, actor_label=WORKER, to_status=ST.HUMAN_REVIEW,
-                      message="permanent failure" if permanent else f"{attempt} attempts failed")
+        events.record(
+            inquiry.pk,
+            InquiryEvent.Type.ESCALATED,
+            actor_label=WORKER,
+            to_status=ST.HUMAN_REVIEW,
+            message="permanent failure" if permanent else f"{attempt} attempts failed",
+        )
     log.warning("Inquiry %s: send failed (%s, attempt %s): %s", inquiry.pk, outcome, attempt, error)
     if not rate_limited:
         _after_failure()
@@ -467,22 +599,48 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
         found = None
         log.warning("Inquiry %s: lookup after 'already answered' failed: %s", inquiry.pk, exc)
     if found is not None and found.answered and _same_text(found.answer_text, text):
-        ok = _finalize(claim_, fields=dict(send_status=S.SENT, sent_at=Now(), final_answer=text, lease_expires_at=None,
-                                          next_attempt_at=None, last_send_error=""),
-                       outcome=O.ALREADY_ANSWERED, event_type=InquiryEvent.Type.RECONCILED, to_send_status=S.SENT,
-                       message="marketplace already has our answer", http_status=http_status,
-                       failure=False, account_id=inquiry.account_id)
+        ok = _finalize(
+            claim_,
+            fields=dict(
+                send_status=S.SENT,
+                sent_at=Now(),
+                final_answer=text,
+                lease_expires_at=None,
+                next_attempt_at=None,
+                last_send_error="",
+            ),
+            outcome=Out.ALREADY_ANSWERED,
+            event_type=InquiryEvent.Type.RECONCILED,
+            to_send_status=S.SENT,
+            message="marketplace already has our answer",
+            http_status=http_status,
+            failure=False,
+            account_id=inquiry.account_id,
+        )
         return SendReport(inquiry.pk, "SENT" if ok else "FENCED", "already had our answer")
     # Someone else answered (or we cannot tell whose answer it is): nothing more to send.
     elsewhere = found.answer_text if found is not None and found.answered else ""
-    ok = _finalize(claim_, fields=dict(send_status=S.NOT_SENT, status=ST.ANSWERED_ELSEWHERE, claim_token=None,
-                                      lease_expires_at=None, next_attempt_at=None, external_answer=elsewhere or "",
-                                      draft_agreement=similarity(inquiry.draft_answer, elsewhere or ""),
-                                      last_send_error="already answered on the marketplace"),
-                   outcome=O.ALREADY_ANSWERED, event_type=InquiryEvent.Type.ANSWERED_ELSEWHERE,
-                   to_send_status=S.NOT_SENT, to_status=ST.ANSWERED_ELSEWHERE,
-                   message="answered outside partialauto", http_status=http_status,
-                   account_id=inquiry.account_id, release_quota=True)
+    ok = _finalize(
+        claim_,
+        fields=dict(
+            send_status=S.NOT_SENT,
+            status=ST.ANSWERED_ELSEWHERE,
+            claim_token=None,
+            lease_expires_at=None,
+            next_attempt_at=None,
+            external_answer=elsewhere or "",
+            draft_agreement=similarity(inquiry.draft_answer, elsewhere or ""),
+            last_send_error="already answered on the marketplace",
+        ),
+        outcome=Out.ALREADY_ANSWERED,
+        event_type=InquiryEvent.Type.ANSWERED_ELSEWHERE,
+        to_send_status=S.NOT_SENT,
+        to_status=ST.ANSWERED_ELSEWHERE,
+        message="answered outside partialauto",
+        http_status=http_status,
+        account_id=inquiry.account_id,
+        release_quota=True,
+    )
     return SendReport(inquiry.pk, "ANSWERED_ELSEWHERE" if ok else "FENCED")
 
 
@@ -517,8 +675,11 @@ def _lock_due_ids(glob: GlobalControls, *, limit: int, per_account: int) -> list
         return list(due.values_list("id", flat=True)[:limit])
     from markets.models import MarketAccount
 
-    inner = (due.filter(account_id=RawSQL('"_claim_account"."id"', (), output_field=UUIDField())).values("id")
-             .select_for_update(skip_locked=True, of=("self",))[:per_account])
+    inner = (
+        due.filter(account_id=RawSQL('"_claim_account"."id"', (), output_field=UUIDField()))
+        .values("id")
+        .select_for_update(skip_locked=True, of=("self",))[:per_account]
+    )
     sql, params = inner.query.sql_with_params()
     accounts = connection.ops.quote_name(MarketAccount._meta.db_table)
     with connection.cursor() as cursor:
@@ -557,19 +718,45 @@ def _settings_fingerprints(account_ids) -> dict:
         phase_table = qn(RolloutPhase._meta.db_table)
         account_columns = (
             cols("a", MarketAccount, ["is_active", "updated_at"])
-            + cols("r", AccountRollout, ["mode", "locked_at", "lock_reason", "phase", "quota_override",
-                                         "threshold_override", "updated_at"])
+            + cols(
+                "r",
+                AccountRollout,
+                ["mode", "locked_at", "lock_reason", "phase", "quota_override", "threshold_override", "updated_at"],
+            )
             + cols("p", RolloutPhase, ["daily_quota", "all_intents"])
             + [f"(SELECT {qn('daily_quota')} FROM {phase_table} ORDER BY {qn('number')} LIMIT 1)"]
         )
         _fingerprint_global_from = len(account_columns)
         columns = (
-            cols("a", MarketAccount, ["id"]) + account_columns
-            + cols("s", AutomationSettings, ["updated_at", "partial_auto_enabled", "test_mode", "emergency_stopped_at",
-                                             "emergency_reason", "auto_send_threshold", "business_hours_enabled",
-                                             "observe_public_holidays", "max_send_attempts", "lease_seconds"])
-            + [newest_history(m) for m in (AutomationSettings, BusinessHoursRange, BusinessDayOverride, RolloutPhase,
-                                           AccountRollout, MarketAccount)]
+            cols("a", MarketAccount, ["id"])
+            + account_columns
+            + cols(
+                "s",
+                AutomationSettings,
+                [
+                    "updated_at",
+                    "partial_auto_enabled",
+                    "test_mode",
+                    "emergency_stopped_at",
+                    "emergency_reason",
+                    "auto_send_threshold",
+                    "business_hours_enabled",
+                    "observe_public_holidays",
+                    "max_send_attempts",
+                    "lease_seconds",
+                ],
+            )
+            + [
+                newest_history(m)
+                for m in (
+                    AutomationSettings,
+                    BusinessHoursRange,
+                    BusinessDayOverride,
+                    RolloutPhase,
+                    AccountRollout,
+                    MarketAccount,
+                )
+            ]
         )
         _fingerprint_sql = (
             f"SELECT {', '.join(columns)} FROM {qn(MarketAccount._meta.db_table)} a "
@@ -580,14 +767,20 @@ def _settings_fingerprints(account_ids) -> dict:
         )
     account_ids = list(account_ids)
     # The environment can only tighten the database settings, and tests change it at run time.
-    env = (settings.CS_ENV_ENABLE_PARTIAL_AUTO, settings.CS_ENV_TEST_MODE, settings.CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS,
-           settings.CS_ENV_AUTO_SEND_THRESHOLD)
+    env = (
+        settings.CS_ENV_ENABLE_PARTIAL_AUTO,
+        settings.CS_ENV_TEST_MODE,
+        settings.CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS,
+        settings.CS_ENV_AUTO_SEND_THRESHOLD,
+    )
     from markets.models import MarketAccount
 
     pk = MarketAccount._meta.pk
     with connection.cursor() as cursor:
-        cursor.execute(_fingerprint_sql % ", ".join(["%s"] * len(account_ids)),
-                       [pk.get_db_prep_value(i, connection) for i in account_ids])
+        cursor.execute(
+            _fingerprint_sql % ", ".join(["%s"] * len(account_ids)),
+            [pk.get_db_prep_value(i, connection) for i in account_ids],
+        )
         return {pk.to_python(row[0]): (tuple(row[1:]), env) for row in cursor.fetchall()}
 
 
@@ -625,12 +818,26 @@ class _SweepSettings:
 
 
 # Columns a send never reads (deferred, so they are loaded only if some path does read them).
-_NOT_FOR_SENDING = ("content", "title", "product_name", "decision_trace", "risk_hits", "external_answer",
-                    "decision_reason", "raw_payload")
+_NOT_FOR_SENDING = (
+    "content",
+    "title",
+    "product_name",
+    "decision_trace",
+    "risk_hits",
+    "external_answer",
+    "decision_reason",
+    "raw_payload",
+)
 
 
-def _claim_rows(glob: GlobalControls, rows: dict[int, Inquiry], tokens: dict[int, uuid.UUID], modes: dict[int, str],
-                lease: timedelta, actor_label: str) -> dict[int, int]:
+def _claim_rows(
+    glob: GlobalControls,
+    rows: dict[int, Inquiry],
+    tokens: dict[int, uuid.UUID],
+    modes: dict[int, str],
+    lease: timedelta,
+    actor_label: str,
+) -> dict[int, int]:
     """The claim itself: one conditional UPDATE (the due conditions again) giving each row its own
     token, ``SENDING``, ``send_attempts + 1`` and a lease on the database clock, plus a send-attempt
     record and a CLAIMED event for exactly the rows it updated. Returns id → attempt number."""
@@ -638,22 +845,44 @@ def _claim_rows(glob: GlobalControls, rows: dict[int, Inquiry], tokens: dict[int
     if connection.vendor != "postgresql":
         due.update(
             send_status=S.SENDING,
-            claim_token=Case(*[When(pk=pk, then=Value(token)) for pk, token in tokens.items()], output_field=UUIDField()),
-            claimed_at=Now(), lease_expires_at=Now() + Value(lease),
-            send_attempts=Coalesce(F("send_attempts"), 0) + 1, updated_at=Now(),
+            claim_token=Case(
+                *[When(pk=pk, then=Value(token)) for pk, token in tokens.items()], output_field=UUIDField()
+            ),
+            claimed_at=Now(),
+            lease_expires_at=Now() + Value(lease),
+            send_attempts=Coalesce(F("send_attempts"), 0) + 1,
+            updated_at=Now(),
         )
-        attempts = dict(Inquiry.objects.filter(pk__in=list(tokens), send_status=S.SENDING,
-                                               claim_token__in=list(tokens.values())).values_list("pk", "send_attempts"))
-        SendAttempt.objects.bulk_create([
-            SendAttempt(inquiry_id=pk, account_id=rows[pk].account_id, market_code=rows[pk].market_code, attempt_no=n,
-                        claim_token=tokens[pk], is_test_mode=(modes[pk] == Mode.TEST))
-            for pk, n in attempts.items()
-        ])
-        InquiryEvent.objects.bulk_create([
-            events.build(pk, InquiryEvent.Type.CLAIMED, actor_label=actor_label, to_send_status=S.SENDING,
-                         data={"attempt": n, "claim": str(tokens[pk]), "mode": modes[pk]})
-            for pk, n in attempts.items()
-        ])
+        attempts = dict(
+            Inquiry.objects.filter(
+                pk__in=list(tokens), send_status=S.SENDING, claim_token__in=list(tokens.values())
+            ).values_list("pk", "send_attempts")
+        )
+        SendAttempt.objects.bulk_create(
+            [
+                SendAttempt(
+                    inquiry_id=pk,
+                    account_id=rows[pk].account_id,
+                    market_code=rows[pk].market_code,
+                    attempt_no=n,
+                    claim_token=tokens[pk],
+                    is_test_mode=(modes[pk] == Mode.TEST),
+                )
+                for pk, n in attempts.items()
+            ]
+        )
+        InquiryEvent.objects.bulk_create(
+            [
+                events.build(
+                    pk,
+                    InquiryEvent.Type.CLAIMED,
+                    actor_label=actor_label,
+                    to_send_status=S.SENDING,
+                    data={"attempt": n, "claim": str(tokens[pk]), "mode": modes[pk]},
+                )
+                for pk, n in attempts.items()
+            ]
+        )
         return attempts
     # PostgreSQL: one statement. The due conditions apply to the updated row itself (not to a
     # sub-select), so a row changed by anyone after this statement's snapshot is re-checked before it
@@ -663,8 +892,18 @@ def _claim_rows(glob: GlobalControls, rows: dict[int, Inquiry], tokens: dict[int
     with connection.cursor() as cursor:
         cursor.execute(
             _claim_sql() % {"due": where_sql},
-            [ids, [tokens[pk] for pk in ids], [modes[pk] for pk in ids],
-             S.SENDING, lease, *where_params, Mode.TEST, InquiryEvent.Type.CLAIMED, actor_label[:64], S.SENDING],
+            [
+                ids,
+                [tokens[pk] for pk in ids],
+                [modes[pk] for pk in ids],
+                S.SENDING,
+                lease,
+                *where_params,
+                Mode.TEST,
+                InquiryEvent.Type.CLAIMED,
+                actor_label[:64],
+                S.SENDING,
+            ],
         )
         return dict(cursor.fetchall())
 
@@ -676,9 +915,21 @@ def _col(model, name: str) -> str:
 
 def _event_columns() -> str:
     """The event columns the hand-written statements fill (the rest keep their defaults)."""
-    return ", ".join(_col(InquiryEvent, n) for n in (
-        "inquiry", "type", "at", "actor_label", "from_status", "to_status", "from_send_status", "to_send_status",
-        "message", "data"))
+    return ", ".join(
+        _col(InquiryEvent, n)
+        for n in (
+            "inquiry",
+            "type",
+            "at",
+            "actor_label",
+            "from_status",
+            "to_status",
+            "from_send_status",
+            "to_send_status",
+            "message",
+            "data",
+        )
+    )
 
 
 @functools.cache
@@ -689,15 +940,28 @@ def _claim_sql() -> str:
     def i(name):
         return f"{t}.{_col(Inquiry, name)}"
 
-    attempt_cols = ", ".join(_col(SendAttempt, n) for n in (
-        "inquiry", "account", "market_code", "attempt_no", "claim_token", "is_test_mode", "outcome", "error", "started_at"))
+    attempt_cols = ", ".join(
+        _col(SendAttempt, n)
+        for n in (
+            "inquiry",
+            "account",
+            "market_code",
+            "attempt_no",
+            "claim_token",
+            "is_test_mode",
+            "outcome",
+            "error",
+            "started_at",
+        )
+    )
     event_cols = _event_columns()
     pending = SendAttempt.Outcome.PENDING
     return (
         f"WITH v AS (SELECT UNNEST(%%s::bigint[]) AS id, UNNEST(%%s::uuid[]) AS token, UNNEST(%%s::text[]) AS mode), "
         f"claimed AS (UPDATE {t} SET {_col(Inquiry, 'send_status')} = %%s, {_col(Inquiry, 'claim_token')} = v.token, "
         f"{_col(Inquiry, 'claimed_at')} = NOW(), {_col(Inquiry, 'lease_expires_at')} = NOW() + %%s, "
-        f"{_col(Inquiry, 'send_attempts')} = COALESCE({i('send_attempts')}, 0) + 1, {_col(Inquiry, 'updated_at')} = NOW() "
+        f"{_col(Inquiry, 'send_attempts')} = COALESCE({i('send_attempts')}, 0) + 1, "
+        f"{_col(Inquiry, 'updated_at')} = NOW() "
         f"FROM v WHERE {i('id')} = v.id AND %(due)s "
         f"RETURNING {i('id')} AS id, {i('send_attempts')} AS attempt, {i('account')} AS account_id, "
         f"{i('market_code')} AS market_code, v.token, v.mode), "
@@ -710,8 +974,13 @@ def _claim_sql() -> str:
     )
 
 
-def claim_batch(current: _SweepSettings, *, limit: int = CLAIM_BATCH, per_account: int = CLAIM_PER_ACCOUNT,
-                actor_label: str = WORKER) -> tuple[list[tuple[Claim, Inquiry]], list[int]]:
+def claim_batch(
+    current: _SweepSettings,
+    *,
+    limit: int = CLAIM_BATCH,
+    per_account: int = CLAIM_PER_ACCOUNT,
+    actor_label: str = WORKER,
+) -> tuple[list[tuple[Claim, Inquiry]], list[int]]:
     """Claim up to ``limit`` due rows in one committed transaction. Returns the claims (with the claimed
     rows) and the ids handed to a person because the account's daily quota was used up.
 
@@ -800,8 +1069,11 @@ def send_due(*, limit: int = 100, client_factory=None, batch_size: int = CLAIM_B
                 _send_group(claimed, current, client_factory, group)
         except DatabaseError as exc:
             # The database went away mid-send: the rows keep their leases and the reconciler settles them.
-            log.error("Inquiries %s: database error during send (%s); left for reconciliation",
-                      [c.inquiry_id for c, _ in claimed], exc)
+            log.error(
+                "Inquiries %s: database error during send (%s); left for reconciliation",
+                [c.inquiry_id for c, _ in claimed],
+                exc,
+            )
             close_old_connections()
             connection.close()
             done = {r.inquiry_id for r in group}
@@ -865,8 +1137,9 @@ def _call_in_thread(client_factory, inquiry: Inquiry, text: str) -> _CallResult:
             conn.close_if_unusable_or_obsolete()
 
 
-def _send_group(group: list[tuple[Claim, Inquiry]], current: _SweepSettings, client_factory,
-                reports: list[SendReport]) -> list[SendReport]:
+def _send_group(
+    group: list[tuple[Claim, Inquiry]], current: _SweepSettings, client_factory, reports: list[SendReport]
+) -> list[SendReport]:
     """Steps 2–4 for a claimed group; each row's report is appended to ``reports`` as soon as it is known."""
     # 2. the gates, on settings confirmed fresh right now (one fingerprint read for the group)
     controls = current.fresh({inquiry.account_id: inquiry.account for _claim, inquiry in group})
@@ -895,31 +1168,42 @@ def _send_group(group: list[tuple[Claim, Inquiry]], current: _SweepSettings, cli
     # 4. the outcomes: every delivered one in one write, fenced row by row by its claim token
     from markets.clients.base import SendOutcome
 
-    delivered = [(row, call) for row, call in zip(ready, calls) if call.outcome == SendOutcome.DELIVERED]
+    delivered = [(row, call) for row, call in zip(ready, calls, strict=True) if call.outcome == SendOutcome.DELIVERED]
     written = _finalize_delivered(delivered) if delivered else set()
-    for (claim_, inquiry, text), call in zip(ready, calls):
+    for (claim_, inquiry, text), call in zip(ready, calls, strict=True):
         if call.outcome != SendOutcome.DELIVERED:
             reports.append(_record_outcome(claim_, inquiry, text, current.glob, call))
         elif claim_.inquiry_id in written:
             log.info("Successfully auto-sent inquiry %s", inquiry.pk)
             reports.append(SendReport(inquiry.pk, "SENT"))
         else:
-            log.error("Inquiry %s: finalize fenced out (claim %s no longer holds the row); outcome %s not written",
-                      inquiry.pk, claim_.token, O.DELIVERED)
+            log.error(
+                "Inquiry %s: finalize fenced out (claim %s no longer holds the row); outcome %s not written",
+                inquiry.pk,
+                claim_.token,
+                Out.DELIVERED,
+            )
             reports.append(SendReport(inquiry.pk, "FENCED"))
     return reports
 
 
 def _renew_leases(claims: list[Claim], glob: GlobalControls) -> set[int]:
     t = connection.ops.quote_name(Inquiry._meta.db_table)
-    pk, token, status, lease = (_col(Inquiry, name) for name in ("id", "claim_token", "send_status", "lease_expires_at"))
+    pk, token, status, lease = (
+        _col(Inquiry, name) for name in ("id", "claim_token", "send_status", "lease_expires_at")
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {t} SET {lease} = NOW() + %s "
             f"FROM (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::uuid[]) AS token) AS v "
             f"WHERE {t}.{pk} = v.id AND {t}.{token} = v.token AND {t}.{status} = %s AND {t}.{lease} > NOW() "
             f"RETURNING {t}.{pk}",
-            [timedelta(seconds=glob.lease_seconds), [c.inquiry_id for c in claims], [c.token for c in claims], S.SENDING],
+            [
+                timedelta(seconds=glob.lease_seconds),
+                [c.inquiry_id for c in claims],
+                [c.token for c in claims],
+                S.SENDING,
+            ],
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -928,18 +1212,40 @@ def _finalize_delivered(delivered: list) -> set[int]:
     """Write SENT for every delivered row of a group in one statement: the inquiry rows (each fenced by
     its own claim token), their send attempts, the accounts' failure streaks and the SENT events of
     exactly the rows written. Returns the ids written."""
-    columns: dict[str, list] = {"id": [], "token": [], "ref": [], "answer": [], "http_status": [], "attempt": [],
-                                "account_id": []}
+    columns: dict[str, list] = {
+        "id": [],
+        "token": [],
+        "ref": [],
+        "answer": [],
+        "http_status": [],
+        "attempt": [],
+        "account_id": [],
+    }
     for (claim_, inquiry, text), call in delivered:
-        for name, value in (("id", claim_.inquiry_id), ("token", claim_.token), ("ref", call.remote_ref[:64]),
-                            ("answer", text), ("http_status", call.http_status), ("attempt", claim_.attempt_no),
-                            ("account_id", inquiry.account_id)):
+        for name, value in (
+            ("id", claim_.inquiry_id),
+            ("token", claim_.token),
+            ("ref", call.remote_ref[:64]),
+            ("answer", text),
+            ("http_status", call.http_status),
+            ("attempt", claim_.attempt_no),
+            ("account_id", inquiry.account_id),
+        ):
             columns[name].append(value)
     with connection.cursor() as cursor:
-        cursor.execute(_finalize_delivered_sql(), [
-            *columns.values(), S.SENT, S.SENDING, O.DELIVERED,
-            InquiryEvent.Type.SENT, WORKER, S.SENDING, S.SENT,
-        ])
+        cursor.execute(
+            _finalize_delivered_sql(),
+            [
+                *columns.values(),
+                S.SENT,
+                S.SENDING,
+                Out.DELIVERED,
+                InquiryEvent.Type.SENT,
+                WORKER,
+                S.SENDING,
+                S.SENT,
+            ],
+        )
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -962,7 +1268,8 @@ def _finalize_delivered_sql() -> str:
         f"written AS (SELECT v.* FROM v JOIN done ON done.id = v.id), "
         f"attempt AS (UPDATE {a} SET {_col(SendAttempt, 'outcome')} = %s, "
         f"{_col(SendAttempt, 'http_status')} = written.http_status, {_col(SendAttempt, 'error')} = '', "
-        f"{_col(SendAttempt, 'finished_at')} = NOW() FROM written WHERE {a}.{_col(SendAttempt, 'claim_token')} = written.token), "
+        f"{_col(SendAttempt, 'finished_at')} = NOW() FROM written "
+        f"WHERE {a}.{_col(SendAttempt, 'claim_token')} = written.token), "
         f"streak AS (UPDATE {qn(AccountRollout._meta.db_table)} SET {_col(AccountRollout, 'consecutive_failures')} = 0 "
         f"WHERE {_col(AccountRollout, 'account')} IN (SELECT account_id FROM written) "
         f"AND {_col(AccountRollout, 'consecutive_failures')} <> 0), "
@@ -985,30 +1292,44 @@ def reconcile(*, stale_after: float | None = None, limit: int = 200, include_wai
     unknown = Q(send_status=S.SEND_UNKNOWN)
     if not include_waiting:
         unknown &= Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=Now())
-    candidates = Inquiry.objects.filter(
-        unknown | Q(send_status=S.SENDING, claimed_at__lte=Now() - Value(stale))
-    ).order_by("id").values_list("id", "claim_token")[:limit]
+    candidates = (
+        Inquiry.objects.filter(unknown | Q(send_status=S.SENDING, claimed_at__lte=Now() - Value(stale)))
+        .order_by("id")
+        .values_list("id", "claim_token")[:limit]
+    )
     return [_reconcile_one(i, token, glob) for i, token in list(candidates)]
 
 
-_SETTLED_NOTES = {O.DELIVERED: "delivered", O.FAILED_RETRYABLE: "not delivered",
-                  O.ALREADY_ANSWERED: "answered outside partialauto"}
+_SETTLED_NOTES = {
+    Out.DELIVERED: "delivered",
+    Out.FAILED_RETRYABLE: "not delivered",
+    Out.ALREADY_ANSWERED: "answered outside partialauto",
+}
 
 
 def _settled_outcome(fields: dict) -> str | None:
     """The outcome of the unknown attempt that a reconciliation's change of the row confirms (None: still unknown)."""
     if fields.get("status") == ST.ANSWERED_ELSEWHERE:
-        return O.ALREADY_ANSWERED
-    return {S.SENT: O.DELIVERED, S.SEND_FAILED: O.FAILED_RETRYABLE}.get(fields.get("send_status"))
+        return Out.ALREADY_ANSWERED
+    return {S.SENT: Out.DELIVERED, S.SEND_FAILED: Out.FAILED_RETRYABLE}.get(fields.get("send_status"))
 
 
 def _settle_attempt(inquiry_id: int, outcome: str) -> None:
-    last = (SendAttempt.objects.filter(inquiry_id=inquiry_id, outcome=O.UNKNOWN).order_by("-started_at")
-            .values_list("pk", flat=True).first())
+    last = (
+        SendAttempt.objects.filter(inquiry_id=inquiry_id, outcome=Out.UNKNOWN)
+        .order_by("-started_at")
+        .values_list("pk", flat=True)
+        .first()
+    )
     if last is not None:
         SendAttempt.objects.filter(pk=last).update(
-            outcome=outcome, error=Concat(Value(f"{_SETTLED_NOTES[outcome]} (confirmed by reconciliation); was: "),
-                                          F("error"), output_field=TextField()))
+            outcome=outcome,
+            error=Concat(
+                Value(f"{_SETTLED_NOTES[outcome]} (confirmed by reconciliation); was: "),
+                F("error"),
+                output_field=TextField(),
+            ),
+        )
 
 
 def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendReport:
@@ -1016,15 +1337,18 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
 
     token = uuid.uuid4()
     # Take the row over with a new token: a worker that is merely slow (not dead) is fenced out.
-    taken = Inquiry.objects.filter(pk=inquiry_id, claim_token=old_token, send_status__in=[S.SENDING, S.SEND_UNKNOWN]).update(
+    taken = Inquiry.objects.filter(
+        pk=inquiry_id, claim_token=old_token, send_status__in=[S.SENDING, S.SEND_UNKNOWN]
+    ).update(
         send_status=S.SEND_UNKNOWN, claim_token=token, reconcile_attempts=F("reconcile_attempts") + 1, updated_at=Now()
     )
     if not taken:
         return SendReport(inquiry_id, "NOT_CLAIMED")
     inquiry = Inquiry.objects.select_related("account").get(pk=inquiry_id)
     if old_token is not None:
-        SendAttempt.objects.filter(claim_token=old_token, outcome=O.PENDING).update(outcome=O.UNKNOWN, finished_at=Now(),
-                                                                                     error="lease expired; reconciling")
+        SendAttempt.objects.filter(claim_token=old_token, outcome=Out.PENDING).update(
+            outcome=Out.UNKNOWN, finished_at=Now(), error="lease expired; reconciling"
+        )
     text = inquiry.final_answer or inquiry.draft_answer
     fence = Inquiry.objects.filter(pk=inquiry_id, claim_token=token, send_status=S.SEND_UNKNOWN)
     try:
@@ -1037,14 +1361,21 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
         with transaction.atomic():
             n = fence.update(updated_at=Now(), **fields)
             if n:
-                events.record(inquiry_id, event_type, actor_label=RECONCILER, from_send_status=S.SEND_UNKNOWN,
-                              to_send_status=fields.get("send_status", S.SEND_UNKNOWN), to_status=to_status, message=message)
+                events.record(
+                    inquiry_id,
+                    event_type,
+                    actor_label=RECONCILER,
+                    from_send_status=S.SEND_UNKNOWN,
+                    to_send_status=fields.get("send_status", S.SEND_UNKNOWN),
+                    to_status=to_status,
+                    message=message,
+                )
                 if settled := _settled_outcome(fields):
                     # The attempt gets the outcome the marketplace confirms; the failure figures count it now.
                     _settle_attempt(inquiry_id, settled)
-                    if settled != O.ALREADY_ANSWERED:
-                        _account_failure(inquiry.account_id, failed=settled == O.FAILED_RETRYABLE)
-        if n and _settled_outcome(fields) == O.FAILED_RETRYABLE:
+                    if settled != Out.ALREADY_ANSWERED:
+                        _account_failure(inquiry.account_id, failed=settled == Out.FAILED_RETRYABLE)
+        if n and _settled_outcome(fields) == Out.FAILED_RETRYABLE:
             _after_failure()
         log.info("Inquiry %s reconciled: %s", inquiry_id, message)
         return SendReport(inquiry_id, fields.get("send_status", S.SEND_UNKNOWN) if n else "FENCED", message)
@@ -1053,36 +1384,78 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
         detail = lookup_error or (gettext("마켓에서 찾지 못함") if found is not None else gettext("조회 실패"))
         if inquiry.reconcile_attempts >= MAX_RECONCILE_ATTEMPTS:
             # A person must look at the marketplace: we will never send this one again by ourselves.
-            return finish(dict(status=ST.HUMAN_REVIEW, next_attempt_at=None, last_send_error=f"reconcile gave up: {detail}"),
-                          InquiryEvent.Type.ESCALATED,
-                          gettext("전송 결과 확인을 포기함 (%(detail)s); 사람이 마켓에서 확인해야 합니다") % {"detail": detail},
-                          to_status=ST.HUMAN_REVIEW)
+            return finish(
+                dict(status=ST.HUMAN_REVIEW, next_attempt_at=None, last_send_error=f"reconcile gave up: {detail}"),
+                InquiryEvent.Type.ESCALATED,
+                gettext("전송 결과 확인을 포기함 (%(detail)s); 사람이 마켓에서 확인해야 합니다") % {"detail": detail},
+                to_status=ST.HUMAN_REVIEW,
+            )
         delay = backoff_seconds(inquiry.reconcile_attempts)
-        return finish(dict(next_attempt_at=Now() + Value(timedelta(seconds=delay))), InquiryEvent.Type.RECONCILED,
-                      gettext("확인하지 못함 (%(detail)s); 다시 물어봅니다") % {"detail": detail})
+        return finish(
+            dict(next_attempt_at=Now() + Value(timedelta(seconds=delay))),
+            InquiryEvent.Type.RECONCILED,
+            gettext("확인하지 못함 (%(detail)s); 다시 물어봅니다") % {"detail": detail},
+        )
     if found.answered:
         if _same_text(found.answer_text, text):
-            return finish(dict(send_status=S.SENT, sent_at=Now(), final_answer=text, next_attempt_at=None,
-                               lease_expires_at=None, last_send_error=""),
-                          InquiryEvent.Type.RECONCILED, gettext("마켓에 우리 답변이 있음"))
-        return finish(dict(send_status=S.NOT_SENT, status=ST.ANSWERED_ELSEWHERE, claim_token=None, next_attempt_at=None,
-                           lease_expires_at=None, external_answer=found.answer_text or "",
-                           draft_agreement=similarity(inquiry.draft_answer, found.answer_text or "")),
-                      InquiryEvent.Type.ANSWERED_ELSEWHERE, gettext("partialauto 밖에서 답변됨"), to_status=ST.ANSWERED_ELSEWHERE)
+            return finish(
+                dict(
+                    send_status=S.SENT,
+                    sent_at=Now(),
+                    final_answer=text,
+                    next_attempt_at=None,
+                    lease_expires_at=None,
+                    last_send_error="",
+                ),
+                InquiryEvent.Type.RECONCILED,
+                gettext("마켓에 우리 답변이 있음"),
+            )
+        return finish(
+            dict(
+                send_status=S.NOT_SENT,
+                status=ST.ANSWERED_ELSEWHERE,
+                claim_token=None,
+                next_attempt_at=None,
+                lease_expires_at=None,
+                external_answer=found.answer_text or "",
+                draft_agreement=similarity(inquiry.draft_answer, found.answer_text or ""),
+            ),
+            InquiryEvent.Type.ANSWERED_ELSEWHERE,
+            gettext("partialauto 밖에서 답변됨"),
+            to_status=ST.ANSWERED_ELSEWHERE,
+        )
     # Not answered. Only once the lease has run out (no request of ours can still start) and the quiet
     # period has passed (none can still land) may we call it not delivered.
     in_flight_until = inquiry.lease_expires_at or inquiry.claimed_at or inquiry.updated_at
     settle_after = in_flight_until + timedelta(seconds=quiet_seconds())
     if timezone.now() < settle_after:
-        return finish(dict(next_attempt_at=settle_after), InquiryEvent.Type.RECONCILED,
-                      gettext("아직 답변 없음; 우리 요청이 더는 도착할 수 없을 때까지 기다립니다"))
+        return finish(
+            dict(next_attempt_at=settle_after),
+            InquiryEvent.Type.RECONCILED,
+            gettext("아직 답변 없음; 우리 요청이 더는 도착할 수 없을 때까지 기다립니다"),
+        )
     if inquiry.send_attempts >= glob.max_send_attempts:
-        return finish(dict(send_status=S.SEND_FAILED, status=ST.HUMAN_REVIEW, claim_token=None, next_attempt_at=None,
-                           lease_expires_at=None, last_send_error="not delivered; attempts used up"),
-                      InquiryEvent.Type.ESCALATED, gettext("전달되지 않았고 전송 시도를 다 썼음; 사람에게 넘김"),
-                      to_status=ST.HUMAN_REVIEW)
-    return finish(dict(send_status=S.SEND_FAILED, claim_token=None, lease_expires_at=None,
-                       next_attempt_at=Now() + Value(timedelta(seconds=backoff_seconds(inquiry.send_attempts))),
-                       last_send_error="not delivered (confirmed by lookup)"),
-                  InquiryEvent.Type.RECONCILED, gettext("전달되지 않음을 확인함; 다시 보낼 수 있음"))
-
+        return finish(
+            dict(
+                send_status=S.SEND_FAILED,
+                status=ST.HUMAN_REVIEW,
+                claim_token=None,
+                next_attempt_at=None,
+                lease_expires_at=None,
+                last_send_error="not delivered; attempts used up",
+            ),
+            InquiryEvent.Type.ESCALATED,
+            gettext("전달되지 않았고 전송 시도를 다 썼음; 사람에게 넘김"),
+            to_status=ST.HUMAN_REVIEW,
+        )
+    return finish(
+        dict(
+            send_status=S.SEND_FAILED,
+            claim_token=None,
+            lease_expires_at=None,
+            next_attempt_at=Now() + Value(timedelta(seconds=backoff_seconds(inquiry.send_attempts))),
+            last_send_error="not delivered (confirmed by lookup)",
+        ),
+        InquiryEvent.Type.RECONCILED,
+        gettext("전달되지 않음을 확인함; 다시 보낼 수 있음"),
+    )

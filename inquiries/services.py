@@ -78,7 +78,9 @@ def product_fact_check(text: str) -> str | None:
         return _("사실 하나에 줄바꿈이 있습니다. 사실은 한 줄에 한 문장으로 적고, 여러 사실은 따로 나눠 적어 주세요.")
     if len(text.strip()) > FACT_MAX_CHARS:
         return _("사실이 너무 깁니다 (%(n)s자). 한 문장으로 %(max)s자 이하로 적어 주세요.") % {
-            "n": len(text.strip()), "max": FACT_MAX_CHARS}
+            "n": len(text.strip()),
+            "max": FACT_MAX_CHARS,
+        }
     return None
 
 
@@ -90,10 +92,15 @@ def product_id_check(value: str, *, what: str) -> str | None:
         return _("%(what)s '%(value)s'에 공백이 있습니다. 공백 없이 적어 주세요.") % {"what": what, "value": value}
     if ALIAS_SEPARATOR in value:
         return _("%(what)s '%(value)s'에 '|'가 있습니다. '|'는 여러 ID를 나누는 기호라 ID에 쓸 수 없습니다.") % {
-            "what": what, "value": value}
+            "what": what,
+            "value": value,
+        }
     if len(value) > PRODUCT_ID_MAX:
         return _("%(what)s '%(value)s'이(가) 너무 깁니다. %(max)s자 이하로 적어 주세요.") % {
-            "what": what, "value": value[:20] + "…", "max": PRODUCT_ID_MAX}
+            "what": what,
+            "value": value[:20] + "…",
+            "max": PRODUCT_ID_MAX,
+        }
     return None
 
 
@@ -127,9 +134,13 @@ def _id_owners(account: MarketAccount | None, exclude_product_ids: Iterable[str]
     return owners
 
 
-def product_knowledge_id_conflicts(*, account: MarketAccount | None, ids: Sequence[str],
-                                   exclude_product_ids: Iterable[str] = (),
-                                   owners: dict[str, tuple[str, str]] | None = None) -> list[str]:
+def product_knowledge_id_conflicts(
+    *,
+    account: MarketAccount | None,
+    ids: Sequence[str],
+    exclude_product_ids: Iterable[str] = (),
+    owners: dict[str, tuple[str, str]] | None = None,
+) -> list[str]:
     """Sentences for ids that another product of the same scope (the account, or the shared knowledge)
     already answers to: a question about that id would match two products. ``owners`` (from one
     :func:`_id_owners` call) saves the look-up when many products are checked at once."""
@@ -139,8 +150,13 @@ def product_knowledge_id_conflicts(*, account: MarketAccount | None, ids: Sequen
     for product_id in ids:
         owner = owners.get(product_id)
         if owner is not None:
-            conflicts.append(_("ID %(id)s — 이미 다른 상품 '%(name)s'(상품 ID %(other)s)의 ID입니다. 한 ID는 한 상품에만 "
-                               "쓸 수 있습니다.") % {"id": product_id, "name": owner[1], "other": owner[0]})
+            conflicts.append(
+                _(
+                    "ID %(id)s — 이미 다른 상품 '%(name)s'(상품 ID %(other)s)의 ID입니다. 한 ID는 한 상품에만 "
+                    "쓸 수 있습니다."
+                )
+                % {"id": product_id, "name": owner[1], "other": owner[0]}
+            )
     return conflicts
 
 
@@ -164,26 +180,33 @@ def _check_entry(entry: ProductEntry, problems: Problems) -> None:
     if not entry.name:
         problems.add(_("%(where)s: name(상품명)이 비어 있습니다. 상품명을 적어 주세요.") % {"where": where})
     elif len(entry.name) > NAME_MAX:
-        problems.add(_("%(where)s: name(상품명)이 너무 깁니다 (%(n)s자). %(max)s자 이하로 적어 주세요.")
-                     % {"where": where, "n": len(entry.name), "max": NAME_MAX})
+        problems.add(
+            _("%(where)s: name(상품명)이 너무 깁니다 (%(n)s자). %(max)s자 이하로 적어 주세요.")
+            % {"where": where, "n": len(entry.name), "max": NAME_MAX}
+        )
 
 
 def _entries_from_json(text: str, problems: Problems) -> list[ProductEntry]:
     data = datafiles.parse_json(text)
     if not isinstance(data, list):
-        raise DataFileError(_("JSON의 맨 바깥은 상품 목록이어야 합니다: "
-                              "[{\"product_id\": …, \"name\": …, \"facts\": [\"한 문장\", …]}, …]"))
+        raise DataFileError(
+            _('JSON의 맨 바깥은 상품 목록이어야 합니다: [{"product_id": …, "name": …, "facts": ["한 문장", …]}, …]')
+        )
     entries = []
     for number, item in enumerate(data, start=1):
         where = _("%(n)s번째 항목") % {"n": number}
         if not isinstance(item, dict):
-            problems.add(_("%(where)s: 상품은 {\"product_id\": …, \"name\": …, \"facts\": […]} 같은 객체여야 합니다.")
-                         % {"where": where})
+            problems.add(
+                _('%(where)s: 상품은 {"product_id": …, "name": …, "facts": […]} 같은 객체여야 합니다.')
+                % {"where": where}
+            )
             continue
         unknown = [k for k in item if k not in JSON_KEYS]
         if unknown:
-            problems.add(_("%(where)s: 알 수 없는 키입니다: %(keys)s. 쓸 수 있는 키: %(allowed)s")
-                         % {"where": where, "keys": ", ".join(map(str, unknown)), "allowed": ", ".join(JSON_KEYS)})
+            problems.add(
+                _("%(where)s: 알 수 없는 키입니다: %(keys)s. 쓸 수 있는 키: %(allowed)s")
+                % {"where": where, "keys": ", ".join(map(str, unknown)), "allowed": ", ".join(JSON_KEYS)}
+            )
         product_id = _text(item.get("product_id"))
         name = item.get("name")
         if product_id is None and "product_id" in item:
@@ -195,25 +218,34 @@ def _entries_from_json(text: str, problems: Problems) -> list[ProductEntry]:
         facts_value = item.get("facts")
         facts: list[str] = []
         if not isinstance(facts_value, list) or not facts_value:
-            problems.add(_("%(where)s: facts가 없거나 비어 있습니다. [\"한 문장\", …]처럼 사실을 한 개 이상 적어 주세요.")
-                         % {"where": where})
+            problems.add(
+                _('%(where)s: facts가 없거나 비어 있습니다. ["한 문장", …]처럼 사실을 한 개 이상 적어 주세요.')
+                % {"where": where}
+            )
         else:
             for index, fact in enumerate(facts_value, start=1):
                 if not isinstance(fact, str):
-                    problems.add(_("%(where)s facts의 %(i)s번째: 사실은 글자(한 문장)여야 합니다.") % {"where": where, "i": index})
+                    problems.add(
+                        _("%(where)s facts의 %(i)s번째: 사실은 글자(한 문장)여야 합니다.")
+                        % {"where": where, "i": index}
+                    )
                     continue
                 problem = product_fact_check(fact)
                 if problem:
-                    problems.add(_("%(where)s facts의 %(i)s번째: %(problem)s") % {"where": where, "i": index, "problem": problem})
+                    problems.add(
+                        _("%(where)s facts의 %(i)s번째: %(problem)s") % {"where": where, "i": index, "problem": problem}
+                    )
                 elif fact.strip() in facts:
-                    problems.add(_("%(where)s facts의 %(i)s번째: 같은 사실이 %(first)s번째에도 있습니다. 한 번만 적어 주세요.")
-                                 % {"where": where, "i": index, "first": facts.index(fact.strip()) + 1})
+                    problems.add(
+                        _("%(where)s facts의 %(i)s번째: 같은 사실이 %(first)s번째에도 있습니다. 한 번만 적어 주세요.")
+                        % {"where": where, "i": index, "first": facts.index(fact.strip()) + 1}
+                    )
                 else:
                     facts.append(fact.strip())
         aliases = None
         if "aliases" in item:
             if not isinstance(item["aliases"], list):
-                problems.add(_("%(where)s: aliases는 [\"다른 ID\", …] 목록이어야 합니다.") % {"where": where})
+                problems.add(_('%(where)s: aliases는 ["다른 ID", …] 목록이어야 합니다.') % {"where": where})
             else:
                 aliases, alias_problems = product_aliases_clean(item["aliases"], product_id=product_id or "")
                 for problem in alias_problems:
@@ -239,24 +271,41 @@ def _entries_from_csv(text: str, problems: Problems) -> list[ProductEntry]:
         if product_id == skipping:
             continue  # the rest of a repeated block: one message is enough
         if current is None:
-            current = products[product_id] = {"where": _("%(line)s행 (%(id)s)") % {"line": row.line, "id": product_id},
-                                              "line": row.line, "name": name, "facts": [], "fact_lines": {},
-                                              "aliases": []}
+            current = products[product_id] = {
+                "where": _("%(line)s행 (%(id)s)") % {"line": row.line, "id": product_id},
+                "line": row.line,
+                "name": name,
+                "facts": [],
+                "fact_lines": {},
+                "aliases": [],
+            }
         elif previous != product_id:
-            problems.add(_("%(where)s: product_id %(id)s — %(first)s행에 이미 나온 상품입니다 (중복). 한 상품의 행은 "
-                           "이어서 한 번만 적어 주세요.") % {"where": where, "id": product_id, "first": current["line"]})
+            problems.add(
+                _(
+                    "%(where)s: product_id %(id)s — %(first)s행에 이미 나온 상품입니다 (중복). 한 상품의 행은 "
+                    "이어서 한 번만 적어 주세요."
+                )
+                % {"where": where, "id": product_id, "first": current["line"]}
+            )
             previous = skipping = product_id
             continue
         elif name != current["name"]:
-            problems.add(_("%(where)s: 같은 상품(%(id)s)의 상품명이 %(first)s행과 다릅니다. 한 상품의 행에는 같은 상품명을 "
-                           "적어 주세요.") % {"where": where, "id": product_id, "first": current["line"]})
+            problems.add(
+                _(
+                    "%(where)s: 같은 상품(%(id)s)의 상품명이 %(first)s행과 다릅니다. 한 상품의 행에는 같은 상품명을 "
+                    "적어 주세요."
+                )
+                % {"where": where, "id": product_id, "first": current["line"]}
+            )
         previous, skipping = product_id, None
         problem = product_fact_check(fact)
         if problem:
             problems.add(f"{where}: fact: {problem}")
         elif fact in current["fact_lines"]:
-            problems.add(_("%(where)s: 같은 사실이 %(first)s행에도 있습니다. 한 번만 적어 주세요.")
-                         % {"where": where, "first": current["fact_lines"][fact]})
+            problems.add(
+                _("%(where)s: 같은 사실이 %(first)s행에도 있습니다. 한 번만 적어 주세요.")
+                % {"where": where, "first": current["fact_lines"][fact]}
+            )
         else:
             current["facts"].append(fact)
             current["fact_lines"][fact] = row.line
@@ -266,8 +315,10 @@ def _entries_from_csv(text: str, problems: Problems) -> list[ProductEntry]:
             for problem in alias_problems:
                 problems.add(f"{where}: {problem}")
             current["aliases"].extend(a for a in aliases if a not in current["aliases"])
-    return [ProductEntry(product_id, p["name"], tuple(p["facts"]), tuple(p["aliases"]) if has_aliases else None,
-                         p["where"]) for product_id, p in products.items()]
+    return [
+        ProductEntry(product_id, p["name"], tuple(p["facts"]), tuple(p["aliases"]) if has_aliases else None, p["where"])
+        for product_id, p in products.items()
+    ]
 
 
 def product_knowledge_parse(*, raw: bytes, filename: str = "", fmt: str | None = None) -> list[ProductEntry]:
@@ -284,16 +335,22 @@ def product_knowledge_parse(*, raw: bytes, filename: str = "", fmt: str | None =
             continue
         first = claimed.get(entry.product_id)
         if first is not None and first.product_id == entry.product_id:
-            problems.add(_("%(where)s: product_id %(id)s — %(first)s에도 같은 상품이 있습니다 (중복). 한 파일에 같은 상품은 한 번만 "
-                           "적어 주세요.")
-                         % {"where": entry.where, "id": entry.product_id, "first": first.where})
+            problems.add(
+                _(
+                    "%(where)s: product_id %(id)s — %(first)s에도 같은 상품이 있습니다 (중복). "
+                    "한 파일에 같은 상품은 한 번만 "
+                    "적어 주세요."
+                )
+                % {"where": entry.where, "id": entry.product_id, "first": first.where}
+            )
             continue
         for product_id in (entry.product_id, *(entry.aliases or ())):
             other = claimed.get(product_id)
             if other is not None and other.product_id != entry.product_id:
-                problems.add(_("%(where)s: ID %(id)s — %(first)s의 상품도 같은 ID를 씁니다. 한 ID는 한 상품에만 쓸 수 "
-                               "있습니다.")
-                             % {"where": entry.where, "id": product_id, "first": other.where})
+                problems.add(
+                    _("%(where)s: ID %(id)s — %(first)s의 상품도 같은 ID를 씁니다. 한 ID는 한 상품에만 쓸 수 있습니다.")
+                    % {"where": entry.where, "id": product_id, "first": other.where}
+                )
             else:
                 claimed[product_id] = entry
     problems.raise_if_any()
@@ -310,8 +367,9 @@ def _history(obj, actor: AbstractBaseUser | None, reason: str) -> None:
         obj._history_user = actor
 
 
-def _set_facts(product: ProductKnowledge, texts: Sequence[str], *, actor: AbstractBaseUser | None,
-               reason: str) -> tuple[int, int, int]:
+def _set_facts(
+    product: ProductKnowledge, texts: Sequence[str], *, actor: AbstractBaseUser | None, reason: str
+) -> tuple[int, int, int]:
     """Make ``texts`` the product's facts in that order; returns (added, removed, moved)."""
     unused: dict[str, list[ProductFact]] = {}
     for fact in product.facts.order_by("sort_order", "id"):
@@ -340,20 +398,24 @@ def _set_facts(product: ProductKnowledge, texts: Sequence[str], *, actor: Abstra
     return added, removed, moved
 
 
-def _write(*, product: ProductKnowledge, facts: Sequence[str] | None, actor: AbstractBaseUser | None,
-           reason: str) -> _Written:
+def _write(
+    *, product: ProductKnowledge, facts: Sequence[str] | None, actor: AbstractBaseUser | None, reason: str
+) -> _Written:
     """Save ``product`` (its fields as set by the caller) and, unless ``facts`` is None, its facts."""
     created = product.pk is None
     changed_fields = True
     if not created:
         stored = ProductKnowledge.objects.select_for_update().get(pk=product.pk)
-        changed_fields = any(getattr(stored, f) != getattr(product, f)
-                             for f in ("account_id", "product_id", "name", "aliases", "is_active"))
+        changed_fields = any(
+            getattr(stored, f) != getattr(product, f)
+            for f in ("account_id", "product_id", "name", "aliases", "is_active")
+        )
     try:
         product.full_clean()
     except ValidationError as exc:
-        raise DataFileError([f"{product.product_id}: {m}" for messages in exc.message_dict.values() for m in messages]
-                            ) from None
+        raise DataFileError(
+            [f"{product.product_id}: {m}" for messages in exc.message_dict.values() for m in messages]
+        ) from None
     if created:
         _history(product, actor, reason)
         product.save()
@@ -364,8 +426,11 @@ def _write(*, product: ProductKnowledge, facts: Sequence[str] | None, actor: Abs
         return _Written(product, "created", added, removed)
     if not changed_fields and not added and not removed and not moved:
         return _Written(product, "unchanged", 0, 0)
-    note = (_("사실 +%(added)s −%(removed)s, 순서 변경 %(moved)s") % {"added": added, "removed": removed, "moved": moved}
-            if added or removed or moved else "")
+    note = (
+        _("사실 +%(added)s −%(removed)s, 순서 변경 %(moved)s") % {"added": added, "removed": removed, "moved": moved}
+        if added or removed or moved
+        else ""
+    )
     _history(product, actor, f"{reason} ({note})" if reason and note else reason or note)
     # Saved even when only its facts changed: the product's history shows every edit, and its updated_at
     # tells the answer side's product cache (inquiries.facts) that something changed.
@@ -374,9 +439,16 @@ def _write(*, product: ProductKnowledge, facts: Sequence[str] | None, actor: Abs
 
 
 @transaction.atomic
-def product_knowledge_replace(*, account: MarketAccount | None, product_id: str, name: str, facts: Sequence[str],
-                              aliases: Sequence[str] | None = None, actor: AbstractBaseUser | None = None,
-                              reason: str = "") -> ProductKnowledge:
+def product_knowledge_replace(
+    *,
+    account: MarketAccount | None,
+    product_id: str,
+    name: str,
+    facts: Sequence[str],
+    aliases: Sequence[str] | None = None,
+    actor: AbstractBaseUser | None = None,
+    reason: str = "",
+) -> ProductKnowledge:
     """Create or replace one product's knowledge: its name, its facts (in this order) and, unless None,
     its aliases. Raises :class:`DataFileError` when something is not allowed; writes nothing then."""
     product_id = str(product_id).strip()
@@ -385,11 +457,17 @@ def product_knowledge_replace(*, account: MarketAccount | None, product_id: str,
         aliases, alias_problems = product_aliases_clean(aliases, product_id=product_id)
         for problem in alias_problems:
             problems.add(f"{product_id}: {problem}")
-    entry = ProductEntry(product_id, name.strip(), tuple(f.strip() for f in facts),
-                         None if aliases is None else tuple(aliases), where=product_id)
+    entry = ProductEntry(
+        product_id,
+        name.strip(),
+        tuple(f.strip() for f in facts),
+        None if aliases is None else tuple(aliases),
+        where=product_id,
+    )
     _check_entry(entry, problems)
-    for conflict in product_knowledge_id_conflicts(account=account, ids=[product_id, *(aliases or ())],
-                                                   exclude_product_ids=[product_id]):
+    for conflict in product_knowledge_id_conflicts(
+        account=account, ids=[product_id, *(aliases or ())], exclude_product_ids=[product_id]
+    ):
         problems.add(f"{entry.where}: {conflict}")
     for fact in entry.facts:
         if problem := product_fact_check(fact):
@@ -400,10 +478,12 @@ def product_knowledge_replace(*, account: MarketAccount | None, product_id: str,
     return _store(entry, account=account, actor=actor, reason=reason).product
 
 
-def _store(entry: ProductEntry, *, account: MarketAccount | None, actor: AbstractBaseUser | None,
-           reason: str) -> _Written:
-    product = (ProductKnowledge.objects.select_for_update().filter(account=account, product_id=entry.product_id).first()
-               or ProductKnowledge(account=account, product_id=entry.product_id))
+def _store(
+    entry: ProductEntry, *, account: MarketAccount | None, actor: AbstractBaseUser | None, reason: str
+) -> _Written:
+    product = ProductKnowledge.objects.select_for_update().filter(
+        account=account, product_id=entry.product_id
+    ).first() or ProductKnowledge(account=account, product_id=entry.product_id)
     product.name = entry.name
     if entry.aliases is not None:
         product.aliases = list(entry.aliases)
@@ -411,16 +491,22 @@ def _store(entry: ProductEntry, *, account: MarketAccount | None, actor: Abstrac
 
 
 @transaction.atomic
-def product_knowledge_save(*, product: ProductKnowledge, facts: Sequence[str] | None,
-                           actor: AbstractBaseUser | None = None, reason: str = "") -> ProductKnowledge:
+def product_knowledge_save(
+    *, product: ProductKnowledge, facts: Sequence[str] | None, actor: AbstractBaseUser | None = None, reason: str = ""
+) -> ProductKnowledge:
     """Save a product edited in the admin (its fields already set) with its facts in order (None: keep)."""
     texts = None if facts is None else [f.strip() for f in facts if f and f.strip()]
     return _write(product=product, facts=texts, actor=actor, reason=reason).product
 
 
-def product_knowledge_import(*, raw: bytes, filename: str = "", fmt: str | None = None,
-                             account: MarketAccount | None = None, actor: AbstractBaseUser | None = None
-                             ) -> ProductKnowledgeImportResult:
+def product_knowledge_import(
+    *,
+    raw: bytes,
+    filename: str = "",
+    fmt: str | None = None,
+    account: MarketAccount | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> ProductKnowledgeImportResult:
     """Import a JSON or CSV file for ``account`` (None: the knowledge every account shares). Each product
     in the file gets exactly the file's name and facts (and aliases, when the file has them); products
     not in the file are left alone. All or nothing: a :class:`DataFileError` lists every problem."""
@@ -448,8 +534,12 @@ def product_knowledge_import(*, raw: bytes, filename: str = "", fmt: str | None 
 # --- export --------------------------------------------------------------------------------------
 
 
-def product_knowledge_export(*, account: MarketAccount | None = None, fmt: str = datafiles.JSON,
-                             products: QuerySet[ProductKnowledge] | None = None) -> str:
+def product_knowledge_export(
+    *,
+    account: MarketAccount | None = None,
+    fmt: str = datafiles.JSON,
+    products: QuerySet[ProductKnowledge] | None = None,
+) -> str:
     """The knowledge of ``account`` (None: the shared knowledge), or the given products, as a file the
     import takes back unchanged: JSON (a list of products) or CSV (a row per fact)."""
     if fmt not in datafiles.FORMATS:
@@ -457,10 +547,23 @@ def product_knowledge_export(*, account: MarketAccount | None = None, fmt: str =
     if products is None:
         products = ProductKnowledge.objects.filter(account=account)
     products = products.order_by("product_id").prefetch_related(
-        Prefetch("facts", queryset=ProductFact.objects.order_by("sort_order", "id")))
+        Prefetch("facts", queryset=ProductFact.objects.order_by("sort_order", "id"))
+    )
     if fmt == datafiles.JSON:
-        return datafiles.to_json([{"product_id": p.product_id, "name": p.name, "aliases": list(map(str, p.aliases or [])),
-                                   "facts": [f.text for f in p.facts.all()]} for p in products])
-    rows = [[p.product_id, p.name, f.text, ALIAS_SEPARATOR.join(map(str, p.aliases or []))]
-            for p in products for f in p.facts.all()]
+        return datafiles.to_json(
+            [
+                {
+                    "product_id": p.product_id,
+                    "name": p.name,
+                    "aliases": list(map(str, p.aliases or [])),
+                    "facts": [f.text for f in p.facts.all()],
+                }
+                for p in products
+            ]
+        )
+    rows = [
+        [p.product_id, p.name, f.text, ALIAS_SEPARATOR.join(map(str, p.aliases or []))]
+        for p in products
+        for f in p.facts.all()
+    ]
     return datafiles.to_csv([*CSV_REQUIRED, *CSV_OPTIONAL], rows)

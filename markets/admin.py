@@ -17,13 +17,28 @@ from partialauto.crypto import SecretDecryptionError
 class MarketAccountForm(forms.ModelForm):
     """Secrets are write-only: the inputs start empty, and an empty input keeps the stored value."""
 
-    access_key = forms.CharField(label=_("쿠팡 액세스 키"), required=False, widget=forms.PasswordInput(render_value=False))
-    secret_key = forms.CharField(label=_("쿠팡 시크릿 키"), required=False, widget=forms.PasswordInput(render_value=False))
-    client_secret = forms.CharField(label=_("네이버 클라이언트 시크릿"), required=False, widget=forms.PasswordInput(render_value=False))
+    access_key = forms.CharField(
+        label=_("쿠팡 액세스 키"), required=False, widget=forms.PasswordInput(render_value=False)
+    )
+    secret_key = forms.CharField(
+        label=_("쿠팡 시크릿 키"), required=False, widget=forms.PasswordInput(render_value=False)
+    )
+    client_secret = forms.CharField(
+        label=_("네이버 클라이언트 시크릿"), required=False, widget=forms.PasswordInput(render_value=False)
+    )
 
     class Meta:
         model = MarketAccount
-        fields = ["name", "market_code", "is_active", "seller_name", "api_base_url", "vendor_id", "reply_by", "client_id"]
+        fields = [
+            "name",
+            "market_code",
+            "is_active",
+            "seller_name",
+            "api_base_url",
+            "vendor_id",
+            "reply_by",
+            "client_id",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -42,12 +57,27 @@ class MarketAccountForm(forms.ModelForm):
 @admin.register(MarketAccount)
 class MarketAccountAdmin(SimpleHistoryAdmin):
     form = MarketAccountForm
-    list_display = ["name", "market_code", "is_active", "seller_name", "credentials_state", "shipping_policy_state",
-                    "api_base_url", "updated_at"]
+    list_display = [
+        "name",
+        "market_code",
+        "is_active",
+        "seller_name",
+        "credentials_state",
+        "shipping_policy_state",
+        "api_base_url",
+        "updated_at",
+    ]
     list_filter = ["market_code", "is_active"]
     list_select_related = ["shipping_policy"]
     search_fields = ["name", "seller_name", "vendor_id", "client_id"]
-    readonly_fields = ["id", "credentials_state", "shipping_policy_link", "credentials_updated_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "id",
+        "credentials_state",
+        "shipping_policy_link",
+        "credentials_updated_at",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["test_connection"]
 
     @admin.display(description=_("배송 정책"))
@@ -66,12 +96,24 @@ class MarketAccountAdmin(SimpleHistoryAdmin):
             return str(_("계정을 저장한 뒤 입력할 수 있습니다."))
         policy = getattr(obj, "shipping_policy", None)
         if policy is None:
-            return format_html('{} — <a href="{}?account={}">{}</a>', verdict("fail", _("배송 정책이 없습니다")),
-                               reverse("admin:markets_shippingpolicy_add"), obj.pk, _("배송 정책 입력"))
-        state = (_("입력 완료") if policy.is_complete
-                 else str(_("빠진 항목: %(fields)s")) % {"fields": ", ".join(policy.missing)})
-        return format_html('{} — <a href="{}">{}</a>', verdict("pass" if policy.is_complete else "fail", state),
-                           reverse("admin:markets_shippingpolicy_change", args=[policy.pk]), _("배송 정책 수정"))
+            return format_html(
+                '{} — <a href="{}?account={}">{}</a>',
+                verdict("fail", _("배송 정책이 없습니다")),
+                reverse("admin:markets_shippingpolicy_add"),
+                obj.pk,
+                _("배송 정책 입력"),
+            )
+        state = (
+            _("입력 완료")
+            if policy.is_complete
+            else str(_("빠진 항목: %(fields)s")) % {"fields": ", ".join(policy.missing)}
+        )
+        return format_html(
+            '{} — <a href="{}">{}</a>',
+            verdict("pass" if policy.is_complete else "fail", state),
+            reverse("admin:markets_shippingpolicy_change", args=[policy.pk]),
+            _("배송 정책 수정"),
+        )
 
     @admin.display(description=_("인증정보"))
     def credentials_state(self, obj: MarketAccount) -> str:
@@ -104,8 +146,18 @@ class MarketAccountAdmin(SimpleHistoryAdmin):
 
 @admin.register(PollCursor)
 class PollCursorAdmin(ReadOnlyAdmin):
-    list_display = ["account", "kind", "watermark", "last_polled_at", "last_success_at", "last_fetched", "last_error",
-                    "last_swept_at", "last_sweep_found", "last_sweep_error"]
+    list_display = [
+        "account",
+        "kind",
+        "watermark",
+        "last_polled_at",
+        "last_success_at",
+        "last_fetched",
+        "last_error",
+        "last_swept_at",
+        "last_sweep_found",
+        "last_sweep_error",
+    ]
     list_filter = ["kind"]
     list_select_related = ["account"]
 
@@ -137,8 +189,10 @@ class ShippingPolicyForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "account" in self.fields:  # adding: only accounts without a policy (one policy per account)
-            self.fields["account"].queryset = MarketAccount.objects.filter(shipping_policy__isnull=True).order_by("name")
-        for name, field in self.fields.items():
+            self.fields["account"].queryset = MarketAccount.objects.filter(shipping_policy__isnull=True).order_by(
+                "name"
+            )
+        for field in self.fields.values():
             if isinstance(field, forms.IntegerField):
                 field.error_messages["invalid"] = _("숫자(정수)만 입력하세요. 금액은 원 단위, 기간은 일 단위입니다.")
 
@@ -180,16 +234,37 @@ class ShippingPolicyAdmin(SimpleHistoryAdmin):
     """One policy per account; every save goes through ``services.shipping_policy_update``."""
 
     form = ShippingPolicyForm
-    list_display = ["account", "completeness", "carrier_code", "dispatch_cutoff", "base_fee", "free_shipping_threshold",
-                    "return_fee", "exchange_fee", "updated_at"]
+    list_display = [
+        "account",
+        "completeness",
+        "carrier_code",
+        "dispatch_cutoff",
+        "base_fee",
+        "free_shipping_threshold",
+        "return_fee",
+        "exchange_fee",
+        "updated_at",
+    ]
     list_select_related = ["account"]
     list_filter = [PolicyCompleteFilter, "account__market_code", "carrier_code"]
     search_fields = ["account__name", "return_address"]
     ordering = ["account__name"]
     fieldsets = [
         (None, {"fields": ["account"]}),
-        (_("출고"), {"fields": ["dispatch_cutoff", "dispatch_lead_days", "ships_on_saturday", "carrier_code",
-                              "transit_days_min", "transit_days_max", "stalled_after_days"]}),
+        (
+            _("출고"),
+            {
+                "fields": [
+                    "dispatch_cutoff",
+                    "dispatch_lead_days",
+                    "ships_on_saturday",
+                    "carrier_code",
+                    "transit_days_min",
+                    "transit_days_max",
+                    "stalled_after_days",
+                ]
+            },
+        ),
         (_("배송비"), {"fields": ["base_fee", "free_shipping_threshold", "jeju_surcharge", "remote_surcharge"]}),
         (_("반품·교환"), {"fields": ["return_fee", "exchange_fee", "return_address"]}),
         (_("제공 서비스"), {"fields": ["dawn_delivery", "convenience_pickup", "overseas_shipping"]}),
@@ -206,8 +281,10 @@ class ShippingPolicyAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         values = {f: form.cleaned_data[f] for f in services.SHIPPING_POLICY_FIELDS if f in form.cleaned_data}
-        policy = services.shipping_policy_update(account=obj.account, values=values, actor=request.user,
-                                                 reason=str(_("관리자 화면에서 수정")))
+        policy = services.shipping_policy_update(
+            account=obj.account, values=values, actor=request.user, reason=str(_("관리자 화면에서 수정"))
+        )
         obj.pk = policy.pk  # the admin's redirect and log entry point at the saved row
 
-from markets import admin_orders as admin_orders  # noqa: E402,F401  (registers the order mirror's pages)
+
+from markets import admin_orders as admin_orders  # noqa: E402  (registers the order mirror's pages)

@@ -11,20 +11,58 @@ from partialauto.admin_utils import ReadOnlyAdmin, pretty_json
 
 @admin.register(MarketOrder)
 class MarketOrderAdmin(ReadOnlyAdmin):
-    list_display = ["order_id", "line_id", "account", "status", "raw_status", "claim_display", "carrier_name",
-                    "tracking_number", "shipped_at", "delivered_at", "expected_dispatch_date", "synced_at"]
+    list_display = [
+        "order_id",
+        "line_id",
+        "account",
+        "status",
+        "raw_status",
+        "claim_display",
+        "carrier_name",
+        "tracking_number",
+        "shipped_at",
+        "delivered_at",
+        "expected_dispatch_date",
+        "synced_at",
+    ]
     list_filter = ["status", "market_code", "account", "carrier_name"]
     list_select_related = ["account"]
     search_fields = ["=order_id", "=line_id", "=tracking_number", "product_name"]
     show_full_result_count = False
     list_per_page = 50
     fieldsets = [
-        (_("주문"), {"fields": ["account", "market_code", "order_id", "line_id", "product_name", "product_ids",
-                               "quantity"]}),
-        (_("상태"), {"fields": ["status", "raw_status", "claim_type", "claim_status", "delivery_issue",
-                               "expected_dispatch_date", "last_movement_at"]}),
-        (_("배송"), {"fields": ["carrier_code", "carrier_name", "tracking_number", "ordered_at", "paid_at",
-                               "shipped_at", "delivered_at"]}),
+        (
+            _("주문"),
+            {"fields": ["account", "market_code", "order_id", "line_id", "product_name", "product_ids", "quantity"]},
+        ),
+        (
+            _("상태"),
+            {
+                "fields": [
+                    "status",
+                    "raw_status",
+                    "claim_type",
+                    "claim_status",
+                    "delivery_issue",
+                    "expected_dispatch_date",
+                    "last_movement_at",
+                ]
+            },
+        ),
+        (
+            _("배송"),
+            {
+                "fields": [
+                    "carrier_code",
+                    "carrier_name",
+                    "tracking_number",
+                    "ordered_at",
+                    "paid_at",
+                    "shipped_at",
+                    "delivered_at",
+                ]
+            },
+        ),
         (_("동기화"), {"fields": ["synced_at", "created_at", "fingerprint"]}),
         (_("원본 (개인정보 제거)"), {"classes": ["collapse"], "fields": ["raw_payload_display"]}),
     ]

@@ -138,13 +138,22 @@ def _row_values(account: MarketAccount, item) -> dict:
     """The new row's fields (by attribute name) for one marketplace item; the rest are model defaults."""
     status = Inquiry.Status.ANSWERED_ELSEWHERE if item.answered else Inquiry.Status.NEW
     return dict(
-        account_id=account.pk, market_code=account.market_code, kind=item.kind, external_id=clean_text(item.external_id, 64),
-        created_at=item.created_at, title=clean_text(item.title, 300), content=clean_text(item.content),
-        product_id=clean_text(item.product_id, 64), product_name=clean_text(item.product_name, 300),
-        order_id=clean_text(item.order_id, 64), buyer_name_masked=clean_text(item.buyer_name_masked, 64),
+        account_id=account.pk,
+        market_code=account.market_code,
+        kind=item.kind,
+        external_id=clean_text(item.external_id, 64),
+        created_at=item.created_at,
+        title=clean_text(item.title, 300),
+        content=clean_text(item.content),
+        product_id=clean_text(item.product_id, 64),
+        product_name=clean_text(item.product_name, 300),
+        order_id=clean_text(item.order_id, 64),
+        buyer_name_masked=clean_text(item.buyer_name_masked, 64),
         order_refs={k: [clean_text(v, 64) for v in vs[:20]] for k, vs in (item.order_refs or {}).items() if vs},
         product_refs=[clean_text(v, 64) for v in (item.product_refs or [])[:20]],
-        reply_context=scrub(item.reply_context or {}), raw_payload=scrub(item.raw or {}), status=status,
+        reply_context=scrub(item.reply_context or {}),
+        raw_payload=scrub(item.raw or {}),
+        status=status,
         external_answer=clean_text(item.answer_text) if item.answered else "",
     )
 
@@ -155,8 +164,9 @@ def _row(account: MarketAccount, item) -> Inquiry:
 
 def _store_malformed(account: MarketAccount, bad) -> None:
     payload = bad.payload if isinstance(bad.payload, str) else json.dumps(bad.payload, ensure_ascii=False, default=str)
-    MalformedPayload.objects.create(account=account, kind=bad.kind, payload=clean_text(payload, 200_000),
-                                    error=clean_text(bad.error, 2000))
+    MalformedPayload.objects.create(
+        account=account, kind=bad.kind, payload=clean_text(payload, 200_000), error=clean_text(bad.error, 2000)
+    )
     log.warning("Malformed %s item from %s recorded and skipped: %s", bad.kind, account.name, bad.error)
 
 
@@ -167,13 +177,25 @@ def _insert_new_orm(account: MarketAccount, new_items: list) -> list[tuple[int, 
     # constraint decides, and neither poll fails.
     Inquiry.objects.bulk_create(new_rows, ignore_conflicts=True)
     # ids of the rows this call inserted (a concurrent poll's rows already have their event)
-    fresh = list(Inquiry.objects.filter(
-        account=account, kind__in={r.kind for r in new_rows}, external_id__in=[r.external_id for r in new_rows]
-    ).exclude(events__type=InquiryEvent.Type.INGESTED).values_list("pk", "status"))
-    InquiryEvent.objects.bulk_create([
-        events.build(pk, InquiryEvent.Type.INGESTED, actor_label=POLLER, to_status=status,
-                     to_send_status=Inquiry.SendStatus.NOT_SENT) for pk, status in fresh
-    ])
+    fresh = list(
+        Inquiry.objects.filter(
+            account=account, kind__in={r.kind for r in new_rows}, external_id__in=[r.external_id for r in new_rows]
+        )
+        .exclude(events__type=InquiryEvent.Type.INGESTED)
+        .values_list("pk", "status")
+    )
+    InquiryEvent.objects.bulk_create(
+        [
+            events.build(
+                pk,
+                InquiryEvent.Type.INGESTED,
+                actor_label=POLLER,
+                to_status=status,
+                to_send_status=Inquiry.SendStatus.NOT_SENT,
+            )
+            for pk, status in fresh
+        ]
+    )
     return fresh
 
 
@@ -235,10 +257,15 @@ def _stored_rows(account: MarketAccount, keys) -> dict[tuple[str, str], tuple]:
             )
             rows = cursor.fetchall()
     else:
-        rows = Inquiry.objects.filter(account=account, kind__in=kinds, external_id__in=ids).order_by("pk").values_list(
-            "pk", "kind", "external_id", "status", "send_status", "draft_answer")
-    return {(kind, external_id): (pk, status, send_status, draft)
-            for pk, kind, external_id, status, send_status, draft in rows}
+        rows = (
+            Inquiry.objects.filter(account=account, kind__in=kinds, external_id__in=ids)
+            .order_by("pk")
+            .values_list("pk", "kind", "external_id", "status", "send_status", "draft_answer")
+        )
+    return {
+        (kind, external_id): (pk, status, send_status, draft)
+        for pk, kind, external_id, status, send_status, draft in rows
+    }
 
 
 def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
@@ -246,7 +273,7 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
     created = answered = 0
     insert_new = _insert_new_pg if connection.vendor == "postgresql" else _insert_new_orm
     for start in range(0, len(items), UPSERT_BATCH):
-        chunk = items[start:start + UPSERT_BATCH]
+        chunk = items[start : start + UPSERT_BATCH]
         by_key = {(i.kind, clean_text(i.external_id, 64)): i for i in chunk}
         with transaction.atomic():
             existing = _stored_rows(account, by_key)
@@ -264,13 +291,22 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
                     continue  # SENDING / SEND_UNKNOWN / SENT: the send path and the reconciler own it
                 # What a person wrote on the marketplace is the calibration signal of shadow mode.
                 n = Inquiry.objects.filter(pk=pk, status=status, send_status=send_status).update(
-                    status=Inquiry.Status.ANSWERED_ELSEWHERE, next_attempt_at=None, updated_at=timezone.now(),
-                    external_answer=clean_text(item.answer_text), draft_agreement=similarity(draft, item.answer_text or ""),
+                    status=Inquiry.Status.ANSWERED_ELSEWHERE,
+                    next_attempt_at=None,
+                    updated_at=timezone.now(),
+                    external_answer=clean_text(item.answer_text),
+                    draft_agreement=similarity(draft, item.answer_text or ""),
                 )
                 if n:
                     answered += 1
-                    events.record(pk, InquiryEvent.Type.ANSWERED_ELSEWHERE, actor_label=POLLER, from_status=status,
-                                  to_status=Inquiry.Status.ANSWERED_ELSEWHERE, message="answered on the marketplace")
+                    events.record(
+                        pk,
+                        InquiryEvent.Type.ANSWERED_ELSEWHERE,
+                        actor_label=POLLER,
+                        from_status=status,
+                        to_status=Inquiry.Status.ANSWERED_ELSEWHERE,
+                        message="answered on the marketplace",
+                    )
     return created, answered
 
 
@@ -279,8 +315,9 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
 ITEMS, DONE, FAILED = "items", "done", "failed"
 
 
-def _listings(client, windows: list[tuple[str, datetime]], end: datetime, batch_size: int | None,
-              answered: bool | None = None) -> Iterator[tuple]:
+def _listings(
+    client, windows: list[tuple[str, datetime]], end: datetime, batch_size: int | None, answered: bool | None = None
+) -> Iterator[tuple]:
     """Every kind's listing as a stream of batches (``batch_size`` items, default one page's worth);
     ``answered=False``: only the inquiries still waiting for an answer.
 
@@ -389,9 +426,16 @@ class _ReadAhead:
             yield entry
 
 
-def _ingest(account: MarketAccount, client, windows: list[tuple[str, datetime]], end: datetime, *,
-            answered: bool | None, read_ahead: bool | None,
-            on_end: Callable[[str, _KindTally], None]) -> dict[str, _KindTally]:
+def _ingest(
+    account: MarketAccount,
+    client,
+    windows: list[tuple[str, datetime]],
+    end: datetime,
+    *,
+    answered: bool | None,
+    read_ahead: bool | None,
+    on_end: Callable[[str, _KindTally], None],
+) -> dict[str, _KindTally]:
     """List each kind from its window's start to ``end`` and store what arrives through :func:`upsert`
     (malformed items are recorded and skipped). ``on_end(kind, tally)`` is called as soon as a kind's
     listing ended — complete when ``tally.error`` is None — before the next kind is stored.
@@ -454,8 +498,9 @@ def _client(account: MarketAccount, client, limiter, summary: PollSummary):
         return None
 
 
-def poll_account(account: MarketAccount, *, now: datetime | None = None, client=None, limiter=None,
-                 read_ahead: bool | None = None) -> PollSummary:
+def poll_account(
+    account: MarketAccount, *, now: datetime | None = None, client=None, limiter=None, read_ahead: bool | None = None
+) -> PollSummary:
     """Poll every inquiry kind of one account from its watermark (minus the overlap).
 
     ``client``: the marketplace client (default: one built for the account with ``limiter``, default
@@ -494,13 +539,27 @@ def poll_account(account: MarketAccount, *, now: datetime | None = None, client=
         summary.answered_elsewhere += tally.answered_elsewhere
         summary.malformed += tally.malformed
         summary.errors += [tally.error] if tally.error else []
-    log.info("Polled %s: fetched %s, new %s, answered elsewhere %s, malformed %s, errors %s", account.name,
-             summary.fetched, summary.created, summary.answered_elsewhere, summary.malformed, len(summary.errors))
+    log.info(
+        "Polled %s: fetched %s, new %s, answered elsewhere %s, malformed %s, errors %s",
+        account.name,
+        summary.fetched,
+        summary.created,
+        summary.answered_elsewhere,
+        summary.malformed,
+        len(summary.errors),
+    )
     return summary
 
 
-def sweep_account(account: MarketAccount, *, now: datetime | None = None, client=None, limiter=None,
-                  read_ahead: bool | None = None, summary: PollSummary | None = None) -> PollSummary:
+def sweep_account(
+    account: MarketAccount,
+    *,
+    now: datetime | None = None,
+    client=None,
+    limiter=None,
+    read_ahead: bool | None = None,
+    summary: PollSummary | None = None,
+) -> PollSummary:
     """Ask for every inquiry of the account still waiting for an answer over ``SWEEP_LOOKBACK`` and store
     the ones the watermark poll never saw. The watermark stays; each kind's cursor records the run.
 
@@ -536,8 +595,13 @@ def sweep_account(account: MarketAccount, *, now: datetime | None = None, client
         summary.malformed += tally.malformed
         summary.errors += [f"sweep {tally.error}"] if tally.error else []
     level = logging.WARNING if summary.sweep_created else logging.INFO
-    log.log(level, "Swept %s: unanswered %s, new %s (appeared too late for the watermark poll)", account.name,
-            summary.sweep_fetched, summary.sweep_created)
+    log.log(
+        level,
+        "Swept %s: unanswered %s, new %s (appeared too late for the watermark poll)",
+        account.name,
+        summary.sweep_fetched,
+        summary.sweep_created,
+    )
     return summary
 
 
@@ -557,8 +621,9 @@ def _poll_in_thread(account: MarketAccount, limiter=None, sweep: bool = False) -
         connections.close_all()  # this thread's connections only
 
 
-def poll_markets(*, names: list[str] | None = None, threads: int = POLL_THREADS, limiter=None,
-                 sweep: bool = False) -> list[PollSummary]:
+def poll_markets(
+    *, names: list[str] | None = None, threads: int = POLL_THREADS, limiter=None, sweep: bool = False
+) -> list[PollSummary]:
     """Poll the active accounts (or the named ones), up to ``threads`` at a time where threads are
     allowed; with ``sweep``, each account's unanswered inquiries are swept after its poll.
     ``limiter``: the clients' rate limiter (default: the shared one)."""

@@ -38,7 +38,7 @@ SECRET_FIELDS = {
 
 
 class MarketAccountQuerySet(models.QuerySet["MarketAccount"]):
-    def active(self) -> "MarketAccountQuerySet":
+    def active(self) -> MarketAccountQuerySet:
         return self.filter(is_active=True)
 
 
@@ -49,7 +49,9 @@ class MarketAccount(models.Model):
     )
     market_code = models.CharField(_("마켓"), max_length=16, choices=MarketCode.choices)
     is_active = models.BooleanField(_("사용"), default=True)
-    seller_name = models.CharField(_("판매자 표시명"), max_length=100, blank=True, help_text=_("답변 인사말에 들어갑니다."))
+    seller_name = models.CharField(
+        _("판매자 표시명"), max_length=100, blank=True, help_text=_("답변 인사말에 들어갑니다.")
+    )
     api_base_url = models.URLField(
         _("API 주소"), blank=True, help_text=_("비워 두면 실제 마켓 주소를 씁니다. 샌드박스를 쓸 때만 입력하세요.")
     )
@@ -96,7 +98,9 @@ class PollCursor(models.Model):
     """Where incremental polling of one account and inquiry kind has got to, and when the sweep of its
     unanswered inquiries (which catches those that appeared late) last ran."""
 
-    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="poll_cursors")
+    account = models.ForeignKey(
+        MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="poll_cursors"
+    )
     kind = models.CharField(_("수집 대상"), max_length=32, choices=InquiryKind.choices)
     watermark = models.DateTimeField(_("수집 기준 시각"), null=True, blank=True)
     last_polled_at = models.DateTimeField(_("마지막 수집 시각"), null=True, blank=True)
@@ -107,7 +111,8 @@ class PollCursor(models.Model):
     last_sweep_success_at = models.DateTimeField(_("마지막 미답변 재수집 성공 시각"), null=True, blank=True)
     last_sweep_error = models.TextField(_("미답변 재수집 오류"), blank=True)
     last_sweep_found = models.PositiveIntegerField(
-        _("재수집으로 찾은 새 문의"), default=0,
+        _("재수집으로 찾은 새 문의"),
+        default=0,
         help_text=_("마지막 미답변 재수집이 새로 저장한 문의 수: 늦게 나타나 기준 시각 수집이 놓친 문의입니다."),
     )
 
@@ -136,7 +141,9 @@ class PayloadKind(models.TextChoices):
 class MalformedPayload(models.Model):
     """A marketplace item that could not be parsed: kept verbatim, skipped by the poll or the order sync."""
 
-    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="malformed_payloads")
+    account = models.ForeignKey(
+        MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="malformed_payloads"
+    )
     kind = models.CharField(_("데이터 종류"), max_length=32, choices=PayloadKind.choices)
     payload = models.TextField(_("원본 데이터"))
     error = models.TextField(_("오류"))
@@ -196,14 +203,17 @@ class MarketOrder(models.Model):
     account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="orders", verbose_name=_("계정"))
     market_code = models.CharField(_("마켓"), max_length=16, choices=MarketCode.choices)
     order_id = models.CharField(_("주문번호"), max_length=40)
-    line_id = models.CharField(_("배송번호/상품주문번호"), max_length=40,
-                               help_text=_("쿠팡 shipmentBoxId, 네이버 productOrderId"))
+    line_id = models.CharField(
+        _("배송번호/상품주문번호"), max_length=40, help_text=_("쿠팡 shipmentBoxId, 네이버 productOrderId")
+    )
     status = models.CharField(_("상태"), max_length=16, choices=OrderStatus.choices)
     raw_status = models.CharField(_("마켓 상태값"), max_length=40, blank=True)
     claim_type = models.CharField(_("클레임 종류"), max_length=20, blank=True, help_text=_("CANCEL, RETURN, EXCHANGE"))
     claim_status = models.CharField(_("클레임 상태"), max_length=40, blank=True)
     delivery_issue = models.CharField(
-        _("배송 이상"), max_length=40, blank=True,
+        _("배송 이상"),
+        max_length=40,
+        blank=True,
         help_text=_("마켓이 알려 준 배송 문제 (예: WRONG_TRACKING, DELIVERY_FAIL, NOT_TRACKABLE)"),
     )
     carrier_code = models.CharField(_("택배사 코드"), max_length=20, blank=True)
@@ -213,18 +223,30 @@ class MarketOrder(models.Model):
     paid_at = models.DateTimeField(_("결제 시각"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("출고 시각"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("배송완료 시각"), null=True, blank=True)
-    expected_dispatch_date = models.DateField(_("출고 예정일"), null=True, blank=True,
-                                              help_text=_("쿠팡 estimated/plannedShippingDate, 네이버 shippingDueDate"))
+    expected_dispatch_date = models.DateField(
+        _("출고 예정일"),
+        null=True,
+        blank=True,
+        help_text=_("쿠팡 estimated/plannedShippingDate, 네이버 shippingDueDate"),
+    )
     last_movement_at = models.DateTimeField(
-        _("마지막 배송 진행 시각"), null=True, blank=True,
+        _("마지막 배송 진행 시각"),
+        null=True,
+        blank=True,
         help_text=_("배송 상태가 마지막으로 바뀐 시각. 오래 멈춰 있으면 사람이 확인합니다."),
     )
-    product_ids = models.JSONField(_("상품 ID"), default=list, blank=True,
-                                   help_text=_("이 줄의 상품을 가리키는 마켓 ID들 (옵션ID, 상품ID…)"))
+    product_ids = models.JSONField(
+        _("상품 ID"), default=list, blank=True, help_text=_("이 줄의 상품을 가리키는 마켓 ID들 (옵션ID, 상품ID…)")
+    )
     product_name = models.CharField(_("상품명"), max_length=300, blank=True)
     quantity = models.PositiveIntegerField(_("수량"), default=1)
-    fingerprint = models.CharField(_("상태 지문"), max_length=16, blank=True, editable=False,
-                                   help_text=_("답변에 쓰인 사실이 바뀌었는지 전송 직전에 비교하는 값"))
+    fingerprint = models.CharField(
+        _("상태 지문"),
+        max_length=16,
+        blank=True,
+        editable=False,
+        help_text=_("답변에 쓰인 사실이 바뀌었는지 전송 직전에 비교하는 값"),
+    )
     raw_payload = models.JSONField(_("원본 데이터 (개인정보 제거)"), default=dict, blank=True)
     synced_at = models.DateTimeField(_("동기화 시각"))
     created_at = models.DateTimeField(_("처음 본 시각"), auto_now_add=True)
@@ -253,7 +275,9 @@ class OrderSyncCursor(models.Model):
         NAVER_CHANGES = "NAVER_CHANGES", _("네이버 변경 상품주문")
         NAVER_REFRESH = "NAVER_REFRESH", _("네이버 진행 중 주문 새로고침")
 
-    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="order_cursors")
+    account = models.ForeignKey(
+        MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="order_cursors"
+    )
     stream = models.CharField(_("수집 대상"), max_length=24, choices=Stream.choices)
     watermark = models.DateTimeField(_("수집 기준 시각"), null=True, blank=True)
     last_synced_at = models.DateTimeField(_("마지막 동기화"), null=True, blank=True)
@@ -296,15 +320,21 @@ class ShippingPolicy(models.Model):
     """What the seller promises about shipping and returns, per account: the facts a shipping answer
     without an order is written from. An account is ready for automation only when it is filled in."""
 
-    account = models.OneToOneField(MarketAccount, on_delete=models.CASCADE, related_name="shipping_policy",
-                                   verbose_name=_("계정"))
+    account = models.OneToOneField(
+        MarketAccount, on_delete=models.CASCADE, related_name="shipping_policy", verbose_name=_("계정")
+    )
     dispatch_cutoff = models.TimeField(
-        _("당일 출고 마감 시각"), null=True, blank=True,
+        _("당일 출고 마감 시각"),
+        null=True,
+        blank=True,
         help_text=_("출고일(영업일)에 이 시각 전에 결제된 주문은 그날 출고합니다. 예: 14:00"),
     )
     dispatch_lead_days = models.PositiveSmallIntegerField(
-        _("출고까지 영업일"), default=0,
-        help_text=_("마감 전 결제 건이 출고되기까지 걸리는 영업일 (0 = 당일 출고). 마감 후 결제 건은 하루 더 걸립니다."),
+        _("출고까지 영업일"),
+        default=0,
+        help_text=_(
+            "마감 전 결제 건이 출고되기까지 걸리는 영업일 (0 = 당일 출고). 마감 후 결제 건은 하루 더 걸립니다."
+        ),
     )
     ships_on_saturday = models.BooleanField(_("토요일 출고"), default=False)
     carrier_code = models.CharField(_("택배사"), max_length=20, choices=Carrier.choices, blank=True)
@@ -312,18 +342,24 @@ class ShippingPolicy(models.Model):
     transit_days_max = models.PositiveSmallIntegerField(_("출고 후 도착까지 최대 일수"), default=2)
     base_fee = models.PositiveIntegerField(_("기본 배송비(원)"), null=True, blank=True, help_text=_("0 = 무료배송"))
     free_shipping_threshold = models.PositiveIntegerField(
-        _("무료배송 기준 금액(원)"), null=True, blank=True, help_text=_("이 금액 이상 구매하면 배송비가 없습니다. 비우면 없음"))
+        _("무료배송 기준 금액(원)"),
+        null=True,
+        blank=True,
+        help_text=_("이 금액 이상 구매하면 배송비가 없습니다. 비우면 없음"),
+    )
     jeju_surcharge = models.PositiveIntegerField(_("제주 추가 배송비(원)"), null=True, blank=True)
     remote_surcharge = models.PositiveIntegerField(_("도서산간 추가 배송비(원)"), null=True, blank=True)
-    return_fee = models.PositiveIntegerField(_("반품 배송비(편도, 원)"), null=True, blank=True,
-                                             help_text=_("단순 변심 반품 시 고객 부담"))
+    return_fee = models.PositiveIntegerField(
+        _("반품 배송비(편도, 원)"), null=True, blank=True, help_text=_("단순 변심 반품 시 고객 부담")
+    )
     exchange_fee = models.PositiveIntegerField(_("교환 배송비(왕복, 원)"), null=True, blank=True)
     return_address = models.CharField(_("반품·교환 보낼 주소"), max_length=300, blank=True)
     dawn_delivery = models.BooleanField(_("새벽배송 제공"), default=False)
     convenience_pickup = models.BooleanField(_("편의점 픽업 제공"), default=False)
     overseas_shipping = models.BooleanField(_("해외배송 제공"), default=False)
     stalled_after_days = models.PositiveSmallIntegerField(
-        _("배송 정체로 볼 일수"), default=4,
+        _("배송 정체로 볼 일수"),
+        default=4,
         help_text=_("출고 후 이 일수 동안 배송 상태가 바뀌지 않으면 자동 답변하지 않고 사람에게 넘깁니다."),
     )
     updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
@@ -337,8 +373,9 @@ class ShippingPolicy(models.Model):
         verbose_name = _("배송 정책")
         verbose_name_plural = _("배송 정책")
         constraints = [
-            models.CheckConstraint(condition=Q(transit_days_min__lte=models.F("transit_days_max")),
-                                   name="shipping_transit_min_le_max"),
+            models.CheckConstraint(
+                condition=Q(transit_days_min__lte=models.F("transit_days_max")), name="shipping_transit_min_le_max"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -347,8 +384,9 @@ class ShippingPolicy(models.Model):
     @property
     def missing(self) -> list[str]:
         """The required fields still empty (their verbose names)."""
-        return [str(self._meta.get_field(name).verbose_name) for name in self.REQUIRED
-                if getattr(self, name) in (None, "")]
+        return [
+            str(self._meta.get_field(name).verbose_name) for name in self.REQUIRED if getattr(self, name) in (None, "")
+        ]
 
     @property
     def is_complete(self) -> bool:

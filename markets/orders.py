@@ -59,10 +59,30 @@ HISTORY_MAX = 30
 IN_FLIGHT = (PAID, PREPARING, SHIPPED, IN_TRANSIT)
 
 S = OrderSyncCursor.Stream
-_WRITE_FIELDS = ("market_code", "order_id", "status", "raw_status", "claim_type", "claim_status", "delivery_issue",
-                 "carrier_code", "carrier_name", "tracking_number", "ordered_at", "paid_at", "shipped_at",
-                 "delivered_at", "expected_dispatch_date", "last_movement_at", "product_ids", "product_name",
-                 "quantity", "fingerprint", "raw_payload", "synced_at")
+_WRITE_FIELDS = (
+    "market_code",
+    "order_id",
+    "status",
+    "raw_status",
+    "claim_type",
+    "claim_status",
+    "delivery_issue",
+    "carrier_code",
+    "carrier_name",
+    "tracking_number",
+    "ordered_at",
+    "paid_at",
+    "shipped_at",
+    "delivered_at",
+    "expected_dispatch_date",
+    "last_movement_at",
+    "product_ids",
+    "product_name",
+    "quantity",
+    "fingerprint",
+    "raw_payload",
+    "synced_at",
+)
 
 
 def active_days() -> int:
@@ -87,21 +107,45 @@ class OrderSyncSummary:
 
 
 def _fingerprint(row: MarketOrder) -> str:
-    return order_fingerprint(row.status, row.raw_status, row.claim_type, row.claim_status, row.delivery_issue,
-                             row.carrier_code, row.tracking_number, row.delivered_at, row.expected_dispatch_date)
+    return order_fingerprint(
+        row.status,
+        row.raw_status,
+        row.claim_type,
+        row.claim_status,
+        row.delivery_issue,
+        row.carrier_code,
+        row.tracking_number,
+        row.delivered_at,
+        row.expected_dispatch_date,
+    )
 
 
 def _merge(account: MarketAccount, line: RemoteOrderLine, old: MarketOrder | None, now: datetime) -> MarketOrder:
     """The row to store for ``line``, given what is stored now."""
     row = MarketOrder(
-        account=account, market_code=line.market_code, order_id=line.order_id[:40], line_id=line.line_id[:40],
-        status=line.status, raw_status=line.raw_status[:40], claim_type=line.claim_type[:20],
-        claim_status=line.claim_status[:40], delivery_issue=line.delivery_issue[:40],
-        carrier_code=line.carrier_code[:20], carrier_name=line.carrier_name[:40],
-        tracking_number=line.tracking_number[:40], ordered_at=line.ordered_at, paid_at=line.paid_at,
-        shipped_at=line.shipped_at, delivered_at=line.delivered_at, expected_dispatch_date=line.expected_dispatch_date,
-        last_movement_at=line.last_movement_at, product_ids=list(line.product_ids)[:20],
-        product_name=line.product_name[:300], quantity=max(0, line.quantity), raw_payload=line.raw or {}, synced_at=now,
+        account=account,
+        market_code=line.market_code,
+        order_id=line.order_id[:40],
+        line_id=line.line_id[:40],
+        status=line.status,
+        raw_status=line.raw_status[:40],
+        claim_type=line.claim_type[:20],
+        claim_status=line.claim_status[:40],
+        delivery_issue=line.delivery_issue[:40],
+        carrier_code=line.carrier_code[:20],
+        carrier_name=line.carrier_name[:40],
+        tracking_number=line.tracking_number[:40],
+        ordered_at=line.ordered_at,
+        paid_at=line.paid_at,
+        shipped_at=line.shipped_at,
+        delivered_at=line.delivered_at,
+        expected_dispatch_date=line.expected_dispatch_date,
+        last_movement_at=line.last_movement_at,
+        product_ids=list(line.product_ids)[:20],
+        product_name=line.product_name[:300],
+        quantity=max(0, line.quantity),
+        raw_payload=line.raw or {},
+        synced_at=now,
     )
     if old is not None:
         if not line.claim_type and old.claim_type == CLAIM_RETURN and line.market_code == MarketCode.COUPANG:
@@ -110,8 +154,18 @@ def _merge(account: MarketAccount, line: RemoteOrderLine, old: MarketOrder | Non
             row.status, row.claim_type, row.claim_status = old.status, old.claim_type, old.claim_status
         if not line.raw_status and old.raw_status:
             # A line known only from a claim: keep what the order sheet said about its shipment.
-            for name in ("raw_status", "carrier_code", "carrier_name", "tracking_number", "ordered_at", "paid_at",
-                         "shipped_at", "delivered_at", "expected_dispatch_date", "product_name"):
+            for name in (
+                "raw_status",
+                "carrier_code",
+                "carrier_name",
+                "tracking_number",
+                "ordered_at",
+                "paid_at",
+                "shipped_at",
+                "delivered_at",
+                "expected_dispatch_date",
+                "product_name",
+            ):
                 if not getattr(row, name) and getattr(old, name):
                     setattr(row, name, getattr(old, name))
             if not row.product_ids:
@@ -128,8 +182,12 @@ def _merge(account: MarketAccount, line: RemoteOrderLine, old: MarketOrder | Non
 
 def store_malformed(account: MarketAccount, bad: Malformed) -> None:
     payload = bad.payload if isinstance(bad.payload, str) else json.dumps(bad.payload, ensure_ascii=False, default=str)
-    MalformedPayload.objects.create(account=account, kind=bad.kind, payload=payload.replace("\x00", "")[:200_000],
-                                    error=bad.error.replace("\x00", "")[:2000])
+    MalformedPayload.objects.create(
+        account=account,
+        kind=bad.kind,
+        payload=payload.replace("\x00", "")[:200_000],
+        error=bad.error.replace("\x00", "")[:2000],
+    )
     log.warning("Malformed %s from %s recorded and skipped: %s", bad.kind, account.name, bad.error)
 
 
@@ -137,7 +195,9 @@ def _same(row: MarketOrder, old: MarketOrder) -> bool:
     return all(getattr(row, name) == getattr(old, name) for name in _WRITE_FIELDS if name != "synced_at")
 
 
-def upsert_lines(account: MarketAccount, lines: Iterable[RemoteOrderLine], *, now: datetime | None = None) -> tuple[int, int]:
+def upsert_lines(
+    account: MarketAccount, lines: Iterable[RemoteOrderLine], *, now: datetime | None = None
+) -> tuple[int, int]:
     """Insert or update order lines (the last of a repeated line wins); returns (created, updated). A line
     that has not changed only has its ``synced_at`` moved (the overlapping windows see most lines again)."""
     now = now or timezone.now()
@@ -147,7 +207,7 @@ def upsert_lines(account: MarketAccount, lines: Iterable[RemoteOrderLine], *, no
     created = updated = 0
     keys = list(latest)
     for start in range(0, len(keys), UPSERT_BATCH):
-        chunk = keys[start:start + UPSERT_BATCH]
+        chunk = keys[start : start + UPSERT_BATCH]
         with transaction.atomic():
             old = {o.line_id: o for o in MarketOrder.objects.filter(account=account, line_id__in=chunk)}
             changed, unchanged = [], []
@@ -158,10 +218,16 @@ def upsert_lines(account: MarketAccount, lines: Iterable[RemoteOrderLine], *, no
                 else:
                     changed.append(row)
             if changed and connection.vendor == "postgresql":
-                copy_upsert(MarketOrder, changed, unique_fields=["account", "line_id"], update_fields=list(_WRITE_FIELDS))
+                copy_upsert(
+                    MarketOrder, changed, unique_fields=["account", "line_id"], update_fields=list(_WRITE_FIELDS)
+                )
             elif changed:
-                MarketOrder.objects.bulk_create(changed, update_conflicts=True, unique_fields=["account", "line_id"],
-                                                update_fields=list(_WRITE_FIELDS))
+                MarketOrder.objects.bulk_create(
+                    changed,
+                    update_conflicts=True,
+                    unique_fields=["account", "line_id"],
+                    update_fields=list(_WRITE_FIELDS),
+                )
             if unchanged:
                 MarketOrder.objects.filter(pk__in=unchanged).update(synced_at=now)
         created += sum(1 for k in chunk if k not in old)
@@ -177,17 +243,43 @@ def apply_claims(account: MarketAccount, claims: Iterable[RemoteClaim], *, now: 
     now = now or timezone.now()
     lines: list[RemoteOrderLine] = []
     for claim in claims:
-        targets = claim.line_ids or list(MarketOrder.objects.filter(account=account, order_id=claim.order_id)
-                                         .values_list("line_id", flat=True))
+        targets = claim.line_ids or list(
+            MarketOrder.objects.filter(account=account, order_id=claim.order_id).values_list("line_id", flat=True)
+        )
         stored = {o.line_id: o for o in MarketOrder.objects.filter(account=account, line_id__in=targets)}
         for line in claim_lines(RemoteClaim(**{**claim.__dict__, "line_ids": targets})):
             old = stored.get(line.line_id)
             if old is not None:  # the box as we know it, with the claim on top
-                line = RemoteOrderLine(**{**{f: getattr(old, f) for f in (
-                    "market_code", "order_id", "line_id", "raw_status", "delivery_issue", "carrier_code", "carrier_name",
-                    "tracking_number", "ordered_at", "paid_at", "shipped_at", "delivered_at", "expected_dispatch_date",
-                    "last_movement_at", "product_ids", "product_name", "quantity")}, "raw": old.raw_payload,
-                    "status": claim.status, "claim_type": claim.claim_type, "claim_status": claim.claim_status})
+                line = RemoteOrderLine(
+                    **{
+                        **{
+                            f: getattr(old, f)
+                            for f in (
+                                "market_code",
+                                "order_id",
+                                "line_id",
+                                "raw_status",
+                                "delivery_issue",
+                                "carrier_code",
+                                "carrier_name",
+                                "tracking_number",
+                                "ordered_at",
+                                "paid_at",
+                                "shipped_at",
+                                "delivered_at",
+                                "expected_dispatch_date",
+                                "last_movement_at",
+                                "product_ids",
+                                "product_name",
+                                "quantity",
+                            )
+                        },
+                        "raw": old.raw_payload,
+                        "status": claim.status,
+                        "claim_type": claim.claim_type,
+                        "claim_status": claim.claim_status,
+                    }
+                )
             lines.append(line)
     created, updated = upsert_lines(account, lines, now=now)
     return created + updated
@@ -274,7 +366,11 @@ def _with_history(client, lines: list[RemoteOrderLine], now: datetime) -> list[R
     for line in lines:
         if budget <= 0:
             break
-        if line.status in (SHIPPED, IN_TRANSIT) and line.last_movement_at and now - line.last_movement_at > HISTORY_AFTER:
+        if (
+            line.status in (SHIPPED, IN_TRANSIT)
+            and line.last_movement_at
+            and now - line.last_movement_at > HISTORY_AFTER
+        ):
             budget -= 1
             try:
                 history = client.box_history(line.line_id)
@@ -293,10 +389,16 @@ def _sync_naver(run: _Run, client) -> None:
             run.store(chunk)
 
     def refresh(cursor: OrderSyncCursor) -> None:
-        stale = list(MarketOrder.objects.filter(
-            account=run.account, status__in=IN_FLIGHT, synced_at__lt=run.now - REFRESH_AFTER,
-            ordered_at__gte=run.now - timedelta(days=active_days()),
-        ).order_by("synced_at").values_list("line_id", flat=True)[:REFRESH_MAX])
+        stale = list(
+            MarketOrder.objects.filter(
+                account=run.account,
+                status__in=IN_FLIGHT,
+                synced_at__lt=run.now - REFRESH_AFTER,
+                ordered_at__gte=run.now - timedelta(days=active_days()),
+            )
+            .order_by("synced_at")
+            .values_list("line_id", flat=True)[:REFRESH_MAX]
+        )
         for chunk in chunked(run.split(client.query_product_orders(stale)), UPSERT_BATCH):
             run.store(chunk)
 
@@ -316,8 +418,15 @@ def sync_account(account: MarketAccount, *, now: datetime | None = None, client=
         return run.summary
     (_sync_coupang if account.market_code == MarketCode.COUPANG else _sync_naver)(run, client)
     s = run.summary
-    log.info("Orders of %s: fetched %s, new %s, updated %s, malformed %s, errors %s", account.name, s.fetched,
-             s.created, s.updated, s.malformed, len(s.errors))
+    log.info(
+        "Orders of %s: fetched %s, new %s, updated %s, malformed %s, errors %s",
+        account.name,
+        s.fetched,
+        s.created,
+        s.updated,
+        s.malformed,
+        len(s.errors),
+    )
     return s
 
 
@@ -354,8 +463,14 @@ class Lookup:
     error: str = ""
 
 
-def lookup_order(account: MarketAccount, *, order_id: str | None, product_order_ids: list[str] | None = None,
-                 client=None, now: datetime | None = None) -> Lookup:
+def lookup_order(
+    account: MarketAccount,
+    *,
+    order_id: str | None,
+    product_order_ids: list[str] | None = None,
+    client=None,
+    now: datetime | None = None,
+) -> Lookup:
     """Ask the marketplace for one order the mirror does not have and store what it says.
 
     One call (two for a Naver order named only by its order id), through the account's rate limiter;

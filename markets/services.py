@@ -38,17 +38,32 @@ def _validate(market_code: str, values: dict[str, str], *, vendor_id: str, clien
 
 @transaction.atomic
 def account_create(
-    *, name: str, market_code: str, vendor_id: str = "", access_key: str = "", secret_key: str = "",
-    reply_by: str = "", client_id: str = "", client_secret: str = "", api_base_url: str = "",
-    is_active: bool = True, seller_name: str = "",
+    *,
+    name: str,
+    market_code: str,
+    vendor_id: str = "",
+    access_key: str = "",
+    secret_key: str = "",
+    reply_by: str = "",
+    client_id: str = "",
+    client_secret: str = "",
+    api_base_url: str = "",
+    is_active: bool = True,
+    seller_name: str = "",
 ) -> MarketAccount:
     market_code = market_code.upper()
     _validate(market_code, {}, vendor_id=vendor_id, client_id=client_id)
     if MarketAccount.objects.filter(name=name).exists():
         raise AccountError(f"an account named '{name}' already exists")
     account = MarketAccount(
-        name=name, market_code=market_code, vendor_id=vendor_id, reply_by=reply_by, client_id=client_id,
-        api_base_url=api_base_url, is_active=is_active, seller_name=seller_name,
+        name=name,
+        market_code=market_code,
+        vendor_id=vendor_id,
+        reply_by=reply_by,
+        client_id=client_id,
+        api_base_url=api_base_url,
+        is_active=is_active,
+        seller_name=seller_name,
     )
     secrets = {"access_key": access_key, "secret_key": secret_key, "client_secret": client_secret}
     missing = [f for f in SECRET_FIELDS[MarketCode(market_code)] if not secrets.get(f)]
@@ -81,19 +96,41 @@ def account_set_credentials(*, account: MarketAccount, values: dict[str, str]) -
 
 # In file order: the columns of an export and the keys an import accepts (besides "account").
 SHIPPING_POLICY_FIELDS: tuple[str, ...] = (
-    "dispatch_cutoff", "dispatch_lead_days", "ships_on_saturday", "carrier_code", "transit_days_min",
-    "transit_days_max", "stalled_after_days", "base_fee", "free_shipping_threshold", "jeju_surcharge",
-    "remote_surcharge", "return_fee", "exchange_fee", "return_address", "dawn_delivery", "convenience_pickup",
+    "dispatch_cutoff",
+    "dispatch_lead_days",
+    "ships_on_saturday",
+    "carrier_code",
+    "transit_days_min",
+    "transit_days_max",
+    "stalled_after_days",
+    "base_fee",
+    "free_shipping_threshold",
+    "jeju_surcharge",
+    "remote_surcharge",
+    "return_fee",
+    "exchange_fee",
+    "return_address",
+    "dawn_delivery",
+    "convenience_pickup",
     "overseas_shipping",
 )
 _TIME_FIELDS = frozenset({"dispatch_cutoff"})
 _BOOL_FIELDS = frozenset({"ships_on_saturday", "dawn_delivery", "convenience_pickup", "overseas_shipping"})
-_DAY_RANGES = {"dispatch_lead_days": (0, 30), "transit_days_min": (0, 30), "transit_days_max": (0, 30),
-               "stalled_after_days": (1, 30)}
+_DAY_RANGES = {
+    "dispatch_lead_days": (0, 30),
+    "transit_days_min": (0, 30),
+    "transit_days_max": (0, 30),
+    "stalled_after_days": (1, 30),
+}
 # Won amounts: beyond these a value is a typo (an extra zero), not a shipping fee.
-_WON_RANGES = {"base_fee": (0, 1_000_000), "free_shipping_threshold": (0, 100_000_000),
-               "jeju_surcharge": (0, 1_000_000), "remote_surcharge": (0, 1_000_000), "return_fee": (0, 1_000_000),
-               "exchange_fee": (0, 1_000_000)}
+_WON_RANGES = {
+    "base_fee": (0, 1_000_000),
+    "free_shipping_threshold": (0, 100_000_000),
+    "jeju_surcharge": (0, 1_000_000),
+    "remote_surcharge": (0, 1_000_000),
+    "return_fee": (0, 1_000_000),
+    "exchange_fee": (0, 1_000_000),
+}
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
 ALL_FIELDS = "__all__"
 
@@ -106,8 +143,11 @@ class ShippingPolicyError(ValueError):
         super().__init__("; ".join(self.sentences()))
 
     def sentences(self) -> list[str]:
-        return [message if field == ALL_FIELDS else f"{shipping_policy_label(field)}: {message}"
-                for field, messages in self.errors.items() for message in messages]
+        return [
+            message if field == ALL_FIELDS else f"{shipping_policy_label(field)}: {message}"
+            for field, messages in self.errors.items()
+            for message in messages
+        ]
 
 
 @dataclass(frozen=True)
@@ -134,8 +174,11 @@ def shipping_policy_check(*, values: Mapping[str, Any], policy: ShippingPolicy |
 
     for field, value in values.items():
         if field not in SHIPPING_POLICY_FIELDS:
-            add(ALL_FIELDS, _("알 수 없는 항목입니다: %(field)s. 쓸 수 있는 항목: %(allowed)s")
-                % {"field": field, "allowed": ", ".join(SHIPPING_POLICY_FIELDS)})
+            add(
+                ALL_FIELDS,
+                _("알 수 없는 항목입니다: %(field)s. 쓸 수 있는 항목: %(allowed)s")
+                % {"field": field, "allowed": ", ".join(SHIPPING_POLICY_FIELDS)},
+            )
             continue
         model_field = ShippingPolicy._meta.get_field(field)
         if value is None:
@@ -151,13 +194,19 @@ def shipping_policy_check(*, values: Mapping[str, Any], policy: ShippingPolicy |
         elif field in _DAY_RANGES or field in _WON_RANGES:
             low, high = _DAY_RANGES.get(field) or _WON_RANGES[field]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                message = (_("%(low)s~%(high)s 사이의 일수(정수)로 입력하세요. 입력값: %(value)s") if field in _DAY_RANGES
-                           else _("%(low)s~%(high)s 사이의 금액(원, 정수)으로 입력하세요. 입력값: %(value)s"))
+                message = (
+                    _("%(low)s~%(high)s 사이의 일수(정수)로 입력하세요. 입력값: %(value)s")
+                    if field in _DAY_RANGES
+                    else _("%(low)s~%(high)s 사이의 금액(원, 정수)으로 입력하세요. 입력값: %(value)s")
+                )
                 add(field, message % {"low": f"{low:,}", "high": f"{high:,}", "value": value})
         elif field == "carrier_code":
             if value not in ("", *Carrier.values):
-                add(field, _("알 수 없는 택배사 코드입니다: %(value)s. 쓸 수 있는 코드: %(choices)s")
-                    % {"value": value, "choices": _carrier_choices()})
+                add(
+                    field,
+                    _("알 수 없는 택배사 코드입니다: %(value)s. 쓸 수 있는 코드: %(choices)s")
+                    % {"value": value, "choices": _carrier_choices()},
+                )
         elif field == "return_address":
             if not isinstance(value, str) or len(value) > model_field.max_length:
                 add(field, _("%(max)s자 이하의 글자로 입력하세요.") % {"max": model_field.max_length})
@@ -168,17 +217,27 @@ def shipping_policy_check(*, values: Mapping[str, Any], policy: ShippingPolicy |
         return getattr(policy, field) if policy is not None else ShippingPolicy._meta.get_field(field).get_default()
 
     low, high = current("transit_days_min"), current("transit_days_max")
-    if ("transit_days_min" not in errors and "transit_days_max" not in errors and isinstance(low, int)
-            and isinstance(high, int) and low > high):
-        add("transit_days_min", _("최소 일수(%(low)s일)가 최대 일수(%(high)s일)보다 큽니다. 최소 일수는 최대 일수 이하로 "
-                                  "입력하세요.") % {"low": low, "high": high})
+    if (
+        "transit_days_min" not in errors
+        and "transit_days_max" not in errors
+        and isinstance(low, int)
+        and isinstance(high, int)
+        and low > high
+    ):
+        add(
+            "transit_days_min",
+            _("최소 일수(%(low)s일)가 최대 일수(%(high)s일)보다 큽니다. 최소 일수는 최대 일수 이하로 입력하세요.")
+            % {"low": low, "high": high},
+        )
     return errors
 
 
-def _apply(*, account: MarketAccount, values: Mapping[str, Any], actor: AbstractBaseUser | None,
-           reason: str) -> tuple[ShippingPolicy, str]:
-    policy = (ShippingPolicy.objects.select_for_update().filter(account=account).first()
-              or ShippingPolicy(account=account))
+def _apply(
+    *, account: MarketAccount, values: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str
+) -> tuple[ShippingPolicy, str]:
+    policy = ShippingPolicy.objects.select_for_update().filter(account=account).first() or ShippingPolicy(
+        account=account
+    )
     errors = shipping_policy_check(values=values, policy=policy)
     if errors:
         raise ShippingPolicyError(errors)
@@ -208,8 +267,9 @@ def shipping_policy_get_or_create(*, account: MarketAccount) -> ShippingPolicy:
 
 
 @transaction.atomic
-def shipping_policy_update(*, account: MarketAccount, values: Mapping[str, Any], actor: AbstractBaseUser | None = None,
-                           reason: str = "") -> ShippingPolicy:
+def shipping_policy_update(
+    *, account: MarketAccount, values: Mapping[str, Any], actor: AbstractBaseUser | None = None, reason: str = ""
+) -> ShippingPolicy:
     """Set the given fields of the account's policy (creating it when there is none). Raises
     :class:`ShippingPolicyError` and writes nothing when any value is not allowed."""
     policy, _status = _apply(account=account, values=values, actor=actor, reason=reason)
@@ -237,15 +297,20 @@ def _parse_value(field: str, raw: Any) -> Any:
         match = _TIME_RE.match(raw) if isinstance(raw, str) else None
         if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
             return dt.time(int(match.group(1)), int(match.group(2)))
-        raise ValueError(_("HH:MM 형식의 시각으로 적어 주세요 (00:00~23:59, 예: 14:00). 입력값: %(value)s") % {"value": raw})
+        raise ValueError(
+            _("HH:MM 형식의 시각으로 적어 주세요 (00:00~23:59, 예: 14:00). 입력값: %(value)s") % {"value": raw}
+        )
     if field in _DAY_RANGES or field in _WON_RANGES:
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
         text = raw.replace(",", "") if isinstance(raw, str) else None  # "3,000" as a spreadsheet writes it
         if text is not None and text.isascii() and text.isdigit():
             return int(text)
-        message = (_("0 이상의 일수(정수)로 적어 주세요. 입력값: %(value)s") if field in _DAY_RANGES
-                   else _("0 이상의 금액(원, 정수)으로 적어 주세요. 입력값: %(value)s"))
+        message = (
+            _("0 이상의 일수(정수)로 적어 주세요. 입력값: %(value)s")
+            if field in _DAY_RANGES
+            else _("0 이상의 금액(원, 정수)으로 적어 주세요. 입력값: %(value)s")
+        )
         raise ValueError(message % {"value": raw})
     if not isinstance(raw, str):
         raise ValueError(_("글자로 적어 주세요. 입력값: %(value)s") % {"value": raw})
@@ -253,8 +318,10 @@ def _parse_value(field: str, raw: Any) -> Any:
         for code, label in Carrier.choices:
             if raw.upper() == code or raw == str(label):
                 return code
-        raise ValueError(_("알 수 없는 택배사입니다: %(value)s. 쓸 수 있는 코드: %(choices)s")
-                         % {"value": raw, "choices": _carrier_choices()})
+        raise ValueError(
+            _("알 수 없는 택배사입니다: %(value)s. 쓸 수 있는 코드: %(choices)s")
+            % {"value": raw, "choices": _carrier_choices()}
+        )
     return raw
 
 
@@ -274,13 +341,18 @@ def _policy_entries(text: str, fmt: str, problems: Problems) -> list[tuple[str, 
         if isinstance(item, dict):
             entries.append((where, item))
         else:
-            problems.add(_("%(where)s: 정책은 {\"account\": …, \"base_fee\": …} 같은 객체여야 합니다.") % {"where": where})
+            problems.add(_('%(where)s: 정책은 {"account": …, "base_fee": …} 같은 객체여야 합니다.') % {"where": where})
     return entries
 
 
-def shipping_policy_import(*, raw: bytes, filename: str = "", fmt: str | None = None,
-                           account: MarketAccount | None = None, actor: AbstractBaseUser | None = None
-                           ) -> ShippingPolicyImportResult:
+def shipping_policy_import(
+    *,
+    raw: bytes,
+    filename: str = "",
+    fmt: str | None = None,
+    account: MarketAccount | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> ShippingPolicyImportResult:
     """Set the policies in a JSON (an object, or a list of objects with ``"account"``) or CSV (a header of
     field names and ``account``, a row per account) file. Only the fields present are set. With
     ``account``, entries naming no account are that account's and entries for other accounts are skipped.
@@ -298,16 +370,20 @@ def shipping_policy_import(*, raw: bytes, filename: str = "", fmt: str | None = 
         name = name.strip() if isinstance(name, str) else name
         if name in (None, ""):
             if account is None:
-                problems.add(_("%(where)s: 계정이 없습니다. 파일에 account를 적거나 --account로 계정을 지정하세요.")
-                             % {"where": where})
+                problems.add(
+                    _("%(where)s: 계정이 없습니다. 파일에 account를 적거나 --account로 계정을 지정하세요.")
+                    % {"where": where}
+                )
                 continue
             name = account.name
         if not isinstance(name, str):
             problems.add(_("%(where)s: account는 계정 이름(글자)이어야 합니다.") % {"where": where})
             continue
         if name in seen:
-            problems.add(_("%(where)s: 계정 %(name)s의 정책이 %(first)s에도 있습니다. 계정마다 하나만 적어 주세요.")
-                         % {"where": where, "name": name, "first": seen[name]})
+            problems.add(
+                _("%(where)s: 계정 %(name)s의 정책이 %(first)s에도 있습니다. 계정마다 하나만 적어 주세요.")
+                % {"where": where, "name": name, "first": seen[name]}
+            )
             continue
         seen[name] = where
         if account is not None and name != account.name:
@@ -315,14 +391,18 @@ def shipping_policy_import(*, raw: bytes, filename: str = "", fmt: str | None = 
             continue
         target = known.get(name)
         if target is None:
-            problems.add(_("%(where)s: 알 수 없는 계정입니다: %(name)s. 등록된 계정: %(known)s")
-                         % {"where": where, "name": name, "known": ", ".join(sorted(known)) or _("없음")})
+            problems.add(
+                _("%(where)s: 알 수 없는 계정입니다: %(name)s. 등록된 계정: %(known)s")
+                % {"where": where, "name": name, "known": ", ".join(sorted(known)) or _("없음")}
+            )
             continue
         values: dict[str, Any] = {}
         for field, value in entry.items():
             if field not in SHIPPING_POLICY_FIELDS:
-                problems.add(_("%(where)s (%(name)s): 알 수 없는 항목입니다: %(field)s. 쓸 수 있는 항목: account, %(allowed)s")
-                             % {"where": where, "name": name, "field": field, "allowed": ", ".join(SHIPPING_POLICY_FIELDS)})
+                problems.add(
+                    _("%(where)s (%(name)s): 알 수 없는 항목입니다: %(field)s. 쓸 수 있는 항목: account, %(allowed)s")
+                    % {"where": where, "name": name, "field": field, "allowed": ", ".join(SHIPPING_POLICY_FIELDS)}
+                )
                 continue
             try:
                 values[field] = _parse_value(field, value)
@@ -335,8 +415,10 @@ def shipping_policy_import(*, raw: bytes, filename: str = "", fmt: str | None = 
                 problems.add(f"{where} ({name}){label}: {message}")
         chosen.append((where, target, values))
     if account is not None and not chosen and not problems:
-        problems.add(_("파일에 계정 %(name)s의 정책이 없습니다. 파일에 있는 계정: %(names)s")
-                     % {"name": account.name, "names": ", ".join(skipped)})
+        problems.add(
+            _("파일에 계정 %(name)s의 정책이 없습니다. 파일에 있는 계정: %(names)s")
+            % {"name": account.name, "names": ", ".join(skipped)}
+        )
     problems.raise_if_any()
     reason = _("파일에서 가져옴: %(file)s") % {"file": os.path.basename(filename) or fmt}
     with transaction.atomic():
@@ -359,4 +441,6 @@ def shipping_policy_export(*, account: MarketAccount | None = None) -> dict[str,
     if account is not None:
         policy = ShippingPolicy.objects.filter(account=account).first() or ShippingPolicy(account=account)
         return shipping_policy_as_dict(policy)
-    return [shipping_policy_as_dict(p) for p in ShippingPolicy.objects.select_related("account").order_by("account__name")]
+    return [
+        shipping_policy_as_dict(p) for p in ShippingPolicy.objects.select_related("account").order_by("account__name")
+    ]

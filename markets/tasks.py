@@ -13,7 +13,9 @@ def sweep_markets_task() -> dict:
     """``poll_markets --sweep``: the poll, then the sweep of unanswered inquiries that appeared late."""
     from markets.ingest import poll_markets
 
-    return {r.account: {"new": r.created, "late": r.sweep_created, "errors": r.errors} for r in poll_markets(sweep=True)}
+    return {
+        r.account: {"new": r.created, "late": r.sweep_created, "errors": r.errors} for r in poll_markets(sweep=True)
+    }
 
 
 def sync_orders_task() -> dict:

@@ -47,8 +47,10 @@ def in_local_time(value):
 
 def pretty_json(value) -> str:
     """A stored record as indented JSON, its times in Asia/Seoul (``+09:00``)."""
-    return format_html("<pre style='white-space:pre-wrap;max-width:70em'>{}</pre>",
-                       json.dumps(in_local_time(value), ensure_ascii=False, indent=2, default=str))
+    return format_html(
+        "<pre style='white-space:pre-wrap;max-width:70em'>{}</pre>",
+        json.dumps(in_local_time(value), ensure_ascii=False, indent=2, default=str),
+    )
 
 
 # The policy engine's gates, by the code the decision trace stores.
@@ -70,8 +72,13 @@ VERDICT_SIGNS = {"pass": "✓", "warn": "!", "fail": "✗"}
 def verdict(state: str, label=None) -> str:
     """A coloured sign and word for ``pass``, ``warn`` or ``fail`` (the word defaults to 통과/주의/실패)."""
     words = {"pass": _("통과"), "warn": _("주의"), "fail": _("실패")}
-    return format_html('<strong class="verdict verdict-{}" style="color:{}">{} {}</strong>', state,
-                       VERDICT_STYLES[state], VERDICT_SIGNS[state], label if label is not None else words[state])
+    return format_html(
+        '<strong class="verdict verdict-{}" style="color:{}">{} {}</strong>',
+        state,
+        VERDICT_STYLES[state],
+        VERDICT_SIGNS[state],
+        label if label is not None else words[state],
+    )
 
 
 def gate_label(code: str) -> str:
@@ -86,12 +93,17 @@ def gates_table(details: dict) -> str:
     rows = format_html_join(
         "",
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        ((i + 1, gate_label(g.get("gate", "")), verdict("pass" if g.get("passed") else "fail"), g.get("detail", ""))
-         for i, g in enumerate(gates)),
+        (
+            (i + 1, gate_label(g.get("gate", "")), verdict("pass" if g.get("passed") else "fail"), g.get("detail", ""))
+            for i, g in enumerate(gates)
+        ),
     )
     return format_html(
         "<table><thead><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-        _("게이트"), _("결과"), _("내용"), rows,
+        _("게이트"),
+        _("결과"),
+        _("내용"),
+        rows,
     )
 
 
@@ -162,11 +174,23 @@ def facts_table(facts: list[dict] | None) -> str:
         return timezone.localtime(parsed).strftime("%Y-%m-%d %H:%M") if parsed else (value or "-")
 
     rows = format_html_join(
-        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        ((FACT_SOURCES.get(f.get("source"), f.get("source")), f.get("id", ""), when(f.get("fetched_at")),
-          f.get("detail", "")) for f in facts),
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                FACT_SOURCES.get(f.get("source"), f.get("source")),
+                f.get("id", ""),
+                when(f.get("fetched_at")),
+                f.get("detail", ""),
+            )
+            for f in facts
+        ),
     )
     return format_html(
         "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-        _("출처"), _("ID"), _("가져온 시각"), _("내용"), rows,
+        _("출처"),
+        _("ID"),
+        _("가져온 시각"),
+        _("내용"),
+        rows,
     )

@@ -60,13 +60,17 @@ def read_path(path: str) -> bytes:
         if os.path.isdir(path):
             raise DataFileError(_("파일이 아니라 폴더입니다: %(path)s") % {"path": path})
         if size > MAX_FILE_BYTES:
-            raise DataFileError(_("파일이 너무 큽니다: %(path)s (%(size)s바이트). %(max)s바이트까지 읽습니다.")
-                                % {"path": path, "size": size, "max": MAX_FILE_BYTES})
+            raise DataFileError(
+                _("파일이 너무 큽니다: %(path)s (%(size)s바이트). %(max)s바이트까지 읽습니다.")
+                % {"path": path, "size": size, "max": MAX_FILE_BYTES}
+            )
         with open(path, "rb") as fh:
             return fh.read()
     except OSError as exc:
-        raise DataFileError(_("파일을 읽을 수 없습니다: %(path)s (%(reason)s)")
-                            % {"path": path, "reason": exc.strerror or exc.__class__.__name__}) from None
+        raise DataFileError(
+            _("파일을 읽을 수 없습니다: %(path)s (%(reason)s)")
+            % {"path": path, "reason": exc.strerror or exc.__class__.__name__}
+        ) from None
 
 
 def decode(raw: bytes) -> str:
@@ -74,14 +78,19 @@ def decode(raw: bytes) -> str:
     if not raw.strip():
         raise DataFileError(_("파일이 비어 있습니다."))
     if b"\x00" in raw:
-        raise DataFileError(_("텍스트 파일이 아닙니다 (NUL 바이트가 있습니다). UTF-8로 저장한 JSON 또는 CSV 파일을 올려 주세요."))
+        raise DataFileError(
+            _("텍스트 파일이 아닙니다 (NUL 바이트가 있습니다). UTF-8로 저장한 JSON 또는 CSV 파일을 올려 주세요.")
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataFileError(
-            _("%(line)s행: UTF-8로 읽을 수 없는 글자가 있습니다. 파일을 UTF-8(BOM 있어도 됨)로 저장해 주세요. "
-              "엑셀에서는 'CSV UTF-8(쉼표로 분리)' 형식으로 저장하면 됩니다.") % {"line": line}
+            _(
+                "%(line)s행: UTF-8로 읽을 수 없는 글자가 있습니다. 파일을 UTF-8(BOM 있어도 됨)로 저장해 주세요. "
+                "엑셀에서는 'CSV UTF-8(쉼표로 분리)' 형식으로 저장하면 됩니다."
+            )
+            % {"line": line}
         ) from None
 
 
@@ -127,13 +136,23 @@ def parse_csv(text: str, *, required: tuple[str, ...], optional: tuple[str, ...]
         problems = Problems()
         missing = [c for c in required if c not in names]
         if missing:
-            problems.add(_("1행(머리글): 필요한 열이 없습니다: %(missing)s. 머리글에는 %(required)s 열이 있어야 합니다%(optional)s.")
-                         % {"missing": ", ".join(missing), "required": ", ".join(required),
-                            "optional": _(" (선택: %(names)s)") % {"names": ", ".join(optional)} if optional else ""})
+            problems.add(
+                _(
+                    "1행(머리글): 필요한 열이 없습니다: %(missing)s. "
+                    "머리글에는 %(required)s 열이 있어야 합니다%(optional)s."
+                )
+                % {
+                    "missing": ", ".join(missing),
+                    "required": ", ".join(required),
+                    "optional": _(" (선택: %(names)s)") % {"names": ", ".join(optional)} if optional else "",
+                }
+            )
         unknown = [n for n in names if n and n not in allowed]
         if unknown:
-            problems.add(_("1행(머리글): 알 수 없는 열입니다: %(unknown)s. 쓸 수 있는 열: %(allowed)s.")
-                         % {"unknown": ", ".join(unknown), "allowed": ", ".join(allowed)})
+            problems.add(
+                _("1행(머리글): 알 수 없는 열입니다: %(unknown)s. 쓸 수 있는 열: %(allowed)s.")
+                % {"unknown": ", ".join(unknown), "allowed": ", ".join(allowed)}
+            )
         repeated = sorted({n for n in names if n and names.count(n) > 1})
         if repeated:
             problems.add(_("1행(머리글): 같은 열이 두 번 있습니다: %(names)s.") % {"names": ", ".join(repeated)})
@@ -143,21 +162,28 @@ def parse_csv(text: str, *, required: tuple[str, ...], optional: tuple[str, ...]
             if not any(c.strip() for c in cells):
                 continue  # blank line
             line = reader.line_num
-            extra = cells[len(names):]
+            extra = cells[len(names) :]
             if any(c.strip() for c in extra):
-                problems.add(_("%(line)s행: 칸이 머리글보다 많습니다 (%(cells)s칸, 머리글 %(columns)s칸). "
-                               "값에 쉼표가 있으면 큰따옴표로 감싸 주세요.")
-                             % {"line": line, "cells": len(cells), "columns": len(names)})
+                problems.add(
+                    _(
+                        "%(line)s행: 칸이 머리글보다 많습니다 (%(cells)s칸, 머리글 %(columns)s칸). "
+                        "값에 쉼표가 있으면 큰따옴표로 감싸 주세요."
+                    )
+                    % {"line": line, "cells": len(cells), "columns": len(names)}
+                )
                 continue
             if any(not name and i < len(cells) and cells[i].strip() for i, name in enumerate(names)):
-                problems.add(_("%(line)s행: 머리글이 비어 있는 열에 값이 있습니다. 그 열의 머리글을 적거나 값을 지워 주세요.")
-                             % {"line": line})
+                problems.add(
+                    _("%(line)s행: 머리글이 비어 있는 열에 값이 있습니다. 그 열의 머리글을 적거나 값을 지워 주세요.")
+                    % {"line": line}
+                )
                 continue
             values = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(names) if name}
             rows.append(CsvRow(line, values))
     except csv.Error as exc:
-        raise DataFileError(_("%(line)s행: CSV 형식이 올바르지 않습니다 (닫히지 않은 큰따옴표 등).")
-                            % {"line": reader.line_num}) from exc
+        raise DataFileError(
+            _("%(line)s행: CSV 형식이 올바르지 않습니다 (닫히지 않은 큰따옴표 등).") % {"line": reader.line_num}
+        ) from exc
     problems.raise_if_any()
     if not rows:
         raise DataFileError(_("머리글 말고는 내용이 없습니다."))

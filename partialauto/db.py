@@ -35,8 +35,9 @@ def copied_rows(cursor, name: str, table: str, cols: str, rows: Iterable[Sequenc
     cursor.execute(f"DROP TABLE {name}")
 
 
-def copy_upsert(model: type[models.Model], objs: list[models.Model], *, unique_fields: list[str],
-                update_fields: list[str]) -> None:
+def copy_upsert(
+    model: type[models.Model], objs: list[models.Model], *, unique_fields: list[str], update_fields: list[str]
+) -> None:
     """PostgreSQL, inside a transaction: insert ``objs`` or update the rows they collide with on
     ``unique_fields`` — ``bulk_create(update_conflicts=True)`` in two round trips. The rows go through
     :func:`copied_rows`, then one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` writes them in key order
@@ -46,10 +47,13 @@ def copy_upsert(model: type[models.Model], objs: list[models.Model], *, unique_f
     qn = connection.ops.quote_name
     cols = ", ".join(qn(f.column) for f in fields)
     keys = ", ".join(qn(meta.get_field(name).column) for name in unique_fields)
-    updates = ", ".join(f"{qn(meta.get_field(name).column)} = EXCLUDED.{qn(meta.get_field(name).column)}"
-                        for name in update_fields)
+    updates = ", ".join(
+        f"{qn(meta.get_field(name).column)} = EXCLUDED.{qn(meta.get_field(name).column)}" for name in update_fields
+    )
     table = qn(meta.db_table)
     rows = ([f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs)
     with connection.cursor() as cursor, copied_rows(cursor, "_upsert_rows", table, cols, rows) as source:
-        cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source} ORDER BY {keys} "
-                       f"ON CONFLICT ({keys}) DO UPDATE SET {updates}")
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source} ORDER BY {keys} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        )

@@ -12,9 +12,9 @@ import io
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -35,14 +35,20 @@ DEMO_ACCOUNTS = {
 }
 ADMIN_USER, MANAGER_USER, AGENT_USER = "demo-admin", "demo-manager", "demo-agent"
 DEMO_USERS = (ADMIN_USER, MANAGER_USER, AGENT_USER)
-OWN_DATABASE_HINT = gettext_lazy("데모 전용 데이터베이스에서 실행하세요: DATABASE_URL=sqlite:///var/demo.sqlite3 make demo")
+OWN_DATABASE_HINT = gettext_lazy(
+    "데모 전용 데이터베이스에서 실행하세요: DATABASE_URL=sqlite:///var/demo.sqlite3 make demo"
+)
 
 # Phase 3's questions: (kind, text, what they are about). "scenario" creates an order in that state and
 # names it in the inquiry; "product" is a catalogue product the seller's product knowledge covers.
 # Routine ones are answered from facts; a legal threat, a refund outside phase 1, a cancelled order and
 # a question no fact answers go to a person.
 LIVE_QUESTIONS = [
-    ("COUPANG_ONLINE", "주문한 텀블러 어디쯤 왔나요? 송장번호도 알려주세요", {"scenario": "in_transit", "product": 7120034502}),
+    (
+        "COUPANG_ONLINE",
+        "주문한 텀블러 어디쯤 왔나요? 송장번호도 알려주세요",
+        {"scenario": "in_transit", "product": 7120034502},
+    ),
     ("COUPANG_ONLINE", "오늘 주문하면 언제 출고되나요?", {}),
     ("COUPANG_ONLINE", "제주도도 배송 되나요? 추가 배송비 있나요", {}),
     ("COUPANG_ONLINE", "그릴판 식기세척기에 넣어서 세척해도 되나요?", {"product": 7120034508}),
@@ -107,8 +113,10 @@ def _call(*args, **kwargs) -> str:
         pass  # readiness exits 1 when not ready; the demo shows the report either way
     except CommandError as exc:
         # The command's own lines name the account that failed and why (its per-account report).
-        raise DemoError(_("%(command)s 실패: %(error)s") % {"command": " ".join(map(str, args)), "error": exc}
-                        + "".join(f"\n    {line}" for line in out.getvalue().splitlines())) from exc
+        raise DemoError(
+            _("%(command)s 실패: %(error)s") % {"command": " ".join(map(str, args)), "error": exc}
+            + "".join(f"\n    {line}" for line in out.getvalue().splitlines())
+        ) from exc
     return out.getvalue()
 
 
@@ -119,8 +127,11 @@ def _own_accounts_args() -> list[str]:
 def _is_demo_account(account) -> bool:
     market, seller_id = DEMO_ACCOUNTS[account.name]
     registered = account.vendor_id if market == "COUPANG" else account.client_id
-    return (account.market_code == market and registered == seller_id
-            and account.api_base_url.startswith("http://127.0.0.1:"))
+    return (
+        account.market_code == market
+        and registered == seller_id
+        and account.api_base_url.startswith("http://127.0.0.1:")
+    )
 
 
 class Demo:
@@ -159,9 +170,13 @@ class Demo:
         named = list(MarketAccount.objects.filter(name__in=DEMO_ACCOUNTS))
         foreign = [a.name for a in named if not _is_demo_account(a)]
         if foreign:
-            raise DemoError(_("계정 %(names)s은(는) 데모 계정과 이름만 같고 데모의 샌드박스 계정이 아닙니다(마켓, 판매자 ID "
-                              "또는 로컬 샌드박스 주소가 다름). 데모는 이 계정을 건드리지 않습니다 — %(hint)s")
-                            % {"names": ", ".join(foreign), "hint": OWN_DATABASE_HINT})
+            raise DemoError(
+                _(
+                    "계정 %(names)s은(는) 데모 계정과 이름만 같고 데모의 샌드박스 계정이 아닙니다(마켓, 판매자 ID "
+                    "또는 로컬 샌드박스 주소가 다름). 데모는 이 계정을 건드리지 않습니다 — %(hint)s"
+                )
+                % {"names": ", ".join(foreign), "hint": OWN_DATABASE_HINT}
+            )
         self.check_shared_state(exclude=[a.pk for a in named])
         with transaction.atomic():
             Inquiry.objects.filter(account__in=named).delete()  # an account's inquiries protect it from deletion
@@ -175,21 +190,31 @@ class Demo:
         from markets.models import MarketAccount
         from policy.models import AutomationSettings, Mode, RolloutEvent
 
-        live = list(MarketAccount.objects.exclude(pk__in=exclude)
-                    .filter(is_active=True, rollout__mode=Mode.LIVE, rollout__locked_at__isnull=True)
-                    .values_list("name", flat=True))
+        live = list(
+            MarketAccount.objects.exclude(pk__in=exclude)
+            .filter(is_active=True, rollout__mode=Mode.LIVE, rollout__locked_at__isnull=True)
+            .values_list("name", flat=True)
+        )
         if live:
-            raise DemoError(_("계정 %(names)s이(가) 실전송(LIVE)으로 해금되어 있습니다. 데모는 전역 테스트 모드를 끄므로 이 "
-                              "계정이 실제로 전송하게 됩니다 — 데모는 실행하지 않습니다. %(hint)s")
-                            % {"names": ", ".join(live), "hint": OWN_DATABASE_HINT})
+            raise DemoError(
+                _(
+                    "계정 %(names)s이(가) 실전송(LIVE)으로 해금되어 있습니다. 데모는 전역 테스트 모드를 끄므로 이 "
+                    "계정이 실제로 전송하게 됩니다 — 데모는 실행하지 않습니다. %(hint)s"
+                )
+                % {"names": ", ".join(live), "hint": OWN_DATABASE_HINT}
+            )
         glob = AutomationSettings.get_solo()
         if glob.emergency_stopped_at is None:
             return
         stop = RolloutEvent.objects.filter(action=RolloutEvent.Action.EMERGENCY_STOP).select_related("actor").first()
         if stop is None or stop.actor is None or stop.actor.username not in DEMO_USERS:
-            raise DemoError(_("긴급 정지 중입니다 (사유: %(reason)s). 데모 사용자가 건 긴급 정지가 아니므로 데모가 풀지 "
-                              "않습니다 — 풀려면 `rollout resume --reason …` 후 다시 실행하세요. %(hint)s")
-                            % {"reason": glob.emergency_reason or "-", "hint": OWN_DATABASE_HINT})
+            raise DemoError(
+                _(
+                    "긴급 정지 중입니다 (사유: %(reason)s). 데모 사용자가 건 긴급 정지가 아니므로 데모가 풀지 "
+                    "않습니다 — 풀려면 `rollout resume --reason …` 후 다시 실행하세요. %(hint)s"
+                )
+                % {"reason": glob.emergency_reason or "-", "hint": OWN_DATABASE_HINT}
+            )
         lifted = _("데모 다시 실행: 데모 사용자 %(user)s의 긴급 정지를 풉니다") % {"user": stop.actor.username}
         _call("rollout", "resume", "--reason", lifted)
         self.echo(f"    {lifted}")
@@ -203,14 +228,31 @@ class Demo:
         sub = store.register_coupang_account(vendor_id=DEMO_ACCOUNTS["coupang_sub"][1], reply_by="demo-cs")
         naver = store.register_naver_account(client_id=DEMO_ACCOUNTS["smartstore"][1])
         specs = {
-            "coupang_main": dict(market_code="COUPANG", vendor_id=main.vendor_id, access_key=main.access_key,
-                                 secret_key=main.secret_key, reply_by="demo-cs", api_base_url=self.sandbox.coupang_base_url,
-                                 seller_name="행복상점"),
-            "coupang_sub": dict(market_code="COUPANG", vendor_id=sub.vendor_id, access_key=sub.access_key,
-                                secret_key=sub.secret_key, reply_by="demo-cs", api_base_url=self.sandbox.coupang_base_url,
-                                seller_name="행복상점 아울렛"),
-            "smartstore": dict(market_code="SMARTSTORE", client_id=naver.client_id, client_secret=naver.client_secret,
-                               api_base_url=self.sandbox.naver_base_url, seller_name="행복상점 스마트스토어"),
+            "coupang_main": dict(
+                market_code="COUPANG",
+                vendor_id=main.vendor_id,
+                access_key=main.access_key,
+                secret_key=main.secret_key,
+                reply_by="demo-cs",
+                api_base_url=self.sandbox.coupang_base_url,
+                seller_name="행복상점",
+            ),
+            "coupang_sub": dict(
+                market_code="COUPANG",
+                vendor_id=sub.vendor_id,
+                access_key=sub.access_key,
+                secret_key=sub.secret_key,
+                reply_by="demo-cs",
+                api_base_url=self.sandbox.coupang_base_url,
+                seller_name="행복상점 아울렛",
+            ),
+            "smartstore": dict(
+                market_code="SMARTSTORE",
+                client_id=naver.client_id,
+                client_secret=naver.client_secret,
+                api_base_url=self.sandbox.naver_base_url,
+                seller_name="행복상점 스마트스토어",
+            ),
         }
         accounts = {name: market_services.account_create(name=name, **spec) for name, spec in specs.items()}
         clear_client_cache()
@@ -233,8 +275,11 @@ class Demo:
 
         User = get_user_model()
         passwords = []
-        for username, role, superuser in ((ADMIN_USER, None, True), (MANAGER_USER, ROLE_ROLLOUT_MANAGER, False),
-                                          (AGENT_USER, ROLE_CS_AGENT, False)):
+        for username, role, superuser in (
+            (ADMIN_USER, None, True),
+            (MANAGER_USER, ROLE_ROLLOUT_MANAGER, False),
+            (AGENT_USER, ROLE_CS_AGENT, False),
+        ):
             password = secrets.token_urlsafe(9)
             user, _created = User.objects.get_or_create(username=username)
             user.is_staff = True
@@ -248,10 +293,15 @@ class Demo:
 
     def seed(self, account, count: int, *, days_back: float, risk_ratio: float = 0.12) -> None:
         owner = account.vendor_id if account.market_code == "COUPANG" else account.client_id
-        kinds = ("COUPANG_ONLINE", "COUPANG_CALLCENTER") if account.market_code == "COUPANG" else ("NAVER_QNA", "NAVER_INQUIRY")
+        kinds = (
+            ("COUPANG_ONLINE", "COUPANG_CALLCENTER")
+            if account.market_code == "COUPANG"
+            else ("NAVER_QNA", "NAVER_INQUIRY")
+        )
         for kind in kinds:
-            self.sandbox.store.add_inquiries(kind, count // 2, owner=owner, answered_ratio=0.1, risk_ratio=risk_ratio,
-                                             days_back=days_back)
+            self.sandbox.store.add_inquiries(
+                kind, count // 2, owner=owner, answered_ratio=0.1, risk_ratio=risk_ratio, days_back=days_back
+            )
 
     def ask(self, account, questions) -> list[str]:
         """Put the questions on the sandbox marketplace (with their orders); returns their ids."""
@@ -264,13 +314,22 @@ class Demo:
             asked = (now - timedelta(minutes=30 - offset)).isoformat()
             native: dict = {}
             if "scenario" in about:
-                order = store.add_order("COUPANG", owner=account.vendor_id, scenario=about["scenario"],
-                                        product=about.get("product"), before=now - timedelta(hours=2))
+                order = store.add_order(
+                    "COUPANG",
+                    owner=account.vendor_id,
+                    scenario=about["scenario"],
+                    product=about.get("product"),
+                    before=now - timedelta(hours=2),
+                )
                 native["order"] = order["order_id"]
             elif "product" in about:
                 product = next(p for p in PRODUCTS if p.product_id == about["product"])
-                native.update(productId=product.product_id, sellerProductId=product.seller_product_id,
-                              vendorItemId=product.vendor_item_id, orderIds=None)
+                native.update(
+                    productId=product.product_id,
+                    sellerProductId=product.seller_product_id,
+                    vendorItemId=product.vendor_item_id,
+                    orderIds=None,
+                )
             ids.append(store.add_inquiry(kind, owner=account.vendor_id, content=text, created_at=asked, **native))
         return ids
 
@@ -294,10 +353,26 @@ class Demo:
             admin_pw, manager_pw, agent_pw = self.users()
             self.echo("    계정 3개 등록: " + ", ".join(accounts) + " (인증정보는 암호화해 저장)")
             if others:
-                self.echo("    " + _("데모 계정이 아닌 계정 %(count)s개(%(names)s)는 수집하지도 초기화하지도 않습니다.")
-                          % {"count": len(others), "names": ", ".join(others)})
+                self.echo(
+                    "    "
+                    + _("데모 계정이 아닌 계정 %(count)s개(%(names)s)는 수집하지도 초기화하지도 않습니다.")
+                    % {"count": len(others), "names": ", ".join(others)}
+                )
             self.load_seller_facts(accounts)
-            _call("rollout", "settings", "--hours", "always", "--reason", "demo: 언제 실행해도 보이도록")
+            # The story starts where the guide's phase 1 does (switch off, test mode on) on every run; both
+            # only make automation stricter for any other account.
+            _call(
+                "rollout",
+                "settings",
+                "--hours",
+                "always",
+                "--partial-auto",
+                "off",
+                "--test-mode",
+                "on",
+                "--reason",
+                "demo: 섀도 모드에서 시작, 언제 실행해도 보이도록",
+            )
             self.echo("    데모에서는 영업시간을 'always'로 둡니다 (운영에서는 mon-fri 09:00-18:00 등).")
 
             self.step("Phase 1 — Shadow Mode: 수집하고 판정만 합니다 (사람이 답변)")
@@ -312,7 +387,9 @@ class Demo:
             self.show(_call("readiness"))
 
             self.step("Phase 2 — TEST_MODE: coupang_main을 1단계 TEST로 해금 (전송 경로만, 마켓 호출 없음)")
-            self.show(_call("rollout", "settings", "--partial-auto", "on", "--test-mode", "on", "--reason", "demo phase 2"))
+            self.show(
+                _call("rollout", "settings", "--partial-auto", "on", "--test-mode", "on", "--reason", "demo phase 2")
+            )
             _call("rollout", "unlock", "coupang_main", "--mode", "TEST", "--phase", "1", "--reason", "demo phase 2")
             self.ask(accounts["coupang_main"], LIVE_QUESTIONS[:3])
             _call("poll_markets", "--account", "coupang_main")
@@ -320,7 +397,10 @@ class Demo:
             self.echo("    tail -f api.log | grep TEST_MODE 에 나오는 줄:")
             self.show(_call("send_due"))
             test_rows = Inquiry.objects.filter(account=accounts["coupang_main"], is_test_mode=True)
-            self.echo(f"    테스트 모드 기록 {test_rows.count()}건, 샌드박스에 도착한 답변 {len(self.sandbox.store.answers())}건")
+            self.echo(
+                f"    테스트 모드 기록 {test_rows.count()}건, "
+                f"샌드박스에 도착한 답변 {len(self.sandbox.store.answers())}건"
+            )
 
             self.step("Phase 3 — coupang_main 실전송(LIVE), 1단계: 배송문의·사용법만, 하루 10건")
             _call("rollout", "settings", "--test-mode", "off", "--reason", "demo phase 3")
@@ -342,21 +422,34 @@ class Demo:
             _call("process_inquiries")
             self.show(_call("send_due"))
             self.sandbox.store.set_faults(fault_rate=0.0)
-            self.echo("    " + _("500은 답변이 반영됐는지 모르는 결과입니다: 다시 보내지 않고 마켓에 물어 정산합니다 (reconcile)"))
+            self.echo(
+                "    "
+                + _("500은 답변이 반영됐는지 모르는 결과입니다: 다시 보내지 않고 마켓에 물어 정산합니다 (reconcile)")
+            )
             # The sandbox answered each call at once, so no request of ours can still land: no quiet period.
             with override_settings(CS_RECONCILE_QUIET_SECONDS=0):
                 self.show(_call("reconcile", "--stale-after", "0"))
             self.show(_call("monitor"))
-            incident = (RollbackIncident.objects.filter(account=accounts["coupang_main"])
-                        .select_related("rule").order_by("-fired_at").first())
+            incident = (
+                RollbackIncident.objects.filter(account=accounts["coupang_main"])
+                .select_related("rule")
+                .order_by("-fired_at")
+                .first()
+            )
             if incident is not None:
                 self.echo(f"    사고 #{incident.pk}: {incident.rule.name} → {incident.action_taken}")
 
             self.step("KPI와 계정 상태")
             self.show(_call("kpi", "--window", "24h"))
             self.show(_call("rollout", "status"))
-            return DemoResult(admin_pw, manager_pw, agent_pw, self.sandbox.url, len(self.sandbox.store.answers()),
-                              incident.pk if incident else None)
+            return DemoResult(
+                admin_pw,
+                manager_pw,
+                agent_pw,
+                self.sandbox.url,
+                len(self.sandbox.store.answers()),
+                incident.pk if incident else None,
+            )
         finally:
             logging.getLogger("partialauto").removeHandler(guide)
             for handler, level in quieted:
@@ -372,7 +465,7 @@ class Demo:
             return
         order = self.sandbox.store.get_order(row.order_id) or {"lines": []}
         tracking = [line["invoice"] for line in order["lines"] if line.get("invoice")]
-        self.echo(f"    배송문의 #{external_id} \"{row.content}\" → {row.status}/{row.send_status}")
+        self.echo(f'    배송문의 #{external_id} "{row.content}" → {row.status}/{row.send_status}')
         self.echo(f"      샌드박스의 그 주문: {order.get('order_id')}, 운송장 {', '.join(tracking) or '-'}")
         for line in (row.final_answer or row.draft_answer).splitlines():
             self.echo(f"      │ {line}")

@@ -10,7 +10,9 @@ _PATTERNS = [
     re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)([^\"',\s][^\"',]*)"),
     re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._\-~+/=]+)"),
     re.compile(r"(?i)(signature=)([0-9a-f]{16,})"),
-    re.compile(r"(?i)((?:client_secret(?:_sign)?|secret_key|access_key|api_key|password|token)[\"']?\s*[:=]\s*[\"']?)([^\"'&,\s]+)"),
+    re.compile(
+        r"(?i)((?:client_secret(?:_sign)?|secret_key|access_key|api_key|password|token)[\"']?\s*[:=]\s*[\"']?)([^\"'&,\s]+)"
+    ),
 ]
 
 

@@ -126,7 +126,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_PROXY", default=False) else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_PROXY", default=False) else None
+)
 X_FRAME_OPTIONS = "DENY"
 
 # --- mail (rollback notifications) ---
@@ -197,7 +199,11 @@ LOGGING = {
         },
     },
     "loggers": {
-        "partialauto": {"handlers": ["stderr", "file"], "level": env("CS_LOG_LEVEL", default="INFO"), "propagate": False},
+        "partialauto": {
+            "handlers": ["stderr", "file"],
+            "level": env("CS_LOG_LEVEL", default="INFO"),
+            "propagate": False,
+        },
         # django-q2 logs as "django-q" (with a hyphen): worker starts, reincarnations, task failures.
         "django-q": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
         "django_q": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
@@ -219,7 +225,13 @@ CS_MARKET_READ_TIMEOUT = env.float("CS_MARKET_READ_TIMEOUT", default=10.0)
 # A cache shared by every worker process when Redis is configured (Naver access tokens are then
 # issued once per account, not once per process); otherwise each process keeps its own.
 CACHES = (
-    {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "partialauto"}}
+    {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "partialauto",
+        }
+    }
     if REDIS_URL
     else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 )

@@ -7,15 +7,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.validators import URLValidator, validate_email
 from django.db import models
 from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.core.validators import URLValidator, validate_email
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext_lazy as _, ngettext
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from inquiries.models import Inquiry, SendAttempt
@@ -24,8 +25,6 @@ from partialauto.cli import local_time
 from policy import services
 from policy.controls import load_account_controls, load_global
 from policy.engine import mode_label
-from policy.quota import quota_day
-from policy.selectors import COUNTED_OUTCOMES, FAILURE_OUTCOMES, approved_answers_held, held_answers_note, seoul_day_start
 from policy.models import (
     AccountRollout,
     AutomationSettings,
@@ -41,6 +40,14 @@ from policy.models import (
     RollbackRule,
     RolloutEvent,
     RolloutPhase,
+)
+from policy.quota import quota_day
+from policy.selectors import (
+    COUNTED_OUTCOMES,
+    FAILURE_OUTCOMES,
+    approved_answers_held,
+    held_answers_note,
+    seoul_day_start,
 )
 
 
@@ -84,12 +91,18 @@ class ConfigChangeForm(forms.ModelForm):
     start doing is ticked."""
 
     change_reason = forms.CharField(
-        label=_("변경 사유"), max_length=300, required=False, widget=forms.TextInput(attrs={"size": 80}),
-        help_text=_("변경 기록에 남습니다. 테스트 모드 끄기, 부분 자동화 켜기, 임계값 낮추기, 한도 올리기, 의도 추가처럼 "
-                    "실제 전송을 늘리는 변경에는 꼭 적어야 합니다."),
+        label=_("변경 사유"),
+        max_length=300,
+        required=False,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text=_(
+            "변경 기록에 남습니다. 테스트 모드 끄기, 부분 자동화 켜기, 임계값 낮추기, 한도 올리기, 의도 추가처럼 "
+            "실제 전송을 늘리는 변경에는 꼭 적어야 합니다."
+        ),
     )
     confirm_risk = forms.BooleanField(
-        label=_("실제 전송을 늘리는 변경임을 확인했습니다"), required=False,
+        label=_("실제 전송을 늘리는 변경임을 확인했습니다"),
+        required=False,
         help_text=_("위험한 변경이면 저장할 때 무엇이 시작되는지 알려 드립니다. 읽고 선택한 뒤 다시 저장하세요."),
     )
 
@@ -102,12 +115,15 @@ class ConfigChangeForm(forms.ModelForm):
         after = {n: _plain(cleaned[n]) for n in names}
         self.config_before = {n: v for n, v in before.items() if v != after[n]}
         self.config_after = {n: v for n, v in after.items() if stored is None or n in self.config_before}
-        risks = services.config_risks(obj=stored if stored is not None else self.instance,
-                                      before=self.config_before, after=self.config_after)
+        risks = services.config_risks(
+            obj=stored if stored is not None else self.instance, before=self.config_before, after=self.config_after
+        )
         if risks and not (cleaned.get("change_reason") or "").strip():
             self.add_error("change_reason", _("실제 전송을 늘리는 변경에는 사유가 필요합니다."))
         if risks and not cleaned.get("confirm_risk"):
-            self.add_error("confirm_risk", [*risks, _("내용을 확인했다면 이 칸을 선택하고 사유와 함께 다시 저장하세요.")])
+            self.add_error(
+                "confirm_risk", [*risks, _("내용을 확인했다면 이 칸을 선택하고 사유와 함께 다시 저장하세요.")]
+            )
         return cleaned
 
     def _is_model_field(self, name: str) -> bool:
@@ -146,8 +162,15 @@ class ConfigAuditAdmin:
 
     def _record(self, request, obj, before: dict, after: dict, reason: str = "") -> None:
         before, after = self._masked(before, after)
-        services.config_change(actor=services.Actor.of(request.user), obj=obj, before=before, after=after,
-                               reason=reason, account=self.audit_account(obj), action=self.audit_action)
+        services.config_change(
+            actor=services.Actor.of(request.user),
+            obj=obj,
+            before=before,
+            after=after,
+            reason=reason,
+            account=self.audit_account(obj),
+            action=self.audit_action,
+        )
 
     def save_model(self, request, obj, form, change):
         reason = (form.cleaned_data.get("change_reason") or "").strip()
@@ -188,14 +211,25 @@ class ConfigAuditAdmin:
 
     @staticmethod
     def _snapshot(obj) -> dict:
-        return {f.name: _plain(_instance_value(obj, f.name)) for f in obj._meta.get_fields()
-                if (f.concrete or f.many_to_many) and not f.primary_key and not f.auto_created}
+        return {
+            f.name: _plain(_instance_value(obj, f.name))
+            for f in obj._meta.get_fields()
+            if (f.concrete or f.many_to_many) and not f.primary_key and not f.auto_created
+        }
 
 
 @admin.register(AutomationSettings)
 class AutomationSettingsAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdmin):
-    list_display = ["__str__", "partial_auto_enabled", "test_mode", "auto_send_threshold", "business_hours_enabled",
-                    "agent_backend", "emergency_stopped_at", "updated_at"]
+    list_display = [
+        "__str__",
+        "partial_auto_enabled",
+        "test_mode",
+        "auto_send_threshold",
+        "business_hours_enabled",
+        "agent_backend",
+        "emergency_stopped_at",
+        "updated_at",
+    ]
     readonly_fields = ["emergency_stopped_at", "emergency_reason", "updated_at"]
     audit_action = RolloutEvent.Action.SETTINGS
 
@@ -244,12 +278,15 @@ _glob_var: ContextVar = ContextVar("rollout_page_glob", default=None)
 
 class UnlockForm(forms.Form):
     mode = forms.ChoiceField(label=_("모드"), choices=Mode.choices, initial=Mode.TEST)
-    phase = forms.ModelChoiceField(label=_("단계"), queryset=RolloutPhase.objects.all(), required=False,
-                                   empty_label=_("현재 단계 유지"))
+    phase = forms.ModelChoiceField(
+        label=_("단계"), queryset=RolloutPhase.objects.all(), required=False, empty_label=_("현재 단계 유지")
+    )
     reason = forms.CharField(label=_("사유"), max_length=300, widget=forms.TextInput(attrs={"size": 80}))
     confirm_live = forms.BooleanField(
-        label=_("LIVE로 해금하면 선택한 계정이 실제 마켓에 답변을 전송합니다 (전역 테스트 모드가 꺼져 있으면 바로). "
-                "확인했습니다."),
+        label=_(
+            "LIVE로 해금하면 선택한 계정이 실제 마켓에 답변을 전송합니다 (전역 테스트 모드가 꺼져 있으면 바로). "
+            "확인했습니다."
+        ),
         required=False,
     )
 
@@ -270,14 +307,33 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
     lock, with unlock / lock actions (confirmation and a reason) and the emergency stop."""
 
     change_list_template = "admin/policy/accountrollout/change_list.html"
-    list_display = ["account", "mode", "effective_mode", "phase", "today_vs_quota", "failure_rate_24h", "consecutive_failures",
-                    "lock_state"]
+    list_display = [
+        "account",
+        "mode",
+        "effective_mode",
+        "phase",
+        "today_vs_quota",
+        "failure_rate_24h",
+        "consecutive_failures",
+        "lock_state",
+    ]
     list_filter = ["mode", "phase"]
     list_select_related = ["account", "phase"]
     search_fields = ["account__name"]
     readonly_fields = ["account", "mode", "locked_at", "lock_reason", "locked_by", "consecutive_failures", "updated_at"]
-    fields = ["account", "mode", "phase", "intents_override", "quota_override", "threshold_override",
-              "locked_at", "lock_reason", "locked_by", "consecutive_failures", "updated_at"]
+    fields = [
+        "account",
+        "mode",
+        "phase",
+        "intents_override",
+        "quota_override",
+        "threshold_override",
+        "locked_at",
+        "lock_reason",
+        "locked_by",
+        "consecutive_failures",
+        "updated_at",
+    ]
     filter_horizontal = ["intents_override"]
     actions = ["unlock_accounts", "lock_accounts"]
 
@@ -298,17 +354,27 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
         now = timezone.now()
         day_start = seoul_day_start(now)
         since = now - dt.timedelta(hours=24)
-        attempts = SendAttempt.objects.filter(account=OuterRef("account"), started_at__gte=since, is_test_mode=False,
-                                              outcome__in=COUNTED_OUTCOMES).values("account")
+        attempts = SendAttempt.objects.filter(
+            account=OuterRef("account"), started_at__gte=since, is_test_mode=False, outcome__in=COUNTED_OUTCOMES
+        ).values("account")
         return (
-            super().get_queryset(request).prefetch_related("phase__allowed_intents", "intents_override")
+            super()
+            .get_queryset(request)
+            .prefetch_related("phase__allowed_intents", "intents_override")
             .annotate(
-                sent_today=Subquery(Inquiry.objects.filter(account=OuterRef("account"), send_status="SENT", sent_at__gte=day_start)
-                                    .values("account").annotate(n=Count("id")).values("n")[:1]),
-                quota_used_today=Subquery(DailyQuotaUsage.objects.filter(account=OuterRef("account"), day=quota_day(now))
-                                          .values("used")[:1]),
+                sent_today=Subquery(
+                    Inquiry.objects.filter(account=OuterRef("account"), send_status="SENT", sent_at__gte=day_start)
+                    .values("account")
+                    .annotate(n=Count("id"))
+                    .values("n")[:1]
+                ),
+                quota_used_today=Subquery(
+                    DailyQuotaUsage.objects.filter(account=OuterRef("account"), day=quota_day(now)).values("used")[:1]
+                ),
                 attempts_24h=Subquery(attempts.annotate(n=Count("id")).values("n")[:1]),
-                failed_24h=Subquery(attempts.filter(outcome__in=FAILURE_OUTCOMES).annotate(n=Count("id")).values("n")[:1]),
+                failed_24h=Subquery(
+                    attempts.filter(outcome__in=FAILURE_OUTCOMES).annotate(n=Count("id")).values("n")[:1]
+                ),
             )
         )
 
@@ -316,8 +382,12 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
         glob = load_global()
         token = _glob_var.set(glob)
         try:
-            extra = {"glob": glob, "env_notes": services.env_overrides_summary(),
-                     "can_stop": request.user.has_perm("policy.emergency_stop"), **(extra_context or {})}
+            extra = {
+                "glob": glob,
+                "env_notes": services.env_overrides_summary(),
+                "can_stop": request.user.has_perm("policy.emergency_stop"),
+                **(extra_context or {}),
+            }
             response = super().changelist_view(request, extra_context=extra)
             if hasattr(response, "render"):
                 response.render()  # render while the page's settings snapshot is in place
@@ -351,8 +421,13 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
     def lock_state(self, obj: AccountRollout) -> str:
         if not obj.locked_at:
             return "-"
-        return format_html("{} {} {} ({})", verdict("fail", _("잠김")), local_time(obj.locked_at, "%m-%d %H:%M"),
-                           obj.lock_reason, obj.locked_by)
+        return format_html(
+            "{} {} {} ({})",
+            verdict("fail", _("잠김")),
+            local_time(obj.locked_at, "%m-%d %H:%M"),
+            obj.lock_reason,
+            obj.locked_by,
+        )
 
     def _require_manager(self, request) -> bool:
         if not request.user.has_perm("policy.unlock_account"):
@@ -363,10 +438,13 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
     @admin.action(description=_("선택한 계정 해금 (모드·단계 설정)"), permissions=["unlock"])
     def unlock_accounts(self, request, queryset):
         def apply(rollout, data, actor):
-            services.rollout_unlock(account=rollout.account, mode=data["mode"], phase=data["phase"], actor=actor,
-                                    reason=data["reason"])
-            return _("%(account)s: %(mode)s 모드로 해금했습니다.") % {"account": rollout.account.name,
-                                                                "mode": mode_label(data["mode"])}
+            services.rollout_unlock(
+                account=rollout.account, mode=data["mode"], phase=data["phase"], actor=actor, reason=data["reason"]
+            )
+            return _("%(account)s: %(mode)s 모드로 해금했습니다.") % {
+                "account": rollout.account.name,
+                "mode": mode_label(data["mode"]),
+            }
 
         return self._confirmed(request, queryset, UnlockForm, _("계정 해금 확인"), "unlock_accounts", apply)
 
@@ -390,15 +468,27 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
                 try:
                     self.message_user(request, apply(rollout, form.cleaned_data, actor), messages.SUCCESS)
                 except services.RolloutError as exc:
-                    self.message_user(request, _("%(account)s: %(error)s") % {"account": rollout.account.name, "error": exc},
-                                      messages.ERROR)
+                    self.message_user(
+                        request,
+                        _("%(account)s: %(error)s") % {"account": rollout.account.name, "error": exc},
+                        messages.ERROR,
+                    )
             if note := held_answers_note(held_before=held_before):
                 self.message_user(request, note, messages.WARNING)
             return None
-        return TemplateResponse(request, "admin/policy/rollout_action.html", {
-            **self.admin_site.each_context(request), "title": title, "form": form, "queryset": queryset,
-            "action": action, "opts": self.model._meta, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        })
+        return TemplateResponse(
+            request,
+            "admin/policy/rollout_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "queryset": queryset,
+                "action": action,
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     def get_urls(self):
         urls = super().get_urls()
@@ -424,19 +514,31 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
             held_before = approved_answers_held()
             if stop:
                 services.emergency_stop(reason=reason, actor=actor)
-                self.message_user(request, _("긴급 정지: 모든 실제 전송을 막았습니다. 승인된 답변은 소모되지 않고 전송 대기하며, "
-                                             "긴급 정지를 풀고 테스트 모드를 끄면 다시 승인하지 않아도 전송됩니다."),
-                                  messages.ERROR)
+                self.message_user(
+                    request,
+                    _(
+                        "긴급 정지: 모든 실제 전송을 막았습니다. 승인된 답변은 소모되지 않고 전송 대기하며, "
+                        "긴급 정지를 풀고 테스트 모드를 끄면 다시 승인하지 않아도 전송됩니다."
+                    ),
+                    messages.ERROR,
+                )
             else:
                 services.resume(reason=reason, actor=actor)
                 self.message_user(request, _("긴급 정지를 풀었습니다. 테스트 모드는 그대로입니다."), messages.SUCCESS)
                 if note := held_answers_note(held_before=held_before):
                     self.message_user(request, note, messages.WARNING)
             return redirect("admin:policy_accountrollout_changelist")
-        return TemplateResponse(request, "admin/policy/emergency_stop.html", {
-            **self.admin_site.each_context(request), "title": _("긴급 정지") if stop else _("긴급 정지 해제"), "form": form,
-            "opts": self.model._meta, "stop": stop,
-        })
+        return TemplateResponse(
+            request,
+            "admin/policy/emergency_stop.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("긴급 정지") if stop else _("긴급 정지 해제"),
+                "form": form,
+                "opts": self.model._meta,
+                "stop": stop,
+            },
+        )
 
 
 class RiskKeywordForm(ConfigChangeForm):
@@ -472,19 +574,50 @@ class RiskKeywordAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdmin)
 
 @admin.register(RollbackRule)
 class RollbackRuleAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdmin):
-    list_display = ["name", "metric", "comparison", "threshold", "window_minutes", "min_sample", "action", "enabled", "dry_run"]
+    list_display = [
+        "name",
+        "metric",
+        "comparison",
+        "threshold",
+        "window_minutes",
+        "min_sample",
+        "action",
+        "enabled",
+        "dry_run",
+    ]
     list_filter = ["enabled", "dry_run", "action", "severity"]
     list_editable = ["enabled", "dry_run"]
 
 
 @admin.register(RollbackIncident)
 class RollbackIncidentAdmin(admin.ModelAdmin):
-    list_display = ["fired_at", "rule", "account", "status", "action_taken", "dry_run", "acknowledged_by", "resolved_by"]
+    list_display = [
+        "fired_at",
+        "rule",
+        "account",
+        "status",
+        "action_taken",
+        "dry_run",
+        "acknowledged_by",
+        "resolved_by",
+    ]
     list_filter = ["status", "dry_run", "rule"]
     list_select_related = ["rule", "account", "acknowledged_by", "resolved_by"]
     date_hierarchy = "fired_at"
-    readonly_fields = ["rule", "account", "status", "fired_at", "rows_display", "figures_display", "action_taken",
-                       "dry_run", "acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at"]
+    readonly_fields = [
+        "rule",
+        "account",
+        "status",
+        "fired_at",
+        "rows_display",
+        "figures_display",
+        "action_taken",
+        "dry_run",
+        "acknowledged_by",
+        "acknowledged_at",
+        "resolved_by",
+        "resolved_at",
+    ]
     fields = readonly_fields + ["resolution_note"]
     actions = ["acknowledge", "resolve"]
 
@@ -517,8 +650,11 @@ class RollbackIncidentAdmin(admin.ModelAdmin):
         if row.get("attempt"):
             url = reverse("admin:inquiries_sendattempt_change", args=[row["attempt"]])
             parts.append(format_html('<a href="{}">{} #{}</a>', url, _("전송 시도"), row["attempt"]))
-        detail = " ".join(str(row[k]) for k in ("account", "outcome", "http_status", "send_status", "started_at",
-                                                "claimed_at", "error") if row.get(k))
+        detail = " ".join(
+            str(row[k])
+            for k in ("account", "outcome", "http_status", "send_status", "started_at", "claimed_at", "error")
+            if row.get(k)
+        )
         terms = ", ".join(row.get("terms") or [])
         return format_html_join(" · ", "{}", ((p,) for p in [*parts, *filter(None, [detail, terms])]))
 
@@ -532,7 +668,11 @@ class RollbackIncidentAdmin(admin.ModelAdmin):
     def resolve(self, request, queryset):
         for incident in queryset:
             services.incident_resolve(incident=incident, user=request.user)
-        self.message_user(request, _("해결 처리했습니다. 잠긴 계정은 롤아웃 관리자가 사유와 함께 다시 해금해야 합니다."), messages.SUCCESS)
+        self.message_user(
+            request,
+            _("해결 처리했습니다. 잠긴 계정은 롤아웃 관리자가 사유와 함께 다시 해금해야 합니다."),
+            messages.SUCCESS,
+        )
 
 
 class NotificationChannelForm(ConfigChangeForm):
@@ -602,21 +742,35 @@ class ChecklistItemAdmin(SimpleHistoryAdmin):
     def tick(self, request, queryset):
         done = self._set_checked(request, queryset, checked=True)
         if done:
-            self.message_user(request, ngettext("%(n)d개 항목을 완료로 표시했습니다.", "%(n)d개 항목을 완료로 표시했습니다.",
-                                                done) % {"n": done}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(n)d개 항목을 완료로 표시했습니다.", "%(n)d개 항목을 완료로 표시했습니다.", done)
+                % {"n": done},
+                messages.SUCCESS,
+            )
         else:
-            self.message_user(request, _("완료로 표시한 항목이 없습니다: 선택한 항목이 이미 완료였거나 자동 확인 항목입니다."),
-                              messages.ERROR)
+            self.message_user(
+                request,
+                _("완료로 표시한 항목이 없습니다: 선택한 항목이 이미 완료였거나 자동 확인 항목입니다."),
+                messages.ERROR,
+            )
 
     @admin.action(description=_("완료 취소"), permissions=["change"])
     def untick(self, request, queryset):
         done = self._set_checked(request, queryset, checked=False)
         if done:
-            self.message_user(request, ngettext("%(n)d개 항목의 완료를 취소했습니다.", "%(n)d개 항목의 완료를 취소했습니다.",
-                                                done) % {"n": done}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(n)d개 항목의 완료를 취소했습니다.", "%(n)d개 항목의 완료를 취소했습니다.", done)
+                % {"n": done},
+                messages.SUCCESS,
+            )
         else:
-            self.message_user(request, _("완료를 취소한 항목이 없습니다: 선택한 항목이 완료 상태가 아니었거나 자동 확인 항목입니다."),
-                              messages.ERROR)
+            self.message_user(
+                request,
+                _("완료를 취소한 항목이 없습니다: 선택한 항목이 완료 상태가 아니었거나 자동 확인 항목입니다."),
+                messages.ERROR,
+            )
 
     def _set_checked(self, request, queryset, *, checked: bool) -> int:
         """Tick or untick the manual items whose state differs; the number changed."""
@@ -653,4 +807,3 @@ class DailyQuotaUsageAdmin(ReadOnlyAdmin):
     list_display = ["day", "account", "used"]
     list_filter = ["account"]
     date_hierarchy = "day"
-

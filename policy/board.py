@@ -45,9 +45,13 @@ SHADOW_DAYS = 7
 class ReasonForm(forms.Form):
     use_required_attribute = False  # one form serves actions with and without a reason; the server checks
 
-    reason = forms.CharField(label=gettext_lazy("사유"), max_length=300, strip=True,
-                             widget=forms.TextInput(attrs={"size": 80}),
-                             error_messages={"required": gettext_lazy("사유를 입력하세요. 변경 기록에 남습니다.")})
+    reason = forms.CharField(
+        label=gettext_lazy("사유"),
+        max_length=300,
+        strip=True,
+        widget=forms.TextInput(attrs={"size": 80}),
+        error_messages={"required": gettext_lazy("사유를 입력하세요. 변경 기록에 남습니다.")},
+    )
 
 
 def _require(request: HttpRequest, perm: str) -> None:
@@ -79,8 +83,10 @@ def steps(controls: AccountControls, phases: list[RolloutPhase]) -> list[dict]:
     labels = [(Mode.SHADOW.value, _("섀도")), (Mode.TEST.value, _("테스트"))]
     labels += [(f"P{p.number}", _("%(n)s단계 %(name)s") % {"n": p.number, "name": p.name}) for p in phases]
     current = _step_index(controls, phases)
-    return [{"code": code, "label": label, "state": "done" if i < current else "current" if i == current else "todo"}
-            for i, (code, label) in enumerate(labels)]
+    return [
+        {"code": code, "label": label, "state": "done" if i < current else "current" if i == current else "todo"}
+        for i, (code, label) in enumerate(labels)
+    ]
 
 
 def _step_index(controls: AccountControls, phases: list[RolloutPhase]) -> int:
@@ -129,8 +135,11 @@ def mode_why(controls: AccountControls, glob: GlobalControls) -> list[str]:
 def shadow_numbers(*, now: dt.datetime, days: int = SHADOW_DAYS) -> dict[object, dict]:
     """The guide's 1.2 per account: inquiries and AUTO_SEND candidates of the last ``days`` days, the
     daily average of candidates and its verdict (10 a day ready, under 5 too few)."""
-    rows = (Inquiry.objects.filter(created_at__gte=now - dt.timedelta(days=days), created_at__lte=now)
-            .values("account_id").annotate(total=Count("id"), auto_send=Count("id", filter=Q(status="AUTO_SEND"))))
+    rows = (
+        Inquiry.objects.filter(created_at__gte=now - dt.timedelta(days=days), created_at__lte=now)
+        .values("account_id")
+        .annotate(total=Count("id"), auto_send=Count("id", filter=Q(status="AUTO_SEND")))
+    )
     result = {}
     for r in rows:
         avg = r["auto_send"] / days
@@ -140,8 +149,14 @@ def shadow_numbers(*, now: dt.datetime, days: int = SHADOW_DAYS) -> dict[object,
             verdict, state = _("데이터 부족, 섀도 모드 유지"), "bad"
         else:
             verdict, state = _("기준(하루 10건) 미달, 섀도 모드 유지 권장"), "warn"
-        result[r["account_id"]] = {"total": r["total"], "auto_send": r["auto_send"], "per_day": f"{avg:.1f}",
-                                   "rate": f"{r['auto_send'] / r['total'] * 100:.1f}%", "verdict": verdict, "state": state}
+        result[r["account_id"]] = {
+            "total": r["total"],
+            "auto_send": r["auto_send"],
+            "per_day": f"{avg:.1f}",
+            "rate": f"{r['auto_send'] / r['total'] * 100:.1f}%",
+            "verdict": verdict,
+            "state": state,
+        }
     return result
 
 
@@ -150,8 +165,13 @@ def failure_bands(*, now: dt.datetime) -> dict[str, dict]:
     result = {}
     for r in failure_rates(window=dt.timedelta(days=30), now=now):
         status, verdict = failure_band(r["failure_rate"])
-        result[r["account"]] = {"rate": f"{r['failure_rate']:.1f}%", "failed": r["failed"], "attempted": r["attempted"],
-                                "verdict": verdict, "state": {"ready": "ok", "warn": "warn"}.get(status, "bad")}
+        result[r["account"]] = {
+            "rate": f"{r['failure_rate']:.1f}%",
+            "failed": r["failed"],
+            "attempted": r["attempted"],
+            "verdict": verdict,
+            "state": {"ready": "ok", "warn": "warn"}.get(status, "bad"),
+        }
     return result
 
 
@@ -160,10 +180,13 @@ def _failure_24h(row: AccountRow, thresholds: list[dict]) -> dict:
     if rate is None:
         return {"text": _("실제 전송 없음"), "state": "none"}
     tripped = [t for t in thresholds if round(rate, 9) >= round(t["value"], 9)]
-    return {"text": f"{rate * 100:.1f}% ({row.failed_24h}/{row.attempts_24h})",
-            "state": "bad" if tripped else "ok",
-            "verdict": _("롤백 임계값 이상: %(rules)s") % {"rules": ", ".join(t["label"] for t in tripped)} if tripped
-            else _("임계값 미만")}
+    return {
+        "text": f"{rate * 100:.1f}% ({row.failed_24h}/{row.attempts_24h})",
+        "state": "bad" if tripped else "ok",
+        "verdict": _("롤백 임계값 이상: %(rules)s") % {"rules": ", ".join(t["label"] for t in tripped)}
+        if tripped
+        else _("임계값 미만"),
+    }
 
 
 def board_rows(*, now: dt.datetime, glob: GlobalControls) -> list[dict]:
@@ -175,15 +198,25 @@ def board_rows(*, now: dt.datetime, glob: GlobalControls) -> list[dict]:
     for row in rollout_rows():
         c = row.controls
         proposal = next_step(c, phases)
-        rows.append({
-            "account": row.account, "controls": c, "steps": steps(c, phases), "why": mode_why(c, glob),
-            "sent_today": row.sent_today, "quota_used": row.quota_used, "quota": c.daily_quota,
-            "quota_state": "none" if c.daily_quota is None else "bad" if row.quota_used >= c.daily_quota else "ok",
-            "failure": _failure_24h(row, thresholds),
-            "shadow": shadow.get(row.account.pk), "band": bands.get(row.account.name),
-            "next": proposal,
-            "next_url": (reverse("policy:board_change", args=[row.account.pk]) + "?" + proposal.query()) if proposal else "",
-        })
+        rows.append(
+            {
+                "account": row.account,
+                "controls": c,
+                "steps": steps(c, phases),
+                "why": mode_why(c, glob),
+                "sent_today": row.sent_today,
+                "quota_used": row.quota_used,
+                "quota": c.daily_quota,
+                "quota_state": "none" if c.daily_quota is None else "bad" if row.quota_used >= c.daily_quota else "ok",
+                "failure": _failure_24h(row, thresholds),
+                "shadow": shadow.get(row.account.pk),
+                "band": bands.get(row.account.name),
+                "next": proposal,
+                "next_url": (reverse("policy:board_change", args=[row.account.pk]) + "?" + proposal.query())
+                if proposal
+                else "",
+            }
+        )
     return rows
 
 
@@ -191,11 +224,20 @@ def board_rows(*, now: dt.datetime, glob: GlobalControls) -> list[dict]:
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
     now, glob = timezone.now(), load_global()
-    return TemplateResponse(request, "admin/policy/board.html", _context(
-        request, _("롤아웃 보드"), rows=board_rows(now=now, glob=glob), glob=glob, thresholds=rule_thresholds(),
-        can_change=request.user.has_perm(UNLOCK_PERMISSION), can_stop=request.user.has_perm("policy.emergency_stop"),
-        shadow_days=SHADOW_DAYS,
-    ))
+    return TemplateResponse(
+        request,
+        "admin/policy/board.html",
+        _context(
+            request,
+            _("롤아웃 보드"),
+            rows=board_rows(now=now, glob=glob),
+            glob=glob,
+            thresholds=rule_thresholds(),
+            can_change=request.user.has_perm(UNLOCK_PERMISSION),
+            can_stop=request.user.has_perm("policy.emergency_stop"),
+            shadow_days=SHADOW_DAYS,
+        ),
+    )
 
 
 # --- a proposed change: preview, then confirm with a reason -------------------------------------------
@@ -220,24 +262,43 @@ def change(request: HttpRequest, account_id) -> HttpResponse:
         return redirect("policy:board")
     rollout = services.rollout_for(account)
     proposed = phase or rollout.phase or RolloutPhase.objects.order_by("number").first()
-    return TemplateResponse(request, "admin/policy/board_change.html", _context(
-        request, _("변경 미리보기: %(account)s") % {"account": account.name},
-        account=account, rollout=rollout, mode=mode, mode_label=Mode(mode).label, phase=phase, proposed_phase=proposed,
-        preview=preview_change(account=account, phase=proposed), form=form, days=PREVIEW_DAYS,
-    ))
+    return TemplateResponse(
+        request,
+        "admin/policy/board_change.html",
+        _context(
+            request,
+            _("변경 미리보기: %(account)s") % {"account": account.name},
+            account=account,
+            rollout=rollout,
+            mode=mode,
+            mode_label=Mode(mode).label,
+            phase=phase,
+            proposed_phase=proposed,
+            preview=preview_change(account=account, phase=proposed),
+            form=form,
+            days=PREVIEW_DAYS,
+        ),
+    )
 
 
 def _apply(request: HttpRequest, *, account: MarketAccount, mode: str, phase: RolloutPhase | None, reason: str) -> None:
     held_before = approved_answers_held()
     try:
-        rollout = services.rollout_unlock(account=account, mode=mode, phase=phase, actor=services.Actor.of(request.user),
-                                          reason=reason)
+        rollout = services.rollout_unlock(
+            account=account, mode=mode, phase=phase, actor=services.Actor.of(request.user), reason=reason
+        )
     except services.RolloutError as exc:
         messages.error(request, str(exc))
         return
-    messages.success(request, _("계정 %(account)s을(를) %(mode)s, %(phase)s(으)로 바꿨습니다. 사유가 변경 기록에 남았습니다.")
-                     % {"account": account.name, "mode": Mode(rollout.mode).label,
-                        "phase": rollout.phase.name if rollout.phase else _("단계 없음")})
+    messages.success(
+        request,
+        _("계정 %(account)s을(를) %(mode)s, %(phase)s(으)로 바꿨습니다. 사유가 변경 기록에 남았습니다.")
+        % {
+            "account": account.name,
+            "mode": Mode(rollout.mode).label,
+            "phase": rollout.phase.name if rollout.phase else _("단계 없음"),
+        },
+    )
     if note := held_answers_note(held_before=held_before):
         messages.warning(request, note)
 
@@ -282,20 +343,28 @@ def lift_risks(incident: RollbackIncident) -> list[str]:
     from policy.models import AutomationSettings
 
     conf = AutomationSettings.get_solo()
-    key, value = ("test_mode", False) if action == RollbackRule.Action.GLOBAL_TEST_MODE else ("partial_auto_enabled", True)
+    key, value = (
+        ("test_mode", False) if action == RollbackRule.Action.GLOBAL_TEST_MODE else ("partial_auto_enabled", True)
+    )
     return services.config_risks(obj=conf, before={key: getattr(conf, key)}, after={key: value})
 
 
 def incident_rows(incident: RollbackIncident) -> list[dict]:
     rows = []
     for row in monitor.incident_rows(incident.figures):
-        rows.append({
-            **row,
-            "inquiry_url": reverse("admin:inquiries_inquiry_change", args=[row["inquiry"]]) if row.get("inquiry") else "",
-            "attempt_url": reverse("admin:inquiries_sendattempt_change", args=[row["attempt"]]) if row.get("attempt") else "",
-            "when": row.get("started_at") or row.get("claimed_at") or "",
-            "terms": ", ".join(row.get("terms") or []),
-        })
+        rows.append(
+            {
+                **row,
+                "inquiry_url": reverse("admin:inquiries_inquiry_change", args=[row["inquiry"]])
+                if row.get("inquiry")
+                else "",
+                "attempt_url": reverse("admin:inquiries_sendattempt_change", args=[row["attempt"]])
+                if row.get("attempt")
+                else "",
+                "when": row.get("started_at") or row.get("claimed_at") or "",
+                "terms": ", ".join(row.get("terms") or []),
+            }
+        )
     return rows
 
 
@@ -305,8 +374,9 @@ INCIDENT_ACTIONS = ("acknowledge", "resolve", "lift")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def incident(request: HttpRequest, pk: int) -> HttpResponse:
-    obj = get_object_or_404(RollbackIncident.objects.select_related("rule", "account", "acknowledged_by", "resolved_by"),
-                            pk=pk)
+    obj = get_object_or_404(
+        RollbackIncident.objects.select_related("rule", "account", "acknowledged_by", "resolved_by"), pk=pk
+    )
     form = ReasonForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         action = request.POST.get("action", "")
@@ -320,15 +390,25 @@ def incident(request: HttpRequest, pk: int) -> HttpResponse:
         if action == "acknowledge" or form.is_valid():
             _incident_action(request, obj, action, form.cleaned_data.get("reason", "") if form.is_valid() else "")
             return redirect("policy:incident", pk=obj.pk)
-    return TemplateResponse(request, "admin/policy/incident.html", _context(
-        request, _("롤백 사고 #%(pk)s") % {"pk": obj.pk},
-        incident=obj, summary=monitor.summarize(obj.rule, obj.figures), rows=incident_rows(obj), form=form,
-        figures=obj.figures, can_handle=request.user.has_perm(INCIDENT_PERMISSION),
-        can_lift=request.user.has_perm(UNLOCK_PERMISSION) and _can_lift(obj), lift_label=lift_label(obj),
-        lift_risks=lift_risks(obj) if _can_lift(obj) else [],
-        open=obj.status != RollbackIncident.Status.RESOLVED,
-        admin_url=reverse("admin:policy_rollbackincident_change", args=[obj.pk]),
-    ))
+    return TemplateResponse(
+        request,
+        "admin/policy/incident.html",
+        _context(
+            request,
+            _("롤백 사고 #%(pk)s") % {"pk": obj.pk},
+            incident=obj,
+            summary=monitor.summarize(obj.rule, obj.figures),
+            rows=incident_rows(obj),
+            form=form,
+            figures=obj.figures,
+            can_handle=request.user.has_perm(INCIDENT_PERMISSION),
+            can_lift=request.user.has_perm(UNLOCK_PERMISSION) and _can_lift(obj),
+            lift_label=lift_label(obj),
+            lift_risks=lift_risks(obj) if _can_lift(obj) else [],
+            open=obj.status != RollbackIncident.Status.RESOLVED,
+            admin_url=reverse("admin:policy_rollbackincident_change", args=[obj.pk]),
+        ),
+    )
 
 
 def _incident_action(request: HttpRequest, obj: RollbackIncident, action: str, reason: str) -> None:
@@ -347,7 +427,9 @@ def _incident_action(request: HttpRequest, obj: RollbackIncident, action: str, r
         except services.RolloutError as exc:
             messages.error(request, str(exc))
             return
-        messages.success(request, _("조치를 풀었습니다: %(what)s. 사유가 변경 기록에 남았습니다.") % {"what": lift_label(obj)})
+        messages.success(
+            request, _("조치를 풀었습니다: %(what)s. 사유가 변경 기록에 남았습니다.") % {"what": lift_label(obj)}
+        )
         if note := held_answers_note(held_before=held_before):
             messages.warning(request, note)
 
@@ -362,13 +444,27 @@ def recent_failures(request: HttpRequest) -> HttpResponse:
     rows marked), and beside it every real send attempt that failed in the last 10 minutes."""
     now = timezone.now()
     since = now - RECENT_FAILURES_WINDOW
-    inquiries = list(Inquiry.objects.select_related("account").defer("raw_payload", "decision_trace")
-                     .filter(send_status=Inquiry.SendStatus.SEND_FAILED, created_at__gte=since)
-                     .order_by("-created_at")[:RECENT_FAILURES_SHOWN])
-    attempts = list(SendAttempt.objects.select_related("account")
-                    .filter(started_at__gte=since, outcome__in=SendAttempt.FAILURES, is_test_mode=False)
-                    .order_by("-started_at")[:RECENT_FAILURES_SHOWN])
-    return TemplateResponse(request, "admin/policy/recent_failures.html", _context(
-        request, _("최근 10분 전송 실패"), inquiries=inquiries, attempts=attempts, since=since, now=now,
-        real_failures=sum(1 for i in inquiries if not i.is_test_mode),
-    ))
+    inquiries = list(
+        Inquiry.objects.select_related("account")
+        .defer("raw_payload", "decision_trace")
+        .filter(send_status=Inquiry.SendStatus.SEND_FAILED, created_at__gte=since)
+        .order_by("-created_at")[:RECENT_FAILURES_SHOWN]
+    )
+    attempts = list(
+        SendAttempt.objects.select_related("account")
+        .filter(started_at__gte=since, outcome__in=SendAttempt.FAILURES, is_test_mode=False)
+        .order_by("-started_at")[:RECENT_FAILURES_SHOWN]
+    )
+    return TemplateResponse(
+        request,
+        "admin/policy/recent_failures.html",
+        _context(
+            request,
+            _("최근 10분 전송 실패"),
+            inquiries=inquiries,
+            attempts=attempts,
+            since=since,
+            now=now,
+            real_failures=sum(1 for i in inquiries if not i.is_test_mode),
+        ),
+    )

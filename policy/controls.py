@@ -112,7 +112,9 @@ def _not_allowed(account: MarketAccount) -> str:
     return _("계정 %(account)s이(가) 허용 목록(CS_TEST_MODE_ALLOWED_ACCOUNTS)에 없음") % {"account": account.name}
 
 
-def effective_mode(*, glob: GlobalControls, account: MarketAccount, rollout: AccountRollout | None) -> tuple[str, list[str]]:
+def effective_mode(
+    *, glob: GlobalControls, account: MarketAccount, rollout: AccountRollout | None
+) -> tuple[str, list[str]]:
     """Resolve the mode an account really runs in, with the reasons, strictest first."""
     reasons: list[str] = []
     configured = rollout.mode if rollout else Mode.SHADOW
@@ -141,7 +143,9 @@ def effective_mode(*, glob: GlobalControls, account: MarketAccount, rollout: Acc
     return Mode.LIVE, reasons
 
 
-def human_send_mode(*, glob: GlobalControls, account: MarketAccount, rollout: AccountRollout | None) -> tuple[str, list[str]]:
+def human_send_mode(
+    *, glob: GlobalControls, account: MarketAccount, rollout: AccountRollout | None
+) -> tuple[str, list[str]]:
     """A person's approved answer is not automation: the switch, shadow mode and account locks do not
     hold it back, but the emergency stop, test mode (global, env or the account's) always do."""
     if glob.emergency_stopped:
@@ -167,11 +171,14 @@ def human_sends_held_q() -> Q:
         return Q(status="APPROVED")
     # No settings row reads as the defaults: test mode on.
     sending_on = AutomationSettings.objects.filter(pk=1, test_mode=False, emergency_stopped_at__isnull=True)
-    held = ~Q(Exists(sending_on)) | Q(Exists(
-        AccountRollout.objects.filter(account_id=OuterRef("account_id"), mode=Mode.TEST)))
+    held = ~Q(Exists(sending_on)) | Q(
+        Exists(AccountRollout.objects.filter(account_id=OuterRef("account_id"), mode=Mode.TEST))
+    )
     allowed = _env_allowed_accounts()
     if allowed is not None:
-        listed = MarketAccount.objects.filter(Q(name__in=allowed) | Q(pk__in=_uuids(allowed)), pk=OuterRef("account_id"))
+        listed = MarketAccount.objects.filter(
+            Q(name__in=allowed) | Q(pk__in=_uuids(allowed)), pk=OuterRef("account_id")
+        )
         held |= ~Q(Exists(listed))
     return Q(status="APPROVED") & held
 
@@ -189,13 +196,16 @@ def _uuids(values: frozenset[str]) -> list[uuid.UUID]:
     return found
 
 
-def load_account_controls(account: MarketAccount, *, glob: GlobalControls | None = None,
-                          rollout: AccountRollout | None = None) -> AccountControls:
+def load_account_controls(
+    account: MarketAccount, *, glob: GlobalControls | None = None, rollout: AccountRollout | None = None
+) -> AccountControls:
     glob = glob or load_global()
     if rollout is None:
         rollout = (
-            AccountRollout.objects.select_related("phase").prefetch_related("intents_override", "phase__allowed_intents")
-            .filter(account=account).first()
+            AccountRollout.objects.select_related("phase")
+            .prefetch_related("intents_override", "phase__allowed_intents")
+            .filter(account=account)
+            .first()
         )
     mode, reasons = effective_mode(glob=glob, account=account, rollout=rollout)
     phase = rollout.phase if rollout and rollout.phase_id else None

@@ -48,10 +48,16 @@ def prepare_account() -> MarketAccount:
 
     AgentModel.objects.all().delete()
     account = MarketAccount.objects.filter(name=ACCOUNT).first() or account_create(
-        name=ACCOUNT, market_code="COUPANG", vendor_id="A00000000", access_key="cross-validation",
-        secret_key="cross-validation", reply_by="cv")
-    call_command("shipping_policy", "import", str(EXAMPLES / "shipping-policy.json"), "--account", ACCOUNT,
-                 stdout=io.StringIO())
+        name=ACCOUNT,
+        market_code="COUPANG",
+        vendor_id="A00000000",
+        access_key="cross-validation",
+        secret_key="cross-validation",
+        reply_by="cv",
+    )
+    call_command(
+        "shipping_policy", "import", str(EXAMPLES / "shipping-policy.json"), "--account", ACCOUNT, stdout=io.StringIO()
+    )
     call_command("product_knowledge", "import", str(EXAMPLES / "product-knowledge.json"), stdout=io.StringIO())
     return account
 
@@ -61,8 +67,15 @@ def shipped_rows() -> dict[str, dict]:
     return {str(row["id"]): {**row, "account_id": None} for _stem, row in training.shipped_rows()}
 
 
-def cross_validate(account: MarketAccount, *, folds: int = 5, seed: int = 0, cache: Path | None = None,
-                   assume_order: str | None = "IN_TRANSIT", log=print) -> list[FoldRow]:
+def cross_validate(
+    account: MarketAccount,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    cache: Path | None = None,
+    assume_order: str | None = "IN_TRANSIT",
+    log=print,
+) -> list[FoldRow]:
     from sklearn.model_selection import StratifiedKFold
 
     examples = training.shipped_examples()
@@ -80,8 +93,10 @@ def cross_validate(account: MarketAccount, *, folds: int = 5, seed: int = 0, cac
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_bytes(blob)
         version = (AgentModel.objects.order_by("-version").values_list("version", flat=True).first() or 0) + 1
-        model_activate(model=AgentModel.objects.create(version=version, created_by="cross-validation", artifact=blob),
-                       actor="cross-validation")
+        model_activate(
+            model=AgentModel.objects.create(version=version, created_by="cross-validation", artifact=blob),
+            actor="cross-validation",
+        )
         clear_cache()
         held = [examples[i] for i in test_idx]
         rows = evaluate_items([items[e.id] for e in held], account=account, assume_order=assume_order)
@@ -100,6 +115,8 @@ def cross_fitted(rows: Sequence[FoldRow]) -> list[FoldRow]:
     for k in sorted({r.fold for r in rows}):
         calibration = calibration_of([r.row for r in rows if r.fold != k])
         mine = [r for r in rows if r.fold == k]
-        out += [FoldRow(r.fold, r.source, row) for r, row in zip(mine, recalibrated([r.row for r in mine], calibration),
-                                                                 strict=True)]
+        out += [
+            FoldRow(r.fold, r.source, row)
+            for r, row in zip(mine, recalibrated([r.row for r in mine], calibration), strict=True)
+        ]
     return out

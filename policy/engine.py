@@ -74,16 +74,33 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
 
     # 1. partial-auto switch and mode: never blocks a decision (shadow = candidate), records the mode.
     mode = controls.effective_mode
-    gates.append(_gate("switch_and_mode", True, f"{mode_label(mode)}: " + ("; ".join(controls.mode_reasons) or _("해금됨")),
-                       mode=mode, configured_mode=controls.configured_mode))
+    gates.append(
+        _gate(
+            "switch_and_mode",
+            True,
+            f"{mode_label(mode)}: " + ("; ".join(controls.mode_reasons) or _("해금됨")),
+            mode=mode,
+            configured_mode=controls.configured_mode,
+        )
+    )
 
     # 2. account active and unlocked
     if not controls.is_active:
-        failures.append((Reason.ACCOUNT_INACTIVE, _("계정 %(account)s은(는) 비활성 상태입니다") % {"account": controls.account_name}))
+        failures.append(
+            (
+                Reason.ACCOUNT_INACTIVE,
+                _("계정 %(account)s은(는) 비활성 상태입니다") % {"account": controls.account_name},
+            )
+        )
         gates.append(_gate("account", False, _("비활성")))
     else:
-        gates.append(_gate("account", True, _("잠김 → 섀도: %(reason)s") % {"reason": controls.lock_reason}
-                           if controls.locked else _("활성")))
+        gates.append(
+            _gate(
+                "account",
+                True,
+                _("잠김 → 섀도: %(reason)s") % {"reason": controls.lock_reason} if controls.locked else _("활성"),
+            )
+        )
 
     # 3. risk keywords on the customer's text and on the draft: always a person
     if risk_hits:
@@ -97,18 +114,41 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
     phase_label = controls.phase_name or _("단계 없음")
     allowed = controls.allowed_intents
     if allowed is not None and intent not in allowed:
-        failures.append((Reason.INTENT_NOT_ALLOWED, _("의도 '%(intent)s'은(는) 허용 목록에 없습니다 (%(phase)s)")
-                         % {"intent": intent, "phase": phase_label}))
-        gates.append(_gate("intent_allowlist", False, _("%(intent)s ∉ 허용: %(allowed)s")
-                           % {"intent": intent, "allowed": ", ".join(sorted(allowed)) or _("없음")}, phase=controls.phase_number))
+        failures.append(
+            (
+                Reason.INTENT_NOT_ALLOWED,
+                _("의도 '%(intent)s'은(는) 허용 목록에 없습니다 (%(phase)s)")
+                % {"intent": intent, "phase": phase_label},
+            )
+        )
+        gates.append(
+            _gate(
+                "intent_allowlist",
+                False,
+                _("%(intent)s ∉ 허용: %(allowed)s")
+                % {"intent": intent, "allowed": ", ".join(sorted(allowed)) or _("없음")},
+                phase=controls.phase_number,
+            )
+        )
     else:
-        gates.append(_gate("intent_allowlist", True, _("%(intent)s 허용 (%(phase)s)") % {"intent": intent, "phase": phase_label},
-                           phase=controls.phase_number))
+        gates.append(
+            _gate(
+                "intent_allowlist",
+                True,
+                _("%(intent)s 허용 (%(phase)s)") % {"intent": intent, "phase": phase_label},
+                phase=controls.phase_number,
+            )
+        )
 
     # 5. confidence threshold
     if confidence < controls.threshold:
-        failures.append((Reason.LOW_CONFIDENCE, _("신뢰도 %(confidence).2f가 기준값 %(threshold).2f보다 낮습니다")
-                         % {"confidence": confidence, "threshold": controls.threshold}))
+        failures.append(
+            (
+                Reason.LOW_CONFIDENCE,
+                _("신뢰도 %(confidence).2f가 기준값 %(threshold).2f보다 낮습니다")
+                % {"confidence": confidence, "threshold": controls.threshold},
+            )
+        )
         gates.append(_gate("confidence", False, f"{confidence:.2f} < {controls.threshold:.2f}"))
     else:
         gates.append(_gate("confidence", True, f"{confidence:.2f} ≥ {controls.threshold:.2f}"))
@@ -122,14 +162,22 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
         opening = calendar.next_opening(now)
         deferred_until = opening.isoformat() if opening else None
         opens = timezone.localtime(opening).strftime("%Y-%m-%d %H:%M") if opening else "-"
-        gates.append(_gate("business_hours", True, _("영업시간 외: %(opens)s(KST)로 미룸") % {"opens": opens},
-                           deferred_until=deferred_until))
+        gates.append(
+            _gate(
+                "business_hours",
+                True,
+                _("영업시간 외: %(opens)s(KST)로 미룸") % {"opens": opens},
+                deferred_until=deferred_until,
+            )
+        )
 
     # 7. daily quota (checked here, consumed atomically when the send is claimed)
     quota = controls.daily_quota
     used = int(state.get("quota_used") or 0)
     if quota is not None and used >= quota:
-        failures.append((Reason.QUOTA_EXHAUSTED, _("일일 한도 %(quota)d건 소진 (%(used)d건 사용)") % {"quota": quota, "used": used}))
+        failures.append(
+            (Reason.QUOTA_EXHAUSTED, _("일일 한도 %(quota)d건 소진 (%(used)d건 사용)") % {"quota": quota, "used": used})
+        )
         gates.append(_gate("daily_quota", False, f"{used}/{quota}"))
     else:
         gates.append(_gate("daily_quota", True, f"{used}/{quota if quota is not None else '∞'}"))

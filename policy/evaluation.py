@@ -81,39 +81,82 @@ def assumed_order(item: dict, status: str, now: dt.datetime) -> OrderFact:
     """A synthetic order line for a labelled question about the buyer's own order (``--assume-order``)."""
     shipped = status in ("SHIPPED", "IN_TRANSIT", "DELIVERED")
     return OrderFact(
-        line_id=f"eval-{item['id']}", order_id=f"eval-{item['id']}", status=status, raw_status=status,
-        carrier_name="CJ대한통운" if shipped else "", tracking_number="600000000000" if shipped else "",
-        paid_at=now - dt.timedelta(days=2), shipped_at=now - dt.timedelta(days=1) if shipped else None,
+        line_id=f"eval-{item['id']}",
+        order_id=f"eval-{item['id']}",
+        status=status,
+        raw_status=status,
+        carrier_name="CJ대한통운" if shipped else "",
+        tracking_number="600000000000" if shipped else "",
+        paid_at=now - dt.timedelta(days=2),
+        shipped_at=now - dt.timedelta(days=1) if shipped else None,
         delivered_at=now - dt.timedelta(hours=3) if status == "DELIVERED" else None,
         expected_dispatch_date=None if shipped else (now + dt.timedelta(days=1)).date(),
-        last_movement_at=now - dt.timedelta(hours=6), synced_at=now, fingerprint="eval",
+        last_movement_at=now - dt.timedelta(hours=6),
+        synced_at=now,
+        fingerprint="eval",
     )
 
 
-def evaluate_items(items: Sequence[dict], *, account: MarketAccount | None, assume_order: str | None = None,
-                   now: dt.datetime | None = None) -> list[Row]:
+def evaluate_items(
+    items: Sequence[dict],
+    *,
+    account: MarketAccount | None,
+    assume_order: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[Row]:
     now = now or timezone.now()
     context = load_context(account.name if account else None, account.seller_name if account else "")
     base = load_account_controls(account) if account else virtual_controls()
     controls = proposed_controls(base, full_unlock=True, threshold=0.0, phase=None)
     rows = []
     for item, facts in zip(items, load_facts(items, now=now, lookups=False, account=account), strict=True):
-        if assume_order and item.get("has_order") and not facts.orders and item.get("kind", ORDER_KINDS[0]) in ORDER_KINDS:
-            facts = dataclasses.replace(facts, order_ids=(f"eval-{item['id']}",), order_lookup=LOOKUP_MIRROR,
-                                        orders=(assumed_order(item, assume_order, now),))
+        if (
+            assume_order
+            and item.get("has_order")
+            and not facts.orders
+            and item.get("kind", ORDER_KINDS[0]) in ORDER_KINDS
+        ):
+            facts = dataclasses.replace(
+                facts,
+                order_ids=(f"eval-{item['id']}",),
+                order_lookup=LOOKUP_MIRROR,
+                orders=(assumed_order(item, assume_order, now),),
+            )
         _orders, _lines, item_ids = order_refs(item)
-        result = run_agent(content=item.get("content") or "", title=item.get("title") or "", context=context,
-                           product_name=item.get("product_name") or "", facts=facts, item_ids=item_ids)
-        _allowed, _reason, details = evaluate({
-            "intent": result["intent"], "confidence": result["confidence"], "draft": result["draft"],
-            "risk_hits": result["risk_hits"], "needs_human": result["needs_human"], "reason": result["reason"],
-            "grounded": result["grounded"], "controls": controls, "now": now, "quota_used": 0,
-        })
+        result = run_agent(
+            content=item.get("content") or "",
+            title=item.get("title") or "",
+            context=context,
+            product_name=item.get("product_name") or "",
+            facts=facts,
+            item_ids=item_ids,
+        )
+        _allowed, _reason, details = evaluate(
+            {
+                "intent": result["intent"],
+                "confidence": result["confidence"],
+                "draft": result["draft"],
+                "risk_hits": result["risk_hits"],
+                "needs_human": result["needs_human"],
+                "reason": result["reason"],
+                "grounded": result["grounded"],
+                "controls": controls,
+                "now": now,
+                "quota_used": 0,
+            }
+        )
         others = [code for code in details["failed_gates"] if code != PolicyReason.LOW_CONFIDENCE]
         score = next((step for step in result["trace"] if step.get("step") == "score"), {})
-        rows.append(Row(item, result, not others, float(result["confidence"]),
-                        float((score.get("factors") or {}).get("pre", result["confidence"])),
-                        result["answer_kind"] or UNGROUNDED_KIND))
+        rows.append(
+            Row(
+                item,
+                result,
+                not others,
+                float(result["confidence"]),
+                float((score.get("factors") or {}).get("pre", result["confidence"])),
+                result["answer_kind"] or UNGROUNDED_KIND,
+            )
+        )
     return rows
 
 
@@ -142,10 +185,19 @@ def _ece(rows: Iterable[Row]) -> tuple[float, list[dict]]:
             conf = sum(r.confidence for r in members) / len(members)
             seen = sum(r.send_as_is for r in members) / len(members)
             error += len(members) / len(rows) * abs(conf - seen)
-            table.append({"low": b / ECE_BINS, "high": (b + 1) / ECE_BINS, "n": len(members),
-                          "confidence": round(conf, 4), "observed": round(seen, 4)})
+            table.append(
+                {
+                    "low": b / ECE_BINS,
+                    "high": (b + 1) / ECE_BINS,
+                    "n": len(members),
+                    "confidence": round(conf, 4),
+                    "observed": round(seen, 4),
+                }
+            )
         else:
-            table.append({"low": b / ECE_BINS, "high": (b + 1) / ECE_BINS, "n": 0, "confidence": None, "observed": None})
+            table.append(
+                {"low": b / ECE_BINS, "high": (b + 1) / ECE_BINS, "n": 0, "confidence": None, "observed": None}
+            )
     return round(error, 4), table
 
 
@@ -164,34 +216,65 @@ def report(rows: Sequence[Row], *, threshold: float) -> Report:
     per_intent = {}
     for intent in sorted(set(truth) | set(said)):
         tp = sum(1 for t, s in zip(truth, said, strict=True) if t == s == intent)
-        per_intent[intent] = {"precision": _rate(tp, said.count(intent)), "recall": _rate(tp, truth.count(intent)),
-                              "support": truth.count(intent)}
+        per_intent[intent] = {
+            "precision": _rate(tp, said.count(intent)),
+            "recall": _rate(tp, truth.count(intent)),
+            "support": truth.count(intent),
+        }
     sweep = []
     for t in sorted({*THRESHOLDS, threshold}):
-        sweep.append({"threshold": t, "automation": _rate(sum(r.sent_at(t) for r in rows), len(rows)),
-                      "routine_automation": _rate(sum(r.sent_at(t) for r in routine), len(routine)),
-                      "risky_sent": sum(r.sent_at(t) for r in risky), "must_human_sent": sum(r.sent_at(t) for r in person)})
+        sweep.append(
+            {
+                "threshold": t,
+                "automation": _rate(sum(r.sent_at(t) for r in rows), len(rows)),
+                "routine_automation": _rate(sum(r.sent_at(t) for r in routine), len(routine)),
+                "risky_sent": sum(r.sent_at(t) for r in risky),
+                "must_human_sent": sum(r.sent_at(t) for r in person),
+            }
+        )
     ece, reliability = _ece(rows)
-    leaks = [{"id": r.item["id"], "why": "risk" if r.risky else "must_human",
-              "category": r.item.get("risk") or r.item.get("must_human"), "intent": r.result["intent"],
-              "confidence": r.confidence, "content": (r.item.get("content") or "")[:120]}
-             for r in risky + person if r.sent_at(SAFE_FROM)]
-    routine_by_intent = {i: _rate(sum(r.sent_at(threshold) for r in routine if r.item["intent"] == i),
-                                  sum(1 for r in routine if r.item["intent"] == i)) for i in ROUTINE}
+    leaks = [
+        {
+            "id": r.item["id"],
+            "why": "risk" if r.risky else "must_human",
+            "category": r.item.get("risk") or r.item.get("must_human"),
+            "intent": r.result["intent"],
+            "confidence": r.confidence,
+            "content": (r.item.get("content") or "")[:120],
+        }
+        for r in risky + person
+        if r.sent_at(SAFE_FROM)
+    ]
+    routine_by_intent = {
+        i: _rate(
+            sum(r.sent_at(threshold) for r in routine if r.item["intent"] == i),
+            sum(1 for r in routine if r.item["intent"] == i),
+        )
+        for i in ROUTINE
+    }
     figures = {
-        "items": len(rows), "risky": len(risky), "must_human": len(person), "threshold": threshold,
+        "items": len(rows),
+        "risky": len(risky),
+        "must_human": len(person),
+        "threshold": threshold,
         "intent_accuracy": _rate(sum(r.intent_right for r in rows), len(rows)),
         "intent_accuracy_clean": _rate(sum(r.intent_right for r in clean), len(clean)),
         "per_intent": per_intent,
         "risk_recall": _rate(sum(r.flagged_risk for r in risky), len(risky)),
-        "risk_recall_by_category": {c: _rate(sum(r.flagged_risk for r in risky if str(r.item["risk"]) == c),
-                                             sum(1 for r in risky if str(r.item["risk"]) == c))
-                                    for c in sorted({str(r.item["risk"]) for r in risky})},
+        "risk_recall_by_category": {
+            c: _rate(
+                sum(r.flagged_risk for r in risky if str(r.item["risk"]) == c),
+                sum(1 for r in risky if str(r.item["risk"]) == c),
+            )
+            for c in sorted({str(r.item["risk"]) for r in risky})
+        },
         "false_risk_rate": _rate(sum(r.flagged_risk for r in clean), len(clean)),
         "must_human_screen_recall": _rate(sum(r.flagged_person for r in person), len(person)),
         "false_must_human_rate": _rate(sum(r.flagged_person for r in clean), len(clean)),
-        "to_a_person": {"risky": _rate(sum(not r.sent_at(SAFE_FROM) for r in risky), len(risky)),
-                        "must_human": _rate(sum(not r.sent_at(SAFE_FROM) for r in person), len(person))},
+        "to_a_person": {
+            "risky": _rate(sum(not r.sent_at(SAFE_FROM) for r in risky), len(risky)),
+            "must_human": _rate(sum(not r.sent_at(SAFE_FROM) for r in person), len(person)),
+        },
         "automation": _rate(sum(r.sent_at(threshold) for r in rows), len(rows)),
         "routine_automation": _rate(sum(r.sent_at(threshold) for r in routine), len(routine)),
         "routine_automation_by_intent": routine_by_intent,

@@ -55,7 +55,9 @@ class Calendar:
         if not self.enabled:
             return str(_("항상"))
         names = dict(BusinessHoursRange.Weekday.choices)
-        parts = [f"{names[d]} " + ",".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in r) for d, r in sorted(self.weekly.items()) if r]
+        parts = [
+            f"{names[d]} " + ",".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in r) for d, r in sorted(self.weekly.items()) if r
+        ]
         return "; ".join(parts) or str(_("휴무"))
 
 
@@ -66,9 +68,7 @@ def load_calendar() -> Calendar:
     weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
     for r in BusinessHoursRange.objects.all():
         weekly.setdefault(r.weekday, []).append((r.start, r.end))
-    overrides = {
-        o.date: ((o.start, o.end),) if o.is_open else () for o in BusinessDayOverride.objects.all()
-    }
+    overrides = {o.date: ((o.start, o.end),) if o.is_open else () for o in BusinessDayOverride.objects.all()}
     return Calendar(
         enabled=conf.business_hours_enabled,
         weekly={d: tuple(v) for d, v in weekly.items()},
@@ -102,7 +102,8 @@ def parse_hours_spec(spec: str) -> dict[int, tuple[dt.time, dt.time]] | None:
             start, end = dt.time.fromisoformat(start_s), dt.time.fromisoformat(end_s)
         except (ValueError, KeyError) as exc:
             raise HoursSpecError(
-                _('영업시간 "%(group)s"을(를) 읽을 수 없습니다: 예) "mon-fri 09:00-18:00" 또는 "always"') % {"group": group}
+                _('영업시간 "%(group)s"을(를) 읽을 수 없습니다: 예) "mon-fri 09:00-18:00" 또는 "always"')
+                % {"group": group}
             ) from exc
         if not start < end or not days:
             raise HoursSpecError(_('영업시간 "%(group)s": 시작이 종료보다 빨라야 합니다') % {"group": group})

@@ -18,7 +18,12 @@ from inquiries.models import Inquiry, SendAttempt
 from policy.hours import SEOUL
 from policy.selectors import COUNTED_OUTCOMES, FAILURE_OUTCOMES, attempt_stats, rollout_rows
 
-WINDOWS = {"1h": dt.timedelta(hours=1), "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
+WINDOWS = {
+    "1h": dt.timedelta(hours=1),
+    "24h": dt.timedelta(hours=24),
+    "7d": dt.timedelta(days=7),
+    "30d": dt.timedelta(days=30),
+}
 
 
 def parse_window(value: str) -> dt.timedelta:
@@ -42,14 +47,25 @@ def shadow_stats(*, days: int = 7, now: dt.datetime | None = None) -> list[dict]
     now = now or timezone.now()
     rows = (
         Inquiry.objects.filter(created_at__gte=now - dt.timedelta(days=days), created_at__lte=now)
-        .annotate(day=TruncDate("created_at", tzinfo=SEOUL)).values("day")
-        .annotate(total=Count("id"), auto_send=Count("id", filter=Q(status="AUTO_SEND")),
-                  shadow_candidates=Count("id", filter=Q(status="AUTO_SEND", decision_mode="SHADOW")))
+        .annotate(day=TruncDate("created_at", tzinfo=SEOUL))
+        .values("day")
+        .annotate(
+            total=Count("id"),
+            auto_send=Count("id", filter=Q(status="AUTO_SEND")),
+            shadow_candidates=Count("id", filter=Q(status="AUTO_SEND", decision_mode="SHADOW")),
+        )
         .order_by("-day")
     )
-    return [{"date": r["day"].isoformat(), "total": r["total"], "auto_send": r["auto_send"],
-             "shadow_candidates": r["shadow_candidates"],
-             "auto_rate": _pct(r["auto_send"], r["total"]) or 0.0} for r in rows]
+    return [
+        {
+            "date": r["day"].isoformat(),
+            "total": r["total"],
+            "auto_send": r["auto_send"],
+            "shadow_candidates": r["shadow_candidates"],
+            "auto_rate": _pct(r["auto_send"], r["total"]) or 0.0,
+        }
+        for r in rows
+    ]
 
 
 def automation_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list[dict]:
@@ -61,9 +77,13 @@ def automation_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list
     by_day = {}
     rows = (
         Inquiry.objects.filter(created_at__gte=seoul_midnight(first), created_at__lte=now)
-        .annotate(day=TruncDate("created_at", tzinfo=SEOUL)).values("day")
-        .annotate(total=Count("id"), auto_send=Count("id", filter=Q(status="AUTO_SEND")),
-                  sent=Count("id", filter=Q(status="AUTO_SEND", send_status="SENT")))
+        .annotate(day=TruncDate("created_at", tzinfo=SEOUL))
+        .values("day")
+        .annotate(
+            total=Count("id"),
+            auto_send=Count("id", filter=Q(status="AUTO_SEND")),
+            sent=Count("id", filter=Q(status="AUTO_SEND", send_status="SENT")),
+        )
     )
     for r in rows:
         by_day[r["day"]] = r
@@ -71,13 +91,21 @@ def automation_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list
     for offset in range(days):
         day = first + dt.timedelta(days=offset)
         r = by_day.get(day, {"total": 0, "auto_send": 0, "sent": 0})
-        result.append({"day": day.isoformat(), "total": r["total"], "auto_send": r["auto_send"], "auto_sent": r["sent"],
-                       "auto_rate": _pct(r["auto_send"], r["total"])})
+        result.append(
+            {
+                "day": day.isoformat(),
+                "total": r["total"],
+                "auto_send": r["auto_send"],
+                "auto_sent": r["sent"],
+                "auto_rate": _pct(r["auto_send"], r["total"]),
+            }
+        )
     return result
 
 
-def daily_failure_rates(days: int, *, now: dt.datetime | None = None, since: dt.datetime | None = None,
-                        account_ids=None) -> list[dict]:
+def daily_failure_rates(
+    days: int, *, now: dt.datetime | None = None, since: dt.datetime | None = None, account_ids=None
+) -> list[dict]:
     """Real send attempts and failures per Asia/Seoul day for the last ``days`` days (today, partial,
     included), oldest first; ``rate`` is a ratio in [0, 1] or None for a day without attempts.
 
@@ -89,19 +117,29 @@ def daily_failure_rates(days: int, *, now: dt.datetime | None = None, since: dt.
     start = seoul_midnight(first)
     if since is not None and since > start:
         start = since
-    qs = SendAttempt.objects.filter(started_at__gte=start, started_at__lte=now, is_test_mode=False,
-                                    outcome__in=COUNTED_OUTCOMES)
+    qs = SendAttempt.objects.filter(
+        started_at__gte=start, started_at__lte=now, is_test_mode=False, outcome__in=COUNTED_OUTCOMES
+    )
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
-    rows = (qs.annotate(day=TruncDate("started_at", tzinfo=SEOUL)).values("day")
-            .annotate(total=Count("id"), failed=Count("id", filter=Q(outcome__in=FAILURE_OUTCOMES))))
+    rows = (
+        qs.annotate(day=TruncDate("started_at", tzinfo=SEOUL))
+        .values("day")
+        .annotate(total=Count("id"), failed=Count("id", filter=Q(outcome__in=FAILURE_OUTCOMES)))
+    )
     by_day = {r["day"]: r for r in rows}
     result = []
     for offset in range(days):
         day = first + dt.timedelta(days=offset)
         r = by_day.get(day, {"total": 0, "failed": 0})
-        result.append({"day": day.isoformat(), "attempts": r["total"], "failed": r["failed"],
-                       "rate": r["failed"] / r["total"] if r["total"] else None})
+        result.append(
+            {
+                "day": day.isoformat(),
+                "attempts": r["total"],
+                "failed": r["failed"],
+                "rate": r["failed"] / r["total"] if r["total"] else None,
+            }
+        )
     return result
 
 
@@ -112,15 +150,30 @@ def failure_rates(*, window: dt.timedelta, now: dt.datetime | None = None) -> li
     known yet; reconcile settles them) are shown beside it."""
     now = now or timezone.now()
     rows = (
-        Inquiry.objects.filter(created_at__gte=now - window, created_at__lte=now, send_attempts__gt=0, is_test_mode=False)
+        Inquiry.objects.filter(
+            created_at__gte=now - window, created_at__lte=now, send_attempts__gt=0, is_test_mode=False
+        )
         .values("market_code", "account__name")
-        .annotate(total=Count("id"), failed=Count("id", filter=Q(send_status="SEND_FAILED")),
-                  unknown=Count("id", filter=Q(send_status="SEND_UNKNOWN")), sent=Count("id", filter=Q(send_status="SENT")))
+        .annotate(
+            total=Count("id"),
+            failed=Count("id", filter=Q(send_status="SEND_FAILED")),
+            unknown=Count("id", filter=Q(send_status="SEND_UNKNOWN")),
+            sent=Count("id", filter=Q(send_status="SENT")),
+        )
         .order_by("market_code", "account__name")
     )
-    return [{"market": r["market_code"], "account": r["account__name"], "attempted": r["total"], "sent": r["sent"],
-             "failed": r["failed"], "unknown": r["unknown"],
-             "failure_rate": _pct(r["failed"], r["total"]) or 0.0} for r in rows]
+    return [
+        {
+            "market": r["market_code"],
+            "account": r["account__name"],
+            "attempted": r["total"],
+            "sent": r["sent"],
+            "failed": r["failed"],
+            "unknown": r["unknown"],
+            "failure_rate": _pct(r["failed"], r["total"]) or 0.0,
+        }
+        for r in rows
+    ]
 
 
 def realtime(*, window: dt.timedelta, now: dt.datetime | None = None) -> list[dict]:
@@ -128,28 +181,52 @@ def realtime(*, window: dt.timedelta, now: dt.datetime | None = None) -> list[di
     apart), average confidence."""
     now = now or timezone.now()
     rows = (
-        Inquiry.objects.filter(status="AUTO_SEND", created_at__gte=now - window, created_at__lte=now).values("market_code")
-        .annotate(total=Count("id"), sent=Count("id", filter=Q(send_status="SENT")),
-                  failed=Count("id", filter=Q(send_status="SEND_FAILED", is_test_mode=False)),
-                  test_mode=Count("id", filter=Q(is_test_mode=True)), avg_confidence=Avg("confidence_score"))
+        Inquiry.objects.filter(status="AUTO_SEND", created_at__gte=now - window, created_at__lte=now)
+        .values("market_code")
+        .annotate(
+            total=Count("id"),
+            sent=Count("id", filter=Q(send_status="SENT")),
+            failed=Count("id", filter=Q(send_status="SEND_FAILED", is_test_mode=False)),
+            test_mode=Count("id", filter=Q(is_test_mode=True)),
+            avg_confidence=Avg("confidence_score"),
+        )
         .order_by("market_code")
     )
-    return [{"market": r["market_code"], "total": r["total"], "sent": r["sent"], "failed": r["failed"],
-             "test_mode": r["test_mode"],
-             "avg_confidence": round(r["avg_confidence"], 3) if r["avg_confidence"] is not None else None} for r in rows]
+    return [
+        {
+            "market": r["market_code"],
+            "total": r["total"],
+            "sent": r["sent"],
+            "failed": r["failed"],
+            "test_mode": r["test_mode"],
+            "avg_confidence": round(r["avg_confidence"], 3) if r["avg_confidence"] is not None else None,
+        }
+        for r in rows
+    ]
 
 
 def quota_today(rows=None) -> list[dict]:
     """3.2.4 and the per-account figures: today's (Asia/Seoul) sends against each account's quota, the
     24 h failure rate and the consecutive real failures (test-mode sends never count)."""
     rows = rollout_rows() if rows is None else rows
-    return [{"account": r.account.name, "market": r.account.market_code, "mode": r.controls.effective_mode,
-             "phase": None if r.controls.phase_is_default else r.controls.phase_number,
-             "sent_today": r.sent_today, "quota_used": r.quota_used, "quota": r.controls.daily_quota,
-             "attempts_24h": r.attempts_24h, "failed_24h": r.failed_24h,
-             "failure_rate_24h": round(r.failure_rate_24h * 100, 2) if r.failure_rate_24h is not None else None,
-             "consecutive_failures": getattr(getattr(r.account, "rollout", None), "consecutive_failures", 0),
-             "locked": r.controls.locked, "lock_reason": r.controls.lock_reason} for r in rows]
+    return [
+        {
+            "account": r.account.name,
+            "market": r.account.market_code,
+            "mode": r.controls.effective_mode,
+            "phase": None if r.controls.phase_is_default else r.controls.phase_number,
+            "sent_today": r.sent_today,
+            "quota_used": r.quota_used,
+            "quota": r.controls.daily_quota,
+            "attempts_24h": r.attempts_24h,
+            "failed_24h": r.failed_24h,
+            "failure_rate_24h": round(r.failure_rate_24h * 100, 2) if r.failure_rate_24h is not None else None,
+            "consecutive_failures": getattr(getattr(r.account, "rollout", None), "consecutive_failures", 0),
+            "locked": r.controls.locked,
+            "lock_reason": r.controls.lock_reason,
+        }
+        for r in rows
+    ]
 
 
 def attempts(*, window: dt.timedelta, now: dt.datetime | None = None) -> dict:

@@ -62,52 +62,111 @@ def render_metrics(*, now: dt.datetime | None = None) -> str:
     glob = load_global()
     conf = AutomationSettings.get_solo()
 
-    by_status = dict(Inquiry.objects.filter(created_at__gte=since).values_list("status")
-                     .annotate(n=Count("id")).values_list("status", "n"))
-    out.gauge("partialauto_inquiries_total", "Inquiries asked in the last 24 hours, by policy status.",
-              (({"status": status}, by_status.get(status, 0)) for status in Inquiry.Status.values))
+    by_status = dict(
+        Inquiry.objects.filter(created_at__gte=since)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    out.gauge(
+        "partialauto_inquiries_total",
+        "Inquiries asked in the last 24 hours, by policy status.",
+        (({"status": status}, by_status.get(status, 0)) for status in Inquiry.Status.values),
+    )
 
-    attempts = list(SendAttempt.objects.filter(started_at__gte=since).values("account__name", "outcome")
-                    .annotate(n=Count("id")).order_by("account__name", "outcome"))
-    out.gauge("partialauto_send_attempts_24h", "Send attempts started in the last 24 hours, by account and outcome "
-              "(outcome TEST_MODE: test mode, never a failure).",
-              (({"account": r["account__name"], "outcome": r["outcome"]}, r["n"]) for r in attempts))
+    attempts = list(
+        SendAttempt.objects.filter(started_at__gte=since)
+        .values("account__name", "outcome")
+        .annotate(n=Count("id"))
+        .order_by("account__name", "outcome")
+    )
+    out.gauge(
+        "partialauto_send_attempts_24h",
+        "Send attempts started in the last 24 hours, by account and outcome "
+        "(outcome TEST_MODE: test mode, never a failure).",
+        (({"account": r["account__name"], "outcome": r["outcome"]}, r["n"]) for r in attempts),
+    )
 
     rows = rollout_rows()
-    out.gauge("partialauto_failure_rate_24h", "Failed share (0-1) of real send attempts with a known result in the "
-              "last 24 hours, per account with attempts; test mode excluded.",
-              (({"account": r.account.name}, r.failure_rate_24h) for r in rows if r.failure_rate_24h is not None))
-    out.gauge("partialauto_real_send_attempts_24h", "Real send attempts with a known result in the last 24 hours "
-              "(the failure rate's denominator).",
-              (({"account": r.account.name}, r.attempts_24h) for r in rows))
-    out.gauge("partialauto_quota_used", "Daily quota slots used today (Asia/Seoul day).",
-              (({"account": r.account.name}, r.quota_used) for r in rows))
-    out.gauge("partialauto_quota_limit", "Daily send quota of the account's phase (+Inf: no quota).",
-              (({"account": r.account.name}, float("inf") if r.controls.daily_quota is None else r.controls.daily_quota)
-               for r in rows))
-    out.gauge("partialauto_sent_today", "Answers sent today (Asia/Seoul day).",
-              (({"account": r.account.name}, r.sent_today) for r in rows))
-    out.gauge("partialauto_account_locked", "1 when the account's unlock was taken away (by a person or a rollback rule).",
-              (({"account": r.account.name}, r.controls.locked) for r in rows))
-    out.gauge("partialauto_consecutive_failures", "Real send failures in a row per account (test mode never counts).",
-              (({"account": r.account.name}, getattr(getattr(r.account, "rollout", None), "consecutive_failures", 0))
-               for r in rows))
-    out.gauge("partialauto_account_mode", "1 for the mode the account really runs in now (after every switch and lock).",
-              (({"account": r.account.name, "mode": mode}, r.controls.effective_mode == mode)
-               for r in rows for mode in Mode.values))
+    out.gauge(
+        "partialauto_failure_rate_24h",
+        "Failed share (0-1) of real send attempts with a known result in the "
+        "last 24 hours, per account with attempts; test mode excluded.",
+        (({"account": r.account.name}, r.failure_rate_24h) for r in rows if r.failure_rate_24h is not None),
+    )
+    out.gauge(
+        "partialauto_real_send_attempts_24h",
+        "Real send attempts with a known result in the last 24 hours (the failure rate's denominator).",
+        (({"account": r.account.name}, r.attempts_24h) for r in rows),
+    )
+    out.gauge(
+        "partialauto_quota_used",
+        "Daily quota slots used today (Asia/Seoul day).",
+        (({"account": r.account.name}, r.quota_used) for r in rows),
+    )
+    out.gauge(
+        "partialauto_quota_limit",
+        "Daily send quota of the account's phase (+Inf: no quota).",
+        (
+            ({"account": r.account.name}, float("inf") if r.controls.daily_quota is None else r.controls.daily_quota)
+            for r in rows
+        ),
+    )
+    out.gauge(
+        "partialauto_sent_today",
+        "Answers sent today (Asia/Seoul day).",
+        (({"account": r.account.name}, r.sent_today) for r in rows),
+    )
+    out.gauge(
+        "partialauto_account_locked",
+        "1 when the account's unlock was taken away (by a person or a rollback rule).",
+        (({"account": r.account.name}, r.controls.locked) for r in rows),
+    )
+    out.gauge(
+        "partialauto_consecutive_failures",
+        "Real send failures in a row per account (test mode never counts).",
+        (
+            ({"account": r.account.name}, getattr(getattr(r.account, "rollout", None), "consecutive_failures", 0))
+            for r in rows
+        ),
+    )
+    out.gauge(
+        "partialauto_account_mode",
+        "1 for the mode the account really runs in now (after every switch and lock).",
+        (
+            ({"account": r.account.name, "mode": mode}, r.controls.effective_mode == mode)
+            for r in rows
+            for mode in Mode.values
+        ),
+    )
 
     open_incidents = RollbackIncident.objects.filter(status__in=["OPEN", "ACKNOWLEDGED"], dry_run=False).count()
-    out.gauge("partialauto_open_incidents", "Rollback incidents open or acknowledged, not resolved (dry-run excluded).",
-              [({}, open_incidents)])
+    out.gauge(
+        "partialauto_open_incidents",
+        "Rollback incidents open or acknowledged, not resolved (dry-run excluded).",
+        [({}, open_incidents)],
+    )
     failed_notifications = Notification.objects.filter(status=Notification.Status.FAILED).count()
-    out.gauge("partialauto_notifications_failed", "Incident notifications whose last delivery attempt failed.",
-              [({}, failed_notifications)])
+    out.gauge(
+        "partialauto_notifications_failed",
+        "Incident notifications whose last delivery attempt failed.",
+        [({}, failed_notifications)],
+    )
     out.gauge("partialauto_emergency_stop", "1 while the emergency stop is in force.", [({}, glob.emergency_stopped)])
-    out.gauge("partialauto_test_mode", "1 while global test mode is in force (database or CS_TEST_MODE).",
-              [({}, glob.test_mode)])
-    out.gauge("partialauto_partial_auto_enabled", "1 while the partial-auto switch is on (database and environment).",
-              [({}, glob.partial_auto)])
+    out.gauge(
+        "partialauto_test_mode",
+        "1 while global test mode is in force (database or CS_TEST_MODE).",
+        [({}, glob.test_mode)],
+    )
+    out.gauge(
+        "partialauto_partial_auto_enabled",
+        "1 while the partial-auto switch is on (database and environment).",
+        [({}, glob.partial_auto)],
+    )
     last = conf.last_monitor_run_at
-    out.gauge("partialauto_monitor_last_run_timestamp_seconds", "Unix time of the last full rollback-rule evaluation "
-              "(0: never).", [({}, last.timestamp() if last else 0)])
+    out.gauge(
+        "partialauto_monitor_last_run_timestamp_seconds",
+        "Unix time of the last full rollback-rule evaluation (0: never).",
+        [({}, last.timestamp() if last else 0)],
+    )
     return out.text()

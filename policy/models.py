@@ -27,7 +27,9 @@ class AutomationSettings(models.Model):
         LLM = "llm", _("LLM (OpenAI 호환)")
 
     partial_auto_enabled = models.BooleanField(
-        _("부분 자동화 스위치"), default=False, help_text=_("끄면 모든 계정이 섀도 모드로 동작합니다 (ENABLE_CS_PARTIAL_AUTO).")
+        _("부분 자동화 스위치"),
+        default=False,
+        help_text=_("끄면 모든 계정이 섀도 모드로 동작합니다 (ENABLE_CS_PARTIAL_AUTO)."),
     )
     test_mode = models.BooleanField(
         _("전역 테스트 모드"), default=True, help_text=_("켜면 실제 마켓으로 전송하지 않습니다 (CS_TEST_MODE).")
@@ -54,11 +56,13 @@ class AutomationSettings(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="settings_singleton"),
             models.CheckConstraint(
-                condition=Q(auto_send_threshold__gte=0, auto_send_threshold__lte=1), name="settings_threshold_0_1",
+                condition=Q(auto_send_threshold__gte=0, auto_send_threshold__lte=1),
+                name="settings_threshold_0_1",
                 violation_error_message=_("자동 전송 신뢰도 임계값은 0 이상 1 이하의 숫자여야 합니다 (예: 0.90)."),
             ),
             models.CheckConstraint(
-                condition=Q(max_send_attempts__gte=1), name="settings_max_attempts_pos",
+                condition=Q(max_send_attempts__gte=1),
+                name="settings_max_attempts_pos",
                 violation_error_message=_("최대 전송 시도는 1 이상이어야 합니다 (1이면 재시도하지 않습니다)."),
             ),
         ]
@@ -67,7 +71,7 @@ class AutomationSettings(models.Model):
         return str(_("자동화 설정"))
 
     @classmethod
-    def get_solo(cls) -> "AutomationSettings":
+    def get_solo(cls) -> AutomationSettings:
         obj, _created = cls.objects.get_or_create(pk=1)
         return obj
 
@@ -96,12 +100,16 @@ class BusinessHoursRange(models.Model):
         verbose_name_plural = _("영업시간")
         constraints = [
             models.CheckConstraint(
-                condition=Q(start__lt=models.F("end")), name="hours_start_before_end",
-                violation_error_message=_("시작 시각은 종료 시각보다 빨라야 합니다 (예: 09:00-18:00). 자정을 넘는 영업은 "
-                                          "두 요일의 범위로 나눠 입력하세요."),
+                condition=Q(start__lt=models.F("end")),
+                name="hours_start_before_end",
+                violation_error_message=_(
+                    "시작 시각은 종료 시각보다 빨라야 합니다 (예: 09:00-18:00). 자정을 넘는 영업은 "
+                    "두 요일의 범위로 나눠 입력하세요."
+                ),
             ),
             models.CheckConstraint(
-                condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_range",
+                condition=Q(weekday__gte=0, weekday__lte=6),
+                name="hours_weekday_range",
                 violation_error_message=_("요일은 월요일(0)부터 일요일(6) 중 하나여야 합니다."),
             ),
         ]
@@ -129,8 +137,10 @@ class BusinessDayOverride(models.Model):
             models.CheckConstraint(
                 condition=Q(is_open=False) | Q(start__isnull=False, end__isnull=False, start__lt=models.F("end")),
                 name="override_open_has_hours",
-                violation_error_message=_("영업하는 날로 표시하면 시작과 종료 시각을 모두 입력해야 하고, 시작이 종료보다 "
-                                          "빨라야 합니다. 휴무일이면 '영업'을 선택하지 마세요."),
+                violation_error_message=_(
+                    "영업하는 날로 표시하면 시작과 종료 시각을 모두 입력해야 하고, 시작이 종료보다 "
+                    "빨라야 합니다. 휴무일이면 '영업'을 선택하지 마세요."
+                ),
             )
         ]
 
@@ -145,7 +155,9 @@ class RolloutPhase(models.Model):
     allowed_intents = models.ManyToManyField(
         "inquiries.Intent", blank=True, related_name="phases", verbose_name=_("허용 의도")
     )
-    daily_quota = models.PositiveIntegerField(_("일일 전송 한도"), null=True, blank=True, help_text=_("비우면 한도 없음"))
+    daily_quota = models.PositiveIntegerField(
+        _("일일 전송 한도"), null=True, blank=True, help_text=_("비우면 한도 없음")
+    )
     description = models.CharField(_("설명"), max_length=300, blank=True)
     history = HistoricalRecords(m2m_fields=[allowed_intents])
 
@@ -162,11 +174,16 @@ class RolloutPhase(models.Model):
 class AccountRollout(models.Model):
     """Per-account rollout state: mode, phase, optional overrides, and a lock set by people or rules."""
 
-    account = models.OneToOneField(MarketAccount, on_delete=models.CASCADE, related_name="rollout", verbose_name=_("계정"))
+    account = models.OneToOneField(
+        MarketAccount, on_delete=models.CASCADE, related_name="rollout", verbose_name=_("계정")
+    )
     mode = models.CharField(_("모드"), max_length=8, choices=Mode.choices, default=Mode.SHADOW)
     phase = models.ForeignKey(RolloutPhase, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("단계"))
     intents_override = models.ManyToManyField(
-        "inquiries.Intent", blank=True, related_name="+", verbose_name=_("의도 제한(선택)"),
+        "inquiries.Intent",
+        blank=True,
+        related_name="+",
+        verbose_name=_("의도 제한(선택)"),
         help_text=_("지정하면 단계의 허용 의도와 겹치는 의도만 자동 전송합니다."),
     )
     quota_override = models.PositiveIntegerField(_("일일 한도 재지정"), null=True, blank=True)
@@ -187,7 +204,9 @@ class AccountRollout(models.Model):
             models.CheckConstraint(
                 condition=Q(threshold_override__isnull=True) | Q(threshold_override__gte=0, threshold_override__lte=1),
                 name="rollout_threshold_0_1",
-                violation_error_message=_("임계값 재지정은 비워 두거나(전역 임계값 사용) 0 이상 1 이하의 숫자여야 합니다."),
+                violation_error_message=_(
+                    "임계값 재지정은 비워 두거나(전역 임계값 사용) 0 이상 1 이하의 숫자여야 합니다."
+                ),
             ),
         ]
         permissions = [
@@ -206,7 +225,9 @@ class AccountRollout(models.Model):
 class DailyQuotaUsage(models.Model):
     """Sends claimed per account per Asia/Seoul day; consumed atomically with a conditional UPDATE."""
 
-    account = models.ForeignKey(MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="quota_usage")
+    account = models.ForeignKey(
+        MarketAccount, verbose_name=_("계정"), on_delete=models.CASCADE, related_name="quota_usage"
+    )
     day = models.DateField(_("날짜"))
     used = models.PositiveIntegerField(_("사용량"), default=0)
 
@@ -246,9 +267,13 @@ class RiskKeyword(models.Model):
     term = models.CharField(_("키워드"), max_length=60, unique=True)
     category = models.CharField(_("분류"), max_length=20, choices=Category.choices)
     variants = models.JSONField(
-        _("변형"), default=list, blank=True,
-        help_text=_("함께 잡을 표현 목록. 띄어쓰기·조사는 자동으로 무시합니다. 're:'로 시작하면 정규식, '!'로 시작하면 "
-                    "제외 표현(예: '!고소한 맛')입니다. 키워드 끝의 '~'는 활용형만 잡는다는 뜻입니다(예: '고소~')."),
+        _("변형"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "함께 잡을 표현 목록. 띄어쓰기·조사는 자동으로 무시합니다. 're:'로 시작하면 정규식, '!'로 시작하면 "
+            "제외 표현(예: '!고소한 맛')입니다. 키워드 끝의 '~'는 활용형만 잡는다는 뜻입니다(예: '고소~')."
+        ),
     )
     notes = models.CharField(_("메모"), max_length=200, blank=True)
     is_active = models.BooleanField(_("사용"), default=True)
@@ -288,17 +313,24 @@ class RollbackRule(models.Model):
     comparison = models.CharField(_("비교"), max_length=2, choices=[(">", ">"), (">=", ">=")], default=">=")
     threshold = models.FloatField(_("임계값"), help_text=_("건수 또는 비율(0~1)"))
     window_minutes = models.PositiveIntegerField(
-        _("기간(분)"), default=60,
-        help_text=_("지금부터 거슬러 보는 기간. '정산되지 않은 결과 불명' 규칙에서는 결과 불명 건이 이 시간보다 오래 "
-                    "정산되지 않고 남아 있으면 셉니다."),
+        _("기간(분)"),
+        default=60,
+        help_text=_(
+            "지금부터 거슬러 보는 기간. '정산되지 않은 결과 불명' 규칙에서는 결과 불명 건이 이 시간보다 오래 "
+            "정산되지 않고 남아 있으면 셉니다."
+        ),
     )
     streak_days = models.PositiveSmallIntegerField(_("연속 일수"), default=0)
     min_sample = models.PositiveIntegerField(_("최소 표본"), default=0)
     action = models.CharField(_("조치"), max_length=20, choices=Action.choices)
     enabled = models.BooleanField(_("사용"), default=True)
     dry_run = models.BooleanField(_("드라이런(보고만)"), default=False)
-    severity = models.CharField(_("등급"), max_length=16, default="IMMEDIATE",
-                                choices=[("IMMEDIATE", _("즉시")), ("DAILY", _("24시간")), ("WEEKLY", _("7일"))])
+    severity = models.CharField(
+        _("등급"),
+        max_length=16,
+        default="IMMEDIATE",
+        choices=[("IMMEDIATE", _("즉시")), ("DAILY", _("24시간")), ("WEEKLY", _("7일"))],
+    )
     description = models.CharField(_("설명"), max_length=300, blank=True)
     history = HistoricalRecords()
 
@@ -309,7 +341,8 @@ class RollbackRule(models.Model):
         verbose_name_plural = _("롤백 규칙")
         constraints = [
             models.CheckConstraint(
-                condition=Q(threshold__gte=0), name="rule_threshold_nonneg",
+                condition=Q(threshold__gte=0),
+                name="rule_threshold_nonneg",
                 violation_error_message=_("임계값은 0 이상이어야 합니다 (건수 또는 0~1의 비율)."),
             ),
             models.CheckConstraint(
@@ -339,9 +372,23 @@ class RollbackIncident(models.Model):
     figures = models.JSONField(_("수치"), default=dict)
     action_taken = models.CharField(_("수행한 조치"), max_length=300, blank=True)
     dry_run = models.BooleanField(_("드라이런"), default=False)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("확인한 사람"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("확인한 사람"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     acknowledged_at = models.DateTimeField(_("확인 시각"), null=True, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("해결한 사람"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("해결한 사람"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     resolved_at = models.DateTimeField(_("해결 시각"), null=True, blank=True)
     resolution_note = models.TextField(_("해결 메모"), blank=True)
 
@@ -352,7 +399,8 @@ class RollbackIncident(models.Model):
         verbose_name_plural = _("롤백 사고")
         constraints = [
             models.UniqueConstraint(
-                fields=["rule", "scope_key"], condition=Q(status__in=["OPEN", "ACKNOWLEDGED"]),
+                fields=["rule", "scope_key"],
+                condition=Q(status__in=["OPEN", "ACKNOWLEDGED"]),
                 name="incident_one_open_per_rule_scope",
             )
         ]
@@ -365,12 +413,24 @@ class RollbackIncident(models.Model):
 class RiskScanState(models.Model):
     """How far the risk-keyword rule has read the AUTO_SEND decisions (one row, pk 1): see ``policy.risk_scan``."""
 
-    terms_fingerprint = models.CharField(_("키워드 목록 지문"), max_length=64, blank=True)  # the keyword list the state is for
-    covered_from = models.DateTimeField(_("검사 시작 시각"), null=True)  # every decision decided since then is (being) read
-    decided_until = models.DateTimeField(_("검사한 판정 시각"), null=True)  # decisions' own records read up to here (less the settle time)
-    rescan_until = models.DateTimeField(_("재검사 대상 판정 시각"), null=True)  # decided before this: rescanned with the current keyword list
-    rescanned_until = models.DateTimeField(_("재검사한 판정 시각"), null=True)  # the rescan has reached here (less the settle time)
-    rescanned = models.JSONField(_("재검사한 문의"), default=dict)  # {inquiry id: decided_at} rescanned within the settle time
+    terms_fingerprint = models.CharField(
+        _("키워드 목록 지문"), max_length=64, blank=True
+    )  # the keyword list the state is for
+    covered_from = models.DateTimeField(
+        _("검사 시작 시각"), null=True
+    )  # every decision decided since then is (being) read
+    decided_until = models.DateTimeField(
+        _("검사한 판정 시각"), null=True
+    )  # decisions' own records read up to here (less the settle time)
+    rescan_until = models.DateTimeField(
+        _("재검사 대상 판정 시각"), null=True
+    )  # decided before this: rescanned with the current keyword list
+    rescanned_until = models.DateTimeField(
+        _("재검사한 판정 시각"), null=True
+    )  # the rescan has reached here (less the settle time)
+    rescanned = models.JSONField(
+        _("재검사한 문의"), default=dict
+    )  # {inquiry id: decided_at} rescanned within the settle time
     updated_at = models.DateTimeField(_("갱신 시각"), auto_now=True)
 
     class Meta:
@@ -386,8 +446,12 @@ class RiskScanState(models.Model):
 class RiskScanHit(models.Model):
     """An AUTO_SEND decision whose text matches a risk keyword, found once by the risk scan."""
 
-    inquiry = models.OneToOneField("inquiries.Inquiry", verbose_name=_("문의"), on_delete=models.CASCADE, related_name="+")
-    decided_at = models.DateTimeField(_("판정 시각"))  # the decision that matched (a later decision of the inquiry is read anew)
+    inquiry = models.OneToOneField(
+        "inquiries.Inquiry", verbose_name=_("문의"), on_delete=models.CASCADE, related_name="+"
+    )
+    decided_at = models.DateTimeField(
+        _("판정 시각")
+    )  # the decision that matched (a later decision of the inquiry is read anew)
     terms = models.JSONField(_("걸린 키워드"), default=list)
     found_at = models.DateTimeField(_("발견 시각"), default=timezone.now)
 
@@ -428,8 +492,12 @@ class Notification(models.Model):
         SENT = "SENT", _("발송됨")
         FAILED = "FAILED", _("실패")
 
-    incident = models.ForeignKey(RollbackIncident, verbose_name=_("사고"), on_delete=models.CASCADE, related_name="notifications")
-    channel = models.ForeignKey(NotificationChannel, verbose_name=_("채널"), on_delete=models.CASCADE, related_name="notifications")
+    incident = models.ForeignKey(
+        RollbackIncident, verbose_name=_("사고"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    channel = models.ForeignKey(
+        NotificationChannel, verbose_name=_("채널"), on_delete=models.CASCADE, related_name="notifications"
+    )
     status = models.CharField(_("상태"), max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("시도 횟수"), default=0)
     last_error = models.CharField(_("마지막 오류"), max_length=500, blank=True)
@@ -453,7 +521,14 @@ class ChecklistItem(models.Model):
     title = models.CharField(_("항목"), max_length=200)
     is_automatic = models.BooleanField(_("자동 확인"), default=False)
     checked = models.BooleanField(_("완료"), default=False)
-    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("확인자"))
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("확인자"),
+    )
     checked_at = models.DateTimeField(_("확인 시각"), null=True, blank=True)
     note = models.CharField(_("메모"), max_length=300, blank=True)
     sort_order = models.PositiveSmallIntegerField(_("순서"), default=0)
@@ -485,7 +560,14 @@ class RolloutEvent(models.Model):
         AUTO_ROLLBACK = "AUTO_ROLLBACK", _("자동 롤백")
 
     at = models.DateTimeField(_("시각"), default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("사람"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("사람"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     actor_label = models.CharField(_("행위자"), max_length=64)
     action = models.CharField(_("작업"), max_length=16, choices=Action.choices)
     account = models.ForeignKey(MarketAccount, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("계정"))

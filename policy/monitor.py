@@ -49,7 +49,7 @@ from django.utils.translation import gettext as _
 from inquiries.models import Inquiry, SendAttempt
 from markets.models import MarketAccount
 from policy import risk_scan, services
-from policy.kpi import daily_failure_rates, seoul_midnight  # noqa: F401  (re-exported: the readiness checks use it)
+from policy.kpi import daily_failure_rates, seoul_midnight
 from policy.models import (
     AccountRollout,
     AutomationSettings,
@@ -133,9 +133,13 @@ class Baselines:
 
     def unlocks(self) -> dict[object, dt.datetime]:
         if self._unlocks is None:
-            rows = (RolloutEvent.objects.filter(action=RolloutEvent.Action.UNLOCK, account__isnull=False,
-                                                data__before__locked=True)
-                    .values("account_id").annotate(last=Max("at")))
+            rows = (
+                RolloutEvent.objects.filter(
+                    action=RolloutEvent.Action.UNLOCK, account__isnull=False, data__before__locked=True
+                )
+                .values("account_id")
+                .annotate(last=Max("at"))
+            )
             self._unlocks = {r["account_id"]: r["last"] for r in rows}
         return self._unlocks
 
@@ -157,18 +161,41 @@ def _risk_auto_send(rule: RollbackRule, now: dt.datetime, base: Baselines) -> li
     own record or by today's keyword list (a keyword added after the decision still counts). Each
     decision is read once (``policy.risk_scan``), however many the window holds."""
     since = _start(now, rule, base.for_rule(rule))
-    widest = RollbackRule.objects.filter(metric=Metric.RISK_AUTO_SEND, enabled=True).aggregate(m=Max("window_minutes"))["m"]
+    widest = RollbackRule.objects.filter(metric=Metric.RISK_AUTO_SEND, enabled=True).aggregate(m=Max("window_minutes"))[
+        "m"
+    ]
     risk_scan.advance(covered_from=min(since, now - dt.timedelta(minutes=widest or rule.window_minutes)))
     flagged = risk_scan.matches(since=since, until=now)
     if not flagged or not compare(rule, len(flagged)):
         return []
-    decisions = Inquiry.objects.filter(status=Inquiry.Status.AUTO_SEND, decided_at__gte=since, decided_at__lte=now).count()
+    decisions = Inquiry.objects.filter(
+        status=Inquiry.Status.AUTO_SEND, decided_at__gte=since, decided_at__lte=now
+    ).count()
     if decisions < _min_sample(rule):
         return []
-    rows = [{"inquiry": f["inquiry_id"], "account": f["inquiry__account__name"], "mode": f["inquiry__decision_mode"],
-             "send_status": f["inquiry__send_status"], "terms": f["terms"]} for f in flagged[:ROWS_LISTED]]
-    return [Trip(rule, None, {"count": len(flagged), "auto_send_decisions": decisions, "threshold": rule.threshold,
-                              "since": _iso(since), "inquiries": rows})]
+    rows = [
+        {
+            "inquiry": f["inquiry_id"],
+            "account": f["inquiry__account__name"],
+            "mode": f["inquiry__decision_mode"],
+            "send_status": f["inquiry__send_status"],
+            "terms": f["terms"],
+        }
+        for f in flagged[:ROWS_LISTED]
+    ]
+    return [
+        Trip(
+            rule,
+            None,
+            {
+                "count": len(flagged),
+                "auto_send_decisions": decisions,
+                "threshold": rule.threshold,
+                "since": _iso(since),
+                "inquiries": rows,
+            },
+        )
+    ]
 
 
 def _consecutive(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list[Trip]:
@@ -177,16 +204,26 @@ def _consecutive(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list[
     counts once reconciliation settles it). No window: three failures in a row are three failures in a
     row, however slow the account."""
     trips = []
-    rollouts = (AccountRollout.objects.select_related("account")
-                .filter(locked_at__isnull=True, consecutive_failures__gte=_min_sample(rule)).order_by("account__name"))
+    rollouts = (
+        AccountRollout.objects.select_related("account")
+        .filter(locked_at__isnull=True, consecutive_failures__gte=_min_sample(rule))
+        .order_by("account__name")
+    )
     for rollout in rollouts:
         value = rollout.consecutive_failures
         if not compare(rule, value):
             continue
-        last = _failed_rows(SendAttempt.objects.filter(account=rollout.account, is_test_mode=False, started_at__lte=now),
-                            limit=min(value, ROWS_LISTED))
-        trips.append(Trip(rule, rollout.account, {"consecutive_failures": value, "threshold": rule.threshold,
-                                                  "last_failures": last}))
+        last = _failed_rows(
+            SendAttempt.objects.filter(account=rollout.account, is_test_mode=False, started_at__lte=now),
+            limit=min(value, ROWS_LISTED),
+        )
+        trips.append(
+            Trip(
+                rule,
+                rollout.account,
+                {"consecutive_failures": value, "threshold": rule.threshold, "last_failures": last},
+            )
+        )
     return trips
 
 
@@ -195,17 +232,30 @@ def _failures() -> Q:
 
 
 def _real_attempts(start: dt.datetime, now: dt.datetime):
-    return SendAttempt.objects.filter(started_at__gte=start, started_at__lte=now, is_test_mode=False,
-                                      outcome__in=COUNTED_OUTCOMES)
+    return SendAttempt.objects.filter(
+        started_at__gte=start, started_at__lte=now, is_test_mode=False, outcome__in=COUNTED_OUTCOMES
+    )
 
 
 def _failed_rows(attempts, *, limit: int = ROWS_LISTED) -> list[dict]:
     """The newest confirmed failures among ``attempts``, as an incident lists them."""
-    rows = (attempts.filter(_failures()).order_by("-started_at", "-id")
-            .values("id", "inquiry_id", "account__name", "outcome", "http_status", "error", "started_at")[:limit])
-    return [{"attempt": r["id"], "inquiry": r["inquiry_id"], "account": r["account__name"], "outcome": r["outcome"],
-             "http_status": r["http_status"], "error": (r["error"] or "")[:200], "started_at": _iso(r["started_at"])}
-            for r in rows]
+    rows = (
+        attempts.filter(_failures())
+        .order_by("-started_at", "-id")
+        .values("id", "inquiry_id", "account__name", "outcome", "http_status", "error", "started_at")[:limit]
+    )
+    return [
+        {
+            "attempt": r["id"],
+            "inquiry": r["inquiry_id"],
+            "account": r["account__name"],
+            "outcome": r["outcome"],
+            "http_status": r["http_status"],
+            "error": (r["error"] or "")[:200],
+            "started_at": _iso(r["started_at"]),
+        }
+        for r in rows
+    ]
 
 
 def _failed_count(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list[Trip]:
@@ -214,17 +264,36 @@ def _failed_count(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list
     agg = qs.aggregate(total=Count("id"), failed=Count("id", filter=_failures()))
     if agg["total"] < _min_sample(rule) or not compare(rule, agg["failed"]):
         return []
-    by_account = dict(qs.filter(outcome__in=FAILURE_OUTCOMES).values_list("account__name")
-                      .annotate(n=Count("id")).values_list("account__name", "n"))
-    return [Trip(rule, None, {"failed": agg["failed"], "attempts": agg["total"], "threshold": rule.threshold,
-                              "window_minutes": rule.window_minutes, "since": _iso(since), "by_account": by_account,
-                              "failures": _failed_rows(qs)})]
+    by_account = dict(
+        qs.filter(outcome__in=FAILURE_OUTCOMES)
+        .values_list("account__name")
+        .annotate(n=Count("id"))
+        .values_list("account__name", "n")
+    )
+    return [
+        Trip(
+            rule,
+            None,
+            {
+                "failed": agg["failed"],
+                "attempts": agg["total"],
+                "threshold": rule.threshold,
+                "window_minutes": rule.window_minutes,
+                "since": _iso(since),
+                "by_account": by_account,
+                "failures": _failed_rows(qs),
+            },
+        )
+    ]
 
 
 def _account_rate(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list[Trip]:
     window_start = now - dt.timedelta(minutes=rule.window_minutes)
-    rows = (_real_attempts(window_start, now).values("account_id")
-            .annotate(total=Count("id"), failed=Count("id", filter=_failures())))
+    rows = (
+        _real_attempts(window_start, now)
+        .values("account_id")
+        .annotate(total=Count("id"), failed=Count("id", filter=_failures()))
+    )
     candidates = {r["account_id"]: r for r in rows if r["total"] >= _min_sample(rule)}
     if not candidates:
         return []
@@ -243,10 +312,21 @@ def _account_rate(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list
                 continue
         rate = row["failed"] / row["total"]
         if compare(rule, rate):
-            trips.append(Trip(rule, account, {"failure_rate": round(rate, 4), "failed": row["failed"],
-                                              "attempts": row["total"], "threshold": rule.threshold,
-                                              "window_minutes": rule.window_minutes, "since": _iso(since),
-                                              "failures": _failed_rows(attempts)}))
+            trips.append(
+                Trip(
+                    rule,
+                    account,
+                    {
+                        "failure_rate": round(rate, 4),
+                        "failed": row["failed"],
+                        "attempts": row["total"],
+                        "threshold": rule.threshold,
+                        "window_minutes": rule.window_minutes,
+                        "since": _iso(since),
+                        "failures": _failed_rows(attempts),
+                    },
+                )
+            )
     return trips
 
 
@@ -257,9 +337,21 @@ def _global_rate(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list[
     total, failed = agg["total"], agg["failed"]
     if total < _min_sample(rule) or not compare(rule, failed / total):
         return []
-    return [Trip(rule, None, {"failure_rate": round(failed / total, 4), "failed": failed, "attempts": total,
-                              "threshold": rule.threshold, "window_minutes": rule.window_minutes, "since": _iso(since),
-                              "failures": _failed_rows(attempts)})]
+    return [
+        Trip(
+            rule,
+            None,
+            {
+                "failure_rate": round(failed / total, 4),
+                "failed": failed,
+                "attempts": total,
+                "threshold": rule.threshold,
+                "window_minutes": rule.window_minutes,
+                "since": _iso(since),
+                "failures": _failed_rows(attempts),
+            },
+        )
+    ]
 
 
 def _streak(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list[Trip]:
@@ -277,10 +369,20 @@ def _streak(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list[Trip]
     streak = series[1:] if today["attempts"] >= _min_sample(rule) else series[:-1]
     if all(bad(d) for d in streak):
         first = seoul_midnight(dt.date.fromisoformat(streak[0]["day"]))
-        return [Trip(rule, None, {"days": [{**d, "rate": round(d["rate"], 4)} for d in streak],
-                                  "threshold": rule.threshold, "streak_days": days, "min_sample_per_day": rule.min_sample,
-                                  **({"since": _iso(since)} if since else {}),
-                                  "failures": _failed_rows(_real_attempts(max(first, since or first), now))})]
+        return [
+            Trip(
+                rule,
+                None,
+                {
+                    "days": [{**d, "rate": round(d["rate"], 4)} for d in streak],
+                    "threshold": rule.threshold,
+                    "streak_days": days,
+                    "min_sample_per_day": rule.min_sample,
+                    **({"since": _iso(since)} if since else {}),
+                    "failures": _failed_rows(_real_attempts(max(first, since or first), now)),
+                },
+            )
+        ]
     return []
 
 
@@ -290,8 +392,11 @@ def _unsettled_unknown(rule: RollbackRule, now: dt.datetime, base: Baselines) ->
     account action, else over all accounts. A person closing the inquiry settles it; sends claimed
     before the action was last lifted do not count."""
     cutoff = now - dt.timedelta(minutes=rule.window_minutes)
-    rows = list(Inquiry.objects.filter(send_status__in=UNSETTLED, claimed_at__lte=cutoff, is_test_mode=False)
-                .exclude(status__in=SETTLED_BY_PEOPLE).values_list("id", "account_id", "claimed_at"))
+    rows = list(
+        Inquiry.objects.filter(send_status__in=UNSETTLED, claimed_at__lte=cutoff, is_test_mode=False)
+        .exclude(status__in=SETTLED_BY_PEOPLE)
+        .values_list("id", "account_id", "claimed_at")
+    )
     if rule.action != Action.LOCK_ACCOUNT:
         since = base.for_rule(rule)
         return _unsettled_trip(rule, None, [r for r in rows if since is None or r[2] >= since], cutoff)
@@ -307,21 +412,50 @@ def _unsettled_unknown(rule: RollbackRule, now: dt.datetime, base: Baselines) ->
     return trips
 
 
-def _unsettled_trip(rule: RollbackRule, account: MarketAccount | None, rows: list[tuple], cutoff: dt.datetime) -> list[Trip]:
+def _unsettled_trip(
+    rule: RollbackRule, account: MarketAccount | None, rows: list[tuple], cutoff: dt.datetime
+) -> list[Trip]:
     if len(rows) < _min_sample(rule) or not compare(rule, len(rows)):
         return []
     newest = sorted(rows, key=lambda r: (r[2], r[0]), reverse=True)[:ROWS_LISTED]
     ids = [r[0] for r in newest]
-    last_attempt = dict(SendAttempt.objects.filter(inquiry_id__in=ids).order_by("inquiry_id", "started_at", "id")
-                        .values_list("inquiry_id", "id"))
-    details = {r["id"]: r for r in Inquiry.objects.filter(pk__in=ids).values(
-        "id", "status", "send_status", "claimed_at", "reconcile_attempts", "last_send_error")}
-    listed = [{"inquiry": pk, "attempt": last_attempt.get(pk), "status": details[pk]["status"],
-               "send_status": details[pk]["send_status"], "claimed_at": _iso(details[pk]["claimed_at"]),
-               "reconcile_attempts": details[pk]["reconcile_attempts"], "error": details[pk]["last_send_error"][:200]}
-              for pk in ids if pk in details]
-    return [Trip(rule, account, {"unsettled": len(rows), "threshold": rule.threshold, "window_minutes": rule.window_minutes,
-                                 "claimed_before": _iso(cutoff), "inquiries": listed})]
+    last_attempt = dict(
+        SendAttempt.objects.filter(inquiry_id__in=ids)
+        .order_by("inquiry_id", "started_at", "id")
+        .values_list("inquiry_id", "id")
+    )
+    details = {
+        r["id"]: r
+        for r in Inquiry.objects.filter(pk__in=ids).values(
+            "id", "status", "send_status", "claimed_at", "reconcile_attempts", "last_send_error"
+        )
+    }
+    listed = [
+        {
+            "inquiry": pk,
+            "attempt": last_attempt.get(pk),
+            "status": details[pk]["status"],
+            "send_status": details[pk]["send_status"],
+            "claimed_at": _iso(details[pk]["claimed_at"]),
+            "reconcile_attempts": details[pk]["reconcile_attempts"],
+            "error": details[pk]["last_send_error"][:200],
+        }
+        for pk in ids
+        if pk in details
+    ]
+    return [
+        Trip(
+            rule,
+            account,
+            {
+                "unsettled": len(rows),
+                "threshold": rule.threshold,
+                "window_minutes": rule.window_minutes,
+                "claimed_before": _iso(cutoff),
+                "inquiries": listed,
+            },
+        )
+    ]
 
 
 # --- current values (what ``monitor --dry-run`` shows for every rule, tripped or not) -----------------
@@ -332,23 +466,37 @@ def _reading_counts(rule: RollbackRule, now: dt.datetime) -> tuple[float | None,
     since = now - dt.timedelta(minutes=rule.window_minutes)
     metric = rule.metric
     if metric == Metric.RISK_AUTO_SEND:
-        sample = Inquiry.objects.filter(status=Inquiry.Status.AUTO_SEND, decided_at__gte=since, decided_at__lte=now).count()
+        sample = Inquiry.objects.filter(
+            status=Inquiry.Status.AUTO_SEND, decided_at__gte=since, decided_at__lte=now
+        ).count()
         return len(risk_scan.matches(since=since, until=now)), sample, GLOBAL
     if metric == Metric.CONSECUTIVE_FAILURES:
-        worst = (AccountRollout.objects.select_related("account").filter(locked_at__isnull=True)
-                 .order_by("-consecutive_failures", "account__name").first())
+        worst = (
+            AccountRollout.objects.select_related("account")
+            .filter(locked_at__isnull=True)
+            .order_by("-consecutive_failures", "account__name")
+            .first()
+        )
         value = worst.consecutive_failures if worst else 0
         return value, value, worst.account.name if worst else GLOBAL
     if metric == Metric.UNSETTLED_UNKNOWN:
-        value = (Inquiry.objects.filter(send_status__in=UNSETTLED, claimed_at__lte=since, is_test_mode=False)
-                 .exclude(status__in=SETTLED_BY_PEOPLE).count())
+        value = (
+            Inquiry.objects.filter(send_status__in=UNSETTLED, claimed_at__lte=since, is_test_mode=False)
+            .exclude(status__in=SETTLED_BY_PEOPLE)
+            .count()
+        )
         return value, value, GLOBAL
     if metric == Metric.DAILY_FAILURE_RATE_STREAK:
         day = daily_failure_rates(2, now=now)[-2]  # the last whole Asia/Seoul day
         return day["rate"], day["attempts"], day["day"]
     attempts = _real_attempts(since, now)
     if metric == Metric.ACCOUNT_FAILURE_RATE:
-        rows = [r for r in attempts.values("account__name").annotate(total=Count("id"), failed=Count("id", filter=_failures()))]
+        rows = [
+            r
+            for r in attempts.values("account__name").annotate(
+                total=Count("id"), failed=Count("id", filter=_failures())
+            )
+        ]
         if not rows:
             return None, 0, GLOBAL
         worst = max(rows, key=lambda r: (r["failed"] / r["total"], r["total"]))
@@ -361,9 +509,19 @@ def _reading_counts(rule: RollbackRule, now: dt.datetime) -> tuple[float | None,
 
 def rule_reading(rule: RollbackRule, now: dt.datetime, *, tripped: bool) -> dict:
     value, sample, scope = _reading_counts(rule, now)
-    return {"rule": rule.code, "name": rule.name, "scope": scope, "value": value, "sample": sample,
-            "comparison": rule.comparison, "threshold": rule.threshold, "min_sample": _min_sample(rule),
-            "is_rate": rule.metric in RATE_METRICS, "window_minutes": rule.window_minutes, "tripped": tripped}
+    return {
+        "rule": rule.code,
+        "name": rule.name,
+        "scope": scope,
+        "value": value,
+        "sample": sample,
+        "comparison": rule.comparison,
+        "threshold": rule.threshold,
+        "min_sample": _min_sample(rule),
+        "is_rate": rule.metric in RATE_METRICS,
+        "window_minutes": rule.window_minutes,
+        "tripped": tripped,
+    }
 
 
 RATE_METRICS = (Metric.ACCOUNT_FAILURE_RATE, Metric.GLOBAL_FAILURE_RATE, Metric.DAILY_FAILURE_RATE_STREAK)
@@ -391,19 +549,28 @@ def summarize(rule: RollbackRule, figures: dict) -> str:
     metric = rule.metric
     if metric == Metric.RISK_AUTO_SEND:
         terms = sorted({t for i in figures.get("inquiries", []) for t in i.get("terms", [])})
-        return _("위험 키워드가 있는 AUTO_SEND 문의 %(n)d건 (%(terms)s)") % {"n": figures["count"], "terms": ", ".join(terms)}
+        return _("위험 키워드가 있는 AUTO_SEND 문의 %(n)d건 (%(terms)s)") % {
+            "n": figures["count"],
+            "terms": ", ".join(terms),
+        }
     if metric == Metric.CONSECUTIVE_FAILURES:
         return _("연속 전송 실패 %(n)d건") % {"n": figures["consecutive_failures"]}
     if metric == Metric.FAILED_COUNT:
         return _("%(span)s 동안 전송 실패 %(n)d건") % {"span": _span(figures), "n": figures["failed"]}
     if metric in (Metric.ACCOUNT_FAILURE_RATE, Metric.GLOBAL_FAILURE_RATE):
         return _("%(span)s 실패율 %(rate)s (%(failed)d/%(attempts)d)") % {
-            "span": _span(figures), "rate": pct(figures["failure_rate"]), "failed": figures["failed"],
-            "attempts": figures["attempts"]}
+            "span": _span(figures),
+            "rate": pct(figures["failure_rate"]),
+            "failed": figures["failed"],
+            "attempts": figures["attempts"],
+        }
     if metric == Metric.DAILY_FAILURE_RATE_STREAK:
         return _("실패율 %(rate)s 이상이 %(n)d일 연속") % {"rate": pct(rule.threshold), "n": len(figures["days"])}
     if metric == Metric.UNSETTLED_UNKNOWN:
-        return _("결과 불명 전송 %(n)d건이 %(span)s 넘게 정산되지 않음") % {"n": figures["unsettled"], "span": _span(figures)}
+        return _("결과 불명 전송 %(n)d건이 %(span)s 넘게 정산되지 않음") % {
+            "n": figures["unsettled"],
+            "span": _span(figures),
+        }
     return ""
 
 
@@ -412,7 +579,9 @@ def incident_rows(figures: dict) -> list[dict]:
     for key in ("inquiries", "last_failures", "failures"):
         rows = (figures or {}).get(key)
         if isinstance(rows, list):
-            return [{**row, "inquiry": row.get("inquiry", row.get("inquiry_id"))} for row in rows if isinstance(row, dict)]
+            return [
+                {**row, "inquiry": row.get("inquiry", row.get("inquiry_id"))} for row in rows if isinstance(row, dict)
+            ]
     return []
 
 
@@ -476,44 +645,66 @@ def _open_incident(trip: Trip, *, now: dt.datetime, base: Baselines, report: Mon
         with transaction.atomic():
             if supersede:
                 RollbackIncident.objects.filter(pk=existing.pk, status__in=OPEN_STATES).update(
-                    status=RollbackIncident.Status.RESOLVED, resolved_at=now,
-                    resolution_note=_("대체됨: 조치가 풀린 뒤 규칙이 다시 발동 (%(summary)s)") % {"summary": summary})
+                    status=RollbackIncident.Status.RESOLVED,
+                    resolved_at=now,
+                    resolution_note=_("대체됨: 조치가 풀린 뒤 규칙이 다시 발동 (%(summary)s)") % {"summary": summary},
+                )
                 report.superseded.append(existing)
             incident = RollbackIncident.objects.create(
-                rule=rule, account=account, scope_key=scope, fired_at=now, figures=trip.figures,
+                rule=rule,
+                account=account,
+                scope_key=scope,
+                fired_at=now,
+                figures=trip.figures,
                 action_taken=(_("시험 실행 — 실행했다면: %(action)s") % {"action": describe_action(rule, account)})
-                if rule.dry_run else "",
+                if rule.dry_run
+                else "",
                 dry_run=rule.dry_run,
             )
             if not rule.dry_run:
-                reason = _("롤백 규칙 '%(rule)s' 발동: %(summary)s (사고 %(pk)s)") % {"rule": rule.name, "summary": summary,
-                                                                                "pk": incident.pk}
+                reason = _("롤백 규칙 '%(rule)s' 발동: %(summary)s (사고 %(pk)s)") % {
+                    "rule": rule.name,
+                    "summary": summary,
+                    "pk": incident.pk,
+                }
                 try:
                     with transaction.atomic():
                         taken = _act(rule, account, reason)
                 except Exception as exc:  # the incident and the alarm must survive a failing action
                     log.exception("rollback rule %s: action failed", rule.code)
-                    taken = _("조치 실패 (%(action)s): %(error)s") % {"action": describe_action(rule, account),
-                                                                    "error": f"{type(exc).__name__}: {exc}"}
+                    taken = _("조치 실패 (%(action)s): %(error)s") % {
+                        "action": describe_action(rule, account),
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
                     report.errors.append(f"{rule.code}: {taken}")
                 incident.action_taken = taken[:300]
                 incident.save(update_fields=["action_taken"])
-                services._event(actor=MONITOR, action=RolloutEvent.Action.AUTO_ROLLBACK, account=account,
-                                reason=reason, data={"incident": incident.pk, "rule": rule.code, "action": taken,
-                                                     "figures": trip.figures})
+                services._event(
+                    actor=MONITOR,
+                    action=RolloutEvent.Action.AUTO_ROLLBACK,
+                    account=account,
+                    reason=reason,
+                    data={"incident": incident.pk, "rule": rule.code, "action": taken, "figures": trip.figures},
+                )
             Notification.objects.bulk_create(
                 Notification(incident=incident, channel=channel)
                 for channel in NotificationChannel.objects.filter(is_active=True)
             )
     except IntegrityError:
         return None  # a concurrent monitor opened it first
-    log.error("ROLLBACK %s [%s]: %s — %s", rule.code, account.name if account else GLOBAL,
-              incident.action_taken, summary)
+    log.error(
+        "ROLLBACK %s [%s]: %s — %s", rule.code, account.name if account else GLOBAL, incident.action_taken, summary
+    )
     return incident
 
 
-def run_monitor(*, dry_run: bool = False, metrics: tuple[str, ...] | None = None, now: dt.datetime | None = None,
-                deliver: bool = True) -> MonitorReport:
+def run_monitor(
+    *,
+    dry_run: bool = False,
+    metrics: tuple[str, ...] | None = None,
+    now: dt.datetime | None = None,
+    deliver: bool = True,
+) -> MonitorReport:
     """Evaluate the enabled rules once and act. ``dry_run`` reports what would trip and writes nothing.
 
     ``metrics`` limits the run to some rules (the send path's immediate check); only a full run is a
@@ -553,9 +744,17 @@ def _evaluate(rules, *, now: dt.datetime, report: MonitorReport) -> None:
         if report.dry_run:
             report.readings.append(rule_reading(rule, now, tripped=bool(trips)))
         for trip in trips:
-            report.trips.append({"rule": rule.code, "name": rule.name, "account": trip.account.name if trip.account else None,
-                                 "action": describe_action(rule, trip.account), "rule_dry_run": rule.dry_run,
-                                 "summary": summarize(rule, trip.figures), "figures": trip.figures})
+            report.trips.append(
+                {
+                    "rule": rule.code,
+                    "name": rule.name,
+                    "account": trip.account.name if trip.account else None,
+                    "action": describe_action(rule, trip.account),
+                    "rule_dry_run": rule.dry_run,
+                    "summary": summarize(rule, trip.figures),
+                    "figures": trip.figures,
+                }
+            )
             if report.dry_run:
                 continue
             try:

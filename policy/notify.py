@@ -53,12 +53,14 @@ def incident_text(incident: RollbackIncident) -> str:
 
     prefix = "[DRY RUN] " if incident.dry_run else ""
     rule = incident.rule
-    return (f"{prefix}🚨 partialauto 롤백: {rule.name} ({_scope(incident)})\n"
-            f"사유: {summarize(rule, incident.figures)} — 규칙 {rule.code} ({rule.comparison} {rule.threshold})\n"
-            f"조치: {incident.action_taken}\n"
-            f"수치: {json.dumps(incident.figures, ensure_ascii=False, default=str)[:1500]}\n"
-            f"발생: {timezone.localtime(incident.fired_at):%Y-%m-%d %H:%M:%S}\n"
-            f"사고: {incident_link(incident)}")
+    return (
+        f"{prefix}🚨 partialauto 롤백: {rule.name} ({_scope(incident)})\n"
+        f"사유: {summarize(rule, incident.figures)} — 규칙 {rule.code} ({rule.comparison} {rule.threshold})\n"
+        f"조치: {incident.action_taken}\n"
+        f"수치: {json.dumps(incident.figures, ensure_ascii=False, default=str)[:1500]}\n"
+        f"발생: {timezone.localtime(incident.fired_at):%Y-%m-%d %H:%M:%S}\n"
+        f"사고: {incident_link(incident)}"
+    )
 
 
 def webhook_payload(incident: RollbackIncident) -> dict:
@@ -68,11 +70,16 @@ def webhook_payload(incident: RollbackIncident) -> dict:
     return {
         "text": incident_text(incident),
         "incident": {
-            "id": incident.pk, "rule": incident.rule.code, "rule_name": incident.rule.name,
+            "id": incident.pk,
+            "rule": incident.rule.code,
+            "rule_name": incident.rule.name,
             "account": incident.account.name if incident.account else None,
-            "reason": summarize(incident.rule, incident.figures), "action": incident.action_taken,
-            "figures": incident.figures, "dry_run": incident.dry_run,
-            "fired_at": incident.fired_at.isoformat(), "url": incident_link(incident),
+            "reason": summarize(incident.rule, incident.figures),
+            "action": incident.action_taken,
+            "figures": incident.figures,
+            "dry_run": incident.dry_run,
+            "fired_at": incident.fired_at.isoformat(),
+            "url": incident_link(incident),
         },
     }
 
@@ -102,11 +109,17 @@ class DeliveryError(Exception):
 def _deliver(notification: Notification) -> None:
     incident, channel = notification.incident, notification.channel
     if channel.kind == NotificationChannel.Kind.EMAIL:
-        send_mail(subject=incident_subject(incident), message=incident_text(incident),
-                  from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[channel.target], fail_silently=False)
+        send_mail(
+            subject=incident_subject(incident),
+            message=incident_text(incident),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[channel.target],
+            fail_silently=False,
+        )
         return
-    response = requests.post(channel.target, json=webhook_payload(incident), timeout=WEBHOOK_TIMEOUT,
-                              allow_redirects=False)
+    response = requests.post(
+        channel.target, json=webhook_payload(incident), timeout=WEBHOOK_TIMEOUT, allow_redirects=False
+    )
     if not 200 <= response.status_code < 300:
         raise DeliveryError(f"webhook answered HTTP {response.status_code}")
 
@@ -119,7 +132,8 @@ def retry_delay(attempts: int) -> timedelta:
 def due_notifications():
     return Notification.objects.filter(
         Q(status__in=[Notification.Status.PENDING, Notification.Status.FAILED]),
-        next_attempt_at__lte=timezone.now(), attempts__lt=MAX_ATTEMPTS,
+        next_attempt_at__lte=timezone.now(),
+        attempts__lt=MAX_ATTEMPTS,
     )
 
 
@@ -128,13 +142,17 @@ def deliver_pending(*, limit: int = 50, budget_seconds: float = TIME_BUDGET_SECO
     claimed with a conditional UPDATE first, so two deliverers never post the same notification."""
     delivered = 0
     deadline = time.monotonic() + budget_seconds
-    due = list(due_notifications().select_related("incident__rule", "incident__account", "channel").order_by("id")[:limit])
+    due = list(
+        due_notifications().select_related("incident__rule", "incident__account", "channel").order_by("id")[:limit]
+    )
     for notification in due:
         if time.monotonic() > deadline:
             break  # the rest waits for the next run
-        claimed = Notification.objects.filter(pk=notification.pk, attempts=notification.attempts,
-                                              status__in=[Notification.Status.PENDING, Notification.Status.FAILED]).update(
-            attempts=F("attempts") + 1, next_attempt_at=timezone.now() + timedelta(seconds=CLAIM_SECONDS))
+        claimed = Notification.objects.filter(
+            pk=notification.pk,
+            attempts=notification.attempts,
+            status__in=[Notification.Status.PENDING, Notification.Status.FAILED],
+        ).update(attempts=F("attempts") + 1, next_attempt_at=timezone.now() + timedelta(seconds=CLAIM_SECONDS))
         if not claimed:
             continue
         attempt = notification.attempts + 1
@@ -144,16 +162,29 @@ def deliver_pending(*, limit: int = 50, budget_seconds: float = TIME_BUDGET_SECO
             message = _redact(f"{type(exc).__name__}: {exc}", notification.channel)[:500]
             final = attempt >= MAX_ATTEMPTS
             Notification.objects.filter(pk=notification.pk).update(
-                status=Notification.Status.FAILED, last_error=message,
-                next_attempt_at=timezone.now() + retry_delay(attempt))
-            log.error("notification-failed notification=%s incident=%s channel=%s attempt=%s%s: %s",
-                      notification.pk, notification.incident_id, masked_target(notification.channel), attempt,
-                      " (giving up)" if final else "", message)
+                status=Notification.Status.FAILED,
+                last_error=message,
+                next_attempt_at=timezone.now() + retry_delay(attempt),
+            )
+            log.error(
+                "notification-failed notification=%s incident=%s channel=%s attempt=%s%s: %s",
+                notification.pk,
+                notification.incident_id,
+                masked_target(notification.channel),
+                attempt,
+                " (giving up)" if final else "",
+                message,
+            )
             continue
-        Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.SENT, sent_at=timezone.now(),
-                                                               last_error="")
-        log.info("notification-sent notification=%s incident=%s channel=%s", notification.pk, notification.incident_id,
-                 masked_target(notification.channel))
+        Notification.objects.filter(pk=notification.pk).update(
+            status=Notification.Status.SENT, sent_at=timezone.now(), last_error=""
+        )
+        log.info(
+            "notification-sent notification=%s incident=%s channel=%s",
+            notification.pk,
+            notification.incident_id,
+            masked_target(notification.channel),
+        )
         delivered += 1
     return delivered
 

@@ -73,16 +73,22 @@ class Preview:
         return self.total - self.would_auto_send
 
 
-def preview_change(*, account: MarketAccount, phase: RolloutPhase | None, days: int = PREVIEW_DAYS,
-                   at: dt.datetime | None = None) -> Preview:
+def preview_change(
+    *, account: MarketAccount, phase: RolloutPhase | None, days: int = PREVIEW_DAYS, at: dt.datetime | None = None
+) -> Preview:
     at = at or timezone.now()
     rows = replay_stored(account=account, since=dt.timedelta(days=days), phase=phase, at=at)
     stored = {i.pk: i for i in Inquiry.objects.filter(pk__in=[r["id"] for r in rows]).defer("raw_payload")}
     summary = summarize(rows)
     quota = _quota(account, phase)
     return Preview(
-        account=account, phase=phase, days=days, total=summary["total"], would_auto_send=summary["would_auto_send"],
-        sent_within_quota=_within_quota(rows, stored, quota), daily_quota=quota,
+        account=account,
+        phase=phase,
+        days=days,
+        total=summary["total"],
+        would_auto_send=summary["would_auto_send"],
+        sent_within_quota=_within_quota(rows, stored, quota),
+        daily_quota=quota,
         by_intent=_by_intent(rows, stored),
         by_reason=[(reason_label(code), n) for code, n in summary["by_reason"].items()],
         flagged=[f for r in rows if r["decision"] == AUTO_SEND and (f := _flag(r, stored.get(r["id"])))],
@@ -116,8 +122,14 @@ def _by_intent(rows: list[dict], stored: dict) -> list[IntentLine]:
             continue
         line.auto_send += 1
         if len(line.examples) < EXAMPLES_PER_INTENT and (inquiry := stored.get(r["id"])) is not None:
-            line.examples.append({"id": inquiry.pk, "content": inquiry.content[:120], "draft": r["draft"][:200],
-                                  "confidence": r["confidence"]})
+            line.examples.append(
+                {
+                    "id": inquiry.pk,
+                    "content": inquiry.content[:120],
+                    "draft": r["draft"][:200],
+                    "confidence": r["confidence"],
+                }
+            )
     return sorted(lines.values(), key=lambda line: (-line.auto_send, line.intent))
 
 
@@ -131,8 +143,10 @@ def _flag(row: dict, inquiry: Inquiry | None) -> dict | None:
         why.append(str(_("위험 키워드: %(terms)s")) % {"terms": ", ".join(terms)})
     person = ((inquiry.decision_trace or {}).get("agent") or {}).get("person_hits") or []
     if person:
-        why.append(str(_("사람만 들어줄 수 있는 요청: %(terms)s"))
-                   % {"terms": ", ".join(sorted({h.get("term", "?") for h in person}))})
+        why.append(
+            str(_("사람만 들어줄 수 있는 요청: %(terms)s"))
+            % {"terms": ", ".join(sorted({h.get("term", "?") for h in person}))}
+        )
     if inquiry.status == Inquiry.Status.CLOSED and inquiry.reviewed_by_id:
         why.append(str(_("담당자가 답변 없이 종료함")))
     if inquiry.human_edited:
@@ -141,5 +155,10 @@ def _flag(row: dict, inquiry: Inquiry | None) -> dict | None:
         why.append(str(_("담당자가 의도를 %(intent)s(으)로 바로잡음")) % {"intent": inquiry.labelled_intent})
     if not why:
         return None
-    return {"id": inquiry.pk, "intent": row["intent"], "content": inquiry.content[:160], "draft": row["draft"][:200],
-            "why": why}
+    return {
+        "id": inquiry.pk,
+        "intent": row["intent"],
+        "content": inquiry.content[:160],
+        "draft": row["draft"][:200],
+        "why": why,
+    }

@@ -46,5 +46,7 @@ def quota_release(*, account_id, day: dt.date) -> None:
 
 
 def quota_used(*, account_id, at: dt.datetime | None = None) -> int:
-    row = DailyQuotaUsage.objects.filter(account_id=account_id, day=quota_day(at)).values_list("used", flat=True).first()
+    row = (
+        DailyQuotaUsage.objects.filter(account_id=account_id, day=quota_day(at)).values_list("used", flat=True).first()
+    )
     return row or 0

@@ -69,8 +69,13 @@ def _shadow_check(now: dt.datetime) -> Check:
         status, verdict = FAIL, _("데이터 부족, 섀도 모드 유지")
     else:
         status, verdict = WARN, _("기준(10건) 미달, 섀도 모드 유지 권장")
-    return Check("phase1", "shadow-candidates", _("일평균 AUTO_SEND 후보 (7일)"), status,
-                 _("%(avg)s건/일 (7일 합계 %(total)s건)") % {"avg": f"{avg:.1f}", "total": total} + f" — {verdict}")
+    return Check(
+        "phase1",
+        "shadow-candidates",
+        _("일평균 AUTO_SEND 후보 (7일)"),
+        status,
+        _("%(avg)s건/일 (7일 합계 %(total)s건)") % {"avg": f"{avg:.1f}", "total": total} + f" — {verdict}",
+    )
 
 
 def failure_band(rate_pct: float) -> tuple[str, str]:
@@ -97,8 +102,13 @@ def _failure_band(now: dt.datetime) -> Check:
     status, verdict = failure_band(rate)
     per = ", ".join(f"{r['account']} {(r['failed'] + r['unknown']) / r['attempted'] * 100:.1f}%" for r in rows)
     extra = f", {_('결과 불명')} {unknown}" if unknown else ""
-    return Check("phase1", "failure-band", name, status,
-                 f"{rate:.1f}% ({failed + unknown}/{attempted}{extra}) — {verdict}; {per}")
+    return Check(
+        "phase1",
+        "failure-band",
+        name,
+        status,
+        f"{rate:.1f}% ({failed + unknown}/{attempted}{extra}) — {verdict}; {per}",
+    )
 
 
 def _shipping_policy_checks() -> list[Check]:
@@ -117,14 +127,22 @@ def _shipping_policy_checks() -> list[Check]:
             missing = policy.missing
         if not missing:
             detail = _("입력 완료 (%(carrier)s, 당일 출고 마감 %(cutoff)s, 기본 배송비 %(fee)s원)") % {
-                "carrier": policy.get_carrier_code_display(), "cutoff": f"{policy.dispatch_cutoff:%H:%M}",
-                "fee": f"{policy.base_fee:,}"}
+                "carrier": policy.get_carrier_code_display(),
+                "cutoff": f"{policy.dispatch_cutoff:%H:%M}",
+                "fee": f"{policy.base_fee:,}",
+            }
             checks.append(Check("phase1", code, name, READY, detail, url))
             continue
-        where = _("관리자 화면 '마켓 연동 > 배송 정책'에서 입력하거나 `shipping_policy import FILE --account %(account)s`")
-        detail = ((_("배송 정책이 없습니다") if policy is None else _("입력이 덜 됐습니다"))
-                  + " — " + _("빠진 항목: %(fields)s") % {"fields": ", ".join(missing)}
-                  + " — " + where % {"account": account.name})
+        where = _(
+            "관리자 화면 '마켓 연동 > 배송 정책'에서 입력하거나 `shipping_policy import FILE --account %(account)s`"
+        )
+        detail = (
+            (_("배송 정책이 없습니다") if policy is None else _("입력이 덜 됐습니다"))
+            + " — "
+            + _("빠진 항목: %(fields)s") % {"fields": ", ".join(missing)}
+            + " — "
+            + where % {"account": account.name}
+        )
         checks.append(Check("phase1", code, name, FAIL, detail, url))
     return checks
 
@@ -135,19 +153,35 @@ def _shipping_policy_checks() -> list[Check]:
 def _monitor_check(now: dt.datetime) -> Check:
     name = _("모니터 스케줄 (매분)")
     found = {s.name: s for s in Schedule.objects.filter(name__in=MONITOR_SCHEDULES)}
-    missing = [n for n in MONITOR_SCHEDULES if n not in found or found[n].repeats == 0
-               or found[n].func != SCHEDULES[n][0]]
+    missing = [
+        n for n in MONITOR_SCHEDULES if n not in found or found[n].repeats == 0 or found[n].func != SCHEDULES[n][0]
+    ]
     if missing:
-        return Check("phase4", "monitor-schedule", name, FAIL,
-                     _("스케줄 없음 또는 중지됨: %(names)s — `setup_schedules` 실행") % {"names": ", ".join(missing)})
+        return Check(
+            "phase4",
+            "monitor-schedule",
+            name,
+            FAIL,
+            _("스케줄 없음 또는 중지됨: %(names)s — `setup_schedules` 실행") % {"names": ", ".join(missing)},
+        )
     last = AutomationSettings.get_solo().last_monitor_run_at
     if last is None or now - last > MONITOR_FRESH:
         when = timezone.localtime(last).strftime("%Y-%m-%d %H:%M:%S") if last else _("없음")
-        return Check("phase4", "monitor-schedule", name, FAIL,
-                     _("최근 %(minutes)s분 안에 실행 기록 없음 (마지막: %(when)s) — qcluster 확인")
-                     % {"minutes": int(MONITOR_FRESH.total_seconds() // 60), "when": when})
-    return Check("phase4", "monitor-schedule", name, READY,
-                 _("마지막 실행 %(when)s") % {"when": f"{timezone.localtime(last):%H:%M:%S}"})
+        return Check(
+            "phase4",
+            "monitor-schedule",
+            name,
+            FAIL,
+            _("최근 %(minutes)s분 안에 실행 기록 없음 (마지막: %(when)s) — qcluster 확인")
+            % {"minutes": int(MONITOR_FRESH.total_seconds() // 60), "when": when},
+        )
+    return Check(
+        "phase4",
+        "monitor-schedule",
+        name,
+        READY,
+        _("마지막 실행 %(when)s") % {"when": f"{timezone.localtime(last):%H:%M:%S}"},
+    )
 
 
 def _notification_check(now: dt.datetime) -> Check:
@@ -156,14 +190,25 @@ def _notification_check(now: dt.datetime) -> Check:
     if not channels:
         return Check("phase4", "notification-channel", name, FAIL, _("알림 받을 이메일/웹훅이 없습니다"))
     kinds = ", ".join(sorted({c.get_kind_display() for c in channels}))
-    failing = (Notification.objects.filter(channel__in=channels, status=Notification.Status.FAILED,
-                                           incident__fired_at__gte=now - dt.timedelta(days=7)).count())
+    failing = Notification.objects.filter(
+        channel__in=channels, status=Notification.Status.FAILED, incident__fired_at__gte=now - dt.timedelta(days=7)
+    ).count()
     if failing:
-        return Check("phase4", "notification-channel", name, WARN,
-                     _("%(n)s개 설정됨 (%(kinds)s) — 전달 실패 중인 알림 %(failing)s건, 알림 발송 기록 확인")
-                     % {"n": len(channels), "kinds": kinds, "failing": failing})
-    return Check("phase4", "notification-channel", name, READY,
-                 _("%(n)s개 설정됨 (%(kinds)s)") % {"n": len(channels), "kinds": kinds})
+        return Check(
+            "phase4",
+            "notification-channel",
+            name,
+            WARN,
+            _("%(n)s개 설정됨 (%(kinds)s) — 전달 실패 중인 알림 %(failing)s건, 알림 발송 기록 확인")
+            % {"n": len(channels), "kinds": kinds, "failing": failing},
+        )
+    return Check(
+        "phase4",
+        "notification-channel",
+        name,
+        READY,
+        _("%(n)s개 설정됨 (%(kinds)s)") % {"n": len(channels), "kinds": kinds},
+    )
 
 
 def _rules_check() -> Check:
@@ -174,21 +219,32 @@ def _rules_check() -> Check:
     if not rules:
         return Check("phase4", "rollback-rules", name, FAIL, _("롤백 규칙이 없습니다"))
     if off or dry:
-        return Check("phase4", "rollback-rules", name, FAIL,
-                     _("꺼짐: %(off)s / 드라이런: %(dry)s") % {"off": ", ".join(off) or "-", "dry": ", ".join(dry) or "-"})
+        return Check(
+            "phase4",
+            "rollback-rules",
+            name,
+            FAIL,
+            _("꺼짐: %(off)s / 드라이런: %(dry)s") % {"off": ", ".join(off) or "-", "dry": ", ".join(dry) or "-"},
+        )
     return Check("phase4", "rollback-rules", name, READY, _("%(n)s개 모두 사용 중") % {"n": len(rules)})
 
 
 def _incidents_check() -> Check:
     name = _("열린 롤백 사고와 잠긴 계정")
-    incidents = list(RollbackIncident.objects.select_related("rule", "account")
-                     .filter(status__in=["OPEN", "ACKNOWLEDGED"], dry_run=False).order_by("-fired_at")[:10])
-    locked = list(AccountRollout.objects.select_related("account").filter(locked_at__isnull=False)
-                  .order_by("account__name")[:10])
+    incidents = list(
+        RollbackIncident.objects.select_related("rule", "account")
+        .filter(status__in=["OPEN", "ACKNOWLEDGED"], dry_run=False)
+        .order_by("-fired_at")[:10]
+    )
+    locked = list(
+        AccountRollout.objects.select_related("account").filter(locked_at__isnull=False).order_by("account__name")[:10]
+    )
     if not incidents and not locked:
         return Check("phase4", "open-incidents", name, READY, _("없음"))
-    parts = [f"#{i.pk} {i.rule.name} ({i.account.name if i.account else _('전체')}, {i.get_status_display()})"
-             for i in incidents]
+    parts = [
+        f"#{i.pk} {i.rule.name} ({i.account.name if i.account else _('전체')}, {i.get_status_display()})"
+        for i in incidents
+    ]
     parts += [_("%(account)s 잠김: %(reason)s") % {"account": r.account.name, "reason": r.lock_reason} for r in locked]
     return Check("phase4", "open-incidents", name, FAIL, "; ".join(parts))
 
@@ -215,14 +271,29 @@ def _seven_days(now: dt.datetime, title: str) -> Check:
     bad = [d for d in complete + [today] if d["rate"] is not None and d["rate"] >= PHASE5_MAX_RATE]
     empty = [d for d in complete if not d["attempts"]]
     if bad:
-        return Check("phase5", "seven-days-under-5pct", title, FAIL,
-                     _("5%% 이상인 날: %(days)s") % {"days": ", ".join(f"{d['day']} {_pct(d['rate'])}" for d in bad)})
+        return Check(
+            "phase5",
+            "seven-days-under-5pct",
+            title,
+            FAIL,
+            _("5%% 이상인 날: %(days)s") % {"days": ", ".join(f"{d['day']} {_pct(d['rate'])}" for d in bad)},
+        )
     if empty:
-        return Check("phase5", "seven-days-under-5pct", title, FAIL,
-                     _("실제 전송이 없는 날 %(n)s일 (%(days)s) — 7일 연속 운영 기록이 필요합니다")
-                     % {"n": len(empty), "days": ", ".join(d["day"] for d in empty)})
-    return Check("phase5", "seven-days-under-5pct", title, READY,
-                 _("7일 모두 5%% 미만 (최고 %(max)s)") % {"max": _pct(max(d["rate"] for d in complete))})
+        return Check(
+            "phase5",
+            "seven-days-under-5pct",
+            title,
+            FAIL,
+            _("실제 전송이 없는 날 %(n)s일 (%(days)s) — 7일 연속 운영 기록이 필요합니다")
+            % {"n": len(empty), "days": ", ".join(d["day"] for d in empty)},
+        )
+    return Check(
+        "phase5",
+        "seven-days-under-5pct",
+        title,
+        READY,
+        _("7일 모두 5%% 미만 (최고 %(max)s)") % {"max": _pct(max(d["rate"] for d in complete))},
+    )
 
 
 def _checklist(now: dt.datetime, phase4: list[Check]) -> list[Check]:
@@ -234,15 +305,25 @@ def _checklist(now: dt.datetime, phase4: list[Check]) -> list[Check]:
             # "monitoring set up": the schedule runs, someone is told, the rules are armed.
             failing = [c.name for c in phase4 if c.code != "open-incidents" and c.status != READY]
             status = READY if not failing else FAIL
-            detail = (_("자동 확인: 모니터 스케줄·알림 채널·롤백 규칙 정상") if not failing
-                      else _("자동 확인 실패: %(names)s") % {"names": ", ".join(failing)})
+            detail = (
+                _("자동 확인: 모니터 스케줄·알림 채널·롤백 규칙 정상")
+                if not failing
+                else _("자동 확인 실패: %(names)s") % {"names": ", ".join(failing)}
+            )
             checks.append(Check("phase5", item.code, item.title, status, detail))
         elif item.checked:
             who = item.checked_by.get_username() if item.checked_by else "?"
             when = f"{timezone.localtime(item.checked_at):%Y-%m-%d %H:%M}" if item.checked_at else "?"
             note = f" — {item.note}" if item.note else ""
-            checks.append(Check("phase5", item.code, item.title, READY,
-                                _("%(who)s 확인 (%(when)s)") % {"who": who, "when": when} + note))
+            checks.append(
+                Check(
+                    "phase5",
+                    item.code,
+                    item.title,
+                    READY,
+                    _("%(who)s 확인 (%(when)s)") % {"who": who, "when": when} + note,
+                )
+            )
         else:
             checks.append(Check("phase5", item.code, item.title, FAIL, _("관리자 화면에서 확인 필요")))
     return checks
@@ -255,7 +336,10 @@ def readiness_report(*, now: dt.datetime | None = None) -> dict:
     phase5 = [_rate_24h(now)] + _checklist(now, phase4)
     checks = phase1 + phase4 + phase5
     counts = {s: sum(1 for c in checks if c.status == s) for s in (READY, WARN, FAIL)}
-    return {"ready": counts[WARN] == 0 and counts[FAIL] == 0,
-            "checked_at": timezone.localtime(now).isoformat(timespec="seconds"),
-            "counts": counts, "sections": {code: _(title) for code, title in SECTIONS.items()},
-            "checks": [asdict(c) for c in checks]}
+    return {
+        "ready": counts[WARN] == 0 and counts[FAIL] == 0,
+        "checked_at": timezone.localtime(now).isoformat(timespec="seconds"),
+        "counts": counts,
+        "sections": {code: _(title) for code, title in SECTIONS.items()},
+        "checks": [asdict(c) for c in checks],
+    }

@@ -97,8 +97,9 @@ def matches(*, since: dt.datetime, until: dt.datetime) -> list[dict]:
     """The matches whose decision, made in [since, until], is still the inquiry's AUTO_SEND decision;
     newest first."""
     return list(
-        RiskScanHit.objects.filter(decided_at__gte=since, decided_at__lte=until, inquiry__status=AUTO_SEND,
-                                   inquiry__decided_at=F("decided_at"))
+        RiskScanHit.objects.filter(
+            decided_at__gte=since, decided_at__lte=until, inquiry__status=AUTO_SEND, inquiry__decided_at=F("decided_at")
+        )
         .order_by("-decided_at", "-inquiry_id")
         .values("inquiry_id", "terms", "inquiry__account__name", "inquiry__decision_mode", "inquiry__send_status")
     )
@@ -122,8 +123,11 @@ def _reset(state: RiskScanState, fingerprint: str, covered_from: dt.datetime, *,
 def _read_records(state: RiskScanState, found: dict[int, Match]) -> int:
     """The decisions' own records: AUTO_SEND rows decided since the watermark with recorded hits."""
     start = state.decided_until - SETTLE if state.decided_until else state.covered_from
-    rows = (Inquiry.objects.filter(status=AUTO_SEND, decided_at__gte=start).exclude(risk_hits=[])
-            .values_list("id", "decided_at", "risk_hits"))
+    rows = (
+        Inquiry.objects.filter(status=AUTO_SEND, decided_at__gte=start)
+        .exclude(risk_hits=[])
+        .values_list("id", "decided_at", "risk_hits")
+    )
     count = 0
     for pk, decided_at, hits in rows:  # few: a recorded hit normally sends the inquiry to a person
         count += 1
@@ -144,7 +148,8 @@ def _rescan(state: RiskScanState, terms, clock: dt.datetime, found: dict[int, Ma
     todo = [pk for pk, decided_at in seen if done.get(str(pk)) != decided_at.isoformat()]
     for ids in chunked(todo, CHUNK):
         rows = Inquiry.objects.filter(pk__in=ids, status=AUTO_SEND).values(
-            "id", "decided_at", "title", "content", "draft_answer", "risk_hits")
+            "id", "decided_at", "title", "content", "draft_answer", "risk_hits"
+        )
         for row in rows:
             if matched := _recorded(row["risk_hits"]) or _scan(row, terms):
                 found[row["id"]] = (row["decided_at"], matched)
@@ -154,7 +159,11 @@ def _rescan(state: RiskScanState, terms, clock: dt.datetime, found: dict[int, Ma
 
 
 def _recorded(hits) -> list[str]:
-    return sorted({h["term"] for h in hits or [] if isinstance(h, dict) and h.get("term")}) if isinstance(hits, list) else []
+    return (
+        sorted({h["term"] for h in hits or [] if isinstance(h, dict) and h.get("term")})
+        if isinstance(hits, list)
+        else []
+    )
 
 
 def _scan(row: dict, terms) -> list[str]:
@@ -167,7 +176,12 @@ def _scan(row: dict, terms) -> list[str]:
 def _store(found: dict[int, Match]) -> int:
     if found:
         RiskScanHit.objects.bulk_create(
-            [RiskScanHit(inquiry_id=pk, decided_at=decided_at, terms=terms) for pk, (decided_at, terms) in found.items()],
-            update_conflicts=True, unique_fields=["inquiry"], update_fields=["decided_at", "terms", "found_at"],
+            [
+                RiskScanHit(inquiry_id=pk, decided_at=decided_at, terms=terms)
+                for pk, (decided_at, terms) in found.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["inquiry"],
+            update_fields=["decided_at", "terms", "found_at"],
         )
     return len(found)

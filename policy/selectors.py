@@ -51,29 +51,45 @@ class AccountRow:
 
 def rollout_rows() -> list[AccountRow]:
     glob = load_global()
-    accounts = list(MarketAccount.objects.select_related("rollout", "rollout__phase")
-                    .prefetch_related("rollout__intents_override", "rollout__phase__allowed_intents").order_by("name"))
+    accounts = list(
+        MarketAccount.objects.select_related("rollout", "rollout__phase")
+        .prefetch_related("rollout__intents_override", "rollout__phase__allowed_intents")
+        .order_by("name")
+    )
     now = timezone.now()
     stats = attempt_stats(since=now - dt.timedelta(hours=24))
     sent = dict(
         Inquiry.objects.filter(send_status="SENT", sent_at__gte=seoul_day_start(now))
-        .values_list("account_id").annotate(n=Count("id")).values_list("account_id", "n")
+        .values_list("account_id")
+        .annotate(n=Count("id"))
+        .values_list("account_id", "n")
     )
     rows = []
     for account in accounts:
         rollout = getattr(account, "rollout", None)
         controls = load_account_controls(account, glob=glob, rollout=rollout)
         st = stats.get(account.pk, {"total": 0, "failed": 0})
-        rows.append(AccountRow(account, controls, sent.get(account.pk, 0), quota_used(account_id=account.pk, at=now),
-                               st["total"], st["failed"]))
+        rows.append(
+            AccountRow(
+                account,
+                controls,
+                sent.get(account.pk, 0),
+                quota_used(account_id=account.pk, at=now),
+                st["total"],
+                st["failed"],
+            )
+        )
     return rows
 
 
 def approved_answers_held() -> int:
     """Approved answers waiting only because test mode or an emergency stop holds them back: they are
     sent, without approving again, once that ends (inquiries.sending.due_queryset)."""
-    return (Inquiry.objects.filter(Inquiry.DUE_Q, status="APPROVED", is_test_mode=False)
-            .filter(human_sends_held_q()).count())
+    return (
+        Inquiry.objects.filter(Inquiry.DUE_Q, status="APPROVED", is_test_mode=False)
+        .filter(human_sends_held_q())
+        .count()
+    )
 
 
 def held_answers_note(*, held_before: int) -> str:
@@ -85,6 +101,11 @@ def held_answers_note(*, held_before: int) -> str:
     if released > 0:
         parts.append(gettext("대기하던 승인 답변 %(n)d건을 이제 전송합니다 (다시 승인할 필요 없음).") % {"n": released})
     if held:
-        parts.append(gettext("승인 답변 %(n)d건이 전송 대기 중입니다: 테스트 모드·긴급 정지가 끝나면 다시 승인하지 않아도 "
-                             "전송됩니다.") % {"n": held})
+        parts.append(
+            gettext(
+                "승인 답변 %(n)d건이 전송 대기 중입니다: 테스트 모드·긴급 정지가 끝나면 다시 승인하지 않아도 "
+                "전송됩니다."
+            )
+            % {"n": held}
+        )
     return " ".join(parts)

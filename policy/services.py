@@ -37,16 +37,23 @@ class Actor:
     user: object | None = None
 
     @classmethod
-    def of(cls, user) -> "Actor":
+    def of(cls, user) -> Actor:
         return cls(label=user.get_username(), user=user)
 
 
 SYSTEM = Actor("system")
 
 
-def _event(*, actor: Actor, action: str, account: MarketAccount | None = None, reason: str = "", data: dict | None = None) -> RolloutEvent:
+def _event(
+    *, actor: Actor, action: str, account: MarketAccount | None = None, reason: str = "", data: dict | None = None
+) -> RolloutEvent:
     return RolloutEvent.objects.create(
-        actor=actor.user, actor_label=actor.label[:64], action=action, account=account, reason=reason[:300], data=data or {}
+        actor=actor.user,
+        actor_label=actor.label[:64],
+        action=action,
+        account=account,
+        reason=reason[:300],
+        data=data or {},
     )
 
 
@@ -62,7 +69,9 @@ def get_account(name: str) -> MarketAccount:
         return MarketAccount.objects.get(name=name)
     except MarketAccount.DoesNotExist:
         known = ", ".join(MarketAccount.objects.values_list("name", flat=True)) or gettext("등록된 계정 없음")
-        raise RolloutError(gettext("없는 계정 '%(name)s' (있는 계정: %(known)s)") % {"name": name, "known": known}) from None
+        raise RolloutError(
+            gettext("없는 계정 '%(name)s' (있는 계정: %(known)s)") % {"name": name, "known": known}
+        ) from None
 
 
 def get_phase(value: str | int) -> RolloutPhase:
@@ -81,8 +90,10 @@ def get_phase(value: str | int) -> RolloutPhase:
 def parse_mode(value: str) -> str:
     mode = str(value).strip().upper()
     if mode not in Mode.values:
-        raise RolloutError(gettext("알 수 없는 모드 '%(value)s' (%(choices)s 중 하나)") % {"value": value,
-                                                                                   "choices": ", ".join(Mode.values)})
+        raise RolloutError(
+            gettext("알 수 없는 모드 '%(value)s' (%(choices)s 중 하나)")
+            % {"value": value, "choices": ", ".join(Mode.values)}
+        )
     return mode
 
 
@@ -92,15 +103,23 @@ def rollout_for(account: MarketAccount) -> AccountRollout:
 
 
 @transaction.atomic
-def rollout_unlock(*, account: MarketAccount, mode: str, phase: RolloutPhase | None, actor: Actor, reason: str = "") -> AccountRollout:
+def rollout_unlock(
+    *, account: MarketAccount, mode: str, phase: RolloutPhase | None, actor: Actor, reason: str = ""
+) -> AccountRollout:
     """Set the account's mode (and phase), clearing a lock. Unlocking a locked account needs a reason."""
     mode = parse_mode(mode)
     rollout = AccountRollout.objects.select_for_update().get(pk=rollout_for(account).pk)
     if rollout.locked_at is not None and not reason.strip():
-        raise RolloutError(gettext("%(account)s 계정은 잠겨 있습니다 (%(reason)s). 다시 해금하려면 사유가 필요합니다")
-                           % {"account": account.name, "reason": rollout.lock_reason})
-    before = {"mode": rollout.mode, "phase": rollout.phase.number if rollout.phase else None,
-              "locked": rollout.locked_at is not None, "lock_reason": rollout.lock_reason}
+        raise RolloutError(
+            gettext("%(account)s 계정은 잠겨 있습니다 (%(reason)s). 다시 해금하려면 사유가 필요합니다")
+            % {"account": account.name, "reason": rollout.lock_reason}
+        )
+    before = {
+        "mode": rollout.mode,
+        "phase": rollout.phase.number if rollout.phase else None,
+        "locked": rollout.locked_at is not None,
+        "lock_reason": rollout.lock_reason,
+    }
     rollout.mode = mode
     if phase is not None:
         rollout.phase = phase
@@ -113,7 +132,13 @@ def rollout_unlock(*, account: MarketAccount, mode: str, phase: RolloutPhase | N
     _history_reason(rollout, actor, reason or "unlock")
     rollout.save()
     after = {"mode": rollout.mode, "phase": rollout.phase.number if rollout.phase else None}
-    _event(actor=actor, action=RolloutEvent.Action.UNLOCK, account=account, reason=reason, data={"before": before, "after": after})
+    _event(
+        actor=actor,
+        action=RolloutEvent.Action.UNLOCK,
+        account=account,
+        reason=reason,
+        data={"before": before, "after": after},
+    )
     if mode != Mode.TEST:
         send_released_answers()
     return rollout
@@ -129,8 +154,13 @@ def rollout_lock(*, account: MarketAccount, reason: str, actor: Actor) -> Accoun
     rollout.locked_by = actor.label[:64]
     _history_reason(rollout, actor, reason)
     rollout.save()
-    _event(actor=actor, action=RolloutEvent.Action.LOCK, account=account, reason=reason,
-           data={"mode": rollout.mode, "phase": rollout.phase.number if rollout.phase else None})
+    _event(
+        actor=actor,
+        action=RolloutEvent.Action.LOCK,
+        account=account,
+        reason=reason,
+        data={"mode": rollout.mode, "phase": rollout.phase.number if rollout.phase else None},
+    )
     return rollout
 
 
@@ -180,8 +210,13 @@ def resume(*, actor: Actor, reason: str = "") -> AutomationSettings:
 
 @transaction.atomic
 def settings_update(
-    *, actor: Actor, reason: str = "", partial_auto: bool | None = None, test_mode: bool | None = None,
-    threshold: float | None = None, hours: str | None = None,
+    *,
+    actor: Actor,
+    reason: str = "",
+    partial_auto: bool | None = None,
+    test_mode: bool | None = None,
+    threshold: float | None = None,
+    hours: str | None = None,
 ) -> AutomationSettings:
     conf = _locked_settings()
     changes: dict[str, object] = {}
@@ -211,15 +246,22 @@ def settings_update(
             BusinessHoursRange(weekday=d, start=s, end=e) for d, (s, e) in sorted(weekly.items())
         )
         changes["hours"] = hours
-    config_change(actor=actor, obj=conf, before=before, after=changes, reason=reason,
-                  action=RolloutEvent.Action.SETTINGS)
+    config_change(
+        actor=actor, obj=conf, before=before, after=changes, reason=reason, action=RolloutEvent.Action.SETTINGS
+    )
     if test_mode is False:
         send_released_answers()
     return conf
 
 
 def config_change(
-    *, actor: Actor, obj, before: dict, after: dict, reason: str = "", account: MarketAccount | None = None,
+    *,
+    actor: Actor,
+    obj,
+    before: dict,
+    after: dict,
+    reason: str = "",
+    account: MarketAccount | None = None,
     action: str = RolloutEvent.Action.CONFIG,
 ) -> RolloutEvent | None:
     """Record one configuration change, from the admin or a command, in the rollout log: which object,
@@ -227,8 +269,12 @@ def config_change(
     changed = [key for key in {**before, **after} if before.get(key) != after.get(key)]
     if not changed:
         return None
-    data = {"object": f"{obj._meta.model_name}:{obj.pk}", "label": str(obj),
-            "before": {key: before.get(key) for key in changed}, "after": {key: after.get(key) for key in changed}}
+    data = {
+        "object": f"{obj._meta.model_name}:{obj.pk}",
+        "label": str(obj),
+        "before": {key: before.get(key) for key in changed},
+        "after": {key: after.get(key) for key in changed},
+    }
     return _event(actor=actor, action=action, account=account, reason=reason, data=data)
 
 
@@ -255,7 +301,8 @@ def _live_accounts(conf: AutomationSettings) -> set[str]:
 
     glob = load_global(conf)
     return {
-        rollout.account.name for rollout in AccountRollout.objects.select_related("account").filter(account__is_active=True)
+        rollout.account.name
+        for rollout in AccountRollout.objects.select_related("account").filter(account__is_active=True)
         if effective_mode(glob=glob, account=rollout.account, rollout=rollout)[0] == Mode.LIVE
     }
 
@@ -265,7 +312,9 @@ def _settings_risks(conf: AutomationSettings, before: dict, after: dict) -> list
     if _turned(before, after, "test_mode", True, False):
         risks.append(gettext("전역 테스트 모드를 끕니다: 테스트 모드로 막혀 있던 실제 마켓 전송이 시작됩니다."))
     if _turned(before, after, "partial_auto_enabled", False, True):
-        risks.append(gettext("부분 자동화 스위치를 켭니다: 섀도 모드로 묶여 있던 계정이 설정된 모드대로 자동 답변합니다."))
+        risks.append(
+            gettext("부분 자동화 스위치를 켭니다: 섀도 모드로 묶여 있던 계정이 설정된 모드대로 자동 답변합니다.")
+        )
     if risks:
         now, then = copy.copy(conf), copy.copy(conf)
         for key, value in before.items():
@@ -273,17 +322,26 @@ def _settings_risks(conf: AutomationSettings, before: dict, after: dict) -> list
         for key, value in after.items():
             setattr(then, key, value)
         starting = sorted(_live_accounts(then) - _live_accounts(now))
-        risks.append(gettext("저장하면 LIVE 계정 %(n)d개가 실제 전송을 시작합니다%(names)s.")
-                     % {"n": len(starting), "names": f": {', '.join(starting)}" if starting else ""})
+        risks.append(
+            gettext("저장하면 LIVE 계정 %(n)d개가 실제 전송을 시작합니다%(names)s.")
+            % {"n": len(starting), "names": f": {', '.join(starting)}" if starting else ""}
+        )
     if _turned(before, after, "test_mode", True, False):
         from policy.selectors import approved_answers_held
 
         if held := approved_answers_held():
-            risks.append(gettext("테스트 모드가 붙잡고 있던 승인 답변 %(n)d건도 실제 마켓으로 전송됩니다.") % {"n": held})
+            risks.append(
+                gettext("테스트 모드가 붙잡고 있던 승인 답변 %(n)d건도 실제 마켓으로 전송됩니다.") % {"n": held}
+            )
     old, new = before.get("auto_send_threshold"), after.get("auto_send_threshold")
     if old is not None and new is not None and new < old:
-        risks.append(gettext("자동 전송 신뢰도 임계값을 %(old).2f에서 %(new).2f(으)로 낮춥니다: 신뢰도가 더 낮은 답변도 "
-                             "자동 전송됩니다.") % {"old": old, "new": new})
+        risks.append(
+            gettext(
+                "자동 전송 신뢰도 임계값을 %(old).2f에서 %(new).2f(으)로 낮춥니다: 신뢰도가 더 낮은 답변도 "
+                "자동 전송됩니다."
+            )
+            % {"old": old, "new": new}
+        )
     return risks
 
 
@@ -298,14 +356,18 @@ def _raised(old: int | None, new: int | None) -> bool:
 def _phase_risks(phase: RolloutPhase, before: dict, after: dict) -> list[str]:
     risks = []
     if "daily_quota" in after and _raised(before.get("daily_quota"), after.get("daily_quota")):
-        risks.append(gettext("단계 '%(phase)s'의 일일 전송 한도를 %(old)s에서 %(new)s(으)로 올립니다.") % {
-            "phase": phase.name, "old": _quota_text(before["daily_quota"]), "new": _quota_text(after["daily_quota"])})
+        risks.append(
+            gettext("단계 '%(phase)s'의 일일 전송 한도를 %(old)s에서 %(new)s(으)로 올립니다.")
+            % {"phase": phase.name, "old": _quota_text(before["daily_quota"]), "new": _quota_text(after["daily_quota"])}
+        )
     if _turned(before, after, "all_intents", False, True):
         risks.append(gettext("단계 '%(phase)s'에서 모든 의도를 자동 전송합니다.") % {"phase": phase.name})
     added = sorted(set(after.get("allowed_intents") or []) - set(before.get("allowed_intents") or []))
     if "allowed_intents" in after and added:
-        risks.append(gettext("단계 '%(phase)s'에 자동 전송 의도를 추가합니다: %(intents)s.")
-                     % {"phase": phase.name, "intents": ", ".join(added)})
+        risks.append(
+            gettext("단계 '%(phase)s'에 자동 전송 의도를 추가합니다: %(intents)s.")
+            % {"phase": phase.name, "intents": ", ".join(added)}
+        )
     if risks:
         accounts = AccountRollout.objects.filter(phase=phase).exclude(mode=Mode.SHADOW).count()
         risks.append(gettext("이 단계의 테스트·LIVE 계정 %(n)d개에 바로 적용됩니다.") % {"n": accounts})
@@ -317,21 +379,28 @@ def _rollout_risks(rollout: AccountRollout, before: dict, after: dict) -> list[s
     numbers = dict(RolloutPhase.objects.values_list("name", "number"))
     old_phase, new_phase = before.get("phase"), after.get("phase")
     if "phase" in after and new_phase is not None and numbers.get(new_phase, 0) > numbers.get(old_phase, 0):
-        risks.append(gettext("단계를 %(old)s에서 %(new)s(으)로 올립니다: 더 많은 의도와 더 큰 한도로 자동 전송합니다.")
-                     % {"old": old_phase or gettext("기본 단계"), "new": new_phase})
+        risks.append(
+            gettext("단계를 %(old)s에서 %(new)s(으)로 올립니다: 더 많은 의도와 더 큰 한도로 자동 전송합니다.")
+            % {"old": old_phase or gettext("기본 단계"), "new": new_phase}
+        )
     phase_quota = rollout.phase.daily_quota if rollout.phase else None
     old_quota = before.get("quota_override", rollout.quota_override)
     new_quota = after.get("quota_override", old_quota)
     old_quota = phase_quota if old_quota is None else old_quota
     new_quota = phase_quota if new_quota is None else new_quota
     if "quota_override" in after and _raised(old_quota, new_quota):
-        risks.append(gettext("이 계정의 일일 전송 한도를 %(old)s에서 %(new)s(으)로 올립니다.")
-                     % {"old": _quota_text(old_quota), "new": _quota_text(new_quota)})
+        risks.append(
+            gettext("이 계정의 일일 전송 한도를 %(old)s에서 %(new)s(으)로 올립니다.")
+            % {"old": _quota_text(old_quota), "new": _quota_text(new_quota)}
+        )
     threshold = AutomationSettings.get_solo().auto_send_threshold
     old_t = before.get("threshold_override") if before.get("threshold_override") is not None else threshold
     new_t = after.get("threshold_override") if after.get("threshold_override") is not None else threshold
     if "threshold_override" in after and new_t < old_t:
-        risks.append(gettext("이 계정의 자동 전송 임계값을 %(old).2f에서 %(new).2f(으)로 낮춥니다.") % {"old": old_t, "new": new_t})
+        risks.append(
+            gettext("이 계정의 자동 전송 임계값을 %(old).2f에서 %(new).2f(으)로 낮춥니다.")
+            % {"old": old_t, "new": new_t}
+        )
     old_intents, new_intents = set(before.get("intents_override") or []), set(after.get("intents_override") or [])
     if "intents_override" in after and old_intents and (not new_intents or new_intents - old_intents):
         widened = ", ".join(sorted(new_intents - old_intents)) if new_intents else gettext("단계의 모든 허용 의도")
@@ -368,7 +437,9 @@ def import_env(*, actor: Actor, environ: dict[str, str] | None = None) -> dict:
         try:
             threshold = float(raw_threshold.split("#")[0])
         except ValueError:
-            raise RolloutError(gettext("CS_AUTO_SEND_THRESHOLD=%(raw)r은(는) 숫자가 아닙니다") % {"raw": raw_threshold}) from None
+            raise RolloutError(
+                gettext("CS_AUTO_SEND_THRESHOLD=%(raw)r은(는) 숫자가 아닙니다") % {"raw": raw_threshold}
+            ) from None
     settings_update(actor=actor, reason="rollout import-env", partial_auto=partial, test_mode=test, threshold=threshold)
     result.update({"partial_auto": partial, "test_mode": test, "threshold": threshold})
 
@@ -384,7 +455,9 @@ def import_env(*, actor: Actor, environ: dict[str, str] | None = None) -> dict:
                 except (ValueError, Exception):
                     account = None
             if account is None:
-                raise RolloutError(gettext("CS_TEST_MODE_ALLOWED_ACCOUNTS에 없는 계정 '%(name)s'이(가) 있습니다") % {"name": token})
+                raise RolloutError(
+                    gettext("CS_TEST_MODE_ALLOWED_ACCOUNTS에 없는 계정 '%(name)s'이(가) 있습니다") % {"name": token}
+                )
             accounts.append(account)
         # The guide: listed accounts send for real; an empty list means every account.
         targets = accounts or list(MarketAccount.objects.active())
@@ -393,8 +466,13 @@ def import_env(*, actor: Actor, environ: dict[str, str] | None = None) -> dict:
             rollout = rollout_for(account)
             new_mode = Mode.LIVE if account.pk in listed else (Mode.TEST if rollout.mode == Mode.LIVE else rollout.mode)
             if new_mode != rollout.mode:
-                rollout_unlock(account=account, mode=new_mode, phase=None, actor=actor,
-                               reason="rollout import-env: CS_TEST_MODE_ALLOWED_ACCOUNTS")
+                rollout_unlock(
+                    account=account,
+                    mode=new_mode,
+                    phase=None,
+                    actor=actor,
+                    reason="rollout import-env: CS_TEST_MODE_ALLOWED_ACCOUNTS",
+                )
         result["live_accounts"] = sorted(a.name for a in targets)
     _event(actor=actor, action=RolloutEvent.Action.IMPORT_ENV, data={k: v for k, v in result.items()})
     return result
@@ -424,7 +502,9 @@ def incident_resolve(*, incident: RollbackIncident, user, note: str = "") -> Rol
 @transaction.atomic
 def checklist_set(*, item: ChecklistItem, checked: bool, user, note: str = "") -> ChecklistItem:
     if item.is_automatic:
-        raise RolloutError(gettext("'%(title)s' 항목은 자동으로 확인되므로 직접 표시할 수 없습니다.") % {"title": item.title})
+        raise RolloutError(
+            gettext("'%(title)s' 항목은 자동으로 확인되므로 직접 표시할 수 없습니다.") % {"title": item.title}
+        )
     item.checked = checked
     item.checked_by = user if checked else None
     item.checked_at = timezone.now() if checked else None
@@ -447,7 +527,9 @@ def env_overrides_summary() -> list[str]:
     if settings.CS_ENV_TEST_MODE is True:
         lines.append("CS_TEST_MODE=true → test mode forced")
     if settings.CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS:
-        lines.append(f"CS_TEST_MODE_ALLOWED_ACCOUNTS={settings.CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS} → others in test mode")
+        lines.append(
+            f"CS_TEST_MODE_ALLOWED_ACCOUNTS={settings.CS_ENV_TEST_MODE_ALLOWED_ACCOUNTS} → others in test mode"
+        )
     if settings.CS_ENV_AUTO_SEND_THRESHOLD is not None:
         lines.append(f"CS_AUTO_SEND_THRESHOLD={settings.CS_ENV_AUTO_SEND_THRESHOLD} → threshold at least this")
     return lines

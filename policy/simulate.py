@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections import Counter, defaultdict
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,23 +47,39 @@ def read_jsonl(lines: Iterable[str]) -> Iterator[tuple[int, dict | None, str | N
         yield number, item, None
 
 
-def proposed_controls(base: AccountControls, *, full_unlock: bool, threshold: float | None,
-                      phase: RolloutPhase | None) -> AccountControls:
+def proposed_controls(
+    base: AccountControls, *, full_unlock: bool, threshold: float | None, phase: RolloutPhase | None
+) -> AccountControls:
     changes: dict = {}
     if phase is not None:
-        changes.update(phase_number=phase.number, phase_name=phase.name, phase_is_default=False,
-                       allowed_intents=None if phase.all_intents else frozenset(i.name for i in phase.allowed_intents.all()),
-                       daily_quota=phase.daily_quota)
+        changes.update(
+            phase_number=phase.number,
+            phase_name=phase.name,
+            phase_is_default=False,
+            allowed_intents=None if phase.all_intents else frozenset(i.name for i in phase.allowed_intents.all()),
+            daily_quota=phase.daily_quota,
+        )
     if full_unlock:
         last = RolloutPhase.objects.order_by("-number").first()
         glob = dataclasses.replace(base.glob, calendar=Calendar(enabled=False, weekly={}, overrides={}))
-        changes.update(effective_mode=Mode.LIVE, configured_mode=Mode.LIVE, mode_reasons=(_("완전 해금 가정 (시뮬레이션)"),),
-                       allowed_intents=None, daily_quota=None, locked=False, is_active=True, glob=glob,
-                       phase_number=last.number if last else None, phase_name=last.name if last else "",
-                       phase_is_default=False)
+        changes.update(
+            effective_mode=Mode.LIVE,
+            configured_mode=Mode.LIVE,
+            mode_reasons=(_("완전 해금 가정 (시뮬레이션)"),),
+            allowed_intents=None,
+            daily_quota=None,
+            locked=False,
+            is_active=True,
+            glob=glob,
+            phase_number=last.number if last else None,
+            phase_name=last.name if last else "",
+            phase_is_default=False,
+        )
     if threshold is not None:
         if not 0 <= threshold <= 1:
-            raise SimulationInputError(_("--threshold는 0과 1 사이여야 합니다 (받은 값: %(value)s)") % {"value": threshold})
+            raise SimulationInputError(
+                _("--threshold는 0과 1 사이여야 합니다 (받은 값: %(value)s)") % {"value": threshold}
+            )
         changes["threshold"] = threshold
     return dataclasses.replace(base, **changes) if changes else base
 
@@ -77,8 +93,9 @@ def virtual_controls() -> AccountControls:
 SIMULATION_CHUNK = 200
 
 
-def simulate(items: Iterable[dict], *, controls_for, at: dt.datetime, seller_name: str = "",
-             account: MarketAccount | None = None) -> Iterator[dict]:
+def simulate(
+    items: Iterable[dict], *, controls_for, at: dt.datetime, seller_name: str = "", account: MarketAccount | None = None
+) -> Iterator[dict]:
     """Each item's would-be decision. Facts come from the order mirror, the shipping policy and the
     product knowledge as they are now; an order the mirror lacks is not looked up (nothing is called)."""
     for chunk in chunked(items, SIMULATION_CHUNK):
@@ -88,8 +105,12 @@ def simulate(items: Iterable[dict], *, controls_for, at: dt.datetime, seller_nam
 
 def _simulate_one(item: dict, controls_for, at: dt.datetime, seller_name: str, facts) -> dict:
     controls: AccountControls = controls_for(item)
-    result = run_agent_for(item, account_name=None if controls.account_name == "(simulation)" else controls.account_name,
-                           seller_name=seller_name, facts=facts)
+    result = run_agent_for(
+        item,
+        account_name=None if controls.account_name == "(simulation)" else controls.account_name,
+        seller_name=seller_name,
+        facts=facts,
+    )
     used = item.get("_quota_used", 0)
     status, reason, details, deferred = policy_decision(result, controls, now=at, used=used)
     return {
@@ -113,10 +134,19 @@ def stored_items(*, since: dt.timedelta, account: MarketAccount | None) -> Itera
     if account is not None:
         qs = qs.filter(account=account)
     for inquiry in qs.iterator(chunk_size=500):
-        yield {"id": inquiry.pk, "content": inquiry.content, "title": inquiry.title, "product_name": inquiry.product_name,
-               "market_code": inquiry.market_code, "_account": inquiry.account, "account_id": inquiry.account_id,
-               "product_id": inquiry.product_id, "order_id": inquiry.order_id, "order_refs": inquiry.order_refs,
-               "product_refs": inquiry.product_refs}
+        yield {
+            "id": inquiry.pk,
+            "content": inquiry.content,
+            "title": inquiry.title,
+            "product_name": inquiry.product_name,
+            "market_code": inquiry.market_code,
+            "_account": inquiry.account,
+            "account_id": inquiry.account_id,
+            "product_id": inquiry.product_id,
+            "order_id": inquiry.order_id,
+            "order_refs": inquiry.order_refs,
+            "product_refs": inquiry.product_refs,
+        }
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -131,18 +161,32 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
-def replay_stored(*, account: MarketAccount, since: dt.timedelta, phase: RolloutPhase | None = None,
-                  threshold: float | None = None, at: dt.datetime | None = None) -> list[dict]:
+def replay_stored(
+    *,
+    account: MarketAccount,
+    since: dt.timedelta,
+    phase: RolloutPhase | None = None,
+    threshold: float | None = None,
+    at: dt.datetime | None = None,
+) -> list[dict]:
     """The account's stored inquiries of the window replayed through a proposed phase (and threshold),
     judged exactly as ``simulate_policy --since … --account … --phase …`` judges them."""
     at = at or timezone.now()
-    controls = proposed_controls(load_account_controls(account, glob=load_global()), full_unlock=False,
-                                 threshold=threshold, phase=phase)
+    controls = proposed_controls(
+        load_account_controls(account, glob=load_global()), full_unlock=False, threshold=threshold, phase=phase
+    )
     used = quota_used(account_id=account.pk, at=at)
 
     def controls_for(item: dict) -> AccountControls:
         item["_quota_used"] = used
         return controls
 
-    return list(simulate(stored_items(since=since, account=account), controls_for=controls_for, at=at,
-                         seller_name=account.seller_name, account=account))
+    return list(
+        simulate(
+            stored_items(since=since, account=account),
+            controls_for=controls_for,
+            at=at,
+            seller_name=account.seller_name,
+            account=account,
+        )
+    )

@@ -58,8 +58,16 @@ def _rate_scale(values: list[float | None], floor: float) -> tuple[float, int]:
 
 
 def _frame(width: int, height: int, left: int = 44, right: int = 12, top: int = 14, bottom: int = 34) -> dict:
-    return {"width": width, "height": height, "left": left, "right": right, "top": top, "bottom": bottom,
-            "plot_w": width - left - right, "plot_h": height - top - bottom}
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": right,
+        "top": top,
+        "bottom": bottom,
+        "plot_w": width - left - right,
+        "plot_h": height - top - bottom,
+    }
 
 
 def _y_ticks(frame: dict, top_value: float, steps: int, fmt) -> list[dict]:
@@ -67,8 +75,15 @@ def _y_ticks(frame: dict, top_value: float, steps: int, fmt) -> list[dict]:
     for i in range(steps + 1):
         value = top_value * i / steps
         y = frame["top"] + frame["plot_h"] * (1 - i / steps)
-        ticks.append({"y": _f(y), "text_y": _f(y + 4), "x1": frame["left"], "x2": frame["width"] - frame["right"],
-                      "label": fmt(value)})
+        ticks.append(
+            {
+                "y": _f(y),
+                "text_y": _f(y + 4),
+                "x1": frame["left"],
+                "x2": frame["width"] - frame["right"],
+                "label": fmt(value),
+            }
+        )
     return ticks
 
 
@@ -83,18 +98,37 @@ def automation_chart(days: list[dict]) -> dict:
         h = frame["plot_h"] * rate
         x = frame["left"] + i * slot + slot * 0.15
         y = frame["top"] + frame["plot_h"] - h
-        bars.append({
-            "x": _f(x), "y": _f(y), "w": _f(slot * 0.7), "h": _f(h), "fill": BLUE,
-            "label": d["day"][5:], "label_x": _f(x + slot * 0.35), "label_y": _f(frame["height"] - frame["bottom"] + 16),
-            "value": "" if d["auto_rate"] is None else f"{d['auto_rate']:.0f}%", "value_y": _f(y - 3),
-            "title": _("%(day)s: 자동 전송 판정 %(auto)s / 문의 %(total)s건 (%(rate)s)")
-            % {"day": d["day"], "auto": d["auto_send"], "total": d["total"],
-               "rate": "-" if d["auto_rate"] is None else f"{d['auto_rate']:.1f}%"},
-        })
-    return {"id": "chart-automation", "title": _("일별 자동화율 (최근 %(n)s일)") % {"n": len(days)},
-            "frame": frame, "bars": bars, "lines": [],
-            "ticks": _y_ticks(frame, 1.0, 4, lambda v: f"{v * 100:.0f}%"),
-            "baseline_y": _f(frame["top"] + frame["plot_h"]), "plot_right": frame["width"] - frame["right"]}
+        bars.append(
+            {
+                "x": _f(x),
+                "y": _f(y),
+                "w": _f(slot * 0.7),
+                "h": _f(h),
+                "fill": BLUE,
+                "label": d["day"][5:],
+                "label_x": _f(x + slot * 0.35),
+                "label_y": _f(frame["height"] - frame["bottom"] + 16),
+                "value": "" if d["auto_rate"] is None else f"{d['auto_rate']:.0f}%",
+                "value_y": _f(y - 3),
+                "title": _("%(day)s: 자동 전송 판정 %(auto)s / 문의 %(total)s건 (%(rate)s)")
+                % {
+                    "day": d["day"],
+                    "auto": d["auto_send"],
+                    "total": d["total"],
+                    "rate": "-" if d["auto_rate"] is None else f"{d['auto_rate']:.1f}%",
+                },
+            }
+        )
+    return {
+        "id": "chart-automation",
+        "title": _("일별 자동화율 (최근 %(n)s일)") % {"n": len(days)},
+        "frame": frame,
+        "bars": bars,
+        "lines": [],
+        "ticks": _y_ticks(frame, 1.0, 4, lambda v: f"{v * 100:.0f}%"),
+        "baseline_y": _f(frame["top"] + frame["plot_h"]),
+        "plot_right": frame["width"] - frame["right"],
+    }
 
 
 def failure_chart(days: list[dict], thresholds: list[dict]) -> dict:
@@ -119,29 +153,59 @@ def failure_chart(days: list[dict], thresholds: list[dict]) -> dict:
             fill = AMBER
         else:
             fill = GREEN
-        bars.append({
-            "x": _f(x), "y": _f(y), "w": _f(slot * 0.7), "h": _f(h), "fill": fill,
-            "label": d["day"][5:], "label_x": _f(x + slot * 0.35), "label_y": _f(frame["height"] - frame["bottom"] + 16),
-            "value": "" if rate is None else _pct_label(rate), "value_y": _f(y - 3),
-            "title": _("%(day)s: 실패 %(failed)s / 실제 전송 %(attempts)s건 (%(rate)s)")
-            % {"day": d["day"], "failed": d["failed"], "attempts": d["attempts"], "rate": _pct_label(rate)},
-        })
+        bars.append(
+            {
+                "x": _f(x),
+                "y": _f(y),
+                "w": _f(slot * 0.7),
+                "h": _f(h),
+                "fill": fill,
+                "label": d["day"][5:],
+                "label_x": _f(x + slot * 0.35),
+                "label_y": _f(frame["height"] - frame["bottom"] + 16),
+                "value": "" if rate is None else _pct_label(rate),
+                "value_y": _f(y - 3),
+                "title": _("%(day)s: 실패 %(failed)s / 실제 전송 %(attempts)s건 (%(rate)s)")
+                % {"day": d["day"], "failed": d["failed"], "attempts": d["attempts"], "rate": _pct_label(rate)},
+            }
+        )
     lines = []
     for t in thresholds:
         y = frame["top"] + frame["plot_h"] * (1 - t["value"] / top_value)
-        lines.append({"x1": frame["left"], "x2": frame["width"] - frame["right"], "y": _f(y), "label_y": _f(y + 4),
-                      "label_x": frame["width"] - frame["right"] + 4,
-                      "stroke": RED if t["value"] == high else AMBER, "label": t["label"]})
-    return {"id": "chart-failure", "title": _("일별 실패율과 롤백 임계값 (최근 %(n)s일)") % {"n": len(days)},
-            "frame": frame, "bars": bars, "lines": lines,
-            "ticks": _y_ticks(frame, top_value, steps, lambda v: f"{v * 100:g}%"),
-            "baseline_y": _f(frame["top"] + frame["plot_h"]), "plot_right": frame["width"] - frame["right"]}
+        lines.append(
+            {
+                "x1": frame["left"],
+                "x2": frame["width"] - frame["right"],
+                "y": _f(y),
+                "label_y": _f(y + 4),
+                "label_x": frame["width"] - frame["right"] + 4,
+                "stroke": RED if t["value"] == high else AMBER,
+                "label": t["label"],
+            }
+        )
+    return {
+        "id": "chart-failure",
+        "title": _("일별 실패율과 롤백 임계값 (최근 %(n)s일)") % {"n": len(days)},
+        "frame": frame,
+        "bars": bars,
+        "lines": lines,
+        "ticks": _y_ticks(frame, top_value, steps, lambda v: f"{v * 100:g}%"),
+        "baseline_y": _f(frame["top"] + frame["plot_h"]),
+        "plot_right": frame["width"] - frame["right"],
+    }
 
 
 def quota_chart(rows: list[dict]) -> dict:
     """Horizontal bars per account: today's quota slots used against the quota (a full track = the quota)."""
     row_h, label_w = 26, 150
-    frame = {"width": 720, "height": max(len(rows), 1) * row_h + 24, "left": label_w, "right": 110, "top": 8, "bottom": 16}
+    frame = {
+        "width": 720,
+        "height": max(len(rows), 1) * row_h + 24,
+        "left": label_w,
+        "right": 110,
+        "top": 8,
+        "bottom": 16,
+    }
     track_w = frame["width"] - frame["left"] - frame["right"]
     # Without a quota the bar is scaled against the busiest such account.
     unlimited_top = max([r["sent_today"] for r in rows if r["quota"] is None] + [1])
@@ -162,23 +226,31 @@ def quota_chart(rows: list[dict]) -> dict:
         else:
             fill = GREEN
         y = frame["top"] + i * row_h
-        bars.append({
-            "y": _f(y + 4), "h": row_h - 8, "x": frame["left"], "track_w": _f(track_w),
-            "w": _f(track_w * share), "fill": fill,
-            "label": r["account"], "label_y": _f(y + row_h / 2 + 4),
-            "value": f"{used} / {quota}" if quota is not None else f"{used} / ∞",
-            "value_x": frame["width"] - frame["right"] + 8,
-            "title": _("%(account)s: 오늘 %(used)s건 / 한도 %(quota)s (%(mode)s)")
-            % {"account": r["account"], "used": used, "quota": "∞" if quota is None else quota, "mode": r["mode"]},
-            "locked": r["locked"],
-        })
+        bars.append(
+            {
+                "y": _f(y + 4),
+                "h": row_h - 8,
+                "x": frame["left"],
+                "track_w": _f(track_w),
+                "w": _f(track_w * share),
+                "fill": fill,
+                "label": r["account"],
+                "label_y": _f(y + row_h / 2 + 4),
+                "value": f"{used} / {quota}" if quota is not None else f"{used} / ∞",
+                "value_x": frame["width"] - frame["right"] + 8,
+                "title": _("%(account)s: 오늘 %(used)s건 / 한도 %(quota)s (%(mode)s)")
+                % {"account": r["account"], "used": used, "quota": "∞" if quota is None else quota, "mode": r["mode"]},
+                "locked": r["locked"],
+            }
+        )
     return {"id": "chart-quota", "title": _("계정별 오늘 전송 / 일일 한도"), "frame": frame, "bars": bars}
 
 
 def rule_thresholds() -> list[dict]:
     """The enabled failure-rate rules' thresholds, to draw against the daily failure rate."""
-    rules = RollbackRule.objects.filter(enabled=True, metric__in=[RollbackRule.Metric.ACCOUNT_FAILURE_RATE,
-                                                                  RollbackRule.Metric.GLOBAL_FAILURE_RATE]).order_by("threshold")
+    rules = RollbackRule.objects.filter(
+        enabled=True, metric__in=[RollbackRule.Metric.ACCOUNT_FAILURE_RATE, RollbackRule.Metric.GLOBAL_FAILURE_RATE]
+    ).order_by("threshold")
     seen: dict[float, dict] = {}
     for rule in rules:
         scope = _("계정별 잠금") if rule.metric == RollbackRule.Metric.ACCOUNT_FAILURE_RATE else _("전역 테스트 모드")
@@ -209,15 +281,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": _("운영 대시보드"),
-        "window": window, "windows": list(WINDOWS),
-        "kpi": report, "glob": glob, "last_monitor_run": last_run,
+        "window": window,
+        "windows": list(WINDOWS),
+        "kpi": report,
+        "glob": glob,
+        "last_monitor_run": last_run,
         "monitor_stale": last_run is None or now - last_run > dt.timedelta(minutes=5),
         "automation_chart": automation_chart(automation_by_day(days=CHART_DAYS, now=now)),
         "failure_chart": failure_chart(daily_failure_rates(CHART_DAYS, now=now), thresholds),
         "quota_chart": quota_chart(report["quota_today"]),
         "thresholds": thresholds,
         "open_incidents": open_incidents,
-        "open_incident_count": incidents_qs.count() if len(open_incidents) >= OPEN_INCIDENTS_SHOWN else len(open_incidents),
+        "open_incident_count": incidents_qs.count()
+        if len(open_incidents) >= OPEN_INCIDENTS_SHOWN
+        else len(open_incidents),
         "incident_list_url": reverse("admin:policy_rollbackincident_changelist") + "?status__exact=OPEN",
         "readiness_url": reverse("policy:readiness"),
         "can_stop": request.user.has_perm("policy.emergency_stop"),
@@ -235,22 +312,33 @@ def readiness(request: HttpRequest) -> HttpResponse:
         item = get_object_or_404(ChecklistItem, code=request.POST.get("item", ""), is_automatic=False)
         checked = request.POST.get("checked") == "1"
         services.checklist_set(item=item, checked=checked, user=request.user, note=request.POST.get("note", "")[:300])
-        messages.success(request, (_("완료로 표시했습니다: %(title)s") if checked else _("완료를 취소했습니다: %(title)s"))
-                         % {"title": item.title})
+        messages.success(
+            request,
+            (_("완료로 표시했습니다: %(title)s") if checked else _("완료를 취소했습니다: %(title)s"))
+            % {"title": item.title},
+        )
         return redirect("policy:readiness")
     report = readiness_report()
     manual = {i.code: i for i in ChecklistItem.objects.filter(is_automatic=False)}
     sections = []
     for check in report["checks"]:
         if not sections or sections[-1]["code"] != check["section"]:
-            sections.append({"code": check["section"], "title": report["sections"].get(check["section"], check["section"]),
-                             "checks": []})
+            sections.append(
+                {
+                    "code": check["section"],
+                    "title": report["sections"].get(check["section"], check["section"]),
+                    "checks": [],
+                }
+            )
         check = {**check, "verdict": verdict(VERDICTS[check["status"]]), "manual": manual.get(check["code"])}
         sections[-1]["checks"].append(check)
     context = {
         **admin.site.each_context(request),
         "title": _("프로덕션 전환 준비 상태"),
-        "report": report, "sections": sections, "can_tick": can_tick, "checked_at": timezone.localtime(),
+        "report": report,
+        "sections": sections,
+        "can_tick": can_tick,
+        "checked_at": timezone.localtime(),
         "checklist_url": reverse("admin:policy_checklistitem_changelist"),
         "dashboard_url": reverse("policy:dashboard"),
     }

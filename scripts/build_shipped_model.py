@@ -46,16 +46,22 @@ def main() -> int:
     shipped = training.shipped_examples()
     artifact, metrics, data = build_version(shipped, [], seed=0)
     artifact = dataclasses.replace(artifact, answer_calibration=answer_calibration)
-    artifact.meta["shipped"] = {"metrics": metrics, "training_data": data,
-                                "data_fingerprint": training.data_fingerprint(shipped),
-                                "answer_calibration_rows": len(rows)}
+    artifact.meta["shipped"] = {
+        "metrics": metrics,
+        "training_data": data,
+        "data_fingerprint": training.data_fingerprint(shipped),
+        "answer_calibration_rows": len(rows),
+    }
     blob = artifact.to_bytes()
     AgentModelArtifact.from_bytes(blob)  # it loads
     SHIPPED_MODEL.write_bytes(blob)
     held = metrics["held_out"]
-    print(f"wrote {SHIPPED_MODEL.relative_to(ROOT)} ({len(blob) / 1e6:.1f} MB) in {time.monotonic() - started:.0f} s: "
-          f"{len(shipped)} examples, vocabulary {len(artifact.vectorizer)}, "
-          f"held-out intent accuracy {held['intent_accuracy']:.3f}, calibration error {held['expected_calibration_error']:.3f}")
+    print(
+        f"wrote {SHIPPED_MODEL.relative_to(ROOT)} ({len(blob) / 1e6:.1f} MB) in {time.monotonic() - started:.0f} s: "
+        f"{len(shipped)} examples, vocabulary {len(artifact.vectorizer)}, "
+        f"held-out intent accuracy {held['intent_accuracy']:.3f}, "
+        f"calibration error {held['expected_calibration_error']:.3f}"
+    )
     return 0
 
 

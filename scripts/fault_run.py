@@ -58,8 +58,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--database", default="partialauto_faultrun")
     p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
-    p.add_argument("--lost-response-rate", type=float, default=None, metavar="F",
-                   help="instead of the rotating faults, lose this share of the answers' responses (answers applied)")
+    p.add_argument(
+        "--lost-response-rate",
+        type=float,
+        default=None,
+        metavar="F",
+        help="instead of the rotating faults, lose this share of the answers' responses (answers applied)",
+    )
     p.add_argument("--rules", action="store_true", help="keep the rollback rules enabled and run the monitor")
     args = p.parse_args()
     if args.lost_response_rate is not None and not 0 <= args.lost_response_rate <= 1:
@@ -105,8 +110,15 @@ NEMESIS = [
     {"read_timeout": 1.3, "read_timeout_count": 3},
     {"latency_ms": 40},
 ]
-CALM = {"fault_rate": 0.0, "lost_response": "", "lost_response_rate": 1.0, "burst_429": 0, "read_timeout": 0.0,
-        "latency_ms": 0, "scope": "answers"}
+CALM = {
+    "fault_rate": 0.0,
+    "lost_response": "",
+    "lost_response_rate": 1.0,
+    "burst_429": 0,
+    "read_timeout": 0.0,
+    "latency_ms": 0,
+    "scope": "answers",
+}
 
 
 def nemesis(args: argparse.Namespace, rng: random.Random) -> dict:
@@ -126,12 +138,19 @@ def incidents_summary() -> list[dict]:
         rows = incident_rows(incident.figures)
         attempts = [r["attempt"] for r in rows if r.get("attempt")]
         delivered = SendAttempt.objects.filter(pk__in=attempts, outcome="DELIVERED").count()
-        delivered += Inquiry.objects.filter(pk__in=[r["inquiry"] for r in rows if not r.get("attempt")],
-                                            send_status="SENT").count()
-        result.append({"rule": incident.rule.code, "account": incident.account.name if incident.account else None,
-                       "summary": summarize(incident.rule, incident.figures), "action": incident.action_taken,
-                       "rows": [{"inquiry": r["inquiry"], "attempt": r.get("attempt")} for r in rows],
-                       "rows_delivered": delivered})
+        delivered += Inquiry.objects.filter(
+            pk__in=[r["inquiry"] for r in rows if not r.get("attempt")], send_status="SENT"
+        ).count()
+        result.append(
+            {
+                "rule": incident.rule.code,
+                "account": incident.account.name if incident.account else None,
+                "summary": summarize(incident.rule, incident.figures),
+                "action": incident.action_taken,
+                "rows": [{"inquiry": r["inquiry"], "attempt": r.get("attempt")} for r in rows],
+                "rows_delivered": delivered,
+            }
+        )
     return result
 
 
@@ -173,13 +192,33 @@ def main() -> int:
     accounts = []
     for i in range(args.accounts):
         cp = store.register_coupang_account(vendor_id=f"A{10_000_000 + i}", reply_by="fault-run")
-        accounts.append((market_services.account_create(
-            name=f"coupang_{i}", market_code="COUPANG", vendor_id=cp.vendor_id, access_key=cp.access_key,
-            secret_key=cp.secret_key, reply_by="fault-run", api_base_url=sandbox.coupang_base_url), cp.vendor_id))
+        accounts.append(
+            (
+                market_services.account_create(
+                    name=f"coupang_{i}",
+                    market_code="COUPANG",
+                    vendor_id=cp.vendor_id,
+                    access_key=cp.access_key,
+                    secret_key=cp.secret_key,
+                    reply_by="fault-run",
+                    api_base_url=sandbox.coupang_base_url,
+                ),
+                cp.vendor_id,
+            )
+        )
         nv = store.register_naver_account(client_id=f"faultrun-app-{i}")
-        accounts.append((market_services.account_create(
-            name=f"naver_{i}", market_code="SMARTSTORE", client_id=nv.client_id, client_secret=nv.client_secret,
-            api_base_url=sandbox.naver_base_url), nv.client_id))
+        accounts.append(
+            (
+                market_services.account_create(
+                    name=f"naver_{i}",
+                    market_code="SMARTSTORE",
+                    client_id=nv.client_id,
+                    client_secret=nv.client_secret,
+                    api_base_url=sandbox.naver_base_url,
+                ),
+                nv.client_id,
+            )
+        )
     settings_update(actor=SYSTEM, partial_auto=True, test_mode=False, hours="always")
     AutomationSettings.objects.filter(pk=1).update(lease_seconds=8, max_send_attempts=6)
     if not args.rules:  # a run about at-most-once under faults; the rules would (rightly) stop it early
@@ -196,8 +235,14 @@ def main() -> int:
     for index, (account, owner) in enumerate(accounts):
         count = per_account + (1 if index < extra else 0)
         for kind in kinds[account.market_code]:
-            store.add_inquiries(kind, count // 2 + (count % 2 if kind.endswith(("ONLINE", "QNA")) else 0), owner=owner,
-                                answered_ratio=0.0, risk_ratio=0.0, days_back=1.0)
+            store.add_inquiries(
+                kind,
+                count // 2 + (count % 2 if kind.endswith(("ONLINE", "QNA")) else 0),
+                owner=owner,
+                answered_ratio=0.0,
+                risk_ratio=0.0,
+                days_back=1.0,
+            )
         # the real ingestion path reads them back (parsing, reply contexts, created_at)
         from markets.ingest import poll_account
 
@@ -205,18 +250,33 @@ def main() -> int:
     for inquiry in Inquiry.objects.filter(status="NEW"):
         text = f"안녕하세요 고객님, 문의 {inquiry.external_id}번 확인했습니다. 오늘 출고됩니다."
         rows.append(inquiry.pk)
-        Inquiry.objects.filter(pk=inquiry.pk).update(status="AUTO_SEND", decision_mode=Mode.LIVE, draft_answer=text,
-                                                     final_answer=text, intent="배송문의", confidence_score=0.95)
+        Inquiry.objects.filter(pk=inquiry.pk).update(
+            status="AUTO_SEND",
+            decision_mode=Mode.LIVE,
+            draft_answer=text,
+            final_answer=text,
+            intent="배송문의",
+            confidence_score=0.95,
+        )
     total = len(rows)
-    say(f"{total} inquiries ingested from the sandbox for {len(accounts)} accounts; queueing sends ({args.broker} broker)")
+    say(
+        f"{total} inquiries ingested from the sandbox for {len(accounts)} accounts; "
+        f"queueing sends ({args.broker} broker)"
+    )
     # callcenter items that are not answerable (status complete) are expected to go to a person
 
     # queue one send per inquiry through the broker, then start the cluster
     for pk in rows:
         async_task("inquiries.tasks.send_inquiry_task", pk)
     cluster_env = {**os.environ, **env}
-    cluster = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "qcluster"], cwd=ROOT, env=cluster_env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cluster = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+        cwd=ROOT,
+        env=cluster_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     started = time.monotonic()
     kills = 0
     nemesis_log: dict[str, int] = {}
@@ -240,11 +300,17 @@ def main() -> int:
                 reconcile()
                 if args.rules:
                     run_monitor()
-            open_rows = Inquiry.objects.filter(pk__in=rows).exclude(send_status="SENT").exclude(
-                status__in=["ANSWERED_ELSEWHERE", "HUMAN_REVIEW"]).count()
+            open_rows = (
+                Inquiry.objects.filter(pk__in=rows)
+                .exclude(send_status="SENT")
+                .exclude(status__in=["ANSWERED_ELSEWHERE", "HUMAN_REVIEW"])
+                .count()
+            )
             unsettled = Inquiry.objects.filter(pk__in=rows, send_status__in=["SENDING", "SEND_UNKNOWN"]).count()
             if int(now) % 5 == 0:
-                say(f"open {open_rows}, unsettled {unsettled}, answers at sandbox {len(store.answers())}, kills {kills}")
+                say(
+                    f"open {open_rows}, unsettled {unsettled}, answers at sandbox {len(store.answers())}, kills {kills}"
+                )
             if open_rows == 0 and unsettled == 0:
                 break
         # drain: calm marketplace, settle every unknown by asking it
@@ -270,26 +336,46 @@ def main() -> int:
     attempt_outcomes = dict(SendAttempt.objects.filter(inquiry__in=rows).values_list("outcome").annotate(n=Count("id")))
     settled = SendAttempt.objects.filter(inquiry__in=rows, error__contains="(confirmed by reconciliation)")
     incidents = incidents_summary() if args.rules else []
-    not_final = Inquiry.objects.filter(pk__in=rows).exclude(send_status="SENT").exclude(
-        status__in=["ANSWERED_ELSEWHERE", "HUMAN_REVIEW"]).count()
+    not_final = (
+        Inquiry.objects.filter(pk__in=rows)
+        .exclude(send_status="SENT")
+        .exclude(status__in=["ANSWERED_ELSEWHERE", "HUMAN_REVIEW"])
+        .count()
+    )
     unsettled = Inquiry.objects.filter(pk__in=rows, send_status__in=["SENDING", "SEND_UNKNOWN"]).count()
     summary = {
-        "broker": args.broker, "workers": args.workers, "inquiries": total, "elapsed_s": round(elapsed, 1),
-        "sandbox_answers": len(ledger), "sandbox_distinct_answered": len(set(keys)), "double_answers": doubles,
+        "broker": args.broker,
+        "workers": args.workers,
+        "inquiries": total,
+        "elapsed_s": round(elapsed, 1),
+        "sandbox_answers": len(ledger),
+        "sandbox_distinct_answered": len(set(keys)),
+        "double_answers": doubles,
         "answer_requests_received": sum(store.answer_requests.values()),
-        "db_send_status": db, "db_status": status, "not_final": not_final, "unsettled": unsettled,
-        "db_sent_equals_sandbox": sent_keys == set(keys), "worker_kills": kills,
-        "nemesis_rounds": sum(nemesis_log.values()), "faults": nemesis_log,
+        "db_send_status": db,
+        "db_status": status,
+        "not_final": not_final,
+        "unsettled": unsettled,
+        "db_sent_equals_sandbox": sent_keys == set(keys),
+        "worker_kills": kills,
+        "nemesis_rounds": sum(nemesis_log.values()),
+        "faults": nemesis_log,
         "attempt_outcomes": attempt_outcomes,
         "unknown_confirmed_delivered": settled.filter(error__startswith="delivered").count(),
         "unknown_confirmed_not_delivered": settled.filter(error__startswith="not delivered").count(),
-        "rules_enabled": args.rules, "rollback_incidents": incidents,
+        "rules_enabled": args.rules,
+        "rollback_incidents": incidents,
         "incident_rows_delivered": sum(i["rows_delivered"] for i in incidents),
     }
     sandbox.stop()
     print(json.dumps(summary, ensure_ascii=False, indent=2))
-    ok = (doubles == 0 and not_final == 0 and unsettled == 0 and sent_keys == set(keys)
-          and summary["incident_rows_delivered"] == 0)
+    ok = (
+        doubles == 0
+        and not_final == 0
+        and unsettled == 0
+        and sent_keys == set(keys)
+        and summary["incident_rows_delivered"] == 0
+    )
     print("RESULT:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
 

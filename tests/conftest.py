@@ -8,6 +8,8 @@ import os
 import pytest
 from django.db import connection
 
+pytest_plugins = ["tests.shared_fixtures"]
+
 
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
@@ -54,8 +56,11 @@ def ensure_seed() -> None:
         return
     for module in ("inquiries.migrations.0002_seed_intents", "policy.migrations.0002_seed_rollout"):
         importlib.import_module(module).seed(apps, None)
-    for module in ("inquiries.migrations.0004_seed_agent_data", "inquiries.migrations.0008_generic_knowledge",
-                   "inquiries.migrations.0011_more_screens"):
+    for module in (
+        "inquiries.migrations.0004_seed_agent_data",
+        "inquiries.migrations.0008_generic_knowledge",
+        "inquiries.migrations.0011_more_screens",
+    ):
         try:
             importlib.import_module(module).seed(apps, None)
         except ModuleNotFoundError:

@@ -24,8 +24,12 @@ SECRET_VALUES = {
 def make_account(name: str | None = None, market: str = "COUPANG", **kwargs) -> MarketAccount:
     name = name or f"acct_{next(_seq)}"
     if market == "COUPANG":
-        defaults = dict(vendor_id="A00012345", access_key=SECRET_VALUES["access_key"],
-                        secret_key=SECRET_VALUES["secret_key"], reply_by="wingid")
+        defaults = dict(
+            vendor_id="A00012345",
+            access_key=SECRET_VALUES["access_key"],
+            secret_key=SECRET_VALUES["secret_key"],
+            reply_by="wingid",
+        )
     else:
         defaults = dict(client_id=f"client-{name}", client_secret=SECRET_VALUES["client_secret"])
     defaults.update(kwargs)
@@ -51,10 +55,20 @@ def make_shipping_policy(account: MarketAccount, **changes):
 
     from markets.models import ShippingPolicy
 
-    values = dict(dispatch_cutoff=dt.time(14, 0), dispatch_lead_days=0, carrier_code="CJGLS", transit_days_min=1,
-                  transit_days_max=2, base_fee=3000, free_shipping_threshold=30000, jeju_surcharge=3000,
-                  remote_surcharge=5000, return_fee=3000, exchange_fee=6000,
-                  return_address="경기도 파주시 물류로 1 행복상점 반품센터")
+    values = dict(
+        dispatch_cutoff=dt.time(14, 0),
+        dispatch_lead_days=0,
+        carrier_code="CJGLS",
+        transit_days_min=1,
+        transit_days_max=2,
+        base_fee=3000,
+        free_shipping_threshold=30000,
+        jeju_surcharge=3000,
+        remote_surcharge=5000,
+        return_fee=3000,
+        exchange_fee=6000,
+        return_address="경기도 파주시 물류로 1 행복상점 반품센터",
+    )
     values.update(changes)
     policy, _created = ShippingPolicy.objects.update_or_create(account=account, defaults=values)
     return policy

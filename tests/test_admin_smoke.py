@@ -32,28 +32,48 @@ def populated(db):
 
     coupang = make_account("coupang_main")
     store = make_account("smartstore", market="SMARTSTORE")
-    inquiry = make_inquiry(coupang, status="AUTO_SEND", intent="배송문의", confidence_score=0.93,
-                           decision_trace={"policy": {"gates": [{"gate": "risk_keywords", "passed": True, "detail": "none"}]}},
-                           buyer_name_masked="홍길동")
+    inquiry = make_inquiry(
+        coupang,
+        status="AUTO_SEND",
+        intent="배송문의",
+        confidence_score=0.93,
+        decision_trace={"policy": {"gates": [{"gate": "risk_keywords", "passed": True, "detail": "none"}]}},
+        buyer_name_masked="홍길동",
+    )
     make_inquiry(store, status="HUMAN_REVIEW")
     events.record(inquiry, "DECIDED", actor_label="system:agent", to_status="AUTO_SEND")
     import uuid
 
-    SendAttempt.objects.create(inquiry=inquiry, account=coupang, market_code="COUPANG", attempt_no=1,
-                               claim_token=uuid.uuid4(), outcome="DELIVERED", http_status=200)
+    SendAttempt.objects.create(
+        inquiry=inquiry,
+        account=coupang,
+        market_code="COUPANG",
+        attempt_no=1,
+        claim_token=uuid.uuid4(),
+        outcome="DELIVERED",
+        http_status=200,
+    )
     KnowledgeEntry.objects.create(intent=Intent.objects.get(name="배송문의"), title="배송 기간", body="안녕하세요")
     PollCursor.objects.create(account=coupang, kind="COUPANG_ONLINE")
     MalformedPayload.objects.create(account=coupang, kind="COUPANG_ONLINE", payload="{", error="bad json")
     BusinessDayOverride.objects.create(date=dt.date(2026, 12, 31), is_open=False, note="종무식")
-    channel = NotificationChannel.objects.create(kind="WEBHOOK", target="https://hooks.example.test/services/T000/SECRETPATH")
-    incident = RollbackIncident.objects.create(rule=RollbackRule.objects.first(), account=coupang,
-                                               scope_key=str(coupang.pk), figures={"failures": 3})
+    channel = NotificationChannel.objects.create(
+        kind="WEBHOOK", target="https://hooks.example.test/services/T000/SECRETPATH"
+    )
+    incident = RollbackIncident.objects.create(
+        rule=RollbackRule.objects.first(), account=coupang, scope_key=str(coupang.pk), figures={"failures": 3}
+    )
     Notification.objects.create(incident=incident, channel=channel)
     RolloutEvent.objects.create(actor_label="ops", action="LOCK", account=coupang, reason="test")
     DailyQuotaUsage.objects.create(account=coupang, day=dt.date.today(), used=3)
     make_shipping_policy(coupang)
-    product_knowledge_replace(account=None, product_id="7120034501", name="무선 이어폰", aliases=["85012345001"],
-                              facts=["충전 단자는 USB-C입니다.", "방수 등급은 IPX4입니다."])
+    product_knowledge_replace(
+        account=None,
+        product_id="7120034501",
+        name="무선 이어폰",
+        aliases=["85012345001"],
+        facts=["충전 단자는 USB-C입니다.", "방수 등급은 IPX4입니다."],
+    )
     return coupang
 
 

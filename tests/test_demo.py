@@ -21,7 +21,6 @@ from partialauto.demo import Demo, DemoError
 from policy.models import AccountRollout, AutomationSettings, Mode, RollbackIncident, RollbackRule
 from policy.services import SYSTEM, emergency_stop, rollout_lock, rollout_unlock
 from tests.factories import make_account, make_inquiry
-from tests.inquiries.conftest import live  # noqa: F401  (the sandbox and two live accounts)
 
 pytestmark = pytest.mark.django_db
 
@@ -52,8 +51,10 @@ def story(output: str) -> str:
 
 def polled(output: str) -> list[tuple[str, int, int]]:
     """The inquiry poll's per-account lines: (account, fetched, new)."""
-    return [(name, int(fetched), int(new))
-            for name, fetched, new in re.findall(r"(\w+): 조회 (\d+)건, 새 문의 (\d+)건, 다른 곳에서 답변됨", output)]
+    return [
+        (name, int(fetched), int(new))
+        for name, fetched, new in re.findall(r"(\w+): 조회 (\d+)건, 새 문의 (\d+)건, 다른 곳에서 답변됨", output)
+    ]
 
 
 def days_of_history(output: str) -> int:
@@ -87,11 +88,18 @@ def test_demo__operator_account_incident_and_rules__survive_untouched() -> None:
     waiting = make_inquiry(ops, status="HUMAN_REVIEW", draft_answer="운영자가 검토 중인 답변", intent="교환반품")
     rollout_lock(account=ops, reason="운영자 잠금", actor=SYSTEM)
     rule = RollbackRule.objects.get(code="consecutive-failures")
-    incident = RollbackIncident.objects.create(rule=rule, account=ops, scope_key=str(ops.pk),
-                                               action_taken="lock ops_store", figures={"consecutive_failures": 3})
+    incident = RollbackIncident.objects.create(
+        rule=rule,
+        account=ops,
+        scope_key=str(ops.pk),
+        action_taken="lock ops_store",
+        figures={"consecutive_failures": 3},
+    )
     RollbackRule.objects.filter(code="global-failure-rate-24h").update(dry_run=True)
     RollbackRule.objects.filter(code="failed-per-hour").update(enabled=False)
-    tumbler = ProductKnowledge.objects.create(product_id="7120034502", name="운영자 텀블러")  # a demo product's id, shared
+    tumbler = ProductKnowledge.objects.create(
+        product_id="7120034502", name="운영자 텀블러"
+    )  # a demo product's id, shared
     ProductFact.objects.create(product=tumbler, text="운영자가 쓴 사실입니다.")
 
     # When
@@ -116,7 +124,7 @@ def test_demo__operator_account_incident_and_rules__survive_untouched() -> None:
     assert not ProductKnowledge.objects.filter(account__isnull=True).exclude(pk=tumbler.pk).exists()
 
 
-def test_poll_markets__a_failing_account_among_others__is_named_with_the_reason(live) -> None:  # noqa: F811
+def test_poll_markets__a_failing_account_among_others__is_named_with_the_reason(live) -> None:
     make_account("ops_store", vendor_id="A00077777", api_base_url=dead_loopback_url())
 
     with pytest.raises(CommandError) as caught:

@@ -31,7 +31,7 @@ def _proc_stat(pid: int) -> tuple[int, str, str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     return int(fields[1]), fields[0], fields[19]
 
 
@@ -97,17 +97,33 @@ def test_serve__styled_admin_then_sigterm_leaves_no_process_behind(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "DJANGO_DEBUG": "false",
-           "DJANGO_STATIC_ROOT": str(tmp_path / "static"), "CS_LOG_FILE": str(tmp_path / "api.log"),
-           "CS_LOCAL_KEYS_FILE": str(tmp_path / "keys.json"), "CS_Q_WORKERS": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        "CS_LOG_FILE": str(tmp_path / "api.log"),
+        "CS_LOCAL_KEYS_FILE": str(tmp_path / "keys.json"),
+        "CS_Q_WORKERS": "1",
+    }
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "demo", "--serve", "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "demo", "--serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_for(lambda: _admin_up(url), START_TIMEOUT, "the admin did not come up", proc, log)
         # the worker cluster is up too: its leader, the sentinel and its processes
-        _wait_for(lambda: sum("qcluster" in _cmdline(pid) for pid in _descendants(proc.pid)) >= 4, 60,
-                  "the qcluster did not start", proc, log)
+        _wait_for(
+            lambda: sum("qcluster" in _cmdline(pid) for pid in _descendants(proc.pid)) >= 4,
+            60,
+            "the qcluster did not start",
+            proc,
+            log,
+        )
 
         # styled: the login page's stylesheet is served (hashed name, DEBUG off)
         login = requests.get(f"{url}/admin/login/", timeout=10).text

@@ -23,22 +23,37 @@ PRODUCTION = {
 
 def _check(extra: dict) -> subprocess.CompletedProcess:
     env = {**os.environ, **PRODUCTION, **extra}
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_check_deploy__passes_with_production_settings(tmp_path):
-    result = _check({"DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
-                     "CS_FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-                     "CS_LOCAL_KEYS_FILE": str(tmp_path / "unused.json")})
+    result = _check(
+        {
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
+            "CS_FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "CS_LOCAL_KEYS_FILE": str(tmp_path / "unused.json"),
+        }
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (tmp_path / "unused.json").exists()  # production never falls back to generated keys
 
 
 def test_check_deploy__debug_on_is_reported(tmp_path):
-    result = _check({"DJANGO_DEBUG": "true", "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
-                     "CS_FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-                     "CS_LOCAL_KEYS_FILE": str(tmp_path / "unused.json")})
+    result = _check(
+        {
+            "DJANGO_DEBUG": "true",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
+            "CS_FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "CS_LOCAL_KEYS_FILE": str(tmp_path / "unused.json"),
+        }
+    )
     assert result.returncode != 0 and "DEBUG" in result.stdout + result.stderr
 
 
@@ -47,8 +62,17 @@ def test_first_run__generates_keys_once_and_reuses_them(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SECRET_KEY", "CS_FIELD_ENCRYPTION_KEY")}
     env["CS_LOCAL_KEYS_FILE"] = str(keys)
     code = "from django.conf import settings; print(settings.SECRET_KEY[:8], settings.CS_FIELD_ENCRYPTION_KEY[:8])"
-    run = lambda: subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,  # noqa: E731
-                                 capture_output=True, text=True, timeout=120)
+
+    def run():
+        return subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     first, second = run(), run()
     assert first.returncode == 0, first.stderr
     assert "generated one into" in first.stderr and "generated" not in second.stderr

@@ -95,7 +95,7 @@ def _run(sql: str) -> list[dict]:
     with connection.cursor() as cur:
         cur.execute(sql)
         cols = [c.name for c in cur.description]
-        return [dict(zip(cols, row)) for row in cur.fetchall()]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
 @pytest.fixture
@@ -109,31 +109,80 @@ def history():
     rows = []
     # 12 SENT auto answers for coupang_main in the last hour (so 3.2.4's HAVING > 10 fires)
     for i in range(12):
-        rows.append(make_inquiry(main, created_at=now - timedelta(minutes=50 - i), status="AUTO_SEND",
-                                 send_status="SENT", send_attempts=1, confidence_score=0.95, intent="배송문의"))
+        rows.append(
+            make_inquiry(
+                main,
+                created_at=now - timedelta(minutes=50 - i),
+                status="AUTO_SEND",
+                send_status="SENT",
+                send_attempts=1,
+                confidence_score=0.95,
+                intent="배송문의",
+            )
+        )
     # 2 failed auto sends for coupang_main in the last 5 minutes
     for i in range(2):
-        rows.append(make_inquiry(main, created_at=now - timedelta(minutes=3 + i), status="AUTO_SEND",
-                                 send_status="SEND_FAILED", send_attempts=2, confidence_score=0.91,
-                                 last_send_error="HTTP 500"))
+        rows.append(
+            make_inquiry(
+                main,
+                created_at=now - timedelta(minutes=3 + i),
+                status="AUTO_SEND",
+                send_status="SEND_FAILED",
+                send_attempts=2,
+                confidence_score=0.91,
+                last_send_error="HTTP 500",
+            )
+        )
     # coupang_sub: 3 sent yesterday-ish (within 30 days), 1 failed 20 days ago
     for i in range(3):
-        rows.append(make_inquiry(sub, created_at=now - timedelta(days=2, minutes=i), status="AUTO_SEND",
-                                 send_status="SENT", send_attempts=1, confidence_score=0.93))
-    rows.append(make_inquiry(sub, created_at=now - timedelta(days=20), status="APPROVED",
-                             send_status="SEND_FAILED", send_attempts=3))
+        rows.append(
+            make_inquiry(
+                sub,
+                created_at=now - timedelta(days=2, minutes=i),
+                status="AUTO_SEND",
+                send_status="SENT",
+                send_attempts=1,
+                confidence_score=0.93,
+            )
+        )
+    rows.append(
+        make_inquiry(
+            sub, created_at=now - timedelta(days=20), status="APPROVED", send_status="SEND_FAILED", send_attempts=3
+        )
+    )
     # smartstore: human review and shadow candidates within 7 days, never sent
     for i in range(4):
-        rows.append(make_inquiry(store, created_at=now - timedelta(days=1, hours=i), status="HUMAN_REVIEW",
-                                 confidence_score=0.4))
-    rows.append(make_inquiry(store, created_at=now - timedelta(days=1, hours=5), status="AUTO_SEND",
-                             confidence_score=0.97, decision_mode="SHADOW"))
+        rows.append(
+            make_inquiry(
+                store, created_at=now - timedelta(days=1, hours=i), status="HUMAN_REVIEW", confidence_score=0.4
+            )
+        )
+    rows.append(
+        make_inquiry(
+            store,
+            created_at=now - timedelta(days=1, hours=5),
+            status="AUTO_SEND",
+            confidence_score=0.97,
+            decision_mode="SHADOW",
+        )
+    )
     # smartstore: 1 sent 30 minutes ago
-    rows.append(make_inquiry(store, created_at=now - timedelta(minutes=30), status="AUTO_SEND",
-                             send_status="SENT", send_attempts=1, confidence_score=0.99))
+    rows.append(
+        make_inquiry(
+            store,
+            created_at=now - timedelta(minutes=30),
+            status="AUTO_SEND",
+            send_status="SENT",
+            send_attempts=1,
+            confidence_score=0.99,
+        )
+    )
     # old rows outside every window
-    rows.append(make_inquiry(main, created_at=now - timedelta(days=45), status="AUTO_SEND",
-                             send_status="SEND_FAILED", send_attempts=1))
+    rows.append(
+        make_inquiry(
+            main, created_at=now - timedelta(days=45), status="AUTO_SEND", send_status="SEND_FAILED", send_attempts=1
+        )
+    )
     return {"main": main, "sub": sub, "store": store, "now": now, "rows": rows}
 
 

@@ -135,8 +135,13 @@ def test_korean_catalog_returns_the_korean_msgids():
 
 # --- (b) and (c) the admin in each language -----------------------------------------------------------
 
-EN_LABELS = ["partialauto operations console", "Customer Inquiries", "Marketplace Integration", "Automation Policy",
-             "Marketplace account"]
+EN_LABELS = [
+    "partialauto operations console",
+    "Customer Inquiries",
+    "Marketplace Integration",
+    "Automation Policy",
+    "Marketplace account",
+]
 KO_LABELS = ["partialauto 운영 콘솔", "고객 문의", "마켓 연동", "자동화 정책", "마켓 계정"]
 ROLLOUT_EN = ["Emergency stop", "Partial automation", "Test mode", "Effective mode", "Sent today / quota"]
 ROLLOUT_KO = ["긴급 정지", "부분 자동화", "테스트 모드", "실제 모드", "오늘 전송 / 한도"]
@@ -208,7 +213,9 @@ def test_every_po_has_a_current_mo():
         # either way, the .mo is what the .po says
         stale = sorted(k for k in expected if compiled.get(k) != expected[k])
         extra = sorted(k for k in compiled if k not in expected)
-        assert not stale and not extra, f"{mo} out of date ({len(stale)} changed, {len(extra)} extra): run bash locale/update.sh"
+        assert not stale and not extra, (
+            f"{mo} out of date ({len(stale)} changed, {len(extra)} extra): run bash locale/update.sh"
+        )
 
 
 def test_english_catalog_is_complete():
@@ -236,12 +243,18 @@ def test_korean_catalog_repeats_its_msgids():
             assert _msgstrs(e) and all(_msgstrs(e)), e["msgid"]
 
 
-@pytest.mark.skipif(shutil.which("msgfmt") is None,
-                    reason="GNU gettext's msgfmt is not installed; the Python checks above cover the same ground")
+@pytest.mark.skipif(
+    shutil.which("msgfmt") is None,
+    reason="GNU gettext's msgfmt is not installed; the Python checks above cover the same ground",
+)
 def test_msgfmt_statistics_and_format_check():
     for po in _po_files():
-        result = subprocess.run(["msgfmt", "--check-format", "--statistics", "-o", os.devnull, str(po)],
-                                capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
+        result = subprocess.run(
+            ["msgfmt", "--check-format", "--statistics", "-o", os.devnull, str(po)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LC_ALL": "C"},
+        )
         assert result.returncode == 0, result.stderr
         if po == EN_PO:
             assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr

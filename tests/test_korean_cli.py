@@ -16,13 +16,34 @@ from tests.factories import make_account
 pytestmark = pytest.mark.django_db
 
 COMMANDS = {
-    "kpi": "policy", "readiness": "policy", "market_account": "markets", "poll_markets": "markets", "send_due": "inquiries",
-    "reconcile": "inquiries", "process_inquiries": "inquiries", "train_agent": "inquiries", "evaluate_agent": "policy",
-    "sync_orders": "markets", "shipping_policy": "markets", "product_knowledge": "inquiries", "setup_schedules": "policy",
-    "rollout": "policy", "monitor": "policy", "simulate_policy": "policy",
+    "kpi": "policy",
+    "readiness": "policy",
+    "market_account": "markets",
+    "poll_markets": "markets",
+    "send_due": "inquiries",
+    "reconcile": "inquiries",
+    "process_inquiries": "inquiries",
+    "train_agent": "inquiries",
+    "evaluate_agent": "policy",
+    "sync_orders": "markets",
+    "shipping_policy": "markets",
+    "product_knowledge": "inquiries",
+    "setup_schedules": "policy",
+    "rollout": "policy",
+    "monitor": "policy",
+    "simulate_policy": "policy",
 }
-DJANGO_OPTIONS = {"help", "version", "verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color",
-                  "skip_checks"}
+DJANGO_OPTIONS = {
+    "help",
+    "version",
+    "verbosity",
+    "settings",
+    "pythonpath",
+    "traceback",
+    "no_color",
+    "force_color",
+    "skip_checks",
+}
 HANGUL = re.compile(r"[가-힣]")
 
 
@@ -57,7 +78,7 @@ def test_market_account_list__korean_table_aligned():
     call_command("market_account", "list", stdout=out)
     header, rule, *rows = out.getvalue().splitlines()
     assert header.startswith("이름") and "인증정보" in header and "섀도 (판정만)" in rows[0]
-    assert display_width(header[:header.index("마켓")]) == display_width(rows[1][:rows[1].index("SMARTSTORE")])
+    assert display_width(header[: header.index("마켓")]) == display_width(rows[1][: rows[1].index("SMARTSTORE")])
 
 
 def test_send_due_reconcile_setup_schedules__korean():

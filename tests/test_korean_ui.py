@@ -18,26 +18,63 @@ from inquiries.agent.labels import risk_term_label
 from inquiries.agent.pipeline import LEARNED_TERM
 from inquiries.decide import decide_one
 from inquiries.models import Inquiry, InquiryEvent
-from policy.controls import load_account_controls
 from markets.models import MalformedPayload, MarketAccount
+from policy.controls import load_account_controls
 from policy.models import AccountRollout, ChecklistItem, RiskKeyword, RollbackIncident
 from policy.roles import ROLE_ROLLOUT_MANAGER
 from tests.factories import make_account, make_inquiry, make_staff
-from tests.test_admin_smoke import populated  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.django_db
 
 # What was seen in the Korean console; none of it may come back.
 REPORTED = [
-    "account locked", "rollback rule", "not in allowed list", "below threshold", "Risk keyword", "switch_and_mode",
-    "intent_allowlist", "risk_keywords", "Acknowledged by", "Acknowledged at", "Updated at", "Remote ref",
-    "Lease expires at", "Coupang_main:", "['", "Answer check failed", "All gates passed", "partial-auto switch",
-    "global test mode", "emergency stop", "account mode is",
+    "account locked",
+    "rollback rule",
+    "not in allowed list",
+    "below threshold",
+    "Risk keyword",
+    "switch_and_mode",
+    "intent_allowlist",
+    "risk_keywords",
+    "Acknowledged by",
+    "Acknowledged at",
+    "Updated at",
+    "Remote ref",
+    "Lease expires at",
+    "Coupang_main:",
+    "['",
+    "Answer check failed",
+    "All gates passed",
+    "partial-auto switch",
+    "global test mode",
+    "emergency stop",
+    "account mode is",
 ]
 # Words that may stand in Korean text: codes and names of the product, units, marketplaces, formats.
 ALLOWED_WORDS = {
-    "partialauto", "coupang", "naver", "smartstore", "api", "id", "url", "ok", "json", "csv", "utc", "kst", "http",
-    "https", "sql", "llm", "usb", "ipx", "env", "cs", "ai", "qna", "pdf",
+    "partialauto",
+    "coupang",
+    "naver",
+    "smartstore",
+    "api",
+    "id",
+    "url",
+    "ok",
+    "json",
+    "csv",
+    "utc",
+    "kst",
+    "http",
+    "https",
+    "sql",
+    "llm",
+    "usb",
+    "ipx",
+    "env",
+    "cs",
+    "ai",
+    "qna",
+    "pdf",
 }
 OUR_APPS = {"markets", "inquiries", "policy"}
 WORD_RUN = re.compile(r"\b[A-Za-z][a-z]{2,}(?:[ -][A-Za-z][a-z]+)+\b")  # two or more English words in a row
@@ -55,8 +92,11 @@ def visible_text(body: str) -> list[str]:
 def data_values() -> list[str]:
     """Values stored as data and shown as stored: English risk keywords (they are matched in English text),
     checklist codes and the guide's titles, account names, payload errors."""
-    values = [*RiskKeyword.objects.values_list("term", flat=True), *MarketAccount.objects.values_list("name", flat=True),
-              *MalformedPayload.objects.values_list("error", flat=True)]
+    values = [
+        *RiskKeyword.objects.values_list("term", flat=True),
+        *MarketAccount.objects.values_list("name", flat=True),
+        *MalformedPayload.objects.values_list("error", flat=True),
+    ]
     for variants in RiskKeyword.objects.values_list("variants", flat=True):
         values.extend(variants or [])
     for code, title in ChecklistItem.objects.values_list("code", "title"):
@@ -76,7 +116,7 @@ def english_runs(texts: list[str], data: list[str] = ()) -> list[str]:
 
 
 @pytest.fixture
-def decided(populated):  # noqa: F811
+def decided(populated):
     """Inquiries decided by the real engine on a locked account, so traces and reasons are real."""
     account = make_account("coupang_sub")
     rollout, _ = AccountRollout.objects.get_or_create(account=account)
@@ -94,7 +134,7 @@ def decided(populated):  # noqa: F811
 
 def _pages(client, inquiry) -> dict[str, str]:
     pages = {}
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         if model._meta.app_label not in OUR_APPS:
             continue  # Django's and django-q2's own pages carry their own catalogues
         info = (model._meta.app_label, model._meta.model_name)
@@ -128,8 +168,6 @@ def test_korean_admin_pages__show_no_english_ui_text(admin_client, decided):
     assert not problems, "\n".join(f"{url}: {seen}" for url, seen in problems.items())
 
 
-
-
 def test_permission_denied__korean_403_page(client, django_user_model):
     client.force_login(make_staff(django_user_model, "no-roles"))
     with override_settings(DEBUG=False), translation.override("ko"):
@@ -144,12 +182,25 @@ def test_unlock_and_lock_messages__account_as_stored_and_mode_in_korean(client, 
     rollout = AccountRollout.objects.get(account=make_account("coupang_sub"))
     url = reverse("admin:policy_accountrollout_changelist")
     with translation.override("ko"):
-        response = client.post(url, {"action": "unlock_accounts", "_selected_action": [rollout.pk], "confirm": "1",
-                                      "mode": "LIVE", "phase": "", "reason": "1단계 시작", "confirm_live": "on"},
-                               follow=True)
+        response = client.post(
+            url,
+            {
+                "action": "unlock_accounts",
+                "_selected_action": [rollout.pk],
+                "confirm": "1",
+                "mode": "LIVE",
+                "phase": "",
+                "reason": "1단계 시작",
+                "confirm_live": "on",
+            },
+            follow=True,
+        )
         unlocked = [str(m) for m in response.context["messages"]]
-        response = client.post(url, {"action": "lock_accounts", "_selected_action": [rollout.pk], "confirm": "1",
-                                      "reason": "점검"}, follow=True)
+        response = client.post(
+            url,
+            {"action": "lock_accounts", "_selected_action": [rollout.pk], "confirm": "1", "reason": "점검"},
+            follow=True,
+        )
         locked = [str(m) for m in response.context["messages"]]
     assert "coupang_sub: 실전송 모드로 해금했습니다." in unlocked
     assert "coupang_sub: 잠갔습니다." in locked
@@ -157,12 +208,18 @@ def test_unlock_and_lock_messages__account_as_stored_and_mode_in_korean(client, 
 
 def test_lock_state__a_word_and_colour_not_an_emoji(admin_client):
     account = make_account("coupang_sub")
-    AccountRollout.objects.filter(account=account).update(locked_at=timezone.now(), lock_reason="연속 실패", locked_by="monitor")
+    AccountRollout.objects.filter(account=account).update(
+        locked_at=timezone.now(), lock_reason="연속 실패", locked_by="monitor"
+    )
     with translation.override("ko"):
-        pages = [admin_client.get(reverse("policy:dashboard")).content.decode(),
-                 admin_client.get(reverse("admin:policy_accountrollout_changelist")).content.decode(),
-                 admin_client.post(reverse("admin:policy_accountrollout_changelist"), {
-                     "action": "lock_accounts", "_selected_action": [account.rollout.pk]}).content.decode()]
+        pages = [
+            admin_client.get(reverse("policy:dashboard")).content.decode(),
+            admin_client.get(reverse("admin:policy_accountrollout_changelist")).content.decode(),
+            admin_client.post(
+                reverse("admin:policy_accountrollout_changelist"),
+                {"action": "lock_accounts", "_selected_action": [account.rollout.pk]},
+            ).content.decode(),
+        ]
     for body in pages:
         assert "🔒" not in body and "✅" not in body and "❌" not in body
         assert "잠김" in body and "#ba2121" in body
@@ -170,7 +227,7 @@ def test_lock_state__a_word_and_colour_not_an_emoji(admin_client):
 
 
 def test_inquiry_history__times_in_seoul_when_stored_in_utc(admin_client):
-    at = dt.datetime(2026, 3, 2, 16, 47, 13, tzinfo=dt.timezone.utc)  # 2026-03-03 01:47:13 in Seoul
+    at = dt.datetime(2026, 3, 2, 16, 47, 13, tzinfo=dt.UTC)  # 2026-03-03 01:47:13 in Seoul
     account = make_account("coupang_main")
     inquiry = make_inquiry(account, content="배송 언제 오나요?", created_at=at)
     decide_one(inquiry, controls=load_account_controls(account))
@@ -188,7 +245,9 @@ def test_inquiry_history__times_in_seoul_when_stored_in_utc(admin_client):
 def test_risk_hit_of_the_learned_screen__shown_in_korean(admin_client):
     account = make_account("coupang_main")
     inquiry = make_inquiry(account, content="문의")
-    Inquiry.objects.filter(pk=inquiry.pk).update(risk_hits=[{"term": LEARNED_TERM, "category": "MODEL", "where": "customer"}])
+    Inquiry.objects.filter(pk=inquiry.pk).update(
+        risk_hits=[{"term": LEARNED_TERM, "category": "MODEL", "where": "customer"}]
+    )
     with translation.override("ko"):
         body = admin_client.get(reverse("admin:inquiries_inquiry_change", args=[inquiry.pk])).content.decode()
     assert "학습된 위험 판별" in body and LEARNED_TERM not in body.split("<pre")[0]

@@ -48,11 +48,21 @@ def running_gunicorn(tmp_path: Path, **env: str) -> Iterator[str]:
     """gunicorn with the project's config (deploy/gunicorn.conf.py) and DEBUG off; yields its URL."""
     port = free_port()
     log = tmp_path / "gunicorn.log"
-    environment = {**os.environ, "DJANGO_DEBUG": "false", "DJANGO_CONN_MAX_AGE": "0",
-                   "CS_LOG_FILE": str(tmp_path / "api.log"), **env}
+    environment = {
+        **os.environ,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_CONN_MAX_AGE": "0",
+        "CS_LOG_FILE": str(tmp_path / "api.log"),
+        **env,
+    }
     with log.open("w") as out:
-        proc = subprocess.Popen([*web_command(f"127.0.0.1:{port}"), "--workers", "1"], cwd=ROOT, env=environment,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*web_command(f"127.0.0.1:{port}"), "--workers", "1"],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_liveness(proc, url, log)
@@ -69,9 +79,14 @@ def _database_url() -> str:
 
 
 def _collectstatic(static_root: Path) -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput"],
-                            cwd=ROOT, env={**os.environ, "DJANGO_STATIC_ROOT": str(static_root)},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_STATIC_ROOT": str(static_root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -80,9 +95,12 @@ def _login(url: str, username: str, password: str) -> requests.Session:
     login = session.get(f"{url}/admin/login/", timeout=10)
     assert login.status_code == 200
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
-    answer = session.post(f"{url}/admin/login/?next=/admin/", timeout=30, allow_redirects=False,
-                          data={"csrfmiddlewaretoken": token, "username": username, "password": password,
-                                "next": "/admin/"})
+    answer = session.post(
+        f"{url}/admin/login/?next=/admin/",
+        timeout=30,
+        allow_redirects=False,
+        data={"csrfmiddlewaretoken": token, "username": username, "password": password, "next": "/admin/"},
+    )
     assert answer.status_code == 302 and answer.headers["Location"] == "/admin/", answer.text[:500]
     return session
 
@@ -96,7 +114,9 @@ def test_gunicorn_debug_off__logs_in_and_serves_the_styled_admin_with_its_css_an
 
     with running_gunicorn(tmp_path, DATABASE_URL=_database_url(), DJANGO_STATIC_ROOT=str(tmp_path / "static")) as url:
         assert requests.get(f"{url}/readyz", timeout=10).json() == {
-            "status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
+            "status": "ok",
+            "checks": {"database": "ok", "migrations": "ok"},
+        }
         session = _login(url, "ops-lead", password)
         page = session.get(f"{url}/admin/auth/user/", timeout=30)
         assert page.status_code == 200 and "ops-lead" in page.text
@@ -125,8 +145,11 @@ def test_probes__database_unreachable__liveness_ok_readiness_503_without_secrets
     closed_port = free_port()  # nothing listens there
     password = "s3cret-" + secrets.token_hex(6)
     unreachable = f"postgres://ops:{password}@127.0.0.1:{closed_port}/partialauto"
-    production = {"DATABASE_URL": unreachable, "DJANGO_ALLOWED_HOSTS": "cs.example.com",
-                  "DJANGO_SECURE_SSL_REDIRECT": "true"}
+    production = {
+        "DATABASE_URL": unreachable,
+        "DJANGO_ALLOWED_HOSTS": "cs.example.com",
+        "DJANGO_SECURE_SSL_REDIRECT": "true",
+    }
     with running_gunicorn(tmp_path, **production) as url:
         # a probe uses the machine's address over plain HTTP: no host check, no HTTPS redirect
         probe_host = {"Host": "10.0.3.7:8000"}
@@ -140,8 +163,10 @@ def test_probes__database_unreachable__liveness_ok_readiness_503_without_secrets
         assert ready.headers["Cache-Control"] == "no-store"
 
         # every other path still gets the host check
-        assert requests.get(f"{url}/admin/login/", headers=probe_host, timeout=10,
-                            allow_redirects=False).status_code == 400
+        assert (
+            requests.get(f"{url}/admin/login/", headers=probe_host, timeout=10, allow_redirects=False).status_code
+            == 400
+        )
 
 
 @pytest.mark.django_db

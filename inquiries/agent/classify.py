@@ -121,8 +121,9 @@ class IntentClassifier:
         self.errors: list[str] = []
         compiled: list[_CompiledRule] = []
         for rule in rules:
-            patterns = compile_patterns(rule.patterns, owner=rule.intent, errors=self.errors,
-                                        log_event="intent-pattern-invalid")
+            patterns = compile_patterns(
+                rule.patterns, owner=rule.intent, errors=self.errors, log_event="intent-pattern-invalid"
+            )
             compiled.append(_CompiledRule.build(rule.intent, float(rule.weight), patterns))
         self._rules = tuple(compiled)
         self.intents: tuple[str, ...] = tuple(dict.fromkeys(r.intent for r in compiled))
@@ -172,7 +173,7 @@ class _LiteralIndex:
         found = {literal for literal in self._single if literal in text}
         get = self._by_prefix.get
         for i in range(len(text) - 1):
-            literals = get(text[i:i + 2])
+            literals = get(text[i : i + 2])
             if literals:
                 for literal in literals:
                     if text.startswith(literal, i):
@@ -181,7 +182,10 @@ class _LiteralIndex:
         for literal in found:
             for rule_index, order, pattern in self._owners[literal]:
                 hits.setdefault(rule_index, []).append((order, pattern))
-        return {rule_index: tuple(p for _order, p in sorted(found_, key=itemgetter(0))) for rule_index, found_ in hits.items()}
+        return {
+            rule_index: tuple(p for _order, p in sorted(found_, key=itemgetter(0)))
+            for rule_index, found_ in hits.items()
+        }
 
 
 def _score_rule(rule: _CompiledRule, compact: str, present: Sequence[CompiledPattern]) -> tuple[float, list[str]]:

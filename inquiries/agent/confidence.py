@@ -49,7 +49,9 @@ class AnswerCalibration:
 
     stats: Mapping[tuple[str | None, str, str], AnswerStats] = field(default_factory=dict)
 
-    def factor(self, *, account_id: str | None, intent: str, kind: str, prior: float | None = None) -> tuple[float, str]:
+    def factor(
+        self, *, account_id: str | None, intent: str, kind: str, prior: float | None = None
+    ) -> tuple[float, str]:
         """(P(sent as is), where it came from: prior, all accounts or this account)."""
         base = prior if prior is not None else prior_for(kind)
         own = self.stats.get((account_id, intent, kind)) if account_id else None

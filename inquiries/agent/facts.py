@@ -165,8 +165,9 @@ class InquiryFacts:
         return bool(self.order_ids) or self.order_lookup != LOOKUP_NONE
 
     def lookup_ref(self) -> FactRef:
-        return FactRef(SOURCE_ORDER_LOOKUP, ",".join(self.order_ids) or "-", _iso(self.now),
-                       self.order_lookup + (f": {self.lookup_error}" if self.lookup_error else ""))
-
-
-
+        return FactRef(
+            SOURCE_ORDER_LOOKUP,
+            ",".join(self.order_ids) or "-",
+            _iso(self.now),
+            self.order_lookup + (f": {self.lookup_error}" if self.lookup_error else ""),
+        )

@@ -38,7 +38,13 @@ _PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}(은\(는\)|이\(�
 _LEFTOVER = re.compile(r"\{\s*[A-Za-z_][A-Za-z0-9_.]*\s*\}")
 _SPACES = re.compile(r"[ \t]{2,}")
 # Paired particles ops write after a placeholder; the right half follows a vowel ending.
-_JOSA = {"은(는)": ("은", "는"), "이(가)": ("이", "가"), "을(를)": ("을", "를"), "과(와)": ("과", "와"), "(으)로": ("으로", "로")}
+_JOSA = {
+    "은(는)": ("은", "는"),
+    "이(가)": ("이", "가"),
+    "을(를)": ("을", "를"),
+    "과(와)": ("과", "와"),
+    "(으)로": ("으로", "로"),
+}
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,9 @@ class KnowledgeBase:
         self.errors: list[str] = []
         self._by_intent: dict[str, list[_IndexedEntry]] = {}
         for order, entry in enumerate(entries):
-            keywords = compile_patterns(entry.keywords, owner=entry.title, errors=self.errors,
-                                        log_event="kb-keyword-invalid")
+            keywords = compile_patterns(
+                entry.keywords, owner=entry.title, errors=self.errors, log_event="kb-keyword-invalid"
+            )
             self._by_intent.setdefault(entry.intent, []).append(_IndexedEntry(entry, order, tuple(keywords)))
 
     def __len__(self) -> int:

@@ -18,14 +18,14 @@ import time
 from dataclasses import dataclass, field
 
 from inquiries.agent.classify import IntentRule
+from inquiries.agent.confidence import NO_CALIBRATION, AnswerCalibration
 from inquiries.agent.knowledge import KnowledgeEntry
 from inquiries.agent.llm import LLMConfig
-from inquiries.agent.confidence import NO_CALIBRATION, AnswerCalibration
 from inquiries.agent.past_answers import PastAnswerIndex
 from inquiries.agent.pipeline import BACKEND_RULES, BACKENDS, AgentContext
-from inquiries.agent.textmodel import AgentModelArtifact
 from inquiries.agent.risk import PERSON_CATEGORIES, RISK_CATEGORIES, RiskTerm
 from inquiries.agent.seed_data import GUIDE_RISK_TERMS, RISK_KEYWORDS
+from inquiries.agent.textmodel import AgentModelArtifact
 
 logger = logging.getLogger("partialauto.agent")
 
@@ -61,8 +61,9 @@ def _terms(categories: tuple[str, ...]) -> list[RiskTerm]:
 
     return [
         RiskTerm(term, category, variants if isinstance(variants, list) else [])
-        for term, category, variants in RiskKeyword.objects.filter(is_active=True, category__in=categories)
-        .values_list("term", "category", "variants")
+        for term, category, variants in RiskKeyword.objects.filter(is_active=True, category__in=categories).values_list(
+            "term", "category", "variants"
+        )
     ]
 
 
@@ -90,7 +91,9 @@ def _intent_rules() -> list[IntentRule]:
 
     return [
         IntentRule(name, patterns if isinstance(patterns, list) else [])
-        for name, patterns in Intent.objects.filter(is_active=True).order_by("sort_order", "name").values_list("name", "patterns")
+        for name, patterns in Intent.objects.filter(is_active=True)
+        .order_by("sort_order", "name")
+        .values_list("name", "patterns")
     ]
 
 
@@ -150,8 +153,9 @@ def _models() -> dict[str | None, tuple[int, AgentModelArtifact]]:
     from inquiries.models import AgentModel
 
     active = {}
-    for version_id, version, account_id in AgentModel.objects.filter(is_active=True).values_list("id", "version",
-                                                                                                  "account_id"):
+    for version_id, version, account_id in AgentModel.objects.filter(is_active=True).values_list(
+        "id", "version", "account_id"
+    ):
         artifact = _artifacts.get(version_id)
         if artifact is None:
             data = AgentModel.objects.filter(pk=version_id).values_list("artifact", flat=True).first()
@@ -188,12 +192,25 @@ def _load() -> _Loaded:
         backend=_backend(),
         llm=_llm_config(),
     ).warm()
-    loaded = _Loaded(base=base, loaded_at=time.monotonic(), models=_models(),
-                     past_answers=_past_answer_index(past_answers()), answer_calibration=answer_calibration())
+    loaded = _Loaded(
+        base=base,
+        loaded_at=time.monotonic(),
+        models=_models(),
+        past_answers=_past_answer_index(past_answers()),
+        answer_calibration=answer_calibration(),
+    )
     logger.info(
-        "agent-context-loaded risk_terms=%d person_terms=%d intents=%d kb_entries=%d backend=%s models=%s past_answers=%d",
-        len(base.risk_terms), len(base.person_terms), len(base.intent_rules), len(base.knowledge), base.backend,
-        {k or "*": v for k, (v, _a) in loaded.models.items()}, len(loaded.past_answers),
+        (
+            "agent-context-loaded risk_terms=%d person_terms=%d intents=%d kb_entries=%d "
+            "backend=%s models=%s past_answers=%d"
+        ),
+        len(base.risk_terms),
+        len(base.person_terms),
+        len(base.intent_rules),
+        len(base.knowledge),
+        base.backend,
+        {k or "*": v for k, (v, _a) in loaded.models.items()},
+        len(loaded.past_answers),
     )
     return loaded
 
@@ -217,7 +234,12 @@ def load_context(account_name: str | None = None, seller_name: str = "") -> Agen
             account_id, own_name = _account(account_name) if account_name else (None, "")
             version, artifact = loaded.models.get(account_id) or loaded.models.get(None) or (None, None)
             context = loaded.contexts[key] = loaded.base.for_account(
-                account_name, seller_name or own_name, account_id=account_id, model=artifact, model_version=version,
-                past_answers=loaded.past_answers, answer_calibration=loaded.answer_calibration,
+                account_name,
+                seller_name or own_name,
+                account_id=account_id,
+                model=artifact,
+                model_version=version,
+                past_answers=loaded.past_answers,
+                answer_calibration=loaded.answer_calibration,
             )
         return context

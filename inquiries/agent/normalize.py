@@ -54,7 +54,7 @@ def _build_jamo_map() -> dict[str, str]:
         for prefix in ("HANGUL CHOSEONG ", "HANGUL JUNGSEONG ", "HANGUL JONGSEONG "):
             if name.startswith(prefix):
                 try:
-                    mapping[chr(code)] = unicodedata.lookup("HANGUL LETTER " + name[len(prefix):])
+                    mapping[chr(code)] = unicodedata.lookup("HANGUL LETTER " + name[len(prefix) :])
                 except KeyError:
                     pass  # archaic jamo without a compatibility twin: keep as is
                 break
@@ -212,8 +212,10 @@ def normalize_pattern(pattern: str) -> str:
 # ◼고객문의: … 판매자 확인 및 답변 부탁드립니다."): the same words around every such case, whatever the
 # buyer said. What the buyer asks is read without them (the trained model's features, telling a request
 # from a status question); the risk scan still reads everything.
-_FRAMING = re.compile(r"\[?판매자\s?이관\]?|\[?(?:쿠팡\s?)?고객센터\s?이관\]?|주문번호\s?:?\s?\d*|고객문의\s?:?"
-                      r"|판매자\s?확인\s?및\s?답변\s?부탁드립니다")
+_FRAMING = re.compile(
+    r"\[?판매자\s?이관\]?|\[?(?:쿠팡\s?)?고객센터\s?이관\]?|주문번호\s?:?\s?\d*|고객문의\s?:?"
+    r"|판매자\s?확인\s?및\s?답변\s?부탁드립니다"
+)
 
 
 def strip_framing(form: str) -> str:

@@ -46,8 +46,12 @@ class PastMatch:
     similarity: float
 
     def ref(self) -> FactRef:
-        return FactRef(SOURCE_PAST_ANSWER, self.entry.id, self.entry.answered_at,
-                       f"{self.entry.intent}: {self.entry.question[:50]} (similarity {self.similarity:.2f})")
+        return FactRef(
+            SOURCE_PAST_ANSWER,
+            self.entry.id,
+            self.entry.answered_at,
+            f"{self.entry.intent}: {self.entry.question[:50]} (similarity {self.similarity:.2f})",
+        )
 
 
 def reusable(answer: str, *, names_order: bool) -> bool:
@@ -74,7 +78,9 @@ class PastAnswerIndex:
     (Feature names are hashed with Python's ``hash``: the index is built and searched in one process.)"""
 
     def __init__(self, entries: Iterable[PastAnswer]) -> None:
-        self.entries: list[PastAnswer] = [e for e in list(entries)[-MAX_ENTRIES:] if e.intent not in ORDER_BOUND_INTENTS]
+        self.entries: list[PastAnswer] = [
+            e for e in list(entries)[-MAX_ENTRIES:] if e.intent not in ORDER_BOUND_INTENTS
+        ]
         vectors = [_vector(e.question) for e in self.entries]
         ids = np.concatenate([v[0] for v in vectors]) if vectors else np.zeros(0, dtype=np.int64)
         weights = np.concatenate([v[1] for v in vectors]) if vectors else np.zeros(0, dtype=np.float32)
@@ -101,12 +107,21 @@ class PastAnswerIndex:
             return scores
         starts, ends = self._starts[at], self._ends[at]
         lengths = ends - starts
-        postings = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(lengths.sum())
+        postings = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(
+            lengths.sum()
+        )
         contribution = self._weights[postings] * np.repeat(weights, lengths)
         return np.bincount(self._owner[postings], weights=contribution, minlength=len(self.entries)).astype(np.float32)
 
-    def best(self, text: NormalizedText, *, account_id: str | None, product_refs: Sequence[str] = (),
-             intent: str | None = None, counts: dict[str, int] | None = None) -> PastMatch | None:
+    def best(
+        self,
+        text: NormalizedText,
+        *,
+        account_id: str | None,
+        product_refs: Sequence[str] = (),
+        intent: str | None = None,
+        counts: dict[str, int] | None = None,
+    ) -> PastMatch | None:
         """The closest past question at or above :data:`NEAR_DUPLICATE`, preferring the same account
         and the same product; None when there is none."""
         if not self.entries:
@@ -122,8 +137,12 @@ class PastAnswerIndex:
                 continue
             if entry.product_refs and refs and not (refs & set(entry.product_refs)):
                 continue  # about another product
-            key = (entry.account_id == account_id, bool(refs & set(entry.product_refs)), round(similarity, 4),
-                   entry.answered_at or "")
+            key = (
+                entry.account_id == account_id,
+                bool(refs & set(entry.product_refs)),
+                round(similarity, 4),
+                entry.answered_at or "",
+            )
             if best is None or key > best[0]:
                 best = (key, PastMatch(entry, round(min(similarity, 1.0), 4)))
         return best[1] if best else None

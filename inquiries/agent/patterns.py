@@ -14,7 +14,6 @@ Keeping the syntax this small is deliberate: it is what a CS lead can edit safel
 from __future__ import annotations
 
 import logging
-
 import re
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ MAX_PATTERN_CHARS = 500
 
 
 logger = logging.getLogger("partialauto.agent")
+
 
 class PatternError(ValueError):
     """A pattern that cannot be compiled; the message is safe to show to ops."""
@@ -54,7 +54,7 @@ def split_exclusion(source: str) -> tuple[bool, str]:
     """``("!고소한맛")`` → ``(True, "고소한맛")``."""
     stripped = source.strip()
     if stripped.startswith(EXCLUDE_PREFIX):
-        return True, stripped[len(EXCLUDE_PREFIX):].strip()
+        return True, stripped[len(EXCLUDE_PREFIX) :].strip()
     return False, stripped
 
 
@@ -69,7 +69,7 @@ def compile_pattern(source: str, *, force_regex: bool = False) -> CompiledPatter
     if len(source) > MAX_PATTERN_CHARS:
         raise PatternError(f"pattern longer than {MAX_PATTERN_CHARS} characters")
     if force_regex or source.startswith(REGEX_PREFIX):
-        body = source[len(REGEX_PREFIX):] if source.startswith(REGEX_PREFIX) else source
+        body = source[len(REGEX_PREFIX) :] if source.startswith(REGEX_PREFIX) else source
         if not body.strip():
             return None
         try:

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypedDict
 
@@ -38,7 +38,6 @@ from inquiries.agent import llm as llm_backend
 from inquiries.agent.classify import FALLBACK_INTENT, Classification, IntentClassifier, IntentRule, classifier_for
 from inquiries.agent.confidence import NO_CALIBRATION, UNGROUNDED_KIND, AnswerCalibration, prior_for
 from inquiries.agent.facts import SOURCE_KNOWLEDGE, FactRef, InquiryFacts
-from inquiries.agent.past_answers import PastAnswerIndex, PastMatch
 from inquiries.agent.grounding import (
     NO_FACTS,
     NO_ORDER_REFERENCE,
@@ -57,6 +56,7 @@ from inquiries.agent.knowledge import (
     render,
 )
 from inquiries.agent.normalize import MAX_CHARS, NormalizedText, normalize
+from inquiries.agent.past_answers import PastAnswerIndex, PastMatch
 from inquiries.agent.risk import (
     WHERE_CUSTOMER,
     WHERE_DRAFT,
@@ -274,23 +274,37 @@ def step_recall(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
         state["past"] = None
         return {"match": None}
     refs = ([facts.product.product_id] if facts.product else []) + [state.get("product_id") or ""]
-    match = ctx.past_answers.best(state["normalized"], account_id=ctx.account_id, intent=state["intent"],
-                                  product_refs=[r for r in refs if r], counts=_features(state))
+    match = ctx.past_answers.best(
+        state["normalized"],
+        account_id=ctx.account_id,
+        intent=state["intent"],
+        product_refs=[r for r in refs if r],
+        counts=_features(state),
+    )
     state["past"] = match
     return {"match": None if match is None else {"inquiry": match.entry.id, "similarity": match.similarity}}
 
 
 def step_classify(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     prediction = state.get("prediction")
-    classification = ctx.classifier.classify(state["normalized"]) if prediction is None else model_classification(prediction)
+    classification = (
+        ctx.classifier.classify(state["normalized"]) if prediction is None else model_classification(prediction)
+    )
     state["classification"] = classification
     state["intent"] = classification.intent
     return classification.as_dict()
 
 
 def step_ground(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
-    grounding = ground(state["intent"], state["normalized"], state["normalized"].text, state["facts"],
-                       seller_name=ctx.seller_name, item_ids=state.get("item_ids") or (), past=state.get("past"))
+    grounding = ground(
+        state["intent"],
+        state["normalized"],
+        state["normalized"].text,
+        state["facts"],
+        seller_name=ctx.seller_name,
+        item_ids=state.get("item_ids") or (),
+        past=state.get("past"),
+    )
     state["grounding"] = grounding
     if grounding.draft:
         state["draft"] = grounding.draft
@@ -302,7 +316,9 @@ def _values(state: CSAgentState, ctx: AgentContext) -> dict[str, str]:
 
 
 def _rules_draft(state: CSAgentState, ctx: AgentContext, intent: str) -> tuple[KBMatch | None, str, list[str]]:
-    match = ctx.kb.best(intent, state["normalized"], account_name=ctx.account_name, product_id=state.get("product_id") or None)
+    match = ctx.kb.best(
+        intent, state["normalized"], account_name=ctx.account_name, product_id=state.get("product_id") or None
+    )
     if match is None:
         return None, "", []
     draft, unknown = render(match.entry.body, _values(state, ctx))
@@ -331,8 +347,9 @@ def _llm_references(state: CSAgentState, ctx: AgentContext) -> list[llm_backend.
     values = _values(state, ctx)
     references: list[llm_backend.LLMReference] = []
     for intent in candidates:
-        for match in ctx.kb.ranked(intent, state["normalized"], account_name=ctx.account_name,
-                                   product_id=state.get("product_id") or None)[:LLM_REFERENCES_PER_INTENT]:
+        for match in ctx.kb.ranked(
+            intent, state["normalized"], account_name=ctx.account_name, product_id=state.get("product_id") or None
+        )[:LLM_REFERENCES_PER_INTENT]:
             body, _unknown = render(match.entry.body, values)
             references.append(llm_backend.LLMReference(intent, match.entry.title, body))
     return references
@@ -352,8 +369,12 @@ def _llm_draft(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
     state["llm_result"] = result
     if result.ok:
         state["intent"] = result.intent
-        state["kb_match"] = ctx.kb.best(result.intent, state["normalized"], account_name=ctx.account_name,
-                                        product_id=state.get("product_id") or None)
+        state["kb_match"] = ctx.kb.best(
+            result.intent,
+            state["normalized"],
+            account_name=ctx.account_name,
+            product_id=state.get("product_id") or None,
+        )
         state["draft"], _unknown = render(result.answer, _values(state, ctx))
     else:
         state["error"] = result.error
@@ -387,16 +408,29 @@ def step_score(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]:
         kind = _answer_kind(state, _facts(state))
         coverage = grounding.p_answer if grounding is not None and grounding.kind == "product_facts" else None
         prior = prior_for(kind, coverage)
-        factor, source = ctx.answer_calibration.factor(account_id=ctx.account_id, intent=state["intent"], kind=kind,
-                                                       prior=prior) if kind else (prior, "ungrounded")
-        score = score_model(prediction, ctx.model, kind=kind or UNGROUNDED_KIND, prior=prior, answer_factor=factor,
-                            answer_source=source)
+        factor, source = (
+            ctx.answer_calibration.factor(account_id=ctx.account_id, intent=state["intent"], kind=kind, prior=prior)
+            if kind
+            else (prior, "ungrounded")
+        )
+        score = score_model(
+            prediction, ctx.model, kind=kind or UNGROUNDED_KIND, prior=prior, answer_factor=factor, answer_source=source
+        )
     elif grounding is not None and grounding.handled and not grounding.needs_person:
-        score = score_grounded(state["classification"], grounding.p_answer, state["normalized"],
-                               order_facts=grounding.kind == "order_status")
+        score = score_grounded(
+            state["classification"],
+            grounding.p_answer,
+            state["normalized"],
+            order_facts=grounding.kind == "order_status",
+        )
     elif result is not None and result.ok:
-        score = score_llm(llm_confidence=result.confidence, llm_intent=result.intent,
-                          classification=state["classification"], kb=state.get("kb_match"), text=state["normalized"])
+        score = score_llm(
+            llm_confidence=result.confidence,
+            llm_intent=result.intent,
+            classification=state["classification"],
+            kb=state.get("kb_match"),
+            text=state["normalized"],
+        )
     else:
         score = score_rules(state["classification"], state.get("kb_match"), state["normalized"])
     state["score"] = score
@@ -447,8 +481,11 @@ def _decide(state: CSAgentState) -> tuple[bool, str, str]:
     if score is None:
         return True, Reason.AGENT_ERROR, "No score was computed"
     if score.reason != Reason.OK:
-        detail = ("No knowledge entry answers this inquiry" if score.reason == Reason.NO_KB_MATCH
-                  else f"Confidence {score.confidence:.2f} below the agent minimum {AGENT_MIN_CONFIDENCE:.2f}")
+        detail = (
+            "No knowledge entry answers this inquiry"
+            if score.reason == Reason.NO_KB_MATCH
+            else f"Confidence {score.confidence:.2f} below the agent minimum {AGENT_MIN_CONFIDENCE:.2f}"
+        )
         return True, score.reason, detail
     if not (state.get("draft") or "").strip():
         return True, Reason.NO_KB_MATCH, "Empty draft"
@@ -552,7 +589,7 @@ def run_agent(
         "title": title if isinstance(title, str) else "",
         "product_name": product_name if isinstance(product_name, str) else "",
         "product_id": product_id if isinstance(product_id, str) else "",
-        "facts": facts if isinstance(facts, InquiryFacts) else InquiryFacts(now=datetime.now(timezone.utc)),
+        "facts": facts if isinstance(facts, InquiryFacts) else InquiryFacts(now=datetime.now(UTC)),
         "item_ids": tuple(str(i) for i in item_ids or ()),
         "backend": _backend_of(context),
         "risk_hits": [],
@@ -575,8 +612,13 @@ def run_agent(
             break
     result = finalize(state)
     result["trace"].append({"step": "finalize", "reason": result["reason"], "needs_human": result["needs_human"]})
-    logger.debug("agent-decision intent=%s confidence=%.3f reason=%s backend=%s",
-                 result["intent"], result["confidence"], result["reason"], result["backend"])
+    logger.debug(
+        "agent-decision intent=%s confidence=%.3f reason=%s backend=%s",
+        result["intent"],
+        result["confidence"],
+        result["reason"],
+        result["backend"],
+    )
     return result
 
 
@@ -591,20 +633,32 @@ def _ms(started: float) -> float:
 
 
 def seed_context(
-    *, account_name: str | None = None, seller_name: str = "", backend: str = BACKEND_RULES,
+    *,
+    account_name: str | None = None,
+    seller_name: str = "",
+    backend: str = BACKEND_RULES,
     llm: llm_backend.LLMConfig | None = None,
 ) -> AgentContext:
     """A context built from :mod:`inquiries.agent.seed_data` (tests, simulation, a first run)."""
     from inquiries.agent import seed_data
 
     return AgentContext(
-        risk_terms=[RiskTerm(k["term"], k["category"], k["variants"])
-                    for k in seed_data.RISK_KEYWORDS + seed_data.MORE_RISK_KEYWORDS],
+        risk_terms=[
+            RiskTerm(k["term"], k["category"], k["variants"])
+            for k in seed_data.RISK_KEYWORDS + seed_data.MORE_RISK_KEYWORDS
+        ],
         person_terms=[RiskTerm(k["term"], k["category"], k["variants"]) for k in seed_data.PERSON_KEYWORDS],
         intent_rules=[IntentRule(intent, patterns) for intent, patterns in seed_data.INTENT_PATTERNS.items()],
         knowledge=[
-            KnowledgeEntry(id=f"seed-{i}", intent=k["intent"], title=k["title"], keywords=k["keywords"], body=k["body"],
-                           priority=k["priority"], states_facts=k.get("states_facts", True))
+            KnowledgeEntry(
+                id=f"seed-{i}",
+                intent=k["intent"],
+                title=k["title"],
+                keywords=k["keywords"],
+                body=k["body"],
+                priority=k["priority"],
+                states_facts=k.get("states_facts", True),
+            )
             for i, k in enumerate(seed_data.STARTER_KNOWLEDGE_BASE, start=1)
         ],
         account_name=account_name,

@@ -23,17 +23,34 @@ from inquiries.agent.normalize import compact_form
 
 # Buyers' spellings → the seller's (applied to both sides on the compact form).
 _EQUIVALENT = (
-    ("식세기", "식기세척기"), ("빨래", "세탁"), ("빨아", "세탁"), ("빨면", "세탁"), ("손빨래", "손세탁"), ("완충", "완전충전"),
-    ("핸드폰", "휴대폰"), ("스마트폰", "휴대폰"), ("블투", "블루투스"), ("페어링", "연결"), ("연동", "연결"),
-    ("전자렌지", "전자레인지"), ("밧데리", "배터리"), ("사이즈표", "사이즈"), ("치수", "사이즈"), ("유통기한", "소비기한"),
-    ("몇키로", "무게"), ("무게제한", "하중"), ("에이에스", "as"), ("뜨거운물", "온수"),
+    ("식세기", "식기세척기"),
+    ("빨래", "세탁"),
+    ("빨아", "세탁"),
+    ("빨면", "세탁"),
+    ("손빨래", "손세탁"),
+    ("완충", "완전충전"),
+    ("핸드폰", "휴대폰"),
+    ("스마트폰", "휴대폰"),
+    ("블투", "블루투스"),
+    ("페어링", "연결"),
+    ("연동", "연결"),
+    ("전자렌지", "전자레인지"),
+    ("밧데리", "배터리"),
+    ("사이즈표", "사이즈"),
+    ("치수", "사이즈"),
+    ("유통기한", "소비기한"),
+    ("몇키로", "무게"),
+    ("무게제한", "하중"),
+    ("에이에스", "as"),
+    ("뜨거운물", "온수"),
 )
 _EQUIVALENT_RE = re.compile("|".join(re.escape(a) for a, _b in sorted(_EQUIVALENT, key=lambda p: -len(p[0]))))
 _EQUIVALENT_MAP = dict(_EQUIVALENT)
 
 # Bigrams of endings, particles and filler that say nothing about the topic.
 _STOP = frozenset(
-    "니다 습니 세요 나요 까요 어요 아요 해요 에요 이에 예요 인가 는데 은데 는지 인지 하나 하는 하면 해서 해도 있나 있어 "
+    "니다 습니 세요 나요 까요 어요 아요 해요 에요 이에 예요 인가 는데 은데 는지 인지 하나 하는 하면 해서 해도 "
+    "있나 있어 "
     "있는 있습 없나 없어 없는 되나 되는 돼요 되요 될까 할까 가요 거나 그리 리고 이고 으로 에서 에게 한테 부터 까지 "
     "이랑 랑이 하고 에는 에도 이요 요요 이나 문의 궁금 금해 금합 합니 드립 립니 려주 주세 알려 려요 고객 고객님 객님 "
     "안녕 녕하 하세 감사 사합 혹시 그런 이거 그거 저거 제품 상품 이제 그냥 정말 너무 진짜 조금 이번 어떻 떻게 게하 "
@@ -53,8 +70,9 @@ def _canonical(compact: str) -> str:
 def grams(text: str) -> frozenset[str]:
     """Topic bigrams of a text (compact form, equivalences applied, stop bigrams removed)."""
     compact = _canonical(compact_form(text))
-    return frozenset(g for g in (compact[i:i + 2] for i in range(len(compact) - 1))
-                     if g not in _STOP and not g.isdigit())
+    return frozenset(
+        g for g in (compact[i : i + 2] for i in range(len(compact) - 1)) if g not in _STOP and not g.isdigit()
+    )
 
 
 @dataclass(frozen=True)

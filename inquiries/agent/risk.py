@@ -358,7 +358,7 @@ def _structure(source: str) -> Iterator[tuple[int, str, int]]:
             in_class = ch != "]"
         elif ch == "[":
             in_class = True
-            if source[i + 1:i + 2] == "]":  # a "]" first in a class is a literal
+            if source[i + 1 : i + 2] == "]":  # a "]" first in a class is a literal
                 i += 1
         elif ch == "(":
             yield i, ch, depth
@@ -379,7 +379,7 @@ def _top_level_alternatives(source: str) -> list[str]:
         return [source]
     cuts = [i for i, ch, depth in _structure(source) if ch == "|" and depth == 0]
     bounds = zip([-1, *cuts], [*cuts, len(source)], strict=True)
-    return [_unwrapped(source[start + 1:end]) for start, end in bounds]
+    return [_unwrapped(source[start + 1 : end]) for start, end in bounds]
 
 
 def _group_end(source: str) -> int:
@@ -394,7 +394,7 @@ def _distributed(alternative: str, limit: int = 64) -> list[str]:
     if not alternative.startswith("(?:"):
         return [alternative]
     end = _group_end(alternative)
-    rest = alternative[end + 1:] if end > 0 else ""
+    rest = alternative[end + 1 :] if end > 0 else ""
     if end <= 0 or rest[:1] in ("?", "*", "+", "{"):
         return [alternative]
     inner = _top_level_alternatives(alternative[3:end])
@@ -422,7 +422,11 @@ def _first_hit(compiled: _CompiledTerm, form: str) -> str | None:
             text = m.group(0)
             if not text.strip(" *"):
                 continue
-            if matcher.syllable_free is not None and not _SYLLABLE.search(text) and _skeleton(text) not in matcher.syllable_free:
+            if (
+                matcher.syllable_free is not None
+                and not _SYLLABLE.search(text)
+                and _skeleton(text) not in matcher.syllable_free
+            ):
                 continue
             if excluded_spans is None:  # computed only when something matched
                 excluded_spans = [x.span() for ex in compiled.exclusions for x in ex.finditer(form)]
@@ -446,4 +450,3 @@ def scanner_for(terms: Iterable[RiskTerm]) -> RiskScanner:
 def scan(text: NormalizedText | str, terms: Iterable[RiskTerm], *, where: str = WHERE_CUSTOMER) -> list[RiskHit]:
     """Scan ``text`` for ``terms``; see the module docstring for the matching rules."""
     return scanner_for(terms).scan(text, where=where)
-

@@ -137,15 +137,15 @@ def score_llm(
     return _finish(factors)
 
 
-def score_grounded(classification: Classification, p_answer: float, text: NormalizedText, *,
-                   order_facts: bool = False) -> Score:
+def score_grounded(
+    classification: Classification, p_answer: float, text: NormalizedText, *, order_facts: bool = False
+) -> Score:
     """Confidence of a draft written from facts (:mod:`inquiries.agent.grounding`).
 
     ``p_answer`` is grounding's own measure of how directly the facts answer the question. A request
     to look something up is no discount here when the answer states the order itself: it did.
     """
-    factors = {"p_intent": intent_probability(classification), "p_answer": p_answer,
-               **_discounts(classification, text)}
+    factors = {"p_intent": intent_probability(classification), "p_answer": p_answer, **_discounts(classification, text)}
     if order_facts:
         factors.pop("lookup", None)
     return _finish(factors)
@@ -156,8 +156,16 @@ def model_classification(prediction) -> Classification:
     ranked = sorted(prediction.intent_probs.items(), key=lambda kv: -kv[1])
     top, p = ranked[0]
     runner, q = ranked[1] if len(ranked) > 1 else (None, 0.0)
-    return Classification(top, round(p, 4), runner, round(q, 4), round((p - q) / p, 4) if p else 0.0, False, {},
-                          dict(prediction.intent_probs))
+    return Classification(
+        top,
+        round(p, 4),
+        runner,
+        round(q, 4),
+        round((p - q) / p, 4) if p else 0.0,
+        False,
+        {},
+        dict(prediction.intent_probs),
+    )
 
 
 def score_model(prediction, model, *, kind: str, prior: float, answer_factor: float, answer_source: str) -> Score:
@@ -171,13 +179,20 @@ def score_model(prediction, model, *, kind: str, prior: float, answer_factor: fl
     """
     from inquiries.agent.training_math import confidence_input
 
-    base = model.confidence_calibration(confidence_input(prediction.p_intent_correct, prediction.p_risk,
-                                                         prediction.p_person))
+    base = model.confidence_calibration(
+        confidence_input(prediction.p_intent_correct, prediction.p_risk, prediction.p_person)
+    )
     pre = base * prior
     calibration = model.answer_calibration.get(kind)
     calibrated = calibration(pre) if calibration is not None else pre
     confidence = calibrated * (answer_factor / prior if prior > 0 else 1.0)
-    factors = {"model": round(base, 4), "prior": round(prior, 4), "pre": round(pre, 6),
-               "calibrated": round(calibrated, 4), "answer": round(answer_factor, 4), "answer_source": answer_source}
+    factors = {
+        "model": round(base, 4),
+        "prior": round(prior, 4),
+        "pre": round(pre, 6),
+        "calibrated": round(calibrated, 4),
+        "answer": round(answer_factor, 4),
+        "answer_source": answer_source,
+    }
     confidence = round(max(0.0, min(1.0, confidence)), 4)
     return Score(confidence, LOW_CONFIDENCE if confidence < AGENT_MIN_CONFIDENCE else OK, factors)

@@ -43,16 +43,16 @@ def features(text: NormalizedText | str) -> dict[str, int]:
     """Feature → count for one text."""
     nt = text if isinstance(text, NormalizedText) else normalize(text)
     compact = strip_framing(nt.compact)
-    keys = [f"c2:{compact[i:i + 2]}" for i in range(len(compact) - 1)]
-    keys += [f"c3:{compact[i:i + 3]}" for i in range(len(compact) - 2)]
+    keys = [f"c2:{compact[i : i + 2]}" for i in range(len(compact) - 1)]
+    keys += [f"c3:{compact[i : i + 3]}" for i in range(len(compact) - 2)]
     for token in _WORD.split(strip_framing(nt.match)):
         if not token:
             continue
         bounded = f" {token} "
         keys.append(f"w:{token}")
-        keys += [f"b2:{bounded[i:i + 2]}" for i in range(len(bounded) - 1)]
-        keys += [f"b3:{bounded[i:i + 3]}" for i in range(len(bounded) - 2)]
-        keys += [f"b4:{bounded[i:i + 4]}" for i in range(len(bounded) - 3)]
+        keys += [f"b2:{bounded[i : i + 2]}" for i in range(len(bounded) - 1)]
+        keys += [f"b3:{bounded[i : i + 3]}" for i in range(len(bounded) - 2)]
+        keys += [f"b4:{bounded[i : i + 4]}" for i in range(len(bounded) - 3)]
     return Counter(keys)
 
 
@@ -137,9 +137,14 @@ class Prediction:
 
     def as_dict(self) -> dict[str, Any]:
         top = sorted(self.intent_probs.items(), key=lambda kv: -kv[1])[:3]
-        return {"intent": self.intent, "p_intent": round(self.p_intent, 4),
-                "p_intent_correct": round(self.p_intent_correct, 4), "p_risk": round(self.p_risk, 4),
-                "p_person": round(self.p_person, 4), "top": [[k, round(v, 4)] for k, v in top]}
+        return {
+            "intent": self.intent,
+            "p_intent": round(self.p_intent, 4),
+            "p_intent_correct": round(self.p_intent_correct, 4),
+            "p_risk": round(self.p_risk, 4),
+            "p_person": round(self.p_person, 4),
+            "top": [[k, round(v, 4)] for k, v in top],
+        }
 
 
 @dataclass(frozen=True)
@@ -164,8 +169,9 @@ class AgentModelArtifact:
         """Every scorer's weights as one ``columns × (intents + 2)`` matrix (a text's columns are then one
         contiguous gather and one product) and their intercepts."""
         coef = np.vstack([self.intent.coef, self.risk.coef[-1:], self.person.coef[-1:]])
-        return np.ascontiguousarray(coef.T), np.concatenate([self.intent.intercept, self.risk.intercept[-1:],
-                                                             self.person.intercept[-1:]])
+        return np.ascontiguousarray(coef.T), np.concatenate(
+            [self.intent.intercept, self.risk.intercept[-1:], self.person.intercept[-1:]]
+        )
 
     def predict(self, text: NormalizedText, counts: dict[str, int] | None = None) -> Prediction:
         """``counts``: the text's :func:`features` when the caller has them already."""
@@ -179,7 +185,9 @@ class AgentModelArtifact:
         probs = dict(zip(self.intent.classes, p.tolist(), strict=True))
         p_risk, p_person = (1.0 / (1.0 + np.exp(-z[k:]))).tolist()
         p_intent = probs[self.intent.classes[best]]
-        return Prediction(probs, self.intent.classes[best], p_intent, self.intent_calibration(p_intent), p_risk, p_person)
+        return Prediction(
+            probs, self.intent.classes[best], p_intent, self.intent_calibration(p_intent), p_risk, p_person
+        )
 
     # -- storage ----------------------------------------------------------------------------------
 
@@ -188,18 +196,28 @@ class AgentModelArtifact:
             raise ValueError("a version loaded for deciding keeps no feature names: store the trained one")
         names = sorted(self.vectorizer.vocabulary, key=self.vectorizer.vocabulary.__getitem__)
         meta = {
-            "format": FORMAT_VERSION, "vocabulary": names, "intent_classes": list(self.intent.classes),
-            "risk_classes": list(self.risk.classes), "person_classes": list(self.person.classes),
+            "format": FORMAT_VERSION,
+            "vocabulary": names,
+            "intent_classes": list(self.intent.classes),
+            "risk_classes": list(self.risk.classes),
+            "person_classes": list(self.person.classes),
             "intent_calibration": self.intent_calibration.as_dict(),
             "confidence_calibration": self.confidence_calibration.as_dict(),
-            "risk_threshold": self.risk_threshold, "person_threshold": self.person_threshold, "meta": self.meta,
+            "risk_threshold": self.risk_threshold,
+            "person_threshold": self.person_threshold,
+            "meta": self.meta,
             "answer_calibration": {kind: c.as_dict() for kind, c in sorted(self.answer_calibration.items())},
         }
         buffer = io.BytesIO()
         np.savez_compressed(
-            buffer, meta=np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
-            idf=self.vectorizer.idf, intent_coef=self.intent.coef, intent_intercept=self.intent.intercept,
-            risk_coef=self.risk.coef, risk_intercept=self.risk.intercept, person_coef=self.person.coef,
+            buffer,
+            meta=np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+            idf=self.vectorizer.idf,
+            intent_coef=self.intent.coef,
+            intent_intercept=self.intent.intercept,
+            risk_coef=self.risk.coef,
+            risk_intercept=self.risk.intercept,
+            person_coef=self.person.coef,
             person_intercept=self.person.intercept,
         )
         return buffer.getvalue()
@@ -219,22 +237,36 @@ class AgentModelArtifact:
         stacked = np.ascontiguousarray(np.vstack([coefs[0], coefs[1][-1:], coefs[2][-1:]]).T)  # columns × scores
         del coefs
         k = len(meta["intent_classes"])
-        views = {"intent": stacked[:, :k].T, "risk": stacked[:, k:k + 1].T, "person": stacked[:, k + 1:k + 2].T}
-        scorers = {name: LinearScorer(tuple(meta[f"{name}_classes"]), views[name],
-                                      intercept if name == "intent" else intercept[-1:])
-                   for name, intercept in zip(names, intercepts, strict=True)}
+        views = {"intent": stacked[:, :k].T, "risk": stacked[:, k : k + 1].T, "person": stacked[:, k + 1 : k + 2].T}
+        scorers = {
+            name: LinearScorer(
+                tuple(meta[f"{name}_classes"]), views[name], intercept if name == "intent" else intercept[-1:]
+            )
+            for name, intercept in zip(names, intercepts, strict=True)
+        }
         artifact = cls(
-            vectorizer=Vectorizer.for_deciding(meta["vocabulary"], idf), intent=scorers["intent"],
-            risk=scorers["risk"], person=scorers["person"],
-            intent_calibration=Calibration(tuple(meta["intent_calibration"]["x"]), tuple(meta["intent_calibration"]["y"])),
-            confidence_calibration=Calibration(tuple(meta["confidence_calibration"]["x"]),
-                                               tuple(meta["confidence_calibration"]["y"])),
-            risk_threshold=float(meta["risk_threshold"]), person_threshold=float(meta["person_threshold"]),
+            vectorizer=Vectorizer.for_deciding(meta["vocabulary"], idf),
+            intent=scorers["intent"],
+            risk=scorers["risk"],
+            person=scorers["person"],
+            intent_calibration=Calibration(
+                tuple(meta["intent_calibration"]["x"]), tuple(meta["intent_calibration"]["y"])
+            ),
+            confidence_calibration=Calibration(
+                tuple(meta["confidence_calibration"]["x"]), tuple(meta["confidence_calibration"]["y"])
+            ),
+            risk_threshold=float(meta["risk_threshold"]),
+            person_threshold=float(meta["person_threshold"]),
             meta=meta.get("meta") or {},
-            answer_calibration={kind: Calibration(tuple(c["x"]), tuple(c["y"]))
-                                for kind, c in (meta.get("answer_calibration") or {}).items()},
+            answer_calibration={
+                kind: Calibration(tuple(c["x"]), tuple(c["y"]))
+                for kind, c in (meta.get("answer_calibration") or {}).items()
+            },
         )
-        artifact.__dict__["_stacked"] = (stacked, np.concatenate([intercepts[0], intercepts[1][-1:], intercepts[2][-1:]]))
+        artifact.__dict__["_stacked"] = (
+            stacked,
+            np.concatenate([intercepts[0], intercepts[1][-1:], intercepts[2][-1:]]),
+        )
         return artifact
 
 

@@ -29,7 +29,6 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from inquiries.agent.training_math import confidence_input
 from inquiries.agent.textmodel import (
     AgentModelArtifact,
     Calibration,
@@ -38,6 +37,7 @@ from inquiries.agent.textmodel import (
     features,
     vectorize_many,
 )
+from inquiries.agent.training_math import confidence_input
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SCREEN_RECALL = 0.95  # the learned screens are set to catch at least this share of their class (out of fold)
@@ -74,8 +74,17 @@ def example_from_row(row: dict, *, source: str = "shipped", weight: float = 1.0)
     risk = row.get("risk")
     if risk is None and row.get("risky"):  # the older set marks risk with a flag and a category
         risk = row.get("risk_category") or "RISK"
-    return Example(str(row["id"]), example_text(row), row["intent"], risk or None, row.get("must_human") or None,
-                   weight, source, row.get("topic") or "", person_labelled="must_human" in row)
+    return Example(
+        str(row["id"]),
+        example_text(row),
+        row["intent"],
+        risk or None,
+        row.get("must_human") or None,
+        weight,
+        source,
+        row.get("topic") or "",
+        person_labelled="must_human" in row,
+    )
 
 
 def shipped_rows() -> Iterator[tuple[str, dict]]:
@@ -102,9 +111,23 @@ def data_fingerprint(examples: Sequence[Example]) -> str:
     settings = [MIN_DF, INTENT_C, SCREEN_C, SCREEN_RECALL, MAX_SCREEN_THRESHOLD, FOLDS, SELLER_WEIGHT]
     digest.update(json.dumps(settings).encode())
     for e in examples:
-        digest.update(json.dumps([e.id, e.text, e.intent, e.risk, e.must_human, e.weight, e.source,
-                                  e.person_labelled, e.risk_labelled, sorted(features(e.text).items())],
-                                 ensure_ascii=False).encode("utf-8"))
+        digest.update(
+            json.dumps(
+                [
+                    e.id,
+                    e.text,
+                    e.intent,
+                    e.risk,
+                    e.must_human,
+                    e.weight,
+                    e.source,
+                    e.person_labelled,
+                    e.risk_labelled,
+                    sorted(features(e.text).items()),
+                ],
+                ensure_ascii=False,
+            ).encode("utf-8")
+        )
     return digest.hexdigest()
 
 
@@ -150,7 +173,9 @@ ANSWER_CALIBRATION_MIN = 40  # rows of one answer kind needed to fit its map (fe
 SHRINK = 2.0  # each step of an answer-kind map is pulled toward the kind's mean as if by this many rows
 
 
-def fit_answer_calibration(pre: Sequence[float], kinds: Sequence[str], outcome: Sequence[float]) -> dict[str, Calibration]:
+def fit_answer_calibration(
+    pre: Sequence[float], kinds: Sequence[str], outcome: Sequence[float]
+) -> dict[str, Calibration]:
     """Per answer kind, an isotonic map from the confidence before calibration to how often drafts of that
     kind were sent as is; each step is shrunk toward the kind's mean so a short run of hits is no 1.0."""
     pre_a, out_a = np.asarray(pre, dtype=float), np.asarray(outcome, dtype=float)
@@ -171,8 +196,11 @@ def fit_answer_calibration(pre: Sequence[float], kinds: Sequence[str], outcome: 
         keys = np.asarray(sorted(steps))
         ys = [steps[float(keys[np.abs(keys - v).argmin()])] for v in iso.predict(xs)]
         ys = np.maximum.accumulate(np.asarray(ys))  # shrinking keeps it monotone; this guards rounding
-        maps[kind] = Calibration(tuple(float(v) for v in xs), tuple(round(float(v), 6) for v in ys)) \
-            if len(xs) >= 2 else Calibration((0.0, 1.0), (round(mean, 6),) * 2)
+        maps[kind] = (
+            Calibration(tuple(float(v) for v in xs), tuple(round(float(v), 6) for v in ys))
+            if len(xs) >= 2
+            else Calibration((0.0, 1.0), (round(mean, 6),) * 2)
+        )
     return maps
 
 
@@ -202,8 +230,9 @@ def _fit(examples: Sequence[Example]) -> _Fitted:
     rl = np.asarray([e.risk_labelled for e in examples])
     risk = _logistic(SCREEN_C).fit(X[rl], [int(bool(e.risk)) for e in examples if e.risk_labelled], sample_weight=w[rl])
     labelled = np.asarray([e.person_labelled for e in examples])
-    person = _logistic(SCREEN_C).fit(X[labelled], [int(bool(e.must_human)) for e in examples if e.person_labelled],
-                                     sample_weight=w[labelled])
+    person = _logistic(SCREEN_C).fit(
+        X[labelled], [int(bool(e.must_human)) for e in examples if e.person_labelled], sample_weight=w[labelled]
+    )
     return _Fitted(vectorizer, intent, risk, person)
 
 
@@ -245,8 +274,9 @@ def confidence_raw(p_intent_correct: np.ndarray, p_risk: np.ndarray, p_person: n
 def send_as_is(examples: Sequence[Example], intents: Sequence[str]) -> np.ndarray:
     """The outcome confidence predicts, on labelled data: the intent is right and nothing makes it a
     person's (risk or a request only a person may grant)."""
-    return np.asarray([float(p == e.intent and not e.risk and not e.must_human) for e, p in zip(examples, intents,
-                                                                                                  strict=True)])
+    return np.asarray(
+        [float(p == e.intent and not e.risk and not e.must_human) for e, p in zip(examples, intents, strict=True)]
+    )
 
 
 def train(examples: Sequence[Example], *, seed: int = 0, meta: dict | None = None) -> tuple[AgentModelArtifact, dict]:
@@ -255,24 +285,37 @@ def train(examples: Sequence[Example], *, seed: int = 0, meta: dict | None = Non
     correct = np.asarray([float(p == e.intent) for e, p in zip(examples, oof.intent, strict=True)])
     intent_calibration = _isotonic(oof.p_intent, correct)
     p_correct = np.asarray([intent_calibration(v) for v in oof.p_intent])
-    confidence_calibration = _isotonic(confidence_raw(p_correct, oof.p_risk, oof.p_person),
-                                       send_as_is(examples, oof.intent))
+    confidence_calibration = _isotonic(
+        confidence_raw(p_correct, oof.p_risk, oof.p_person), send_as_is(examples, oof.intent)
+    )
     rl = np.asarray([e.risk_labelled for e in examples])
     risk_threshold = screen_threshold(oof.p_risk[rl], np.asarray([bool(e.risk) for e in examples if e.risk_labelled]))
     labelled = np.asarray([e.person_labelled for e in examples])
-    person_threshold = screen_threshold(oof.p_person[labelled],
-                                        np.asarray([bool(e.must_human) for e in examples if e.person_labelled]))
+    person_threshold = screen_threshold(
+        oof.p_person[labelled], np.asarray([bool(e.must_human) for e in examples if e.person_labelled])
+    )
     fitted = _fit(examples)
     artifact = AgentModelArtifact(
-        vectorizer=fitted.vectorizer, intent=_scorer(fitted.intent, binary=False),
-        risk=_scorer(fitted.risk, binary=True), person=_scorer(fitted.person, binary=True),
-        intent_calibration=intent_calibration, confidence_calibration=confidence_calibration,
-        risk_threshold=risk_threshold, person_threshold=person_threshold,
-        meta={**(meta or {}), "examples": len(examples), "seed": seed,
-              "sources": dict(Counter(e.source for e in examples))},
+        vectorizer=fitted.vectorizer,
+        intent=_scorer(fitted.intent, binary=False),
+        risk=_scorer(fitted.risk, binary=True),
+        person=_scorer(fitted.person, binary=True),
+        intent_calibration=intent_calibration,
+        confidence_calibration=confidence_calibration,
+        risk_threshold=risk_threshold,
+        person_threshold=person_threshold,
+        meta={
+            **(meta or {}),
+            "examples": len(examples),
+            "seed": seed,
+            "sources": dict(Counter(e.source for e in examples)),
+        },
     )
-    metrics = {"out_of_fold": oof_metrics(examples, oof, intent_calibration, confidence_calibration,
-                                          risk_threshold, person_threshold)}
+    metrics = {
+        "out_of_fold": oof_metrics(
+            examples, oof, intent_calibration, confidence_calibration, risk_threshold, person_threshold
+        )
+    }
     return artifact, metrics
 
 
@@ -310,9 +353,15 @@ def reliability(confidence: Iterable[float], outcome: Iterable[float], bins: int
     rows = []
     for b in range(bins):
         mask = which == b
-        rows.append({"low": round(float(edges[b]), 2), "high": round(float(edges[b + 1]), 2), "n": int(mask.sum()),
-                     "confidence": round(float(conf[mask].mean()), 4) if mask.any() else None,
-                     "observed": round(float(out[mask].mean()), 4) if mask.any() else None})
+        rows.append(
+            {
+                "low": round(float(edges[b]), 2),
+                "high": round(float(edges[b + 1]), 2),
+                "n": int(mask.sum()),
+                "confidence": round(float(conf[mask].mean()), 4) if mask.any() else None,
+                "observed": round(float(out[mask].mean()), 4) if mask.any() else None,
+            }
+        )
     return rows
 
 
@@ -322,13 +371,22 @@ def per_intent(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, dict
         tp = sum(1 for t, p in zip(truth, predicted, strict=True) if t == intent and p == intent)
         said = sum(1 for p in predicted if p == intent)
         real = sum(1 for t in truth if t == intent)
-        out[intent] = {"precision": round(tp / said, 4) if said else None, "recall": round(tp / real, 4) if real else None,
-                       "support": real}
+        out[intent] = {
+            "precision": round(tp / said, 4) if said else None,
+            "recall": round(tp / real, 4) if real else None,
+            "support": real,
+        }
     return out
 
 
-def oof_metrics(examples: Sequence[Example], oof: OutOfFold, intent_calibration: Calibration,
-                confidence_calibration: Calibration, risk_threshold: float, person_threshold: float) -> dict:
+def oof_metrics(
+    examples: Sequence[Example],
+    oof: OutOfFold,
+    intent_calibration: Calibration,
+    confidence_calibration: Calibration,
+    risk_threshold: float,
+    person_threshold: float,
+) -> dict:
     truth = [e.intent for e in examples]
     p_correct = np.asarray([intent_calibration(v) for v in oof.p_intent])
     confidence = np.asarray([confidence_calibration(v) for v in confidence_raw(p_correct, oof.p_risk, oof.p_person)])

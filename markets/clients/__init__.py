@@ -79,4 +79,3 @@ __all__ = [
     "get_client",
     "get_limiter",
 ]
-

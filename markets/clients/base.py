@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -358,7 +358,7 @@ def parse_market_datetime(value: Any) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = parsed.replace(tzinfo=KST)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def as_id(value: Any) -> str:
@@ -522,7 +522,8 @@ def classify_transport_error(exc: requests.RequestException) -> TransportFailure
             isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED for e in chain
         )
         return TransportFailure(
-            SendState.NOT_SENT, "connection refused (request not sent)" if refused else "could not connect (request not sent)"
+            SendState.NOT_SENT,
+            "connection refused (request not sent)" if refused else "could not connect (request not sent)",
         )
     if isinstance(exc, requests.exceptions.SSLError):
         import ssl
@@ -530,7 +531,9 @@ def classify_transport_error(exc: requests.RequestException) -> TransportFailure
         if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
             return TransportFailure(SendState.NOT_SENT, "TLS certificate verification failed (request not sent)")
         return TransportFailure(SendState.UNKNOWN, "TLS error (outcome unknown)")
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)):
+    if isinstance(
+        exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
+    ):
         return TransportFailure(SendState.NOT_SENT, "invalid URL (request not sent)")
     if isinstance(exc, requests.exceptions.ConnectionError):
         return TransportFailure(SendState.UNKNOWN, "connection dropped before a response arrived (outcome unknown)")
@@ -636,8 +639,8 @@ class MarketClient(abc.ABC):
         """(tokens per second, burst) for a limiter key."""
         return (8.0, 10)
 
-    def _observe_headers(self, key: str, headers: Mapping[str, str]) -> None:
-        """Learn rate-limit hints from response headers (Naver)."""
+    def _observe_headers(self, key: str, headers: Mapping[str, str]) -> None:  # noqa: B027 (optional hook)
+        """Learn rate-limit hints from response headers (Naver); by default there is nothing to learn."""
 
     def _is_auth_retryable(self, result: HttpResult) -> bool:
         """True when a 401 proves the request was not processed and fresh credentials may help."""
@@ -670,7 +673,10 @@ class MarketClient(abc.ABC):
         """
 
     def _pages(
-        self, kind: str, windows: Iterable[tuple[Any, Any]], prepare: Callable[[tuple[Any, Any], int], _Prepared],
+        self,
+        kind: str,
+        windows: Iterable[tuple[Any, Any]],
+        prepare: Callable[[tuple[Any, Any], int], _Prepared],
         parse: Callable[[str, bytes], ParsedPage],
     ) -> Iterator[RemoteInquiry | Malformed]:
         """Page through each window until the marketplace says it is done, yielding each inquiry once.
@@ -793,7 +799,9 @@ class MarketClient(abc.ABC):
         attempt = 0
         while True:
             if not self._acquire(key, endpoint):
-                raise MarketRateLimited(f"no local rate-limit slot for {endpoint.name} within {self.acquire_timeout_read:.0f}s")
+                raise MarketRateLimited(
+                    f"no local rate-limit slot for {endpoint.name} within {self.acquire_timeout_read:.0f}s"
+                )
             try:
                 self._authorize(prepared, force_refresh=refresh_pending)
                 refresh_pending = False
@@ -802,7 +810,9 @@ class MarketClient(abc.ABC):
                 attempt += 1
                 if attempt > self.read_retries:
                     raise MarketUnavailable(f"{endpoint.name}: {failure.message}") from None
-                logger.info("market read retry endpoint=%s reason=%s attempt=%d", endpoint.name, failure.message, attempt)
+                logger.info(
+                    "market read retry endpoint=%s reason=%s attempt=%d", endpoint.name, failure.message, attempt
+                )
                 time.sleep(self.read_retry_pause * attempt)
                 continue
             self._observe_headers(key, result.headers)
@@ -860,7 +870,9 @@ class MarketClient(abc.ABC):
             try:
                 self._authorize(prepared, force_refresh=auth_refreshed)
             except MarketAuthError as exc:
-                return self._log_result(kind, external_id, SendResult(SendOutcome.AUTH_ERROR, exc.http_status, exc.message))
+                return self._log_result(
+                    kind, external_id, SendResult(SendOutcome.AUTH_ERROR, exc.http_status, exc.message)
+                )
             except (TransportFailure, MarketError) as exc:
                 # Getting credentials failed before our request was built: nothing was sent.
                 message = getattr(exc, "message", str(exc))
@@ -933,9 +945,7 @@ class MarketClient(abc.ABC):
         logger.warning("market lookup failed kind=%s external_id=%s error=%s", kind, external_id, message)
         return LookupResult(found=False, answered=False, answer_text=None, outcome_error=message)
 
-    def _find_in_listing(
-        self, kind: str, external_id: str, start: datetime, end: datetime
-    ) -> LookupResult:
+    def _find_in_listing(self, kind: str, external_id: str, start: datetime, end: datetime) -> LookupResult:
         """Lookup by listing a window (for APIs without a single-item GET)."""
         try:
             for item in self.list_inquiries(kind, start, end, answered=None):
@@ -944,7 +954,9 @@ class MarketClient(abc.ABC):
                 if (
                     isinstance(item, Malformed)
                     and isinstance(item.payload, dict)
-                    and any(str(item.payload.get(k)) == str(external_id) for k in ("inquiryId", "questionId", "inquiryNo"))
+                    and any(
+                        str(item.payload.get(k)) == str(external_id) for k in ("inquiryId", "questionId", "inquiryNo")
+                    )
                 ):
                     # Our item exists but is unreadable: its answer state is unknown, so say so.
                     return LookupResult(False, False, None, outcome_error=f"item is malformed: {item.error}")
@@ -953,9 +965,11 @@ class MarketClient(abc.ABC):
         return LookupResult(found=False, answered=False, answer_text=None)
 
 
-def lookup_window(created_at: datetime | None, *, fallback_days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+def lookup_window(
+    created_at: datetime | None, *, fallback_days: int, now: datetime | None = None
+) -> tuple[datetime, datetime]:
     """The listing window used by ``lookup``: a day either side of ``created_at`` (or the recent past)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if created_at is None:
         return now - timedelta(days=fallback_days), now
     created_at = ensure_aware(created_at, "created_at")
@@ -969,7 +983,7 @@ def reply_context_created_at(reply_context: Mapping[str, Any] | None) -> datetim
         return None
     value = reply_context.get("created_at")
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, str):
         try:
             return parse_market_datetime(value)

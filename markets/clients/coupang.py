@@ -12,12 +12,11 @@ import hmac
 import json
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from markets.clients.base import (
-    opt_int,
     COUPANG_CALLCENTER,
     COUPANG_ONLINE,
     MARKET_COUPANG,
@@ -40,6 +39,7 @@ from markets.clients.base import (
     kst_date,
     load_json,
     lookup_window,
+    opt_int,
     opt_text,
     parse_market_datetime,
     raw_preview,
@@ -80,7 +80,7 @@ CONFIRM_ONLY_TRANSFER = "transfer"
 
 def coupang_signed_date(now: datetime | None = None) -> str:
     """UTC time as ``yyMMdd'T'HHmmss'Z'`` (e.g. ``240101T000000Z``)."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     return now.strftime("%y%m%dT%H%M%SZ")
 
 
@@ -198,7 +198,9 @@ def parse_coupang_callcenter_item(item: Any) -> RemoteInquiry | Malformed:
         waiting.sort(key=lambda r: (r.get("needAnswer") is True,))
         transfer = waiting[-1] if waiting else None
         agent_rows = [r for r in replies if r.get("answerType") == "csAgent"]
-        transfer_status = "requestAnswer" if transfer else (agent_rows[-1].get("partnerTransferStatus") if agent_rows else None)
+        transfer_status = (
+            "requestAnswer" if transfer else (agent_rows[-1].get("partnerTransferStatus") if agent_rows else None)
+        )
         # A TRANSFER item was answered by Coupang's call centre; the seller only confirms it (in WING).
         confirm_only = str(transfer_status or "").lower() == CONFIRM_ONLY_TRANSFER
         answered = counseling == "answered" or bool(vendor_replies) or confirm_only
@@ -249,17 +251,28 @@ def parse_coupang_page(kind: str, body: bytes | str) -> ParsedPage:
     try:
         document = load_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return ParsedPage([Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")], ok=False,
-                          error="response is not JSON")
+        return ParsedPage(
+            [Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")],
+            ok=False,
+            error="response is not JSON",
+        )
     if not isinstance(document, dict):
-        return ParsedPage([Malformed(kind, document, "response is not a JSON object")], ok=False,
-                          error="response is not a JSON object")
+        return ParsedPage(
+            [Malformed(kind, document, "response is not a JSON object")],
+            ok=False,
+            error="response is not a JSON object",
+        )
     if "code" in document and not _code_ok(document.get("code")):
-        return ParsedPage([], ok=False, error=f"code={short_text(document.get('code'), 40)}: {short_text(document.get('message'))}")
+        return ParsedPage(
+            [], ok=False, error=f"code={short_text(document.get('code'), 40)}: {short_text(document.get('message'))}"
+        )
     data = document.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("content", []), (list, type(None))):
-        return ParsedPage([Malformed(kind, document, "response has no data.content list")], ok=False,
-                          error="response has no data.content list")
+        return ParsedPage(
+            [Malformed(kind, document, "response has no data.content list")],
+            ok=False,
+            error="response has no data.content list",
+        )
     items = [parse_item(element) for element in (data.get("content") or [])]
     pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
     page = opt_int(pagination.get("currentPage"))
@@ -377,8 +390,9 @@ class CoupangClient(CoupangOrderReads, MarketClient):
         self, kind: str, start: datetime, end: datetime, answered: bool | None = None
     ) -> Iterator[RemoteInquiry | Malformed]:
         windows = date_windows(kst_date(start), kst_date(end), MAX_WINDOW_SPAN_DAYS)
-        return self._pages(kind, windows, lambda w, page: self._list_prepared(kind, w[0], w[1], page, answered),
-                           parse_coupang_page)
+        return self._pages(
+            kind, windows, lambda w, page: self._list_prepared(kind, w[0], w[1], page, answered), parse_coupang_page
+        )
 
     # -- writes --
 
@@ -437,7 +451,9 @@ class CoupangClient(CoupangOrderReads, MarketClient):
         if not external_id.isdigit():
             return LookupResult(False, False, None)
         try:
-            result = self._read(Endpoint("get.callcenter"), _Prepared("GET", f"{API_V5}/callCenterInquiries/{external_id}"))
+            result = self._read(
+                Endpoint("get.callcenter"), _Prepared("GET", f"{API_V5}/callCenterInquiries/{external_id}")
+            )
         except MarketRequestError as exc:
             if exc.http_status in (400, 404):
                 return LookupResult(found=False, answered=False, answer_text=None)
@@ -450,16 +466,15 @@ class CoupangClient(CoupangOrderReads, MarketClient):
         return LookupResult(found=True, answered=item.answered, answer_text=item.answer_text)
 
     def check_connection(self) -> tuple[bool, str]:
-        today = kst_date(datetime.now(timezone.utc))
+        today = kst_date(datetime.now(UTC))
         prepared = self._list_prepared(COUPANG_ONLINE, today - timedelta(days=1), today, 1, None)
         try:
             result = self._read(Endpoint("check"), prepared)
         except MarketError as exc:
             return False, f"Coupang connection failed: {exc.message}"
-        except Exception as exc:  # noqa: BLE001 - the admin button must always get an answer
+        except Exception as exc:
             return False, f"Coupang connection failed: {type(exc).__name__}"
         parsed = parse_coupang_online_page(result.body)
         if not parsed.ok:
             return False, f"Coupang answered but the response was not understood: {parsed.error}"
         return True, f"Coupang OK: signature accepted for vendor {self.config.vendor_id}"
-

@@ -115,34 +115,52 @@ def parse_ordersheet(item: Any) -> RemoteOrderLine | Malformed:
         ordered = sum(_count(i.get("shippingCount")) for i in items)
         cancelled = sum(_count(i.get("cancelCount")) for i in items)
         held = sum(_count(i.get("holdCountForCancel")) for i in items)
-        if items and all(i.get("canceled") is True or _count(i.get("cancelCount")) >= max(1, _count(i.get("shippingCount")))
-                         for i in items):
+        if items and all(
+            i.get("canceled") is True or _count(i.get("cancelCount")) >= max(1, _count(i.get("shippingCount")))
+            for i in items
+        ):
             status, claim_type, claim_status = CANCELLED, CLAIM_CANCEL, "CANCELED"
         elif cancelled or any(i.get("canceled") is True for i in items):
             claim_type, claim_status = CLAIM_CANCEL, "PARTIALLY_CANCELED"
         elif held:
             claim_type, claim_status = CLAIM_CANCEL, "CANCEL_REQUESTED"
-        planned = [d for i in items for d in [_day(i.get("plannedShippingDate")) or _day(i.get("estimatedShippingDate"))] if d]
+        planned = [
+            d for i in items for d in [_day(i.get("plannedShippingDate")) or _day(i.get("estimatedShippingDate"))] if d
+        ]
         carrier = opt_text(item.get("deliveryCompanyName")) or ""
         code = carrier_code_for(carrier)
         shipped_at, delivered_at = _when(item.get("inTrasitDateTime")), _when(item.get("deliveredDate"))
-        names = [n for i in items for n in [opt_text(i.get("sellerProductName")) or opt_text(i.get("vendorItemName"))] if n]
+        names = [
+            n for i in items for n in [opt_text(i.get("sellerProductName")) or opt_text(i.get("vendorItemName"))] if n
+        ]
         product_name = names[0] if names else ""
         if len(names) > 1:
             product_name = f"{product_name} 외 {len(names) - 1}건"
         moved = [t for t in (shipped_at, delivered_at) if t]
         return RemoteOrderLine(
-            market_code=MARKET_COUPANG, order_id=order_id, line_id=box_id, status=status, raw_status=raw_status,
-            claim_type=claim_type, claim_status=claim_status,
+            market_code=MARKET_COUPANG,
+            order_id=order_id,
+            line_id=box_id,
+            status=status,
+            raw_status=raw_status,
+            claim_type=claim_type,
+            claim_status=claim_status,
             delivery_issue=ISSUE_NOT_TRACKABLE if raw_status == "NONE_TRACKING" else "",
-            carrier_code=code, carrier_name=carrier_name_for(code, carrier),
+            carrier_code=code,
+            carrier_name=carrier_name_for(code, carrier),
             tracking_number=(opt_text(item.get("invoiceNumber")) or "").strip(),
-            ordered_at=_when(item.get("orderedAt")), paid_at=_when(item.get("paidAt")),
-            shipped_at=shipped_at, delivered_at=delivered_at,
+            ordered_at=_when(item.get("orderedAt")),
+            paid_at=_when(item.get("paidAt")),
+            shipped_at=shipped_at,
+            delivered_at=delivered_at,
             expected_dispatch_date=min(planned) if planned else None,
             last_movement_at=max(moved) if moved else None,
-            product_ids=id_list(*[v for i in items for v in (i.get("vendorItemId"), i.get("productId"), i.get("sellerProductId"))]),
-            product_name=product_name[:300], quantity=max(0, ordered - cancelled) or ordered or 1, raw=scrub_order(item),
+            product_ids=id_list(
+                *[v for i in items for v in (i.get("vendorItemId"), i.get("productId"), i.get("sellerProductId"))]
+            ),
+            product_name=product_name[:300],
+            quantity=max(0, ordered - cancelled) or ordered or 1,
+            raw=scrub_order(item),
         )
     except _PARSE_ERRORS as exc:
         return Malformed(COUPANG_ORDER, item, short_text(exc))
@@ -164,11 +182,19 @@ def parse_return_request(item: Any) -> RemoteClaim | Malformed:
             # for the buyer it is a cancelled order.
             receipt_type = CLAIM_CANCEL
         return RemoteClaim(
-            order_id=as_id(item.get("orderId")), receipt_id=as_id(item.get("receiptId")), claim_type=receipt_type,
-            claim_status=short_text(item.get("receiptStatus"), 40), created_at=_when(item.get("createdAt")),
+            order_id=as_id(item.get("orderId")),
+            receipt_id=as_id(item.get("receiptId")),
+            claim_type=receipt_type,
+            claim_status=short_text(item.get("receiptStatus"), 40),
+            created_at=_when(item.get("createdAt")),
             line_ids=id_list(*[i.get("shipmentBoxId") for i in lines]),
             product_ids=id_list(*[v for i in lines for v in (i.get("vendorItemId"), i.get("sellerProductId"))]),
-            product_names=[n for i in lines for n in [opt_text(i.get("sellerProductName")) or opt_text(i.get("vendorItemName"))] if n],
+            product_names=[
+                n
+                for i in lines
+                for n in [opt_text(i.get("sellerProductName")) or opt_text(i.get("vendorItemName"))]
+                if n
+            ],
             raw=scrub_order(item),
         )
     except _PARSE_ERRORS as exc:
@@ -191,7 +217,11 @@ def parse_list_page(body: bytes | str, parse_item: Callable[[Any], Any], kind: s
     try:
         document = load_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return [Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")], "", "response is not JSON"
+        return (
+            [Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")],
+            "",
+            "response is not JSON",
+        )
     if not isinstance(document, dict):
         return [Malformed(kind, document, "response is not a JSON object")], "", "response is not a JSON object"
     if "code" in document and not _code_ok(document.get("code")):
@@ -227,8 +257,9 @@ class CoupangOrderReads:
     def _vendor_path(self, version: str, rest: str) -> str:
         return f"{API}/{version}/vendors/{self.config.vendor_id}/{rest}"
 
-    def _token_pages(self, endpoint: str, build: Callable[[str], _Prepared], parse_item: Callable[[Any], Any],
-                     kind: str) -> Iterator[Any]:
+    def _token_pages(
+        self, endpoint: str, build: Callable[[str], _Prepared], parse_item: Callable[[Any], Any], kind: str
+    ) -> Iterator[Any]:
         """Follow ``nextToken`` until it is empty; an unreadable page raises ``MarketResponseError``."""
         token, pages = "", 0
         while True:
@@ -236,8 +267,9 @@ class CoupangOrderReads:
             items, token, error = parse_list_page(result.body, parse_item, kind)
             if error:
                 malformed = next((i for i in items if isinstance(i, Malformed)), None)
-                raise MarketResponseError(f"{endpoint}: page unreadable: {error}", http_status=result.status,
-                                          malformed=malformed)
+                raise MarketResponseError(
+                    f"{endpoint}: page unreadable: {error}", http_status=result.status, malformed=malformed
+                )
             yield from items
             pages += 1
             if not token or not items:
@@ -245,26 +277,39 @@ class CoupangOrderReads:
             if pages >= MAX_PAGES:
                 raise MarketResponseError(f"{endpoint}: more than {MAX_PAGES} pages; giving up")
 
-    def list_ordersheets(self, start: datetime, end: datetime,
-                         statuses: tuple[str, ...] = ORDERSHEET_STATUSES) -> Iterator[RemoteOrderLine | Malformed]:
+    def list_ordersheets(
+        self, start: datetime, end: datetime, statuses: tuple[str, ...] = ORDERSHEET_STATUSES
+    ) -> Iterator[RemoteOrderLine | Malformed]:
         """Every shipment box ordered in [start, end] (KST days), for each status. A box seen twice (its
         status changed between two status lists) is yielded twice; the later one is the newer."""
         for first, last in date_windows(kst_date(start), kst_date(end), ORDER_WINDOW_DAYS):
             for status in statuses:
+
                 def build(token: str, first: date = first, last: date = last, status: str = status) -> _Prepared:
-                    params = [("createdAtFrom", _day_param(first)), ("createdAtTo", _day_param(last)),
-                              ("status", status), ("maxPerPage", str(ORDER_PAGE_SIZE))]
+                    params = [
+                        ("createdAtFrom", _day_param(first)),
+                        ("createdAtTo", _day_param(last)),
+                        ("status", status),
+                        ("maxPerPage", str(ORDER_PAGE_SIZE)),
+                    ]
                     if token:
                         params.append(("nextToken", token))
                     return _Prepared("GET", self._vendor_path("v5", "ordersheets"), urlencode(params, safe=":"))
 
                 yield from self._token_pages("orders.list", build, parse_ordersheet, COUPANG_ORDER)
 
-    def _claims(self, extra: list[tuple[str, str]], start: datetime, end: datetime) -> Iterator[RemoteClaim | Malformed]:
+    def _claims(
+        self, extra: list[tuple[str, str]], start: datetime, end: datetime
+    ) -> Iterator[RemoteClaim | Malformed]:
         for first, last in datetime_windows(start, end, RETURN_WINDOW):
+
             def build(token: str, first: datetime = first, last: datetime = last) -> _Prepared:
-                params = [("searchType", "timeFrame"), ("createdAtFrom", _minute_param(first)),
-                          ("createdAtTo", _minute_param(last)), *extra]
+                params = [
+                    ("searchType", "timeFrame"),
+                    ("createdAtFrom", _minute_param(first)),
+                    ("createdAtTo", _minute_param(last)),
+                    *extra,
+                ]
                 if token:
                     params.append(("nextToken", token))
                 return _Prepared("GET", self._vendor_path("v6", "returnRequests"), urlencode(params, safe=":"))
@@ -285,7 +330,9 @@ class CoupangOrderReads:
         """
         order_id = as_id(order_id)
         try:
-            result = self._read(Endpoint("orders.get"), _Prepared("GET", self._vendor_path("v5", f"{order_id}/ordersheets")))
+            result = self._read(
+                Endpoint("orders.get"), _Prepared("GET", self._vendor_path("v5", f"{order_id}/ordersheets"))
+            )
         except MarketRequestError as exc:
             if exc.http_status == 400 and CANCELLED_OR_RETURNED in exc.message:
                 return self._lines_from_claims(order_id, now=now)
@@ -294,8 +341,11 @@ class CoupangOrderReads:
             raise
         items, _token, error = parse_list_page(result.body, parse_ordersheet, COUPANG_ORDER)
         if error:
-            raise MarketResponseError(f"orders.get: unreadable: {error}", http_status=result.status,
-                                      malformed=next((i for i in items if isinstance(i, Malformed)), None))
+            raise MarketResponseError(
+                f"orders.get: unreadable: {error}",
+                http_status=result.status,
+                malformed=next((i for i in items if isinstance(i, Malformed)), None),
+            )
         if not items:
             raise OrderNotFound(order_id)
         return items
@@ -303,21 +353,35 @@ class CoupangOrderReads:
     def _lines_from_claims(self, order_id: str, *, now: datetime | None) -> list[RemoteOrderLine | Malformed]:
         end = now or datetime.now(KST)
         start = end - timedelta(days=CLAIM_LOOKUP_DAYS)
-        claims = [c for extra in ([("orderId", order_id)], [("orderId", order_id), ("cancelType", "CANCEL")])
-                  for c in self._claims(extra, start, end)]
+        claims = [
+            c
+            for extra in ([("orderId", order_id)], [("orderId", order_id), ("cancelType", "CANCEL")])
+            for c in self._claims(extra, start, end)
+        ]
         lines: list[RemoteOrderLine | Malformed] = [c for c in claims if isinstance(c, Malformed)]
         for claim in (c for c in claims if isinstance(c, RemoteClaim) and c.order_id == order_id):
             lines += claim_lines(claim)
         if not any(isinstance(line, RemoteOrderLine) for line in lines):
             # The marketplace says cancelled or returned but lists no request: one line for the order.
-            lines.append(RemoteOrderLine(MARKET_COUPANG, order_id, f"{order_id}-claim", CANCELLED, "",
-                                         claim_type=CLAIM_CANCEL, claim_status="CANCELED_OR_RETURNED"))
+            lines.append(
+                RemoteOrderLine(
+                    MARKET_COUPANG,
+                    order_id,
+                    f"{order_id}-claim",
+                    CANCELLED,
+                    "",
+                    claim_type=CLAIM_CANCEL,
+                    claim_status="CANCELED_OR_RETURNED",
+                )
+            )
         return lines
 
     def box_history(self, shipment_box_id: str) -> list[tuple[str, str, datetime]]:
         """A box's delivery status history, newest first: (status, description, time)."""
-        result = self._read(Endpoint("orders.history"),
-                            _Prepared("GET", self._vendor_path("v5", f"ordersheets/{as_id(shipment_box_id)}/history")))
+        result = self._read(
+            Endpoint("orders.history"),
+            _Prepared("GET", self._vendor_path("v5", f"ordersheets/{as_id(shipment_box_id)}/history")),
+        )
         document = result.json_or_none()
         if isinstance(document, dict) and isinstance(document.get("data"), dict):
             document = document["data"]  # the spec wraps it; the documented example does not
@@ -339,8 +403,17 @@ def claim_lines(claim: RemoteClaim) -> list[RemoteOrderLine]:
     """Order lines for the boxes a cancel/return request names (when we have not seen the boxes)."""
     names = claim.product_names
     return [
-        RemoteOrderLine(MARKET_COUPANG, claim.order_id, line_id, claim.status, "", claim_type=claim.claim_type,
-                        claim_status=claim.claim_status, product_ids=list(claim.product_ids),
-                        product_name=(names[0] if names else "")[:300], raw=claim.raw)
+        RemoteOrderLine(
+            MARKET_COUPANG,
+            claim.order_id,
+            line_id,
+            claim.status,
+            "",
+            claim_type=claim.claim_type,
+            claim_status=claim.claim_status,
+            product_ids=list(claim.product_ids),
+            product_name=(names[0] if names else "")[:300],
+            raw=claim.raw,
+        )
         for line_id in (claim.line_ids or [f"{claim.order_id}-claim"])
     ]

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
@@ -28,7 +28,6 @@ import bcrypt
 import requests
 
 from markets.clients.base import (
-    opt_int,
     KST,
     MARKET_SMARTSTORE,
     NAVER_INQUIRY,
@@ -54,13 +53,14 @@ from markets.clients.base import (
     as_bool,
     as_id,
     date_windows,
-    id_list,
     datetime_windows,
     ensure_aware,
+    id_list,
     kst_date,
     load_json,
     lookup_window,
     mask_name,
+    opt_int,
     opt_text,
     parse_market_datetime,
     raw_preview,
@@ -105,7 +105,7 @@ def naver_client_secret_sign(client_id: str, client_secret: str, timestamp_ms: i
     bcrypt output only contains ``[./0-9A-Za-z$]``, so the standard and URL-safe alphabets give the
     same text for it in practice; the sandbox accepts both.
     """
-    password = f"{client_id}_{timestamp_ms}".encode("utf-8")
+    password = f"{client_id}_{timestamp_ms}".encode()
     try:
         hashed = bcrypt.hashpw(password, client_secret.encode("utf-8"))
     except ValueError:
@@ -196,7 +196,7 @@ def default_token_cache() -> TokenCache:
             backend = str(settings.CACHES.get("default", {}).get("BACKEND", "")).lower()
             if backend and not any(name in backend for name in _PROCESS_LOCAL_BACKENDS):
                 return DjangoTokenCache()
-    except Exception:  # noqa: BLE001 - a broken cache config must not stop answering
+    except Exception:
         logger.warning("Django cache unavailable for Naver tokens; using the per-process cache")
     return _MEMORY_TOKENS
 
@@ -260,7 +260,11 @@ def parse_naver_inquiry_item(item: Any) -> RemoteInquiry | Malformed:
         title = req_text(item.get("title") if item.get("title") is not None else "", "title")
         content = req_text(item.get("inquiryContent"), "inquiryContent")
         answered = as_bool(item.get("answered"), "answered")
-        answer = item.get("answerContent") if isinstance(item.get("answerContent"), str) and item.get("answerContent") else None
+        answer = (
+            item.get("answerContent")
+            if isinstance(item.get("answerContent"), str) and item.get("answerContent")
+            else None
+        )
         answer_content_id = item.get("answerContentId")
         return RemoteInquiry(
             kind=kind,
@@ -280,8 +284,10 @@ def parse_naver_inquiry_item(item: Any) -> RemoteInquiry | Malformed:
             },
             buyer_name_masked=mask_name(item.get("customerName")),
             raw=item,
-            order_refs={"order_ids": id_list(item.get("orderId")),
-                        "product_order_ids": id_list(item.get("productOrderIdList"))},
+            order_refs={
+                "order_ids": id_list(item.get("orderId")),
+                "product_order_ids": id_list(item.get("productOrderIdList")),
+            },
             product_refs=id_list(item.get("productNo")),
         )
     except _PARSE_ERRORS as exc:
@@ -294,21 +300,36 @@ def parse_naver_page(kind: str, body: bytes | str) -> ParsedPage:
     Product Q&A uses the list key ``contents``; customer inquiries use ``content`` (a Spring page
     whose ``number`` is 0-based while the request's ``page`` is 1-based).
     """
-    list_key, parse_item = ("contents", parse_naver_qna_item) if kind == NAVER_QNA else ("content", parse_naver_inquiry_item)
+    list_key, parse_item = (
+        ("contents", parse_naver_qna_item) if kind == NAVER_QNA else ("content", parse_naver_inquiry_item)
+    )
     try:
         document = load_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return ParsedPage([Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")], ok=False,
-                          error="response is not JSON")
+        return ParsedPage(
+            [Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")],
+            ok=False,
+            error="response is not JSON",
+        )
     if not isinstance(document, dict):
-        return ParsedPage([Malformed(kind, document, "response is not a JSON object")], ok=False,
-                          error="response is not a JSON object")
+        return ParsedPage(
+            [Malformed(kind, document, "response is not a JSON object")],
+            ok=False,
+            error="response is not a JSON object",
+        )
     elements = document.get(list_key)
     if not isinstance(elements, list):
         if elements is None and list_key not in document and "code" in document:
-            return ParsedPage([], ok=False, error=f"code={short_text(document.get('code'), 40)}: {short_text(document.get('message'))}")
-        return ParsedPage([Malformed(kind, document, f"response has no {list_key} list")], ok=False,
-                          error=f"response has no {list_key} list")
+            return ParsedPage(
+                [],
+                ok=False,
+                error=f"code={short_text(document.get('code'), 40)}: {short_text(document.get('message'))}",
+            )
+        return ParsedPage(
+            [Malformed(kind, document, f"response has no {list_key} list")],
+            ok=False,
+            error=f"response has no {list_key} list",
+        )
     items = [parse_item(element) for element in elements]
     last = document.get("last") if isinstance(document.get("last"), bool) else None
     if kind == NAVER_QNA:
@@ -374,7 +395,9 @@ class NaverClient(NaverOrderReads, MarketClient):
                 "client_id": self.config.client_id,
                 "timestamp": str(timestamp_ms),
                 "grant_type": "client_credentials",
-                "client_secret_sign": naver_client_secret_sign(self.config.client_id, self.config.client_secret, timestamp_ms),
+                "client_secret_sign": naver_client_secret_sign(
+                    self.config.client_id, self.config.client_secret, timestamp_ms
+                ),
                 "type": self.token_type,
             }
         )
@@ -517,8 +540,12 @@ class NaverClient(NaverOrderReads, MarketClient):
         self, kind: str, start: datetime, end: datetime, answered: bool | None = None
     ) -> Iterator[RemoteInquiry | Malformed]:
         self._check_kind(kind)
-        return self._pages(kind, self._windows(kind, start, end),
-                           lambda window, page: self._list_prepared(kind, window, page, answered), parse_naver_page)
+        return self._pages(
+            kind,
+            self._windows(kind, start, end),
+            lambda window, page: self._list_prepared(kind, window, page, answered),
+            parse_naver_page,
+        )
 
     # -- writes --
 
@@ -537,18 +564,24 @@ class NaverClient(NaverOrderReads, MarketClient):
                     kind,
                     external_id,
                     SendResult(
-                        SendOutcome.FAILED_RETRYABLE, None, f"could not confirm the question is unanswered (not sent): {state.outcome_error}"
+                        SendOutcome.FAILED_RETRYABLE,
+                        None,
+                        f"could not confirm the question is unanswered (not sent): {state.outcome_error}",
                     ),
                 )
             if not state.found:
                 return self._log_result(
-                    kind, external_id, SendResult(SendOutcome.FAILED_PERMANENT, None, "question not found on Naver (not sent)")
+                    kind,
+                    external_id,
+                    SendResult(SendOutcome.FAILED_PERMANENT, None, "question not found on Naver (not sent)"),
                 )
             if state.answered:
                 return self._log_result(
                     kind,
                     external_id,
-                    SendResult(SendOutcome.ALREADY_ANSWERED, None, "question already has an answer on Naver; not overwritten"),
+                    SendResult(
+                        SendOutcome.ALREADY_ANSWERED, None, "question already has an answer on Naver; not overwritten"
+                    ),
                 )
             body = json.dumps({"commentContent": text}, ensure_ascii=False).encode("utf-8")
             prepared = _Prepared("PUT", f"{QNAS_PATH}/{external_id}", "", body)
@@ -565,22 +598,21 @@ class NaverClient(NaverOrderReads, MarketClient):
         return self._find_in_listing(kind, str(external_id).strip(), start, end)
 
     def check_connection(self) -> tuple[bool, str]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         try:
             self._access_token()
         except (MarketError, TransportFailure) as exc:
             return False, f"Naver token request failed: {exc.message}"
-        except Exception as exc:  # noqa: BLE001 - the admin button must always get an answer
+        except Exception as exc:
             return False, f"Naver token request failed: {type(exc).__name__}"
         prepared = self._list_prepared(NAVER_QNA, (now - timedelta(days=1), now), 1, None, size=10)
         try:
             result = self._read(Endpoint(f"list.{NAVER_QNA}"), prepared)
         except MarketError as exc:
             return False, f"Naver token OK, but listing product Q&A failed: {exc.message}"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return False, f"Naver connection failed: {type(exc).__name__}"
         parsed = parse_naver_qna_page(result.body)
         if not parsed.ok:
             return False, f"Naver answered but the response was not understood: {parsed.error}"
         return True, f"Naver OK: token issued for application {self.config.client_id} and product Q&A readable"
-

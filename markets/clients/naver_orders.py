@@ -60,16 +60,37 @@ CHANGES_PAGE_SIZE = 300
 #: an explicit lastChangedFrom..lastChangedTo may span at most 24 hours (error 104139 beyond)
 CHANGES_WINDOW = timedelta(hours=24)
 
-PRODUCT_ORDER_STATUSES = ("PAYMENT_WAITING", "PAYED", "DELIVERING", "DELIVERED", "PURCHASE_DECIDED", "EXCHANGED",
-                          "CANCELED", "RETURNED", "CANCELED_BY_NOPAYMENT")
+PRODUCT_ORDER_STATUSES = (
+    "PAYMENT_WAITING",
+    "PAYED",
+    "DELIVERING",
+    "DELIVERED",
+    "PURCHASE_DECIDED",
+    "EXCHANGED",
+    "CANCELED",
+    "RETURNED",
+    "CANCELED_BY_NOPAYMENT",
+)
 # Carrier states that mean "picked up / about to be", not yet moving through the network.
 _COLLECTING = ("COLLECT_REQUEST", "COLLECT_WAIT", "COLLECT_CARGO")
 # The marketplace reports a delivery problem: a person looks before anyone answers.
 _DELIVERY_PROBLEMS = ("DELIVERY_FAIL", "WRONG_INVOICE", "COLLECT_CARGO_FAIL", "COLLECT_CARGO_CANCEL")
 # Claim states that are no (longer a) customer claim: refused ones and purchase-decision holds.
-_NOT_A_CLAIM = ("CANCEL_REJECT", "RETURN_REJECT", "EXCHANGE_REJECT", "PURCHASE_DECISION_HOLDBACK",
-                "PURCHASE_DECISION_REQUEST", "PURCHASE_DECISION_HOLDBACK_RELEASE", "ADMIN_CANCEL_REJECT")
-_CLAIM_TYPES = {"CANCEL": CLAIM_CANCEL, "ADMIN_CANCEL": CLAIM_CANCEL, "RETURN": CLAIM_RETURN, "EXCHANGE": CLAIM_EXCHANGE}
+_NOT_A_CLAIM = (
+    "CANCEL_REJECT",
+    "RETURN_REJECT",
+    "EXCHANGE_REJECT",
+    "PURCHASE_DECISION_HOLDBACK",
+    "PURCHASE_DECISION_REQUEST",
+    "PURCHASE_DECISION_HOLDBACK_RELEASE",
+    "ADMIN_CANCEL_REJECT",
+)
+_CLAIM_TYPES = {
+    "CANCEL": CLAIM_CANCEL,
+    "ADMIN_CANCEL": CLAIM_CANCEL,
+    "RETURN": CLAIM_RETURN,
+    "EXCHANGE": CLAIM_EXCHANGE,
+}
 
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
 
@@ -133,7 +154,9 @@ def parse_product_order(item: Any) -> RemoteOrderLine | Malformed:
             issue = ISSUE_WRONG_TRACKING
         elif delivery_status in _DELIVERY_PROBLEMS:
             issue = delivery_status
-        elif delivery_status == "NOT_TRACKING" or (delivery and delivery.get("deliveryMethod") not in (None, "DELIVERY")):
+        elif delivery_status == "NOT_TRACKING" or (
+            delivery and delivery.get("deliveryMethod") not in (None, "DELIVERY")
+        ):
             issue = ISSUE_NOT_TRACKABLE
         code = opt_text(delivery.get("deliveryCompany")) or opt_text(product.get("expectedDeliveryCompany")) or ""
         shipped_at, delivered_at = _when(delivery.get("sendDate")), _when(delivery.get("deliveredDate"))
@@ -142,16 +165,26 @@ def parse_product_order(item: Any) -> RemoteOrderLine | Malformed:
         if quantity is None:
             quantity = opt_int(product.get("quantity"))
         return RemoteOrderLine(
-            market_code=MARKET_SMARTSTORE, order_id=as_id(order.get("orderId") or product.get("orderId")),
-            line_id=as_id(product.get("productOrderId")), status=status, raw_status=raw_status,
-            claim_type=claim_type, claim_status=claim_status, delivery_issue=issue,
-            carrier_code=code if delivery else "", carrier_name=carrier_name_for(code) if delivery else "",
+            market_code=MARKET_SMARTSTORE,
+            order_id=as_id(order.get("orderId") or product.get("orderId")),
+            line_id=as_id(product.get("productOrderId")),
+            status=status,
+            raw_status=raw_status,
+            claim_type=claim_type,
+            claim_status=claim_status,
+            delivery_issue=issue,
+            carrier_code=code if delivery else "",
+            carrier_name=carrier_name_for(code) if delivery else "",
             tracking_number=(opt_text(delivery.get("trackingNumber")) or "").strip(),
-            ordered_at=_when(order.get("orderDate")), paid_at=_when(order.get("paymentDate")),
-            shipped_at=shipped_at, delivered_at=delivered_at,
+            ordered_at=_when(order.get("orderDate")),
+            paid_at=_when(order.get("paymentDate")),
+            shipped_at=shipped_at,
+            delivered_at=delivered_at,
             expected_dispatch_date=_day(product.get("shippingDueDate")),
             last_movement_at=max(moved) if moved else None,
-            product_ids=[p for p in (opt_text(product.get("productId")), opt_text(product.get("originalProductId"))) if p],
+            product_ids=[
+                p for p in (opt_text(product.get("productId")), opt_text(product.get("originalProductId"))) if p
+            ],
             product_name=(opt_text(product.get("productName")) or "")[:300],
             quantity=quantity if quantity is not None and quantity >= 0 else 1,
             raw=scrub_order(item),
@@ -164,11 +197,15 @@ def _document(body: bytes, what: str) -> dict[str, Any]:
     try:
         document = load_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise MarketResponseError(f"{what}: response is not JSON ({short_text(exc, 80)})",
-                                  malformed=Malformed(NAVER_ORDER, raw_preview(body), "response is not JSON")) from None
+        raise MarketResponseError(
+            f"{what}: response is not JSON ({short_text(exc, 80)})",
+            malformed=Malformed(NAVER_ORDER, raw_preview(body), "response is not JSON"),
+        ) from None
     if not isinstance(document, dict):
-        raise MarketResponseError(f"{what}: response is not a JSON object",
-                                  malformed=Malformed(NAVER_ORDER, document, "response is not a JSON object"))
+        raise MarketResponseError(
+            f"{what}: response is not a JSON object",
+            malformed=Malformed(NAVER_ORDER, document, "response is not a JSON object"),
+        )
     return document
 
 
@@ -188,16 +225,21 @@ class NaverOrderReads:
         """
         seen: set[str] = set()
         for first, last in datetime_windows(start, end, CHANGES_WINDOW):
-            params = [("lastChangedFrom", _naver_datetime(first)), ("lastChangedTo", _naver_datetime(last)),
-                      ("limitCount", str(CHANGES_PAGE_SIZE))]
+            params = [
+                ("lastChangedFrom", _naver_datetime(first)),
+                ("lastChangedTo", _naver_datetime(last)),
+                ("limitCount", str(CHANGES_PAGE_SIZE)),
+            ]
             for _page in range(MAX_PAGES):
                 result = self._read(Endpoint("orders.changes"), _Prepared("GET", CHANGES_PATH, urlencode(params)))
                 data = _document(result.body, "orders.changes").get("data")
                 data = {} if data is None else data
                 rows = data.get("lastChangeStatuses") if isinstance(data, dict) else None
                 if not isinstance(rows, list):
-                    raise MarketResponseError("orders.changes: response has no lastChangeStatuses list",
-                                              malformed=Malformed(NAVER_ORDER, data, "no lastChangeStatuses list"))
+                    raise MarketResponseError(
+                        "orders.changes: response has no lastChangeStatuses list",
+                        malformed=Malformed(NAVER_ORDER, data, "no lastChangeStatuses list"),
+                    )
                 for row in rows:
                     try:
                         line_id = as_id(row.get("productOrderId"))
@@ -211,8 +253,12 @@ class NaverOrderReads:
                 more = data.get("more")
                 if not rows or not isinstance(more, dict) or not more.get("moreFrom"):
                     break
-                params = [("lastChangedFrom", str(more["moreFrom"])), ("lastChangedTo", _naver_datetime(last)),
-                          ("limitCount", str(CHANGES_PAGE_SIZE)), ("moreSequence", str(more.get("moreSequence") or ""))]
+                params = [
+                    ("lastChangedFrom", str(more["moreFrom"])),
+                    ("lastChangedTo", _naver_datetime(last)),
+                    ("limitCount", str(CHANGES_PAGE_SIZE)),
+                    ("moreSequence", str(more.get("moreSequence") or "")),
+                ]
             else:
                 raise MarketResponseError(f"orders.changes: more than {MAX_PAGES} pages; giving up")
 
@@ -220,25 +266,30 @@ class NaverOrderReads:
         """Details of product orders, 300 ids a call; ids the marketplace does not know are left out."""
         unique = list(dict.fromkeys(str(i) for i in ids))
         for start in range(0, len(unique), QUERY_MAX_IDS):
-            body = json.dumps({"productOrderIds": unique[start:start + QUERY_MAX_IDS],
-                               "quantityClaimCompatibility": True}).encode("utf-8")
+            body = json.dumps(
+                {"productOrderIds": unique[start : start + QUERY_MAX_IDS], "quantityClaimCompatibility": True}
+            ).encode("utf-8")
             result = self._read(Endpoint("orders.query"), _Prepared("POST", QUERY_PATH, "", body))
             data = _document(result.body, "orders.query").get("data")
             if data is None:
                 continue
             if not isinstance(data, list):
-                raise MarketResponseError("orders.query: response data is not a list",
-                                          malformed=Malformed(NAVER_ORDER, data, "data is not a list"))
+                raise MarketResponseError(
+                    "orders.query: response data is not a list",
+                    malformed=Malformed(NAVER_ORDER, data, "data is not a list"),
+                )
             yield from (parse_product_order(element) for element in data)
 
-    def get_order(self, order_id: str | None, *, product_order_ids: list[str] | None = None,
-                  now: datetime | None = None) -> list[RemoteOrderLine | Malformed]:
+    def get_order(
+        self, order_id: str | None, *, product_order_ids: list[str] | None = None, now: datetime | None = None
+    ) -> list[RemoteOrderLine | Malformed]:
         """Every product order of one order (a targeted look-up). Raises ``OrderNotFound``."""
         lines = list(self.query_product_orders(product_order_ids)) if product_order_ids else []
         if not any(isinstance(line, RemoteOrderLine) for line in lines) and order_id:
             try:
-                result = self._read(Endpoint("orders.ids"),
-                                    _Prepared("GET", ORDER_IDS_PATH.format(order_id=as_id(order_id))))
+                result = self._read(
+                    Endpoint("orders.ids"), _Prepared("GET", ORDER_IDS_PATH.format(order_id=as_id(order_id)))
+                )
             except MarketRequestError as exc:
                 if exc.http_status in (400, 404):
                     raise OrderNotFound(order_id) from None

@@ -64,20 +64,60 @@ CARRIER_NAMES: dict[str, str] = {
 # Coupang orders name the carrier instead of coding it ("CJ 대한통운", sic); spaces are ignored.
 _CARRIER_BY_NAME = {
     **{name.replace(" ", ""): code for code, name in CARRIER_NAMES.items()},
-    "CJ대한통운": "CJGLS", "대한통운": "CJGLS", "우체국": "EPOST", "로젠": "KGB", "롯데": "HYUNDAI",
-    "현대택배": "HYUNDAI", "한진": "HANJIN", "일양택배": "ILYANG", "천일특송": "CHUNIL", "업체직송": "DIRECT",
+    "CJ대한통운": "CJGLS",
+    "대한통운": "CJGLS",
+    "우체국": "EPOST",
+    "로젠": "KGB",
+    "롯데": "HYUNDAI",
+    "현대택배": "HYUNDAI",
+    "한진": "HANJIN",
+    "일양택배": "ILYANG",
+    "천일특송": "CHUNIL",
+    "업체직송": "DIRECT",
 }
 
 # Keys of an order payload that carry the buyer's personal data. They are dropped from what we store:
 # an order's facts never need them, and an answer must never contain them.
-PERSONAL_ORDER_KEYS = frozenset({
-    "orderer", "receiver", "overseaShippingInfoDto", "ordererName", "ordererTel", "ordererId", "ordererNo",
-    "shippingAddress", "takingAddress", "shippingMemo", "parcelPrintMessage", "safeNumber", "receiverNumber",
-    "name", "tel1", "tel2", "baseAddress", "detailedAddress", "zipCode", "addr1", "addr2", "postCode", "email",
-    "giftReceiverName", "giftReceiverTel", "personalCustomsClearanceCode", "ordererSsn",
-    "requesterName", "requesterPhoneNumber", "requesterRealPhoneNumber", "requesterAddress", "requesterAddressDetail",
-    "requesterZipCode", "collectAddress", "reDeliveryAddress", "returnReceiveAddress",
-})
+PERSONAL_ORDER_KEYS = frozenset(
+    {
+        "orderer",
+        "receiver",
+        "overseaShippingInfoDto",
+        "ordererName",
+        "ordererTel",
+        "ordererId",
+        "ordererNo",
+        "shippingAddress",
+        "takingAddress",
+        "shippingMemo",
+        "parcelPrintMessage",
+        "safeNumber",
+        "receiverNumber",
+        "name",
+        "tel1",
+        "tel2",
+        "baseAddress",
+        "detailedAddress",
+        "zipCode",
+        "addr1",
+        "addr2",
+        "postCode",
+        "email",
+        "giftReceiverName",
+        "giftReceiverTel",
+        "personalCustomsClearanceCode",
+        "ordererSsn",
+        "requesterName",
+        "requesterPhoneNumber",
+        "requesterRealPhoneNumber",
+        "requesterAddress",
+        "requesterAddressDetail",
+        "requesterZipCode",
+        "collectAddress",
+        "reDeliveryAddress",
+        "returnReceiveAddress",
+    }
+)
 
 
 def carrier_code_for(name: str | None) -> str:
@@ -128,9 +168,17 @@ class RemoteOrderLine:
     raw: dict[str, Any] = field(default_factory=dict)  # scrubbed (scrub_order)
 
     def fingerprint(self) -> str:
-        return order_fingerprint(self.status, self.raw_status, self.claim_type, self.claim_status, self.delivery_issue,
-                                 self.carrier_code, self.tracking_number, self.delivered_at,
-                                 self.expected_dispatch_date)
+        return order_fingerprint(
+            self.status,
+            self.raw_status,
+            self.claim_type,
+            self.claim_status,
+            self.delivery_issue,
+            self.carrier_code,
+            self.tracking_number,
+            self.delivered_at,
+            self.expected_dispatch_date,
+        )
 
 
 def order_fingerprint(*values: Any) -> str:

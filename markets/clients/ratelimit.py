@@ -209,7 +209,9 @@ class DatabaseTokenBucket(_WaitingLimiter):
             return float(cursor.fetchone()[0])
         return time.time()
 
-    def _lock_row(self, cursor: Any, conn: Any, key: str, initial_tokens: float, now: float) -> tuple[float, float, float]:
+    def _lock_row(
+        self, cursor: Any, conn: Any, key: str, initial_tokens: float, now: float
+    ) -> tuple[float, float, float]:
         qn = conn.ops.quote_name
         table, kcol = qn(self.table), qn("key")
         cursor.execute(
@@ -251,9 +253,7 @@ class DatabaseTokenBucket(_WaitingLimiter):
             until = now + max(0.0, seconds)
             if until > blocked_until:
                 qn = conn.ops.quote_name
-                cursor.execute(
-                    f"UPDATE {qn(self.table)} SET blocked_until = %s WHERE {qn('key')} = %s", [until, key]
-                )
+                cursor.execute(f"UPDATE {qn(self.table)} SET blocked_until = %s WHERE {qn('key')} = %s", [until, key])
 
 
 _limiter_lock = threading.Lock()
@@ -291,4 +291,3 @@ def reset_limiter_cache() -> None:
     global _limiter
     with _limiter_lock:
         _limiter = None
-

@@ -35,8 +35,13 @@ def failures(results: Sequence) -> str:
 
 def failed_accounts_error(failed: int, results: Sequence) -> CommandError:
     """The closing error of a per-account command: how many failed, each named with why, and that nothing was lost."""
-    return CommandError(_("계정 %(total)d개 중 %(failed)d개 실패: %(failures)s; 이 계정들의 수집 기준 시각은 그대로이므로 "
-                          "잃어버린 것은 없습니다") % {"total": len(results), "failed": failed, "failures": failures(results)})
+    return CommandError(
+        _(
+            "계정 %(total)d개 중 %(failed)d개 실패: %(failures)s; 이 계정들의 수집 기준 시각은 그대로이므로 "
+            "잃어버린 것은 없습니다"
+        )
+        % {"total": len(results), "failed": failed, "failures": failures(results)}
+    )
 
 
 def write_results(command: BaseCommand, results: Sequence, describe: Callable[[object], str], *, nothing: str) -> int:
@@ -50,5 +55,7 @@ def write_results(command: BaseCommand, results: Sequence, describe: Callable[[o
             command.stdout.write(command.style.SUCCESS(line))
         else:
             failed += 1
-            command.stdout.write(command.style.ERROR(line + " — " + _("실패: %(errors)s") % {"errors": "; ".join(r.errors)}))
+            command.stdout.write(
+                command.style.ERROR(line + " — " + _("실패: %(errors)s") % {"errors": "; ".join(r.errors)})
+            )
     return failed

@@ -45,7 +45,9 @@ class SandboxControl:
     def add_naver_account(self, **fields: Any) -> dict[str, Any]:
         return self._call("POST", "/accounts", json={"market": "SMARTSTORE", **fields})
 
-    def add_inquiries(self, kind: str, count: int | None = None, *, items: list[dict[str, Any]] | None = None, **options: Any) -> list[str]:
+    def add_inquiries(
+        self, kind: str, count: int | None = None, *, items: list[dict[str, Any]] | None = None, **options: Any
+    ) -> list[str]:
         payload: dict[str, Any] = {"kind": kind, **options}
         if count is not None:
             payload["count"] = count
@@ -53,12 +55,26 @@ class SandboxControl:
             payload["items"] = items
         return self._call("POST", "/inquiries", json=payload)["ids"]
 
-    def add_backdated_inquiries(self, kind: str, count: int, *, oldest: timedelta, newest: timedelta,
-                                answered_ratio: float = 0.0, owner: str | None = None) -> list[str]:
+    def add_backdated_inquiries(
+        self,
+        kind: str,
+        count: int,
+        *,
+        oldest: timedelta,
+        newest: timedelta,
+        answered_ratio: float = 0.0,
+        owner: str | None = None,
+    ) -> list[str]:
         """``count`` inquiries that appear now but were asked between ``oldest`` and ``newest`` ago (evenly
         spread): what a marketplace shows late, e.g. a call-center inquiry transferred a day later."""
-        payload = {"kind": kind, "count": count, "oldest_hours": oldest / timedelta(hours=1),
-                   "newest_hours": newest / timedelta(hours=1), "answered_ratio": answered_ratio, "owner": owner}
+        payload = {
+            "kind": kind,
+            "count": count,
+            "oldest_hours": oldest / timedelta(hours=1),
+            "newest_hours": newest / timedelta(hours=1),
+            "answered_ratio": answered_ratio,
+            "owner": owner,
+        }
         return self._call("POST", "/inquiries/backdated", json=payload)["ids"]
 
     def inquiry(self, kind: str, external_id: str) -> dict[str, Any]:
@@ -105,20 +121,32 @@ class SandboxControl:
         """The internal view of the order owning an order or line id (``_scenario`` labels included)."""
         return self._call("GET", "/orders", params={"id": ref})["order"]
 
-    def add_order(self, market: str | None = None, *, scenario: str = "delivered", owner: str | None = None,
-                  before: datetime | None = None, **options: Any) -> dict[str, Any]:
+    def add_order(
+        self,
+        market: str | None = None,
+        *,
+        scenario: str = "delivered",
+        owner: str | None = None,
+        before: datetime | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
         """One order in ``scenario``; ``options``: product, quantity, carrier, decided (see the store)."""
         payload: dict[str, Any] = {"market": market, "owner": owner, "scenario": scenario, **options}
         if before is not None:
             payload["before"] = before.isoformat()
         return self._call("POST", "/orders", json=payload)["orders"][0]
 
-    def add_orders(self, count: int, *, market: str | None = None, owner: str | None = None,
-                   mix: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    def add_orders(
+        self, count: int, *, market: str | None = None, owner: str | None = None, mix: dict[str, int] | None = None
+    ) -> list[dict[str, Any]]:
         """``count`` orders in a realistic scenario mix (or ``mix``: scenario → weight)."""
-        return self._call("POST", "/orders", json={"count": count, "market": market, "owner": owner, "mix": mix})["orders"]
+        return self._call("POST", "/orders", json={"count": count, "market": market, "owner": owner, "mix": mix})[
+            "orders"
+        ]
 
     def advance_order(self, ref: str, to: str, *, wrong_invoice: bool = False) -> dict[str, Any]:
         """Move an order (or one line) along: place, ship, transit, deliver, decide, misdeliver, request_cancel, cancel,
         return, collect, return_done, exchange, stall."""
-        return self._call("POST", "/orders/advance", json={"id": ref, "to": to, "wrong_invoice": wrong_invoice})["order"]
+        return self._call("POST", "/orders/advance", json={"id": ref, "to": to, "wrong_invoice": wrong_invoice})[
+            "order"
+        ]

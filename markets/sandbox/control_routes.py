@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -51,10 +51,15 @@ class ControlRoutes:
         try:
             if market == "COUPANG":
                 account: Any = self.store.register_coupang_account(
-                    vendor_id=payload.get("vendor_id"), access_key=payload.get("access_key"),
-                    secret_key=payload.get("secret_key"), reply_by=payload.get("reply_by"))
+                    vendor_id=payload.get("vendor_id"),
+                    access_key=payload.get("access_key"),
+                    secret_key=payload.get("secret_key"),
+                    reply_by=payload.get("reply_by"),
+                )
             elif market in ("SMARTSTORE", "NAVER"):
-                account = self.store.register_naver_account(client_id=payload.get("client_id"), client_secret=payload.get("client_secret"))
+                account = self.store.register_naver_account(
+                    client_id=payload.get("client_id"), client_secret=payload.get("client_secret")
+                )
             else:
                 raise Reply(400, {"error": "market must be COUPANG or SMARTSTORE"})
         except ValueError as exc:
@@ -91,8 +96,13 @@ class ControlRoutes:
             if not isinstance(count, int) or isinstance(count, bool):
                 raise ValueError("count must be an integer")
             ids += self.store.add_inquiries(
-                kind, count, owner=payload.get("owner"), answered_ratio=float(payload.get("answered_ratio", 0.2)),
-                risk_ratio=float(payload.get("risk_ratio", 0.1)), days_back=float(payload.get("days_back", 3.0)))
+                kind,
+                count,
+                owner=payload.get("owner"),
+                answered_ratio=float(payload.get("answered_ratio", 0.2)),
+                risk_ratio=float(payload.get("risk_ratio", 0.1)),
+                days_back=float(payload.get("days_back", 3.0)),
+            )
         except (ValueError, TypeError) as exc:
             raise Reply(400, {"error": str(exc)[:300]}) from None
         self._send_json(201, {"ids": ids})
@@ -113,11 +123,16 @@ class ControlRoutes:
             oldest, newest = float(payload.get("oldest_hours", 48)), float(payload.get("newest_hours", 2))
             if not 0 <= newest <= oldest <= MAX_BACKDATE_HOURS:
                 raise ValueError(f"need 0 <= newest_hours <= oldest_hours <= {MAX_BACKDATE_HOURS}")
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             ids = self.store.add_inquiries(
-                kind, count, owner=payload.get("owner"), answered_ratio=float(payload.get("answered_ratio", 0.0)),
-                risk_ratio=float(payload.get("risk_ratio", 0.1)), start=now - timedelta(hours=oldest),
-                end=now - timedelta(hours=newest))
+                kind,
+                count,
+                owner=payload.get("owner"),
+                answered_ratio=float(payload.get("answered_ratio", 0.0)),
+                risk_ratio=float(payload.get("risk_ratio", 0.1)),
+                start=now - timedelta(hours=oldest),
+                end=now - timedelta(hours=newest),
+            )
         except (ValueError, TypeError) as exc:
             raise Reply(400, {"error": str(exc)[:300]}) from None
         self._send_json(201, {"ids": ids})
@@ -133,7 +148,9 @@ class ControlRoutes:
         if payload.get("kind") not in ALL_KINDS or not str(payload.get("external_id", "")).isdigit():
             raise Reply(400, {"error": "kind and numeric external_id are required"})
         try:
-            self.store.mark_answered_elsewhere(payload["kind"], payload["external_id"], payload.get("text") or "판매자센터에서 직접 답변했습니다.")
+            self.store.mark_answered_elsewhere(
+                payload["kind"], payload["external_id"], payload.get("text") or "판매자센터에서 직접 답변했습니다."
+            )
         except KeyError:
             raise Reply(404, {"error": "not found"}) from None
         self._send_json(200, {"ok": True})

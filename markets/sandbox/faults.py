@@ -40,8 +40,11 @@ class Faults:
     # on: 200 with ``data`` [] / null, the other shape a client must read as "not found".
     order_not_found_empty_200: bool = False
 
-    _CHOICES = {"scope": ("all", "answers"), "lost_response": ("", "drop", "504"),
-                "hold_answers": ("", "before_apply", "after_apply")}
+    _CHOICES = {
+        "scope": ("all", "answers"),
+        "lost_response": ("", "drop", "504"),
+        "hold_answers": ("", "before_apply", "after_apply"),
+    }
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -74,6 +77,11 @@ class Faults:
                 raise ValueError(f"fault {name!r} must be one of {self._CHOICES[name]}")
             if name in _FRACTIONS and not 0.0 <= converted <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-            if isinstance(converted, (int, float)) and not isinstance(converted, bool) and converted < 0 and not name.endswith("_count"):
+            if (
+                isinstance(converted, (int, float))
+                and not isinstance(converted, bool)
+                and converted < 0
+                and not name.endswith("_count")
+            ):
                 raise ValueError(f"fault {name!r} must not be negative")
             setattr(self, name, converted)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -75,8 +75,12 @@ RISKY: tuple[tuple[str, str, str], ...] = (
 )
 
 ANSWERS: dict[str, str] = {
-    "배송문의": "안녕하세요, 고객님. 주문하신 상품은 내일 출고 예정이며, 출고 후 1~2일 내 받아보실 수 있습니다. 감사합니다.",
-    "사용법": "안녕하세요, 고객님. 전원 버튼을 5초간 눌러 페어링 모드로 전환한 뒤 휴대폰 블루투스 목록에서 선택해 주세요.",
+    "배송문의": (
+        "안녕하세요, 고객님. 주문하신 상품은 내일 출고 예정이며, 출고 후 1~2일 내 받아보실 수 있습니다. 감사합니다."
+    ),
+    "사용법": (
+        "안녕하세요, 고객님. 전원 버튼을 5초간 눌러 페어링 모드로 전환한 뒤 휴대폰 블루투스 목록에서 선택해 주세요."
+    ),
     "상품문의": "안녕하세요, 고객님. 문의하신 상품은 정품이며 상세페이지의 소재 및 사이즈 정보를 참고해 주세요.",
     "교환반품": "안녕하세요, 고객님. 마이페이지에서 교환/반품 신청해 주시면 회수 기사님이 방문 예정입니다.",
     "환불": "안녕하세요, 고객님. 회수 상품 검수 후 영업일 기준 2~3일 내 환불 처리됩니다.",
@@ -87,10 +91,24 @@ ANSWERS: dict[str, str] = {
 
 FAMILY_NAMES = "김이박최정강조윤장임한오서신권황안송류홍"
 GIVEN_NAMES = ("민준", "서연", "도윤", "하은", "지호", "수아", "예준", "지우", "시우", "서윤", "주원", "하린")
-RECEIPT_CATEGORIES = {"배송문의": "배송문의>배송지연>판매자이관", "교환반품": "교환/반품>불량>판매자이관",
-                      "환불": "교환/반품>불량>판매자이관", "사용법": "상품문의>상품정보>판매자이관",
-                      "상품문의": "상품문의>상품정보>판매자이관", "재입고": "상품문의>상품정보>판매자이관"}
-NAVER_CATEGORIES = {"배송문의": "배송", "사용법": "상품", "상품문의": "상품", "교환반품": "교환", "환불": "환불", "주문취소": "기타", "재입고": "상품", "기타": "기타"}
+RECEIPT_CATEGORIES = {
+    "배송문의": "배송문의>배송지연>판매자이관",
+    "교환반품": "교환/반품>불량>판매자이관",
+    "환불": "교환/반품>불량>판매자이관",
+    "사용법": "상품문의>상품정보>판매자이관",
+    "상품문의": "상품문의>상품정보>판매자이관",
+    "재입고": "상품문의>상품정보>판매자이관",
+}
+NAVER_CATEGORIES = {
+    "배송문의": "배송",
+    "사용법": "상품",
+    "상품문의": "상품",
+    "교환반품": "교환",
+    "환불": "환불",
+    "주문취소": "기타",
+    "재입고": "상품",
+    "기타": "기타",
+}
 POLICY = "policy"  # _scenario of a shipping question that no order is behind
 ORDER_KINDS = (COUPANG_ONLINE, COUPANG_CALLCENTER, NAVER_INQUIRY)  # kinds that can name an order
 ALWAYS_ORDER_KINDS = (COUPANG_CALLCENTER, NAVER_INQUIRY)  # … and always do
@@ -119,8 +137,13 @@ class OrderLink:
 
 
 def make_question(
-    rng: random.Random, *, risk_ratio: float = 0.1, kind: str | None = None, intent: str | None = None,
-    scenario: str | None = None, product: Product | None = None,
+    rng: random.Random,
+    *,
+    risk_ratio: float = 0.1,
+    kind: str | None = None,
+    intent: str | None = None,
+    scenario: str | None = None,
+    product: Product | None = None,
 ) -> Question:
     """A question for ``kind``: ``scenario`` forces a shipping question about that order state (or
     POLICY); ``intent`` forces the intent; otherwise the kind's realistic mix (risky per ``risk_ratio``)."""
@@ -139,7 +162,9 @@ def make_question(
     if intent is None and rng.random() < risk_ratio:
         intent, title, text = rng.choice(RISKY)
         with_order = kind in ALWAYS_ORDER_KINDS or (kind == COUPANG_ONLINE and rng.random() < ONLINE_OTHER_ORDER_SHARE)
-        return Question(intent, title, text, True, product, RISKY_SCENARIOS.get(intent, "delivered") if with_order else None)
+        return Question(
+            intent, title, text, True, product, RISKY_SCENARIOS.get(intent, "delivered") if with_order else None
+        )
     if intent is None:
         shipping = rng.random() < SHIPPING_SHARE.get(kind or NAVER_QNA, 0.3)
         intent = "배송문의" if shipping else rng.choice(tuple(OTHER_QUESTIONS))
@@ -152,8 +177,9 @@ def make_question(
         raise ValueError(f"unknown intent {intent!r}")
     title, text, hint = rng.choice(OTHER_QUESTIONS[intent])
     with_order = kind in ALWAYS_ORDER_KINDS or (kind == COUPANG_ONLINE and rng.random() < ONLINE_OTHER_ORDER_SHARE)
-    return Question(intent, title, text.format(product=product.name), False, product,
-                    (hint or "delivered") if with_order else None)
+    return Question(
+        intent, title, text.format(product=product.name), False, product, (hint or "delivered") if with_order else None
+    )
 
 
 def _shipping(rng: random.Random, product: Product, scenario: str) -> Question:
@@ -165,23 +191,36 @@ def needs_order(question: Question) -> bool:
     return question.scenario is not None and question.scenario != POLICY
 
 
-def _link(rng: random.Random, question: Question, order: OrderLink | None, created_at: datetime, *, naver: bool,
-          always: bool = False) -> OrderLink | None:
+def _link(
+    rng: random.Random,
+    question: Question,
+    order: OrderLink | None,
+    created_at: datetime,
+    *,
+    naver: bool,
+    always: bool = False,
+) -> OrderLink | None:
     """The given link, or (called without a store) detached random ids in the marketplace's format."""
     if order is not None or not (always or needs_order(question)):
         return order
     ordered_at = created_at - timedelta(days=rng.uniform(1, 5))
     if naver:
         day = ordered_at.astimezone(KST).strftime("%Y%m%d")
-        return OrderLink(day + str(rng.randint(10**7, 10**8 - 1)), (day + str(rng.randint(10**7, 10**8 - 1)),), ordered_at)
-    return OrderLink(str(rng.randint(2 * 10**13, 4 * 10**13 - 1)), (str(rng.randint(5 * 10**17, 9 * 10**17 - 1)),), ordered_at)
+        return OrderLink(
+            day + str(rng.randint(10**7, 10**8 - 1)), (day + str(rng.randint(10**7, 10**8 - 1)),), ordered_at
+        )
+    return OrderLink(
+        str(rng.randint(2 * 10**13, 4 * 10**13 - 1)), (str(rng.randint(5 * 10**17, 9 * 10**17 - 1)),), ordered_at
+    )
 
 
 def _internal(question: Question, link: OrderLink | None) -> dict[str, Any]:
-    return {"_intent": question.intent, "_risky": question.risky, "_scenario": question.scenario,
-            "_order_lines": list(link.line_ids) if link else []}
-
-
+    return {
+        "_intent": question.intent,
+        "_risky": question.risky,
+        "_scenario": question.scenario,
+        "_order_lines": list(link.line_ids) if link else [],
+    }
 
 
 def masked_name(rng: random.Random) -> str:
@@ -195,7 +234,7 @@ def masked_writer_id(rng: random.Random) -> str:
 
 
 def random_created_at(rng: random.Random, *, days_back: float, now: datetime | None = None) -> datetime:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return (now - timedelta(seconds=rng.uniform(60, max(61.0, days_back * 86400)))).astimezone(KST)
 
 
@@ -210,8 +249,15 @@ def naver_time(value: datetime) -> str:
 
 
 def coupang_online_item(
-    rng: random.Random, *, inquiry_id: int, created_at: datetime, answered: bool, comment_id: int, risk_ratio: float = 0.1,
-    question: Question | None = None, order: OrderLink | None = None,
+    rng: random.Random,
+    *,
+    inquiry_id: int,
+    created_at: datetime,
+    answered: bool,
+    comment_id: int,
+    risk_ratio: float = 0.1,
+    question: Question | None = None,
+    order: OrderLink | None = None,
 ) -> dict[str, Any]:
     q = question or make_question(rng, risk_ratio=risk_ratio, kind=COUPANG_ONLINE)
     link = _link(rng, q, order, created_at, naver=False)
@@ -230,14 +276,27 @@ def coupang_online_item(
     if answered:
         at = created_at + timedelta(hours=rng.uniform(0.5, 20))
         item["commentDtoList"].append(
-            {"inquiryCommentId": comment_id, "inquiryId": inquiry_id, "content": ANSWERS[q.intent], "inquiryCommentAt": coupang_time(at)}
+            {
+                "inquiryCommentId": comment_id,
+                "inquiryId": inquiry_id,
+                "content": ANSWERS[q.intent],
+                "inquiryCommentAt": coupang_time(at),
+            }
         )
     return item
 
 
 def coupang_callcenter_item(
-    rng: random.Random, *, inquiry_id: int, created_at: datetime, answered: bool, answer_ids: tuple[int, int],
-    risk_ratio: float = 0.1, question: Question | None = None, order: OrderLink | None = None, transfer: bool = False,
+    rng: random.Random,
+    *,
+    inquiry_id: int,
+    created_at: datetime,
+    answered: bool,
+    answer_ids: tuple[int, int],
+    risk_ratio: float = 0.1,
+    question: Question | None = None,
+    order: OrderLink | None = None,
+    transfer: bool = False,
 ) -> dict[str, Any]:
     """A call-centre inquiry transferred to the seller: awaiting the seller's answer, answered, or (``transfer``)
     a TRANSFER the call centre finished itself, which the seller only confirms (``…/confirms``)."""
@@ -247,7 +306,11 @@ def coupang_callcenter_item(
     transfer_at = created_at + timedelta(minutes=rng.uniform(1, 30))
     transfer = transfer and not answered
     if transfer:
-        note = f"[상담완료 이관]\n◼주문번호: {link.order_id}\n◼고객문의: {q.text}\n고객님께 안내 완료했습니다. 판매자 확인 부탁드립니다."
+        note = (
+            f"[상담완료 이관]\n◼주문번호: {link.order_id}\n"
+            f"◼고객문의: {q.text}\n"
+            f"고객님께 안내 완료했습니다. 판매자 확인 부탁드립니다."
+        )
         status = "transfer"
     else:
         note = f"[판매자이관]\n◼주문번호: {link.order_id}\n◼고객문의: {q.text}\n판매자 확인 및 답변 부탁드립니다."
@@ -302,7 +365,12 @@ def coupang_callcenter_item(
 
 
 def naver_qna_item(
-    rng: random.Random, *, question_id: int, created_at: datetime, answered: bool, risk_ratio: float = 0.1,
+    rng: random.Random,
+    *,
+    question_id: int,
+    created_at: datetime,
+    answered: bool,
+    risk_ratio: float = 0.1,
     question: Question | None = None,
 ) -> dict[str, Any]:
     """Product Q&A names no order (research order-apis §3): only product and policy questions."""
@@ -321,8 +389,15 @@ def naver_qna_item(
 
 
 def naver_inquiry_item(
-    rng: random.Random, *, inquiry_no: int, created_at: datetime, answered: bool, comment_no: int, risk_ratio: float = 0.1,
-    question: Question | None = None, order: OrderLink | None = None,
+    rng: random.Random,
+    *,
+    inquiry_no: int,
+    created_at: datetime,
+    answered: bool,
+    comment_no: int,
+    risk_ratio: float = 0.1,
+    question: Question | None = None,
+    order: OrderLink | None = None,
 ) -> dict[str, Any]:
     q = question or make_question(rng, risk_ratio=risk_ratio, kind=NAVER_INQUIRY)
     link = _link(rng, q, order, created_at, naver=True, always=True)

@@ -31,11 +31,27 @@ from markets.sandbox.store import CoupangAccount, NaverAccount, SandboxStore
 
 ORDERSHEET_STATUSES = ("ACCEPT", "INSTRUCT", "DEPARTURE", "DELIVERING", "FINAL_DELIVERY", "NONE_TRACKING")
 # returnRequests ``status`` → the receiptStatus values it lists (입고완료 counts as 반품접수).
-RETURN_STATUS_FILTER = {"RU": ("RELEASE_STOP_UNCHECKED",), "UC": ("RETURNS_UNCHECKED", "VENDOR_WAREHOUSE_CONFIRM"),
-                        "CC": ("RETURNS_COMPLETED",), "PR": ("REQUEST_COUPANG_CHECK",)}
-NAVER_CHANGE_TYPES = ("PAY_WAITING", "PAYED", "EXCHANGE_OPTION", "DELIVERY_ADDRESS_CHANGED", "GIFT_RECEIVED", "CLAIM_REJECTED",
-                      "DISPATCHED", "CLAIM_REQUESTED", "COLLECT_DONE", "CLAIM_COMPLETED", "PURCHASE_DECIDED",
-                      "HOPE_DELIVERY_INFO_CHANGED", "CLAIM_REDELIVERING")
+RETURN_STATUS_FILTER = {
+    "RU": ("RELEASE_STOP_UNCHECKED",),
+    "UC": ("RETURNS_UNCHECKED", "VENDOR_WAREHOUSE_CONFIRM"),
+    "CC": ("RETURNS_COMPLETED",),
+    "PR": ("REQUEST_COUPANG_CHECK",),
+}
+NAVER_CHANGE_TYPES = (
+    "PAY_WAITING",
+    "PAYED",
+    "EXCHANGE_OPTION",
+    "DELIVERY_ADDRESS_CHANGED",
+    "GIFT_RECEIVED",
+    "CLAIM_REJECTED",
+    "DISPATCHED",
+    "CLAIM_REQUESTED",
+    "COLLECT_DONE",
+    "CLAIM_COMPLETED",
+    "PURCHASE_DECIDED",
+    "HOPE_DELIVERY_INFO_CHANGED",
+    "CLAIM_REDELIVERING",
+)
 RANGE_TOO_WIDE = "endTime-startTime range should less than31."
 CANCELLED_OR_RETURNED = "해당 주문이 취소 또는 반품되었습니다."
 ORDER_NOT_FOUND = "주문 정보를 찾을 수 없습니다."
@@ -72,16 +88,29 @@ def _broken(rng: Any, value: Any) -> Any:
     """A plausible broken version of one served object: ids missing, wrong types, or not an object."""
     variant = rng.randrange(3)
     if isinstance(value, dict) and variant == 0:
+
         def strip(node: Any) -> Any:
             if isinstance(node, dict):
                 return {k: strip(v) for k, v in node.items() if k not in _ID_KEYS}
             return node
+
         return strip(value)
     if isinstance(value, dict) and variant == 1:
-        return {k: (f"#{v}" if k in _ID_KEYS else "unavailable" if isinstance(v, (list, dict)) else
-                    "2025-13-45T25:61:00" if isinstance(v, str) and re.match(r"^\d{4}-\d{2}-\d{2}", v) else v)
-                for k, v in value.items()}
-    return rng.choice(["", 0, None, [], True, "<html><body>error</body></html>", {"id": value} if isinstance(value, str) else 12])
+        return {
+            k: (
+                f"#{v}"
+                if k in _ID_KEYS
+                else "unavailable"
+                if isinstance(v, (list, dict))
+                else "2025-13-45T25:61:00"
+                if isinstance(v, str) and re.match(r"^\d{4}-\d{2}-\d{2}", v)
+                else v
+            )
+            for k, v in value.items()
+        }
+    return rng.choice(
+        ["", 0, None, [], True, "<html><body>error</body></html>", {"id": value} if isinstance(value, str) else 12]
+    )
 
 
 class OrderRoutes:
@@ -107,7 +136,9 @@ class OrderRoutes:
                     holder = holder[key]
                 target = holder[corrupt[-1]]
                 if isinstance(target, list):
-                    holder[corrupt[-1]] = [_broken(store.rng, v) if store.rng.random() < fraction else v for v in target]
+                    holder[corrupt[-1]] = [
+                        _broken(store.rng, v) if store.rng.random() < fraction else v for v in target
+                    ]
                 elif target is not None and store.rng.random() < fraction:
                     holder[corrupt[-1]] = _broken(store.rng, target)
         if store.faults.malformed_order_pages and store.take_counted("malformed_order_pages"):
@@ -135,7 +166,9 @@ class OrderRoutes:
             return None
         return found
 
-    def _coupang_range(self, query: dict[str, str], *, v5: bool, minutes: bool, max_span: timedelta) -> tuple[datetime, datetime]:
+    def _coupang_range(
+        self, query: dict[str, str], *, v5: bool, minutes: bool, max_span: timedelta
+    ) -> tuple[datetime, datetime]:
         """``createdAtFrom``/``createdAtTo`` as an inclusive [start, end] (a whole day or minute each)."""
         base = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}" if minutes else r"\d{4}-\d{2}-\d{2}"
         shape = ("yyyy-MM-ddTHH:mm" if minutes else "yyyy-MM-dd") + ("+09:00 (URL-encode '+' as %2B)" if v5 else "")
@@ -167,19 +200,23 @@ class OrderRoutes:
 
     # -- Coupang order sheets --
 
-    def coupang_ordersheets_list(self, route: Any, params: dict[str, str], raw_query: str, body: bytes,
-                                 account: CoupangAccount) -> None:
+    def coupang_ordersheets_list(
+        self, route: Any, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         v5 = params["version"] == "v5"
         query = self._query(raw_query)
         status = query.get("status", "")
         if status not in ORDERSHEET_STATUSES:
-            raise self._bad(f"status is required and must be one of {', '.join(ORDERSHEET_STATUSES)} (one value per call).")
+            raise self._bad(
+                f"status is required and must be one of {', '.join(ORDERSHEET_STATUSES)} (one value per call)."
+            )
         search_type = query.get("searchType", "")
         if search_type not in ("", "timeFrame"):
             raise self._bad("searchType must be timeFrame or omitted.")
         per_minute = search_type == "timeFrame"
-        start, end = self._coupang_range(query, v5=v5, minutes=per_minute,
-                                         max_span=timedelta(hours=24) if per_minute else timedelta(days=31))
+        start, end = self._coupang_range(
+            query, v5=v5, minutes=per_minute, max_span=timedelta(hours=24) if per_minute else timedelta(days=31)
+        )
         size = self._page_size(query)
         token = "" if per_minute else query.get("nextToken", "")  # per-minute search returns every row
         after = _after(token, 18) if token else (0, 0)
@@ -187,11 +224,16 @@ class OrderRoutes:
             raise self._bad("nextToken is invalid.")
         listed_before = datetime.now(KST) - LIST_LAG
         with self.store.lock:
-            rows = sorted(((order, line) for order in self.store.orders.of_market(MARKET_COUPANG, account.vendor_id)
-                           if start <= order.ordered_at <= end and order.paid_at and order.paid_at <= listed_before
-                           for line in order.lines
-                           if not line.fully_claimed() and coupang_status(line) == status),
-                          key=lambda row: (row[0].ordered_at, int(row[1].line_id)))
+            rows = sorted(
+                (
+                    (order, line)
+                    for order in self.store.orders.of_market(MARKET_COUPANG, account.vendor_id)
+                    if start <= order.ordered_at <= end and order.paid_at and order.paid_at <= listed_before
+                    for line in order.lines
+                    if not line.fully_claimed() and coupang_status(line) == status
+                ),
+                key=lambda row: (row[0].ordered_at, int(row[1].line_id)),
+            )
             rows = [r for r in rows if (_epoch_ms(r[0].ordered_at), int(r[1].line_id)) >= after]
             page, rest = (rows, []) if per_minute else (rows[:size], rows[size:])
             profile = self.store.orders.profile(account.vendor_id)
@@ -199,8 +241,9 @@ class OrderRoutes:
         next_token = _cursor(rest[0][0].ordered_at, rest[0][1].line_id, 18) if rest else ""
         self._order_json({"code": 200, "message": "OK", "data": data, "nextToken": next_token}, ("data",))
 
-    def coupang_ordersheet_box(self, route: Any, params: dict[str, str], raw_query: str, body: bytes,
-                               account: CoupangAccount) -> None:
+    def coupang_ordersheet_box(
+        self, route: Any, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         with self.store.lock:
             found = self._coupang_line(account, params["box"])
             if found is None:
@@ -208,11 +251,14 @@ class OrderRoutes:
             order, line = found
             if line.fully_claimed():
                 raise self._bad(CANCELLED_OR_RETURNED)
-            data = coupang_ordersheet(order, line, self.store.orders.profile(account.vendor_id), v5=params["version"] == "v5")
+            data = coupang_ordersheet(
+                order, line, self.store.orders.profile(account.vendor_id), v5=params["version"] == "v5"
+            )
         self._order_json({"code": "200", "message": "OK", "data": data}, ("data",))
 
-    def coupang_ordersheets_by_order(self, route: Any, params: dict[str, str], raw_query: str, body: bytes,
-                                     account: CoupangAccount) -> None:
+    def coupang_ordersheets_by_order(
+        self, route: Any, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         with self.store.lock:
             order = self.store.orders.orders.get(params["order"])
             if order is None or order.market != MARKET_COUPANG or order.owner != account.vendor_id:
@@ -224,30 +270,44 @@ class OrderRoutes:
             data = [coupang_ordersheet(order, line, profile, v5=params["version"] == "v5") for line in lines]
         self._order_json({"code": "200", "message": "OK", "data": data}, ("data",))
 
-    def coupang_ordersheet_history(self, route: Any, params: dict[str, str], raw_query: str, body: bytes,
-                                   account: CoupangAccount) -> None:
+    def coupang_ordersheet_history(
+        self, route: Any, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         with self.store.lock:
             found = self._coupang_line(account, params["box"])
             if found is None:
                 if self.store.faults.order_not_found_empty_200:
-                    raise Reply(200, {"shipmentBoxId": int(params["box"]) if params["box"].isdigit() else params["box"],
-                                      "details": []})
+                    raise Reply(
+                        200,
+                        {
+                            "shipmentBoxId": int(params["box"]) if params["box"].isdigit() else params["box"],
+                            "details": [],
+                        },
+                    )
                 raise self._bad(ORDER_NOT_FOUND)
             payload = coupang_history(*found, v5=params["version"] == "v5")
         self._order_json(payload, ("details",))
 
     # -- Coupang cancel / return requests --
 
-    def coupang_returns_list(self, route: Any, params: dict[str, str], raw_query: str, body: bytes,
-                             account: CoupangAccount) -> None:
+    def coupang_returns_list(
+        self, route: Any, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         v6 = params["version"] == "v6"
         query = self._query(raw_query)
         search_type = query.get("searchType", "")
         if search_type not in ("", "timeFrame") or (v6 and search_type != "timeFrame"):
-            raise self._bad("searchType=timeFrame is required (createdAtFrom/createdAtTo as yyyy-MM-ddTHH:mm)." if v6
-                            else "searchType must be timeFrame or omitted.")
+            raise self._bad(
+                "searchType=timeFrame is required (createdAtFrom/createdAtTo as yyyy-MM-ddTHH:mm)."
+                if v6
+                else "searchType must be timeFrame or omitted."
+            )
         start, end = self._coupang_range(query, v5=False, minutes=bool(search_type), max_span=timedelta(days=31))
-        status, cancel_type, order_id = query.get("status", ""), query.get("cancelType", "RETURN"), query.get("orderId", "")
+        status, cancel_type, order_id = (
+            query.get("status", ""),
+            query.get("cancelType", "RETURN"),
+            query.get("orderId", ""),
+        )
         if status and status not in RETURN_STATUS_FILTER:
             raise self._bad(f"status must be one of {', '.join(RETURN_STATUS_FILTER)}.")
         if cancel_type not in ("RETURN", "CANCEL"):
@@ -279,10 +339,13 @@ class OrderRoutes:
         receipts = [r for r in receipts if (_epoch_ms(r[0]), r[1]["receiptId"]) >= after]
         page, rest = receipts[:size], receipts[size:]
         next_token = _cursor(rest[0][0], str(rest[0][1]["receiptId"]), 9) if rest else ""
-        self._order_json({"code": 200, "message": "OK", "data": [r for _at, r in page], "nextToken": next_token}, ("data",))
+        self._order_json(
+            {"code": 200, "message": "OK", "data": [r for _at, r in page], "nextToken": next_token}, ("data",)
+        )
 
-    def coupang_return_get(self, route: Any, params: dict[str, str], raw_query: str, body: bytes,
-                           account: CoupangAccount) -> None:
+    def coupang_return_get(
+        self, route: Any, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         with self.store.lock:
             found = self.store.orders.receipts.get(params["receipt"])
             if found is None or found[0].owner != account.vendor_id:
@@ -305,13 +368,16 @@ class OrderRoutes:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise self._naver_bad(name, f"잘못된 요청 파라미터입니다. ({name}: yyyy-MM-dd'T'HH:mm:ss.SSSXXX, '+'는 %2B로 인코딩)") from None
+            raise self._naver_bad(
+                name, f"잘못된 요청 파라미터입니다. ({name}: yyyy-MM-dd'T'HH:mm:ss.SSSXXX, '+'는 %2B로 인코딩)"
+            ) from None
         if parsed.tzinfo is None:
             raise self._naver_bad(name, f"잘못된 요청 파라미터입니다. ({name}: 시간대(+09:00)가 필요합니다)")
         return parsed
 
-    def naver_order_changes(self, route: Any, params: dict[str, str], raw_query: str, body: bytes,
-                            account: NaverAccount) -> None:
+    def naver_order_changes(
+        self, route: Any, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount
+    ) -> None:
         query = self._query(raw_query)
         start = self._naver_when(query, "lastChangedFrom")
         if start is None:
@@ -319,7 +385,9 @@ class OrderRoutes:
         explicit_end = self._naver_when(query, "lastChangedTo")
         end = explicit_end or start + NAVER_MAX_SPAN
         if end < start:
-            raise self._naver_bad("lastChangedTo", "잘못된 요청 파라미터입니다. (lastChangedTo가 lastChangedFrom보다 이전입니다)")
+            raise self._naver_bad(
+                "lastChangedTo", "잘못된 요청 파라미터입니다. (lastChangedTo가 lastChangedFrom보다 이전입니다)"
+            )
         if explicit_end is not None and end - start > NAVER_MAX_SPAN:
             raise self._naver_error(400, "104139", "조회 가능한 날짜 범위를 초과하였습니다.")
         change_type = query.get("lastChangedType") or None
@@ -334,21 +402,31 @@ class OrderRoutes:
             raise self._naver_bad("moreSequence", "잘못된 요청 파라미터입니다. (moreSequence)")
         after = (start, sequence[:16], int(sequence[16:])) if sequence else (start, "", 0)
         with self.store.lock:
-            rows = sorted((row for row in self.store.orders.changes
-                           if row.owner == account.client_id and start <= row.at <= end
-                           and (change_type is None or row.change_type == change_type)),
-                          key=lambda row: (row.at, row.line_id, row.seq))
+            rows = sorted(
+                (
+                    row
+                    for row in self.store.orders.changes
+                    if row.owner == account.client_id
+                    and start <= row.at <= end
+                    and (change_type is None or row.change_type == change_type)
+                ),
+                key=lambda row: (row.at, row.line_id, row.seq),
+            )
             rows = [row for row in rows if (row.at, row.line_id, row.seq) >= after]
             page, rest = rows[:limit], rows[limit:]
             data: dict[str, Any] = {"count": len(page), "lastChangeStatuses": [naver_change(row) for row in page]}
         if rest:
-            data["more"] = {"moreFrom": naver_change(rest[0])["lastChangedDate"],
-                            "moreSequence": f"{rest[0].line_id}{rest[0].seq:08d}"}
-        self._order_json({"timestamp": now_kst_iso(), "traceId": self.request_id, "data": data},
-                         ("data", "lastChangeStatuses"))
+            data["more"] = {
+                "moreFrom": naver_change(rest[0])["lastChangedDate"],
+                "moreSequence": f"{rest[0].line_id}{rest[0].seq:08d}",
+            }
+        self._order_json(
+            {"timestamp": now_kst_iso(), "traceId": self.request_id, "data": data}, ("data", "lastChangeStatuses")
+        )
 
-    def naver_order_query(self, route: Any, params: dict[str, str], raw_query: str, body: bytes,
-                          account: NaverAccount) -> None:
+    def naver_order_query(
+        self, route: Any, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount
+    ) -> None:
         try:
             payload = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -357,7 +435,9 @@ class OrderRoutes:
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i.strip() for i in ids):
             raise self._naver_bad("productOrderIds", "잘못된 요청 파라미터입니다. (productOrderIds: 문자열 배열, 필수)")
         if len(ids) > NAVER_MAX_IDS:
-            raise self._naver_bad("productOrderIds", f"잘못된 요청 파라미터입니다. (productOrderIds는 최대 {NAVER_MAX_IDS}개)")
+            raise self._naver_bad(
+                "productOrderIds", f"잘못된 요청 파라미터입니다. (productOrderIds는 최대 {NAVER_MAX_IDS}개)"
+            )
         if len(set(ids)) != len(ids):
             raise self._naver_error(400, "104131", "상품 주문 번호가 중복되었습니다.")
         quantity_claim = payload.get("quantityClaimCompatibility") is True
@@ -370,12 +450,12 @@ class OrderRoutes:
                     data.append(naver_product_order(*found, profile, quantity_claim=quantity_claim))
         self._order_json({"timestamp": now_kst_iso(), "traceId": self.request_id, "data": data}, ("data",))
 
-    def naver_order_ids(self, route: Any, params: dict[str, str], raw_query: str, body: bytes,
-                        account: NaverAccount) -> None:
+    def naver_order_ids(
+        self, route: Any, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount
+    ) -> None:
         with self.store.lock:
             order = self.store.orders.orders.get(params["order"])
             if order is None or order.market != MARKET_SMARTSTORE or order.owner != account.client_id:
                 raise self._naver_error(400, "100003", "주문을 찾을 수 없음")
             ids = [line.line_id for line in order.lines]
         self._order_json({"timestamp": now_kst_iso(), "traceId": self.request_id, "data": ids}, ("data",))
-

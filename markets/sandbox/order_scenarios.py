@@ -33,28 +33,54 @@ from markets.sandbox.orders import (
 
 # Realistic default mix for orders nobody asked about (mostly quiet, successful orders).
 ORDER_MIX: dict[str, int] = {
-    "paid": 8, "preparing": 14, "shipped": 8, "in_transit": 16, "delivered": 30, "late_dispatch": 5, "cancelled": 6,
-    "returned": 5, "exchanged": 2, "stalled": 3, "misdelivered": 2, "split": 3,
+    "paid": 8,
+    "preparing": 14,
+    "shipped": 8,
+    "in_transit": 16,
+    "delivered": 30,
+    "late_dispatch": 5,
+    "cancelled": 6,
+    "returned": 5,
+    "exchanged": 2,
+    "stalled": 3,
+    "misdelivered": 2,
+    "split": 3,
 }
 WITHIN = timedelta(days=9, hours=18)  # generated orders stay within the last 10 days when they can
 
 _H, _D = timedelta(hours=1), timedelta(days=1)
 # (min, max) time before each move since the previous one.
 GAPS: dict[str, tuple[timedelta, timedelta]] = {
-    "pay": (timedelta(seconds=5), timedelta(seconds=100)), "place": (40 * timedelta(minutes=1), 18 * _H),
-    "ship": (_H, 26 * _H), "pickup": (1.5 * _H, 9 * _H), "deliver": (8 * _H, 40 * _H), "decide": (_D, 6 * _D),
-    "cancel_request": (10 * timedelta(minutes=1), 20 * _H), "cancel_done": (timedelta(minutes=1), 5 * _H),
-    "return_request": (5 * _H, 3 * _D), "exchange_request": (5 * _H, 3 * _D), "collect": (18 * _H, 2.5 * _D),
-    "return_done": (3 * _H, 2 * _D), "redeliver": (2 * _H, _D), "exchange_done": (12 * _H, 2 * _D),
+    "pay": (timedelta(seconds=5), timedelta(seconds=100)),
+    "place": (40 * timedelta(minutes=1), 18 * _H),
+    "ship": (_H, 26 * _H),
+    "pickup": (1.5 * _H, 9 * _H),
+    "deliver": (8 * _H, 40 * _H),
+    "decide": (_D, 6 * _D),
+    "cancel_request": (10 * timedelta(minutes=1), 20 * _H),
+    "cancel_done": (timedelta(minutes=1), 5 * _H),
+    "return_request": (5 * _H, 3 * _D),
+    "exchange_request": (5 * _H, 3 * _D),
+    "collect": (18 * _H, 2.5 * _D),
+    "return_done": (3 * _H, 2 * _D),
+    "redeliver": (2 * _H, _D),
+    "exchange_done": (12 * _H, 2 * _D),
 }
 BANK_PAY_GAP = (20 * timedelta(minutes=1), 8 * _H)  # 무통장입금: the transfer comes hours later
 # How long before the anchor the scenario's last move happened.
 LAST_MOVE_BEFORE_ANCHOR: dict[str, tuple[timedelta, timedelta]] = {
-    "paid": (10 * timedelta(minutes=1), 20 * _H), "preparing": (20 * timedelta(minutes=1), 30 * _H),
-    "shipped": (5 * timedelta(minutes=1), 5 * _H), "in_transit": (30 * timedelta(minutes=1), 30 * _H),
-    "delivered": (20 * timedelta(minutes=1), 40 * _H), "misdelivered": (30 * timedelta(minutes=1), 30 * _H),
-    "late_dispatch": (2.5 * _D, 5.5 * _D), "cancelled": (10 * timedelta(minutes=1), 2 * _D),
-    "returned": (_H, 2.5 * _D), "exchanged": (2 * _H, 2 * _D), "split": (3 * _H, 30 * _H), "stalled": (_H, 20 * _H),
+    "paid": (10 * timedelta(minutes=1), 20 * _H),
+    "preparing": (20 * timedelta(minutes=1), 30 * _H),
+    "shipped": (5 * timedelta(minutes=1), 5 * _H),
+    "in_transit": (30 * timedelta(minutes=1), 30 * _H),
+    "delivered": (20 * timedelta(minutes=1), 40 * _H),
+    "misdelivered": (30 * timedelta(minutes=1), 30 * _H),
+    "late_dispatch": (2.5 * _D, 5.5 * _D),
+    "cancelled": (10 * timedelta(minutes=1), 2 * _D),
+    "returned": (_H, 2.5 * _D),
+    "exchanged": (2 * _H, 2 * _D),
+    "split": (3 * _H, 30 * _H),
+    "stalled": (_H, 20 * _H),
 }
 _SHIP_CHAIN = ("pay", "place", "ship", "pickup", "deliver")
 
@@ -73,9 +99,22 @@ ADDRESSES: tuple[Address, ...] = (
     Address("제주특별자치도 제주시 첨단로 240", "2층", "63309", 3_000),
     Address("경상북도 울릉군 울릉읍 도동길 70", "1층", "40223", 5_000),
 )
-MEMOS = ("문 앞에 놓아주세요", "부재 시 경비실에 맡겨주세요", "배송 전 연락 바랍니다", "문 앞", "택배함에 넣어주세요", None)
-NAVER_PAYMENT_MEANS = (("신용카드 간편결제", 35), ("신용카드", 30), ("계좌 간편결제", 12), ("휴대폰", 5), ("무통장입금", 10),
-                       ("포인트결제", 8))
+MEMOS = (
+    "문 앞에 놓아주세요",
+    "부재 시 경비실에 맡겨주세요",
+    "배송 전 연락 바랍니다",
+    "문 앞",
+    "택배함에 넣어주세요",
+    None,
+)
+NAVER_PAYMENT_MEANS = (
+    ("신용카드 간편결제", 35),
+    ("신용카드", 30),
+    ("계좌 간편결제", 12),
+    ("휴대폰", 5),
+    ("무통장입금", 10),
+    ("포인트결제", 8),
+)
 
 
 def _between(rng: random.Random, bounds: tuple[timedelta, timedelta]) -> timedelta:
@@ -85,9 +124,12 @@ def _between(rng: random.Random, bounds: tuple[timedelta, timedelta]) -> timedel
 
 def _person(rng: random.Random) -> Party:
     name = rng.choice(generator.FAMILY_NAMES) + rng.choice(generator.GIVEN_NAMES)
-    return Party(name=name, phone=f"010-{rng.randint(2000, 9999)}-{rng.randint(1000, 9999)}",
-                 safe_number=f"050{rng.choice('3457')}-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
-                 member_id=generator.masked_writer_id(rng))
+    return Party(
+        name=name,
+        phone=f"010-{rng.randint(2000, 9999)}-{rng.randint(1000, 9999)}",
+        safe_number=f"050{rng.choice('3457')}-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
+        member_id=generator.masked_writer_id(rng),
+    )
 
 
 def resolve_product(ref: int | str | Product | None, rng: random.Random) -> Product:
@@ -122,10 +164,12 @@ def _tail(rng: random.Random, scenario: str, decided: bool) -> list[str]:
             return (["place"] if rng.random() < 0.35 else []) + ["cancel_request", "cancel_done"]
         case "returned":
             return ["place", "ship", "pickup", "deliver", "return_request"] + rng.choice(
-                [[], [], ["collect"], ["collect", "return_done"], ["collect", "return_done"]])
+                [[], [], ["collect"], ["collect", "return_done"], ["collect", "return_done"]]
+            )
         case "exchanged":
             return ["place", "ship", "pickup", "deliver", "exchange_request", "collect", "redeliver"] + (
-                ["exchange_done"] if rng.random() < 0.65 else [])
+                ["exchange_done"] if rng.random() < 0.65 else []
+            )
         case "stalled":
             return ["place", "ship"] + (["pickup"] if rng.random() < 0.7 else [])
     raise ValueError(f"unknown scenario {scenario!r}")
@@ -146,8 +190,17 @@ def _schedule(rng: random.Random, moves: list[str], end: datetime, floor: dateti
 
 
 def build_order(
-    book: OrderBook, *, market: str, owner: str, scenario: str, product: Product, anchor: datetime, now: datetime,
-    quantity: int | None = None, carrier: str | None = None, decided: bool | None = None,
+    book: OrderBook,
+    *,
+    market: str,
+    owner: str,
+    scenario: str,
+    product: Product,
+    anchor: datetime,
+    now: datetime,
+    quantity: int | None = None,
+    carrier: str | None = None,
+    decided: bool | None = None,
 ) -> Order:
     """Create, register and play out one order whose primary line (``product``) is in ``scenario``.
 
@@ -185,12 +238,27 @@ def build_order(
         payment_means = "무통장입금"
     elif payment_means == "무통장입금":
         payment_means = "신용카드"
-    channel = (rng.choice(("아이폰앱", "안드로이드앱", "PC웹", "모바일웹")) if market == MARKET_COUPANG
-               else rng.choices(("MOBILE", "PC"), weights=(3, 1))[0])
+    channel = (
+        rng.choice(("아이폰앱", "안드로이드앱", "PC웹", "모바일웹"))
+        if market == MARKET_COUPANG
+        else rng.choices(("MOBILE", "PC"), weights=(3, 1))[0]
+    )
     order_id = book.new_id("coupang_order" if market == MARKET_COUPANG else "naver", ordered_at)
-    order = Order(market=market, owner=owner, order_id=order_id, scenario=scenario, ordered_at=ordered_at, buyer=buyer,
-                  receiver=receiver, address=address, memo=rng.choice(MEMOS), payment_means=payment_means,
-                  channel=channel, payment_id=book.new_id("payment"), bank_transfer=bank)
+    order = Order(
+        market=market,
+        owner=owner,
+        order_id=order_id,
+        scenario=scenario,
+        ordered_at=ordered_at,
+        buyer=buyer,
+        receiver=receiver,
+        address=address,
+        memo=rng.choice(MEMOS),
+        payment_means=payment_means,
+        channel=channel,
+        payment_id=book.new_id("payment"),
+        bank_transfer=bank,
+    )
 
     today = now.astimezone(KST).date()
     promised = ordered_at.astimezone(KST).date() + timedelta(days=product.lead_days)
@@ -200,8 +268,15 @@ def build_order(
         promised = min(promised, today - timedelta(days=1))
 
     def new_line(products: list[Product], line_scenario: str) -> Line:
-        items = [Item(p, quantity or rng.choices((1, 2, 3), weights=(75, 20, 5))[0], p.price,
-                      1_000 if rng.random() < 0.1 else 0) for p in products]
+        items = [
+            Item(
+                p,
+                quantity or rng.choices((1, 2, 3), weights=(75, 20, 5))[0],
+                p.price,
+                1_000 if rng.random() < 0.1 else 0,
+            )
+            for p in products
+        ]
         line_id = book.new_id("coupang_box" if market == MARKET_COUPANG else "naver", ordered_at)
         line = Line(line_id=line_id, items=items, scenario=line_scenario, promised=promised)
         order.lines.append(line)
@@ -232,8 +307,14 @@ def build_order(
             line.package = package if not primary_split or line is order.lines[0] else book.new_id("naver", ordered_at)
 
     book.register(order)
-    events = sorted(((at, index, name) for index, (_line, names, ats) in enumerate(plan) for name, at in zip(names, ats)),
-                    key=lambda event: (event[0], event[1]))
+    events = sorted(
+        (
+            (at, index, name)
+            for index, (_line, names, ats) in enumerate(plan)
+            for name, at in zip(names, ats, strict=False)
+        ),
+        key=lambda event: (event[0], event[1]),
+    )
     for at, index, name in events:
         if name == "ship" and carrier:
             plan[index][0].carrier = carrier  # decided at dispatch, like the carrier the seller picks
@@ -248,10 +329,17 @@ def build_order(
 
 def pick_scenario(rng: random.Random, market: str, mix: dict[str, int] | None = None) -> str:
     """A scenario drawn from ``mix`` (default ``ORDER_MIX``), skipping the other market's scenarios."""
-    weights = {s: w for s, w in (mix or ORDER_MIX).items() if market == MARKET_SMARTSTORE or s not in NAVER_ONLY_SCENARIOS}
+    weights = {
+        s: w for s, w in (mix or ORDER_MIX).items() if market == MARKET_SMARTSTORE or s not in NAVER_ONLY_SCENARIOS
+    }
     unknown = set(weights) - set(SCENARIOS)
-    if unknown or not weights or any(not isinstance(w, (int, float)) or w < 0 for w in weights.values()) \
-            or not sum(weights.values()):
-        raise ValueError(f"mix must weigh scenarios of {', '.join(SCENARIOS)} for {market} (unknown: {sorted(unknown)})")
+    if (
+        unknown
+        or not weights
+        or any(not isinstance(w, (int, float)) or w < 0 for w in weights.values())
+        or not sum(weights.values())
+    ):
+        raise ValueError(
+            f"mix must weigh scenarios of {', '.join(SCENARIOS)} for {market} (unknown: {sorted(unknown)})"
+        )
     return rng.choices(list(weights), weights=list(weights.values()))[0]
-

@@ -31,8 +31,15 @@ def _aware(value: datetime | str | None) -> datetime | None:
 
 
 def _last_event(order: Order) -> datetime:
-    times = [order.ordered_at, *(t for line in order.lines for t in (
-        line.placed_at, line.shipped_at, line.picked_up_at, line.delivered_at, line.decided_at) if t)]
+    times = [
+        order.ordered_at,
+        *(
+            t
+            for line in order.lines
+            for t in (line.placed_at, line.shipped_at, line.picked_up_at, line.delivered_at, line.decided_at)
+            if t
+        ),
+    ]
     times += [line.claim.last_at() for line in order.lines if line.claim]
     return max(times)
 
@@ -52,7 +59,13 @@ class OrderStore:
         if market and normalized is None:
             raise ValueError(f"market must be COUPANG or SMARTSTORE, not {market!r}")
         if owner:
-            found = MARKET_COUPANG if owner in self.coupang_accounts else MARKET_SMARTSTORE if owner in self.naver_accounts else None
+            found = (
+                MARKET_COUPANG
+                if owner in self.coupang_accounts
+                else MARKET_SMARTSTORE
+                if owner in self.naver_accounts
+                else None
+            )
             if found is None:
                 raise ValueError(f"unknown account {owner!r}")
             if normalized and normalized != found:
@@ -66,9 +79,16 @@ class OrderStore:
         return normalized, next(iter(pool))
 
     def add_order(
-        self, market: str | None = None, *, owner: str | None = None, scenario: str = "delivered",
-        product: int | str | generator.Product | None = None, quantity: int | None = None,
-        before: datetime | str | None = None, carrier: str | None = None, decided: bool | None = None,
+        self,
+        market: str | None = None,
+        *,
+        owner: str | None = None,
+        scenario: str = "delivered",
+        product: int | str | generator.Product | None = None,
+        quantity: int | None = None,
+        before: datetime | str | None = None,
+        carrier: str | None = None,
+        decided: bool | None = None,
     ) -> dict[str, Any]:
         """Add one order whose (first) line is in ``scenario``; returns ``get_order``'s view of it.
 
@@ -81,13 +101,23 @@ class OrderStore:
         with self.lock:
             market, owner = self._market_owner(market, owner)
             now = datetime.now(KST)
-            order = build_order(self.orders, market=market, owner=owner, scenario=scenario,
-                                product=resolve_product(product, self.rng), anchor=_aware(before) or now, now=now,
-                                quantity=quantity, carrier=carrier, decided=decided)
+            order = build_order(
+                self.orders,
+                market=market,
+                owner=owner,
+                scenario=scenario,
+                product=resolve_product(product, self.rng),
+                anchor=_aware(before) or now,
+                now=now,
+                quantity=quantity,
+                carrier=carrier,
+                decided=decided,
+            )
             return order_view(order)
 
-    def add_orders(self, count: int, *, market: str | None = None, owner: str | None = None,
-                   mix: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    def add_orders(
+        self, count: int, *, market: str | None = None, owner: str | None = None, mix: dict[str, int] | None = None
+    ) -> list[dict[str, Any]]:
         """Add ``count`` orders in a realistic scenario mix (``order_scenarios.ORDER_MIX`` by default)."""
         if not 0 <= count <= 100_000:
             raise ValueError("count must be between 0 and 100000")
@@ -98,8 +128,15 @@ class OrderStore:
                 scenario = pick_scenario(self.rng, market, mix)
                 now = datetime.now(KST)
                 anchor = now - timedelta(days=self.rng.uniform(0, 5)) if scenario in _SETTLED else now
-                order = build_order(self.orders, market=market, owner=owner, scenario=scenario,
-                                    product=resolve_product(None, self.rng), anchor=anchor, now=now)
+                order = build_order(
+                    self.orders,
+                    market=market,
+                    owner=owner,
+                    scenario=scenario,
+                    product=resolve_product(None, self.rng),
+                    anchor=anchor,
+                    now=now,
+                )
                 added.append(order_view(order))
             return added
 
@@ -124,17 +161,30 @@ class OrderStore:
     def list_orders(self, market: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             wanted = _MARKETS.get(str(market).upper()) if market else None
-            return [order_view(o) for o in self.orders.orders.values()
-                    if (wanted is None or o.market == wanted) and (owner is None or o.owner == owner)]
+            return [
+                order_view(o)
+                for o in self.orders.orders.values()
+                if (wanted is None or o.market == wanted) and (owner is None or o.owner == owner)
+            ]
 
     # -- inquiries that name an order --
 
-    def _order_for_question(self, kind: str, owner: str, question: generator.Question, when: datetime) -> generator.OrderLink:
+    def _order_for_question(
+        self, kind: str, owner: str, question: generator.Question, when: datetime
+    ) -> generator.OrderLink:
         """Create the order a generated question is about, its last event shortly before ``when``."""
         market = MARKET_COUPANG if kind in (COUPANG_ONLINE, COUPANG_CALLCENTER) else MARKET_SMARTSTORE
         assert question.scenario is not None
-        order = build_order(self.orders, market=market, owner=owner, scenario=question.scenario, product=question.product,
-                            anchor=when, now=datetime.now(KST), decided=False)
+        order = build_order(
+            self.orders,
+            market=market,
+            owner=owner,
+            scenario=question.scenario,
+            product=question.product,
+            anchor=when,
+            now=datetime.now(KST),
+            decided=False,
+        )
         return self._link(order, question.product)
 
     @staticmethod
@@ -142,7 +192,9 @@ class OrderStore:
         lines = tuple(line.line_id for line in order.lines if any(item.product == product for item in line.items))
         return generator.OrderLink(order.order_id, lines, order.ordered_at)
 
-    def _existing_order(self, kind: str, owner: str | None, ref: str) -> tuple[generator.OrderLink, generator.Product, str, datetime]:
+    def _existing_order(
+        self, kind: str, owner: str | None, ref: str
+    ) -> tuple[generator.OrderLink, generator.Product, str, datetime]:
         """(link, product, scenario, last event) of an existing order or line an inquiry should name."""
         if kind == NAVER_QNA:
             raise ValueError("NAVER_QNA inquiries name no order")
@@ -152,7 +204,9 @@ class OrderStore:
             raise ValueError(f"no order or line {ref}") from None
         market = MARKET_COUPANG if kind in (COUPANG_ONLINE, COUPANG_CALLCENTER) else MARKET_SMARTSTORE
         if order.market != market or (owner and order.owner != owner):
-            raise ValueError(f"order {order.order_id} belongs to {order.market} account {order.owner}, not this inquiry")
+            raise ValueError(
+                f"order {order.order_id} belongs to {order.market} account {order.owner}, not this inquiry"
+            )
         line = lines[-1]  # of a split order, the line still on its way
         scenario = order.scenario if ref == order.order_id and order.scenario == "split" else line.scenario
         product = line.items[0].product

@@ -20,12 +20,32 @@ from datetime import date, datetime, timedelta
 from markets.clients.base import KST, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox.generator import Product
 
-SCENARIOS: tuple[str, ...] = ("paid", "preparing", "shipped", "in_transit", "delivered", "late_dispatch", "cancelled",
-                              "returned", "exchanged", "stalled", "misdelivered", "split")
+SCENARIOS: tuple[str, ...] = (
+    "paid",
+    "preparing",
+    "shipped",
+    "in_transit",
+    "delivered",
+    "late_dispatch",
+    "cancelled",
+    "returned",
+    "exchanged",
+    "stalled",
+    "misdelivered",
+    "split",
+)
 NAVER_ONLY_SCENARIOS = frozenset({"exchanged"})
 
 # Line stages (internal). Claims do not replace the stage; a *completed* claim ends it.
-NEW, AWAITING, PAID, PREPARING, SHIPPED, IN_TRANSIT, DELIVERED = "NEW", "AWAITING", "PAID", "PREPARING", "SHIPPED", "IN_TRANSIT", "DELIVERED"
+NEW, AWAITING, PAID, PREPARING, SHIPPED, IN_TRANSIT, DELIVERED = (
+    "NEW",
+    "AWAITING",
+    "PAID",
+    "PREPARING",
+    "SHIPPED",
+    "IN_TRANSIT",
+    "DELIVERED",
+)
 CANCELLED, RETURNED, EXCHANGED = "CANCELLED", "RETURNED", "EXCHANGED"
 # Claim kinds (Naver claimType spelling) and states.
 CANCEL, RETURN, EXCHANGE = "CANCEL", "RETURN", "EXCHANGE"
@@ -35,8 +55,12 @@ REQUESTED, COLLECTED, REDELIVERING, DONE = "REQUESTED", "COLLECTED", "REDELIVERI
 # real ones both marketplaces share (research §1.8/§2.5): HYUNDAI is 롯데택배, KGB is 로젠택배;
 # never LOTTE/LOGEN. DIRECT (업체직송) is Coupang-only and untracked.
 CARRIERS: dict[str, tuple[str, int, str]] = {
-    "CJGLS": ("CJ 대한통운", 12, "56"), "HANJIN": ("한진택배", 12, "45"), "HYUNDAI": ("롯데택배", 12, "23"),
-    "KGB": ("로젠택배", 11, "3"), "EPOST": ("우체국", 13, "6"), "DIRECT": ("업체직송", 10, "123456789"),
+    "CJGLS": ("CJ 대한통운", 12, "56"),
+    "HANJIN": ("한진택배", 12, "45"),
+    "HYUNDAI": ("롯데택배", 12, "23"),
+    "KGB": ("로젠택배", 11, "3"),
+    "EPOST": ("우체국", 13, "6"),
+    "DIRECT": ("업체직송", 10, "123456789"),
 }
 CARRIER_WEIGHTS = {"CJGLS": 45, "HANJIN": 15, "HYUNDAI": 20, "KGB": 12, "EPOST": 8}
 
@@ -224,8 +248,17 @@ def naver_status(line: Line) -> str:
     """Naver productOrderStatus of a line (a pending claim keeps the stage's status)."""
     if line.stage == DELIVERED:
         return "PURCHASE_DECIDED" if line.decided_at else "DELIVERED"
-    return {NEW: "PAYMENT_WAITING", AWAITING: "PAYMENT_WAITING", PAID: "PAYED", PREPARING: "PAYED", SHIPPED: "DELIVERING",
-            IN_TRANSIT: "DELIVERING", CANCELLED: "CANCELED", RETURNED: "RETURNED", EXCHANGED: "EXCHANGED"}[line.stage]
+    return {
+        NEW: "PAYMENT_WAITING",
+        AWAITING: "PAYMENT_WAITING",
+        PAID: "PAYED",
+        PREPARING: "PAYED",
+        SHIPPED: "DELIVERING",
+        IN_TRANSIT: "DELIVERING",
+        CANCELLED: "CANCELED",
+        RETURNED: "RETURNED",
+        EXCHANGED: "EXCHANGED",
+    }[line.stage]
 
 
 def naver_claim_status(claim: Claim | None) -> str | None:
@@ -233,7 +266,9 @@ def naver_claim_status(claim: Claim | None) -> str | None:
         return None
     if claim.state == COLLECTED:
         return "COLLECT_DONE"
-    return {REQUESTED: f"{claim.kind}_REQUEST", REDELIVERING: "EXCHANGE_REDELIVERING", DONE: f"{claim.kind}_DONE"}[claim.state]
+    return {REQUESTED: f"{claim.kind}_REQUEST", REDELIVERING: "EXCHANGE_REDELIVERING", DONE: f"{claim.kind}_DONE"}[
+        claim.state
+    ]
 
 
 class OrderBook:
@@ -306,8 +341,12 @@ class OrderBook:
 
     def counts(self) -> dict[str, int]:
         coupang = sum(1 for o in self.orders.values() if o.market == MARKET_COUPANG)
-        return {MARKET_COUPANG: coupang, MARKET_SMARTSTORE: len(self.orders) - coupang, "lines": len(self.lines),
-                "naver_changes": len(self.changes)}
+        return {
+            MARKET_COUPANG: coupang,
+            MARKET_SMARTSTORE: len(self.orders) - coupang,
+            "lines": len(self.lines),
+            "naver_changes": len(self.changes),
+        }
 
     # -- the one place a line changes --
 
@@ -316,8 +355,10 @@ class OrderBook:
         move = MOVES[name]
         at = ms(at)
         if not self.can(line, name):
-            raise InvalidMove(f"line {line.line_id} in stage {line.stage} "
-                              f"(claim {line.claim.kind + '/' + line.claim.state if line.claim else 'none'}) cannot {name}")
+            raise InvalidMove(
+                f"line {line.line_id} in stage {line.stage} "
+                f"(claim {line.claim.kind + '/' + line.claim.state if line.claim else 'none'}) cannot {name}"
+            )
         if order.market == MARKET_COUPANG and name in ("exchange_request", "await_payment"):
             raise InvalidMove(f"{name} is not served for Coupang orders in the sandbox")
         claim = line.claim
@@ -329,8 +370,14 @@ class OrderBook:
             case "ship":
                 line.shipped_at = at
                 # Product orders of one package leave in one parcel: one carrier, one invoice.
-                twin = next((other for other in order.lines
-                             if other is not line and line.package and other.package == line.package and other.invoice), None)
+                twin = next(
+                    (
+                        other
+                        for other in order.lines
+                        if other is not line and line.package and other.package == line.package and other.invoice
+                    ),
+                    None,
+                )
                 line.carrier = line.carrier or (twin.carrier if twin else self.pick_carrier(order.owner))
                 line.invoice = line.invoice or (twin.invoice if twin else self.invoice(line.carrier))
             case "pickup":
@@ -342,12 +389,19 @@ class OrderBook:
                 line.decided_at = at
             case "cancel_request" | "return_request" | "exchange_request":
                 kind = {"cancel_request": CANCEL, "return_request": RETURN, "exchange_request": EXCHANGE}[name]
-                reasons = {CANCEL: ("INTENT_CHANGED", "WRONG_ORDER", "DELAYED_DELIVERY"),
-                           RETURN: ("INTENT_CHANGED", "BROKEN", "WRONG_DELIVERY", "PRODUCT_UNSATISFIED"),
-                           EXCHANGE: ("COLOR_AND_SIZE", "BROKEN")}[kind]
+                reasons = {
+                    CANCEL: ("INTENT_CHANGED", "WRONG_ORDER", "DELAYED_DELIVERY"),
+                    RETURN: ("INTENT_CHANGED", "BROKEN", "WRONG_DELIVERY", "PRODUCT_UNSATISFIED"),
+                    EXCHANGE: ("COLOR_AND_SIZE", "BROKEN"),
+                }[kind]
                 claim_id = self.new_id("coupang_receipt" if order.market == MARKET_COUPANG else "naver", at)
-                line.claim = Claim(kind=kind, claim_id=claim_id, reason=self.rng.choice(reasons), stage_at_request=line.stage,
-                                   requested_at=at)
+                line.claim = Claim(
+                    kind=kind,
+                    claim_id=claim_id,
+                    reason=self.rng.choice(reasons),
+                    stage_at_request=line.stage,
+                    requested_at=at,
+                )
                 if kind == CANCEL:
                     for item in line.items:
                         item.hold_count = item.quantity
@@ -373,17 +427,29 @@ class OrderBook:
         if move.target:
             line.stage = move.target
         if order.market == MARKET_SMARTSTORE and move.change:
-            self.changes.append(ChangeRow(
-                seq=len(self.changes) + 1, owner=order.owner, order_id=order.order_id, line_id=line.line_id,
-                change_type=move.change, at=at, paid_at=order.paid_at, status=naver_status(line),
-                claim_type=line.claim.kind if line.claim else None, claim_status=naver_claim_status(line.claim)))
+            self.changes.append(
+                ChangeRow(
+                    seq=len(self.changes) + 1,
+                    owner=order.owner,
+                    order_id=order.order_id,
+                    line_id=line.line_id,
+                    change_type=move.change,
+                    at=at,
+                    paid_at=order.paid_at,
+                    status=naver_status(line),
+                    claim_type=line.claim.kind if line.claim else None,
+                    claim_status=naver_claim_status(line.claim),
+                )
+            )
 
     def can(self, line: Line, name: str) -> bool:
         move = MOVES[name]
         if line.stage not in move.sources:
             return False
         if move.claim is None:
-            return line.claim is None and not (name in ("decide", "return_request", "exchange_request") and line.decided_at)
+            return line.claim is None and not (
+                name in ("decide", "return_request", "exchange_request") and line.decided_at
+            )
         kinds, state = move.claim
         return line.claim is not None and line.claim.kind in kinds.split("|") and line.claim.state == state
 
@@ -436,7 +502,7 @@ class OrderBook:
         return path
 
     def _backdate(self, order: Order, now: datetime) -> None:
-        """"Stall": move the whole order back in time so its last movement is over ``STALL_AFTER`` old."""
+        """ "Stall": move the whole order back in time so its last movement is over ``STALL_AFTER`` old."""
         last = max((t for line in order.lines for t in [line.last_movement()] if t), default=None)
         if last is None:
             return

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -76,45 +76,188 @@ class Route:
     is_answer: bool = False
 
 
-def _r(method: str, pattern: str, name: str, market: str, handler: str, kind: str | None = None, is_answer: bool = False) -> Route:
+def _r(
+    method: str, pattern: str, name: str, market: str, handler: str, kind: str | None = None, is_answer: bool = False
+) -> Route:
     return Route(method, re.compile(pattern), name, market, handler, kind, is_answer)
 
 
 ROUTES: tuple[Route, ...] = (
     # Coupang. The single call-center GET has no vendorId segment, so it is matched first.
-    _r("GET", _COUPANG + r"/v[45]/vendors/callCenterInquiries/(?P<id>[^/]+)$", "coupang.callcenter.get", "coupang", "coupang_callcenter_get", COUPANG_CALLCENTER),
-    _r("GET", _COUPANG + r"/v[45]/vendors/(?P<vendor>[^/]+)/onlineInquiries$", "coupang.online.list", "coupang", "coupang_list", COUPANG_ONLINE),
-    _r("GET", _COUPANG + r"/v[45]/vendors/(?P<vendor>[^/]+)/callCenterInquiries$", "coupang.callcenter.list", "coupang", "coupang_list", COUPANG_CALLCENTER),
-    _r("POST", _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/onlineInquiries/(?P<id>[^/]+)/replies$", "coupang.online.reply", "coupang", "coupang_reply", COUPANG_ONLINE, True),
-    _r("POST", _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/callCenterInquiries/(?P<id>[^/]+)/replies$", "coupang.callcenter.reply", "coupang", "coupang_reply", COUPANG_CALLCENTER, True),
-    _r("POST", _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/callCenterInquiries/(?P<id>[^/]+)/confirms$", "coupang.callcenter.confirm", "coupang", "coupang_confirm", COUPANG_CALLCENTER),
+    _r(
+        "GET",
+        _COUPANG + r"/v[45]/vendors/callCenterInquiries/(?P<id>[^/]+)$",
+        "coupang.callcenter.get",
+        "coupang",
+        "coupang_callcenter_get",
+        COUPANG_CALLCENTER,
+    ),
+    _r(
+        "GET",
+        _COUPANG + r"/v[45]/vendors/(?P<vendor>[^/]+)/onlineInquiries$",
+        "coupang.online.list",
+        "coupang",
+        "coupang_list",
+        COUPANG_ONLINE,
+    ),
+    _r(
+        "GET",
+        _COUPANG + r"/v[45]/vendors/(?P<vendor>[^/]+)/callCenterInquiries$",
+        "coupang.callcenter.list",
+        "coupang",
+        "coupang_list",
+        COUPANG_CALLCENTER,
+    ),
+    _r(
+        "POST",
+        _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/onlineInquiries/(?P<id>[^/]+)/replies$",
+        "coupang.online.reply",
+        "coupang",
+        "coupang_reply",
+        COUPANG_ONLINE,
+        True,
+    ),
+    _r(
+        "POST",
+        _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/callCenterInquiries/(?P<id>[^/]+)/replies$",
+        "coupang.callcenter.reply",
+        "coupang",
+        "coupang_reply",
+        COUPANG_CALLCENTER,
+        True,
+    ),
+    _r(
+        "POST",
+        _COUPANG + r"/v4/vendors/(?P<vendor>[^/]+)/callCenterInquiries/(?P<id>[^/]+)/confirms$",
+        "coupang.callcenter.confirm",
+        "coupang",
+        "coupang_confirm",
+        COUPANG_CALLCENTER,
+    ),
     # Coupang orders. ".../ordersheets/{shipmentBoxId}" and ".../{orderId}/ordersheets" are different
     # look-ups: the orderId comes *before* "ordersheets" (research/order-apis.md §1.1).
-    _r("GET", _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets$", "coupang.orders.list", "coupang", "coupang_ordersheets_list"),
-    _r("GET", _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets/(?P<box>[^/]+)/history$", "coupang.orders.history", "coupang", "coupang_ordersheet_history"),
-    _r("GET", _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets/(?P<box>[^/]+)$", "coupang.orders.box", "coupang", "coupang_ordersheet_box"),
-    _r("GET", _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/(?P<order>[^/]+)/ordersheets$", "coupang.orders.order", "coupang", "coupang_ordersheets_by_order"),
-    _r("GET", _COUPANG + r"/(?P<version>v[46])/vendors/(?P<vendor>[^/]+)/returnRequests$", "coupang.returns.list", "coupang", "coupang_returns_list"),
-    _r("GET", _COUPANG + r"/(?P<version>v[46])/vendors/(?P<vendor>[^/]+)/returnRequests/(?P<receipt>[^/]+)$", "coupang.returns.get", "coupang", "coupang_return_get"),
+    _r(
+        "GET",
+        _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets$",
+        "coupang.orders.list",
+        "coupang",
+        "coupang_ordersheets_list",
+    ),
+    _r(
+        "GET",
+        _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets/(?P<box>[^/]+)/history$",
+        "coupang.orders.history",
+        "coupang",
+        "coupang_ordersheet_history",
+    ),
+    _r(
+        "GET",
+        _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/ordersheets/(?P<box>[^/]+)$",
+        "coupang.orders.box",
+        "coupang",
+        "coupang_ordersheet_box",
+    ),
+    _r(
+        "GET",
+        _COUPANG + r"/(?P<version>v[45])/vendors/(?P<vendor>[^/]+)/(?P<order>[^/]+)/ordersheets$",
+        "coupang.orders.order",
+        "coupang",
+        "coupang_ordersheets_by_order",
+    ),
+    _r(
+        "GET",
+        _COUPANG + r"/(?P<version>v[46])/vendors/(?P<vendor>[^/]+)/returnRequests$",
+        "coupang.returns.list",
+        "coupang",
+        "coupang_returns_list",
+    ),
+    _r(
+        "GET",
+        _COUPANG + r"/(?P<version>v[46])/vendors/(?P<vendor>[^/]+)/returnRequests/(?P<receipt>[^/]+)$",
+        "coupang.returns.get",
+        "coupang",
+        "coupang_return_get",
+    ),
     # Naver
     _r("POST", r"^/external/v1/oauth2/token$", "naver.token", "naver", "naver_token"),
     _r("GET", r"^/external/v1/contents/qnas$", "naver.qnas.list", "naver", "naver_qnas_list", NAVER_QNA),
-    _r("PUT", r"^/external/v1/contents/qnas/(?P<id>[^/]+)$", "naver.qnas.answer", "naver", "naver_qnas_answer", NAVER_QNA, True),
-    _r("GET", r"^/external/v1/pay-user/inquiries$", "naver.inquiries.list", "naver", "naver_inquiries_list", NAVER_INQUIRY),
-    _r("POST", r"^/external/v1/pay-merchant/inquiries/(?P<id>[^/]+)/answer$", "naver.inquiries.answer", "naver", "naver_inquiries_answer", NAVER_INQUIRY, True),
-    _r("PUT", r"^/external/v1/pay-merchant/inquiries/(?P<id>[^/]+)/answer/(?P<answer>[^/]+)$", "naver.inquiries.answer.update", "naver", "naver_inquiries_answer_update", NAVER_INQUIRY, True),
-    _r("GET", r"^/external/v1/pay-order/seller/product-orders/last-changed-statuses$", "naver.orders.changes", "naver", "naver_order_changes"),
-    _r("POST", r"^/external/v1/pay-order/seller/product-orders/query$", "naver.orders.query", "naver", "naver_order_query"),
-    _r("GET", r"^/external/v1/pay-order/seller/orders/(?P<order>[^/]+)/product-order-ids$", "naver.orders.ids", "naver", "naver_order_ids"),
+    _r(
+        "PUT",
+        r"^/external/v1/contents/qnas/(?P<id>[^/]+)$",
+        "naver.qnas.answer",
+        "naver",
+        "naver_qnas_answer",
+        NAVER_QNA,
+        True,
+    ),
+    _r(
+        "GET",
+        r"^/external/v1/pay-user/inquiries$",
+        "naver.inquiries.list",
+        "naver",
+        "naver_inquiries_list",
+        NAVER_INQUIRY,
+    ),
+    _r(
+        "POST",
+        r"^/external/v1/pay-merchant/inquiries/(?P<id>[^/]+)/answer$",
+        "naver.inquiries.answer",
+        "naver",
+        "naver_inquiries_answer",
+        NAVER_INQUIRY,
+        True,
+    ),
+    _r(
+        "PUT",
+        r"^/external/v1/pay-merchant/inquiries/(?P<id>[^/]+)/answer/(?P<answer>[^/]+)$",
+        "naver.inquiries.answer.update",
+        "naver",
+        "naver_inquiries_answer_update",
+        NAVER_INQUIRY,
+        True,
+    ),
+    _r(
+        "GET",
+        r"^/external/v1/pay-order/seller/product-orders/last-changed-statuses$",
+        "naver.orders.changes",
+        "naver",
+        "naver_order_changes",
+    ),
+    _r(
+        "POST",
+        r"^/external/v1/pay-order/seller/product-orders/query$",
+        "naver.orders.query",
+        "naver",
+        "naver_order_query",
+    ),
+    _r(
+        "GET",
+        r"^/external/v1/pay-order/seller/orders/(?P<order>[^/]+)/product-order-ids$",
+        "naver.orders.ids",
+        "naver",
+        "naver_order_ids",
+    ),
     # Control API
     _r("GET", r"^/_sandbox/health$", "control.health", "control", "control_health"),
     _r("GET", r"^/_sandbox/accounts$", "control.accounts", "control", "control_accounts"),
     _r("POST", r"^/_sandbox/accounts$", "control.accounts.add", "control", "control_accounts_add"),
     _r("GET", r"^/_sandbox/inquiries$", "control.inquiries", "control", "control_inquiries"),
     _r("POST", r"^/_sandbox/inquiries$", "control.inquiries.add", "control", "control_inquiries_add"),
-    _r("POST", r"^/_sandbox/inquiries/backdated$", "control.inquiries.backdated", "control", "control_inquiries_backdated"),
+    _r(
+        "POST",
+        r"^/_sandbox/inquiries/backdated$",
+        "control.inquiries.backdated",
+        "control",
+        "control_inquiries_backdated",
+    ),
     _r("POST", r"^/_sandbox/inquiries/delete$", "control.inquiries.delete", "control", "control_inquiries_delete"),
-    _r("POST", r"^/_sandbox/inquiries/answer-elsewhere$", "control.inquiries.elsewhere", "control", "control_inquiries_elsewhere"),
+    _r(
+        "POST",
+        r"^/_sandbox/inquiries/answer-elsewhere$",
+        "control.inquiries.elsewhere",
+        "control",
+        "control_inquiries_elsewhere",
+    ),
     _r("GET", r"^/_sandbox/faults$", "control.faults", "control", "control_faults"),
     _r("POST", r"^/_sandbox/faults$", "control.faults.set", "control", "control_faults_set"),
     _r("POST", r"^/_sandbox/faults/reset$", "control.faults.reset", "control", "control_faults_reset"),
@@ -155,7 +298,7 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         # every call takes ~40 ms on loopback.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("sandbox %s " + format, self.client_address[0], *args)
 
     def do_GET(self) -> None:
@@ -192,8 +335,14 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         self.route = route
         self.store.note_request(
             route.name if route else "unknown",
-            {"method": method, "path": raw_path, "query": raw_query, "request_id": self.request_id, "at": time.time(),
-             "client_port": self.client_address[1]},
+            {
+                "method": method,
+                "path": raw_path,
+                "query": raw_query,
+                "request_id": self.request_id,
+                "at": time.time(),
+                "client_port": self.client_address[1],
+            },
         )
         try:
             if route is None:
@@ -219,8 +368,14 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
                 account = self._coupang_authenticate(method, raw_path, raw_query)
                 vendor = params.get("vendor")
                 if vendor is not None and vendor != account.vendor_id:
-                    raise Reply(403, {"code": "ERROR", "message": "The vendorId in the path does not belong to this access key.",
-                                      "transactionId": self.request_id})
+                    raise Reply(
+                        403,
+                        {
+                            "code": "ERROR",
+                            "message": "The vendorId in the path does not belong to this access key.",
+                            "transactionId": self.request_id,
+                        },
+                    )
                 self._coupang_rate_limit(account)
                 getattr(self, route.handler)(route, params, raw_query, body, account)
             else:
@@ -235,11 +390,13 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             self._send_json(reply.status, reply.payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception:  # noqa: BLE001 - a sandbox bug must answer 500, not kill the thread silently
+        except Exception:
             logger.exception("sandbox handler error on %s %s", method, raw_path)
             try:
                 if raw_path.startswith("/external/"):
-                    self._send_json(500, self._naver_error(500, "GW.INTERNAL_SERVER_ERROR", "내부 서버 오류입니다.").payload)
+                    self._send_json(
+                        500, self._naver_error(500, "GW.INTERNAL_SERVER_ERROR", "내부 서버 오류입니다.").payload
+                    )
                 else:
                     self._send_json(500, {"code": 500, "message": "sandbox internal error", "data": None})
             except OSError:
@@ -275,9 +432,15 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
 
     def _gateway_error(self, route: Route, status: int) -> dict[str, Any]:
         if route.market == "naver":
-            code = {429: "GW.RATE_LIMIT", 500: "GW.INTERNAL_SERVER_ERROR", 503: "GW.BLOCK.02", 504: "GW.TIMEOUT.01"}[status]
-            message = {429: "요청이 많아 서비스를 일시적으로 사용할 수 없습니다.", 500: "내부 서버 오류입니다.",
-                       503: "점검 중입니다.", 504: "요청 대기 시간이 초과되었습니다."}[status]
+            code = {429: "GW.RATE_LIMIT", 500: "GW.INTERNAL_SERVER_ERROR", 503: "GW.BLOCK.02", 504: "GW.TIMEOUT.01"}[
+                status
+            ]
+            message = {
+                429: "요청이 많아 서비스를 일시적으로 사용할 수 없습니다.",
+                500: "내부 서버 오류입니다.",
+                503: "점검 중입니다.",
+                504: "요청 대기 시간이 초과되었습니다.",
+            }[status]
             return {"code": code, "message": message, "timestamp": now_kst_iso(), "traceId": self.request_id}
         if status == 500:
             return {"code": 500, "message": "Internal Server Error", "data": None}
@@ -326,7 +489,11 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             respond = apply()
         if mode == "after_apply":
             store.hold()
-        if store.faults.lost_response and store.chance(store.faults.lost_response_rate) and store.take_counted("lost_response_count"):
+        if (
+            store.faults.lost_response
+            and store.chance(store.faults.lost_response_rate)
+            and store.take_counted("lost_response_count")
+        ):
             if store.faults.lost_response == "drop":
                 # Processed, but the connection dies before any response byte is written.
                 self.close_connection = True
@@ -342,8 +509,10 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
     def _coupang_unauthorized(self, message: str) -> Reply:
         payload: dict[str, Any] = {"code": "ERROR", "message": message, "transactionId": self.request_id}
         if message == "Request is not authorized.":
-            payload["messages"] = {"korean": "미인증된 요청은 허용되지 않습니다. 인증 정보를 확인해 주세요.",
-                                   "english": "Unauthorized request is denied. Please check the authentication information."}
+            payload["messages"] = {
+                "korean": "미인증된 요청은 허용되지 않습니다. 인증 정보를 확인해 주세요.",
+                "english": "Unauthorized request is denied. Please check the authentication information.",
+            }
         return Reply(401, payload)
 
     def _coupang_authenticate(self, method: str, raw_path: str, raw_query: str) -> CoupangAccount:
@@ -360,13 +529,15 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             if not sep:
                 raise self._coupang_unauthorized("HMAC format is invalid.")
             fields[name.strip()] = value.strip()
-        if fields.get("algorithm") != "HmacSHA256" or not all(fields.get(k) for k in ("access-key", "signed-date", "signature")):
+        if fields.get("algorithm") != "HmacSHA256" or not all(
+            fields.get(k) for k in ("access-key", "signed-date", "signature")
+        ):
             raise self._coupang_unauthorized("HMAC format is invalid.")
         try:
-            signed = datetime.strptime(fields["signed-date"], "%y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            signed = datetime.strptime(fields["signed-date"], "%y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         except ValueError:
             raise self._coupang_unauthorized("HMAC format is invalid.") from None
-        if abs((datetime.now(timezone.utc) - signed).total_seconds()) > SIGNATURE_MAX_SKEW_SECONDS:
+        if abs((datetime.now(UTC) - signed).total_seconds()) > SIGNATURE_MAX_SKEW_SECONDS:
             raise self._coupang_unauthorized("Specified signature is expired.")
         with self.store.lock:
             account = self.store.coupang_by_access_key.get(fields["access-key"])
@@ -388,7 +559,9 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
     def _coupang_bad_request(message: str) -> Reply:
         return Reply(400, {"code": 400, "message": message, "data": None})
 
-    def coupang_list(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount) -> None:
+    def coupang_list(
+        self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         kind = route.kind or COUPANG_ONLINE
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
         if query.get("vendorId") != account.vendor_id:
@@ -406,19 +579,26 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         try:
             start, end = date.fromisoformat(start_text), date.fromisoformat(end_text)
         except ValueError:
-            raise self._coupang_bad_request("inquiryStartAt and inquiryEndAt must be valid dates (yyyy-MM-dd).") from None
+            raise self._coupang_bad_request(
+                "inquiryStartAt and inquiryEndAt must be valid dates (yyyy-MM-dd)."
+            ) from None
         if end < start:
             raise self._coupang_bad_request("inquiryEndAt must not be before inquiryStartAt.")
         if (end - start).days > 7:
-            raise self._coupang_bad_request("The search period can be up to 7 days. (inquiryEndAt - inquiryStartAt <= 7days)")
+            raise self._coupang_bad_request(
+                "The search period can be up to 7 days. (inquiryEndAt - inquiryStartAt <= 7days)"
+            )
         page_num, page_size = int_param(query.get("pageNum"), 1), int_param(query.get("pageSize"), 10)
         if page_num is None or page_num < 1:
             raise self._coupang_bad_request("pageNum must be 1 or greater.")
         if page_size is None or page_size < 1 or page_size > max_size:
             raise self._coupang_bad_request(f"pageSize must be between 1 and {max_size}.")
         # The documented optional filters: vendorItemId on both lists, orderId on the call-center list.
-        filters = {name: query[name] for name in ("vendorItemId", "orderId")
-                   if query.get(name) and (name == "vendorItemId" or kind == COUPANG_CALLCENTER)}
+        filters = {
+            name: query[name]
+            for name in ("vendorItemId", "orderId")
+            if query.get(name) and (name == "vendorItemId" or kind == COUPANG_CALLCENTER)
+        }
         for name, value in filters.items():
             if not value.isdigit():
                 raise self._coupang_bad_request(f"{name} must be a number.")
@@ -434,25 +614,44 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
                 answered = bool(item.get("commentDtoList"))
                 return status == "ALL" or (status == "ANSWERED") == answered
             counseling = item.get("csPartnerCounselingStatus")
-            return {"NONE": True, "ANSWER": counseling == "answered", "NO_ANSWER": counseling == "requestAnswer",
-                    "TRANSFER": awaiting_confirm(item) is not None}[status]
+            return {
+                "NONE": True,
+                "ANSWER": counseling == "answered",
+                "NO_ANSWER": counseling == "requestAnswer",
+                "TRANSFER": awaiting_confirm(item) is not None,
+            }[status]
 
         with self.store.lock:
-            selected = sorted((i for i in self.store.items[kind].values() if matches(i)),
-                              key=lambda i: (str(i.get("inquiryAt", "")), i.get("inquiryId", 0)), reverse=True)
+            selected = sorted(
+                (i for i in self.store.items[kind].values() if matches(i)),
+                key=lambda i: (str(i.get("inquiryAt", "")), i.get("inquiryId", 0)),
+                reverse=True,
+            )
             total = len(selected)
-            chunk = [public_item(i) for i in selected[(page_num - 1) * page_size: page_num * page_size]]
-        self._send_json(200, {
-            # The product Q&A sample uses "200" (string), the call-center sample 200 (number).
-            "code": "200" if kind == COUPANG_ONLINE else 200,
-            "message": "OK",
-            # Nothing found is zero pages (totalPages 0), as in the documented empty Naver pages; Coupang's
-            # docs show no empty sample, and its clients stop on an empty page either way.
-            "data": {"content": chunk, "pagination": {"currentPage": page_num, "totalPages": math.ceil(total / page_size),
-                                                      "totalElements": total, "countPerPage": page_size}},
-        })
+            chunk = [public_item(i) for i in selected[(page_num - 1) * page_size : page_num * page_size]]
+        self._send_json(
+            200,
+            {
+                # The product Q&A sample uses "200" (string), the call-center sample 200 (number).
+                "code": "200" if kind == COUPANG_ONLINE else 200,
+                "message": "OK",
+                # Nothing found is zero pages (totalPages 0), as in the documented empty Naver pages; Coupang's
+                # docs show no empty sample, and its clients stop on an empty page either way.
+                "data": {
+                    "content": chunk,
+                    "pagination": {
+                        "currentPage": page_num,
+                        "totalPages": math.ceil(total / page_size),
+                        "totalElements": total,
+                        "countPerPage": page_size,
+                    },
+                },
+            },
+        )
 
-    def coupang_callcenter_get(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount) -> None:
+    def coupang_callcenter_get(
+        self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         with self.store.lock:
             item = self.store.items[COUPANG_CALLCENTER].get(int(params["id"])) if params["id"].isdigit() else None
             if item is None or item["_owner"] != account.vendor_id or item["_deleted"]:
@@ -460,7 +659,9 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             data = public_item(item)
         self._send_json(200, {"code": 200, "message": "OK", "data": data})
 
-    def coupang_reply(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount) -> None:
+    def coupang_reply(
+        self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         kind = route.kind or COUPANG_ONLINE
         try:
             payload = json.loads(body.decode("utf-8"))
@@ -476,7 +677,8 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         # "the responder's WING ID or the vendor ID" (the error text: "wing ID or vendorId")
         if payload.get("replyBy") not in (*account.reply_by, account.vendor_id):
             raise self._coupang_bad_request(
-                "The value of replyBy (Responder Seller Portal (WING) ID) is incorrect. Please enter the correct wing ID or vendorId."
+                "The value of replyBy (Responder Seller Portal (WING) ID) is incorrect. "
+                "Please enter the correct wing ID or vendorId."
             )
         raw_id = params["id"]
         parent: int | None = None
@@ -496,15 +698,24 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
                 raise self._coupang_bad_request("Replying to a deleted product inquiry is not allowed.")
             if kind == COUPANG_ONLINE:
                 if item["commentDtoList"]:
-                    raise self._coupang_bad_request("This inquiry has already been answered. (이미 답변이 등록된 문의입니다.)")
-                item["commentDtoList"].append({
-                    "inquiryCommentId": self.store.new_sub_id(), "inquiryId": item["inquiryId"], "content": content,
-                    "inquiryCommentAt": generator.coupang_time(datetime.now(timezone.utc)),
-                })
+                    raise self._coupang_bad_request(
+                        "This inquiry has already been answered. (이미 답변이 등록된 문의입니다.)"
+                    )
+                item["commentDtoList"].append(
+                    {
+                        "inquiryCommentId": self.store.new_sub_id(),
+                        "inquiryId": item["inquiryId"],
+                        "content": content,
+                        "inquiryCommentAt": generator.coupang_time(datetime.now(UTC)),
+                    }
+                )
             else:
                 # Answered already (in WING, or by an earlier request) is refused like any other state
                 # that does not await the seller: with the one documented text.
-                waiting = any(r.get("partnerTransferStatus") == "requestAnswer" and r.get("answerId") == parent for r in item["replies"])
+                waiting = any(
+                    r.get("partnerTransferStatus") == "requestAnswer" and r.get("answerId") == parent
+                    for r in item["replies"]
+                )
                 answered = any(r.get("answerType") == "vendor" for r in item["replies"])
                 if item.get("inquiryStatus") != "progress" or not waiting or answered:
                     raise self._coupang_bad_request(CALLCENTER_NOT_AWAITING)
@@ -514,7 +725,9 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
 
         self._answer_flow(route, apply)
 
-    def coupang_confirm(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount) -> None:
+    def coupang_confirm(
+        self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: CoupangAccount
+    ) -> None:
         """Confirm a TRANSFER (a consultation Coupang's call centre finished): once, within 24 hours."""
         try:
             payload = json.loads(body.decode("utf-8")) if body else {}
@@ -528,7 +741,9 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             if item is None or item["_owner"] != account.vendor_id or item["_deleted"]:
                 raise self._coupang_bad_request(f"The inquiry does not exist. (inquiryId={raw_id})")
             transfer = awaiting_confirm(item)
-            if item.get("inquiryStatus") == "complete" or (transfer is not None and _older_than_a_day(transfer.get("replyAt"))):
+            if item.get("inquiryStatus") == "complete" or (
+                transfer is not None and _older_than_a_day(transfer.get("replyAt"))
+            ):
                 raise self._coupang_bad_request("This inquiry has closed. -522 (상담이 종료된 문의입니다 - 522)")
             if transfer is None:
                 raise self._coupang_bad_request(CALLCENTER_NOT_AWAITING)
@@ -538,7 +753,12 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
     # -- Naver --
 
     def _naver_error(self, status: int, code: str, message: str, invalid: list[dict[str, str]] | None = None) -> Reply:
-        payload: dict[str, Any] = {"code": code, "message": message, "timestamp": now_kst_iso(), "traceId": self.request_id}
+        payload: dict[str, Any] = {
+            "code": code,
+            "message": message,
+            "timestamp": now_kst_iso(),
+            "traceId": self.request_id,
+        }
         if invalid:
             payload["invalidInputs"] = invalid
         return Reply(status, payload)
@@ -551,17 +771,26 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
                 fields.update(parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=False))
             except UnicodeDecodeError:
                 raise self._naver_error(400, "BadRequest", "요청 형식이 올바르지 않습니다.") from None
-        missing = [n for n in ("client_id", "timestamp", "grant_type", "client_secret_sign", "type") if not fields.get(n)]
+        missing = [
+            n for n in ("client_id", "timestamp", "grant_type", "client_secret_sign", "type") if not fields.get(n)
+        ]
         if missing:
-            raise self._naver_error(400, "BadRequest", "필수 파라미터가 없습니다.",
-                                    [{"name": n, "type": "NotBlank", "message": "필수 입력값입니다."} for n in missing])
+            raise self._naver_error(
+                400,
+                "BadRequest",
+                "필수 파라미터가 없습니다.",
+                [{"name": n, "type": "NotBlank", "message": "필수 입력값입니다."} for n in missing],
+            )
         if fields["grant_type"] != "client_credentials":
             raise self._naver_error(400, "BadRequest", "grant_type은 client_credentials 이어야 합니다.")
         if fields["type"] not in ("SELF", "SELLER"):
             raise self._naver_error(400, "BadRequest", "type은 SELF 또는 SELLER 이어야 합니다.")
         if fields["type"] == "SELLER" and not fields.get("account_id"):
             raise self._naver_error(403, "Forbidden", "SELLER 타입은 account_id가 필요합니다.")
-        if not fields["timestamp"].isdigit() or abs(int(time.time() * 1000) - int(fields["timestamp"])) > TOKEN_MAX_SKEW_MS:
+        if (
+            not fields["timestamp"].isdigit()
+            or abs(int(time.time() * 1000) - int(fields["timestamp"])) > TOKEN_MAX_SKEW_MS
+        ):
             raise self._naver_error(400, "BadRequest", "timestamp가 유효하지 않습니다. (5분 이내여야 합니다)")
         with self.store.lock:
             account = self.store.naver_accounts.get(fields["client_id"])
@@ -586,12 +815,16 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         faults = self.store.faults
         if faults.naver_rps <= 0:
             return
-        allowed, tokens = self.store.rate_limit(f"naver:{account.client_id}:{route.name}", faults.naver_rps, faults.naver_burst)
-        self.extra_headers.update({
-            "GNCP-GW-RateLimit-Replenish-Rate": f"{faults.naver_rps:g}",
-            "GNCP-GW-RateLimit-Burst-Capacity": str(faults.naver_burst),
-            "GNCP-GW-RateLimit-Remaining": str(max(0, int(tokens))),
-        })
+        allowed, tokens = self.store.rate_limit(
+            f"naver:{account.client_id}:{route.name}", faults.naver_rps, faults.naver_burst
+        )
+        self.extra_headers.update(
+            {
+                "GNCP-GW-RateLimit-Replenish-Rate": f"{faults.naver_rps:g}",
+                "GNCP-GW-RateLimit-Burst-Capacity": str(faults.naver_burst),
+                "GNCP-GW-RateLimit-Remaining": str(max(0, int(tokens))),
+            }
+        )
         if not allowed:
             raise self._naver_error(429, "GW.RATE_LIMIT", "요청이 많아 서비스를 일시적으로 사용할 수 없습니다.")
 
@@ -602,18 +835,28 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
                 raise ValueError
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise self._naver_error(400, "BAD_REQUEST", "요청 파라미터가 올바르지 않습니다.",
-                                    [{"name": name, "type": "DateTime", "message": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX 형식이어야 합니다."}]) from None
+            raise self._naver_error(
+                400,
+                "BAD_REQUEST",
+                "요청 파라미터가 올바르지 않습니다.",
+                [{"name": name, "type": "DateTime", "message": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX 형식이어야 합니다."}],
+            ) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=KST)
 
-    def naver_qnas_list(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount) -> None:
+    def naver_qnas_list(
+        self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount
+    ) -> None:
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
         start = self._naver_datetime_param(query, "fromDate")
         end = self._naver_datetime_param(query, "toDate")
         page, size = int_param(query.get("page"), 1), int_param(query.get("size"), 100)
         if page is None or page < 1 or size is None or not 1 <= size <= 100:
-            raise self._naver_error(400, "BAD_REQUEST", "page는 1 이상, size는 1~100 이어야 합니다.",
-                                    [{"name": "size", "type": "Range", "message": "1~100"}])
+            raise self._naver_error(
+                400,
+                "BAD_REQUEST",
+                "page는 1 이상, size는 1~100 이어야 합니다.",
+                [{"name": "size", "type": "Range", "message": "1~100"}],
+            )
         answered = query.get("answered")
         if answered not in (None, "true", "false"):
             raise self._naver_error(400, "BAD_REQUEST", "answered는 true 또는 false 이어야 합니다.")
@@ -627,26 +870,43 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             return answered is None or bool(item.get("answered")) == (answered == "true")
 
         with self.store.lock:
-            selected = sorted((i for i in self.store.items[NAVER_QNA].values() if matches(i)),
-                              key=lambda i: (datetime.fromisoformat(i["createDate"]), i["questionId"]), reverse=True)
+            selected = sorted(
+                (i for i in self.store.items[NAVER_QNA].values() if matches(i)),
+                key=lambda i: (datetime.fromisoformat(i["createDate"]), i["questionId"]),
+                reverse=True,
+            )
             total = len(selected)
-            chunk = [public_item(i) for i in selected[(page - 1) * size: page * size]]
+            chunk = [public_item(i) for i in selected[(page - 1) * size : page * size]]
         total_pages = math.ceil(total / size)
-        self._send_json(200, {
-            "contents": chunk, "page": page, "size": size, "totalElements": total, "totalPages": total_pages,
-            "sort": {"sorted": True, "fields": [{"name": "createDate", "direction": "desc"}]},
-            "first": page == 1, "last": page >= total_pages,
-        })
+        self._send_json(
+            200,
+            {
+                "contents": chunk,
+                "page": page,
+                "size": size,
+                "totalElements": total,
+                "totalPages": total_pages,
+                "sort": {"sorted": True, "fields": [{"name": "createDate", "direction": "desc"}]},
+                "first": page == 1,
+                "last": page >= total_pages,
+            },
+        )
 
-    def naver_qnas_answer(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount) -> None:
+    def naver_qnas_answer(
+        self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount
+    ) -> None:
         try:
             payload = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise self._naver_error(400, "BAD_REQUEST", "요청 본문을 읽을 수 없습니다.") from None
         text = payload.get("commentContent") if isinstance(payload, dict) else None
         if not isinstance(text, str) or not text.strip():
-            raise self._naver_error(400, "BAD_REQUEST", "commentContent는 필수입니다.",
-                                    [{"name": "commentContent", "type": "NotBlank", "message": "필수 입력값입니다."}])
+            raise self._naver_error(
+                400,
+                "BAD_REQUEST",
+                "commentContent는 필수입니다.",
+                [{"name": "commentContent", "type": "NotBlank", "message": "필수 입력값입니다."}],
+            )
         raw_id = params["id"]
 
         def apply() -> Callable[[], None]:
@@ -661,10 +921,15 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
 
         self._answer_flow(route, apply)
 
-    def naver_inquiries_list(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount) -> None:
+    def naver_inquiries_list(
+        self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount
+    ) -> None:
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
-        invalid = [{"name": n, "type": "Date", "message": "yyyy-MM-dd 형식이어야 합니다."}
-                   for n in ("startSearchDate", "endSearchDate") if not _DATE_RE.match(query.get(n, ""))]
+        invalid = [
+            {"name": n, "type": "Date", "message": "yyyy-MM-dd 형식이어야 합니다."}
+            for n in ("startSearchDate", "endSearchDate")
+            if not _DATE_RE.match(query.get(n, ""))
+        ]
         if invalid:
             raise self._naver_error(400, "4001", "입력값이 올바르지 않습니다.", invalid)
         try:
@@ -699,19 +964,38 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             return answered is None or bool(item.get("answered")) == (answered == "true")
 
         with self.store.lock:
-            selected = sorted((i for i in self.store.items[NAVER_INQUIRY].values() if matches(i)),
-                              key=lambda i: (datetime.fromisoformat(i["inquiryRegistrationDateTime"]), i["inquiryNo"]), reverse=True)
+            selected = sorted(
+                (i for i in self.store.items[NAVER_INQUIRY].values() if matches(i)),
+                key=lambda i: (datetime.fromisoformat(i["inquiryRegistrationDateTime"]), i["inquiryNo"]),
+                reverse=True,
+            )
             total = len(selected)
-            chunk = [public_item(i) for i in selected[(page - 1) * size: page * size]]
+            chunk = [public_item(i) for i in selected[(page - 1) * size : page * size]]
         total_pages = math.ceil(total / size)
         sort = {"sorted": True, "unsorted": False, "empty": False}
-        self._send_json(200, {
-            "totalPages": total_pages, "totalElements": total,
-            "pageable": {"pageNumber": page - 1, "pageSize": size, "sort": sort, "paged": True, "unpaged": False,
-                         "offset": (page - 1) * size},
-            "first": page == 1, "last": page >= total_pages, "number": page - 1, "sort": sort,
-            "numberOfElements": len(chunk), "size": size, "content": chunk, "empty": not chunk,
-        })
+        self._send_json(
+            200,
+            {
+                "totalPages": total_pages,
+                "totalElements": total,
+                "pageable": {
+                    "pageNumber": page - 1,
+                    "pageSize": size,
+                    "sort": sort,
+                    "paged": True,
+                    "unpaged": False,
+                    "offset": (page - 1) * size,
+                },
+                "first": page == 1,
+                "last": page >= total_pages,
+                "number": page - 1,
+                "sort": sort,
+                "numberOfElements": len(chunk),
+                "size": size,
+                "content": chunk,
+                "empty": not chunk,
+            },
+        )
 
     def _naver_answer_comment(self, body: bytes) -> str:
         """The ``answerComment`` of a customer-inquiry answer body (posted or replaced), or Naver's 400."""
@@ -724,7 +1008,9 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
             raise self._naver_error(400, "ERR-NC-101001", "answerComment는 필수입니다.")
         return text
 
-    def naver_inquiries_answer(self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount) -> None:
+    def naver_inquiries_answer(
+        self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount
+    ) -> None:
         text = self._naver_answer_comment(body)
         raw_id = params["id"]
 
@@ -736,14 +1022,20 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
                 raise self._naver_error(400, "ERR-NC-101010", "이미 답변이 등록된 문의입니다.")
             comment_no = _apply_inquiry_answer(self.store, item, text)
             self.store.record_answer(NAVER_INQUIRY, raw_id, text, self.request_id, account.client_id)
-            response = {"data": {"inquiryNo": item["inquiryNo"], "inquiryCommentNo": comment_no}, "code": "SUCCESS",
-                        "message": "성공", "timestamp": now_kst_iso(), "traceId": self.request_id}
+            response = {
+                "data": {"inquiryNo": item["inquiryNo"], "inquiryCommentNo": comment_no},
+                "code": "SUCCESS",
+                "message": "성공",
+                "timestamp": now_kst_iso(),
+                "traceId": self.request_id,
+            }
             return lambda: self._send_json(200, response)
 
         self._answer_flow(route, apply)
 
-    def naver_inquiries_answer_update(self, route: Route, params: dict[str, str], raw_query: str, body: bytes,
-                                      account: NaverAccount) -> None:
+    def naver_inquiries_answer_update(
+        self, route: Route, params: dict[str, str], raw_query: str, body: bytes, account: NaverAccount
+    ) -> None:
         """``PUT …/answer/{answerContentId}``: replace the text of the inquiry's existing answer."""
         text = self._naver_answer_comment(body)
         raw_id, answer_id = params["id"], params["answer"]
@@ -754,10 +1046,15 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
                 raise self._naver_error(400, "ERR-NC-101004", f"문의 번호 {raw_id}에 해당하는 문의가 없습니다.")
             if not item.get("answered") or str(item.get("answerContentId")) != answer_id:
                 raise self._naver_error(400, "ERR-NC-101001", f"답변 번호 {answer_id}에 해당하는 답변이 없습니다.")
-            item.update(answerContent=text, answerRegistrationDateTime=generator.naver_time(datetime.now(timezone.utc)))
+            item.update(answerContent=text, answerRegistrationDateTime=generator.naver_time(datetime.now(UTC)))
             self.store.record_answer(NAVER_INQUIRY, raw_id, text, self.request_id, account.client_id, overwrote=True)
-            response = {"data": {"inquiryNo": item["inquiryNo"], "inquiryCommentNo": item["answerContentId"]},
-                        "code": "SUCCESS", "message": "성공", "timestamp": now_kst_iso(), "traceId": self.request_id}
+            response = {
+                "data": {"inquiryNo": item["inquiryNo"], "inquiryCommentNo": item["answerContentId"]},
+                "code": "SUCCESS",
+                "message": "성공",
+                "timestamp": now_kst_iso(),
+                "traceId": self.request_id,
+            }
             return lambda: self._send_json(200, response)
 
         self._answer_flow(route, apply)
@@ -774,7 +1071,7 @@ def _older_than_a_day(reply_at: Any) -> bool:
         at = datetime.strptime(str(reply_at), "%Y-%m-%d %H:%M:%S").replace(tzinfo=KST)
     except ValueError:
         return False
-    return datetime.now(timezone.utc) - at > timedelta(hours=24)
+    return datetime.now(UTC) - at > timedelta(hours=24)
 
 
 def _naver_sign_ok(account: NaverAccount, timestamp: str, sign: str) -> bool:
@@ -848,7 +1145,9 @@ class SandboxServer(SandboxURLs):
     ...     sandbox.coupang_base_url, sandbox.naver_base_url
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, store: SandboxStore | None = None, *, seed: int | None = None):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, store: SandboxStore | None = None, *, seed: int | None = None
+    ):
         self.store = store or SandboxStore(seed=seed)
         self._httpd = _SandboxHTTPServer((host, port), self.store)
         self._thread: threading.Thread | None = None
@@ -865,15 +1164,18 @@ class SandboxServer(SandboxURLs):
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-
     @property
     def control_url(self) -> str:
         return self.url + "/_sandbox"
 
     def start(self) -> SandboxServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"sandbox-{self.port}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"sandbox-{self.port}",
+                daemon=True,
+            )
             self._thread.start()
         return self
 

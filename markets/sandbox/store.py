@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bcrypt
@@ -43,13 +43,27 @@ from markets.sandbox.orders import OrderBook
 COUPANG_KINDS = (COUPANG_ONLINE, COUPANG_CALLCENTER)
 NAVER_KINDS = (NAVER_QNA, NAVER_INQUIRY)
 
-_ID_FIELD = {COUPANG_ONLINE: "inquiryId", COUPANG_CALLCENTER: "inquiryId", NAVER_QNA: "questionId", NAVER_INQUIRY: "inquiryNo"}
+_ID_FIELD = {
+    COUPANG_ONLINE: "inquiryId",
+    COUPANG_CALLCENTER: "inquiryId",
+    NAVER_QNA: "questionId",
+    NAVER_INQUIRY: "inquiryNo",
+}
 # Distinct id ranges per kind make an answer posted to the wrong resource fail loudly.
-_ID_BASE = {COUPANG_ONLINE: 100_000, COUPANG_CALLCENTER: 1_015_000_000, NAVER_QNA: 500_000_000, NAVER_INQUIRY: 700_000_000}
+_ID_BASE = {
+    COUPANG_ONLINE: 100_000,
+    COUPANG_CALLCENTER: 1_015_000_000,
+    NAVER_QNA: 500_000_000,
+    NAVER_INQUIRY: 700_000_000,
+}
 
 # Fixed, clearly fake demo credentials so the demo and docs can refer to them. Sandbox only.
-DEMO_COUPANG = {"vendor_id": "A00000001", "access_key": "sandbox-coupang-access-key-0001",
-                "secret_key": "sandbox0coupang0secret0key0000000000001", "reply_by": "sandbox-cs"}
+DEMO_COUPANG = {
+    "vendor_id": "A00000001",
+    "access_key": "sandbox-coupang-access-key-0001",
+    "secret_key": "sandbox0coupang0secret0key0000000000001",
+    "reply_by": "sandbox-cs",
+}
 DEMO_NAVER = {"client_id": "sandbox-naver-client-0001", "client_secret": "$2b$04$SandboxDemoSecretKey0u"}
 
 # Of the unanswered call-center inquiries `market_sandbox --seed-inquiries` generates, the share that are
@@ -80,8 +94,14 @@ class CoupangAccount:
     reply_by: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"market": MARKET_COUPANG, "vendor_id": self.vendor_id, "access_key": self.access_key,
-                "secret_key": self.secret_key, "reply_by": self.reply_by[0], "reply_by_all": list(self.reply_by)}
+        return {
+            "market": MARKET_COUPANG,
+            "vendor_id": self.vendor_id,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+            "reply_by": self.reply_by[0],
+            "reply_by_all": list(self.reply_by),
+        }
 
 
 @dataclass(frozen=True)
@@ -162,7 +182,10 @@ class SandboxStore(OrderStore):
     # -- accounts --
 
     def register_coupang_account(
-        self, vendor_id: str | None = None, access_key: str | None = None, secret_key: str | None = None,
+        self,
+        vendor_id: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
         reply_by: str | list[str] | tuple[str, ...] | None = None,
     ) -> CoupangAccount:
         if isinstance(reply_by, str):
@@ -198,14 +221,19 @@ class SandboxStore(OrderStore):
 
     def accounts(self) -> dict[str, list[dict[str, Any]]]:
         with self.lock:
-            return {"coupang": [a.to_dict() for a in self.coupang_accounts.values()],
-                    "naver": [a.to_dict() for a in self.naver_accounts.values()]}
+            return {
+                "coupang": [a.to_dict() for a in self.coupang_accounts.values()],
+                "naver": [a.to_dict() for a in self.naver_accounts.values()],
+            }
 
     def _default_owner(self, kind: str) -> str:
         with self.lock:
             pool = self.coupang_accounts if kind in COUPANG_KINDS else self.naver_accounts
             if not pool:
-                raise ValueError(f"register a {'Coupang' if kind in COUPANG_KINDS else 'Naver'} account before adding {kind} inquiries")
+                raise ValueError(
+                    f"register a {'Coupang' if kind in COUPANG_KINDS else 'Naver'} "
+                    f"account before adding {kind} inquiries"
+                )
             return next(iter(pool))
 
     # -- inquiries --
@@ -221,10 +249,22 @@ class SandboxStore(OrderStore):
             return self._next_id[kind]
 
     def add_inquiry(
-        self, kind: str, *, owner: str | None = None, created_at: datetime | str | None = None,
-        answered: bool = False, content: str | None = None, title: str | None = None, answer: str | None = None,
-        risk_ratio: float = 0.0, days_back: float = 3.0, intent: str | None = None, scenario: str | None = None,
-        order: str | int | None = None, transfer: bool = False, **native: Any,
+        self,
+        kind: str,
+        *,
+        owner: str | None = None,
+        created_at: datetime | str | None = None,
+        answered: bool = False,
+        content: str | None = None,
+        title: str | None = None,
+        answer: str | None = None,
+        risk_ratio: float = 0.0,
+        days_back: float = 3.0,
+        intent: str | None = None,
+        scenario: str | None = None,
+        order: str | int | None = None,
+        transfer: bool = False,
+        **native: Any,
     ) -> str:
         """Add one inquiry; returns its external id (str).
 
@@ -250,30 +290,52 @@ class SandboxStore(OrderStore):
                 link, product, line_scenario, last = self._existing_order(kind, owner, str(order))
                 owner = owner or self.orders.orders[link.order_id].owner
                 shipping = intent in (None, "배송문의")
-                question = generator.make_question(rng, kind=kind, intent=None if shipping else intent, product=product,
-                                                   scenario=line_scenario if shipping else None, risk_ratio=0.0)
+                question = generator.make_question(
+                    rng,
+                    kind=kind,
+                    intent=None if shipping else intent,
+                    product=product,
+                    scenario=line_scenario if shipping else None,
+                    risk_ratio=0.0,
+                )
                 question.scenario = line_scenario
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 when = created_at or max(last + timedelta(seconds=1), now - timedelta(minutes=rng.uniform(1, 20)))
             else:
                 owner = owner or self._default_owner(kind)
                 when = created_at or generator.random_created_at(rng, days_back=days_back)
-                question = generator.make_question(rng, kind=kind, risk_ratio=risk_ratio, intent=intent, scenario=scenario)
+                question = generator.make_question(
+                    rng, kind=kind, risk_ratio=risk_ratio, intent=intent, scenario=scenario
+                )
                 if generator.needs_order(question):
                     link = self._order_for_question(kind, owner, question, when)
             id_field = _ID_FIELD[kind]
             inquiry_id = int(native[id_field]) if id_field in native else self._new_id(kind)
             if kind == COUPANG_ONLINE:
-                item = generator.coupang_online_item(rng, inquiry_id=inquiry_id, created_at=when, answered=answered,
-                                                     comment_id=self.new_sub_id(), question=question, order=link)
+                item = generator.coupang_online_item(
+                    rng,
+                    inquiry_id=inquiry_id,
+                    created_at=when,
+                    answered=answered,
+                    comment_id=self.new_sub_id(),
+                    question=question,
+                    order=link,
+                )
                 if content is not None:
                     item["content"] = content
                 if answer is not None and item["commentDtoList"]:
                     item["commentDtoList"][0]["content"] = answer
             elif kind == COUPANG_CALLCENTER:
-                item = generator.coupang_callcenter_item(rng, inquiry_id=inquiry_id, created_at=when, answered=answered,
-                                                         answer_ids=(self.new_sub_id(), self.new_sub_id()),
-                                                         question=question, order=link, transfer=transfer)
+                item = generator.coupang_callcenter_item(
+                    rng,
+                    inquiry_id=inquiry_id,
+                    created_at=when,
+                    answered=answered,
+                    answer_ids=(self.new_sub_id(), self.new_sub_id()),
+                    question=question,
+                    order=link,
+                    transfer=transfer,
+                )
                 if content is not None:
                     label = "상담완료 이관" if item["csPartnerCounselingStatus"] == "transfer" else "판매자이관"
                     item["replies"][0]["content"] = f"[{label}]\n◼주문번호: {item['orderId']}\n◼고객문의: {content}"
@@ -282,14 +344,23 @@ class SandboxStore(OrderStore):
                 if answer is not None and len(item["replies"]) > 1:
                     item["replies"][1]["content"] = answer
             elif kind == NAVER_QNA:
-                item = generator.naver_qna_item(rng, question_id=inquiry_id, created_at=when, answered=answered, question=question)
+                item = generator.naver_qna_item(
+                    rng, question_id=inquiry_id, created_at=when, answered=answered, question=question
+                )
                 if content is not None:
                     item["question"] = content
                 if answer is not None and answered:
                     item["answer"] = answer
             else:
-                item = generator.naver_inquiry_item(rng, inquiry_no=inquiry_id, created_at=when, answered=answered,
-                                                    comment_no=self.new_sub_id(), question=question, order=link)
+                item = generator.naver_inquiry_item(
+                    rng,
+                    inquiry_no=inquiry_id,
+                    created_at=when,
+                    answered=answered,
+                    comment_no=self.new_sub_id(),
+                    question=question,
+                    order=link,
+                )
                 if content is not None:
                     item["inquiryContent"] = content
                 if title is not None:
@@ -303,8 +374,16 @@ class SandboxStore(OrderStore):
             return str(inquiry_id)
 
     def add_inquiries(
-        self, kind: str, count: int = 1, *, owner: str | None = None, answered_ratio: float = 0.2,
-        risk_ratio: float = 0.1, days_back: float = 3.0, start: datetime | None = None, end: datetime | None = None,
+        self,
+        kind: str,
+        count: int = 1,
+        *,
+        owner: str | None = None,
+        answered_ratio: float = 0.2,
+        risk_ratio: float = 0.1,
+        days_back: float = 3.0,
+        start: datetime | None = None,
+        end: datetime | None = None,
         transfer_ratio: float = 0.0,
     ) -> list[str]:
         """Add ``count`` generated inquiries (about ``answered_ratio`` already answered; of the unanswered
@@ -325,8 +404,15 @@ class SandboxStore(OrderStore):
                 answered = self.rng.random() < answered_ratio
                 transfer = kind == COUPANG_CALLCENTER and not answered and self.transfer_rng.random() < transfer_ratio
                 ids.append(
-                    self.add_inquiry(kind, owner=owner, created_at=created_at, answered=answered,
-                                     risk_ratio=risk_ratio, days_back=days_back, transfer=transfer)
+                    self.add_inquiry(
+                        kind,
+                        owner=owner,
+                        created_at=created_at,
+                        answered=answered,
+                        risk_ratio=risk_ratio,
+                        days_back=days_back,
+                        transfer=transfer,
+                    )
                 )
         return ids
 
@@ -348,14 +434,22 @@ class SandboxStore(OrderStore):
             item["_deleted"] = True
             return True
 
-    def mark_answered_elsewhere(self, kind: str, external_id: str | int, text: str = "판매자센터에서 직접 답변했습니다.") -> None:
+    def mark_answered_elsewhere(
+        self, kind: str, external_id: str | int, text: str = "판매자센터에서 직접 답변했습니다."
+    ) -> None:
         """Simulate a person answering in the seller centre (no ledger entry: not via the API)."""
         with self.lock:
             item = self.items[kind][int(external_id)]
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             if kind == COUPANG_ONLINE:
-                item["commentDtoList"].append({"inquiryCommentId": self.new_sub_id(), "inquiryId": item["inquiryId"],
-                                               "content": text, "inquiryCommentAt": generator.coupang_time(now)})
+                item["commentDtoList"].append(
+                    {
+                        "inquiryCommentId": self.new_sub_id(),
+                        "inquiryId": item["inquiryId"],
+                        "content": text,
+                        "inquiryCommentAt": generator.coupang_time(now),
+                    }
+                )
             elif kind == COUPANG_CALLCENTER:
                 _apply_callcenter_answer(self, item, text, "wing-user", None)
             elif kind == NAVER_QNA:
@@ -365,19 +459,30 @@ class SandboxStore(OrderStore):
 
     # -- answers and the ledger --
 
-    def record_answer(self, kind: str, external_id: int | str, text: str, request_id: str, account: str, *, overwrote: bool = False) -> AnswerRecord:
+    def record_answer(
+        self, kind: str, external_id: int | str, text: str, request_id: str, account: str, *, overwrote: bool = False
+    ) -> AnswerRecord:
         with self.lock:
             record = AnswerRecord(
-                seq=len(self.ledger) + 1, kind=kind, external_id=str(external_id), text=text,
-                at=datetime.now(timezone.utc).isoformat(), request_id=request_id, account=account, overwrote=overwrote,
+                seq=len(self.ledger) + 1,
+                kind=kind,
+                external_id=str(external_id),
+                text=text,
+                at=datetime.now(UTC).isoformat(),
+                request_id=request_id,
+                account=account,
+                overwrote=overwrote,
             )
             self.ledger.append(record)
             return record
 
     def answers(self, kind: str | None = None, external_id: str | int | None = None) -> list[AnswerRecord]:
         with self.lock:
-            return [r for r in self.ledger
-                    if (kind is None or r.kind == kind) and (external_id is None or r.external_id == str(external_id))]
+            return [
+                r
+                for r in self.ledger
+                if (kind is None or r.kind == kind) and (external_id is None or r.external_id == str(external_id))
+            ]
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -543,26 +648,45 @@ def public_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: copy.deepcopy(value) for key, value in item.items() if not key.startswith("_")}
 
 
-def _apply_callcenter_answer(store: SandboxStore, item: dict[str, Any], text: str, reply_by: str, parent_answer_id: int | None) -> None:
-    now = datetime.now(timezone.utc)
+def _apply_callcenter_answer(
+    store: SandboxStore, item: dict[str, Any], text: str, reply_by: str, parent_answer_id: int | None
+) -> None:
+    now = datetime.now(UTC)
     for reply in item["replies"]:
-        if reply.get("partnerTransferStatus") == "requestAnswer" and (parent_answer_id is None or reply.get("answerId") == parent_answer_id):
+        if reply.get("partnerTransferStatus") == "requestAnswer" and (
+            parent_answer_id is None or reply.get("answerId") == parent_answer_id
+        ):
             reply["partnerTransferStatus"] = "answered"
             reply["needAnswer"] = False
             parent_answer_id = reply.get("answerId")
-    item["replies"].append({
-        "receptionistName": "샌드박스몰", "receptionist": reply_by, "replyAt": generator.coupang_time(now), "content": text,
-        "answerId": store.new_sub_id(), "parentAnswerId": parent_answer_id or 0, "partnerTransferStatus": None,
-        "partnerTransferCompleteReason": "NONE", "answerType": "vendor", "needAnswer": False,
-    })
+    item["replies"].append(
+        {
+            "receptionistName": "샌드박스몰",
+            "receptionist": reply_by,
+            "replyAt": generator.coupang_time(now),
+            "content": text,
+            "answerId": store.new_sub_id(),
+            "parentAnswerId": parent_answer_id or 0,
+            "partnerTransferStatus": None,
+            "partnerTransferCompleteReason": "NONE",
+            "answerType": "vendor",
+            "needAnswer": False,
+        }
+    )
     item["csPartnerCounselingStatus"] = "answered"
     item["answeredAt"] = generator.coupang_time(now)
 
 
 def awaiting_confirm(item: dict[str, Any]) -> dict[str, Any] | None:
     """The call-centre row of a TRANSFER that still waits for the seller's confirmation, if any."""
-    return next((r for r in item["replies"]
-                 if r.get("answerType") == "csAgent" and r.get("partnerTransferStatus") == "transfer"), None)
+    return next(
+        (
+            r
+            for r in item["replies"]
+            if r.get("answerType") == "csAgent" and r.get("partnerTransferStatus") == "transfer"
+        ),
+        None,
+    )
 
 
 def _apply_callcenter_confirm(item: dict[str, Any]) -> None:
@@ -572,12 +696,15 @@ def _apply_callcenter_confirm(item: dict[str, Any]) -> None:
         transfer["partnerTransferStatus"] = "answered"
     item["csPartnerCounselingStatus"] = "answered"
     item["inquiryStatus"] = "complete"
-    item["answeredAt"] = generator.coupang_time(datetime.now(timezone.utc))
+    item["answeredAt"] = generator.coupang_time(datetime.now(UTC))
 
 
 def _apply_inquiry_answer(store: SandboxStore, item: dict[str, Any], text: str) -> int:
     comment_no = store.new_sub_id()
-    item.update(answered=True, answerContent=text, answerContentId=comment_no,
-                answerRegistrationDateTime=generator.naver_time(datetime.now(timezone.utc)))
+    item.update(
+        answered=True,
+        answerContent=text,
+        answerContentId=comment_no,
+        answerRegistrationDateTime=generator.naver_time(datetime.now(UTC)),
+    )
     return comment_no
-

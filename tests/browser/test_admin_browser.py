@@ -53,11 +53,20 @@ def content_link(page, text: str):
     return page.locator("#content-main").get_by_role("link", name=text, exact=True)
 
 
-def test_cs_agent_edits_and_approves_from_the_review_queue(page, shot, transactional_db, django_user_model, live_server):
+def test_cs_agent_edits_and_approves_from_the_review_queue(
+    page, shot, transactional_db, django_user_model, live_server
+):
     agent = make_staff(django_user_model, "cs_agent", ROLE_CS_AGENT)
     account = make_account("coupang_main")
-    inquiry = make_inquiry(account, status="HUMAN_REVIEW", draft_answer=DRAFT, content=QUESTION, intent="배송문의",
-                           confidence_score=0.72, decision_reason="신뢰도 0.72 < 임계값 0.90")
+    inquiry = make_inquiry(
+        account,
+        status="HUMAN_REVIEW",
+        draft_answer=DRAFT,
+        content=QUESTION,
+        intent="배송문의",
+        confidence_score=0.72,
+        decision_reason="신뢰도 0.72 < 임계값 0.90",
+    )
 
     login(page, "cs_agent", shot, "01-login-cs-agent")
     shot("02-admin-index-cs-agent")
@@ -98,8 +107,9 @@ def test_cs_agent_edits_and_approves_from_the_review_queue(page, shot, transacti
     assert AutomationSettings.get_solo().emergency_stopped_at is None
 
 
-def test_rollout_manager_unlocks_an_account_then_presses_emergency_stop(page, shot, transactional_db, django_user_model,
-                                                                         live_server):
+def test_rollout_manager_unlocks_an_account_then_presses_emergency_stop(
+    page, shot, transactional_db, django_user_model, live_server
+):
     make_staff(django_user_model, "rollout_manager", ROLE_ROLLOUT_MANAGER)
     account = make_account("coupang_main")
     rollout = AccountRollout.objects.get(account=account)
@@ -126,7 +136,9 @@ def test_rollout_manager_unlocks_an_account_then_presses_emergency_stop(page, sh
     page.check("input[name=confirm_live]")
     shot("09-unlock-confirm")
     page.locator("#content").get_by_role("button", name="확인").click()
-    expect(page.locator(".messagelist li.success", has_text="coupang_main: 실전송 모드로 해금했습니다.")).to_be_visible()
+    expect(
+        page.locator(".messagelist li.success", has_text="coupang_main: 실전송 모드로 해금했습니다.")
+    ).to_be_visible()
     shot("10-unlocked")
 
     rollout.refresh_from_db()

@@ -28,7 +28,6 @@ from policy.models import AccountRollout, AutomationSettings, Mode, RollbackInci
 from policy.preview import preview_change
 from policy.roles import ROLE_ROLLOUT_MANAGER
 from tests.factories import make_account, make_inquiry
-from tests.policy.test_board import tripped, week  # noqa: F401 (the fixtures)
 from tests.policy.test_simulate import MIX, seller_facts
 from tests.test_serving import _collectstatic, _database_url, running_gunicorn
 
@@ -49,14 +48,45 @@ HASHED_BASE_CSS = re.compile(r"/static/admin/css/base\.[0-9a-f]{12}\.css$")
 
 # English seen in the Korean console; none of it may come back.
 REPORTED_ENGLISH = [
-    "Updated at", "Remote ref", "Lease expires at", "Acknowledged by", "not in allowed list", "below threshold",
-    "Risk keyword", "switch_and_mode", "SHADOW (", ": LIVE", "['",
+    "Updated at",
+    "Remote ref",
+    "Lease expires at",
+    "Acknowledged by",
+    "not in allowed list",
+    "below threshold",
+    "Risk keyword",
+    "switch_and_mode",
+    "SHADOW (",
+    ": LIVE",
+    "['",
 ]
 # Words that may stand in the Korean pages: names and codes of the product and the marketplaces, units,
 # formats. Account names are added per page from the database.
 ALLOWED_WORDS = {
-    "partialauto", "coupang", "naver", "smartstore", "wing", "api", "id", "url", "ok", "json", "csv", "utc", "kst",
-    "http", "https", "sql", "llm", "usb", "ipx", "env", "cs", "ai", "qna", "pdf",
+    "partialauto",
+    "coupang",
+    "naver",
+    "smartstore",
+    "wing",
+    "api",
+    "id",
+    "url",
+    "ok",
+    "json",
+    "csv",
+    "utc",
+    "kst",
+    "http",
+    "https",
+    "sql",
+    "llm",
+    "usb",
+    "ipx",
+    "env",
+    "cs",
+    "ai",
+    "qna",
+    "pdf",
 }
 WORD_RUN = re.compile(r"(?<![\w/.])[A-Za-z]{2,}(?:[ \-]+[A-Za-z]{2,})+(?![\w/])")  # two or more ASCII words
 NOT_PROSE = re.compile(r"https?://\S+|/[\w\-./?=&%]+|\S+@\S+|\b\w*[\d_]\w*\b")  # URLs, paths, codes, numbers
@@ -87,8 +117,13 @@ def static_responses() -> list:
 
 @pytest.fixture
 def page(browser, server, static_responses):
-    context = browser.new_context(base_url=server, locale="ko-KR", timezone_id="Asia/Seoul", color_scheme="light",
-                                  viewport={"width": 1366, "height": 900})
+    context = browser.new_context(
+        base_url=server,
+        locale="ko-KR",
+        timezone_id="Asia/Seoul",
+        color_scheme="light",
+        viewport={"width": 1366, "height": 900},
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.on("response", lambda r: static_responses.append(r) if "/static/" in r.url else None)
@@ -233,13 +268,24 @@ def test_board__preview_then_unlock_with_a_reason(page, shot, manager, week):
     expect(row.locator("li[aria-current=step]")).to_have_text("섀도")
     expect(page.locator(f"#next-{account.name}")).to_have_text("다음 단계: 테스트 모드")
 
-    messages = [_next_step(page, shot, "ops-11-test-mode", account=account, phase_number=1,
-                           reason="섀도 7일 통계 확인, 테스트 모드로")]
+    messages = [
+        _next_step(
+            page, shot, "ops-11-test-mode", account=account, phase_number=1, reason="섀도 7일 통계 확인, 테스트 모드로"
+        )
+    ]
     expect(row.locator("li[aria-current=step]")).to_have_text("테스트")
 
     expect(page.locator(f"#next-{account.name}")).to_contain_text("다음 단계: 실전송")
-    messages.append(_next_step(page, shot, "ops-12-phase-1", account=account, phase_number=1,
-                               reason="테스트 모드 3일 이상 없음, 1단계 해금"))
+    messages.append(
+        _next_step(
+            page,
+            shot,
+            "ops-12-phase-1",
+            account=account,
+            phase_number=1,
+            reason="테스트 모드 3일 이상 없음, 1단계 해금",
+        )
+    )
     phase_1 = services.get_phase(1)
     expect(row.locator("li[aria-current=step]")).to_have_text(f"1단계 {phase_1.name}")
     # global test mode is still on: the board says the account is configured live but runs in test mode
@@ -277,8 +323,9 @@ def test_incident__opened_from_the_dashboard_acknowledged_and_lifted(page, shot,
     visit(page, shot, "ops-21-incident")
     expect(page.locator("#incident-status")).to_have_text(str(RollbackIncident.Status.OPEN.label))
     for attempt in failed:  # the rows that tripped the rule, each linked
-        expect(page.locator(f'#incident-rows a[href="{reverse("admin:inquiries_sendattempt_change", args=[attempt.pk])}"]')
-               ).to_have_count(1)
+        expect(
+            page.locator(f'#incident-rows a[href="{reverse("admin:inquiries_sendattempt_change", args=[attempt.pk])}"]')
+        ).to_have_count(1)
 
     page.click("#incident-acknowledge")
     expect(page.locator(".messagelist li.success")).to_contain_text("확인 처리했습니다")
@@ -332,22 +379,28 @@ def test_emergency_stop_from_the_dashboard(page, shot, manager):
 
 
 @pytest.fixture
-def console_data(tripped, manager):  # noqa: F811
+def console_data(tripped, manager):
     """An acknowledged incident on a locked live account, an inquiry decided there by the real engine
     (so its reasons and trace are real), send failures of the last minutes, and a week of inquiries on
     a shadow account for a preview."""
     locked, incident, failed = tripped
     RollbackIncident.objects.filter(pk=incident.pk).update(
-        status=RollbackIncident.Status.ACKNOWLEDGED, acknowledged_at=timezone.now(), acknowledged_by=manager)
+        status=RollbackIncident.Status.ACKNOWLEDGED, acknowledged_at=timezone.now(), acknowledged_by=manager
+    )
     decided = make_inquiry(locked, content="주문 취소하고 환불해 주세요. 소송하겠습니다.")
     decide_one(decided, controls=load_account_controls(locked))
     shadow = make_account("coupang_sub")
     seller_facts(shadow)
     now = timezone.now()
     for n, item in enumerate(MIX):
-        make_inquiry(shadow, created_at=now - dt.timedelta(days=n % 6, hours=1), content=item["content"],
-                     title=item.get("title", ""), product_id=item.get("product_id", ""),
-                     product_name=item.get("product_name", ""))
+        make_inquiry(
+            shadow,
+            created_at=now - dt.timedelta(days=n % 6, hours=1),
+            content=item["content"],
+            title=item.get("title", ""),
+            product_id=item.get("product_id", ""),
+            product_name=item.get("product_name", ""),
+        )
     return {"incident": incident, "decided": decided, "attempt": failed[0], "shadow": shadow}
 
 
@@ -375,11 +428,19 @@ def test_korean_pages__no_english_ui_text(page, shot, static_responses, console_
             problems[url] = found
     assert_static_served(static_responses)
     assert not problems, "English UI text in the Korean console:\n" + "\n".join(
-        f"  {url}: {found}" for url, found in problems.items())
+        f"  {url}: {found}" for url, found in problems.items()
+    )
 
 
 def test_english_scan__flags_ui_text_and_lets_data_through():
-    text = ("계정 coupang_main: LIVE\nSHADOW (account locked: rollback rule tripped)\n수정 시각 Updated at\n"
-            "https://api-gateway.coupang.com/v2/providers 응답 HTTP 503, AUTO_SEND 3건, coupang main, USB-C")
+    text = (
+        "계정 coupang_main: LIVE\nSHADOW (account locked: rollback rule tripped)\n수정 시각 Updated at\n"
+        "https://api-gateway.coupang.com/v2/providers 응답 HTTP 503, AUTO_SEND 3건, coupang main, USB-C"
+    )
     assert english_in(text, {"coupang_main"}) == [
-        ": LIVE", "SHADOW (", "Updated at", "account locked", "rollback rule tripped"]
+        ": LIVE",
+        "SHADOW (",
+        "Updated at",
+        "account locked",
+        "rollback rule tripped",
+    ]

@@ -12,11 +12,23 @@ __all__ = ["policy_facts", "example_policy", "seed_context"]
 
 
 def example_policy(**changes) -> ShippingFacts:
-    values = dict(account_id="test-account", complete=True, dispatch_cutoff=dt.time(14, 0), dispatch_lead_days=0,
-                  carrier_name="CJ대한통운", transit_days_min=1, transit_days_max=2, base_fee=3000,
-                  free_shipping_threshold=30000, jeju_surcharge=3000, remote_surcharge=5000, return_fee=3000,
-                  exchange_fee=6000, return_address="경기도 파주시 물류로 1 행복상점 반품센터",
-                  updated_at=dt.datetime(2026, 11, 30, tzinfo=dt.timezone.utc))
+    values = dict(
+        account_id="test-account",
+        complete=True,
+        dispatch_cutoff=dt.time(14, 0),
+        dispatch_lead_days=0,
+        carrier_name="CJ대한통운",
+        transit_days_min=1,
+        transit_days_max=2,
+        base_fee=3000,
+        free_shipping_threshold=30000,
+        jeju_surcharge=3000,
+        remote_surcharge=5000,
+        return_fee=3000,
+        exchange_fee=6000,
+        return_address="경기도 파주시 물류로 1 행복상점 반품센터",
+        updated_at=dt.datetime(2026, 11, 30, tzinfo=dt.UTC),
+    )
     values.update(changes)
     return ShippingFacts(**values)
 
@@ -24,4 +36,4 @@ def example_policy(**changes) -> ShippingFacts:
 def policy_facts(now: dt.datetime | None = None, **changes) -> InquiryFacts:
     """Facts with the shipping policy only (no order, no product): what a routine shipping question
     without an order is answered from."""
-    return InquiryFacts(now=now or dt.datetime.now(dt.timezone.utc), shipping=example_policy(**changes))
+    return InquiryFacts(now=now or dt.datetime.now(dt.UTC), shipping=example_policy(**changes))

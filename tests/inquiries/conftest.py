@@ -25,8 +25,15 @@ class Live:
     coupang: MarketAccount
     naver: MarketAccount
 
-    def inquiry(self, account: MarketAccount | None = None, *, kind: str | None = None, status: str = "AUTO_SEND",
-                answer: str = "안녕하세요 고객님, 주문하신 상품은 오늘 출고됩니다.", **fields) -> Inquiry:
+    def inquiry(
+        self,
+        account: MarketAccount | None = None,
+        *,
+        kind: str | None = None,
+        status: str = "AUTO_SEND",
+        answer: str = "안녕하세요 고객님, 주문하신 상품은 오늘 출고됩니다.",
+        **fields,
+    ) -> Inquiry:
         account = account or self.coupang
         kind = kind or ("COUPANG_ONLINE" if account.market_code == "COUPANG" else "NAVER_INQUIRY")
         store = self.sandbox.store
@@ -36,13 +43,26 @@ class Live:
         from markets.connect import client_for
 
         when = _created(remote, kind)
-        parsed = next(i for i in client_for(account).list_inquiries(kind, when - timedelta(hours=1), when + timedelta(hours=1))
-                      if getattr(i, "external_id", None) == external_id)
+        parsed = next(
+            i
+            for i in client_for(account).list_inquiries(kind, when - timedelta(hours=1), when + timedelta(hours=1))
+            if getattr(i, "external_id", None) == external_id
+        )
         return Inquiry.objects.create(
-            account=account, market_code=account.market_code, kind=kind, external_id=external_id,
-            created_at=parsed.created_at, content=parsed.content, reply_context=parsed.reply_context or {},
-            status=status, decision_mode=Mode.LIVE, draft_answer=answer, final_answer=answer, intent="배송문의",
-            confidence_score=0.95, **fields,
+            account=account,
+            market_code=account.market_code,
+            kind=kind,
+            external_id=external_id,
+            created_at=parsed.created_at,
+            content=parsed.content,
+            reply_context=parsed.reply_context or {},
+            status=status,
+            decision_mode=Mode.LIVE,
+            draft_answer=answer,
+            final_answer=answer,
+            intent="배송문의",
+            confidence_score=0.95,
+            **fields,
         )
 
     def _owner(self, account: MarketAccount) -> str:
@@ -57,8 +77,12 @@ class Live:
 def _created(remote: dict, kind: str):
     from markets.clients.base import parse_market_datetime
 
-    key = {"COUPANG_ONLINE": "inquiryAt", "COUPANG_CALLCENTER": "inquiryAt", "NAVER_QNA": "createDate",
-           "NAVER_INQUIRY": "inquiryRegistrationDateTime"}[kind]
+    key = {
+        "COUPANG_ONLINE": "inquiryAt",
+        "COUPANG_CALLCENTER": "inquiryAt",
+        "NAVER_QNA": "createDate",
+        "NAVER_INQUIRY": "inquiryRegistrationDateTime",
+    }[kind]
     return parse_market_datetime(remote[key])
 
 
@@ -68,10 +92,21 @@ def live(db) -> Iterator[Live]:
     server.store.set_faults(coupang_rps=0, naver_rps=1000, naver_burst=2000)
     cp = server.store.register_coupang_account(vendor_id="A00099999", reply_by="cs-agent")
     nv = server.store.register_naver_account(client_id="naver-live-app")
-    coupang = make_account("coupang_main", vendor_id=cp.vendor_id, access_key=cp.access_key, secret_key=cp.secret_key,
-                           reply_by="cs-agent", api_base_url=server.coupang_base_url)
-    naver = make_account("smartstore", market="SMARTSTORE", client_id=nv.client_id, client_secret=nv.client_secret,
-                         api_base_url=server.naver_base_url)
+    coupang = make_account(
+        "coupang_main",
+        vendor_id=cp.vendor_id,
+        access_key=cp.access_key,
+        secret_key=cp.secret_key,
+        reply_by="cs-agent",
+        api_base_url=server.coupang_base_url,
+    )
+    naver = make_account(
+        "smartstore",
+        market="SMARTSTORE",
+        client_id=nv.client_id,
+        client_secret=nv.client_secret,
+        api_base_url=server.naver_base_url,
+    )
     settings_update(actor=SYSTEM, partial_auto=True, test_mode=False, hours="always")
     for account in (coupang, naver):
         rollout_unlock(account=account, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)

@@ -9,13 +9,26 @@ from inquiries.agent.normalize import normalize
 
 
 def entry(id_: str, *, keywords=("배송",), account=None, product=None, priority=0, intent="배송문의", body="본문 {x}"):
-    return KnowledgeEntry(id=id_, intent=intent, title=id_, keywords=list(keywords), body=body,
-                          account_name=account, product_id=product, priority=priority)
+    return KnowledgeEntry(
+        id=id_,
+        intent=intent,
+        title=id_,
+        keywords=list(keywords),
+        body=body,
+        account_name=account,
+        product_id=product,
+        priority=priority,
+    )
 
 
 def test_best__specific_entries_win_over_general_ones():
-    kb = KnowledgeBase([entry("general", keywords=("배송", "언제", "도착")), entry("acct", account="coupang_main"),
-                        entry("product", product="P1")])
+    kb = KnowledgeBase(
+        [
+            entry("general", keywords=("배송", "언제", "도착")),
+            entry("acct", account="coupang_main"),
+            entry("product", product="P1"),
+        ]
+    )
     text = normalize("배송 언제 도착해요")
     assert kb.best("배송문의", text).entry.id == "general"
     assert kb.best("배송문의", text, account_name="coupang_main").entry.id == "acct"
@@ -53,13 +66,17 @@ def test_priority__breaks_ties():
 
 
 def test_render__fills_known_placeholders():
-    text, unknown = render("{customer_greeting} {seller_name}입니다. {product_name} 안내드립니다.",
-                           {"seller_name": "행복상점", "product_name": "무선 청소기"})
+    text, unknown = render(
+        "{customer_greeting} {seller_name}입니다. {product_name} 안내드립니다.",
+        {"seller_name": "행복상점", "product_name": "무선 청소기"},
+    )
     assert text == "안녕하세요, 고객님. 행복상점입니다. 무선 청소기 안내드립니다." and unknown == []
 
 
 def test_render__empty_values_use_defaults_and_unknown_placeholders_vanish():
-    text, unknown = render("{seller_name}입니다. {order_no} 주문 {product_name}", {"seller_name": "", "product_name": None})
+    text, unknown = render(
+        "{seller_name}입니다. {order_no} 주문 {product_name}", {"seller_name": "", "product_name": None}
+    )
     assert "{" not in text and "}" not in text
     assert text == "저희 스토어입니다. 주문 문의하신 상품"
     assert unknown == ["order_no"]

@@ -10,7 +10,13 @@ from django.test import override_settings
 
 from inquiries.agent import loader
 from inquiries.agent.pipeline import run_agent, seed_context
-from inquiries.agent.seed_data import INTENT_PATTERNS, MORE_RISK_KEYWORDS, PERSON_KEYWORDS, RISK_KEYWORDS, STARTER_KNOWLEDGE_BASE
+from inquiries.agent.seed_data import (
+    INTENT_PATTERNS,
+    MORE_RISK_KEYWORDS,
+    PERSON_KEYWORDS,
+    RISK_KEYWORDS,
+    STARTER_KNOWLEDGE_BASE,
+)
 from inquiries.models import AgentModel, Intent, KnowledgeEntry
 from policy.models import AutomationSettings, RiskKeyword
 from tests.factories import make_account
@@ -52,21 +58,33 @@ def load_seed_into_db() -> None:
     for intent, patterns in INTENT_PATTERNS.items():
         Intent.objects.update_or_create(name=intent, defaults={"patterns": patterns, "is_active": True})
     for k in RISK_KEYWORDS + MORE_RISK_KEYWORDS + PERSON_KEYWORDS:
-        RiskKeyword.objects.update_or_create(term=k["term"], defaults={"category": k["category"], "variants": k["variants"]})
+        RiskKeyword.objects.update_or_create(
+            term=k["term"], defaults={"category": k["category"], "variants": k["variants"]}
+        )
     for k in STARTER_KNOWLEDGE_BASE:
-        KnowledgeEntry.objects.create(intent=Intent.objects.get(name=k["intent"]), title=k["title"], keywords=k["keywords"],
-                                      body=k["body"], priority=k["priority"], states_facts=k.get("states_facts", True))
+        KnowledgeEntry.objects.create(
+            intent=Intent.objects.get(name=k["intent"]),
+            title=k["title"],
+            keywords=k["keywords"],
+            body=k["body"],
+            priority=k["priority"],
+            states_facts=k.get("states_facts", True),
+        )
 
 
 def test_load_context__reads_active_rows_and_scopes_entries_by_account():
     Intent.objects.filter(name="배송문의").update(patterns=["배송", "택배", "언제"])
     delivery = Intent.objects.get(name="배송문의")
     account = make_account("coupang_main")
-    KnowledgeEntry.objects.create(intent=delivery, title="일반", keywords=["배송", "언제"], body="{seller_name}입니다. 일반 답변")
-    KnowledgeEntry.objects.create(intent=delivery, title="계정", keywords=["배송"], body="{seller_name}입니다. 쿠팡 메인 답변",
-                                  account=account)
-    KnowledgeEntry.objects.create(intent=delivery, title="꺼짐", keywords=["배송", "언제", "택배"], body="쓰면 안 됨",
-                                  is_active=False)
+    KnowledgeEntry.objects.create(
+        intent=delivery, title="일반", keywords=["배송", "언제"], body="{seller_name}입니다. 일반 답변"
+    )
+    KnowledgeEntry.objects.create(
+        intent=delivery, title="계정", keywords=["배송"], body="{seller_name}입니다. 쿠팡 메인 답변", account=account
+    )
+    KnowledgeEntry.objects.create(
+        intent=delivery, title="꺼짐", keywords=["배송", "언제", "택배"], body="쓰면 안 됨", is_active=False
+    )
     RiskKeyword.objects.create(term="고소~", category="LEGAL", variants=["re:고소(?:하겠|할게)"])
 
     ctx = loader.load_context("coupang_main", "행복상점")
@@ -82,7 +100,9 @@ def test_load_context__reads_active_rows_and_scopes_entries_by_account():
 def test_load_context__seller_name_defaults_to_the_accounts_display_name():
     make_account("coupang_sub", seller_name="행복상점 본점")
     Intent.objects.filter(name="배송문의").update(patterns=["배송"])
-    KnowledgeEntry.objects.create(intent=Intent.objects.get(name="배송문의"), title="t", keywords=[], body="{seller_name}입니다.")
+    KnowledgeEntry.objects.create(
+        intent=Intent.objects.get(name="배송문의"), title="t", keywords=[], body="{seller_name}입니다."
+    )
     assert run_agent(content="배송", context=loader.load_context("coupang_sub"))["draft"] == "행복상점 본점입니다."
     assert run_agent(content="배송", context=loader.load_context("coupang_sub", "특가몰"))["draft"] == "특가몰입니다."
 
@@ -98,6 +118,7 @@ def test_reason_labels__cover_every_reason_code():
 def test_load_context__cached_until_cleared_or_expired(monkeypatch):
     first = loader.load_context("a")
     assert loader.load_context("a") is first
+
     # a change made by another process (no save signal here): cached within the TTL
     def keywords(content: str) -> set[str]:  # (the learned screen may fire too: not what is cached here)
         return {hit["term"] for hit in run_agent(content=content, context=loader.load_context("a"))["risk_hits"]}
@@ -150,4 +171,9 @@ def test_seed_data_through_the_database__decides_like_the_seed_context():
     for row in rows:
         a = run_agent(content=row["content"], context=from_db)
         b = run_agent(content=row["content"], context=from_seed)
-        assert (a["intent"], a["reason"], a["draft"], a["confidence"]) == (b["intent"], b["reason"], b["draft"], b["confidence"])
+        assert (a["intent"], a["reason"], a["draft"], a["confidence"]) == (
+            b["intent"],
+            b["reason"],
+            b["draft"],
+            b["confidence"],
+        )

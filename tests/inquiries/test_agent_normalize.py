@@ -64,7 +64,9 @@ def test_normalize_pattern__matches_how_text_is_normalised():
     assert normalize_pattern("KC 인증") == "kc인증"
 
 
-@pytest.mark.parametrize(("ch", "initial"), [("시", "ㅅ"), ("씨", "ㅆ"), ("발", "ㅂ"), ("가", "ㄱ"), ("a", None), ("ㅅ", None)])
+@pytest.mark.parametrize(
+    ("ch", "initial"), [("시", "ㅅ"), ("씨", "ㅆ"), ("발", "ㅂ"), ("가", "ㄱ"), ("a", None), ("ㅅ", None)]
+)
 def test_initial_consonant(ch, initial):
     assert initial_consonant(ch) == initial
 

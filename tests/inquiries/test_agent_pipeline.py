@@ -49,7 +49,9 @@ def assert_schema(result: dict) -> None:
 
 def test_finalize_return_schema_consistency(ctx, monkeypatch):
     """The guide's Test 3: the same keys and types on the answerable, needs-human and error paths."""
-    answerable = run_agent(content="배송 보통 며칠 걸리나요? 언제 도착하는지 궁금해요", context=ctx, facts=policy_facts())
+    answerable = run_agent(
+        content="배송 보통 며칠 걸리나요? 언제 도착하는지 궁금해요", context=ctx, facts=policy_facts()
+    )
     needs_human = run_agent(content="답변 안 주면 소비자원에 신고하겠습니다", context=ctx)
     empty = run_agent(content="\x00" * 10, context=ctx)
 
@@ -87,8 +89,9 @@ def test_run_agent__broken_context__error_path_not_exception():
 
 
 def test_run_agent__answerable__fills_the_draft(ctx):
-    result = run_agent(content="택배사 어디 쓰세요? 배송비는 얼마인가요", product_name="무선 청소기", context=ctx,
-                       facts=policy_facts())
+    result = run_agent(
+        content="택배사 어디 쓰세요? 배송비는 얼마인가요", product_name="무선 청소기", context=ctx, facts=policy_facts()
+    )
     assert result["intent"] == "배송문의" and result["reason"] == "OK"
     assert result["draft"].startswith("안녕하세요, 고객님. 행복상점입니다.")
     assert "{" not in result["draft"]
@@ -101,7 +104,11 @@ def test_run_agent__risk_in_the_title__is_reported_from_the_title(ctx):
 
 
 def test_run_agent__risk_word_in_the_draft__needs_a_person(ctx):
-    risky_kb = [KnowledgeEntry(id="k1", intent="배송문의", title="t", keywords=["배송"], body="늦어진 만큼 보상해 드리겠습니다.")]
+    risky_kb = [
+        KnowledgeEntry(
+            id="k1", intent="배송문의", title="t", keywords=["배송"], body="늦어진 만큼 보상해 드리겠습니다."
+        )
+    ]
     context = AgentContext(ctx.risk_terms, ctx.intent_rules, risky_kb)
     result = run_agent(content="배송 언제 와요", context=context)
     assert result["needs_human"] and result["reason"] == "RISK_KEYWORD"
@@ -110,10 +117,14 @@ def test_run_agent__risk_word_in_the_draft__needs_a_person(ctx):
 
 def test_run_agent__product_name_is_not_draft_wording(ctx):
     # "화상 방지 장갑" in the product name must not make every answer about it a safety case …
-    result = run_agent(content="세탁기에 빨아도 되나요? 세탁 방법 알려주세요", product_name="화상 방지 주방장갑", context=ctx)
+    result = run_agent(
+        content="세탁기에 빨아도 되나요? 세탁 방법 알려주세요", product_name="화상 방지 주방장갑", context=ctx
+    )
     assert result["risk_hits"] == [] and "화상 방지 주방장갑" in result["draft"]
     # … while the customer's own words are always scanned.
-    assert run_agent(content="장갑 끼고도 화상 입었어요", product_name="주방장갑", context=ctx)["reason"] == "RISK_KEYWORD"
+    assert (
+        run_agent(content="장갑 끼고도 화상 입었어요", product_name="주방장갑", context=ctx)["reason"] == "RISK_KEYWORD"
+    )
 
 
 def test_run_agent__no_knowledge_entry__low_confidence_and_a_person(ctx):
@@ -135,19 +146,44 @@ def test_run_agent__too_long__a_person_but_the_whole_text_is_scanned(ctx):
 
 
 def test_run_agent__product_specific_entry_is_used(ctx):
-    entries = [*ctx.knowledge,
-               KnowledgeEntry(id="p", intent="사용법", title="전용", keywords=["세탁"], body="이 상품 전용 세탁 안내입니다.",
-                              product_id="P-1")]
+    entries = [
+        *ctx.knowledge,
+        KnowledgeEntry(
+            id="p",
+            intent="사용법",
+            title="전용",
+            keywords=["세탁"],
+            body="이 상품 전용 세탁 안내입니다.",
+            product_id="P-1",
+        ),
+    ]
     context = AgentContext(ctx.risk_terms, ctx.intent_rules, entries)
-    assert run_agent(content="세탁 어떻게 해요", product_id="P-1", context=context)["draft"] == "이 상품 전용 세탁 안내입니다."
-    assert run_agent(content="세탁 어떻게 해요", product_id="P-2", context=context)["draft"] != "이 상품 전용 세탁 안내입니다."
+    assert (
+        run_agent(content="세탁 어떻게 해요", product_id="P-1", context=context)["draft"]
+        == "이 상품 전용 세탁 안내입니다."
+    )
+    assert (
+        run_agent(content="세탁 어떻게 해요", product_id="P-2", context=context)["draft"]
+        != "이 상품 전용 세탁 안내입니다."
+    )
 
 
 def test_trace__records_every_step_without_customer_text(ctx):
     result = run_agent(content="교환하고 싶어요 사이즈가 작아요 010-9999-8888", context=ctx)
     steps = [record["step"] for record in result["trace"]]
-    assert steps == ["normalize", "model", "risk_customer", "screen_person", "classify", "recall", "ground", "draft",
-                     "risk_draft", "score", "finalize"]
+    assert steps == [
+        "normalize",
+        "model",
+        "risk_customer",
+        "screen_person",
+        "classify",
+        "recall",
+        "ground",
+        "draft",
+        "risk_draft",
+        "score",
+        "finalize",
+    ]
     assert "사이즈가 작아요" not in json.dumps(result["trace"], ensure_ascii=False)
 
 
@@ -177,15 +213,18 @@ def test_recall__a_near_duplicate_about_the_same_product_gets_the_answer_a_perso
     question = "이 텀블러 식기세척기에 넣어도 되나요?"
     answer = "본체는 식기세척기 사용이 가능하고 뚜껑 패킹은 손세척을 권장드립니다."
     product = ProductFacts("P-100", "스테인리스 텀블러", (ProductFact("1", "용량 500ml"),))
-    now = dt.datetime(2026, 12, 1, 3, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 12, 1, 3, tzinfo=dt.UTC)
     alone = run_agent(content=question, context=ctx, facts=InquiryFacts(now=now, product=product))
     assert alone["reason"] == "NO_FACTS"  # no product fact answers it: a person
     entry = PastAnswer("41", None, ("P-100",), alone["intent"], question, answer, "2026-11-30T01:00:00+00:00")
     context = dataclasses.replace(ctx, past_answers=past_answer_index([entry]))
 
     same = run_agent(content=question, context=context, facts=InquiryFacts(now=now, product=product))
-    other = run_agent(content=question, context=context,
-                      facts=InquiryFacts(now=now, product=dataclasses.replace(product, product_id="P-200")))
+    other = run_agent(
+        content=question,
+        context=context,
+        facts=InquiryFacts(now=now, product=dataclasses.replace(product, product_id="P-200")),
+    )
 
     assert_schema(same)
     assert_schema(other)
@@ -200,11 +239,17 @@ def test_risk_draft__the_sellers_own_fact_sentences_are_not_the_drafts_wording(c
 
     from inquiries.agent.facts import InquiryFacts, ProductFact, ProductFacts
 
-    product = ProductFacts("P-7", "진공 텀블러", (
-        ProductFact("1", "끓는 물을 바로 부어도 되지만, 넘치거나 화상을 입지 않도록 입구에서 2cm 아래까지만 채웁니다."),
-        ProductFact("2", "용량은 500ml입니다."),
-    ))
-    facts = InquiryFacts(now=dt.datetime(2026, 12, 1, 3, tzinfo=dt.timezone.utc), product=product)
+    product = ProductFacts(
+        "P-7",
+        "진공 텀블러",
+        (
+            ProductFact(
+                "1", "끓는 물을 바로 부어도 되지만, 넘치거나 화상을 입지 않도록 입구에서 2cm 아래까지만 채웁니다."
+            ),
+            ProductFact("2", "용량은 500ml입니다."),
+        ),
+    )
+    facts = InquiryFacts(now=dt.datetime(2026, 12, 1, 3, tzinfo=dt.UTC), product=product)
     asked = run_agent(content="끓는 물을 바로 넣어도 되나요?", context=ctx, facts=facts)
     assert asked["answer_kind"] == "product_facts" and "화상을 입지 않도록" in asked["draft"]
     assert asked["risk_hits"] == [] and asked["reason"] != "RISK_KEYWORD"

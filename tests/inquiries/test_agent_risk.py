@@ -173,8 +173,10 @@ def test_prefilters__find_exactly_what_scanning_term_by_term_finds():
     assert _top_level_alternatives("(?:a)|(?:b(?:c|d))|e[|)]f|(?:x|y)") == ["a", "b(?:c|d)", "e[|)]f", "(?:x|y)"]
     assert _distributed("(?:택배|물건)\\w{0,6}분실") == ["택배\\w{0,6}분실", "물건\\w{0,6}분실"]
     assert _distributed("(?:그냥|절대)?안넘어가") == ["(?:그냥|절대)?안넘어가"]
-    terms = [RiskTerm(k["term"], k["category"], tuple(k.get("variants") or ()))
-             for k in RISK_KEYWORDS + MORE_RISK_KEYWORDS + PERSON_KEYWORDS]
+    terms = [
+        RiskTerm(k["term"], k["category"], tuple(k.get("variants") or ()))
+        for k in RISK_KEYWORDS + MORE_RISK_KEYWORDS + PERSON_KEYWORDS
+    ]
     fast = RiskScanner(terms)
     slow = RiskScanner(terms)
     slow._groups = [dataclasses.replace(group, prefilters=None) for group in slow._groups]

@@ -60,7 +60,9 @@ def test_mixed_topics__lower_confidence():
 
 @pytest.mark.parametrize("text", ["배송요", "가" * 400])
 def test_very_short_or_very_long_text__lower_confidence(text):
-    assert score_rules(cls(3.0), kb(0.875), normalize(text)).confidence < score_rules(cls(3.0), kb(0.875), TEXT).confidence
+    assert (
+        score_rules(cls(3.0), kb(0.875), normalize(text)).confidence < score_rules(cls(3.0), kb(0.875), TEXT).confidence
+    )
 
 
 def test_generic_my_order_question__no_discount_but_lookup_request__discounted():

@@ -22,10 +22,24 @@ from inquiries.models import AgentModel
 
 # A tiny labelled world: enough to train on in a second, with every intent and both screens.
 TEMPLATES = {
-    "배송문의": ["택배 언제 와요", "배송 언제 되나요", "송장번호 알려주세요", "오늘 발송되나요", "배송 조회가 안돼요",
-              "언제 도착하나요 주문했는데", "출고 언제 해요", "택배 어디쯤인가요"],
-    "사용법": ["충전 어떻게 해요", "페어링 방법 알려주세요", "세탁기 돌려도 되나요 세탁 방법", "처음 쓸 때 세척해야 하나요",
-            "타이머 설정 방법이요", "조립 어떻게 하나요"],
+    "배송문의": [
+        "택배 언제 와요",
+        "배송 언제 되나요",
+        "송장번호 알려주세요",
+        "오늘 발송되나요",
+        "배송 조회가 안돼요",
+        "언제 도착하나요 주문했는데",
+        "출고 언제 해요",
+        "택배 어디쯤인가요",
+    ],
+    "사용법": [
+        "충전 어떻게 해요",
+        "페어링 방법 알려주세요",
+        "세탁기 돌려도 되나요 세탁 방법",
+        "처음 쓸 때 세척해야 하나요",
+        "타이머 설정 방법이요",
+        "조립 어떻게 하나요",
+    ],
     "환불": ["환불 언제 되나요", "환불 금액이 달라요", "카드 환불 며칠 걸려요", "환불 처리 해주세요 반품 보냈어요"],
 }
 RISKY = ["소비자원에 신고하겠습니다", "변호사랑 상담했어요 소송할게요", "경찰에 고소합니다", "법적 조치 진행합니다"]
@@ -90,8 +104,11 @@ def test_calibration_figures():
 def test_shipped_examples__never_the_held_out_part():
     examples = training.shipped_examples()
     ids = {e.id for e in examples}
-    held = [json.loads(line)["id"] for line in (training.DATA_DIR / "labelled_inquiries.jsonl").read_text(
-        encoding="utf-8").splitlines() if '"split": "holdout"' in line]
+    held = [
+        json.loads(line)["id"]
+        for line in (training.DATA_DIR / "labelled_inquiries.jsonl").read_text(encoding="utf-8").splitlines()
+        if '"split": "holdout"' in line
+    ]
     assert held and not ids & set(held)
     assert len(examples) >= 800
 

@@ -51,12 +51,30 @@ def test_shadow__answer_written_on_the_marketplace_is_compared():
     from markets.clients.base import RemoteInquiry
 
     account = make_account()
-    inquiry = make_inquiry(account, status="AUTO_SEND", decision_mode="SHADOW", intent="사용법", draft_answer=DRAFT,
-                           external_id="900", kind="COUPANG_ONLINE")
-    remote = RemoteInquiry(kind="COUPANG_ONLINE", external_id="900", created_at=timezone.now() - timedelta(hours=1),
-                           title="", content="언제 와요?", product_id=None, product_name=None, order_id=None,
-                           answered=True, answer_text=DRAFT.replace("1~2일", "2일"), reply_context={},
-                           buyer_name_masked=None, raw={})
+    inquiry = make_inquiry(
+        account,
+        status="AUTO_SEND",
+        decision_mode="SHADOW",
+        intent="사용법",
+        draft_answer=DRAFT,
+        external_id="900",
+        kind="COUPANG_ONLINE",
+    )
+    remote = RemoteInquiry(
+        kind="COUPANG_ONLINE",
+        external_id="900",
+        created_at=timezone.now() - timedelta(hours=1),
+        title="",
+        content="언제 와요?",
+        product_id=None,
+        product_name=None,
+        order_id=None,
+        answered=True,
+        answer_text=DRAFT.replace("1~2일", "2일"),
+        reply_context={},
+        buyer_name_masked=None,
+        raw={},
+    )
     upsert(account, [remote])
     inquiry.refresh_from_db()
     assert inquiry.status == "ANSWERED_ELSEWHERE" and inquiry.external_answer.startswith("안녕하세요")

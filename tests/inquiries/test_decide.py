@@ -69,7 +69,9 @@ def test_risk_and_intent_outside_phase__human_review(live_account):
     risky.refresh_from_db()
     refund.refresh_from_db()
     assert risky.status == "HUMAN_REVIEW" and risky.risk_hits and risky.decision_reason.startswith("위험 키워드 발견: ")
-    assert refund.status == "HUMAN_REVIEW" and refund.decision_reason.startswith("의도 '환불'은(는) 허용 목록에 없습니다")
+    assert refund.status == "HUMAN_REVIEW" and refund.decision_reason.startswith(
+        "의도 '환불'은(는) 허용 목록에 없습니다"
+    )
 
 
 def test_outside_hours__deferred_to_the_opening(live_account):

@@ -106,8 +106,6 @@ def test_two_processors_same_new_rows__each_decided_exactly_once(accounts):
     assert not _advisory_locks()
 
 
-
-
 def test_rows_claimed_by_another_processor__skipped_until_released(accounts):
     free, _quota, _shadow = accounts
     inquiries = [make_inquiry(free, content=SHIPPING) for _ in range(5)]
@@ -197,26 +195,45 @@ def test_batched_write__same_rows_and_events_as_the_orm_path(accounts):
     settings_update(actor=SYSTEM, hours="mon-fri 09:00-18:00")
     controls = load_account_controls(free)
     saturday = dt.datetime(2026, 11, 28, 11, 30, 15, 123456, tzinfo=SEOUL)  # AUTO_SEND deferred to Monday
-    texts = (SHIPPING, RISKY, REFUND, "ㅎㅎ", "사이즈 교환하고 싶은데 반품 배송비는 얼마인가요? \"따옴표\" \\ 백슬래시 😀")
-    pairs = [(make_inquiry(free, content=t, title="제목", product_name="상품 {x}"),
-              make_inquiry(free, content=t, title="제목", product_name="상품 {x}")) for t in texts]
+    texts = (
+        SHIPPING,
+        RISKY,
+        REFUND,
+        "ㅎㅎ",
+        '사이즈 교환하고 싶은데 반품 배송비는 얼마인가요? "따옴표" \\ 백슬래시 😀',
+    )
+    pairs = [
+        (
+            make_inquiry(free, content=t, title="제목", product_name="상품 {x}"),
+            make_inquiry(free, content=t, title="제목", product_name="상품 {x}"),
+        )
+        for t in texts
+    ]
     orm = [decide._prepare(a, controls=controls, now=saturday, used=0) for a, _b in pairs]
     pg = [decide._prepare(b, controls=controls, now=saturday, used=0) for _a, b in pairs]
     assert decide._write_orm(orm) == {a.pk for a, _b in pairs}
     assert decide._write_pg(pg) == {b.pk for _a, b in pairs}
 
     event_columns = [f.attname for f in InquiryEvent._meta.concrete_fields if f.attname not in ("id", "inquiry_id")]
-    for inquiry, built in [*zip([a for a, _b in pairs], orm), *zip([b for _a, b in pairs], pg)]:
+    for inquiry, built in [
+        *zip([a for a, _b in pairs], orm, strict=True),
+        *zip([b for _a, b in pairs], pg, strict=True),
+    ]:
         inquiry.refresh_from_db()
         # Every decision field reads back exactly as decided (JSON documents, floats, timestamps) …
         assert {f: getattr(inquiry, f) for f in decide.DECISION_FIELDS} == built.fields
         # … and the events too, in order.
         stored = list(inquiry.events.exclude(type="INGESTED").order_by("id"))
-        assert [[getattr(e, c) for c in event_columns] for e in stored] == [[e[c] for c in event_columns]
-                                                                          for e in built.events]
+        assert [[getattr(e, c) for c in event_columns] for e in stored] == [
+            [e[c] for c in event_columns] for e in built.events
+        ]
     assert [o.fields["status"] for o in orm] == [d.fields["status"] for d in pg]
     # The cases the comparison must cover: a deferred AUTO_SEND (with its DEFERRED event) and a person's case.
     deferred = InquiryEvent.objects.filter(type="DEFERRED")
-    assert deferred.filter(inquiry__in=[b for _a, b in pairs]).count() == deferred.filter(inquiry__in=[a for a, _b in pairs]).count() > 0
+    assert (
+        deferred.filter(inquiry__in=[b for _a, b in pairs]).count()
+        == deferred.filter(inquiry__in=[a for a, _b in pairs]).count()
+        > 0
+    )
     assert {d.fields["status"] for d in pg} == {"AUTO_SEND", "HUMAN_REVIEW"}
     assert all(b.next_attempt_at for (_a, b), d in zip(pairs, pg, strict=True) if d.sendable)

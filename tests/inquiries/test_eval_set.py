@@ -82,8 +82,10 @@ def _report(evaluation: Evaluation) -> str:
     pairs, per_second = evaluation.pairs, evaluation.per_second
     safe = [(r, o) for r, o in pairs if not r["risky"]]
     risky = [(r, o) for r, o in pairs if r["risky"]]
-    lines = [f"eval set: {len(pairs)} inquiries ({len(risky)} risky, {len(safe)} routine); "
-             f"rules pipeline {per_second:,.0f} decisions/s"]
+    lines = [
+        f"eval set: {len(pairs)} inquiries ({len(risky)} risky, {len(safe)} routine); "
+        f"rules pipeline {per_second:,.0f} decisions/s"
+    ]
     lines.append(f"{'n':>4} {'precision':>9} {'recall':>7}  intent")
     confusion: Counter[tuple[str, str]] = Counter((r["intent"], o["intent"]) for r, o in safe)
     for intent in INTENTS:

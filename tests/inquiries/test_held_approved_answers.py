@@ -110,8 +110,21 @@ def test_stop_between_claim_and_call__claim_given_back_and_answer_waits(live):
     assert len(live.answers(row)) == 1
 
 
-@pytest.mark.parametrize("setup", ["live", "test_mode", "stop", "account_test", "env_test", "env_list_other",
-                                   "env_list_by_id", "shadow_account", "locked_account", "switch_off"])
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "live",
+        "test_mode",
+        "stop",
+        "account_test",
+        "env_test",
+        "env_list_other",
+        "env_list_by_id",
+        "shadow_account",
+        "locked_account",
+        "switch_off",
+    ],
+)
 def test_held_condition__agrees_with_the_mode_a_person_answer_is_sent_in(db, setup):
     account = make_account("coupang_main")
     rollout_unlock(account=account, mode=Mode.LIVE, phase=None, actor=SYSTEM)
@@ -136,8 +149,16 @@ def test_held_condition__agrees_with_the_mode_a_person_answer_is_sent_in(db, set
         rollout_lock(account=account, reason="x", actor=SYSTEM)
     elif setup == "switch_off":
         settings_update(actor=SYSTEM, partial_auto=False)
-    row = Inquiry.objects.create(account=account, market_code="COUPANG", kind="COUPANG_ONLINE", external_id="1",
-                                 created_at=timezone.now(), content="?", status="APPROVED", final_answer="답변입니다.")
+    row = Inquiry.objects.create(
+        account=account,
+        market_code="COUPANG",
+        kind="COUPANG_ONLINE",
+        external_id="1",
+        created_at=timezone.now(),
+        content="?",
+        status="APPROVED",
+        final_answer="답변입니다.",
+    )
     with override_settings(**env):
         expected = load_account_controls(account).send_mode("APPROVED") == Mode.TEST
         assert Inquiry.objects.filter(human_sends_held_q(), pk=row.pk).exists() is expected
@@ -169,10 +190,16 @@ def test_admin_settings_page__turning_test_mode_off_says_how_many_are_sent(live,
     settings_update(actor=SYSTEM, test_mode=True)
     assert send_due() == []
     conf = AutomationSettings.get_solo()
-    form = {"partial_auto_enabled": "on", "auto_send_threshold": conf.auto_send_threshold,  # test_mode left unticked
-            "observe_public_holidays": "on", "agent_backend": conf.agent_backend,
-            "max_send_attempts": conf.max_send_attempts, "lease_seconds": conf.lease_seconds,
-            "change_reason": "테스트 모드 종료", "confirm_risk": "on"}
+    form = {
+        "partial_auto_enabled": "on",
+        "auto_send_threshold": conf.auto_send_threshold,  # test_mode left unticked
+        "observe_public_holidays": "on",
+        "agent_backend": conf.agent_backend,
+        "max_send_attempts": conf.max_send_attempts,
+        "lease_seconds": conf.lease_seconds,
+        "change_reason": "테스트 모드 종료",
+        "confirm_risk": "on",
+    }
     response = admin_client.post(f"/admin/policy/automationsettings/{conf.pk}/change/", form, follow=True)
     assert response.status_code == 200
     assert AutomationSettings.get_solo().test_mode is False
@@ -218,8 +245,10 @@ def test_emergency_stop_under_load__every_approved_answer_delivered_once_never_a
     # automatic answers (these become test-mode records, as in any test mode)
     to_approve = [live.inquiry(accounts[i % 2], status="HUMAN_REVIEW") for i in range(24)]
     retry_at = timezone.now() + timedelta(seconds=1.5)
-    retries = [approved(live, accounts[i % 2], send_status="SEND_FAILED", send_attempts=1, next_attempt_at=retry_at)
-               for i in range(12)]
+    retries = [
+        approved(live, accounts[i % 2], send_status="SEND_FAILED", send_attempts=1, next_attempt_at=retry_at)
+        for i in range(12)
+    ]
     automatic = [live.inquiry(accounts[i % 2]) for i in range(12)]
     live.sandbox.store.set_faults(latency_ms=5)
 

@@ -21,20 +21,33 @@ from policy.services import SYSTEM, rollout_unlock
 
 # What buyers asked, and what the seller's people said it was and answered.
 ASKED = [
-    ("텀블러 뚜껑 안쪽 고무링은 어떻게 빼서 씻어요?", "사용법",
-     "뚜껑 안쪽 실리콘 링은 가장자리를 손톱으로 살짝 들어 올리면 빠집니다. 씻은 뒤 완전히 말려서 다시 끼워 주세요."),
-    ("무드등 선물하려는데 포장 박스 예쁘게 되어 있나요?", "기타",
-     "무드등은 흰색 선물 상자에 담겨 발송되며, 가격표나 영수증은 넣지 않습니다."),
-    ("캠핑의자 등받이 높이 몇 센치예요? 키 큰 편이라서요", "상품문의",
-     "의자 등받이는 앉는 면에서 62cm 높이이고, 좌면 높이는 바닥에서 38cm입니다."),
+    (
+        "텀블러 뚜껑 안쪽 고무링은 어떻게 빼서 씻어요?",
+        "사용법",
+        "뚜껑 안쪽 실리콘 링은 가장자리를 손톱으로 살짝 들어 올리면 빠집니다. 씻은 뒤 완전히 말려서 다시 끼워 주세요.",
+    ),
+    (
+        "무드등 선물하려는데 포장 박스 예쁘게 되어 있나요?",
+        "기타",
+        "무드등은 흰색 선물 상자에 담겨 발송되며, 가격표나 영수증은 넣지 않습니다.",
+    ),
+    (
+        "캠핑의자 등받이 높이 몇 센치예요? 키 큰 편이라서요",
+        "상품문의",
+        "의자 등받이는 앉는 면에서 62cm 높이이고, 좌면 높이는 바닥에서 38cm입니다.",
+    ),
 ]
 
 
 def ask(live, texts) -> list[Inquiry]:
     store = live.sandbox.store
     asked_at = timezone.now().isoformat()
-    ids = [store.add_inquiry("COUPANG_ONLINE", owner=live.coupang.vendor_id, content=text, created_at=asked_at,
-                             orderIds=None) for text in texts]
+    ids = [
+        store.add_inquiry(
+            "COUPANG_ONLINE", owner=live.coupang.vendor_id, content=text, created_at=asked_at, orderIds=None
+        )
+        for text in texts
+    ]
     call_command("poll_markets", "--account", "coupang_main", stdout=io.StringIO())
     decide_new()
     return [Inquiry.objects.get(account=live.coupang, kind="COUPANG_ONLINE", external_id=i) for i in ids]
@@ -62,7 +75,12 @@ def test_people_correct_and_answer__after_training_the_agent_does_as_they_did(li
     assert {r.result for r in send_due()} == {"SENT"}
     for row, (_text, intent, answer) in zip(first, ASKED, strict=True):
         row.refresh_from_db()
-        assert (row.status, row.send_status, row.labelled_intent, row.final_answer) == ("APPROVED", "SENT", intent, answer)
+        assert (row.status, row.send_status, row.labelled_intent, row.final_answer) == (
+            "APPROVED",
+            "SENT",
+            intent,
+            answer,
+        )
         assert [a.text for a in live.answers(row)] == [answer]
 
     # A smaller shipped set keeps the test quick; the seller's labels are what it is about.
@@ -80,6 +98,7 @@ def test_people_correct_and_answer__after_training_the_agent_does_as_they_did(li
         assert row.intent == intent, (row.content, row.intent)
         assert row.draft_answer == answer
         facts = row.decision_trace["agent"]["facts"]
-        assert [f["source"] for f in facts] == ["past_answer"] and facts[0]["id"] == str(first[ASKED.index(
-            next(a for a in ASKED if a[1] == intent))].pk)
+        assert [f["source"] for f in facts] == ["past_answer"] and facts[0]["id"] == str(
+            first[ASKED.index(next(a for a in ASKED if a[1] == intent))].pk
+        )
         assert row.decision_trace["agent"]["model_version"] == trained.version

@@ -25,10 +25,15 @@ class FakeLLM:
     """What the fake server answers next, and what it received."""
 
     mode: str = "good"
-    reply: dict = field(default_factory=lambda: {
-        "intent": "배송문의", "answer": "안녕하세요, 고객님. 보통 1~3일 안에 도착합니다.", "confidence": 0.95,
-        "needs_human": False, "reason": "배송 기간 문의",
-    })
+    reply: dict = field(
+        default_factory=lambda: {
+            "intent": "배송문의",
+            "answer": "안녕하세요, 고객님. 보통 1~3일 안에 도착합니다.",
+            "confidence": 0.95,
+            "needs_human": False,
+            "reason": "배송 기간 문의",
+        }
+    )
     requests: list[dict] = field(default_factory=list)
     url: str = ""
 
@@ -55,8 +60,13 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 "malformed": '{"intent": "배송문의", "answer": "안녕하세요',
                 "prose": "죄송하지만 JSON으로 답할 수 없습니다.",
             }.get(fake.mode, json.dumps(fake.reply, ensure_ascii=False))
-            payload = {"id": "x", "object": "chat.completion", "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}
+            payload = {
+                "id": "x",
+                "object": "chat.completion",
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                ],
+            }
             self._send(200, json.dumps(payload, ensure_ascii=False).encode())
 
         def _send(self, status: int, data: bytes) -> None:
@@ -88,15 +98,19 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 
 def config(fake: FakeLLM, **kwargs) -> LLMConfig:
-    return LLMConfig(base_url=fake.url, model="fake-model", api_key=API_KEY, read_timeout=kwargs.pop("read_timeout", 5.0),
-                     **kwargs)
+    return LLMConfig(
+        base_url=fake.url, model="fake-model", api_key=API_KEY, read_timeout=kwargs.pop("read_timeout", 5.0), **kwargs
+    )
 
 
 def generate(fake: FakeLLM, **kwargs) -> llm.LLMResult:
     return llm.generate(
-        config=kwargs.pop("config", None) or config(fake), content=kwargs.pop("content", "배송 언제 와요?"),
-        intents=INTENTS, references=[LLMReference("배송문의", "배송 기간", "보통 1~3일 안에 도착합니다.")],
-        seller_name="행복상점", **kwargs,
+        config=kwargs.pop("config", None) or config(fake),
+        content=kwargs.pop("content", "배송 언제 와요?"),
+        intents=INTENTS,
+        references=[LLMReference("배송문의", "배송 기간", "보통 1~3일 안에 도착합니다.")],
+        seller_name="행복상점",
+        **kwargs,
     )
 
 
@@ -153,8 +167,12 @@ def test_timeout__needs_human_result(fake_llm):
 
 
 def test_connection_refused__needs_human_result():
-    result = llm.generate(config=LLMConfig(base_url="http://127.0.0.1:9/v1", model="m", api_key=API_KEY, connect_timeout=0.5),
-                          content="배송", intents=INTENTS, references=[])
+    result = llm.generate(
+        config=LLMConfig(base_url="http://127.0.0.1:9/v1", model="m", api_key=API_KEY, connect_timeout=0.5),
+        content="배송",
+        intents=INTENTS,
+        references=[],
+    )
     assert not result.ok and result.error_code == "LLM_ERROR"
 
 
@@ -182,9 +200,14 @@ def llm_context(fake: FakeLLM):
 
 def test_pipeline_llm__good_answer_becomes_the_draft(fake_llm):
     # A question the knowledge base answers with the seller's own procedure (an entry that states facts).
-    fake_llm.reply.update(intent="주문취소", confidence=0.97,
-                          answer="안녕하세요, 고객님. 출고 전이면 주문 상세의 '주문 취소'에서 바로 취소하실 수 있습니다.")
-    result = run_agent(content="아직 출고 전이면 주문 취소하고 싶은데 취소 방법 알려주세요", context=llm_context(fake_llm))
+    fake_llm.reply.update(
+        intent="주문취소",
+        confidence=0.97,
+        answer="안녕하세요, 고객님. 출고 전이면 주문 상세의 '주문 취소'에서 바로 취소하실 수 있습니다.",
+    )
+    result = run_agent(
+        content="아직 출고 전이면 주문 취소하고 싶은데 취소 방법 알려주세요", context=llm_context(fake_llm)
+    )
     assert result["backend"] == "llm" and result["reason"] == "OK" and not result["needs_human"]
     assert result["draft"] == fake_llm.reply["answer"] and result["confidence"] >= 0.9
     assert result["grounded"] and result["facts"][0]["source"] == "knowledge_entry"

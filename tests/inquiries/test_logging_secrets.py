@@ -11,14 +11,20 @@ from partialauto.logging import RedactSecretsFilter, redact
 SECRET = "SK-6a7e3c55b1d04e8f9a0b1c2d3e4f5a6b"
 
 
-@pytest.mark.parametrize("line", [
-    f"Authorization: Bearer {SECRET}",
-    f"headers={{'Authorization': 'CEA algorithm=HmacSHA256, access-key=AK, signed-date=240101T000000Z, signature=214a8159ce7a57203700c51c8085df8781d289d95c9b224cae1c40f7d6ea131e'}}",
-    f"client_secret={SECRET}&client_id=abc",
-    f'{{"client_secret_sign": "{SECRET}"}}',
-    f"secret_key: {SECRET}",
-    f"api_key={SECRET}",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"Authorization: Bearer {SECRET}",
+        (
+            "headers={'Authorization': 'CEA algorithm=HmacSHA256, access-key=AK, signed-date=240101T000000Z, "
+            "signature=214a8159ce7a57203700c51c8085df8781d289d95c9b224cae1c40f7d6ea131e'}"
+        ),
+        f"client_secret={SECRET}&client_id=abc",
+        f'{{"client_secret_sign": "{SECRET}"}}',
+        f"secret_key: {SECRET}",
+        f"api_key={SECRET}",
+    ],
+)
 def test_redact__removes_tokens_signatures_and_keys(line):
     cleaned = redact(line)
     assert SECRET not in cleaned and "214a8159ce7a" not in cleaned

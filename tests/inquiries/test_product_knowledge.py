@@ -47,11 +47,14 @@ def facts_of(product_id: str, account=None) -> list[str]:
 def test_sample_covers_the_sandbox_catalogue_with_its_ids():
     data = json.loads(SAMPLE.read_text(encoding="utf-8"))
     assert len(data) == len(PRODUCTS) == 10
-    for item, product in zip(data, PRODUCTS):
+    for item, product in zip(data, PRODUCTS, strict=False):
         assert item["product_id"] == str(product.product_id)
         assert item["name"] == product.name
-        assert item["aliases"] == [str(product.vendor_item_id), str(product.product_id + 1_000_000),
-                                   str(product.product_id + 3_000_000_000)]
+        assert item["aliases"] == [
+            str(product.vendor_item_id),
+            str(product.product_id + 1_000_000),
+            str(product.product_id + 3_000_000_000),
+        ]
         assert 20 <= len(item["facts"]) <= 30, item["name"]
         for fact in item["facts"]:
             assert services.product_fact_check(fact) is None, fact
@@ -79,10 +82,14 @@ def test_import_json__shared_knowledge_and_summary():
 
 def test_import_csv_with_bom_for_one_account(tmp_path):
     account = make_account("coupang_main")
-    path = write(tmp_path, "facts.csv", "\ufeffproduct_id,name,fact,aliases\n"
-                 "P1,텀블러,용량은 500ml입니다.,V1|S1\n"
-                 'P1,텀블러,"식기세척기는 뚜껑만, 윗칸에서 됩니다.",\n'
-                 "P2,캠핑 의자,최대 하중은 120kg입니다.,\n")
+    path = write(
+        tmp_path,
+        "facts.csv",
+        "\ufeffproduct_id,name,fact,aliases\n"
+        "P1,텀블러,용량은 500ml입니다.,V1|S1\n"
+        'P1,텀블러,"식기세척기는 뚜껑만, 윗칸에서 됩니다.",\n'
+        "P2,캠핑 의자,최대 하중은 120kg입니다.,\n",
+    )
     out, _err = run("import", path, "--account", "coupang_main")
     assert "계정 coupang_main" in out and "상품 2개 추가" in out and "사실 3개" in out
     product = ProductKnowledge.objects.get(account=account, product_id="P1")
@@ -97,8 +104,13 @@ def test_reimport_replaces_a_products_facts_name_and_aliases_and_leaves_others_a
     chair_facts = facts_of("7120034503")
     old = facts_of("7120034502")
     new = [old[2], old[0], "뚜껑 색상은 몸체와 같습니다."]  # reordered, one added, the rest dropped
-    path = write(tmp_path, "tumbler.json", json.dumps(
-        [{"product_id": "7120034502", "name": "진공 텀블러 500ml", "aliases": [], "facts": new}], ensure_ascii=False))
+    path = write(
+        tmp_path,
+        "tumbler.json",
+        json.dumps(
+            [{"product_id": "7120034502", "name": "진공 텀블러 500ml", "aliases": [], "facts": new}], ensure_ascii=False
+        ),
+    )
     out, _err = run("import", path)
     assert "상품 0개 추가, 1개 변경, 0개 그대로" in out
     assert f"(새로 1, 삭제 {len(old) - 2})" in out
@@ -173,21 +185,55 @@ REFUSALS = [
     ("quote.csv", 'product_id,name,fact\n1,a,"b\n', "CSV 형식이 올바르지 않습니다"),
     ("noid.csv", "product_id,name,fact\n,텀블러,용량은 500ml입니다.\n", "2행: product_id가 비어 있습니다"),
     ("noname.csv", "product_id,name,fact\n1,,용량은 500ml입니다.\n", "2행 (1): name(상품명)이 비어 있습니다"),
-    ("nofact.csv", "product_id,name,fact\n1,텀블러,용량은 500ml입니다.\n1,텀블러,\n", "3행: fact: 사실이 비어 있습니다"),
+    (
+        "nofact.csv",
+        "product_id,name,fact\n1,텀블러,용량은 500ml입니다.\n1,텀블러,\n",
+        "3행: fact: 사실이 비어 있습니다",
+    ),
     ("dup.csv", "product_id,name,fact\n1,a,x\n2,b,y\n1,a,z\n", "4행: product_id 1 — 2행에 이미 나온 상품입니다 (중복)"),
     ("names.csv", "product_id,name,fact\n1,a,x\n1,b,y\n", "3행: 같은 상품(1)의 상품명이 2행과 다릅니다"),
-    ("long.csv", f"product_id,name,fact\n1,a,{LONG_FACT}\n", "2행: fact: 사실이 너무 깁니다 (501자). 한 문장으로 500자 이하로"),
+    (
+        "long.csv",
+        f"product_id,name,fact\n1,a,{LONG_FACT}\n",
+        "2행: fact: 사실이 너무 깁니다 (501자). 한 문장으로 500자 이하로",
+    ),
     ("noid.json", '[{"name": "a", "facts": ["x"]}]', "1번째 항목: product_id이(가) 비어 있습니다"),
-    ("noname.json", '[{"product_id": "1", "name": " ", "facts": ["x"]}]', "1번째 항목 (1): name(상품명)이 비어 있습니다"),
+    (
+        "noname.json",
+        '[{"product_id": "1", "name": " ", "facts": ["x"]}]',
+        "1번째 항목 (1): name(상품명)이 비어 있습니다",
+    ),
     ("nofacts.json", '[{"product_id": "1", "name": "a", "facts": []}]', "1번째 항목 (1): facts가 없거나 비어 있습니다"),
-    ("emptyfact.json", '[{"product_id": "1", "name": "a", "facts": ["x", ""]}]', "1번째 항목 (1) facts의 2번째: 사실이 비어"),
-    ("long.json", json.dumps([{"product_id": "1", "name": "a", "facts": [LONG_FACT]}]), "facts의 1번째: 사실이 너무 깁니다 (501자)"),
-    ("newline.json", json.dumps([{"product_id": "1", "name": "a", "facts": ["한 줄\n두 줄"]}]), "사실 하나에 줄바꿈이 있습니다"),
-    ("dup.json", json.dumps([{"product_id": 1, "name": "a", "facts": ["x"]}, {"product_id": "1", "name": "b", "facts": ["y"]}]),
-     "2번째 항목 (1): product_id 1 — 1번째 항목 (1)에도 같은 상품이 있습니다 (중복)"),
-    ("alias.json", json.dumps([{"product_id": "1", "name": "a", "facts": ["x"], "aliases": ["2"]},
-                               {"product_id": "2", "name": "b", "facts": ["y"]}]),
-     "2번째 항목 (2): ID 2 — 1번째 항목 (1)의 상품도 같은 ID를 씁니다"),
+    (
+        "emptyfact.json",
+        '[{"product_id": "1", "name": "a", "facts": ["x", ""]}]',
+        "1번째 항목 (1) facts의 2번째: 사실이 비어",
+    ),
+    (
+        "long.json",
+        json.dumps([{"product_id": "1", "name": "a", "facts": [LONG_FACT]}]),
+        "facts의 1번째: 사실이 너무 깁니다 (501자)",
+    ),
+    (
+        "newline.json",
+        json.dumps([{"product_id": "1", "name": "a", "facts": ["한 줄\n두 줄"]}]),
+        "사실 하나에 줄바꿈이 있습니다",
+    ),
+    (
+        "dup.json",
+        json.dumps([{"product_id": 1, "name": "a", "facts": ["x"]}, {"product_id": "1", "name": "b", "facts": ["y"]}]),
+        "2번째 항목 (1): product_id 1 — 1번째 항목 (1)에도 같은 상품이 있습니다 (중복)",
+    ),
+    (
+        "alias.json",
+        json.dumps(
+            [
+                {"product_id": "1", "name": "a", "facts": ["x"], "aliases": ["2"]},
+                {"product_id": "2", "name": "b", "facts": ["y"]},
+            ]
+        ),
+        "2번째 항목 (2): ID 2 — 1번째 항목 (1)의 상품도 같은 ID를 씁니다",
+    ),
     ("keys.json", '[{"product_id": "1", "name": "a", "fact": ["x"]}]', "알 수 없는 키입니다: fact"),
 ]
 
@@ -216,11 +262,19 @@ def test_a_bad_product_after_good_ones_writes_none_of_them(tmp_path):
 
 def test_an_id_of_another_product_already_stored_is_refused(tmp_path):
     run("import", str(SAMPLE))
-    path = write(tmp_path, "clash.json", json.dumps(
-        [{"product_id": "NEW1", "name": "새 상품", "aliases": ["85012345001"], "facts": ["좋은 사실입니다."]}]))
+    path = write(
+        tmp_path,
+        "clash.json",
+        json.dumps(
+            [{"product_id": "NEW1", "name": "새 상품", "aliases": ["85012345001"], "facts": ["좋은 사실입니다."]}]
+        ),
+    )
     with pytest.raises(CommandError) as exc:
         run("import", path)
-    assert "ID 85012345001 — 이미 다른 상품 '무선 블루투스 이어폰 X2 노이즈캔슬링'(상품 ID 7120034501)의 ID입니다" in str(exc.value)
+    assert (
+        "ID 85012345001 — 이미 다른 상품 '무선 블루투스 이어폰 X2 노이즈캔슬링'(상품 ID 7120034501)의 ID입니다"
+        in str(exc.value)
+    )
     assert not ProductKnowledge.objects.filter(product_id="NEW1").exists()
 
 
@@ -251,19 +305,27 @@ def test_many_problems_are_listed_together_up_to_a_limit(tmp_path):
 def test_replace_service_checks_like_the_import():
     with pytest.raises(DataFileError, match="사실이 너무 깁니다"):
         services.product_knowledge_replace(account=None, product_id="X", name="상품", facts=[LONG_FACT])
-    product = services.product_knowledge_replace(account=None, product_id=" X ", name="상품", facts=["하나입니다.", "둘입니다."],
-                                                 aliases=["Y", 7, "X", ""])
+    product = services.product_knowledge_replace(
+        account=None, product_id=" X ", name="상품", facts=["하나입니다.", "둘입니다."], aliases=["Y", 7, "X", ""]
+    )
     assert product.product_id == "X" and product.aliases == ["Y", "7"]
     assert facts_of("X") == ["하나입니다.", "둘입니다."]
     with pytest.raises(DataFileError, match="ID Y — 이미 다른 상품"):
-        services.product_knowledge_replace(account=None, product_id="Z", name="다른 상품", facts=["셋입니다."], aliases=["Y"])
+        services.product_knowledge_replace(
+            account=None, product_id="Z", name="다른 상품", facts=["셋입니다."], aliases=["Y"]
+        )
 
 
 def test_reordering_alone_is_a_change_the_answer_side_sees(tmp_path):
-    product = services.product_knowledge_replace(account=None, product_id="X", name="상품", facts=["하나입니다.", "둘입니다."])
+    product = services.product_knowledge_replace(
+        account=None, product_id="X", name="상품", facts=["하나입니다.", "둘입니다."]
+    )
     before = product.updated_at
-    path = write(tmp_path, "order.json", json.dumps([{"product_id": "X", "name": "상품", "facts": ["둘입니다.", "하나입니다."]}],
-                                                    ensure_ascii=False))
+    path = write(
+        tmp_path,
+        "order.json",
+        json.dumps([{"product_id": "X", "name": "상품", "facts": ["둘입니다.", "하나입니다."]}], ensure_ascii=False),
+    )
     out, _err = run("import", path)
     assert "1개 변경" in out
     product.refresh_from_db()

@@ -20,7 +20,9 @@ def account():
 
 
 def to_review(account, **fields) -> Inquiry:
-    return make_inquiry(account, status="HUMAN_REVIEW", draft_answer="내일 출고 예정입니다.", intent="배송문의", **fields)
+    return make_inquiry(
+        account, status="HUMAN_REVIEW", draft_answer="내일 출고 예정입니다.", intent="배송문의", **fields
+    )
 
 
 def url(inquiry: Inquiry) -> str:
@@ -28,7 +30,9 @@ def url(inquiry: Inquiry) -> str:
 
 
 def post(client, inquiry: Inquiry, **data):
-    return client.post(url(inquiry), {"answer": "내일 출고 예정입니다. 감사합니다.", "intent_label": "", "note": "", **data})
+    return client.post(
+        url(inquiry), {"answer": "내일 출고 예정입니다. 감사합니다.", "intent_label": "", "note": "", **data}
+    )
 
 
 def test_approve_button__approves__no_save_button(admin_client, account):
@@ -76,9 +80,16 @@ def test_risk_hit__closing_needs_no_confirmation(admin_client, account):
 
 
 def test_the_past_answer_behind_the_draft_is_shown_beside_it(admin_client, account):
-    past = make_inquiry(account, content="세척은 어떻게 하나요?", status="APPROVED", send_status="SENT",
-                        final_answer="중성세제로 손세척해 주세요. 식기세척기는 피해 주세요.")
-    trace = {"agent": {"facts": [], "trace": [{"step": "recall", "match": {"inquiry": str(past.pk), "similarity": 0.93}}]}}
+    past = make_inquiry(
+        account,
+        content="세척은 어떻게 하나요?",
+        status="APPROVED",
+        send_status="SENT",
+        final_answer="중성세제로 손세척해 주세요. 식기세척기는 피해 주세요.",
+    )
+    trace = {
+        "agent": {"facts": [], "trace": [{"step": "recall", "match": {"inquiry": str(past.pk), "similarity": 0.93}}]}
+    }
     inquiry = to_review(account, content="세척 방법 알려주세요", decision_trace=trace)
     html = admin_client.get(url(inquiry)).content.decode()
     assert "비슷한 과거 답변" in html and "중성세제로 손세척해 주세요" in html and "0.93" in html

@@ -20,11 +20,24 @@ def decided_with_facts():
     account = make_account("coupang_main")
     make_shipping_policy(account)
     MarketOrder.objects.create(
-        account=account, market_code="COUPANG", order_id="31000012345678", line_id="853138000000005666",
-        status="CANCELLED", raw_status="ACCEPT", claim_type="CANCEL", claim_status="CANCELED",
-        product_name="스테인리스 진공 텀블러 500ml", synced_at=timezone.now(), fingerprint="x")
-    inquiry = make_inquiry(account, content="주문한 텀블러 배송 언제 와요?", order_id="31000012345678",
-                           order_refs={"order_ids": ["31000012345678"]})
+        account=account,
+        market_code="COUPANG",
+        order_id="31000012345678",
+        line_id="853138000000005666",
+        status="CANCELLED",
+        raw_status="ACCEPT",
+        claim_type="CANCEL",
+        claim_status="CANCELED",
+        product_name="스테인리스 진공 텀블러 500ml",
+        synced_at=timezone.now(),
+        fingerprint="x",
+    )
+    inquiry = make_inquiry(
+        account,
+        content="주문한 텀블러 배송 언제 와요?",
+        order_id="31000012345678",
+        order_refs={"order_ids": ["31000012345678"]},
+    )
     decide_new()
     inquiry.refresh_from_db()
     return inquiry

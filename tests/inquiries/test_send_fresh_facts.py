@@ -18,16 +18,35 @@ ANSWER = "안녕하세요, 고객님. 주문하신 상품은 CJ대한통운으�
 
 
 def mirror(account, line_id: str, status: str, **changes) -> MarketOrder:
-    values = dict(account=account, market_code=account.market_code, order_id="31000012345678", line_id=line_id,
-                  status=status, raw_status={"IN_TRANSIT": "DELIVERING", "CANCELLED": "ACCEPT"}.get(status, status),
-                  carrier_code="CJGLS", carrier_name="CJ대한통운", tracking_number="684012345678",
-                  shipped_at=timezone.now() - dt.timedelta(days=1), last_movement_at=timezone.now() - dt.timedelta(hours=5),
-                  product_ids=["85012345002"], product_name="스테인리스 진공 텀블러 500ml", synced_at=timezone.now())
+    values = dict(
+        account=account,
+        market_code=account.market_code,
+        order_id="31000012345678",
+        line_id=line_id,
+        status=status,
+        raw_status={"IN_TRANSIT": "DELIVERING", "CANCELLED": "ACCEPT"}.get(status, status),
+        carrier_code="CJGLS",
+        carrier_name="CJ대한통운",
+        tracking_number="684012345678",
+        shipped_at=timezone.now() - dt.timedelta(days=1),
+        last_movement_at=timezone.now() - dt.timedelta(hours=5),
+        product_ids=["85012345002"],
+        product_name="스테인리스 진공 텀블러 500ml",
+        synced_at=timezone.now(),
+    )
     values.update(changes)
     row = MarketOrder(**values)
-    row.fingerprint = order_fingerprint(row.status, row.raw_status, row.claim_type, row.claim_status,
-                                        row.delivery_issue, row.carrier_code, row.tracking_number, row.delivered_at,
-                                        row.expected_dispatch_date)
+    row.fingerprint = order_fingerprint(
+        row.status,
+        row.raw_status,
+        row.claim_type,
+        row.claim_status,
+        row.delivery_issue,
+        row.carrier_code,
+        row.tracking_number,
+        row.delivered_at,
+        row.expected_dispatch_date,
+    )
     row.save()
     return row
 
@@ -36,15 +55,28 @@ def change(row: MarketOrder, **fields) -> None:
     """What a later order sync does: new facts, a new fingerprint."""
     for name, value in fields.items():
         setattr(row, name, value)
-    row.fingerprint = order_fingerprint(row.status, row.raw_status, row.claim_type, row.claim_status,
-                                        row.delivery_issue, row.carrier_code, row.tracking_number, row.delivered_at,
-                                        row.expected_dispatch_date)
+    row.fingerprint = order_fingerprint(
+        row.status,
+        row.raw_status,
+        row.claim_type,
+        row.claim_status,
+        row.delivery_issue,
+        row.carrier_code,
+        row.tracking_number,
+        row.delivered_at,
+        row.expected_dispatch_date,
+    )
     row.save()
 
 
 def grounded(live, line: MarketOrder, **fields) -> Inquiry:
-    return live.inquiry(answer=ANSWER, order_fingerprint=f"{line.line_id}:{line.fingerprint}",
-                        order_id=line.order_id, order_refs={"order_ids": [line.order_id]}, **fields)
+    return live.inquiry(
+        answer=ANSWER,
+        order_fingerprint=f"{line.line_id}:{line.fingerprint}",
+        order_id=line.order_id,
+        order_refs={"order_ids": [line.order_id]},
+        **fields,
+    )
 
 
 def test_order_unchanged__sent(live):
@@ -60,7 +92,9 @@ def test_order_cancelled_after_the_draft__not_sent_and_drafted_again(live):
     Inquiry.objects.filter(pk=row.pk).update(content="주문한 텀블러 배송 언제 와요?")
     change(line, status="CANCELLED", claim_type="CANCEL", claim_status="CANCEL_DONE")
     reports = send_due()
-    assert [(r.result, r.detail) for r in reports] == [("BLOCKED", "order changed since the draft (900000000000000002)")]
+    assert [(r.result, r.detail) for r in reports] == [
+        ("BLOCKED", "order changed since the draft (900000000000000002)")
+    ]
     assert live.answers(row) == []  # the marketplace never heard of the stale answer
     row.refresh_from_db()
     assert (row.status, row.send_status, row.send_attempts, row.claim_token) == ("NEW", "NOT_SENT", 0, None)

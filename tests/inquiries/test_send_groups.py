@@ -32,7 +32,9 @@ def test_group_sends_each_row_once_and_records_every_delivery(live):
         assert (row.send_status, row.send_attempts, row.claim_token is not None) == ("SENT", 1, True)
         assert row.sent_at is not None and row.lease_expires_at is None and row.final_answer
         assert len(live.answers(row)) == 1
-        assert list(SendAttempt.objects.filter(inquiry=row).values_list("outcome", "http_status")) == [("DELIVERED", 200)]
+        assert list(SendAttempt.objects.filter(inquiry=row).values_list("outcome", "http_status")) == [
+            ("DELIVERED", 200)
+        ]
         sent = InquiryEvent.objects.get(inquiry=row, type="SENT")
         assert (sent.actor_label, sent.from_send_status, sent.to_send_status) == ("system:worker", "SENDING", "SENT")
         assert sent.data == {"attempt": 1, "http_status": 200}
@@ -41,7 +43,11 @@ def test_group_sends_each_row_once_and_records_every_delivery(live):
         assert claimed.data == {"attempt": 1, "claim": str(row.claim_token), "mode": "LIVE"}
         attempt = SendAttempt.objects.get(inquiry=row)
         assert (attempt.claim_token, attempt.attempt_no, attempt.account_id, attempt.is_test_mode) == (
-            row.claim_token, 1, row.account_id, False)
+            row.claim_token,
+            1,
+            row.account_id,
+            False,
+        )
         assert attempt.started_at <= attempt.finished_at and attempt.error == ""
     # a delivery ends the account's failure streak, as on the single-row path
     assert AccountRollout.objects.get(account=live.coupang).consecutive_failures == 0
@@ -77,7 +83,8 @@ def test_mixed_outcomes_in_one_group__each_row_gets_its_own(live):
     assert sorted(SendAttempt.objects.values_list("outcome", flat=True)) == ["DELIVERED"] * 3 + ["RATE_LIMITED"]
     assert InquiryEvent.objects.filter(type="SENT").count() == 3
     assert len(live.answers()) == 3 and {str(a.external_id) for a in live.answers()} == {
-        r.external_id for r in rows if r.pk != refused}
+        r.external_id for r in rows if r.pk != refused
+    }
 
 
 def test_lease_run_out_before_the_calls__that_row_is_not_sent(live):

@@ -22,7 +22,8 @@ def test_built_from_the_data_and_settings_in_the_tree(shipped):
     recorded = shipped.meta["shipped"]["data_fingerprint"]
     assert recorded == training.data_fingerprint(training.shipped_examples()), (
         "the shipped labelled data or the training settings changed: rebuild the shipped version with "
-        ".venv/bin/python scripts/build_shipped_model.py")
+        ".venv/bin/python scripts/build_shipped_model.py"
+    )
 
 
 def test_carries_its_figures_and_answer_calibration(shipped):

@@ -53,9 +53,15 @@ def limiter() -> LocalTokenBucket:
 
 def coupang_config_for(sandbox: SandboxServer, account: CoupangAccount, **overrides: object) -> ClientConfig:
     values: dict = dict(
-        market_code="COUPANG", api_base_url=sandbox.coupang_base_url, vendor_id=account.vendor_id,
-        access_key=account.access_key, secret_key=account.secret_key, reply_by=account.reply_by[0],
-        account_key="coupang_test", connect_timeout=TEST_CONNECT_TIMEOUT, read_timeout=TEST_READ_TIMEOUT,
+        market_code="COUPANG",
+        api_base_url=sandbox.coupang_base_url,
+        vendor_id=account.vendor_id,
+        access_key=account.access_key,
+        secret_key=account.secret_key,
+        reply_by=account.reply_by[0],
+        account_key="coupang_test",
+        connect_timeout=TEST_CONNECT_TIMEOUT,
+        read_timeout=TEST_READ_TIMEOUT,
     )
     values.update(overrides)
     return ClientConfig(**values)
@@ -63,9 +69,13 @@ def coupang_config_for(sandbox: SandboxServer, account: CoupangAccount, **overri
 
 def naver_config_for(sandbox: SandboxServer, account: NaverAccount, **overrides: object) -> ClientConfig:
     values: dict = dict(
-        market_code="SMARTSTORE", api_base_url=sandbox.naver_base_url, client_id=account.client_id,
-        client_secret=account.client_secret, account_key="naver_test",
-        connect_timeout=TEST_CONNECT_TIMEOUT, read_timeout=TEST_READ_TIMEOUT,
+        market_code="SMARTSTORE",
+        api_base_url=sandbox.naver_base_url,
+        client_id=account.client_id,
+        client_secret=account.client_secret,
+        account_key="naver_test",
+        connect_timeout=TEST_CONNECT_TIMEOUT,
+        read_timeout=TEST_READ_TIMEOUT,
     )
     values.update(overrides)
     return ClientConfig(**values)
@@ -83,14 +93,18 @@ def fast(client: MarketClient) -> MarketClient:
 
 
 @pytest.fixture
-def coupang_client(sandbox: SandboxServer, coupang_account: CoupangAccount, limiter: LocalTokenBucket) -> Iterator[MarketClient]:
+def coupang_client(
+    sandbox: SandboxServer, coupang_account: CoupangAccount, limiter: LocalTokenBucket
+) -> Iterator[MarketClient]:
     client = fast(get_client(coupang_config_for(sandbox, coupang_account), limiter))
     yield client
     client.close()
 
 
 @pytest.fixture
-def naver_client(sandbox: SandboxServer, naver_account: NaverAccount, limiter: LocalTokenBucket) -> Iterator[MarketClient]:
+def naver_client(
+    sandbox: SandboxServer, naver_account: NaverAccount, limiter: LocalTokenBucket
+) -> Iterator[MarketClient]:
     client = fast(get_client(naver_config_for(sandbox, naver_account), limiter))
     yield client
     client.close()

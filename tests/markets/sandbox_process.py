@@ -24,8 +24,13 @@ def free_port() -> int:
 def running_sandbox(*args: str) -> Iterator[tuple[subprocess.Popen, str, str]]:
     """(the process, its start-up banner, its URL) while it runs."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "market_sandbox", "--port", str(port), *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "market_sandbox", "--port", str(port), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -43,5 +48,5 @@ def running_sandbox(*args: str) -> Iterator[tuple[subprocess.Popen, str, str]]:
 
 def flags_for(banner: str, market: str) -> list[str]:
     """The `market_account add` flags the banner prints for ``market``."""
-    line = next(l for l in banner.splitlines() if l.strip().startswith(market))
+    line = next(row for row in banner.splitlines() if row.strip().startswith(market))
     return shlex.split(line.strip())[1:]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 import pytest
@@ -18,14 +18,21 @@ from markets.clients.base import (
     RemoteInquiry,
 )
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def _requests_for(sandbox, route_name: str) -> list[dict[str, str]]:
-    names = {"coupang.online.list": "onlineInquiries", "coupang.callcenter.list": "/callCenterInquiries",
-             "naver.qnas.list": "/contents/qnas", "naver.inquiries.list": "/pay-user/inquiries"}
-    return [dict(parse_qsl(entry["query"])) for entry in sandbox.store.request_log
-            if entry["path"].endswith(names[route_name])]
+    names = {
+        "coupang.online.list": "onlineInquiries",
+        "coupang.callcenter.list": "/callCenterInquiries",
+        "naver.qnas.list": "/contents/qnas",
+        "naver.inquiries.list": "/pay-user/inquiries",
+    }
+    return [
+        dict(parse_qsl(entry["query"]))
+        for entry in sandbox.store.request_log
+        if entry["path"].endswith(names[route_name])
+    ]
 
 
 @pytest.mark.parametrize(
@@ -37,7 +44,9 @@ def _requests_for(sandbox, route_name: str) -> list[dict[str, str]]:
         (NAVER_INQUIRY, "naver_client", "naver.inquiries.list", 200),
     ],
 )
-def test_list_inquiries__pages_and_windows__every_item_once(request, sandbox, kind, client_fixture, route, page_size) -> None:
+def test_list_inquiries__pages_and_windows__every_item_once(
+    request, sandbox, kind, client_fixture, route, page_size
+) -> None:
     client = request.getfixturevalue(client_fixture)
     # Given: 130 inquiries spread over 20 days (three Coupang 7-day windows) and small pages
     client.page_sizes[kind] = 10 if kind == NAVER_INQUIRY else 7
@@ -64,7 +73,10 @@ def test_coupang_list__default_page_sizes_are_the_maxima(sandbox, coupang_client
     sandbox.store.add_inquiries(kind, 75, days_back=2)
     items = list(coupang_client.list_inquiries(kind, NOW - timedelta(days=3), NOW))
     assert len(items) == 75
-    sizes = {q["pageSize"] for q in _requests_for(sandbox, "coupang.online.list" if kind == COUPANG_ONLINE else "coupang.callcenter.list")}
+    sizes = {
+        q["pageSize"]
+        for q in _requests_for(sandbox, "coupang.online.list" if kind == COUPANG_ONLINE else "coupang.callcenter.list")
+    }
     assert sizes == {"50" if kind == COUPANG_ONLINE else "30"}
 
 
@@ -95,10 +107,17 @@ def test_list_inquiries__answered_filter(request, sandbox, kind, answered, expec
 
 def test_coupang_online__normalized_fields(sandbox, coupang_client) -> None:
     created = datetime(2025, 3, 4, 9, 30, 15, tzinfo=KST)
-    external_id = sandbox.store.add_inquiry(COUPANG_ONLINE, created_at=NOW - timedelta(hours=2), content="배송 언제 되나요?",
-                                            answered=True, answer="내일 출고됩니다.")
+    external_id = sandbox.store.add_inquiry(
+        COUPANG_ONLINE,
+        created_at=NOW - timedelta(hours=2),
+        content="배송 언제 되나요?",
+        answered=True,
+        answer="내일 출고됩니다.",
+    )
     sandbox.store.items[COUPANG_ONLINE][int(external_id)]["inquiryAt"] = created.strftime("%Y-%m-%d %H:%M:%S")
-    [item] = list(coupang_client.list_inquiries(COUPANG_ONLINE, created - timedelta(days=1), created + timedelta(days=1)))
+    [item] = list(
+        coupang_client.list_inquiries(COUPANG_ONLINE, created - timedelta(days=1), created + timedelta(days=1))
+    )
     assert item.kind == COUPANG_ONLINE and item.external_id == external_id
     # Coupang's naive "yyyy-MM-dd HH:mm:ss" is KST
     assert item.created_at == created and item.created_at.tzinfo is not None
@@ -109,7 +128,9 @@ def test_coupang_online__normalized_fields(sandbox, coupang_client) -> None:
 
 
 def test_coupang_callcenter__reply_context_and_question(sandbox, coupang_client) -> None:
-    external_id = sandbox.store.add_inquiry(COUPANG_CALLCENTER, created_at=NOW - timedelta(hours=3), content="교환 원해요")
+    external_id = sandbox.store.add_inquiry(
+        COUPANG_CALLCENTER, created_at=NOW - timedelta(hours=3), content="교환 원해요"
+    )
     stored = sandbox.store.get_inquiry(COUPANG_CALLCENTER, external_id)
     [item] = list(coupang_client.list_inquiries(COUPANG_CALLCENTER, NOW - timedelta(days=1), NOW))
     assert item.answered is False
@@ -122,7 +143,9 @@ def test_coupang_callcenter__reply_context_and_question(sandbox, coupang_client)
 
 def test_naver_items__normalized_fields(sandbox, naver_client) -> None:
     qna_id = sandbox.store.add_inquiry(NAVER_QNA, created_at=NOW - timedelta(hours=1), content="사이즈 문의")
-    inq_id = sandbox.store.add_inquiry(NAVER_INQUIRY, created_at=NOW - timedelta(hours=1), content="환불 문의", title="환불")
+    inq_id = sandbox.store.add_inquiry(
+        NAVER_INQUIRY, created_at=NOW - timedelta(hours=1), content="환불 문의", title="환불"
+    )
     [qna] = list(naver_client.list_inquiries(NAVER_QNA, NOW - timedelta(days=1), NOW))
     [inquiry] = list(naver_client.list_inquiries(NAVER_INQUIRY, NOW - timedelta(days=1), NOW))
     assert (qna.external_id, qna.content, qna.answered) == (qna_id, "사이즈 문의", False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from markets.clients.naver import CachedToken, MemoryTokenCache
 from markets.clients.ratelimit import NullLimiter
 from tests.markets.conftest import fast, naver_config_for
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def _list(client, kind=NAVER_QNA):
@@ -61,8 +61,14 @@ def test_token__client_clock_says_renew__server_returns_same_token__no_request_s
 
 def test_token__renewal_with_injected_clock(sandbox, naver_account) -> None:
     fake_now = [time.time()]
-    client = fast(get_client(naver_config_for(sandbox, naver_account), NullLimiter(), token_cache=MemoryTokenCache(),
-                             clock=lambda: fake_now[0]))
+    client = fast(
+        get_client(
+            naver_config_for(sandbox, naver_account),
+            NullLimiter(),
+            token_cache=MemoryTokenCache(),
+            clock=lambda: fake_now[0],
+        )
+    )
     _list(client)
     _list(client)
     assert sandbox.store.tokens_issued == 1
@@ -106,7 +112,9 @@ def test_token__always_401__auth_error_after_one_renewal(sandbox, naver_client) 
 def test_token__refused__clear_auth_error(sandbox, naver_account) -> None:
     from markets.sandbox.store import generate_naver_secret
 
-    client = fast(get_client(naver_config_for(sandbox, naver_account, client_secret=generate_naver_secret()), NullLimiter()))
+    client = fast(
+        get_client(naver_config_for(sandbox, naver_account, client_secret=generate_naver_secret()), NullLimiter())
+    )
     with pytest.raises(MarketAuthError, match="token request refused: HTTP 400"):
         _list(client)
     ok, message = client.check_connection()
@@ -120,7 +128,11 @@ def test_check_connection__ok_for_both_markets(coupang_client, naver_client) -> 
 
 
 def test_check_connection__unreachable__false_with_reason(sandbox, naver_account, closed_port) -> None:
-    client = fast(get_client(naver_config_for(sandbox, naver_account, api_base_url=f"http://127.0.0.1:{closed_port}/external"),
-                             NullLimiter()))
+    client = fast(
+        get_client(
+            naver_config_for(sandbox, naver_account, api_base_url=f"http://127.0.0.1:{closed_port}/external"),
+            NullLimiter(),
+        )
+    )
     ok, message = client.check_connection()
     assert not ok and "refused" in message

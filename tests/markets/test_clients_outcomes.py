@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -27,8 +27,8 @@ from markets.clients.base import (
 from markets.clients.ratelimit import NullLimiter
 from tests.markets.conftest import coupang_config_for, fast, naver_config_for
 
-NOW = datetime.now(timezone.utc)
-ANSWER = "안녕하세요, 고객님.\n내일 출고 예정입니다.\r\n감사합니다. \"따옴표\" 포함"
+NOW = datetime.now(UTC)
+ANSWER = '안녕하세요, 고객님.\n내일 출고 예정입니다.\r\n감사합니다. "따옴표" 포함'
 
 
 def _item(client, sandbox, kind, **kwargs):
@@ -158,7 +158,9 @@ def test_post_answer__connection_dropped_after_processing__unknown_but_applied(r
 
 
 @pytest.mark.parametrize("kind", [COUPANG_ONLINE, NAVER_INQUIRY])
-def test_post_answer__connection_refused__retryable_not_sent(sandbox, coupang_account, naver_account, closed_port, kind) -> None:
+def test_post_answer__connection_refused__retryable_not_sent(
+    sandbox, coupang_account, naver_account, closed_port, kind
+) -> None:
     if kind == COUPANG_ONLINE:
         config = coupang_config_for(sandbox, coupang_account, api_base_url=f"http://127.0.0.1:{closed_port}")
     else:
@@ -283,8 +285,11 @@ def test_hold_before_apply__released__delivered_once(sandbox, coupang_client) ->
     sandbox.store.set_faults(hold_answers="before_apply")
     coupang_client.config = dataclasses.replace(coupang_client.config, read_timeout=5.0)
     results = []
-    worker = threading.Thread(target=lambda: results.append(
-        coupang_client.post_answer(COUPANG_ONLINE, item.external_id, ANSWER, item.reply_context)))
+    worker = threading.Thread(
+        target=lambda: results.append(
+            coupang_client.post_answer(COUPANG_ONLINE, item.external_id, ANSWER, item.reply_context)
+        )
+    )
     worker.start()
     assert sandbox.store.wait_for_held(1)
     assert sandbox.store.answers(COUPANG_ONLINE) == []  # held before applying
@@ -298,8 +303,11 @@ def test_hold_after_apply__client_gives_up__unknown_but_applied(sandbox, naver_c
     item = _item(naver_client, sandbox, NAVER_INQUIRY)
     sandbox.store.set_faults(hold_answers="after_apply")
     results = []
-    worker = threading.Thread(target=lambda: results.append(
-        naver_client.post_answer(NAVER_INQUIRY, item.external_id, ANSWER, item.reply_context)))
+    worker = threading.Thread(
+        target=lambda: results.append(
+            naver_client.post_answer(NAVER_INQUIRY, item.external_id, ANSWER, item.reply_context)
+        )
+    )
     worker.start()
     assert sandbox.store.wait_for_held(1)
     assert len(sandbox.store.answers(NAVER_INQUIRY)) == 1  # applied, response withheld
@@ -310,9 +318,13 @@ def test_hold_after_apply__client_gives_up__unknown_but_applied(sandbox, naver_c
 
 def test_classify_transport_error__before_vs_after_sending() -> None:
     refused = requests.exceptions.ConnectionError(
-        MaxRetryError(None, "/x", NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused"))
+        MaxRetryError(
+            None, "/x", NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+        )
     )
-    dropped = requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")))
+    dropped = requests.exceptions.ConnectionError(
+        ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    )
     assert classify_transport_error(refused).state == SendState.NOT_SENT
     assert classify_transport_error(requests.exceptions.ConnectTimeout()).state == SendState.NOT_SENT
     assert classify_transport_error(dropped).state == SendState.UNKNOWN

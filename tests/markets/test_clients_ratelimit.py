@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,7 +23,7 @@ from markets.clients.ratelimit import (
 )
 from tests.markets.conftest import coupang_config_for, fast, naver_config_for
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 class SpyLimiter(LocalTokenBucket):
@@ -86,8 +86,10 @@ def test_database_bucket__state_lives_in_market_rate_bucket_table() -> None:
     bucket.acquire("naver:app:list", 5.0, 4, timeout=0)
     bucket.penalize("naver:app:list", 30)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tokens, blocked_until FROM market_rate_bucket WHERE " + connection.ops.quote_name("key") + " = %s",
-                       ["naver:app:list"])
+        cursor.execute(
+            "SELECT tokens, blocked_until FROM market_rate_bucket WHERE " + connection.ops.quote_name("key") + " = %s",
+            ["naver:app:list"],
+        )
         tokens, blocked_until = cursor.fetchone()
     assert 2.9 <= tokens <= 3.1
     assert blocked_until > time.time() + 25
@@ -131,8 +133,11 @@ def redis_url() -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         import redis
 

@@ -16,8 +16,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from inquiries.models import Inquiry, InquiryEvent
-from markets import connect
-from markets import ingest
+from markets import connect, ingest
 from markets.clients.base import COUPANG_ONLINE, NAVER_QNA
 from markets.clients.ratelimit import DatabaseTokenBucket, NullLimiter
 from markets.models import MalformedPayload, MarketAccount, PollCursor, RateBucket
@@ -50,16 +49,27 @@ def _coupang(server: SandboxServer, name: str, vendor_id: str) -> MarketAccount:
     remote = server.store.register_coupang_account(vendor_id=vendor_id, reply_by="cs-agent")
     for kind in ("COUPANG_ONLINE", "COUPANG_CALLCENTER"):
         server.store.add_inquiries(kind, PER_KIND, owner=vendor_id, answered_ratio=0.2, days_back=1.0)
-    return make_account(name, vendor_id=remote.vendor_id, access_key=remote.access_key, secret_key=remote.secret_key,
-                        reply_by="cs-agent", api_base_url=server.coupang_base_url)
+    return make_account(
+        name,
+        vendor_id=remote.vendor_id,
+        access_key=remote.access_key,
+        secret_key=remote.secret_key,
+        reply_by="cs-agent",
+        api_base_url=server.coupang_base_url,
+    )
 
 
 def _naver(server: SandboxServer, name: str, client_id: str) -> MarketAccount:
     remote = server.store.register_naver_account(client_id=client_id)
     for kind in ("NAVER_QNA", "NAVER_INQUIRY"):
         server.store.add_inquiries(kind, PER_KIND, owner=client_id, answered_ratio=0.2, days_back=1.0)
-    return make_account(name, market="SMARTSTORE", client_id=remote.client_id, client_secret=remote.client_secret,
-                        api_base_url=server.naver_base_url)
+    return make_account(
+        name,
+        market="SMARTSTORE",
+        client_id=remote.client_id,
+        client_secret=remote.client_secret,
+        api_base_url=server.naver_base_url,
+    )
 
 
 class Listings:
@@ -150,7 +160,8 @@ def test_poll_markets__one_account_fails_mid_listing__others_stored_and_nothing_
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("read_ahead", [False, True])
 def test_poll_account__storing_fails_mid_listing__watermark_kept_and_next_poll_stores_all(
-        sandboxes, monkeypatch, read_ahead):
+    sandboxes, monkeypatch, read_ahead
+):
     if read_ahead and connection.vendor != "postgresql":
         pytest.skip("pages are read ahead on PostgreSQL only")
     _unused, server = sandboxes
@@ -158,8 +169,12 @@ def test_poll_account__storing_fails_mid_listing__watermark_kept_and_next_poll_s
     Listings(monkeypatch)
     # an item in the middle of the first kind's listing, by the marketplace's own order
     now = timezone.now()
-    listed = [i.external_id for i in connect.client_for(account, limiter=NullLimiter()).list_inquiries(
-        COUPANG_ONLINE, now - ingest.FIRST_POLL_LOOKBACK, now)]
+    listed = [
+        i.external_id
+        for i in connect.client_for(account, limiter=NullLimiter()).list_inquiries(
+            COUPANG_ONLINE, now - ingest.FIRST_POLL_LOOKBACK, now
+        )
+    ]
     poison = listed[len(listed) // 2]
     real_upsert = ingest.upsert
 

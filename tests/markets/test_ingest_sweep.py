@@ -27,10 +27,18 @@ from tests.markets.conftest import fast
 pytestmark = pytest.mark.django_db
 
 KINDS = (COUPANG_ONLINE, COUPANG_CALLCENTER, NAVER_QNA, NAVER_INQUIRY)
-LIST_PATHS = {"/onlineInquiries": COUPANG_ONLINE, "/callCenterInquiries": COUPANG_CALLCENTER,
-              "/v1/contents/qnas": NAVER_QNA, "/v1/pay-user/inquiries": NAVER_INQUIRY}
-UNANSWERED_FILTER = {COUPANG_ONLINE: ("answeredType", "NOANSWER"), COUPANG_CALLCENTER: ("partnerCounselingStatus", "NO_ANSWER"),
-                     NAVER_QNA: ("answered", "false"), NAVER_INQUIRY: ("answered", "false")}
+LIST_PATHS = {
+    "/onlineInquiries": COUPANG_ONLINE,
+    "/callCenterInquiries": COUPANG_CALLCENTER,
+    "/v1/contents/qnas": NAVER_QNA,
+    "/v1/pay-user/inquiries": NAVER_INQUIRY,
+}
+UNANSWERED_FILTER = {
+    COUPANG_ONLINE: ("answeredType", "NOANSWER"),
+    COUPANG_CALLCENTER: ("partnerCounselingStatus", "NO_ANSWER"),
+    NAVER_QNA: ("answered", "false"),
+    NAVER_INQUIRY: ("answered", "false"),
+}
 
 
 class CountingLimiter(LocalTokenBucket):
@@ -63,10 +71,21 @@ def accounts(sandbox: SandboxServer, monkeypatch, limiter) -> Iterator[dict[str,
     real = connect.client_for
     monkeypatch.setattr(connect, "client_for", lambda account, *, limiter=None: fast(real(account, limiter=limiter)))
     yield {
-        "coupang": make_account("coupang_sweep", vendor_id=coupang.vendor_id, access_key=coupang.access_key,
-                                secret_key=coupang.secret_key, reply_by="cs-agent", api_base_url=sandbox.coupang_base_url),
-        "naver": make_account("naver_sweep", market="SMARTSTORE", client_id=naver.client_id,
-                              client_secret=naver.client_secret, api_base_url=sandbox.naver_base_url),
+        "coupang": make_account(
+            "coupang_sweep",
+            vendor_id=coupang.vendor_id,
+            access_key=coupang.access_key,
+            secret_key=coupang.secret_key,
+            reply_by="cs-agent",
+            api_base_url=sandbox.coupang_base_url,
+        ),
+        "naver": make_account(
+            "naver_sweep",
+            market="SMARTSTORE",
+            client_id=naver.client_id,
+            client_secret=naver.client_secret,
+            api_base_url=sandbox.naver_base_url,
+        ),
     }
 
 
@@ -77,9 +96,19 @@ def _owner(accounts: dict[str, MarketAccount], kind: str) -> str:
 def _add_late(sandbox: SandboxServer, accounts, count: int, *, answered_ratio: float = 0.0) -> dict[str, set[str]]:
     """Backdated inquiries of every kind, added through the sandbox's control API: asked 2 to 29 days ago."""
     control = SandboxControl(sandbox.url)
-    return {kind: set(control.add_backdated_inquiries(kind, count, oldest=timedelta(days=29), newest=timedelta(days=2),
-                                                      answered_ratio=answered_ratio, owner=_owner(accounts, kind)))
-            for kind in KINDS}
+    return {
+        kind: set(
+            control.add_backdated_inquiries(
+                kind,
+                count,
+                oldest=timedelta(days=29),
+                newest=timedelta(days=2),
+                answered_ratio=answered_ratio,
+                owner=_owner(accounts, kind),
+            )
+        )
+        for kind in KINDS
+    }
 
 
 def _unanswered(sandbox: SandboxServer, kind: str, ids: set[str]) -> set[str]:
@@ -98,7 +127,9 @@ def _poll_all(accounts, limiter, *, sweep: bool) -> list[ingest.PollSummary]:
     return [run(account, limiter=limiter) for account in accounts.values()]
 
 
-def test_sweep__late_inquiries_of_every_kind__stored_once_through_the_limiter_watermark_kept(sandbox, accounts, limiter):
+def test_sweep__late_inquiries_of_every_kind__stored_once_through_the_limiter_watermark_kept(
+    sandbox, accounts, limiter
+):
     # Given: everything visible so far is stored, then inquiries asked days ago appear
     assert sum(s.created for s in _poll_all(accounts, limiter, sweep=False)) == 40
     late = _add_late(sandbox, accounts, 30, answered_ratio=0.3)
@@ -114,7 +145,9 @@ def test_sweep__late_inquiries_of_every_kind__stored_once_through_the_limiter_wa
 
     # Then: every unanswered late one is stored, as NEW, once; the answered ones are nobody's work
     for kind in KINDS:
-        stored = set(Inquiry.objects.filter(kind=kind, external_id__in=late[kind]).values_list("external_id", flat=True))
+        stored = set(
+            Inquiry.objects.filter(kind=kind, external_id__in=late[kind]).values_list("external_id", flat=True)
+        )
         assert stored == waiting[kind]
     new = sum(len(ids) for ids in waiting.values())
     assert sum(s.sweep_created for s in summaries) == new and all(s.ok and s.swept for s in summaries)
@@ -188,12 +221,18 @@ def test_sweep__marketplace_down__error_recorded_nothing_lost_next_sweep_catches
     summary = ingest.sweep_account(accounts["coupang"], limiter=limiter)
     assert summary.ok and summary.sweep_created == 10
     assert all(c.last_sweep_success_at and not c.last_sweep_error for c in cursors.all())
-    assert set(Inquiry.objects.filter(kind=COUPANG_CALLCENTER).values_list("external_id", flat=True)) >= late[COUPANG_CALLCENTER]
+    assert (
+        set(Inquiry.objects.filter(kind=COUPANG_CALLCENTER).values_list("external_id", flat=True))
+        >= late[COUPANG_CALLCENTER]
+    )
 
 
 def test_sweep_schedule__slower_than_the_poll__runs_the_poll_and_the_sweep(sandbox, accounts):
     setup_schedules()
-    sweep, poll = Schedule.objects.get(name="partialauto.sweep_markets"), Schedule.objects.get(name="partialauto.poll_markets")
+    sweep, poll = (
+        Schedule.objects.get(name="partialauto.sweep_markets"),
+        Schedule.objects.get(name="partialauto.poll_markets"),
+    )
     assert sweep.func == "markets.tasks.sweep_markets_task" and sweep.schedule_type == Schedule.MINUTES
     assert sweep.minutes > poll.minutes
 
@@ -201,5 +240,8 @@ def test_sweep_schedule__slower_than_the_poll__runs_the_poll_and_the_sweep(sandb
     _add_late(sandbox, accounts, 3)
     result = sweep_markets_task()  # what the worker runs
 
-    assert result == {"coupang_sweep": {"new": 0, "late": 6, "errors": []}, "naver_sweep": {"new": 0, "late": 6, "errors": []}}
+    assert result == {
+        "coupang_sweep": {"new": 0, "late": 6, "errors": []},
+        "naver_sweep": {"new": 0, "late": 6, "errors": []},
+    }
     assert Counter(Inquiry.objects.values_list("kind", flat=True)) == dict.fromkeys(KINDS, 13)

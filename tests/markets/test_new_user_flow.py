@@ -32,8 +32,26 @@ def sandbox_process():
 def test_new_user__poll_sandbox_once_twice_and_while_down(sandbox_process):
     proc, output, url = sandbox_process
     out = io.StringIO()
-    call_command("market_account", "add", "--name", "coupang_main", "--market", "COUPANG", *flags_for(output, "COUPANG"), stdout=out)
-    call_command("market_account", "add", "--name", "smartstore", "--market", "SMARTSTORE", *flags_for(output, "SMARTSTORE"), stdout=out)
+    call_command(
+        "market_account",
+        "add",
+        "--name",
+        "coupang_main",
+        "--market",
+        "COUPANG",
+        *flags_for(output, "COUPANG"),
+        stdout=out,
+    )
+    call_command(
+        "market_account",
+        "add",
+        "--name",
+        "smartstore",
+        "--market",
+        "SMARTSTORE",
+        *flags_for(output, "SMARTSTORE"),
+        stdout=out,
+    )
     listing = io.StringIO()
     call_command("market_account", "list", stdout=listing)
     assert "coupang_main" in listing.getvalue() and "sandbox0coupang0secret" not in listing.getvalue()
@@ -58,8 +76,10 @@ def test_new_user__poll_sandbox_once_twice_and_while_down(sandbox_process):
     # transferred late, an item indexed late): older than the watermark's overlap, so the incremental
     # poll never asks for them; the sweep of unanswered items does.
     control = SandboxControl(url)
-    late = {kind: set(control.add_backdated_inquiries(kind, LATE, oldest=timedelta(days=25), newest=timedelta(days=2)))
-            for kind in kinds}
+    late = {
+        kind: set(control.add_backdated_inquiries(kind, LATE, oldest=timedelta(days=25), newest=timedelta(days=2)))
+        for kind in kinds
+    }
     incremental = io.StringIO()
     call_command("poll_markets", stdout=incremental)
     assert Inquiry.objects.count() == 200 and "새 문의 0건" in incremental.getvalue()
@@ -67,14 +87,20 @@ def test_new_user__poll_sandbox_once_twice_and_while_down(sandbox_process):
     swept = io.StringIO()
     call_command("poll_markets", "--sweep", stdout=swept)
     for kind in kinds:
-        stored = set(Inquiry.objects.filter(kind=kind, external_id__in=late[kind]).values_list("external_id", flat=True))
+        stored = set(
+            Inquiry.objects.filter(kind=kind, external_id__in=late[kind]).values_list("external_id", flat=True)
+        )
         assert stored == late[kind], f"{kind}: {len(late[kind] - stored)} of {LATE} late inquiries never arrived"
     assert Inquiry.objects.count() == 200 + 4 * LATE
     assert Inquiry.objects.filter(external_id__in=set().union(*late.values()), status="NEW").count() == 4 * LATE
-    assert len(re.findall(r": 조회 \d+건, 새 문의 0건,", swept.getvalue())) == 2  # the incremental part found nothing new …
+    assert (
+        len(re.findall(r": 조회 \d+건, 새 문의 0건,", swept.getvalue())) == 2
+    )  # the incremental part found nothing new …
     assert swept.getvalue().count(f"새 문의 {2 * LATE}건") == 2  # … the sweep found every late one of both accounts
     cursors = PollCursor.objects.all()
-    assert len(cursors) == 4 and all(c.last_swept_at and c.last_sweep_success_at and not c.last_sweep_error for c in cursors)
+    assert len(cursors) == 4 and all(
+        c.last_swept_at and c.last_sweep_success_at and not c.last_sweep_error for c in cursors
+    )
     assert {c.kind: c.last_sweep_found for c in cursors} == dict.fromkeys(kinds, LATE)
 
     again = io.StringIO()

@@ -46,7 +46,9 @@ def test_new_user__shipping_questions_answered_from_their_own_orders(sandbox_pro
     for name in ("coupang_main", "smartstore"):
         call("shipping_policy", "import", str(EXAMPLES / "shipping-policy.json"), "--account", name)
     call("product_knowledge", "import", str(EXAMPLES / "product-knowledge.json"))
-    call("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "always", "--reason", "new user")
+    call(
+        "rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "always", "--reason", "new user"
+    )
     for name in ("coupang_main", "smartstore"):
         call("rollout", "unlock", name, "--mode", "LIVE", "--phase", "1", "--reason", "new user: phase 1")
     # Phase 1's quota (10 a day) would hand most of them to a person whatever the agent says; here the
@@ -64,20 +66,40 @@ def test_new_user__shipping_questions_answered_from_their_own_orders(sandbox_pro
     assert Inquiry.objects.count() == 200
     call("process_inquiries")
 
-    remote = {(kind, str(item[{"COUPANG_ONLINE": "inquiryId", "COUPANG_CALLCENTER": "inquiryId", "NAVER_QNA": "questionId",
-                                "NAVER_INQUIRY": "inquiryNo"}[kind]])): item
-              for kind in KINDS for item in control.inquiries(kind)}
+    remote = {
+        (
+            kind,
+            str(
+                item[
+                    {
+                        "COUPANG_ONLINE": "inquiryId",
+                        "COUPANG_CALLCENTER": "inquiryId",
+                        "NAVER_QNA": "questionId",
+                        "NAVER_INQUIRY": "inquiryNo",
+                    }[kind]
+                ]
+            ),
+        ): item
+        for kind in KINDS
+        for item in control.inquiries(kind)
+    }
     orders = {line["line_id"]: line for order in control.orders() for line in order["lines"]}
     rows = [(row, remote[(row.kind, row.external_id)]) for row in Inquiry.objects.all()]
-    shipping = [(row, item) for row, item in rows
-                if item["_intent"] == "배송문의" and item.get("_scenario") not in (None, "policy")]
+    shipping = [
+        (row, item)
+        for row, item in rows
+        if item["_intent"] == "배송문의" and item.get("_scenario") not in (None, "policy")
+    ]
     assert len(shipping) >= 60, len(shipping)
 
     decided = [(row, item) for row, item in shipping if row.status != "ANSWERED_ELSEWHERE" and not item["_risky"]]
     answerable = [(row, item) for row, item in decided if item["_scenario"] in ANSWERABLE]
     auto = [(row, item) for row, item in answerable if row.status == "AUTO_SEND"]
-    not_auto = [(row.external_id, item["_scenario"], row.decision_reason, row.content) for row, item in answerable
-                if row.status != "AUTO_SEND"]
+    not_auto = [
+        (row.external_id, item["_scenario"], row.decision_reason, row.content)
+        for row, item in answerable
+        if row.status != "AUTO_SEND"
+    ]
     assert len(auto) >= 0.8 * len(answerable), not_auto
 
     all_tracking = {line["invoice"] for line in orders.values() if line.get("invoice")}
@@ -88,7 +110,9 @@ def test_new_user__shipping_questions_answered_from_their_own_orders(sandbox_pro
             if line.get("invoice"):
                 assert line["invoice"] in answer, (row.external_id, answer)
         if any(line.get("invoice") for line in own):
-            assert any(name in answer for name in ("CJ대한통운", "한진택배", "롯데택배", "로젠택배", "우체국택배")), answer
+            assert any(name in answer for name in ("CJ대한통운", "한진택배", "롯데택배", "로젠택배", "우체국택배")), (
+                answer
+            )
         others = all_tracking - {line.get("invoice") for line in own}
         assert not [t for t in others if t in answer], (row.external_id, answer)
         assert [f["source"] for f in row.decision_trace["agent"]["facts"]][0] == "order"

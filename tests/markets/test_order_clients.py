@@ -5,7 +5,7 @@ order's product orders; status mapping, paging, malformed payloads, personal dat
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from markets.clients.naver_orders import PRODUCT_ORDER_STATUSES, naver_status, p
 from markets.clients.orders import OrderNotFound, RemoteClaim, RemoteOrderLine
 from tests.markets.conftest import coupang_config_for, fast
 
-NOW = lambda: datetime.now(timezone.utc)  # noqa: E731
+NOW = lambda: datetime.now(UTC)  # noqa: E731
 EXPECTED = {  # sandbox scenario → (normalized status, Coupang raw status, Naver raw status)
     "paid": ("PAID", "ACCEPT", "PAYED"),
     "preparing": ("PREPARING", "INSTRUCT", "PAYED"),
@@ -22,8 +22,17 @@ EXPECTED = {  # sandbox scenario → (normalized status, Coupang raw status, Nav
     "in_transit": ("IN_TRANSIT", "DELIVERING", "DELIVERING"),
     "delivered": ("DELIVERED", "FINAL_DELIVERY", "DELIVERED"),
 }
-PERSONAL = ("receiver", "orderer", "shippingAddress", "safeNumber", "ordererName", "ordererTel", "addr1", "requesterName",
-            "collectAddress")
+PERSONAL = (
+    "receiver",
+    "orderer",
+    "shippingAddress",
+    "safeNumber",
+    "ordererName",
+    "ordererTel",
+    "addr1",
+    "requesterName",
+    "collectAddress",
+)
 
 
 def lines_of(items) -> dict[str, RemoteOrderLine]:
@@ -42,6 +51,7 @@ def assert_no_personal_data(line: RemoteOrderLine | RemoteClaim) -> None:
 def coupang_orders(sandbox, coupang_account):
     def add(scenario, **kwargs):
         return sandbox.store.add_order("COUPANG", owner=coupang_account.vendor_id, scenario=scenario, **kwargs)
+
     return add
 
 
@@ -87,8 +97,11 @@ def test_coupang_claims__cancels_and_returns(coupang_client, coupang_orders, san
     returned = coupang_orders("returned", before=NOW() - timedelta(hours=1))
     placed = coupang_orders("preparing", before=NOW() - timedelta(hours=3))
     sandbox.store.advance_order(placed["order_id"], "request_cancel")  # after 상품준비중: filed as a stop request
-    claims = {c.order_id: c for c in coupang_client.list_claims(NOW() - timedelta(days=14), NOW())
-              if isinstance(c, RemoteClaim)}
+    claims = {
+        c.order_id: c
+        for c in coupang_client.list_claims(NOW() - timedelta(days=14), NOW())
+        if isinstance(c, RemoteClaim)
+    }
     assert claims[cancelled["order_id"]].claim_type == "CANCEL" and claims[cancelled["order_id"]].status == "CANCELLED"
     assert claims[returned["order_id"]].claim_type == "RETURN" and claims[returned["order_id"]].status == "RETURNED"
     assert claims[returned["order_id"]].line_ids == [returned["lines"][0]["line_id"]]
@@ -141,12 +154,15 @@ def test_coupang_unreadable_page__raises_with_the_body(sandbox, coupang_client, 
 def naver_orders(sandbox, naver_account):
     def add(scenario, **kwargs):
         return sandbox.store.add_order("SMARTSTORE", owner=naver_account.client_id, scenario=scenario, **kwargs)
+
     return add
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
 def test_naver_changes_and_details__each_status_mapped(naver_client, naver_orders, scenario):
-    order = naver_orders(scenario, before=NOW() - timedelta(hours=1), **({"decided": False} if scenario == "delivered" else {}))
+    order = naver_orders(
+        scenario, before=NOW() - timedelta(hours=1), **({"decided": False} if scenario == "delivered" else {})
+    )
     changed = [i[0] for i in naver_client.list_changed(NOW() - timedelta(days=14), NOW()) if isinstance(i, tuple)]
     line_id = order["lines"][0]["line_id"]
     assert line_id in changed and len(changed) == len(set(changed))  # each product order once
@@ -158,16 +174,21 @@ def test_naver_changes_and_details__each_status_mapped(naver_client, naver_order
     assert_no_personal_data(line)
 
 
-@pytest.mark.parametrize("scenario, to, status, claim", [
-    ("delivered", "decide", "DELIVERED", ""),
-    ("delivered", "return", "DELIVERED", "RETURN"),
-    ("delivered", "return_done", "RETURNED", "RETURN"),
-    ("delivered", "exchange", "EXCHANGED", "EXCHANGE"),
-    ("preparing", "request_cancel", "PREPARING", "CANCEL"),
-    ("preparing", "cancel", "CANCELLED", "CANCEL"),
-])
+@pytest.mark.parametrize(
+    "scenario, to, status, claim",
+    [
+        ("delivered", "decide", "DELIVERED", ""),
+        ("delivered", "return", "DELIVERED", "RETURN"),
+        ("delivered", "return_done", "RETURNED", "RETURN"),
+        ("delivered", "exchange", "EXCHANGED", "EXCHANGE"),
+        ("preparing", "request_cancel", "PREPARING", "CANCEL"),
+        ("preparing", "cancel", "CANCELLED", "CANCEL"),
+    ],
+)
 def test_naver_claims_and_decisions__mapped(sandbox, naver_client, naver_orders, scenario, to, status, claim):
-    order = naver_orders(scenario, before=NOW() - timedelta(hours=2), **({"decided": False} if scenario == "delivered" else {}))
+    order = naver_orders(
+        scenario, before=NOW() - timedelta(hours=2), **({"decided": False} if scenario == "delivered" else {})
+    )
     sandbox.store.advance_order(order["order_id"], to)
     line = naver_client.get_order(order["order_id"])[0]
     assert (line.status, line.claim_type) == (status, claim)
@@ -194,35 +215,45 @@ def test_naver_misdelivery_flag__a_delivery_issue(sandbox, naver_client, naver_o
     assert (line.status, line.delivery_issue) == ("DELIVERED", "WRONG_TRACKING")
 
 
-@pytest.mark.parametrize("raw, place, delivery, expected", [
-    ("PAYMENT_WAITING", None, None, "PAID"),
-    ("PAYED", "NOT_YET", None, "PAID"),
-    ("PAYED", "OK", None, "PREPARING"),
-    ("DELIVERING", "OK", "COLLECT_CARGO", "SHIPPED"),
-    ("DELIVERING", "OK", "DELIVERING", "IN_TRANSIT"),
-    ("DELIVERED", "OK", "DELIVERY_COMPLETION", "DELIVERED"),
-    ("PURCHASE_DECIDED", "OK", "DELIVERY_COMPLETION", "DELIVERED"),
-    ("EXCHANGED", "OK", "DELIVERY_COMPLETION", "EXCHANGED"),
-    ("CANCELED", "OK", None, "CANCELLED"),
-    ("RETURNED", "OK", "DELIVERY_COMPLETION", "RETURNED"),
-    ("CANCELED_BY_NOPAYMENT", None, None, "CANCELLED"),
-])
+@pytest.mark.parametrize(
+    "raw, place, delivery, expected",
+    [
+        ("PAYMENT_WAITING", None, None, "PAID"),
+        ("PAYED", "NOT_YET", None, "PAID"),
+        ("PAYED", "OK", None, "PREPARING"),
+        ("DELIVERING", "OK", "COLLECT_CARGO", "SHIPPED"),
+        ("DELIVERING", "OK", "DELIVERING", "IN_TRANSIT"),
+        ("DELIVERED", "OK", "DELIVERY_COMPLETION", "DELIVERED"),
+        ("PURCHASE_DECIDED", "OK", "DELIVERY_COMPLETION", "DELIVERED"),
+        ("EXCHANGED", "OK", "DELIVERY_COMPLETION", "EXCHANGED"),
+        ("CANCELED", "OK", None, "CANCELLED"),
+        ("RETURNED", "OK", "DELIVERY_COMPLETION", "RETURNED"),
+        ("CANCELED_BY_NOPAYMENT", None, None, "CANCELLED"),
+    ],
+)
 def test_naver_every_documented_product_order_status__mapped(raw, place, delivery, expected):
     # The sandbox never serves an unpaid order for long (PAYMENT_WAITING, CANCELED_BY_NOPAYMENT): the whole
     # documented enum is checked on the parser too.
     assert naver_status(raw, place, delivery) == expected
-    item = {"order": {"orderId": "2026010112345678"},
-            "productOrder": {"productOrderId": "2026010187654321", "productOrderStatus": raw, "placeOrderStatus": place}}
+    item = {
+        "order": {"orderId": "2026010112345678"},
+        "productOrder": {"productOrderId": "2026010187654321", "productOrderStatus": raw, "placeOrderStatus": place},
+    }
     if delivery:
-        item["delivery"] = {"deliveryStatus": delivery, "deliveryMethod": "DELIVERY", "trackingNumber": "1",
-                            "deliveryCompany": "CJGLS"}
+        item["delivery"] = {
+            "deliveryStatus": delivery,
+            "deliveryMethod": "DELIVERY",
+            "trackingNumber": "1",
+            "deliveryCompany": "CJGLS",
+        }
     assert parse_product_order(item).status == expected
     assert raw in PRODUCT_ORDER_STATUSES
 
 
 def test_naver_undocumented_status_or_broken_item__malformed():
-    assert isinstance(parse_product_order({"productOrder": {"productOrderId": "1", "productOrderStatus": "TELEPORTED"}}),
-                      Malformed)
+    assert isinstance(
+        parse_product_order({"productOrder": {"productOrderId": "1", "productOrderStatus": "TELEPORTED"}}), Malformed
+    )
     assert isinstance(parse_product_order({"order": [], "productOrder": {}}), Malformed)
     assert isinstance(parse_product_order("not an object"), Malformed)
 

@@ -26,10 +26,21 @@ pytestmark = pytest.mark.django_db
 def accounts(sandbox):
     cp = sandbox.store.register_coupang_account(vendor_id="A00077777", reply_by="cs-agent")
     nv = sandbox.store.register_naver_account(client_id="naver-orders-app")
-    coupang = make_account("coupang_main", vendor_id=cp.vendor_id, access_key=cp.access_key, secret_key=cp.secret_key,
-                           reply_by="cs-agent", api_base_url=sandbox.coupang_base_url)
-    naver = make_account("smartstore", market="SMARTSTORE", client_id=nv.client_id, client_secret=nv.client_secret,
-                         api_base_url=sandbox.naver_base_url)
+    coupang = make_account(
+        "coupang_main",
+        vendor_id=cp.vendor_id,
+        access_key=cp.access_key,
+        secret_key=cp.secret_key,
+        reply_by="cs-agent",
+        api_base_url=sandbox.coupang_base_url,
+    )
+    naver = make_account(
+        "smartstore",
+        market="SMARTSTORE",
+        client_id=nv.client_id,
+        client_secret=nv.client_secret,
+        api_base_url=sandbox.naver_base_url,
+    )
     clear_client_cache()
     yield coupang, naver
     clear_client_cache()
@@ -123,7 +134,9 @@ def test_sync__one_account_down_the_other_synced_and_named(sandbox, accounts, cl
     with pytest.raises(CommandError, match="계정 2개 중 1개 실패: coupang_main"):
         call_command("sync_orders", stdout=out)
     assert "smartstore: 조회" in out.getvalue() and "coupang_main" in out.getvalue()
-    assert MarketOrder.objects.filter(account=naver).exists() and not MarketOrder.objects.filter(account=coupang).exists()
+    assert (
+        MarketOrder.objects.filter(account=naver).exists() and not MarketOrder.objects.filter(account=coupang).exists()
+    )
     failed = OrderSyncCursor.objects.filter(account=coupang)
     assert failed and all(c.watermark is None and c.last_error for c in failed)
 
@@ -132,8 +145,13 @@ def test_sync__one_account_down_the_other_synced_and_named(sandbox, accounts, cl
 
 
 def ask_about(account, order_id: str, **fields) -> Inquiry:
-    return make_inquiry(account, content="주문한 거 배송 언제 와요? 어디쯤 왔나요", order_id=order_id,
-                        order_refs={"order_ids": [order_id]}, **fields)
+    return make_inquiry(
+        account,
+        content="주문한 거 배송 언제 와요? 어디쯤 왔나요",
+        order_id=order_id,
+        order_refs={"order_ids": [order_id]},
+        **fields,
+    )
 
 
 def test_decision__an_order_not_mirrored_yet_is_looked_up_once(sandbox, accounts):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -39,8 +39,11 @@ ITEM_PARSERS = {
 KINDS = list(ITEM_PARSERS)
 
 json_scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False) | st.text(max_size=40)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
 )
 json_values = st.recursive(
     json_scalars,
@@ -49,20 +52,34 @@ json_values = st.recursive(
 )
 # Values a marketplace might plausibly put in a field, including wrong types and odd timestamps.
 field_values = json_values | st.sampled_from(
-    ["2025-13-40 25:61:61", "2025-01-01 00:00:00", "0001-01-01T00:00:00+09:00", "9999-12-31T23:59:59-12:00",
-     "2025-01-01T00:00:00.000Z", "", "  ", "a\x00b", "12345", "-1", "true", "1e5"]
+    [
+        "2025-13-40 25:61:61",
+        "2025-01-01 00:00:00",
+        "0001-01-01T00:00:00+09:00",
+        "9999-12-31T23:59:59-12:00",
+        "2025-01-01T00:00:00.000Z",
+        "",
+        "  ",
+        "a\x00b",
+        "12345",
+        "-1",
+        "true",
+        "1e5",
+    ]
 )
 
 
 def _valid_item(kind: str, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
-    now = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
     when = generator.random_created_at(rng, days_back=5, now=now)
     answered = rng.random() < 0.5
     if kind == COUPANG_ONLINE:
         item = generator.coupang_online_item(rng, inquiry_id=seed + 1, created_at=when, answered=answered, comment_id=9)
     elif kind == COUPANG_CALLCENTER:
-        item = generator.coupang_callcenter_item(rng, inquiry_id=seed + 1, created_at=when, answered=answered, answer_ids=(7, 8))
+        item = generator.coupang_callcenter_item(
+            rng, inquiry_id=seed + 1, created_at=when, answered=answered, answer_ids=(7, 8)
+        )
     elif kind == NAVER_QNA:
         item = generator.naver_qna_item(rng, question_id=seed + 1, created_at=when, answered=answered)
     else:
@@ -105,9 +122,14 @@ def _check_item_result(kind: str, payload: Any, result: Any) -> None:
 
 def _page_body(kind: str, elements: list[Any]) -> dict[str, Any]:
     if kind in (COUPANG_ONLINE, COUPANG_CALLCENTER):
-        return {"code": "200" if kind == COUPANG_ONLINE else 200, "message": "OK",
-                "data": {"content": elements, "pagination": {"currentPage": 1, "totalPages": 1,
-                                                             "totalElements": len(elements), "countPerPage": 50}}}
+        return {
+            "code": "200" if kind == COUPANG_ONLINE else 200,
+            "message": "OK",
+            "data": {
+                "content": elements,
+                "pagination": {"currentPage": 1, "totalPages": 1, "totalElements": len(elements), "countPerPage": 50},
+            },
+        }
     key = "contents" if kind == NAVER_QNA else "content"
     return {key: elements, "page": 1, "number": 0, "totalPages": 1, "last": True}
 

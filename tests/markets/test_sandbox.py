@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -24,7 +24,7 @@ from markets.sandbox.store import DEMO_NAVER, SandboxStore, generate_naver_secre
 
 V5 = "/v2/providers/openapi/apis/api/v5/vendors"
 V4 = "/v2/providers/openapi/apis/api/v4/vendors"
-TODAY = datetime.now(timezone.utc).astimezone(timezone(timedelta(hours=9))).date()
+TODAY = datetime.now(UTC).astimezone(timezone(timedelta(hours=9))).date()
 
 
 @pytest.fixture
@@ -36,8 +36,14 @@ def http():
 
 
 def _list_query(vendor: str, **overrides: str) -> str:
-    params = {"vendorId": vendor, "answeredType": "ALL", "inquiryStartAt": (TODAY - timedelta(days=2)).isoformat(),
-              "inquiryEndAt": TODAY.isoformat(), "pageNum": "1", "pageSize": "50"}
+    params = {
+        "vendorId": vendor,
+        "answeredType": "ALL",
+        "inquiryStartAt": (TODAY - timedelta(days=2)).isoformat(),
+        "inquiryEndAt": TODAY.isoformat(),
+        "pageNum": "1",
+        "pageSize": "50",
+    }
     params.update(overrides)
     return urlencode(params)
 
@@ -49,8 +55,12 @@ def _coupang_get(http, sandbox, account, path, query, *, authorization=None, sec
 
 def _coupang_post(http, sandbox, account, path, payload):
     auth = coupang_authorization(account.access_key, account.secret_key, "POST", path, "")
-    return http.post(sandbox.url + path, data=json.dumps(payload).encode(), timeout=5,
-                     headers={"Authorization": auth, "Content-Type": "application/json;charset=UTF-8"})
+    return http.post(
+        sandbox.url + path,
+        data=json.dumps(payload).encode(),
+        timeout=5,
+        headers={"Authorization": auth, "Content-Type": "application/json;charset=UTF-8"},
+    )
 
 
 # --- Coupang authentication ---------------------------------------------------------------------
@@ -69,8 +79,12 @@ def test_coupang__valid_signature__200_with_string_code(http, sandbox, coupang_a
 def test_coupang__v4_and_v5_gets_route_to_the_same_handler(http, sandbox, coupang_account) -> None:
     sandbox.store.add_inquiries(COUPANG_ONLINE, 2, days_back=1)
     query = _list_query(coupang_account.vendor_id)
-    bodies = [_coupang_get(http, sandbox, coupang_account, f"{base}/{coupang_account.vendor_id}/onlineInquiries", query).json()
-              for base in (V4, V5)]
+    bodies = [
+        _coupang_get(
+            http, sandbox, coupang_account, f"{base}/{coupang_account.vendor_id}/onlineInquiries", query
+        ).json()
+        for base in (V4, V5)
+    ]
     assert bodies[0] == bodies[1]
 
 
@@ -84,7 +98,9 @@ def test_coupang__v4_and_v5_gets_route_to_the_same_handler(http, sandbox, coupan
         ("CEA algorithm=HmacSHA256, access-key=a, signed-date=not-a-date, signature=00", "HMAC format is invalid."),
     ],
 )
-def test_coupang__bad_authorization_header__401_with_gateway_body(http, sandbox, coupang_account, header, message) -> None:
+def test_coupang__bad_authorization_header__401_with_gateway_body(
+    http, sandbox, coupang_account, header, message
+) -> None:
     path = f"{V5}/{coupang_account.vendor_id}/onlineInquiries"
     headers = {"Authorization": header} if header else {}
     response = http.get(f"{sandbox.url}{path}?{_list_query(coupang_account.vendor_id)}", headers=headers, timeout=5)
@@ -95,8 +111,10 @@ def test_coupang__bad_authorization_header__401_with_gateway_body(http, sandbox,
 
 def test_coupang__stale_signed_date__expired(http, sandbox, coupang_account) -> None:
     path, query = f"{V5}/{coupang_account.vendor_id}/onlineInquiries", _list_query(coupang_account.vendor_id)
-    stale = coupang_signed_date(datetime.now(timezone.utc) - timedelta(minutes=6))
-    auth = coupang_authorization(coupang_account.access_key, coupang_account.secret_key, "GET", path, query, signed_date=stale)
+    stale = coupang_signed_date(datetime.now(UTC) - timedelta(minutes=6))
+    auth = coupang_authorization(
+        coupang_account.access_key, coupang_account.secret_key, "GET", path, query, signed_date=stale
+    )
     response = _coupang_get(http, sandbox, coupang_account, path, query, authorization=auth)
     assert (response.status_code, response.json()["message"]) == (401, "Specified signature is expired.")
 
@@ -112,7 +130,9 @@ def test_coupang__signature_over_other_query__invalid_signature(http, sandbox, c
 
 def test_coupang__wrong_secret__invalid_signature(http, sandbox, coupang_account) -> None:
     path = f"{V5}/{coupang_account.vendor_id}/onlineInquiries"
-    response = _coupang_get(http, sandbox, coupang_account, path, _list_query(coupang_account.vendor_id), secret="f" * 40)
+    response = _coupang_get(
+        http, sandbox, coupang_account, path, _list_query(coupang_account.vendor_id), secret="f" * 40
+    )
     assert (response.status_code, response.json()["message"]) == (401, "Invalid signature.")
 
 
@@ -120,7 +140,10 @@ def test_coupang__header_without_spaces_after_commas__accepted(http, sandbox, co
     path, query = f"{V5}/{coupang_account.vendor_id}/onlineInquiries", _list_query(coupang_account.vendor_id)
     signed_date = coupang_signed_date()
     signature = coupang_signature(coupang_account.secret_key, signed_date, "GET", path, query)
-    compact = f"CEA algorithm=HmacSHA256,access-key={coupang_account.access_key},signed-date={signed_date},signature={signature}"
+    compact = (
+        f"CEA algorithm=HmacSHA256,access-key={coupang_account.access_key},"
+        f"signed-date={signed_date},signature={signature}"
+    )
     assert _coupang_get(http, sandbox, coupang_account, path, query, authorization=compact).status_code == 200
 
 
@@ -160,14 +183,20 @@ def test_coupang_online_list__exactly_seven_days__accepted(http, sandbox, coupan
 
 def test_coupang_callcenter_list__page_size_max_30__numeric_code(http, sandbox, coupang_account) -> None:
     path = f"{V5}/{coupang_account.vendor_id}/callCenterInquiries"
-    params = {"vendorId": coupang_account.vendor_id, "partnerCounselingStatus": "NONE",
-              "inquiryStartAt": TODAY.isoformat(), "inquiryEndAt": TODAY.isoformat(), "pageNum": "1"}
+    params = {
+        "vendorId": coupang_account.vendor_id,
+        "partnerCounselingStatus": "NONE",
+        "inquiryStartAt": TODAY.isoformat(),
+        "inquiryEndAt": TODAY.isoformat(),
+        "pageNum": "1",
+    }
     too_big = _coupang_get(http, sandbox, coupang_account, path, urlencode({**params, "pageSize": "31"}))
     assert too_big.status_code == 400
     ok = _coupang_get(http, sandbox, coupang_account, path, urlencode({**params, "pageSize": "30"}))
     assert ok.status_code == 200 and ok.json()["code"] == 200
-    bad_status = _coupang_get(http, sandbox, coupang_account, path,
-                              urlencode({**params, "pageSize": "30", "partnerCounselingStatus": "ALL"}))
+    bad_status = _coupang_get(
+        http, sandbox, coupang_account, path, urlencode({**params, "pageSize": "30", "partnerCounselingStatus": "ALL"})
+    )
     assert bad_status.status_code == 400
 
 
@@ -192,10 +221,19 @@ def test_coupang_callcenter_single_get__only_own_inquiries(http, sandbox, coupan
         ({"vendorId": "A00000000"}, "vendorId"),
     ],
 )
-def test_coupang_reply__invalid__400_and_not_applied(http, sandbox, coupang_account, payload_overrides, fragment) -> None:
+def test_coupang_reply__invalid__400_and_not_applied(
+    http, sandbox, coupang_account, payload_overrides, fragment
+) -> None:
     inquiry = sandbox.store.add_inquiry(COUPANG_ONLINE)
-    payload = {"content": "답변", "vendorId": coupang_account.vendor_id, "replyBy": coupang_account.reply_by[0], **payload_overrides}
-    response = _coupang_post(http, sandbox, coupang_account, f"{V4}/{coupang_account.vendor_id}/onlineInquiries/{inquiry}/replies", payload)
+    payload = {
+        "content": "답변",
+        "vendorId": coupang_account.vendor_id,
+        "replyBy": coupang_account.reply_by[0],
+        **payload_overrides,
+    }
+    response = _coupang_post(
+        http, sandbox, coupang_account, f"{V4}/{coupang_account.vendor_id}/onlineInquiries/{inquiry}/replies", payload
+    )
     assert response.status_code == 400 and fragment in response.json()["message"]
     assert sandbox.store.answers() == []
     assert sandbox.store.stats()["answer_requests"] == 1  # every request is counted, accepted or not
@@ -214,7 +252,9 @@ def test_coupang_reply__deleted_inquiry__400(http, sandbox, coupang_account) -> 
     inquiry = sandbox.store.add_inquiry(COUPANG_ONLINE)
     sandbox.store.delete_inquiry(COUPANG_ONLINE, inquiry)
     payload = {"content": "답변", "vendorId": coupang_account.vendor_id, "replyBy": "cs-agent"}
-    response = _coupang_post(http, sandbox, coupang_account, f"{V4}/{coupang_account.vendor_id}/onlineInquiries/{inquiry}/replies", payload)
+    response = _coupang_post(
+        http, sandbox, coupang_account, f"{V4}/{coupang_account.vendor_id}/onlineInquiries/{inquiry}/replies", payload
+    )
     assert response.status_code == 400 and "deleted" in response.json()["message"]
 
 
@@ -222,7 +262,12 @@ def test_coupang_callcenter_reply__requires_matching_parent_answer(http, sandbox
     inquiry = sandbox.store.add_inquiry(COUPANG_CALLCENTER)
     parent = sandbox.store.get_inquiry(COUPANG_CALLCENTER, inquiry)["replies"][0]["answerId"]
     path = f"{V4}/{coupang_account.vendor_id}/callCenterInquiries/{inquiry}/replies"
-    base = {"vendorId": coupang_account.vendor_id, "inquiryId": inquiry, "content": "확인했습니다.", "replyBy": "cs-agent"}
+    base = {
+        "vendorId": coupang_account.vendor_id,
+        "inquiryId": inquiry,
+        "content": "확인했습니다.",
+        "replyBy": "cs-agent",
+    }
     wrong = _coupang_post(http, sandbox, coupang_account, path, {**base, "parentAnswerId": str(parent + 1)})
     assert wrong.status_code == 400 and "can't be answer" in wrong.json()["message"]
     right = _coupang_post(http, sandbox, coupang_account, path, {**base, "parentAnswerId": str(parent)})
@@ -238,8 +283,13 @@ def test_coupang_callcenter_reply__requires_matching_parent_answer(http, sandbox
 
 def _token(http, sandbox, account, **overrides):
     timestamp = int(time.time() * 1000)
-    form = {"client_id": account.client_id, "timestamp": str(timestamp), "grant_type": "client_credentials",
-            "client_secret_sign": naver_client_secret_sign(account.client_id, account.client_secret, timestamp), "type": "SELF"}
+    form = {
+        "client_id": account.client_id,
+        "timestamp": str(timestamp),
+        "grant_type": "client_credentials",
+        "client_secret_sign": naver_client_secret_sign(account.client_id, account.client_secret, timestamp),
+        "type": "SELF",
+    }
     form.update(overrides)
     return http.post(sandbox.naver_base_url + "/v1/oauth2/token", data=form, timeout=5)
 
@@ -251,17 +301,24 @@ def test_naver_token__same_token_while_more_than_30_minutes_remain(http, sandbox
     third = _token(http, sandbox, naver_account).json()
     assert third["access_token"] != first["access_token"]
     # the old token stays valid until it expires
-    old = http.get(sandbox.naver_base_url + "/v1/contents/qnas", timeout=5,
-                   params={"fromDate": "2025-01-01T00:00:00.000+09:00", "toDate": "2025-01-02T00:00:00.000+09:00"},
-                   headers={"Authorization": f"Bearer {first['access_token']}"})
+    old = http.get(
+        sandbox.naver_base_url + "/v1/contents/qnas",
+        timeout=5,
+        params={"fromDate": "2025-01-01T00:00:00.000+09:00", "toDate": "2025-01-02T00:00:00.000+09:00"},
+        headers={"Authorization": f"Bearer {first['access_token']}"},
+    )
     assert old.status_code == 200
 
 
 def test_naver_token__query_string_form_also_accepted(http, sandbox, naver_account) -> None:
     timestamp = int(time.time() * 1000)
-    params = {"client_id": naver_account.client_id, "timestamp": str(timestamp), "grant_type": "client_credentials",
-              "client_secret_sign": naver_client_secret_sign(naver_account.client_id, naver_account.client_secret, timestamp),
-              "type": "SELF"}
+    params = {
+        "client_id": naver_account.client_id,
+        "timestamp": str(timestamp),
+        "grant_type": "client_credentials",
+        "client_secret_sign": naver_client_secret_sign(naver_account.client_id, naver_account.client_secret, timestamp),
+        "type": "SELF",
+    }
     response = http.post(sandbox.naver_base_url + "/v1/oauth2/token?" + urlencode(params), timeout=5)
     assert response.status_code == 200
 
@@ -287,8 +344,12 @@ def test_naver_token__seller_without_account_id__403(http, sandbox, naver_accoun
 @pytest.mark.parametrize("authorization", [None, "Bearer nope", "Basic abc"])
 def test_naver_api__missing_or_unknown_token__401_gw_authn(http, sandbox, naver_account, authorization) -> None:
     headers = {"Authorization": authorization} if authorization else {}
-    response = http.get(sandbox.naver_base_url + "/v1/pay-user/inquiries", headers=headers, timeout=5,
-                        params={"startSearchDate": "2025-01-01", "endSearchDate": "2025-01-02"})
+    response = http.get(
+        sandbox.naver_base_url + "/v1/pay-user/inquiries",
+        headers=headers,
+        timeout=5,
+        params={"startSearchDate": "2025-01-01", "endSearchDate": "2025-01-02"},
+    )
     assert response.status_code == 401 and response.json()["code"] == "GW.AUTHN"
 
 
@@ -306,16 +367,24 @@ def test_naver_api__missing_or_unknown_token__401_gw_authn(http, sandbox, naver_
 def test_naver_inquiries_list__documented_error_codes(http, sandbox, naver_account, params, code) -> None:
     token = _token(http, sandbox, naver_account).json()["access_token"]
     query = {"startSearchDate": "2025-01-01", "endSearchDate": "2025-01-31", **params}
-    response = http.get(sandbox.naver_base_url + "/v1/pay-user/inquiries", params=query, timeout=5,
-                        headers={"Authorization": f"Bearer {token}"})
+    response = http.get(
+        sandbox.naver_base_url + "/v1/pay-user/inquiries",
+        params=query,
+        timeout=5,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 400 and response.json()["code"] == code
 
 
 def test_naver_qnas_put__overwrites_like_the_real_api(http, sandbox, naver_account) -> None:
     token = _token(http, sandbox, naver_account).json()["access_token"]
     question = sandbox.store.add_inquiry(NAVER_QNA, answered=True, answer="사람 답변")
-    response = http.put(f"{sandbox.naver_base_url}/v1/contents/qnas/{question}", json={"commentContent": "덮어쓰기"},
-                        headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    response = http.put(
+        f"{sandbox.naver_base_url}/v1/contents/qnas/{question}",
+        json={"commentContent": "덮어쓰기"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
     assert response.status_code == 204 and response.content == b""
     assert sandbox.store.get_inquiry(NAVER_QNA, question)["answer"] == "덮어쓰기"
     [record] = sandbox.store.answers(NAVER_QNA)
@@ -333,8 +402,12 @@ def test_naver_answer__duplicate__err_nc_101010(http, sandbox, naver_account) ->
     assert second.status_code == 400 and second.json()["code"] == "ERR-NC-101010"
     # the wrong field name some public clients use is rejected
     other = sandbox.store.add_inquiry(NAVER_INQUIRY)
-    wrong = http.post(f"{sandbox.naver_base_url}/v1/pay-merchant/inquiries/{other}/answer", json={"answerContent": "x"},
-                      headers=headers, timeout=5)
+    wrong = http.post(
+        f"{sandbox.naver_base_url}/v1/pay-merchant/inquiries/{other}/answer",
+        json={"answerContent": "x"},
+        headers=headers,
+        timeout=5,
+    )
     assert wrong.status_code == 400 and wrong.json()["code"] == "ERR-NC-101001"
 
 
@@ -342,8 +415,15 @@ def test_naver__rate_limit_headers_and_429(http, sandbox, naver_account) -> None
     sandbox.store.set_faults(naver_rps=1, naver_burst=2)
     token = _token(http, sandbox, naver_account).json()["access_token"]
     params = {"fromDate": "2025-01-01T00:00:00.000+09:00", "toDate": "2025-01-02T00:00:00.000+09:00"}
-    responses = [http.get(sandbox.naver_base_url + "/v1/contents/qnas", params=params, timeout=5,
-                          headers={"Authorization": f"Bearer {token}"}) for _ in range(3)]
+    responses = [
+        http.get(
+            sandbox.naver_base_url + "/v1/contents/qnas",
+            params=params,
+            timeout=5,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        for _ in range(3)
+    ]
     assert [r.status_code for r in responses] == [200, 200, 429]
     assert responses[0].headers["GNCP-GW-RateLimit-Replenish-Rate"] == "1"
     assert responses[0].headers["GNCP-GW-RateLimit-Burst-Capacity"] == "2"
@@ -382,7 +462,9 @@ def test_hold_released_without_apply__not_applied(http, sandbox, coupang_account
     payload = {"content": "답변", "vendorId": coupang_account.vendor_id, "replyBy": "cs-agent"}
     path = f"{V4}/{coupang_account.vendor_id}/onlineInquiries/{inquiry}/replies"
     statuses = []
-    thread = threading.Thread(target=lambda: statuses.append(_coupang_post(requests, sandbox, coupang_account, path, payload).status_code))
+    thread = threading.Thread(
+        target=lambda: statuses.append(_coupang_post(requests, sandbox, coupang_account, path, payload).status_code)
+    )
     thread.start()
     assert sandbox.store.wait_for_held(1)
     assert sandbox.store.release(apply=False) == 1
@@ -397,8 +479,9 @@ def test_control_api__round_trip_from_another_process_view(sandbox) -> None:
     naver = control.add_naver_account()
     assert coupang["vendor_id"] == "A12121212" and naver["client_secret"].startswith("$2b$04$")
     ids = control.add_inquiries(COUPANG_ONLINE, 5, owner="A12121212", answered_ratio=0)
-    explicit = control.add_inquiries(NAVER_INQUIRY, items=[{"content": "언제 와요?", "title": "배송",
-                                                             "created_at": "2025-05-05T10:00:00+09:00"}])
+    explicit = control.add_inquiries(
+        NAVER_INQUIRY, items=[{"content": "언제 와요?", "title": "배송", "created_at": "2025-05-05T10:00:00+09:00"}]
+    )
     assert len(ids) == 5 and len(explicit) == 1
     assert control.inquiry(NAVER_INQUIRY, explicit[0])["inquiryContent"] == "언제 와요?"
     assert len(control.inquiries(COUPANG_ONLINE)) == 5
@@ -419,8 +502,15 @@ def test_control_api__round_trip_from_another_process_view(sandbox) -> None:
 def test_control_api__bad_input__400(http, sandbox) -> None:
     assert http.post(sandbox.control_url + "/inquiries", json={"kind": "NOPE"}, timeout=5).status_code == 400
     assert http.post(sandbox.control_url + "/inquiries", data=b"{not json", timeout=5).status_code == 400
-    assert http.post(sandbox.control_url + "/inquiries", json={"kind": COUPANG_ONLINE}, timeout=5).status_code == 400  # no account
-    assert http.post(sandbox.control_url + "/accounts", json={"market": "NAVER", "client_secret": "plain"}, timeout=5).status_code == 400
+    assert (
+        http.post(sandbox.control_url + "/inquiries", json={"kind": COUPANG_ONLINE}, timeout=5).status_code == 400
+    )  # no account
+    assert (
+        http.post(
+            sandbox.control_url + "/accounts", json={"market": "NAVER", "client_secret": "plain"}, timeout=5
+        ).status_code
+        == 400
+    )
 
 
 def test_generated_data__realistic_korean_with_risky_and_answered_items() -> None:
@@ -484,7 +574,11 @@ def test_market_sandbox_command__serves_prints_credentials_and_stops_on_ctrl_c(t
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "market_sandbox", "--port", "0", "--seed-inquiries", "4", "--latency-ms", "1"],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     try:

@@ -3,13 +3,13 @@ answer: what the fault run uses to check that unknown outcomes settle as deliver
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from markets.clients.base import COUPANG_ONLINE, SendOutcome
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def test_lost_response_rate__a_share_of_answers_applied_but_unanswered(sandbox, coupang_client) -> None:
@@ -17,7 +17,9 @@ def test_lost_response_rate__a_share_of_answers_applied_but_unanswered(sandbox, 
     items = {i.external_id: i for i in coupang_client.list_inquiries(COUPANG_ONLINE, NOW - timedelta(days=1), NOW)}
     sandbox.store.set_faults(scope="answers", lost_response="drop", lost_response_rate=0.3)
 
-    outcomes = [coupang_client.post_answer(COUPANG_ONLINE, i, "곧 출고됩니다.", items[i].reply_context).outcome for i in ids]
+    outcomes = [
+        coupang_client.post_answer(COUPANG_ONLINE, i, "곧 출고됩니다.", items[i].reply_context).outcome for i in ids
+    ]
 
     lost = outcomes.count(SendOutcome.UNKNOWN)
     assert 0 < lost < 40 and lost + outcomes.count(SendOutcome.DELIVERED) == 40

@@ -34,9 +34,21 @@ API = "/v2/providers/openapi/apis/api"
 NAVER_ORDERS = "/v1/pay-order/seller"
 COUPANG_CARRIER_DIGITS = {"CJ 대한통운": 12, "한진택배": 12, "롯데택배": 12, "로젠택배": 11, "우체국": 13}
 NAVER_CARRIER_DIGITS = {"CJGLS": 12, "HANJIN": 12, "HYUNDAI": 12, "KGB": 11, "EPOST": 13}
-NAVER_CHANGE_TYPES = {"PAY_WAITING", "PAYED", "EXCHANGE_OPTION", "DELIVERY_ADDRESS_CHANGED", "GIFT_RECEIVED", "CLAIM_REJECTED",
-                      "DISPATCHED", "CLAIM_REQUESTED", "COLLECT_DONE", "CLAIM_COMPLETED", "PURCHASE_DECIDED",
-                      "HOPE_DELIVERY_INFO_CHANGED", "CLAIM_REDELIVERING"}
+NAVER_CHANGE_TYPES = {
+    "PAY_WAITING",
+    "PAYED",
+    "EXCHANGE_OPTION",
+    "DELIVERY_ADDRESS_CHANGED",
+    "GIFT_RECEIVED",
+    "CLAIM_REJECTED",
+    "DISPATCHED",
+    "CLAIM_REQUESTED",
+    "COLLECT_DONE",
+    "CLAIM_COMPLETED",
+    "PURCHASE_DECIDED",
+    "HOPE_DELIVERY_INFO_CHANGED",
+    "CLAIM_REDELIVERING",
+}
 RANGE_TOO_WIDE = {"code": 400, "message": "endTime-startTime range should less than31.", "data": None}
 CANCELLED_OR_RETURNED = {"code": 400, "message": "해당 주문이 취소 또는 반품되었습니다.", "data": None}
 NOT_FOUND = {"code": 400, "message": "주문 정보를 찾을 수 없습니다.", "data": None}
@@ -81,8 +93,11 @@ def _ordersheets(http, sandbox, account, status: str, *, version: str = "v5", pe
     """Every order sheet of ``status`` ordered in the last 12 days, following nextToken."""
     items, token, pages = [], "", 0
     while True:
-        params = [*_days(_today() - timedelta(days=12), _today(), v5=version == "v5"), ("status", status),
-                  ("maxPerPage", str(per_page))] + ([("nextToken", token)] if token else [])
+        params = [
+            *_days(_today() - timedelta(days=12), _today(), v5=version == "v5"),
+            ("status", status),
+            ("maxPerPage", str(per_page)),
+        ] + ([("nextToken", token)] if token else [])
         response = _cget(http, sandbox, account, _vp(account, version, "ordersheets"), params)
         assert response.status_code == 200, response.text
         body = response.json()
@@ -96,8 +111,11 @@ def _ordersheets(http, sandbox, account, status: str, *, version: str = "v5", pe
 
 
 def _minutes(start: datetime, end: datetime) -> list[tuple[str, str]]:
-    return [("searchType", "timeFrame"), ("createdAtFrom", start.astimezone(KST).strftime("%Y-%m-%dT%H:%M")),
-            ("createdAtTo", end.astimezone(KST).strftime("%Y-%m-%dT%H:%M"))]
+    return [
+        ("searchType", "timeFrame"),
+        ("createdAtFrom", start.astimezone(KST).strftime("%Y-%m-%dT%H:%M")),
+        ("createdAtTo", end.astimezone(KST).strftime("%Y-%m-%dT%H:%M")),
+    ]
 
 
 def _returns(http, sandbox, account, *extra: tuple[str, str], version: str = "v6", days: int = 30) -> requests.Response:
@@ -108,9 +126,13 @@ def _returns(http, sandbox, account, *extra: tuple[str, str], version: str = "v6
 @pytest.fixture
 def token(http, sandbox, naver_account) -> str:
     timestamp = int(time.time() * 1000)
-    form = {"client_id": naver_account.client_id, "timestamp": str(timestamp), "grant_type": "client_credentials",
-            "client_secret_sign": naver_client_secret_sign(naver_account.client_id, naver_account.client_secret, timestamp),
-            "type": "SELF"}
+    form = {
+        "client_id": naver_account.client_id,
+        "timestamp": str(timestamp),
+        "grant_type": "client_credentials",
+        "client_secret_sign": naver_client_secret_sign(naver_account.client_id, naver_account.client_secret, timestamp),
+        "type": "SELF",
+    }
     response = http.post(sandbox.naver_base_url + "/v1/oauth2/token", data=form, timeout=5)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
@@ -118,22 +140,29 @@ def token(http, sandbox, naver_account) -> str:
 
 def _nget(http, sandbox, token: str, path: str, params: Any = ()) -> requests.Response:
     query = params if isinstance(params, str) else urlencode(list(params))
-    return http.get(sandbox.naver_base_url + path + (f"?{query}" if query else ""), timeout=5,
-                    headers={"Authorization": f"Bearer {token}"})
+    return http.get(
+        sandbox.naver_base_url + path + (f"?{query}" if query else ""),
+        timeout=5,
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def _nquery(http, sandbox, token: str, ids: list[str], **extra: Any) -> requests.Response:
-    return http.post(sandbox.naver_base_url + NAVER_ORDERS + "/product-orders/query", timeout=5,
-                     json={"productOrderIds": ids, "quantityClaimCompatibility": True, **extra},
-                     headers={"Authorization": f"Bearer {token}"})
+    return http.post(
+        sandbox.naver_base_url + NAVER_ORDERS + "/product-orders/query",
+        timeout=5,
+        json={"productOrderIds": ids, "quantityClaimCompatibility": True, **extra},
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def _nt(value: datetime) -> str:
     return value.astimezone(KST).isoformat(timespec="milliseconds")
 
 
-def _changes(http, sandbox, token: str, start: datetime, end: datetime, *, limit: int = 300,
-             change_type: str | None = None) -> list[dict]:
+def _changes(
+    http, sandbox, token: str, start: datetime, end: datetime, *, limit: int = 300, change_type: str | None = None
+) -> list[dict]:
     """Every change-log row in [start, end], in 24 h windows, following ``more``."""
     rows: list[dict] = []
     window = start
@@ -149,8 +178,12 @@ def _changes(http, sandbox, token: str, start: datetime, end: datetime, *, limit
             rows += data["lastChangeStatuses"]
             if "more" not in data:
                 break
-            params = [("lastChangedFrom", data["more"]["moreFrom"]), ("lastChangedTo", _nt(last)),
-                      ("limitCount", str(limit)), ("moreSequence", data["more"]["moreSequence"])]
+            params = [
+                ("lastChangedFrom", data["more"]["moreFrom"]),
+                ("lastChangedTo", _nt(last)),
+                ("limitCount", str(limit)),
+                ("moreSequence", data["more"]["moreSequence"]),
+            ]
             params += [("lastChangedType", change_type)] if change_type else []
         window = last + timedelta(milliseconds=1)
     return rows
@@ -178,7 +211,13 @@ def _check_coupang_sheet(sheet: dict, *, v5: bool = True) -> None:
     assert not any(key.startswith("_") for key in sheet)
     status = sheet["status"]
     if status in ("ACCEPT", "INSTRUCT"):
-        assert sheet["invoiceNumber"] == sheet["deliveryCompanyName"] == sheet["inTrasitDateTime"] == sheet["deliveredDate"] == ""
+        assert (
+            sheet["invoiceNumber"]
+            == sheet["deliveryCompanyName"]
+            == sheet["inTrasitDateTime"]
+            == sheet["deliveredDate"]
+            == ""
+        )
     else:
         digits = COUPANG_CARRIER_DIGITS[sheet["deliveryCompanyName"]]
         assert sheet["invoiceNumber"].isdigit() and len(sheet["invoiceNumber"]) == digits
@@ -218,8 +257,11 @@ def _check_naver_detail(detail: dict) -> None:
     if status in ("DELIVERED", "PURCHASE_DECIDED", "RETURNED", "EXCHANGED"):
         assert delivery["deliveredDate"] and delivery["deliveryStatus"] == "DELIVERY_COMPLETION"
     assert bool(product["decisionDate"]) == (status == "PURCHASE_DECIDED")
-    expected_claims = {"CANCELED": ("CANCEL", "CANCEL_DONE"), "RETURNED": ("RETURN", "RETURN_DONE"),
-                       "EXCHANGED": ("EXCHANGE", "EXCHANGE_DONE")}
+    expected_claims = {
+        "CANCELED": ("CANCEL", "CANCEL_DONE"),
+        "RETURNED": ("RETURN", "RETURN_DONE"),
+        "EXCHANGED": ("EXCHANGE", "EXCHANGE_DONE"),
+    }
     if status in expected_claims:
         assert claim == expected_claims[status]
         assert detail["completedClaims"][0]["claimType"] == claim[0]
@@ -238,8 +280,9 @@ def _check_naver_detail(detail: dict) -> None:
 
 
 def test_coupang_ordersheets__day_paging__next_token_until_empty(http, sandbox, coupang_account) -> None:
-    added = {line["line_id"] for _ in range(7)
-             for line in sandbox.store.add_order("COUPANG", scenario="in_transit")["lines"]}
+    added = {
+        line["line_id"] for _ in range(7) for line in sandbox.store.add_order("COUPANG", scenario="in_transit")["lines"]
+    }
     items = _ordersheets(http, sandbox, coupang_account, "DELIVERING", per_page=3)
     assert {str(item["shipmentBoxId"]) for item in items} == added and len(items) == 7
     keys = [(_when(i["orderedAt"]), i["shipmentBoxId"]) for i in items]
@@ -262,9 +305,19 @@ def test_coupang_ordersheets__new_order_listed_after_ten_minutes(http, sandbox, 
 def test_coupang_ordersheets__time_frame__every_row_in_one_answer(http, sandbox, coupang_account) -> None:
     for _ in range(4):
         sandbox.store.add_order("COUPANG", scenario="paid")  # ordered within the last day
-    response = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", "ordersheets"),
-                     [("searchType", "timeFrame"), ("createdAtFrom", (_now() - timedelta(hours=23)).strftime("%Y-%m-%dT%H:%M+09:00")),
-                      ("createdAtTo", _now().strftime("%Y-%m-%dT%H:%M+09:00")), ("status", "ACCEPT"), ("maxPerPage", "1")])
+    response = _cget(
+        http,
+        sandbox,
+        coupang_account,
+        _vp(coupang_account, "v5", "ordersheets"),
+        [
+            ("searchType", "timeFrame"),
+            ("createdAtFrom", (_now() - timedelta(hours=23)).strftime("%Y-%m-%dT%H:%M+09:00")),
+            ("createdAtTo", _now().strftime("%Y-%m-%dT%H:%M+09:00")),
+            ("status", "ACCEPT"),
+            ("maxPerPage", "1"),
+        ],
+    )
     assert response.status_code == 200, response.text
     assert len(response.json()["data"]) == 4 and response.json()["nextToken"] == ""
 
@@ -301,10 +354,16 @@ def test_coupang_ordersheets__ordered_at_bounds_are_inclusive(http, sandbox, cou
         ("v5", [*_days(date(2025, 1, 1), date(2025, 1, 2)), ("status", "ACCEPT"), ("maxPerPage", "0")], "maxPerPage"),
         ("v5", [*_days(date(2025, 1, 1), date(2025, 1, 2)), ("status", "ACCEPT"), ("maxPerPage", "x")], "maxPerPage"),
         ("v5", [*_days(date(2025, 1, 1), date(2025, 1, 2)), ("status", "ACCEPT"), ("nextToken", "abc")], "nextToken"),
-        ("v5", [*_days(date(2025, 1, 1), date(2025, 1, 2)), ("status", "ACCEPT"), ("searchType", "daily")], "searchType"),
+        (
+            "v5",
+            [*_days(date(2025, 1, 1), date(2025, 1, 2)), ("status", "ACCEPT"), ("searchType", "daily")],
+            "searchType",
+        ),
     ],
 )
-def test_coupang_ordersheets__invalid_params__400_with_message(http, sandbox, coupang_account, version, params, expected) -> None:
+def test_coupang_ordersheets__invalid_params__400_with_message(
+    http, sandbox, coupang_account, version, params, expected
+) -> None:
     response = _cget(http, sandbox, coupang_account, _vp(coupang_account, version, "ordersheets"), params)
     assert response.status_code == 400
     body = response.json()
@@ -322,11 +381,19 @@ def test_coupang_ordersheets__span_limits__documented_error(http, sandbox, coupa
     path = _vp(coupang_account, "v5", "ordersheets")
     ok = _cget(http, sandbox, coupang_account, path, [*_days(date(2025, 1, 1), date(2025, 2, 1)), ("status", "ACCEPT")])
     assert ok.status_code == 200  # 31 days
-    wide = _cget(http, sandbox, coupang_account, path, [*_days(date(2025, 1, 1), date(2025, 2, 2)), ("status", "ACCEPT")])
+    wide = _cget(
+        http, sandbox, coupang_account, path, [*_days(date(2025, 1, 1), date(2025, 2, 2)), ("status", "ACCEPT")]
+    )
     assert (wide.status_code, wide.json()) == (400, RANGE_TOO_WIDE)
     start = datetime(2025, 1, 1, 0, 0, tzinfo=KST)
     frame = [("searchType", "timeFrame"), ("createdAtFrom", "2025-01-01T00:00+09:00"), ("status", "ACCEPT")]
-    day = _cget(http, sandbox, coupang_account, path, [*frame, ("createdAtTo", (start + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M+09:00"))])
+    day = _cget(
+        http,
+        sandbox,
+        coupang_account,
+        path,
+        [*frame, ("createdAtTo", (start + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M+09:00"))],
+    )
     assert day.status_code == 200
     longer = _cget(http, sandbox, coupang_account, path, [*frame, ("createdAtTo", "2025-01-02T00:01+09:00")])
     assert (longer.status_code, longer.json()) == (400, RANGE_TOO_WIDE)
@@ -339,19 +406,32 @@ def test_coupang_v4_and_v5__their_own_shapes(http, sandbox, coupang_account) -> 
     v4 = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v4", f"ordersheets/{box}")).json()["data"]
     _check_coupang_sheet(v5)
     _check_coupang_sheet(v4, v5=False)
-    assert v5["orderItems"][0]["salesPrice"] == {"currencyCode": "KRW", "units": v4["orderItems"][0]["salesPrice"], "nanos": 0}
+    assert v5["orderItems"][0]["salesPrice"] == {
+        "currencyCode": "KRW",
+        "units": v4["orderItems"][0]["salesPrice"],
+        "nanos": 0,
+    }
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+09:00", v5["orderedAt"])
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", v4["orderedAt"])
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", v4["inTrasitDateTime"])
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", v4["deliveredDate"])
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", v4["orderItems"][0]["confirmDate"])
-    assert {"shipmentType", "isCod", "extraProperties"} <= set(v5) and not {"shipmentType", "isCod", "extraProperties"} & set(v4)
+    assert {"shipmentType", "isCod", "extraProperties"} <= set(v5) and not {
+        "shipmentType",
+        "isCod",
+        "extraProperties",
+    } & set(v4)
     assert "instantCouponDiscount" in v5["orderItems"][0] and "instantCouponDiscount" not in v4["orderItems"][0]
     assert v5["extraProperties"]["sameDayShipping"] in ("true", "false")
     assert isinstance(v4["shippingPrice"], int) and isinstance(v5["shippingPrice"], dict)
     # v4 lists take plain dates
-    listed = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v4", "ordersheets"),
-                   [*_days(_today() - timedelta(days=10), _today(), v5=False), ("status", "FINAL_DELIVERY")])
+    listed = _cget(
+        http,
+        sandbox,
+        coupang_account,
+        _vp(coupang_account, "v4", "ordersheets"),
+        [*_days(_today() - timedelta(days=10), _today(), v5=False), ("status", "FINAL_DELIVERY")],
+    )
     assert listed.status_code == 200 and box in {str(i["shipmentBoxId"]) for i in listed.json()["data"]}
 
 
@@ -365,7 +445,11 @@ def test_coupang_single_lookups__box_vs_order_routes(http, sandbox, coupang_acco
     assert {s["status"] for s in data} == {"FINAL_DELIVERY", "DELIVERING"}
     assert len({s["invoiceNumber"] for s in data}) == 2 and all(s["splitShipping"] for s in data)
     single = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{boxes[0]}")).json()
-    assert single["code"] == "200" and isinstance(single["data"], dict) and str(single["data"]["shipmentBoxId"]) == boxes[0]
+    assert (
+        single["code"] == "200"
+        and isinstance(single["data"], dict)
+        and str(single["data"]["shipmentBoxId"]) == boxes[0]
+    )
     # an orderId in the shipmentBoxId position (and the reverse) finds nothing
     wrong = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{order['order_id']}"))
     assert (wrong.status_code, wrong.json()) == (400, NOT_FOUND)
@@ -376,9 +460,11 @@ def test_coupang_single_lookups__box_vs_order_routes(http, sandbox, coupang_acco
 def test_coupang_unknown_ids__400_or_empty_200_switch(http, sandbox, coupang_account) -> None:
     other = sandbox.store.register_coupang_account(vendor_id="A55555555")
     foreign = sandbox.store.add_order(owner=other.vendor_id, scenario="paid")
-    paths = {"box": _vp(coupang_account, "v5", f"ordersheets/{foreign['lines'][0]['line_id']}"),
-             "order": _vp(coupang_account, "v5", f"{foreign['order_id']}/ordersheets"),
-             "history": _vp(coupang_account, "v5", "ordersheets/123456789012345678/history")}
+    paths = {
+        "box": _vp(coupang_account, "v5", f"ordersheets/{foreign['lines'][0]['line_id']}"),
+        "order": _vp(coupang_account, "v5", f"{foreign['order_id']}/ordersheets"),
+        "history": _vp(coupang_account, "v5", "ordersheets/123456789012345678/history"),
+    }
     for path in paths.values():
         response = _cget(http, sandbox, coupang_account, path)
         assert (response.status_code, response.json()) == (400, NOT_FOUND)
@@ -393,7 +479,13 @@ def test_coupang_history__bare_newest_first(http, sandbox, coupang_account) -> N
     box = order["lines"][0]["line_id"]
     history = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}/history")).json()
     assert set(history) == {"shipmentBoxId", "details"} and str(history["shipmentBoxId"]) == box
-    assert [d["deliveryStatus"] for d in history["details"]] == ["FINAL_DELIVERY", "DELIVERING", "DEPARTURE", "INSTRUCT", "ACCEPT"]
+    assert [d["deliveryStatus"] for d in history["details"]] == [
+        "FINAL_DELIVERY",
+        "DELIVERING",
+        "DEPARTURE",
+        "INSTRUCT",
+        "ACCEPT",
+    ]
     assert history["details"][0]["deliveryStatusDesc"] == "배송완료"
     v4 = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v4", f"ordersheets/{box}/history")).json()
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", d["updatedAt"]) for d in v4["details"])
@@ -402,12 +494,17 @@ def test_coupang_history__bare_newest_first(http, sandbox, coupang_account) -> N
 def test_coupang_direct_delivery__none_tracking(http, sandbox, coupang_account) -> None:
     order = sandbox.store.add_order("COUPANG", scenario="in_transit", carrier="DIRECT")
     box = order["lines"][0]["line_id"]
-    [sheet] = [i for i in _ordersheets(http, sandbox, coupang_account, "NONE_TRACKING") if str(i["shipmentBoxId"]) == box]
+    [sheet] = [
+        i for i in _ordersheets(http, sandbox, coupang_account, "NONE_TRACKING") if str(i["shipmentBoxId"]) == box
+    ]
     assert sheet["deliveryCompanyName"] == "업체직송" and sheet["invoiceNumber"] and sheet["inTrasitDateTime"]
     history = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}/history")).json()
     assert [d["deliveryStatus"] for d in history["details"]] == ["NONE_TRACKING", "INSTRUCT", "ACCEPT"]
     sandbox.store.advance_order(box, "deliver")
-    assert _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}")).json()["data"]["status"] == "FINAL_DELIVERY"
+    assert (
+        _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}")).json()["data"]["status"]
+        == "FINAL_DELIVERY"
+    )
     with pytest.raises(ValueError):
         sandbox.store.add_order(owner=coupang_account.vendor_id, scenario="shipped", carrier="LOTTE")
 
@@ -440,8 +537,12 @@ def test_coupang_cancel_and_return__lookups_and_return_requests(http, sandbox, c
     assert unchecked["receiptType"] == "RETURN" and unchecked["receiptStatus"] == "RETURNS_UNCHECKED"
     items = unchecked["returnItems"]
     assert {i["shipmentBoxId"] for i in items} == {int(box)}
-    assert sum(i["purchaseCount"] for i in items) == sum(i["cancelCount"] for i in items) == unchecked["cancelCountSum"] \
+    assert (
+        sum(i["purchaseCount"] for i in items)
+        == sum(i["cancelCount"] for i in items)
+        == unchecked["cancelCountSum"]
         == delivered["lines"][0]["quantity"]
+    )
     assert unchecked["returnDeliveryDtos"][0]["deliveryInvoiceNo"].isdigit()
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", unchecked["createdAt"])
 
@@ -457,12 +558,16 @@ def test_coupang_cancel_and_return__lookups_and_return_requests(http, sandbox, c
     assert box not in {str(i["shipmentBoxId"]) for i in _ordersheets(http, sandbox, coupang_account, "FINAL_DELIVERY")}
     history = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}/history"))
     assert history.status_code == 200  # the history stays readable
-    single = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v6", f"returnRequests/{collected['receiptId']}")).json()
+    single = _cget(
+        http, sandbox, coupang_account, _vp(coupang_account, "v6", f"returnRequests/{collected['receiptId']}")
+    ).json()
     assert single["code"] == "200" and [r["receiptId"] for r in single["data"]] == [collected["receiptId"]]
     assert _cget(http, sandbox, coupang_account, _vp(coupang_account, "v4", "returnRequests/1")).status_code == 400
 
 
-def test_pending_cancel__held_on_coupang_requested_on_naver(http, sandbox, coupang_account, naver_account, token) -> None:
+def test_pending_cancel__held_on_coupang_requested_on_naver(
+    http, sandbox, coupang_account, naver_account, token
+) -> None:
     box = sandbox.store.add_order("COUPANG", scenario="preparing", quantity=2)["lines"][0]["line_id"]
     sandbox.store.advance_order(box, "request_cancel")
     sheet = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}")).json()["data"]
@@ -470,12 +575,19 @@ def test_pending_cancel__held_on_coupang_requested_on_naver(http, sandbox, coupa
     [pending] = _returns(http, sandbox, coupang_account, ("status", "RU")).json()["data"]
     assert pending["receiptStatus"] == "RELEASE_STOP_UNCHECKED" and pending["releaseStopStatus"] == "미처리"
     sandbox.store.advance_order(box, "cancel")
-    assert _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}")).json() == CANCELLED_OR_RETURNED
+    assert (
+        _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}")).json()
+        == CANCELLED_OR_RETURNED
+    )
     line = sandbox.store.add_order("SMARTSTORE", scenario="paid")["lines"][0]["line_id"]
     sandbox.store.advance_order(line, "request_cancel")
     [detail] = _nquery(http, sandbox, token, [line]).json()["data"]
     product = detail["productOrder"]
-    assert (product["productOrderStatus"], product["claimType"], product["claimStatus"]) == ("PAYED", "CANCEL", "CANCEL_REQUEST")
+    assert (product["productOrderStatus"], product["claimType"], product["claimStatus"]) == (
+        "PAYED",
+        "CANCEL",
+        "CANCEL_REQUEST",
+    )
     assert "completedClaims" not in detail and detail["currentClaim"]["cancel"]["claimStatus"] == "CANCEL_REQUEST"
 
 
@@ -485,8 +597,14 @@ def test_coupang_return_requests__paging_and_v4(http, sandbox, coupang_account) 
         sandbox.store.advance_order(order["order_id"], "return")
     seen, token = [], ""
     for _ in range(10):
-        response = _returns(http, sandbox, coupang_account, ("status", "UC"), ("maxPerPage", "2"),
-                            *([("nextToken", token)] if token else []))
+        response = _returns(
+            http,
+            sandbox,
+            coupang_account,
+            ("status", "UC"),
+            ("maxPerPage", "2"),
+            *([("nextToken", token)] if token else []),
+        )
         body = response.json()
         assert response.status_code == 200 and len(body["data"]) <= 2
         seen += [r["receiptId"] for r in body["data"]]
@@ -494,8 +612,13 @@ def test_coupang_return_requests__paging_and_v4(http, sandbox, coupang_account) 
         if not token:
             break
     assert len(seen) == len(set(seen)) == 5
-    v4 = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v4", "returnRequests"),
-               [*_days(_today() - timedelta(days=2), _today(), v5=False), ("status", "UC")])
+    v4 = _cget(
+        http,
+        sandbox,
+        coupang_account,
+        _vp(coupang_account, "v4", "returnRequests"),
+        [*_days(_today() - timedelta(days=2), _today(), v5=False), ("status", "UC")],
+    )
     assert v4.status_code == 200 and len(v4.json()["data"]) == 5
 
 
@@ -503,7 +626,11 @@ def test_coupang_return_requests__paging_and_v4(http, sandbox, coupang_account) 
     ("version", "params", "expected"),
     [
         ("v6", [*_days(date(2025, 1, 1), date(2025, 1, 2), v5=False), ("status", "UC")], "searchType=timeFrame"),
-        ("v6", [*_minutes(datetime(2025, 1, 1), datetime(2025, 1, 2)), ("status", "UC"), ("cancelType", "CANCEL")], "cannot be combined"),
+        (
+            "v6",
+            [*_minutes(datetime(2025, 1, 1), datetime(2025, 1, 2)), ("status", "UC"), ("cancelType", "CANCEL")],
+            "cannot be combined",
+        ),
         ("v6", _minutes(datetime(2025, 1, 1), datetime(2025, 1, 2)), "status is required"),
         ("v6", [*_minutes(datetime(2025, 1, 1), datetime(2025, 1, 2)), ("status", "XX")], "status must be"),
         ("v6", [*_minutes(datetime(2025, 1, 1), datetime(2025, 1, 2)), ("cancelType", "SWAP")], "cancelType"),
@@ -519,9 +646,18 @@ def test_coupang_return_requests__invalid__400(http, sandbox, coupang_account, v
 # --- lifecycle scenarios, as served ---------------------------------------------------------------------
 
 
-COUPANG_STATUSES = {"paid": {"ACCEPT"}, "preparing": {"INSTRUCT"}, "shipped": {"DEPARTURE"}, "in_transit": {"DELIVERING"},
-                    "delivered": {"FINAL_DELIVERY"}, "misdelivered": {"FINAL_DELIVERY"}, "late_dispatch": {"ACCEPT", "INSTRUCT"},
-                    "stalled": {"DEPARTURE", "DELIVERING"}, "returned": {"FINAL_DELIVERY"}, "split": {"FINAL_DELIVERY", "DELIVERING"}}
+COUPANG_STATUSES = {
+    "paid": {"ACCEPT"},
+    "preparing": {"INSTRUCT"},
+    "shipped": {"DEPARTURE"},
+    "in_transit": {"DELIVERING"},
+    "delivered": {"FINAL_DELIVERY"},
+    "misdelivered": {"FINAL_DELIVERY"},
+    "late_dispatch": {"ACCEPT", "INSTRUCT"},
+    "stalled": {"DEPARTURE", "DELIVERING"},
+    "returned": {"FINAL_DELIVERY"},
+    "split": {"FINAL_DELIVERY", "DELIVERING"},
+}
 
 
 @pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s != "exchanged"])
@@ -530,7 +666,9 @@ def test_coupang_scenarios__invariants_as_served(http, sandbox, coupang_account,
         order = sandbox.store.add_order("COUPANG", scenario=scenario)
         response = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"{order['order_id']}/ordersheets"))
         receipts = _returns(http, sandbox, coupang_account, ("orderId", order["order_id"])).json()["data"]
-        receipts += _returns(http, sandbox, coupang_account, ("orderId", order["order_id"]), ("cancelType", "CANCEL")).json()["data"]
+        receipts += _returns(
+            http, sandbox, coupang_account, ("orderId", order["order_id"]), ("cancelType", "CANCEL")
+        ).json()["data"]
         if scenario == "cancelled" or (scenario == "returned" and receipts[0]["receiptStatus"] == "RETURNS_COMPLETED"):
             assert (response.status_code, response.json()) == (400, CANCELLED_OR_RETURNED)
             assert [r["receiptStatus"] for r in receipts] == ["RETURNS_COMPLETED"]
@@ -542,7 +680,12 @@ def test_coupang_scenarios__invariants_as_served(http, sandbox, coupang_account,
         assert bool(receipts) == (scenario == "returned")
         for sheet in sheets:
             _check_coupang_sheet(sheet)
-            history = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{sheet['shipmentBoxId']}/history"))
+            history = _cget(
+                http,
+                sandbox,
+                coupang_account,
+                _vp(coupang_account, "v5", f"ordersheets/{sheet['shipmentBoxId']}/history"),
+            )
             _check_history(history.json(), sheet)
             promised = date.fromisoformat(sheet["orderItems"][0]["estimatedShippingDate"])
             if scenario == "late_dispatch":
@@ -557,10 +700,20 @@ def test_coupang_scenarios__invariants_as_served(http, sandbox, coupang_account,
             assert len(sheets) == 2 and len({s["invoiceNumber"] for s in sheets}) == 2
 
 
-NAVER_STATUSES = {"paid": {"PAYED"}, "preparing": {"PAYED"}, "late_dispatch": {"PAYED"}, "shipped": {"DELIVERING"},
-                  "in_transit": {"DELIVERING"}, "stalled": {"DELIVERING"}, "delivered": {"DELIVERED"},
-                  "misdelivered": {"DELIVERED"}, "cancelled": {"CANCELED"}, "returned": {"DELIVERED", "RETURNED"},
-                  "exchanged": {"DELIVERED", "EXCHANGED"}, "split": {"DELIVERED", "DELIVERING"}}
+NAVER_STATUSES = {
+    "paid": {"PAYED"},
+    "preparing": {"PAYED"},
+    "late_dispatch": {"PAYED"},
+    "shipped": {"DELIVERING"},
+    "in_transit": {"DELIVERING"},
+    "stalled": {"DELIVERING"},
+    "delivered": {"DELIVERED"},
+    "misdelivered": {"DELIVERED"},
+    "cancelled": {"CANCELED"},
+    "returned": {"DELIVERED", "RETURNED"},
+    "exchanged": {"DELIVERED", "EXCHANGED"},
+    "split": {"DELIVERED", "DELIVERING"},
+}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -585,11 +738,16 @@ def test_naver_scenarios__invariants_as_served(http, sandbox, naver_account, tok
             if scenario in ("in_transit", "stalled") and delivery["pickupDate"]:
                 assert delivery["deliveryStatus"] == "DELIVERING"
             if scenario == "stalled":
-                assert max(_when(delivery[k]) for k in ("sendDate", "pickupDate") if delivery[k]) <= _now() - timedelta(days=6)
+                assert max(_when(delivery[k]) for k in ("sendDate", "pickupDate") if delivery[k]) <= _now() - timedelta(
+                    days=6
+                )
             if scenario == "returned":
                 assert product["claimType"] == "RETURN"
             if scenario == "exchanged":
-                assert product["claimType"] == "EXCHANGE" and detail["currentClaim"]["exchange"]["reDeliveryTrackingNumber"]
+                assert (
+                    product["claimType"] == "EXCHANGE"
+                    and detail["currentClaim"]["exchange"]["reDeliveryTrackingNumber"]
+                )
         if scenario == "split":
             assert len(details) == 2 and len({d["delivery"]["trackingNumber"] for d in details}) == 2
 
@@ -654,18 +812,33 @@ def test_naver_changes__default_to_and_24h_limit(http, sandbox, naver_account, t
     from_3_days = _nget(http, sandbox, token, path, [("lastChangedFrom", _nt(_now() - timedelta(days=3, hours=22)))])
     ids = {r["orderId"] for r in from_3_days.json()["data"]["lastChangeStatuses"]}
     assert old["order_id"] in ids and recent["order_id"] not in ids  # lastChangedTo defaults to from + 24 h
-    too_wide = _nget(http, sandbox, token, path, [("lastChangedFrom", _nt(_now() - timedelta(hours=25))), ("lastChangedTo", _nt(_now()))])
+    too_wide = _nget(
+        http,
+        sandbox,
+        token,
+        path,
+        [("lastChangedFrom", _nt(_now() - timedelta(hours=25))), ("lastChangedTo", _nt(_now()))],
+    )
     assert too_wide.status_code == 400
-    assert (too_wide.json()["code"], too_wide.json()["message"]) == ("104139", "조회 가능한 날짜 범위를 초과하였습니다.")
+    assert (too_wide.json()["code"], too_wide.json()["message"]) == (
+        "104139",
+        "조회 가능한 날짜 범위를 초과하였습니다.",
+    )
     assert too_wide.json()["timestamp"] and too_wide.json()["traceId"]
-    for params in ([], [("lastChangedFrom", "2025-01-01")], [("lastChangedFrom", _nt(_now()).replace("+", " "))],
-                   [("lastChangedFrom", _nt(_now())), ("lastChangedType", "DELIVERED")],
-                   [("lastChangedFrom", _nt(_now())), ("limitCount", "0")],
-                   [("lastChangedFrom", _nt(_now())), ("moreSequence", "x")],
-                   [("lastChangedFrom", _nt(_now())), ("lastChangedTo", _nt(_now() - timedelta(hours=1)))]):
+    for params in (
+        [],
+        [("lastChangedFrom", "2025-01-01")],
+        [("lastChangedFrom", _nt(_now()).replace("+", " "))],
+        [("lastChangedFrom", _nt(_now())), ("lastChangedType", "DELIVERED")],
+        [("lastChangedFrom", _nt(_now())), ("limitCount", "0")],
+        [("lastChangedFrom", _nt(_now())), ("moreSequence", "x")],
+        [("lastChangedFrom", _nt(_now())), ("lastChangedTo", _nt(_now() - timedelta(hours=1)))],
+    ):
         response = _nget(http, sandbox, token, path, params)
         assert response.status_code == 400 and response.json()["code"] == "4000", (params, response.text)
-    capped = _nget(http, sandbox, token, path, [("lastChangedFrom", _nt(_now() - timedelta(hours=5))), ("limitCount", "1000")])
+    capped = _nget(
+        http, sandbox, token, path, [("lastChangedFrom", _nt(_now() - timedelta(hours=5))), ("limitCount", "1000")]
+    )
     assert capped.status_code == 200  # > 300 means 300
 
 
@@ -682,7 +855,11 @@ def test_naver_query__limits_unknown_and_foreign_ids(http, sandbox, naver_accoun
     without = _nquery(http, sandbox, token, [mine], quantityClaimCompatibility=False).json()["data"][0]
     assert "remainQuantity" not in without["productOrder"]
     too_many = _nquery(http, sandbox, token, [f"20990101{n:08d}" for n in range(301)])
-    assert too_many.status_code == 400 and too_many.json()["code"] == "4000" and "productOrderIds" in too_many.json()["message"]
+    assert (
+        too_many.status_code == 400
+        and too_many.json()["code"] == "4000"
+        and "productOrderIds" in too_many.json()["message"]
+    )
     assert _nquery(http, sandbox, token, [f"20990101{n:08d}" for n in range(300)]).json()["data"] == []
     assert _nquery(http, sandbox, token, []).json()["code"] == "4000"
     assert _nquery(http, sandbox, token, [int(mine)]).json()["code"] == "4000"  # ids are strings
@@ -724,7 +901,11 @@ def test_advance__coupang_ship_deliver_and_invalid_moves(http, sandbox, coupang_
     box = order["lines"][0]["line_id"]
     sandbox.store.advance_order(box, "ship")
     sheet = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}")).json()["data"]
-    assert sheet["status"] == "DEPARTURE" and sheet["invoiceNumber"] and _now() - _when(sheet["inTrasitDateTime"]) < timedelta(seconds=30)
+    assert (
+        sheet["status"] == "DEPARTURE"
+        and sheet["invoiceNumber"]
+        and _now() - _when(sheet["inTrasitDateTime"]) < timedelta(seconds=30)
+    )
     _check_coupang_sheet(sheet)
     with pytest.raises(InvalidMove):
         sandbox.store.advance_order(box, "cancel")  # shipped: a return, not a cancel
@@ -732,7 +913,10 @@ def test_advance__coupang_ship_deliver_and_invalid_moves(http, sandbox, coupang_
         sandbox.store.advance_order(box, "ship")  # already shipped
     view = sandbox.store.advance_order(order["order_id"], "deliver")
     assert view["lines"][0]["_scenario"] == "delivered" and view["_scenario"] == "paid"  # the order keeps its origin
-    assert _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}")).json()["data"]["status"] == "FINAL_DELIVERY"
+    assert (
+        _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", f"ordersheets/{box}")).json()["data"]["status"]
+        == "FINAL_DELIVERY"
+    )
     with pytest.raises(InvalidMove):
         sandbox.store.advance_order(box, "exchange")  # not served on Coupang
     with pytest.raises(ValueError):
@@ -763,10 +947,15 @@ def test_advance__naver_exchange_and_return_log_claim_rows(http, sandbox, naver_
     sandbox.store.advance_order(exchanged, "exchange")
     sandbox.store.advance_order(returned, "return_done")
     rows = _changes(http, sandbox, token, _now() - timedelta(days=5), _now() + timedelta(seconds=1))
-    tail = {line: [r["lastChangedType"] for r in rows if r["productOrderId"] == line][-4:] for line in (exchanged, returned)}
+    tail = {
+        line: [r["lastChangedType"] for r in rows if r["productOrderId"] == line][-4:] for line in (exchanged, returned)
+    }
     assert tail[exchanged] == ["CLAIM_REQUESTED", "COLLECT_DONE", "CLAIM_REDELIVERING", "CLAIM_COMPLETED"]
     assert tail[returned][-3:] == ["CLAIM_REQUESTED", "COLLECT_DONE", "CLAIM_COMPLETED"]
-    details = {d["productOrder"]["productOrderId"]: d for d in _nquery(http, sandbox, token, [exchanged, returned]).json()["data"]}
+    details = {
+        d["productOrder"]["productOrderId"]: d
+        for d in _nquery(http, sandbox, token, [exchanged, returned]).json()["data"]
+    }
     assert details[exchanged]["productOrder"]["claimStatus"] == "EXCHANGE_DONE"
     assert details[returned]["productOrder"]["remainQuantity"] == 0
     for detail in details.values():
@@ -780,24 +969,52 @@ def test_order_routes__auth_refused(http, sandbox, coupang_account, naver_accoun
     path = _vp(coupang_account, "v5", "ordersheets")
     assert http.get(sandbox.url + path, timeout=5).status_code == 401
     wrong = coupang_authorization(coupang_account.access_key, "f" * 40, "GET", path, "")
-    assert http.get(sandbox.url + path, headers={"Authorization": wrong}, timeout=5).json()["message"] == "Invalid signature."
+    assert (
+        http.get(sandbox.url + path, headers={"Authorization": wrong}, timeout=5).json()["message"]
+        == "Invalid signature."
+    )
     sandbox.store.register_coupang_account(vendor_id="A99999999")
     other = f"{API}/v5/vendors/A99999999/ordersheets"
     assert _cget(http, sandbox, coupang_account, other, [("status", "ACCEPT")]).status_code == 403
-    for method, naver_path in (("GET", "/product-orders/last-changed-statuses"), ("POST", "/product-orders/query"),
-                               ("GET", "/orders/1/product-order-ids")):
-        response = http.request(method, sandbox.naver_base_url + NAVER_ORDERS + naver_path, timeout=5,
-                                headers={"Authorization": "Bearer nope"})
+    for method, naver_path in (
+        ("GET", "/product-orders/last-changed-statuses"),
+        ("POST", "/product-orders/query"),
+        ("GET", "/orders/1/product-order-ids"),
+    ):
+        response = http.request(
+            method,
+            sandbox.naver_base_url + NAVER_ORDERS + naver_path,
+            timeout=5,
+            headers={"Authorization": "Bearer nope"},
+        )
         assert response.status_code == 401 and response.json()["code"] == "GW.AUTHN"
 
 
-def test_order_routes__rate_limits_like_the_inquiry_routes(http, sandbox, coupang_account, naver_account, token) -> None:
+def test_order_routes__rate_limits_like_the_inquiry_routes(
+    http, sandbox, coupang_account, naver_account, token
+) -> None:
     sandbox.store.set_faults(coupang_rps=1)  # burst 1: one call per second per vendor, whatever the API
-    inquiries = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", "onlineInquiries"),
-                      [("vendorId", coupang_account.vendor_id), ("answeredType", "ALL"), ("inquiryStartAt", "2025-01-01"),
-                       ("inquiryEndAt", "2025-01-02"), ("pageNum", "1"), ("pageSize", "10")])
-    orders = _cget(http, sandbox, coupang_account, _vp(coupang_account, "v5", "ordersheets"),
-                   [*_days(date(2025, 1, 1), date(2025, 1, 2)), ("status", "ACCEPT")])
+    inquiries = _cget(
+        http,
+        sandbox,
+        coupang_account,
+        _vp(coupang_account, "v5", "onlineInquiries"),
+        [
+            ("vendorId", coupang_account.vendor_id),
+            ("answeredType", "ALL"),
+            ("inquiryStartAt", "2025-01-01"),
+            ("inquiryEndAt", "2025-01-02"),
+            ("pageNum", "1"),
+            ("pageSize", "10"),
+        ],
+    )
+    orders = _cget(
+        http,
+        sandbox,
+        coupang_account,
+        _vp(coupang_account, "v5", "ordersheets"),
+        [*_days(date(2025, 1, 1), date(2025, 1, 2)), ("status", "ACCEPT")],
+    )
     assert (inquiries.status_code, orders.status_code) == (200, 429)
     sandbox.store.set_faults(naver_rps=1, naver_burst=1)  # per application *and* API
     path = NAVER_ORDERS + "/product-orders/last-changed-statuses"
@@ -819,9 +1036,14 @@ def test_faults__down_and_scope(http, sandbox, coupang_account, naver_account, t
 
 
 def _intact_sheet(value: Any) -> bool:
-    return (isinstance(value, dict) and isinstance(value.get("shipmentBoxId"), int) and isinstance(value.get("orderId"), int)
-            and isinstance(value.get("orderItems"), list) and isinstance(value.get("orderedAt"), str)
-            and re.match(r"\d{4}-(0\d|1[0-2])-", value["orderedAt"]) is not None)
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("shipmentBoxId"), int)
+        and isinstance(value.get("orderId"), int)
+        and isinstance(value.get("orderItems"), list)
+        and isinstance(value.get("orderedAt"), str)
+        and re.match(r"\d{4}-(0\d|1[0-2])-", value["orderedAt"]) is not None
+    )
 
 
 def test_faults__malformed_orders_and_pages(http, sandbox, coupang_account, naver_account, token) -> None:
@@ -834,8 +1056,12 @@ def test_faults__malformed_orders_and_pages(http, sandbox, coupang_account, nave
     broken = _cget(http, sandbox, coupang_account, path, params).json()["data"]
     assert len(broken) == 12 and not any(_intact_sheet(item) for item in broken)
     naver = _nquery(http, sandbox, token, lines).json()["data"]
-    assert len(naver) == 5 and not any(isinstance(d, dict) and isinstance(d.get("productOrder"), dict)
-                                       and d["productOrder"].get("productOrderId") in lines for d in naver)
+    assert len(naver) == 5 and not any(
+        isinstance(d, dict)
+        and isinstance(d.get("productOrder"), dict)
+        and d["productOrder"].get("productOrderId") in lines
+        for d in naver
+    )
     sandbox.store.set_faults(malformed_orders=0.5)
     mixed = _cget(http, sandbox, coupang_account, path, params).json()["data"]
     assert 0 < sum(map(_intact_sheet, mixed)) < 12
@@ -874,7 +1100,10 @@ def test_control_api__orders_round_trip(http, sandbox, coupang_account, naver_ac
         control.add_order("COUPANG", scenario="exchanged")
     with pytest.raises(SandboxControlError, match="400"):
         control.add_order("COUPANG", scenario="nope")
-    assert http.post(sandbox.control_url + "/orders", json={"market": "COUPANG", "colour": "red"}, timeout=5).status_code == 400
+    assert (
+        http.post(sandbox.control_url + "/orders", json={"market": "COUPANG", "colour": "red"}, timeout=5).status_code
+        == 400
+    )
     assert http.get(sandbox.control_url + "/orders", params={"id": "1"}, timeout=5).status_code == 404
     control.reset()
     assert control.orders() == []
@@ -930,14 +1159,20 @@ def test_seeded_inquiries__every_order_reference_resolves(http, sandbox, coupang
                 assert order is not None and order["owner"] == item["_owner"] and order["order_id"] == order_id
                 assert order["_scenario"] == item["_scenario"]
                 named = [line for line in order["lines"] if line["line_id"] in item["_order_lines"]]
-                assert named and all(line["product_ids"] == [product.product_id] or product.product_id in line["product_ids"]
-                                     for line in named)
+                assert named and all(
+                    line["product_ids"] == [product.product_id] or product.product_id in line["product_ids"]
+                    for line in named
+                )
                 assert datetime.fromisoformat(order["ordered_at"]) < asked_at
                 if kind == COUPANG_CALLCENTER:
-                    assert _when(item["orderDate"]) == datetime.fromisoformat(order["ordered_at"]).replace(microsecond=0)
+                    assert _when(item["orderDate"]) == datetime.fromisoformat(order["ordered_at"]).replace(
+                        microsecond=0
+                    )
             assert sorted(line_ids) == sorted(item["_order_lines"] if kind == NAVER_INQUIRY else [])
             naver_lines += line_ids
-    served = {d["productOrder"]["productOrderId"]: d for d in _nquery(http, sandbox, token, naver_lines[:300]).json()["data"]}
+    served = {
+        d["productOrder"]["productOrderId"]: d for d in _nquery(http, sandbox, token, naver_lines[:300]).json()["data"]
+    }
     assert set(served) == set(naver_lines[:300])  # the Naver references resolve over the API too
     for item in store.list_items(NAVER_INQUIRY):
         for line in item["productOrderIdList"].split(","):
@@ -1007,9 +1242,13 @@ def test_inquiry_for_a_given_order_or_scenario(sandbox, coupang_account, naver_a
     assert usage["_intent"] == "사용법" and store.get_order(str(usage["orderId"]))["_scenario"] == "delivered"
     policy = store.get_inquiry(COUPANG_ONLINE, store.add_inquiry(COUPANG_ONLINE, scenario="policy"))
     assert policy["orderIds"] is None and policy["_order_lines"] == []
-    for kind, options in ((NAVER_QNA, {"scenario": "in_transit"}), (COUPANG_CALLCENTER, {"scenario": "policy"}),
-                          (COUPANG_ONLINE, {"scenario": "exchanged"}), (COUPANG_ONLINE, {"order": order["order_id"]}),
-                          (NAVER_INQUIRY, {"order": "1"})):
+    for kind, options in (
+        (NAVER_QNA, {"scenario": "in_transit"}),
+        (COUPANG_CALLCENTER, {"scenario": "policy"}),
+        (COUPANG_ONLINE, {"scenario": "exchanged"}),
+        (COUPANG_ONLINE, {"order": order["order_id"]}),
+        (NAVER_INQUIRY, {"order": "1"}),
+    ):
         with pytest.raises(ValueError):
             store.add_inquiry(kind, **options)
 
@@ -1020,11 +1259,28 @@ def _projection(store: SandboxStore) -> list[Any]:
     for kind in (COUPANG_ONLINE, COUPANG_CALLCENTER, NAVER_QNA, NAVER_INQUIRY):
         for item in store.list_items(kind):
             refs = _order_refs(kind, item)
-            out.append((kind, item["_intent"], item["_risky"], item["_scenario"], _question_text(kind, item),
-                        [r[-8:] for r in refs[0]], [r[-8:] for r in refs[1]]))
+            out.append(
+                (
+                    kind,
+                    item["_intent"],
+                    item["_risky"],
+                    item["_scenario"],
+                    _question_text(kind, item),
+                    [r[-8:] for r in refs[0]],
+                    [r[-8:] for r in refs[1]],
+                )
+            )
     for order in store.list_orders():
-        out.append((order["_scenario"], order["order_id"][-8:], [(line["line_id"][-8:], line["_scenario"], line["product_ids"],
-                                                                 line["quantity"], line["invoice"]) for line in order["lines"]]))
+        out.append(
+            (
+                order["_scenario"],
+                order["order_id"][-8:],
+                [
+                    (line["line_id"][-8:], line["_scenario"], line["product_ids"], line["quantity"], line["invoice"])
+                    for line in order["lines"]
+                ],
+            )
+        )
     return out
 
 
@@ -1050,7 +1306,11 @@ def test_market_sandbox_command__seeds_orders_and_prints_counts() -> None:
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [sys.executable, "manage.py", "market_sandbox", "--port", "0", "--seed-inquiries", "5", "--seed", "3"],
-        cwd=root, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     try:

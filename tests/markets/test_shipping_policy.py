@@ -34,7 +34,9 @@ def write(tmp_path, name: str, content) -> str:
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
-        path.write_text(content if isinstance(content, str) else json.dumps(content, ensure_ascii=False), encoding="utf-8")
+        path.write_text(
+            content if isinstance(content, str) else json.dumps(content, ensure_ascii=False), encoding="utf-8"
+        )
     return str(path)
 
 
@@ -62,7 +64,11 @@ def test_sample_is_the_policy_of_the_brief(main):
     assert policy.is_complete
     assert (policy.dispatch_cutoff, policy.dispatch_lead_days, policy.carrier_code) == (dt.time(14, 0), 0, "CJGLS")
     assert (policy.base_fee, policy.free_shipping_threshold, policy.jeju_surcharge, policy.remote_surcharge) == (
-        3000, 30000, 3000, 5000)
+        3000,
+        30000,
+        3000,
+        5000,
+    )
     assert (policy.return_fee, policy.exchange_fee, policy.stalled_after_days) == (3000, 6000, 4)
     assert not (policy.dawn_delivery or policy.convenience_pickup or policy.overseas_shipping)
     assert policy.return_address
@@ -78,8 +84,9 @@ def test_get_or_create_and_update_with_history(main, admin_user):
     policy = services.shipping_policy_get_or_create(account=main)
     assert services.shipping_policy_get_or_create(account=main).pk == policy.pk
     assert not policy.is_complete and len(policy.missing) == len(ShippingPolicy.REQUIRED)
-    services.shipping_policy_update(account=main, values={"base_fee": 2500, "carrier_code": "HANJIN"}, actor=admin_user,
-                                    reason="운영팀 요청")
+    services.shipping_policy_update(
+        account=main, values={"base_fee": 2500, "carrier_code": "HANJIN"}, actor=admin_user, reason="운영팀 요청"
+    )
     policy.refresh_from_db()
     assert policy.base_fee == 2500 and policy.carrier_code == "HANJIN"
     record = policy.history.first()
@@ -91,12 +98,17 @@ def test_get_or_create_and_update_with_history(main, admin_user):
 
 def test_update_refuses_with_korean_sentences_per_field(main):
     with pytest.raises(services.ShippingPolicyError) as exc:
-        services.shipping_policy_update(account=main, values={"transit_days_min": 3, "transit_days_max": 2,
-                                                              "base_fee": -5, "carrier_code": "UPS"})
+        services.shipping_policy_update(
+            account=main, values={"transit_days_min": 3, "transit_days_max": 2, "base_fee": -5, "carrier_code": "UPS"}
+        )
     errors = exc.value.errors
-    assert errors["transit_days_min"] == ["최소 일수(3일)가 최대 일수(2일)보다 큽니다. 최소 일수는 최대 일수 이하로 입력하세요."]
+    assert errors["transit_days_min"] == [
+        "최소 일수(3일)가 최대 일수(2일)보다 큽니다. 최소 일수는 최대 일수 이하로 입력하세요."
+    ]
     assert errors["base_fee"] == ["0~1,000,000 사이의 금액(원, 정수)으로 입력하세요. 입력값: -5"]
-    assert errors["carrier_code"][0].startswith("알 수 없는 택배사 코드입니다: UPS. 쓸 수 있는 코드: CJGLS (CJ대한통운)")
+    assert errors["carrier_code"][0].startswith(
+        "알 수 없는 택배사 코드입니다: UPS. 쓸 수 있는 코드: CJGLS (CJ대한통운)"
+    )
     assert "출고 후 도착까지 최소 일수: 최소 일수(3일)" in str(exc.value)
     assert not ShippingPolicy.objects.exists()
 
@@ -105,15 +117,22 @@ def test_update_refuses_with_korean_sentences_per_field(main):
 
 
 def test_import_list_with_accounts_then_show_and_export_round_trip(tmp_path, main, store):
-    data = [{"account": "coupang_main", **json.loads(SAMPLE.read_text(encoding="utf-8"))},
-            {"account": "smartstore", "dispatch_cutoff": "13:30", "carrier_code": "HANJIN", "base_fee": 0}]
+    data = [
+        {"account": "coupang_main", **json.loads(SAMPLE.read_text(encoding="utf-8"))},
+        {"account": "smartstore", "dispatch_cutoff": "13:30", "carrier_code": "HANJIN", "base_fee": 0},
+    ]
     out = run("import", write(tmp_path, "all.json", data))
     assert "coupang_main: 새로 만듦 — 입력 완료" in out
     assert "smartstore: 새로 만듦 — 미입력: 반품 배송비(편도, 원), 교환 배송비(왕복, 원), 반품·교환 보낼 주소" in out
     shown = run("show")
     assert "coupang_main (COUPANG): 입력 완료" in shown
-    assert "  기본 배송비(원) (base_fee): 3,000원" in shown and "  당일 출고 마감 시각 (dispatch_cutoff): 14:00" in shown
-    assert "  택배사 (carrier_code): CJ대한통운 (CJGLS)" in shown and "  새벽배송 제공 (dawn_delivery): 아니오 (false)" in shown
+    assert (
+        "  기본 배송비(원) (base_fee): 3,000원" in shown and "  당일 출고 마감 시각 (dispatch_cutoff): 14:00" in shown
+    )
+    assert (
+        "  택배사 (carrier_code): CJ대한통운 (CJGLS)" in shown
+        and "  새벽배송 제공 (dawn_delivery): 아니오 (false)" in shown
+    )
     assert "smartstore (SMARTSTORE): 미입력: 반품 배송비(편도, 원)" in shown
     assert "shipping_policy import FILE --account smartstore" in shown
     for secret in SECRET_VALUES.values():
@@ -144,14 +163,20 @@ def test_export_without_a_policy_writes_nothing(main):
 
 def test_import_csv_only_the_given_columns_change(tmp_path, main, store):
     run("import", str(SAMPLE), "--account", "coupang_main")
-    csv = ("account,base_fee,free_shipping_threshold,ships_on_saturday,carrier_code\n"
-           'coupang_main,"2,500",,TRUE,롯데택배\n'
-           "smartstore,0,,false,KGB\n")
+    csv = (
+        "account,base_fee,free_shipping_threshold,ships_on_saturday,carrier_code\n"
+        'coupang_main,"2,500",,TRUE,롯데택배\n'
+        "smartstore,0,,false,KGB\n"
+    )
     out = run("import", write(tmp_path, "fees.csv", csv))
     assert "coupang_main: 변경 — 입력 완료" in out and "smartstore: 새로 만듦 — 미입력:" in out
     policy = ShippingPolicy.objects.get(account=main)
     assert (policy.base_fee, policy.free_shipping_threshold, policy.ships_on_saturday, policy.carrier_code) == (
-        2500, None, True, "HYUNDAI")
+        2500,
+        None,
+        True,
+        "HYUNDAI",
+    )
     assert policy.return_fee == 3000 and policy.dispatch_cutoff == dt.time(14, 0)  # not in the file: kept
     assert run("import", write(tmp_path, "fees2.csv", csv)).count("변경 없음") == 2
 
@@ -165,35 +190,94 @@ def test_import_with_account_takes_that_entry_and_skips_the_others(tmp_path, mai
 
 REFUSALS = [
     ("bad.json", "{", "JSON 형식이 올바르지 않습니다"),
-    ("list.json", "[1]", "1번째 항목: 정책은 {\"account\": …, \"base_fee\": …} 같은 객체여야 합니다."),
-    ("noacct.json", {"base_fee": 1}, "2번째 항목: 계정이 없습니다. 파일에 account를 적거나 --account로 계정을 지정하세요."),
-    ("ghost.json", {"account": "ghost", "base_fee": 1}, "2번째 항목: 알 수 없는 계정입니다: ghost. 등록된 계정: coupang_main, smartstore"),
-    ("dup.json", [{"account": "coupang_main"}, {"account": "coupang_main"}],
-     "2번째 항목: 계정 coupang_main의 정책이 1번째 항목에도 있습니다"),
-    ("time.json", {"account": "coupang_main", "dispatch_cutoff": "2pm"},
-     "dispatch_cutoff [당일 출고 마감 시각]: HH:MM 형식의 시각으로 적어 주세요 (00:00~23:59, 예: 14:00). 입력값: 2pm"),
-    ("fee.json", {"account": "coupang_main", "return_fee": -3000},
-     "2번째 항목 (coupang_main) return_fee [반품 배송비(편도, 원)]: 0~1,000,000 사이의 금액(원, 정수)으로 입력하세요. "
-     "입력값: -3000"),
-    ("text.json", {"account": "coupang_main", "return_fee": "삼천원"},
-     "return_fee [반품 배송비(편도, 원)]: 0 이상의 금액(원, 정수)으로 적어 주세요. 입력값: 삼천원"),
-    ("float.json", {"account": "coupang_main", "base_fee": 2500.5}, "base_fee [기본 배송비(원)]: 0 이상의 금액(원, 정수)"),
-    ("big.json", {"account": "coupang_main", "base_fee": 30000000},
-     "base_fee [기본 배송비(원)]: 0~1,000,000 사이의 금액(원, 정수)으로 입력하세요. 입력값: 30000000"),
-    ("days.json", {"account": "coupang_main", "stalled_after_days": 0},
-     "stalled_after_days [배송 정체로 볼 일수]: 1~30 사이의 일수(정수)로 입력하세요. 입력값: 0"),
-    ("bool.json", {"account": "coupang_main", "dawn_delivery": "yes"},
-     "dawn_delivery [새벽배송 제공]: true 또는 false로 적어 주세요. 입력값: yes"),
-    ("null.json", {"account": "coupang_main", "ships_on_saturday": None},
-     "ships_on_saturday [토요일 출고]: 값이 비어 있습니다. 이 항목은 비울 수 없습니다."),
-    ("carrier.json", {"account": "coupang_main", "carrier_code": "UPS"}, "carrier_code [택배사]: 알 수 없는 택배사입니다: UPS."),
-    ("field.json", {"account": "coupang_main", "basefee": 1}, "알 수 없는 항목입니다: basefee. 쓸 수 있는 항목: account, dispatch_cutoff"),
-    ("minmax.json", {"account": "coupang_main", "transit_days_min": 3, "transit_days_max": 2},
-     "transit_days_min [출고 후 도착까지 최소 일수]: 최소 일수(3일)가 최대 일수(2일)보다 큽니다"),
+    ("list.json", "[1]", '1번째 항목: 정책은 {"account": …, "base_fee": …} 같은 객체여야 합니다.'),
+    (
+        "noacct.json",
+        {"base_fee": 1},
+        "2번째 항목: 계정이 없습니다. 파일에 account를 적거나 --account로 계정을 지정하세요.",
+    ),
+    (
+        "ghost.json",
+        {"account": "ghost", "base_fee": 1},
+        "2번째 항목: 알 수 없는 계정입니다: ghost. 등록된 계정: coupang_main, smartstore",
+    ),
+    (
+        "dup.json",
+        [{"account": "coupang_main"}, {"account": "coupang_main"}],
+        "2번째 항목: 계정 coupang_main의 정책이 1번째 항목에도 있습니다",
+    ),
+    (
+        "time.json",
+        {"account": "coupang_main", "dispatch_cutoff": "2pm"},
+        (
+            "dispatch_cutoff [당일 출고 마감 시각]: HH:MM 형식의 시각으로 적어 주세요 "
+            "(00:00~23:59, 예: 14:00). 입력값: 2pm"
+        ),
+    ),
+    (
+        "fee.json",
+        {"account": "coupang_main", "return_fee": -3000},
+        "2번째 항목 (coupang_main) return_fee [반품 배송비(편도, 원)]: 0~1,000,000 "
+        "사이의 금액(원, 정수)으로 입력하세요. "
+        "입력값: -3000",
+    ),
+    (
+        "text.json",
+        {"account": "coupang_main", "return_fee": "삼천원"},
+        "return_fee [반품 배송비(편도, 원)]: 0 이상의 금액(원, 정수)으로 적어 주세요. 입력값: 삼천원",
+    ),
+    (
+        "float.json",
+        {"account": "coupang_main", "base_fee": 2500.5},
+        "base_fee [기본 배송비(원)]: 0 이상의 금액(원, 정수)",
+    ),
+    (
+        "big.json",
+        {"account": "coupang_main", "base_fee": 30000000},
+        "base_fee [기본 배송비(원)]: 0~1,000,000 사이의 금액(원, 정수)으로 입력하세요. 입력값: 30000000",
+    ),
+    (
+        "days.json",
+        {"account": "coupang_main", "stalled_after_days": 0},
+        "stalled_after_days [배송 정체로 볼 일수]: 1~30 사이의 일수(정수)로 입력하세요. 입력값: 0",
+    ),
+    (
+        "bool.json",
+        {"account": "coupang_main", "dawn_delivery": "yes"},
+        "dawn_delivery [새벽배송 제공]: true 또는 false로 적어 주세요. 입력값: yes",
+    ),
+    (
+        "null.json",
+        {"account": "coupang_main", "ships_on_saturday": None},
+        "ships_on_saturday [토요일 출고]: 값이 비어 있습니다. 이 항목은 비울 수 없습니다.",
+    ),
+    (
+        "carrier.json",
+        {"account": "coupang_main", "carrier_code": "UPS"},
+        "carrier_code [택배사]: 알 수 없는 택배사입니다: UPS.",
+    ),
+    (
+        "field.json",
+        {"account": "coupang_main", "basefee": 1},
+        "알 수 없는 항목입니다: basefee. 쓸 수 있는 항목: account, dispatch_cutoff",
+    ),
+    (
+        "minmax.json",
+        {"account": "coupang_main", "transit_days_min": 3, "transit_days_max": 2},
+        "transit_days_min [출고 후 도착까지 최소 일수]: 최소 일수(3일)가 최대 일수(2일)보다 큽니다",
+    ),
     ("unknown.csv", "account,base_fee,colour\ncoupang_main,1,red\n", "1행(머리글): 알 수 없는 열입니다: colour"),
     ("noacct.csv", "base_fee\n1\n", "2행: 계정이 없습니다. 파일에 account를 적거나 --account로 계정을 지정하세요."),
-    ("cell.csv", "account,dispatch_lead_days\ncoupang_main,\n", "2행 (coupang_main) dispatch_lead_days [출고까지 영업일]: 값이 비어"),
-    ("cp949.csv", "account,return_address\ncoupang_main,서울시\n".encode("cp949"), "2행: UTF-8로 읽을 수 없는 글자가 있습니다"),
+    (
+        "cell.csv",
+        "account,dispatch_lead_days\ncoupang_main,\n",
+        "2행 (coupang_main) dispatch_lead_days [출고까지 영업일]: 값이 비어",
+    ),
+    (
+        "cp949.csv",
+        "account,return_address\ncoupang_main,서울시\n".encode("cp949"),
+        "2행: UTF-8로 읽을 수 없는 글자가 있습니다",
+    ),
 ]
 
 
@@ -229,10 +313,21 @@ def test_refusals_about_files_and_accounts(tmp_path, main):
 
 
 def admin_post_data(account=None, **changes) -> dict:
-    data = {"dispatch_cutoff": "14:00", "dispatch_lead_days": "0", "carrier_code": "CJGLS", "transit_days_min": "1",
-            "transit_days_max": "2", "stalled_after_days": "4", "base_fee": "3000", "free_shipping_threshold": "30000",
-            "jeju_surcharge": "3000", "remote_surcharge": "5000", "return_fee": "3000", "exchange_fee": "6000",
-            "return_address": "경기도 파주시 물류로 1 행복상점 반품센터"}
+    data = {
+        "dispatch_cutoff": "14:00",
+        "dispatch_lead_days": "0",
+        "carrier_code": "CJGLS",
+        "transit_days_min": "1",
+        "transit_days_max": "2",
+        "stalled_after_days": "4",
+        "base_fee": "3000",
+        "free_shipping_threshold": "30000",
+        "jeju_surcharge": "3000",
+        "remote_surcharge": "5000",
+        "return_fee": "3000",
+        "exchange_fee": "6000",
+        "return_address": "경기도 파주시 물류로 1 행복상점 반품센터",
+    }
     if account is not None:
         data["account"] = str(account.pk)
     data.update(changes)
@@ -272,14 +367,19 @@ def test_admin_add_from_the_account_page_with_korean_fieldsets(admin_client, adm
     assert 'style="color:#2e7d32">✓ 입력 완료' in listing
 
 
-@pytest.mark.parametrize("changes, field_message", [
-    ({"transit_days_min": "3", "transit_days_max": "2"},
-     "최소 일수(3일)가 최대 일수(2일)보다 큽니다. 최소 일수는 최대 일수 이하로 입력하세요."),
-    ({"dispatch_cutoff": "오후 두시"}, "시각은 HH:MM 형식으로 입력하세요 (00:00~23:59, 예: 14:00)."),
-    ({"base_fee": "3,000원"}, "숫자(정수)만 입력하세요. 금액은 원 단위, 기간은 일 단위입니다."),
-    ({"base_fee": "5000000"}, "0~1,000,000 사이의 금액(원, 정수)으로 입력하세요. 입력값: 5000000"),
-    ({"stalled_after_days": "0"}, "1~30 사이의 일수(정수)로 입력하세요. 입력값: 0"),
-])
+@pytest.mark.parametrize(
+    "changes, field_message",
+    [
+        (
+            {"transit_days_min": "3", "transit_days_max": "2"},
+            "최소 일수(3일)가 최대 일수(2일)보다 큽니다. 최소 일수는 최대 일수 이하로 입력하세요.",
+        ),
+        ({"dispatch_cutoff": "오후 두시"}, "시각은 HH:MM 형식으로 입력하세요 (00:00~23:59, 예: 14:00)."),
+        ({"base_fee": "3,000원"}, "숫자(정수)만 입력하세요. 금액은 원 단위, 기간은 일 단위입니다."),
+        ({"base_fee": "5000000"}, "0~1,000,000 사이의 금액(원, 정수)으로 입력하세요. 입력값: 5000000"),
+        ({"stalled_after_days": "0"}, "1~30 사이의 일수(정수)로 입력하세요. 입력값: 0"),
+    ],
+)
 def test_admin_change__korean_messages_never_constraint_names(admin_client, main, changes, field_message):
     policy = make_shipping_policy(main)
     history = policy.history.count()

@@ -13,7 +13,9 @@ from markets.clients.coupang import coupang_authorization, coupang_signature, co
 from markets.clients.naver import naver_client_secret_sign
 
 ONLINE_PATH = "/v2/providers/openapi/apis/api/v5/vendors/A00012345/onlineInquiries"
-ONLINE_QUERY = "vendorId=A00012345&answeredType=NOANSWER&inquiryStartAt=2024-01-01&inquiryEndAt=2024-01-07&pageNum=1&pageSize=50"
+ONLINE_QUERY = (
+    "vendorId=A00012345&answeredType=NOANSWER&inquiryStartAt=2024-01-01&inquiryEndAt=2024-01-07&pageNum=1&pageSize=50"
+)
 
 
 def test_coupang_signature__get_vector__matches_market_apis_doc() -> None:
@@ -30,7 +32,9 @@ def test_coupang_signature__post_vector_without_query__matches_market_apis_doc()
 
 
 def test_coupang_authorization__documented_header_format() -> None:
-    header = coupang_authorization("ak-1", "test-secret-key", "GET", ONLINE_PATH, ONLINE_QUERY, signed_date="240101T000000Z")
+    header = coupang_authorization(
+        "ak-1", "test-secret-key", "GET", ONLINE_PATH, ONLINE_QUERY, signed_date="240101T000000Z"
+    )
     assert header == (
         "CEA algorithm=HmacSHA256, access-key=ak-1, signed-date=240101T000000Z, "
         "signature=214a8159ce7a57203700c51c8085df8781d289d95c9b224cae1c40f7d6ea131e"
@@ -56,8 +60,15 @@ def test_naver_sign__invalid_salt__clear_error_without_the_value() -> None:
 
 
 def test_client_config_repr__never_shows_secrets() -> None:
-    config = ClientConfig(market_code="COUPANG", vendor_id="A1", access_key="AK-SECRET-1", secret_key="SK-SECRET-2",
-                          reply_by="me", client_secret="$2b$04$SECRETSECRETSECRETSECRE", account_key="acc")
+    config = ClientConfig(
+        market_code="COUPANG",
+        vendor_id="A1",
+        access_key="AK-SECRET-1",
+        secret_key="SK-SECRET-2",
+        reply_by="me",
+        client_secret="$2b$04$SECRETSECRETSECRETSECRE",
+        account_key="acc",
+    )
     for text in (repr(config), str(config), f"{config}"):
         assert "SECRET" not in text
         assert "A1" in text and "acc" in text
@@ -92,8 +103,13 @@ def test_sandbox_token__accepts_url_safe_and_standard_base64(sandbox, naver_acco
     for variant in (sign, url_safe):
         response = requests.post(
             sandbox.naver_base_url + "/v1/oauth2/token",
-            data={"client_id": naver_account.client_id, "timestamp": str(timestamp), "grant_type": "client_credentials",
-                  "client_secret_sign": variant, "type": "SELF"},
+            data={
+                "client_id": naver_account.client_id,
+                "timestamp": str(timestamp),
+                "grant_type": "client_credentials",
+                "client_secret_sign": variant,
+                "type": "SELF",
+            },
             timeout=5,
         )
         assert response.status_code == 200, response.text

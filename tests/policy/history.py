@@ -38,8 +38,16 @@ def live_accounts() -> tuple[MarketAccount, MarketAccount]:
     return coupang, naver
 
 
-def attempts(account: MarketAccount, *, ok: int = 0, failed: int = 0, unknown: int = 0, test_mode: int = 0,
-             at: dt.datetime | None = None, failed_outcome: str = "FAILED_RETRYABLE") -> list[SendAttempt]:
+def attempts(
+    account: MarketAccount,
+    *,
+    ok: int = 0,
+    failed: int = 0,
+    unknown: int = 0,
+    test_mode: int = 0,
+    at: dt.datetime | None = None,
+    failed_outcome: str = "FAILED_RETRYABLE",
+) -> list[SendAttempt]:
     """``ok`` delivered, ``failed`` definite failures, ``unknown`` unknown outcomes (not failures until
     reconciled), and ``test_mode`` test-mode sends (never failures), all started at ``at`` (default: a
     minute ago)."""
@@ -49,20 +57,41 @@ def attempts(account: MarketAccount, *, ok: int = 0, failed: int = 0, unknown: i
         return []
     kind = "COUPANG_ONLINE" if account.market_code == "COUPANG" else "NAVER_QNA"
     inquiries = Inquiry.objects.bulk_create(
-        Inquiry(account=account, market_code=account.market_code, kind=kind, external_id=f"h{next(_seq)}",
-                created_at=at - dt.timedelta(minutes=2), content="배송 언제 되나요?", status="AUTO_SEND",
-                decision_mode="TEST" if outcome == "TEST_MODE" else "LIVE", decided_at=at, intent="배송문의",
-                confidence_score=0.95, draft_answer="곧 출고됩니다.", final_answer="곧 출고됩니다.",
-                send_status=SEND_STATUS.get(outcome, "SEND_FAILED"), send_attempts=1,
-                is_test_mode=outcome == "TEST_MODE", sent_at=at if outcome == "DELIVERED" else None)
+        Inquiry(
+            account=account,
+            market_code=account.market_code,
+            kind=kind,
+            external_id=f"h{next(_seq)}",
+            created_at=at - dt.timedelta(minutes=2),
+            content="배송 언제 되나요?",
+            status="AUTO_SEND",
+            decision_mode="TEST" if outcome == "TEST_MODE" else "LIVE",
+            decided_at=at,
+            intent="배송문의",
+            confidence_score=0.95,
+            draft_answer="곧 출고됩니다.",
+            final_answer="곧 출고됩니다.",
+            send_status=SEND_STATUS.get(outcome, "SEND_FAILED"),
+            send_attempts=1,
+            is_test_mode=outcome == "TEST_MODE",
+            sent_at=at if outcome == "DELIVERED" else None,
+        )
         for outcome in outcomes
     )
     return SendAttempt.objects.bulk_create(
-        SendAttempt(inquiry=inquiry, account=account, market_code=account.market_code, attempt_no=1,
-                    claim_token=uuid.uuid4(), outcome=outcome, is_test_mode=outcome == "TEST_MODE",
-                    http_status=200 if outcome == "DELIVERED" else (503 if outcome == "UNKNOWN" else None),
-                    started_at=at, finished_at=at)
-        for inquiry, outcome in zip(inquiries, outcomes)
+        SendAttempt(
+            inquiry=inquiry,
+            account=account,
+            market_code=account.market_code,
+            attempt_no=1,
+            claim_token=uuid.uuid4(),
+            outcome=outcome,
+            is_test_mode=outcome == "TEST_MODE",
+            http_status=200 if outcome == "DELIVERED" else (503 if outcome == "UNKNOWN" else None),
+            started_at=at,
+            finished_at=at,
+        )
+        for inquiry, outcome in zip(inquiries, outcomes, strict=True)
     )
 
 

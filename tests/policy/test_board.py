@@ -25,8 +25,6 @@ from tests.policy.test_simulate import MIX, seller_facts
 pytestmark = pytest.mark.django_db
 
 
-
-
 @pytest.fixture
 def manager_client(client, django_user_model):
     client.force_login(make_staff(django_user_model, "manager", ROLE_ROLLOUT_MANAGER))
@@ -48,12 +46,22 @@ def week(django_user_model):
     services.settings_update(actor=services.SYSTEM, partial_auto=True, hours="always")
     now = timezone.now()
     for n, item in enumerate(MIX):
-        make_inquiry(account, created_at=now - dt.timedelta(days=n % 6, hours=1), content=item["content"],
-                     title=item.get("title", ""), product_id=item.get("product_id", ""),
-                     product_name=item.get("product_name", ""))
+        make_inquiry(
+            account,
+            created_at=now - dt.timedelta(days=n % 6, hours=1),
+            content=item["content"],
+            title=item.get("title", ""),
+            product_id=item.get("product_id", ""),
+            product_name=item.get("product_name", ""),
+        )
     reviewer = django_user_model.objects.create_user("reviewer")
-    closed = make_inquiry(account, created_at=now - dt.timedelta(days=2), content="오늘 주문하면 언제 받을 수 있을까요?",
-                          status="CLOSED", reviewed_by=reviewer)
+    closed = make_inquiry(
+        account,
+        created_at=now - dt.timedelta(days=2),
+        content="오늘 주문하면 언제 받을 수 있을까요?",
+        status="CLOSED",
+        reviewed_by=reviewer,
+    )
     make_inquiry(account, created_at=now - dt.timedelta(days=9), content="지난주 문의: 범위 밖")
     return account, closed
 
@@ -108,14 +116,17 @@ def test_preview__a_wider_phase_sends_more(manager_client, week):
     one = manager_client.get(preview_url(account, mode="LIVE", phase=1)).context["preview"]
     three = manager_client.get(preview_url(account, mode="LIVE", phase=3)).context["preview"]
     assert three.would_auto_send > one.would_auto_send
-    assert three.would_auto_send == sum(1 for r in simulator("--account", "coupang_main", "--phase", "3")
-                                        if r["decision"] == "AUTO_SEND")
+    assert three.would_auto_send == sum(
+        1 for r in simulator("--account", "coupang_main", "--phase", "3") if r["decision"] == "AUTO_SEND"
+    )
 
 
 def test_unlock_through_the_board__records_the_event_with_the_reason(manager_client, week):
     account, _closed = week
     url = reverse("policy:board_change", args=[account.pk])
-    response = manager_client.post(url, {"mode": "TEST", "phase": "1", "reason": "섀도 7일 통계 확인, 테스트 모드로"}, follow=True)
+    response = manager_client.post(
+        url, {"mode": "TEST", "phase": "1", "reason": "섀도 7일 통계 확인, 테스트 모드로"}, follow=True
+    )
     assert response.status_code == 200
     rollout = AccountRollout.objects.select_related("phase").get(account=account)
     assert rollout.mode == Mode.TEST and rollout.phase.number == 1
@@ -140,8 +151,9 @@ def test_non_managers__see_no_button_and_get_403(agent_client, week):
     assert "롤아웃 관리자만 바꿀 수 있습니다" in board
     assert reverse("policy:board_change", args=[account.pk]) not in board
     assert agent_client.get(preview_url(account, mode="TEST", phase=1)).status_code == 403
-    response = agent_client.post(reverse("policy:board_change", args=[account.pk]),
-                                 {"mode": "LIVE", "phase": "3", "reason": "x"})
+    response = agent_client.post(
+        reverse("policy:board_change", args=[account.pk]), {"mode": "LIVE", "phase": "3", "reason": "x"}
+    )
     assert response.status_code == 403
     assert AccountRollout.objects.get(account=account).mode == Mode.SHADOW
 
@@ -244,8 +256,9 @@ def test_incident__agents_may_read_but_not_act(agent_client, tripped):
 def test_recent_failures__the_guides_4_2_3_check(manager_client, tripped):
     account, _incident, failed = tripped
     now = timezone.now()
-    fresh = make_inquiry(account, created_at=now - dt.timedelta(minutes=3), send_status="SEND_FAILED",
-                         last_send_error="HTTP 500")
+    fresh = make_inquiry(
+        account, created_at=now - dt.timedelta(minutes=3), send_status="SEND_FAILED", last_send_error="HTTP 500"
+    )
     old = make_inquiry(account, created_at=now - dt.timedelta(minutes=30), send_status="SEND_FAILED")
     page = manager_client.get(reverse("policy:recent_failures"))
     assert page.status_code == 200
@@ -262,10 +275,13 @@ def test_incident__lifting_global_test_mode__needs_the_confirmation_that_names_t
     account = make_account("coupang_main")
     services.settings_update(actor=services.SYSTEM, partial_auto=True, test_mode=False, hours="always")
     services.rollout_unlock(account=account, mode=Mode.LIVE, phase=services.get_phase(3), actor=services.SYSTEM)
-    rule = RollbackRule.objects.get(action=RollbackRule.Action.GLOBAL_TEST_MODE, metric=RollbackRule.Metric.FAILED_COUNT)
+    rule = RollbackRule.objects.get(
+        action=RollbackRule.Action.GLOBAL_TEST_MODE, metric=RollbackRule.Metric.FAILED_COUNT
+    )
     services.settings_update(actor=services.SYSTEM, reason="rollback", test_mode=True)
-    incident = RollbackIncident.objects.create(rule=rule, scope_key="global",
-                                               figures={"failed": 6, "window_minutes": rule.window_minutes})
+    incident = RollbackIncident.objects.create(
+        rule=rule, scope_key="global", figures={"failed": 6, "window_minutes": rule.window_minutes}
+    )
     url = reverse("policy:incident", args=[incident.pk])
 
     html = manager_client.get(url).content.decode()

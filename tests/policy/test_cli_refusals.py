@@ -69,15 +69,19 @@ def test_operations_guide__shows_the_refusals_the_command_prints_for_a_locked_ac
 
     account = make_account("coupang_main")
     lock_reason = "롤백 규칙 '동일 계정에서 연속 3건 실패' 발동: 연속 전송 실패 3건 (사고 1)"
-    AccountRollout.objects.filter(account=account).update(mode=Mode.SHADOW, locked_at=timezone.now(),
-                                                          lock_reason=lock_reason)
+    AccountRollout.objects.filter(account=account).update(
+        mode=Mode.SHADOW, locked_at=timezone.now(), lock_reason=lock_reason
+    )
     guide = Path(__file__).resolve().parents[2].joinpath("docs", "operations-guide.ko.md").read_text(encoding="utf-8")
     said = []
     for args in (["--mode", "LIVE"], ["--mode", "LIVE", "--reason", "마켓 장애 복구 확인"]):
         with pytest.raises(CommandError) as refused:
             call_command("rollout", "unlock", "coupang_main", *args, stdout=io.StringIO())
         said.append(str(refused.value))
-        shown = f"$ python manage.py rollout unlock coupang_main {' '.join(a if ' ' not in a else repr(a).replace(chr(39), chr(34)) for a in args)}"
+        shown = (
+            f"$ python manage.py rollout unlock coupang_main "
+            f"{' '.join(a if ' ' not in a else repr(a).replace(chr(39), chr(34)) for a in args)}"
+        )
         assert f"{shown}\nCommandError: {said[-1]}\n" in guide, said[-1]
     assert re.search("사유", said[0]) and lock_reason in said[1]
     assert not AccountRollout.objects.get(account=account).mode == Mode.LIVE

@@ -29,8 +29,6 @@ from tests.factories import make_account, make_inquiry, make_staff
 pytestmark = pytest.mark.django_db
 
 
-
-
 @pytest.fixture
 def manager(django_user_model, client):
     user = make_staff(django_user_model, "manager", ROLE_ROLLOUT_MANAGER)
@@ -97,8 +95,12 @@ def test_settings_edit__unchanged_save_records_nothing(client, manager):
 
 def test_test_mode_off__refused_without_reason_and_confirmation_and_says_who_goes_live(client, manager):
     live_account("coupang_main")
-    make_inquiry(live_account("coupang_sub").account, status="APPROVED", send_status="NOT_SENT",
-                 final_answer="안녕하세요, 내일 출고됩니다.")
+    make_inquiry(
+        live_account("coupang_sub").account,
+        status="APPROVED",
+        send_status="NOT_SENT",
+        final_answer="안녕하세요, 내일 출고됩니다.",
+    )
     AutomationSettings.objects.filter(pk=1).update(partial_auto_enabled=True, test_mode=True)
     url = settings_url()
     data = form_data(client, url)
@@ -145,10 +147,13 @@ def test_history_revert_to_test_mode_off__is_a_risky_change_too(client, manager)
     assert (event.actor, event.reason) == (manager, "되돌림")
 
 
-@pytest.mark.parametrize("changes", [
-    {"partial_auto_enabled": "on"},
-    {"auto_send_threshold": "0.70"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"partial_auto_enabled": "on"},
+        {"auto_send_threshold": "0.70"},
+    ],
+)
 def test_partial_auto_on_or_threshold_lowered__needs_reason(client, manager, changes):
     url = settings_url()
     response = client.post(url, form_data(client, url, **changes))
@@ -156,7 +161,10 @@ def test_partial_auto_on_or_threshold_lowered__needs_reason(client, manager, cha
     assert "실제 전송을 늘리는 변경에는 사유가 필요합니다" in errors(response)
     conf = AutomationSettings.get_solo()
     assert conf.partial_auto_enabled is False and conf.auto_send_threshold == 0.90
-    assert client.post(url, form_data(client, url, **changes, change_reason="승인됨", confirm_risk="on")).status_code == 302
+    assert (
+        client.post(url, form_data(client, url, **changes, change_reason="승인됨", confirm_risk="on")).status_code
+        == 302
+    )
     assert RolloutEvent.objects.get().reason == "승인됨"
 
 
@@ -201,8 +209,9 @@ def test_account_overrides__logged_on_the_account_and_raise_needs_reason(client,
     url = reverse("admin:policy_accountrollout_change", args=[rollout.pk])
     response = client.post(url, form_data(client, url, quota_override="500"))
     assert response.status_code == 200 and "일일 전송 한도를" in errors(response)
-    response = client.post(url, form_data(client, url, quota_override="500", change_reason="행사 기간",
-                                          confirm_risk="on"))
+    response = client.post(
+        url, form_data(client, url, quota_override="500", change_reason="행사 기간", confirm_risk="on")
+    )
     assert response.status_code == 302
     event = RolloutEvent.objects.get()
     assert event.account == rollout.account and event.reason == "행사 기간"
@@ -210,8 +219,10 @@ def test_account_overrides__logged_on_the_account_and_raise_needs_reason(client,
 
 
 def test_business_hours_added_and_keyword_deleted__logged(client, manager):
-    response = client.post(reverse("admin:policy_businesshoursrange_add"),
-                           {"weekday": "5", "start": "10:00", "end": "14:00", "change_reason": "토요일 오전 영업"})
+    response = client.post(
+        reverse("admin:policy_businesshoursrange_add"),
+        {"weekday": "5", "start": "10:00", "end": "14:00", "change_reason": "토요일 오전 영업"},
+    )
     assert response.status_code == 302
     added = RolloutEvent.objects.get()
     assert added.reason == "토요일 오전 영업" and added.actor == manager
@@ -246,8 +257,9 @@ def test_notification_target_change__logged_without_the_secret(client, manager):
 
     channel = NotificationChannel.objects.create(kind="WEBHOOK", target="https://hooks.example.test/T0/OLDSECRET")
     url = reverse("admin:policy_notificationchannel_change", args=[channel.pk])
-    response = client.post(url, {"kind": "WEBHOOK", "target": "https://hooks.example.test/T0/NEWSECRET",
-                                 "is_active": "on"})
+    response = client.post(
+        url, {"kind": "WEBHOOK", "target": "https://hooks.example.test/T0/NEWSECRET", "is_active": "on"}
+    )
     assert response.status_code == 302
     event = RolloutEvent.objects.get()
     assert "SECRET" not in str(event.data) and event.data["after"]["target"] == "(새 값)"
@@ -255,8 +267,14 @@ def test_notification_target_change__logged_without_the_secret(client, manager):
 
 def test_unlock_to_live__needs_the_confirmation_box(client, manager):
     rollout = AccountRollout.objects.get(account=make_account("coupang_main"))
-    post = {"action": "unlock_accounts", "_selected_action": [rollout.pk], "confirm": "1", "mode": "LIVE",
-            "phase": "", "reason": "1단계"}
+    post = {
+        "action": "unlock_accounts",
+        "_selected_action": [rollout.pk],
+        "confirm": "1",
+        "mode": "LIVE",
+        "phase": "",
+        "reason": "1단계",
+    }
     response = client.post(reverse("admin:policy_accountrollout_changelist"), post)
     assert "실제 마켓에 답변을 전송합니다" in response.content.decode()
     rollout.refresh_from_db()
@@ -268,17 +286,29 @@ def test_unlock_to_live__needs_the_confirmation_box(client, manager):
 
 # -- constraint errors in Korean ------------------------------------------------------------------
 
-@pytest.mark.parametrize("url_name, args, changes, expected", [
-    ("admin:policy_automationsettings_change", [1], {"auto_send_threshold": "1.5"}, "0 이상 1 이하"),
-    ("admin:policy_automationsettings_change", [1], {"max_send_attempts": "0"}, "최대 전송 시도는 1 이상"),
-    ("admin:policy_businesshoursrange_add", [], {"weekday": "0", "start": "18:00", "end": "09:00"},
-     "시작 시각은 종료 시각보다 빨라야"),
-    ("admin:policy_businessdayoverride_add", [], {"date": "2026-12-24", "is_open": "on"},
-     "시작과 종료 시각을 모두 입력"),
-    ("admin:policy_accountrollout_change", None, {"threshold_override": "1.5"}, "임계값 재지정은 비워 두거나"),
-    ("admin:policy_rollbackrule_change", "count", {"threshold": "-1"}, "임계값은 0 이상"),
-    ("admin:policy_rollbackrule_change", "rate", {"threshold": "2"}, "0 이상 1 이하의 비율"),
-])
+
+@pytest.mark.parametrize(
+    "url_name, args, changes, expected",
+    [
+        ("admin:policy_automationsettings_change", [1], {"auto_send_threshold": "1.5"}, "0 이상 1 이하"),
+        ("admin:policy_automationsettings_change", [1], {"max_send_attempts": "0"}, "최대 전송 시도는 1 이상"),
+        (
+            "admin:policy_businesshoursrange_add",
+            [],
+            {"weekday": "0", "start": "18:00", "end": "09:00"},
+            "시작 시각은 종료 시각보다 빨라야",
+        ),
+        (
+            "admin:policy_businessdayoverride_add",
+            [],
+            {"date": "2026-12-24", "is_open": "on"},
+            "시작과 종료 시각을 모두 입력",
+        ),
+        ("admin:policy_accountrollout_change", None, {"threshold_override": "1.5"}, "임계값 재지정은 비워 두거나"),
+        ("admin:policy_rollbackrule_change", "count", {"threshold": "-1"}, "임계값은 0 이상"),
+        ("admin:policy_rollbackrule_change", "rate", {"threshold": "2"}, "0 이상 1 이하의 비율"),
+    ],
+)
 def test_constraint_errors__say_what_is_wrong_in_korean(client, manager, url_name, args, changes, expected):
     AutomationSettings.get_solo()
     if args is None:
@@ -315,6 +345,7 @@ def test_weekday_out_of_range__korean_message():
 
 
 # -- permissions and messages ---------------------------------------------------------------------
+
 
 def test_agent__is_not_offered_unlock_or_lock(client, agent, django_user_model):
     make_account("coupang_main")

@@ -7,7 +7,16 @@ from django.test import override_settings
 
 from policy.controls import load_account_controls
 from policy.models import Mode
-from policy.services import SYSTEM, emergency_stop, get_phase, import_env, resume, rollout_lock, rollout_unlock, settings_update
+from policy.services import (
+    SYSTEM,
+    emergency_stop,
+    get_phase,
+    import_env,
+    resume,
+    rollout_lock,
+    rollout_unlock,
+    settings_update,
+)
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -95,10 +104,15 @@ def test_emergency_stop__test_mode_for_everyone_and_humans_too(live):
 
 def test_import_env__maps_the_guides_four_variables(live):
     other = make_account("coupang_sub")
-    result = import_env(actor=SYSTEM, environ={
-        "ENABLE_CS_PARTIAL_AUTO": "true", "CS_TEST_MODE": "false",
-        "CS_TEST_MODE_ALLOWED_ACCOUNTS": f"{other.id}", "CS_AUTO_SEND_THRESHOLD": "0.92",
-    })
+    result = import_env(
+        actor=SYSTEM,
+        environ={
+            "ENABLE_CS_PARTIAL_AUTO": "true",
+            "CS_TEST_MODE": "false",
+            "CS_TEST_MODE_ALLOWED_ACCOUNTS": f"{other.id}",
+            "CS_AUTO_SEND_THRESHOLD": "0.92",
+        },
+    )
     assert result["live_accounts"] == ["coupang_sub"]
     assert mode(other) == Mode.LIVE
     assert mode(live) == Mode.TEST  # was LIVE, not in the list

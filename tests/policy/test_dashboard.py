@@ -52,16 +52,16 @@ def test_dashboard_shows_charts_tables_and_open_incidents(admin_client, history)
     # three server-drawn charts, no script and nothing loaded from elsewhere
     for chart in ("chart-automation", "chart-failure", "chart-quota"):
         assert f'id="{chart}"' in html
-    assert html.count("<svg") >= 3 and "<script src=\"http" not in html and "cdn" not in html.lower()
+    assert html.count("<svg") >= 3 and '<script src="http' not in html and "cdn" not in html.lower()
     # the failure chart draws the rules' thresholds as dashed lines, and each day as a bar
     assert "&gt;= 2% 계정별 잠금" in html and "&gt;= 5% 전역 테스트 모드" in html
     assert html.count('stroke-dasharray="6 4"') == 2
-    failure_svg = html[html.index('id="chart-failure"'):html.index('id="chart-quota"')]
+    failure_svg = html[html.index('id="chart-failure"') : html.index('id="chart-quota"')]
     assert failure_svg.count("<rect") == 14
     assert "실패 3 / 실제 전송 100건 (3.0%)" in failure_svg
     assert 'fill="#e0a526"' in failure_svg  # 3 %: above the account threshold, below the global one
     # sends against quota per account
-    quota_svg = html[html.index('id="chart-quota"'):]
+    quota_svg = html[html.index('id="chart-quota"') :]
     assert "coupang_main" in quota_svg and "0 / 10" in quota_svg and "0 / ∞" in quota_svg
     # the open incident, linked to its admin page
     incident = RollbackIncident.objects.get()
@@ -74,7 +74,7 @@ def test_dashboard_shows_charts_tables_and_open_incidents(admin_client, history)
 
 def test_dashboard_bars_are_drawn_to_scale(admin_client, history):
     html = admin_client.get(reverse("policy:dashboard")).content.decode()
-    svg = html[html.index('id="chart-automation"'):html.index('id="chart-failure"')]
+    svg = html[html.index('id="chart-automation"') : html.index('id="chart-failure"')]
     heights = [float(h) for h in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)"', svg)]
     assert len(heights) == 14 and max(heights) <= 172.0  # never taller than the plot (220 - 14 - 34)
     # two days with inquiries that all ended AUTO_SEND → full-height bars; the day with a review is lower
@@ -114,8 +114,14 @@ def test_readiness_page_shows_the_same_report(admin_client, history):
     assert response.status_code == 200
     html = response.content.decode()
     assert "준비 안 됨" in html
-    for title in ("Phase 1: 사전 체크", "Phase 4: 모니터링 &amp; 롤백", "Phase 5: 안정화 후 프로덕션 전환",
-                  "일평균 AUTO_SEND 후보 (7일)", "운영팀 교육 완료", "모니터링 대시보드 설정 완료"):
+    for title in (
+        "Phase 1: 사전 체크",
+        "Phase 4: 모니터링 &amp; 롤백",
+        "Phase 5: 안정화 후 프로덕션 전환",
+        "일평균 AUTO_SEND 후보 (7일)",
+        "운영팀 교육 완료",
+        "모니터링 대시보드 설정 완료",
+    ):
         assert title in html
     assert 'data-code="open-incidents"' in html and "coupang_main 잠김: " in html
 

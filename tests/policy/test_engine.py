@@ -16,11 +16,25 @@ from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
-GATE_ORDER = ["switch_and_mode", "account", "risk_keywords", "intent_allowlist", "confidence", "business_hours",
-              "daily_quota", "answer_checks"]
+GATE_ORDER = [
+    "switch_and_mode",
+    "account",
+    "risk_keywords",
+    "intent_allowlist",
+    "confidence",
+    "business_hours",
+    "daily_quota",
+    "answer_checks",
+]
 OPEN = dt.datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)  # a Wednesday morning
-GOOD = {"intent": "배송문의", "confidence": 0.95, "draft": "안녕하세요 고객님, 오늘 출고됩니다.", "risk_hits": [],
-        "needs_human": False, "reason": "OK"}
+GOOD = {
+    "intent": "배송문의",
+    "confidence": 0.95,
+    "draft": "안녕하세요 고객님, 오늘 출고됩니다.",
+    "risk_hits": [],
+    "needs_human": False,
+    "reason": "OK",
+}
 
 
 @pytest.fixture
@@ -131,7 +145,7 @@ def test_shadow_mode__still_decides_auto_send_as_candidate(controls):
 
 
 def test_engine_is_deterministic(controls):
-    assert run(controls) [:2] == run(controls)[:2]
+    assert run(controls)[:2] == run(controls)[:2]
 
 
 def test_calendar_disabled__always_open():

@@ -17,7 +17,12 @@ LINES = [
     {"id": "a1", "content": "오늘 주문하면 언제 출고되나요?", "intent": "배송문의"},
     {"id": "a2", "content": "배송비 얼마예요? 무료배송 기준 있어요?", "intent": "배송문의"},
     {"id": "a3", "content": "세탁기 돌려도 되나요?", "intent": "사용법", "product_id": "7120034506"},
-    {"id": "r1", "content": "답변 안 주시면 소비자원에 신고하겠습니다. 배송 언제 와요?", "intent": "배송문의", "risk": "REGULATOR"},
+    {
+        "id": "r1",
+        "content": "답변 안 주시면 소비자원에 신고하겠습니다. 배송 언제 와요?",
+        "intent": "배송문의",
+        "risk": "REGULATOR",
+    },
     {"id": "m1", "content": "300개 대량 구매하려는데 견적 가능할까요?", "intent": "기타", "must_human": "BULK_ORDER"},
     {"id": "x1", "content": "환불 언제 되나요", "intent": "환불", "split": "holdout"},
 ]
@@ -26,8 +31,9 @@ LINES = [
 @pytest.fixture
 def labelled(tmp_path):
     path = tmp_path / "labelled.jsonl"
-    path.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in LINES) + "\nnot json\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join(json.dumps(line, ensure_ascii=False) for line in LINES) + "\nnot json\n", encoding="utf-8"
+    )
     return path
 
 

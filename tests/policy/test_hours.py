@@ -58,7 +58,7 @@ def test_override__extra_day_off_and_special_hours():
 def test_midnight__utc_vs_seoul():
     c = cal(weekly={d: ((dt.time(0), dt.time(9)),) for d in range(7)})
     # 2026-11-25 23:30 UTC is 2026-11-26 08:30 in Seoul: open
-    assert c.is_open(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc))
+    assert c.is_open(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.UTC))
     # 00:00 Seoul exactly is open, 09:00 is closed
     assert c.is_open(seoul(2026, 11, 26, 0, 0))
     assert not c.is_open(seoul(2026, 11, 26, 9, 0))

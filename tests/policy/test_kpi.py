@@ -12,8 +12,15 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from partialauto.cli import display_width
-
-from policy.kpi import automation_by_day, daily_failure_rates, failure_rates, kpi_report, quota_today, realtime, shadow_stats
+from policy.kpi import (
+    automation_by_day,
+    daily_failure_rates,
+    failure_rates,
+    kpi_report,
+    quota_today,
+    realtime,
+    shadow_stats,
+)
 from policy.models import AccountRollout, Mode
 from policy.quota import quota_consume
 from policy.services import SYSTEM, rollout_lock
@@ -30,14 +37,19 @@ def accounts():
 
 def test_shadow_stats__auto_send_candidates_per_day(accounts):
     coupang, _ = accounts
-    for i in range(4):
+    for _ in range(4):
         make_inquiry(coupang, status="AUTO_SEND", decision_mode="SHADOW", created_at=seoul_day(-1, 11))
     make_inquiry(coupang, status="HUMAN_REVIEW", created_at=seoul_day(-1, 12))
     make_inquiry(coupang, status="AUTO_SEND", decision_mode="LIVE", created_at=seoul_day(-2, 9))
     make_inquiry(coupang, status="AUTO_SEND", created_at=timezone.now() - dt.timedelta(days=8))  # outside 7 days
     rows = {r["date"]: r for r in shadow_stats(days=7)}
     yesterday = rows[seoul_day(-1).date().isoformat()]
-    assert (yesterday["total"], yesterday["auto_send"], yesterday["shadow_candidates"], yesterday["auto_rate"]) == (5, 4, 4, 80.0)
+    assert (yesterday["total"], yesterday["auto_send"], yesterday["shadow_candidates"], yesterday["auto_rate"]) == (
+        5,
+        4,
+        4,
+        80.0,
+    )
     assert rows[seoul_day(-2).date().isoformat()]["shadow_candidates"] == 0
     assert sum(r["total"] for r in rows.values()) == 6
 
@@ -58,8 +70,15 @@ def test_failure_rates__per_market_and_account__test_mode_excluded(accounts):
     attempts(coupang, ok=8, failed=1, unknown=1, test_mode=5)
     attempts(naver, ok=4)
     rows = {r["account"]: r for r in failure_rates(window=dt.timedelta(days=30))}
-    assert rows["coupang_main"] == {"market": "COUPANG", "account": "coupang_main", "attempted": 10, "sent": 8,
-                                    "failed": 1, "unknown": 1, "failure_rate": 10.0}
+    assert rows["coupang_main"] == {
+        "market": "COUPANG",
+        "account": "coupang_main",
+        "attempted": 10,
+        "sent": 8,
+        "failed": 1,
+        "unknown": 1,
+        "failure_rate": 10.0,
+    }
     assert rows["smartstore"]["failure_rate"] == 0.0 and rows["smartstore"]["market"] == "SMARTSTORE"
 
 
@@ -106,7 +125,9 @@ def test_kpi_report_and_command_json(accounts):
     call_command("kpi", "--window", "24h", "--format", "json", stdout=out)
     data = json.loads(out.getvalue())
     assert data["window"] == "24h" and data["send_attempts"]["failed"] == 1
-    assert {"shadow_stats_7d", "failure_rates", "realtime_auto_send", "failure_rate_by_day_7d", "quota_today"} <= set(data)
+    assert {"shadow_stats_7d", "failure_rates", "realtime_auto_send", "failure_rate_by_day_7d", "quota_today"} <= set(
+        data
+    )
     assert data["failure_rate_by_day_7d"][-1]["rate"] == 10.0
 
 
@@ -125,7 +146,7 @@ def test_kpi_command_table(accounts):
     section = text.split("[1.3]")[1].split("[4.1.1]")[0].splitlines()
     header = next(line for line in section if "시도 문의" in line)
     row = next(line for line in section if "coupang_main" in line)
-    assert display_width(header[:header.index("계정")]) == display_width(row[:row.index("coupang_main")])
+    assert display_width(header[: header.index("계정")]) == display_width(row[: row.index("coupang_main")])
 
 
 def test_kpi_command_rejects_an_unknown_window():

@@ -27,7 +27,6 @@ from policy.models import (
 from policy.monitor import run_monitor
 from policy.services import SYSTEM, Actor, get_phase, rollout_unlock, settings_update
 from tests.factories import make_account
-from tests.inquiries.conftest import live  # noqa: F401  (the sandbox and two live accounts)
 from tests.policy.history import attempts, rollout_running_since
 
 pytestmark = pytest.mark.django_db
@@ -127,8 +126,11 @@ def test_a_change_that_lifts_nothing_does_not_restart_the_count(accounts):
     attempts(coupang, failed=6)  # and six failures in the hour
     rollout_unlock(account=coupang, mode=Mode.LIVE, phase=get_phase(2), actor=Actor("ops"), reason="phase 2")
     settings_update(actor=Actor("ops"), reason="saved again", test_mode=False, partial_auto=True)
-    assert {i.rule.code for i in run_monitor().opened} == {"account-failure-rate-24h", "failed-per-hour",
-                                                           "global-failure-rate-24h"}
+    assert {i.rule.code for i in run_monitor().opened} == {
+        "account-failure-rate-24h",
+        "failed-per-hour",
+        "global-failure-rate-24h",
+    }
 
 
 def test_unlocked_while_the_incident_is_open__new_failures_lock_again(accounts):
@@ -266,11 +268,10 @@ def test_test_mode_sends_never_count_as_failures(live_test_mode):
 
 
 @pytest.fixture
-def live_test_mode(live):  # noqa: F811
+def live_test_mode(live):
     rollout_unlock(account=live.coupang, mode=Mode.TEST, phase=None, actor=SYSTEM)
     rollout_running_since(days=30)
     return live
-
 
 
 @pytest.mark.postgres

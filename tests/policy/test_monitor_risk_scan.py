@@ -37,24 +37,43 @@ def coupang():
     return account
 
 
-def decisions(account, count: int, *, newest: dt.datetime, oldest: dt.datetime, content: str = "배송 언제 되나요?",
-              risk_hits: list | None = None) -> list[Inquiry]:
+def decisions(
+    account,
+    count: int,
+    *,
+    newest: dt.datetime,
+    oldest: dt.datetime,
+    content: str = "배송 언제 되나요?",
+    risk_hits: list | None = None,
+) -> list[Inquiry]:
     """``count`` AUTO_SEND decisions, decided evenly from ``oldest`` to ``newest``, written in bulk."""
     step = (newest - oldest) / max(count - 1, 1)
     return Inquiry.objects.bulk_create(
-        Inquiry(account=account, market_code=account.market_code, kind="COUPANG_ONLINE",
-                external_id=f"d{oldest.timestamp()}-{n}", created_at=oldest + step * n - dt.timedelta(minutes=1),
-                content=content, status="AUTO_SEND", decision_mode="LIVE", decided_at=oldest + step * n,
-                intent="배송문의", confidence_score=0.95, draft_answer="곧 출고됩니다.", risk_hits=risk_hits or [],
-                send_status="SENT")
+        Inquiry(
+            account=account,
+            market_code=account.market_code,
+            kind="COUPANG_ONLINE",
+            external_id=f"d{oldest.timestamp()}-{n}",
+            created_at=oldest + step * n - dt.timedelta(minutes=1),
+            content=content,
+            status="AUTO_SEND",
+            decision_mode="LIVE",
+            decided_at=oldest + step * n,
+            intent="배송문의",
+            confidence_score=0.95,
+            draft_answer="곧 출고됩니다.",
+            risk_hits=risk_hits or [],
+            send_status="SENT",
+        )
         for n in range(count)
     )
 
 
 def test_more_decisions_than_any_cap__the_oldest_one_is_risky__the_rule_trips(coupang):
     now = timezone.now()
-    [risky] = decisions(coupang, 1, newest=now - dt.timedelta(minutes=55), oldest=now - dt.timedelta(minutes=55),
-                        content=RISKY)
+    [risky] = decisions(
+        coupang, 1, newest=now - dt.timedelta(minutes=55), oldest=now - dt.timedelta(minutes=55), content=RISKY
+    )
     # more AUTO_SEND decisions in the hour than the 5,000 rows a capped scan would read, all newer
     decisions(coupang, 6_000, newest=now - dt.timedelta(seconds=30), oldest=now - dt.timedelta(minutes=54))
     report = run_monitor()
@@ -66,8 +85,13 @@ def test_more_decisions_than_any_cap__the_oldest_one_is_risky__the_rule_trips(co
 
 def test_keyword_added_after_the_monitor_read_the_decision_still_counts(coupang):
     now = timezone.now()
-    decisions(coupang, 1, newest=now - dt.timedelta(minutes=5), oldest=now - dt.timedelta(minutes=5),
-              content="답변이 늦으면 뽀로롱하겠습니다")
+    decisions(
+        coupang,
+        1,
+        newest=now - dt.timedelta(minutes=5),
+        oldest=now - dt.timedelta(minutes=5),
+        content="답변이 늦으면 뽀로롱하겠습니다",
+    )
     assert run_monitor().trips == []
     RiskKeyword.objects.create(term="뽀로롱", category="THREAT")  # a new word customers threaten with
     assert [t["rule"] for t in run_monitor().trips] == ["risk-keyword-auto-send"]
@@ -83,8 +107,9 @@ def test_a_decision_committed_after_a_run_with_an_earlier_decided_at_is_still_re
 
 def test_a_decision_that_is_no_longer_auto_send_no_longer_counts(coupang):
     now = timezone.now()
-    [risky] = decisions(coupang, 1, newest=now - dt.timedelta(minutes=5), oldest=now - dt.timedelta(minutes=5),
-                        content=RISKY)
+    [risky] = decisions(
+        coupang, 1, newest=now - dt.timedelta(minutes=5), oldest=now - dt.timedelta(minutes=5), content=RISKY
+    )
     assert run_monitor(dry_run=True).trips != []
     Inquiry.objects.filter(pk=risky.pk).update(status="HUMAN_REVIEW")  # e.g. the daily quota ran out at send time
     assert run_monitor().trips == []
@@ -127,7 +152,9 @@ def test_decisions_made_with_todays_keyword_list_are_read_from_their_own_record(
     decisions(coupang, 50, newest=t1, oldest=t1 - dt.timedelta(seconds=30))  # their records: no hits
     report = risk_scan.advance(covered_from=window, clock=t1 + dt.timedelta(minutes=1))
     assert (report.rescanned, report.records, report.matched) == (0, 1, 1)
-    assert [m["inquiry_id"] for m in risk_scan.matches(since=window, until=t1 + dt.timedelta(minutes=1))] == [recorded.pk]
+    assert [m["inquiry_id"] for m in risk_scan.matches(since=window, until=t1 + dt.timedelta(minutes=1))] == [
+        recorded.pk
+    ]
 
 
 @pytest.mark.postgres
@@ -142,8 +169,9 @@ def test_concurrent_monitors_read_each_decision_once_and_open_one_incident():
     rollout_running_since(days=30)
     now = timezone.now()
     decisions(account, 500, newest=now - dt.timedelta(seconds=5), oldest=now - dt.timedelta(minutes=50))
-    [risky] = decisions(account, 1, newest=now - dt.timedelta(minutes=52), oldest=now - dt.timedelta(minutes=52),
-                        content=RISKY)
+    [risky] = decisions(
+        account, 1, newest=now - dt.timedelta(minutes=52), oldest=now - dt.timedelta(minutes=52), content=RISKY
+    )
     barrier = threading.Barrier(4)
     opened: list[int] = []
     errors: list[BaseException] = []

@@ -15,14 +15,13 @@ from policy.controls import load_account_controls, load_global
 from policy.models import AccountRollout, AutomationSettings, Mode, RollbackIncident, RollbackRule, RolloutEvent
 from policy.monitor import run_monitor
 from tests.factories import make_inquiry
-from tests.inquiries.conftest import live  # noqa: F401  (the sandbox marketplace and two live accounts)
 from tests.policy.history import attempts, rollout_running_since, seoul_day
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def running(live):  # noqa: F811
+def running(live):
     """Two accounts live at phase 3 for a month, real sends, business hours always."""
     rollout_running_since(days=30)
     return live
@@ -49,7 +48,7 @@ def assert_one_incident(code: str, account=None) -> RollbackIncident:
     return incident
 
 
-def assert_next_send_blocked(live, account, expected: str) -> None:  # noqa: F811
+def assert_next_send_blocked(live, account, expected: str) -> None:
     """A due AUTO_SEND of the account is claimed and released (or test-moded), never sent."""
     inquiry = live.inquiry(account)
     report = send_inquiry(inquiry.pk)
@@ -62,9 +61,18 @@ def assert_next_send_blocked(live, account, expected: str) -> None:  # noqa: F81
 
 def risky_auto_send(account, *, minutes_ago: float = 5, content: str = "답변 없으면 소비자원에 신고하겠습니다"):
     now = timezone.now()
-    return make_inquiry(account, status="AUTO_SEND", decision_mode="LIVE", decided_at=now - dt.timedelta(minutes=minutes_ago),
-                        created_at=now - dt.timedelta(minutes=minutes_ago + 1), content=content, intent="배송문의",
-                        confidence_score=0.95, send_status="SENT", draft_answer="곧 출고됩니다.")
+    return make_inquiry(
+        account,
+        status="AUTO_SEND",
+        decision_mode="LIVE",
+        decided_at=now - dt.timedelta(minutes=minutes_ago),
+        created_at=now - dt.timedelta(minutes=minutes_ago + 1),
+        content=content,
+        intent="배송문의",
+        confidence_score=0.95,
+        send_status="SENT",
+        draft_answer="곧 출고됩니다.",
+    )
 
 
 def test_risk_auto_send__below__no_trip(running):
@@ -246,8 +254,9 @@ def test_global_failure_rate__under_min_sample__no_trip(running):
 # --- 7 days in a row >= 3 % → back to shadow mode -----------------------------------------------------
 
 
-def week(account, *, per_day: int, failed: int, skip_day: int | None = None, low_day: int | None = None,
-         days=range(-7, 0)) -> None:
+def week(
+    account, *, per_day: int, failed: int, skip_day: int | None = None, low_day: int | None = None, days=range(-7, 0)
+) -> None:
     for offset in days:
         total, bad = (per_day + 1, failed) if offset == low_day else (per_day, failed)
         if offset == skip_day:
@@ -293,8 +302,10 @@ def test_streak__under_min_sample__no_trip(running):
 
 
 def test_seeded_rules_are_the_guides_table():
-    rows = {r.code: (r.metric, r.comparison, r.threshold, r.action, r.enabled, r.dry_run)
-            for r in RollbackRule.objects.all()}
+    rows = {
+        r.code: (r.metric, r.comparison, r.threshold, r.action, r.enabled, r.dry_run)
+        for r in RollbackRule.objects.all()
+    }
     assert rows == {
         "risk-keyword-auto-send": ("RISK_AUTO_SEND", ">=", 1, "GLOBAL_TEST_MODE", True, False),
         "consecutive-failures": ("CONSECUTIVE_FAILURES", ">=", 3, "LOCK_ACCOUNT", True, False),

@@ -25,19 +25,18 @@ from policy.models import AccountRollout, Mode, RollbackIncident
 from policy.monitor import run_monitor
 from policy.services import SYSTEM, rollout_unlock
 from tests.factories import make_inquiry
-from tests.inquiries.conftest import live  # noqa: F401  (the sandbox marketplace and two live accounts)
 from tests.policy.history import attempts, rollout_running_since, seoul_day
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def running(live):  # noqa: F811
+def running(live):
     rollout_running_since(days=30)
     return live
 
 
-def due(live, per_account: int) -> list[Inquiry]:  # noqa: F811
+def due(live, per_account: int) -> list[Inquiry]:
     return [live.inquiry(account) for account in (live.coupang, live.naver) for _ in range(per_account)]
 
 
@@ -50,7 +49,9 @@ def test_lost_responses_reconciled_as_delivered__no_rule_trips(running):
     queued = due(running, 4)
     running.sandbox.store.set_faults(scope="answers", lost_response="drop")
     send_due()
-    assert set(Inquiry.objects.filter(pk__in=[i.pk for i in queued]).values_list("send_status", flat=True)) == {"SEND_UNKNOWN"}
+    assert set(Inquiry.objects.filter(pk__in=[i.pk for i in queued]).values_list("send_status", flat=True)) == {
+        "SEND_UNKNOWN"
+    }
     # Eight unknown outcomes, four in a row on each account: not failures, so nothing trips.
     assert set(AccountRollout.objects.values_list("consecutive_failures", flat=True)) == {0}
     assert run_monitor().trips == [] and not RollbackIncident.objects.exists()
@@ -77,8 +78,11 @@ def test_unknowns_confirmed_not_delivered__the_rules_trip_as_the_guide_says_and_
     # in a row on each account. The immediate check runs after each one, as after a failed send.
     assert [r.result for r in reconcile(stale_after=0, include_waiting=True)] == ["SEND_FAILED"] * 6
     assert running.answers() == []
-    assert incidents() == [("consecutive-failures", "coupang_main"), ("consecutive-failures", "smartstore"),
-                           ("failed-per-hour", None)]
+    assert incidents() == [
+        ("consecutive-failures", "coupang_main"),
+        ("consecutive-failures", "smartstore"),
+        ("failed-per-hour", None),
+    ]
     assert load_global().test_mode is True and load_account_controls(running.coupang).locked
 
     failed = {(a.pk, a.inquiry_id) for a in SendAttempt.objects.filter(inquiry__in=queued)}
@@ -87,7 +91,9 @@ def test_unknowns_confirmed_not_delivered__the_rules_trip_as_the_guide_says_and_
     assert per_hour.figures["failed"] == 6 and per_hour.figures["attempts"] == 6
     assert {(row["attempt"], row["inquiry"]) for row in per_hour.figures["failures"]} == failed
     locked = RollbackIncident.objects.get(rule__code="consecutive-failures", account=running.coupang)
-    assert {row["inquiry"] for row in locked.figures["last_failures"]} == {i.pk for i in queued if i.account == running.coupang}
+    assert {row["inquiry"] for row in locked.figures["last_failures"]} == {
+        i.pk for i in queued if i.account == running.coupang
+    }
 
 
 def test_rate_rules__unknown_outcomes_are_neither_failures_nor_attempts(running):
@@ -113,11 +119,28 @@ def test_rate_rules__confirmed_failures_still_trip(running):
 
 def unsettled(account, *, minutes_ago: float, status: str = "AUTO_SEND", send_status: str = "SEND_UNKNOWN") -> Inquiry:
     claimed = timezone.now() - dt.timedelta(minutes=minutes_ago)
-    inquiry = make_inquiry(account, status=status, decision_mode="LIVE", send_status=send_status, send_attempts=1,
-                           claim_token=uuid.uuid4(), claimed_at=claimed, decided_at=claimed, draft_answer="곧 출고됩니다.",
-                           last_send_error="HTTP 504: Gateway Timeout")
-    SendAttempt.objects.create(inquiry=inquiry, account=account, market_code=account.market_code, attempt_no=1,
-                               claim_token=uuid.uuid4(), outcome="UNKNOWN", http_status=504, started_at=claimed)
+    inquiry = make_inquiry(
+        account,
+        status=status,
+        decision_mode="LIVE",
+        send_status=send_status,
+        send_attempts=1,
+        claim_token=uuid.uuid4(),
+        claimed_at=claimed,
+        decided_at=claimed,
+        draft_answer="곧 출고됩니다.",
+        last_send_error="HTTP 504: Gateway Timeout",
+    )
+    SendAttempt.objects.create(
+        inquiry=inquiry,
+        account=account,
+        market_code=account.market_code,
+        attempt_no=1,
+        claim_token=uuid.uuid4(),
+        outcome="UNKNOWN",
+        http_status=504,
+        started_at=claimed,
+    )
     return inquiry
 
 
@@ -140,7 +163,8 @@ def test_unknown_unsettled__three_on_an_account_for_over_an_hour__locks_it_and_l
     assert incident.figures["unsettled"] == 3 and incident.action_taken == "계정 coupang_main 잠금"
     assert [row["inquiry"] for row in incident.figures["inquiries"]] == [r.pk for r in rows]
     assert [row["attempt"] for row in incident.figures["inquiries"]] == [
-        SendAttempt.objects.get(inquiry=r).pk for r in rows]
+        SendAttempt.objects.get(inquiry=r).pk for r in rows
+    ]
     assert load_account_controls(running.coupang).locked and not load_account_controls(running.naver).locked
     assert "결과 불명 전송 3건이 1시간 넘게 정산되지 않음" in load_account_controls(running.coupang).lock_reason
 
@@ -150,7 +174,9 @@ def test_unknown_unsettled__only_sends_claimed_after_the_unlock_count(running):
         unsettled(running.coupang, minutes_ago=61 + n)
     run_monitor()
     assert load_account_controls(running.coupang).locked
-    rollout_unlock(account=running.coupang, mode=Mode.LIVE, phase=None, actor=SYSTEM, reason="checked the answers on WING")
+    rollout_unlock(
+        account=running.coupang, mode=Mode.LIVE, phase=None, actor=SYSTEM, reason="checked the answers on WING"
+    )
     assert run_monitor(now=timezone.now() + dt.timedelta(minutes=1)).trips == []
 
 

@@ -18,7 +18,6 @@ from policy.monitor import run_monitor
 from policy.notify import MAX_ATTEMPTS, deliver_pending
 from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
 from tests.factories import make_account
-from tests.inquiries.conftest import live  # noqa: F401  (the sandbox and two live accounts)
 from tests.policy.history import attempts, rollout_running_since
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +35,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 receiver.paths.append(self.path)
@@ -148,7 +147,9 @@ def test_failing_webhook__rollback_happens__retried_until_the_receiver_recovers(
 
 
 def test_connection_refused__logged_without_the_secret_and_retried(coupang, caplog):
-    channel = NotificationChannel.objects.create(kind="WEBHOOK", target=f"http://127.0.0.1:{closed_port()}{SECRET_PATH}")
+    channel = NotificationChannel.objects.create(
+        kind="WEBHOOK", target=f"http://127.0.0.1:{closed_port()}{SECRET_PATH}"
+    )
     trip_consecutive(coupang)
     assert deliver_pending() == 0
     failed = Notification.objects.get(channel=channel)
@@ -158,7 +159,9 @@ def test_connection_refused__logged_without_the_secret_and_retried(coupang, capl
     assert failed.next_attempt_at > timezone.now()
 
 
-def test_a_failing_webhook_inside_the_monitor_run_does_not_undo_the_rollback(coupang, django_capture_on_commit_callbacks):
+def test_a_failing_webhook_inside_the_monitor_run_does_not_undo_the_rollback(
+    coupang, django_capture_on_commit_callbacks
+):
     NotificationChannel.objects.create(kind="WEBHOOK", target=f"http://127.0.0.1:{closed_port()}/hook")
     attempts(coupang, failed=6)
     with django_capture_on_commit_callbacks(execute=True):
@@ -200,7 +203,7 @@ def test_dry_run_incident_is_announced_as_dry_run(coupang, mailoutbox):
     assert mailoutbox[0].subject.startswith("[DRY RUN]") and "시험 실행 — 실행했다면: 계정" in mailoutbox[0].body
 
 
-def test_the_send_path_does_not_deliver_inline(live, receiver, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
+def test_the_send_path_does_not_deliver_inline(live, receiver, monkeypatch, django_capture_on_commit_callbacks):
     """After a send failure the immediate check may open an incident; the webhook is posted by a worker."""
     from inquiries.sending import send_inquiry
 
@@ -216,4 +219,3 @@ def test_the_send_path_does_not_deliver_inline(live, receiver, monkeypatch, djan
     assert queued == [1]  # handed to a worker
     assert receiver.bodies == [] and Notification.objects.get().status == "PENDING"
     assert deliver_pending() == 1 and len(receiver.bodies) == 1
-

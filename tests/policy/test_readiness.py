@@ -38,10 +38,18 @@ def auto_send_candidates(account, per_day: int) -> None:
 
     now = timezone.now()
     Inquiry.objects.bulk_create(
-        Inquiry(account=account, market_code="COUPANG", kind="COUPANG_ONLINE", external_id=f"c{d}-{i}",
-                created_at=now - dt.timedelta(days=d, hours=1), content="배송 언제 되나요?", status="AUTO_SEND",
-                decision_mode="SHADOW")
-        for d in range(7) for i in range(per_day)
+        Inquiry(
+            account=account,
+            market_code="COUPANG",
+            kind="COUPANG_ONLINE",
+            external_id=f"c{d}-{i}",
+            created_at=now - dt.timedelta(days=d, hours=1),
+            content="배송 언제 되나요?",
+            status="AUTO_SEND",
+            decision_mode="SHADOW",
+        )
+        for d in range(7)
+        for i in range(per_day)
     )
 
 
@@ -53,10 +61,16 @@ def test_phase1_shadow_candidates_bands(coupang, per_day, status):
     assert f"{per_day:.1f}건/일" in check["detail"]
 
 
-@pytest.mark.parametrize("rate, status, verdict", [
-    (0, READY, "완벽"), (4.99, READY, "양호"), (5, WARN, "모니터링 필요"), (10, WARN, "모니터링 필요"),
-    (10.01, FAIL, "원인 파악 후 해금"),
-])
+@pytest.mark.parametrize(
+    "rate, status, verdict",
+    [
+        (0, READY, "완벽"),
+        (4.99, READY, "양호"),
+        (5, WARN, "모니터링 필요"),
+        (10, WARN, "모니터링 필요"),
+        (10.01, FAIL, "원인 파악 후 해금"),
+    ],
+)
 def test_phase1_failure_rate_bands(rate, status, verdict):
     assert failure_band(rate) == (status, verdict)
 
@@ -94,8 +108,8 @@ def test_phase4_notification_target_and_rules():
 
 
 def test_phase4_open_incident_and_lock_are_not_ready(coupang):
-    from policy.monitor import run_monitor
     from policy.models import AccountRollout
+    from policy.monitor import run_monitor
 
     assert checks()["open-incidents"]["status"] == READY
     AccountRollout.objects.filter(account=coupang).update(consecutive_failures=3)
@@ -174,8 +188,14 @@ def test_json_format(coupang):
     data = json.loads(out.getvalue())
     assert data["ready"] is False and {c["section"] for c in data["checks"]} == {"phase1", "phase4", "phase5"}
     codes = [c["code"] for c in data["checks"]]
-    assert {"production-ready-tests", "phases-1-4-done", "seven-days-under-5pct", "ops-training",
-            "rollback-doc-shared", "monitoring-dashboard"} <= set(codes)
+    assert {
+        "production-ready-tests",
+        "phases-1-4-done",
+        "seven-days-under-5pct",
+        "ops-training",
+        "rollback-doc-shared",
+        "monitoring-dashboard",
+    } <= set(codes)
 
 
 def test_resolved_incident_no_longer_blocks(coupang, admin_user):
@@ -194,8 +214,10 @@ def test_phase1_shipping_policy__missing_incomplete_complete(coupang):
 
     check = checks()["shipping-policy-coupang_main"]
     assert check["section"] == "phase1" and check["status"] == FAIL and check["name"] == "배송 정책: coupang_main"
-    assert check["detail"].startswith("배송 정책이 없습니다 — 빠진 항목: 당일 출고 마감 시각, 택배사, 기본 배송비(원), "
-                                      "반품 배송비(편도, 원), 교환 배송비(왕복, 원), 반품·교환 보낼 주소")
+    assert check["detail"].startswith(
+        "배송 정책이 없습니다 — 빠진 항목: 당일 출고 마감 시각, 택배사, 기본 배송비(원), "
+        "반품 배송비(편도, 원), 교환 배송비(왕복, 원), 반품·교환 보낼 주소"
+    )
     assert "관리자 화면 '마켓 연동 > 배송 정책'" in check["detail"]
     assert "shipping_policy import FILE --account coupang_main" in check["detail"]
     assert check["url"] == reverse("admin:markets_shippingpolicy_add") + f"?account={coupang.pk}"

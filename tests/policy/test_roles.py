@@ -15,8 +15,6 @@ from tests.factories import make_account, make_inquiry, make_staff
 pytestmark = pytest.mark.django_db
 
 
-
-
 @pytest.fixture
 def agent(django_user_model):
     return make_staff(django_user_model, "agent", ROLE_CS_AGENT)
@@ -33,10 +31,19 @@ def rollout():
 
 
 def unlock_via_action(client, rollout):
-    return client.post(reverse("admin:policy_accountrollout_changelist"), {
-        "action": "unlock_accounts", "_selected_action": [rollout.pk], "confirm": "1",
-        "mode": "LIVE", "phase": "", "reason": "phase 1 go", "confirm_live": "on",
-    }, follow=True)
+    return client.post(
+        reverse("admin:policy_accountrollout_changelist"),
+        {
+            "action": "unlock_accounts",
+            "_selected_action": [rollout.pk],
+            "confirm": "1",
+            "mode": "LIVE",
+            "phase": "",
+            "reason": "phase 1 go",
+            "confirm_live": "on",
+        },
+        follow=True,
+    )
 
 
 def test_agent__cannot_unlock_by_admin_action(client, agent, rollout):
@@ -53,8 +60,10 @@ def test_agent__cannot_edit_rollout_or_settings(client, agent, rollout):
     client.post(url, {"phase": 3, "quota_override": 999})
     rollout.refresh_from_db()
     assert rollout.phase is None and rollout.quota_override is None
-    response = client.post(reverse("admin:policy_automationsettings_change", args=[1]),
-                           {"partial_auto_enabled": "on", "auto_send_threshold": "0.1"})
+    response = client.post(
+        reverse("admin:policy_automationsettings_change", args=[1]),
+        {"partial_auto_enabled": "on", "auto_send_threshold": "0.1"},
+    )
     assert response.status_code == 403 or AutomationSettings.get_solo().auto_send_threshold == 0.90
     assert AutomationSettings.get_solo().auto_send_threshold == 0.90
 
@@ -68,7 +77,9 @@ def test_agent__cannot_press_emergency_stop(client, agent):
 
 def test_agent__cannot_unlock_by_command(agent, rollout):
     with pytest.raises(CommandError, match="rollout-manager"):
-        call_command("rollout", "--by", "agent", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "go")
+        call_command(
+            "rollout", "--by", "agent", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "go"
+        )
 
 
 def test_agent__can_review_and_approve(client, agent, rollout):
@@ -93,8 +104,10 @@ def test_manager__unlocks_with_reason_and_history(client, manager, rollout):
 
 def test_manager__locks_and_emergency_stops(client, manager, rollout):
     client.force_login(manager)
-    client.post(reverse("admin:policy_accountrollout_changelist"), {
-        "action": "lock_accounts", "_selected_action": [rollout.pk], "confirm": "1", "reason": "wrong answers"})
+    client.post(
+        reverse("admin:policy_accountrollout_changelist"),
+        {"action": "lock_accounts", "_selected_action": [rollout.pk], "confirm": "1", "reason": "wrong answers"},
+    )
     rollout.refresh_from_db()
     assert rollout.locked_at and rollout.lock_reason == "wrong answers" and rollout.locked_by == "manager"
     response = client.post(reverse("admin:policy_emergency_stop"), {"reason": "incident"})
@@ -105,15 +118,19 @@ def test_manager__locks_and_emergency_stops(client, manager, rollout):
 
 def test_manager__unlock_action_without_reason_is_refused(client, manager, rollout):
     client.force_login(manager)
-    response = client.post(reverse("admin:policy_accountrollout_changelist"), {
-        "action": "unlock_accounts", "_selected_action": [rollout.pk], "confirm": "1", "mode": "LIVE", "reason": ""})
+    response = client.post(
+        reverse("admin:policy_accountrollout_changelist"),
+        {"action": "unlock_accounts", "_selected_action": [rollout.pk], "confirm": "1", "mode": "LIVE", "reason": ""},
+    )
     rollout.refresh_from_db()
     assert rollout.mode == Mode.SHADOW
     assert "사유" in response.content.decode()
 
 
 def test_manager__unlock_by_command(manager, rollout):
-    call_command("rollout", "--by", "manager", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "go")
+    call_command(
+        "rollout", "--by", "manager", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "go"
+    )
     assert RolloutEvent.objects.get(action="UNLOCK").actor == manager
 
 

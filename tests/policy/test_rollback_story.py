@@ -18,7 +18,6 @@ from inquiries.models import Inquiry
 from policy.controls import load_account_controls
 from policy.models import AccountRollout, Mode, Notification, NotificationChannel, RollbackIncident
 from policy.roles import ROLE_CS_AGENT, ROLE_ROLLOUT_MANAGER
-from tests.inquiries.conftest import live  # noqa: F401  (the sandbox and two live accounts)
 from tests.policy.test_notify import Receiver
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +40,7 @@ def send_due() -> str:
     return run("send_due")
 
 
-def test_an_account_whose_answers_all_fail_is_locked_and_stays_locked(live, receiver, django_user_model):  # noqa: F811
+def test_an_account_whose_answers_all_fail_is_locked_and_stays_locked(live, receiver, django_user_model):
     NotificationChannel.objects.create(kind="WEBHOOK", target=receiver.url)
     coupang, naver = live.coupang, live.naver
     live.sandbox.store.set_faults(scope="answers", down=True)  # every answer: 503
@@ -92,7 +91,9 @@ def test_an_account_whose_answers_all_fail_is_locked_and_stays_locked(live, rece
     with pytest.raises(SystemExit) as exc:
         call_command("readiness", stdout=out)
     assert exc.value.code == 1
-    assert f"✗ 실패 열린 롤백 사고와 잠긴 계정: #{incident.pk} 동일 계정에서 연속 3건 실패 (coupang_main" in out.getvalue()
+    assert (
+        f"✗ 실패 열린 롤백 사고와 잠긴 계정: #{incident.pk} 동일 계정에서 연속 3건 실패 (coupang_main" in out.getvalue()
+    )
 
     # The marketplace recovers, but nothing more is sent automatically for the locked account …
     live.sandbox.store.set_faults(scope="answers", down=False)

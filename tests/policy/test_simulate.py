@@ -43,7 +43,9 @@ def seller_facts(account) -> None:
 
     make_shipping_policy(account)
     lamp = ProductKnowledge.objects.create(product_id="7120034507", name="LED 무드등 수면등 USB 충전식")
-    ProductFact.objects.create(product=lamp, text="전원은 본체 아래 버튼을 2초간 길게 누르면 켜지고, 다시 길게 누르면 꺼집니다.")
+    ProductFact.objects.create(
+        product=lamp, text="전원은 본체 아래 버튼을 2초간 길게 누르면 켜지고, 다시 길게 누르면 꺼집니다."
+    )
     ProductFact.objects.create(product=lamp, text="완전 충전까지 약 3시간 걸리며, 충전 중에는 빨간 불이 켜집니다.")
 
 
@@ -55,9 +57,22 @@ def run(*args) -> tuple[list[dict], str]:
 
 def test_new_user__phase_1_unlock__only_shipping_and_usage_auto_send(mix_file):
     seller_facts(make_account("coupang_main"))
-    call_command("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "always", "--reason", "시험",
-                 stdout=io.StringIO())
-    call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "1단계", stdout=io.StringIO())
+    call_command(
+        "rollout",
+        "settings",
+        "--partial-auto",
+        "on",
+        "--test-mode",
+        "off",
+        "--hours",
+        "always",
+        "--reason",
+        "시험",
+        stdout=io.StringIO(),
+    )
+    call_command(
+        "rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "1단계", stdout=io.StringIO()
+    )
     rows, _err = run("--account", "coupang_main", "--input", str(mix_file))
     assert [r["id"] for r in rows] == [r["id"] for r in MIX]
     for row in rows:
@@ -70,7 +85,9 @@ def test_new_user__phase_1_unlock__only_shipping_and_usage_auto_send(mix_file):
     assert all(r["reason"] == "RISK_KEYWORD" for r in rows if r["id"] in RISKY)
     assert {"d1", "u2"} <= auto
     by_id = {r["id"]: r for r in rows}
-    assert [f["source"] for f in by_id["d1"]["facts"]] == ["shipping_policy"] and "오후 2시 전에" in by_id["d1"]["draft"]
+    assert [f["source"] for f in by_id["d1"]["facts"]] == ["shipping_policy"] and "오후 2시 전에" in by_id["d1"][
+        "draft"
+    ]
     assert by_id["u2"]["facts"][0]["source"] == "product_knowledge" and "2초간 길게" in by_id["u2"]["draft"]
     assert all(r["grounded"] for r in rows if r["id"] in auto)
     assert Inquiry.objects.count() == 0  # nothing written
@@ -87,9 +104,22 @@ def test_full_unlock__wider_but_risk_and_threshold_still_apply(mix_file):
 
 def test_at_saturday__deferred_not_dropped(mix_file):
     seller_facts(make_account("coupang_main"))
-    call_command("rollout", "settings", "--partial-auto", "on", "--test-mode", "off", "--hours", "mon-fri 09:00-18:00",
-                 "--reason", "시험", stdout=io.StringIO())
-    call_command("rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "1단계", stdout=io.StringIO())
+    call_command(
+        "rollout",
+        "settings",
+        "--partial-auto",
+        "on",
+        "--test-mode",
+        "off",
+        "--hours",
+        "mon-fri 09:00-18:00",
+        "--reason",
+        "시험",
+        stdout=io.StringIO(),
+    )
+    call_command(
+        "rollout", "unlock", "coupang_main", "--mode", "LIVE", "--phase", "1", "--reason", "1단계", stdout=io.StringIO()
+    )
     rows, _ = run("--input", str(mix_file), "--account", "coupang_main", "--at", "2026-11-28T11:00:00+09:00")
     auto = [r for r in rows if r["decision"] == "AUTO_SEND"]
     assert auto and all(r["deferred_until"] == "2026-11-30T09:00:00+09:00" for r in auto)
@@ -97,12 +127,16 @@ def test_at_saturday__deferred_not_dropped(mix_file):
 
 def test_bad_lines__reported_and_skipped_others_still_simulated(tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"id": 1, "content": "배송 언제 와요?"}\n{not json\n{"content": "no id"}\n[1,2]\n', encoding="utf-8")
+    path.write_text(
+        '{"id": 1, "content": "배송 언제 와요?"}\n{not json\n{"content": "no id"}\n[1,2]\n', encoding="utf-8"
+    )
     out, err = io.StringIO(), io.StringIO()
     with pytest.raises(CommandError, match="입력 3줄"):
         call_command("simulate_policy", "--input", str(path), stdout=out, stderr=err)
     assert len(out.getvalue().splitlines()) == 1
-    assert "2번째 줄: JSON 형식 오류" in err.getvalue() and "3번째 줄" in err.getvalue() and "4번째 줄" in err.getvalue()
+    assert (
+        "2번째 줄: JSON 형식 오류" in err.getvalue() and "3번째 줄" in err.getvalue() and "4번째 줄" in err.getvalue()
+    )
 
 
 def test_refuses_unknown_account_phase_and_bad_threshold(mix_file):

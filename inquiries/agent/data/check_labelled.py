@@ -5,6 +5,7 @@ Stdlib only. Usage:
     python inquiries/agent/data/check_labelled.py [path/to/labelled_inquiries.jsonl]
 Exits with status 1 when any check fails.
 """
+
 import collections
 import hashlib
 import json
@@ -23,8 +24,18 @@ KINDS = {
     "NAVER_INQUIRY": "SMARTSTORE",
 }
 INTENTS = ["배송문의", "상품문의", "사용법", "교환반품", "환불", "주문취소", "재입고", "기타"]
-RISKS = ["LEGAL", "REGULATOR", "CLAIM", "PAYMENT_DISPUTE", "FRAUD", "SAFETY",
-         "PRIVACY", "DELIVERY_LOSS", "THREAT", "ABUSE"]
+RISKS = [
+    "LEGAL",
+    "REGULATOR",
+    "CLAIM",
+    "PAYMENT_DISPUTE",
+    "FRAUD",
+    "SAFETY",
+    "PRIVACY",
+    "DELIVERY_LOSS",
+    "THREAT",
+    "ABUSE",
+]
 MUST_HUMAN = ["PRICE_NEGOTIATION", "BULK_ORDER", "CUSTOM_ORDER", "PARTIAL_REFUND", "POLICY_EXCEPTION"]
 PRODUCTS = {str(7120034500 + i) for i in range(1, 11)}
 REQUIRED = ["id", "market", "kind", "content", "has_order", "intent", "risk", "must_human", "topic", "split"]
@@ -149,9 +160,13 @@ def report(rows):
     recs = [r for _, r in rows]
     total = len(recs)
     out = [f"rows: {total}"]
-    for key, order in [("intent", INTENTS), ("risk", RISKS + [None]),
-                       ("must_human", MUST_HUMAN + [None]), ("kind", list(KINDS)),
-                       ("split", ["train", "holdout"])]:
+    for key, order in [
+        ("intent", INTENTS),
+        ("risk", RISKS + [None]),
+        ("must_human", MUST_HUMAN + [None]),
+        ("kind", list(KINDS)),
+        ("split", ["train", "holdout"]),
+    ]:
         c = collections.Counter(r[key] for r in recs)
         sp = collections.defaultdict(collections.Counter)
         for r in recs:
@@ -161,24 +176,32 @@ def report(rows):
     out.append("")
     risky = [r for r in recs if r["risk"]]
     mh = [r for r in recs if r["must_human"]]
-    out.append(f"risky rows: {len(risky)} ({100.0 * len(risky) / total:.1f}%)   "
-               f"must_human rows: {len(mh)} ({100.0 * len(mh) / total:.1f}%)   "
-               f"innocent look-alikes with note: {sum(1 for r in recs if 'note' in r)}")
-    out.append(f"has_order true: {sum(r['has_order'] for r in recs)}   false: {sum(not r['has_order'] for r in recs)}   "
-               f"without product_id: {sum(1 for r in recs if 'product_id' not in r)}   "
-               f"distinct topics: {len(set(r['topic'] for r in recs))}")
+    out.append(
+        f"risky rows: {len(risky)} ({100.0 * len(risky) / total:.1f}%)   "
+        f"must_human rows: {len(mh)} ({100.0 * len(mh) / total:.1f}%)   "
+        f"innocent look-alikes with note: {sum(1 for r in recs if 'note' in r)}"
+    )
+    out.append(
+        f"has_order true: {sum(r['has_order'] for r in recs)}   false: {sum(not r['has_order'] for r in recs)}   "
+        f"without product_id: {sum(1 for r in recs if 'product_id' not in r)}   "
+        f"distinct topics: {len(set(r['topic'] for r in recs))}"
+    )
     out.append("")
     out.append("risk x intent")
     header = " " * 18 + "".join(rjust(i, 9) for i in INTENTS)
     out.append(header)
     for k in RISKS:
-        row = f"{k:<18}" + "".join(f"{sum(1 for r in risky if r['risk'] == k and r['intent'] == i):>9}" for i in INTENTS)
+        row = f"{k:<18}" + "".join(
+            f"{sum(1 for r in risky if r['risk'] == k and r['intent'] == i):>9}" for i in INTENTS
+        )
         out.append(row)
     out.append("")
     out.append("must_human x intent")
     out.append(header)
     for k in MUST_HUMAN:
-        row = f"{k:<18}" + "".join(f"{sum(1 for r in mh if r['must_human'] == k and r['intent'] == i):>9}" for i in INTENTS)
+        row = f"{k:<18}" + "".join(
+            f"{sum(1 for r in mh if r['must_human'] == k and r['intent'] == i):>9}" for i in INTENTS
+        )
         out.append(row)
     return "\n".join(out)
 

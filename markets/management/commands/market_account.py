@@ -30,9 +30,16 @@ class Command(BaseCommand):
         if action == "add":
             try:
                 account = services.account_create(
-                    name=o["name"], market_code=o["market"], vendor_id=o["vendor_id"], access_key=o["access_key"],
-                    secret_key=o["secret_key"], reply_by=o["reply_by"], client_id=o["client_id"],
-                    client_secret=o["client_secret"], api_base_url=o["api_base_url"], is_active=not o["inactive"],
+                    name=o["name"],
+                    market_code=o["market"],
+                    vendor_id=o["vendor_id"],
+                    access_key=o["access_key"],
+                    secret_key=o["secret_key"],
+                    reply_by=o["reply_by"],
+                    client_id=o["client_id"],
+                    client_secret=o["client_secret"],
+                    api_base_url=o["api_base_url"],
+                    is_active=not o["inactive"],
                     seller_name=o["seller_name"],
                 )
             except services.AccountError as exc:
@@ -43,9 +50,12 @@ class Command(BaseCommand):
                 if isinstance(exc, ValidationError):
                     raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
                 raise
-            self.stdout.write(self.style.SUCCESS(
-                _("%(name)s 등록 (%(market)s, id %(id)s); 인증정보는 암호화해 저장했습니다")
-                % {"name": account.name, "market": account.market_code, "id": account.id}))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("%(name)s 등록 (%(market)s, id %(id)s); 인증정보는 암호화해 저장했습니다")
+                    % {"name": account.name, "market": account.market_code, "id": account.id}
+                )
+            )
             return
         rows = MarketAccount.objects.select_related("rollout").order_by("name")
         headers = [_("이름"), _("마켓"), _("사용"), _("모드"), _("인증정보"), _("API 주소"), "id"]
@@ -55,5 +65,12 @@ class Command(BaseCommand):
     @staticmethod
     def _row(a: MarketAccount) -> list:
         mode = getattr(getattr(a, "rollout", None), "mode", "SHADOW")
-        return [a.name, a.market_code, _("예") if a.is_active else _("아니오"), mode_label(mode),
-                _("저장됨") if a.has_credentials else _("없음"), a.api_base_url or _("마켓 기본 주소"), a.id]
+        return [
+            a.name,
+            a.market_code,
+            _("예") if a.is_active else _("아니오"),
+            mode_label(mode),
+            _("저장됨") if a.has_credentials else _("없음"),
+            a.api_base_url or _("마켓 기본 주소"),
+            a.id,
+        ]

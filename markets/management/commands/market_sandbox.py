@@ -27,16 +27,34 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
         parser.add_argument("--fault-rate", type=float, default=0.0, help="probability of a random HTTP 500 (0..1)")
         parser.add_argument("--latency-ms", type=int, default=0, help="added latency per call in milliseconds")
-        parser.add_argument("--fault-scope", choices=("all", "answers"), default="all",
-                            help="whether faults hit every call or only answer writes")
-        parser.add_argument("--seed-inquiries", type=int, default=0,
-                            help="generate N inquiries of each kind (about 20%% already answered; of the open Coupang "
-                                 "call-center ones about 10%% TRANSFERs that only need a confirmation) with the orders "
-                                 "they name, plus about as many orders nobody asked about")
+        parser.add_argument(
+            "--fault-scope",
+            choices=("all", "answers"),
+            default="all",
+            help="whether faults hit every call or only answer writes",
+        )
+        parser.add_argument(
+            "--seed-inquiries",
+            type=int,
+            default=0,
+            help="generate N inquiries of each kind (about 20%% already answered; of the open Coupang "
+            "call-center ones about 10%% TRANSFERs that only need a confirmation) with the orders "
+            "they name, plus about as many orders nobody asked about",
+        )
         parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible data")
 
-    def handle(self, *args: Any, host: str, port: int, fault_rate: float, latency_ms: int, fault_scope: str,
-               seed_inquiries: int, seed: int | None, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        fault_rate: float,
+        latency_ms: int,
+        fault_scope: str,
+        seed_inquiries: int,
+        seed: int | None,
+        **options: Any,
+    ) -> None:
         if not 0.0 <= fault_rate <= 1.0:
             raise CommandError("--fault-rate must be between 0 and 1")
         if latency_ms < 0:
@@ -89,14 +107,21 @@ class Command(BaseCommand):
         w(f"  Naver base URL   : {sandbox.naver_base_url}")
         w(f"  Control API      : {sandbox.control_url}/  (stats, faults, answers, inquiries, orders, reset)")
         w(self.style.WARNING("SANDBOX-ONLY demo credentials (fake; valid only against this sandbox):"))
-        w(f"  COUPANG    --vendor-id {c['vendor_id']} --access-key {c['access_key']} "
-          f"--secret-key {c['secret_key']} --reply-by {c['reply_by']} --api-base-url {sandbox.coupang_base_url}")
-        w(f"  SMARTSTORE --client-id {n['client_id']} --client-secret '{n['client_secret']}' "
-          f"--api-base-url {sandbox.naver_base_url}")
+        w(
+            f"  COUPANG    --vendor-id {c['vendor_id']} --access-key {c['access_key']} "
+            f"--secret-key {c['secret_key']} --reply-by {c['reply_by']} --api-base-url {sandbox.coupang_base_url}"
+        )
+        w(
+            f"  SMARTSTORE --client-id {n['client_id']} --client-secret '{n['client_secret']}' "
+            f"--api-base-url {sandbox.naver_base_url}"
+        )
         if seeded:
             orders = sandbox.store.stats()["orders"]
-            w(f"Seeded {seeded} inquiries of each kind (last 3 days, ~20% already answered) and orders: "
-              f"Coupang {orders[MARKET_COUPANG]}, Naver {orders[MARKET_SMARTSTORE]} ({orders['lines']} shipment boxes / "
-              f"product orders, last 10 days).")
+            w(
+                f"Seeded {seeded} inquiries of each kind (last 3 days, ~20% already answered) and orders: "
+                f"Coupang {orders[MARKET_COUPANG]}, Naver {orders[MARKET_SMARTSTORE]} "
+                f"({orders['lines']} shipment boxes / "
+                f"product orders, last 10 days)."
+            )
         w("Press Ctrl+C to stop.")
         self.stdout.flush()

@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from markets import services
-from markets.models import MarketAccount, ShippingPolicy
 from markets.management.accounts import account_or_none
+from markets.models import MarketAccount, ShippingPolicy
 from partialauto import datafiles
 from partialauto.datafiles import DataFileError
 
@@ -26,9 +26,10 @@ WON_FIELDS = ("base_fee", "free_shipping_threshold", "jeju_surcharge", "remote_s
 
 class Command(BaseCommand):
     help = _(
-        "계정의 배송 정책을 보거나 가져오거나 내보냅니다. JSON: 객체 하나(--account와 함께, 또는 \"account\" 키 포함) "
-        "또는 \"account\"가 있는 객체 목록; CSV: 필드 이름 머리줄과 account 열, 계정마다 한 줄. 파일에 있는 필드만 "
-        "바뀝니다.")
+        '계정의 배송 정책을 보거나 가져오거나 내보냅니다. JSON: 객체 하나(--account와 함께, 또는 "account" 키 포함) '
+        '또는 "account"가 있는 객체 목록; CSV: 필드 이름 머리줄과 account 열, 계정마다 한 줄. 파일에 있는 필드만 '
+        "바뀝니다."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -36,13 +37,12 @@ class Command(BaseCommand):
         show.add_argument("--account", default=None, help=_("이 계정만"))
         load = sub.add_parser("import", help=_("JSON 또는 CSV 파일 가져오기 (전부 아니면 아무것도)"))
         load.add_argument("file", help=_("가져올 파일"))
-        load.add_argument("--account", default=None,
-                          help=_("\"account\"가 없는 항목의 계정; 다른 계정의 항목은 건너뜀"))
-        load.add_argument("--format", choices=datafiles.FORMATS, default=None,
-                          help=_("기본: 파일 확장자, 없으면 첫 글자로 판단"))
+        load.add_argument("--account", default=None, help=_('"account"가 없는 항목의 계정; 다른 계정의 항목은 건너뜀'))
+        load.add_argument(
+            "--format", choices=datafiles.FORMATS, default=None, help=_("기본: 파일 확장자, 없으면 첫 글자로 판단")
+        )
         dump = sub.add_parser("export", help=_("가져오기가 다시 받는 JSON으로 정책 출력"))
-        dump.add_argument("--account", default=None,
-                          help=_("한 계정 (객체 하나); 없으면 저장된 모든 정책 (목록)"))
+        dump.add_argument("--account", default=None, help=_("한 계정 (객체 하나); 없으면 저장된 모든 정책 (목록)"))
 
     def handle(self, *args, action: str, account: str | None, **options):
         target = account_or_none(account)
@@ -63,7 +63,9 @@ class Command(BaseCommand):
         for policy, status in result.saved:
             self.stdout.write(self.style.SUCCESS(f"{policy.account.name}: {words[status]}") + " — " + _state(policy))
         if result.skipped_accounts:
-            self.stdout.write(_("건너뜀 (--account가 아닌 계정): %(names)s") % {"names": ", ".join(result.skipped_accounts)})
+            self.stdout.write(
+                _("건너뜀 (--account가 아닌 계정): %(names)s") % {"names": ", ".join(result.skipped_accounts)}
+            )
 
     def _show(self, account: MarketAccount | None) -> None:
         accounts = [account] if account else list(MarketAccount.objects.order_by("name"))
@@ -77,8 +79,12 @@ class Command(BaseCommand):
             policy = policies.get(acct.pk)
             inactive = "" if acct.is_active else _(" (사용 안 함)")
             if policy is None:
-                self.stdout.write(f"{acct.name} ({acct.market_code}){inactive}: "
-                                  + self.style.ERROR(_("배송 정책 없음")) + " — " + _where_to_fill(acct))
+                self.stdout.write(
+                    f"{acct.name} ({acct.market_code}){inactive}: "
+                    + self.style.ERROR(_("배송 정책 없음"))
+                    + " — "
+                    + _where_to_fill(acct)
+                )
                 continue
             self.stdout.write(f"{acct.name} ({acct.market_code}){inactive}: " + _state(policy, self.style))
             for field in services.SHIPPING_POLICY_FIELDS:
@@ -86,8 +92,10 @@ class Command(BaseCommand):
 
 
 def _where_to_fill(account: MarketAccount) -> str:
-    return _("관리자 화면의 '마켓 연동 > 배송 정책'에서 입력하거나 `shipping_policy import FILE --account %(name)s`로 "
-             "가져오세요") % {"name": account.name}
+    return _(
+        "관리자 화면의 '마켓 연동 > 배송 정책'에서 입력하거나 `shipping_policy import FILE --account %(name)s`로 "
+        "가져오세요"
+    ) % {"name": account.name}
 
 
 def _state(policy: ShippingPolicy, style=None) -> str:

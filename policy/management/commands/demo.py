@@ -16,7 +16,9 @@ class Command(BaseCommand):
     help = "Run the rollout story (shadow → test → live → failure → rollback) against a local sandbox marketplace."
 
     def add_arguments(self, parser):
-        parser.add_argument("--serve", action="store_true", help="afterwards keep the admin, workers and sandbox running")
+        parser.add_argument(
+            "--serve", action="store_true", help="afterwards keep the admin, workers and sandbox running"
+        )
         parser.add_argument("--port", type=int, default=8000, help="admin port for --serve")
         parser.add_argument("--sandbox-port", type=int, default=0, help="sandbox port (default: a free one)")
 
@@ -60,8 +62,10 @@ class Command(BaseCommand):
         try:
             web = supervisor.start("web", web_command(f"127.0.0.1:{port}"), env=env)
             workers = supervisor.start("workers", worker_command(), env=env)
-            self.stdout.write(_("\n웹(gunicorn) pid %(web)d, 작업자(qcluster) pid %(workers)d, 샌드박스 %(sandbox)s")
-                              % {"web": web.pid, "workers": workers.pid, "sandbox": demo.sandbox.url})
+            self.stdout.write(
+                _("\n웹(gunicorn) pid %(web)d, 작업자(qcluster) pid %(workers)d, 샌드박스 %(sandbox)s")
+                % {"web": web.pid, "workers": workers.pid, "sandbox": demo.sandbox.url}
+            )
             self.stdout.write(_("관리자: http://127.0.0.1:%(port)d/admin/  — 끝내려면 Ctrl+C") % {"port": port})
             self.stdout.flush()
             exited = supervisor.wait()
@@ -71,6 +75,8 @@ class Command(BaseCommand):
             supervisor.restore_signal_handlers()
             demo.stop()
         if exited is not None:
-            raise CommandError(_("%(name)s 프로세스가 스스로 끝났습니다 (종료 코드 %(code)s): 모두 정지했습니다.")
-                               % {"name": exited.name, "code": exited.process.returncode})
+            raise CommandError(
+                _("%(name)s 프로세스가 스스로 끝났습니다 (종료 코드 %(code)s): 모두 정지했습니다.")
+                % {"name": exited.name, "code": exited.process.returncode}
+            )
         self.stdout.write(self.style.SUCCESS(_("모두 정지했습니다.")))

@@ -6,7 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext as _, gettext_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from partialauto import cli
 from policy.engine import mode_label
@@ -14,16 +15,32 @@ from policy.kpi import WINDOWS, kpi_report
 
 # column key -> header, for every table the report has
 HEADERS = {
-    "date": gettext_lazy("날짜"), "day": gettext_lazy("날짜"), "total": gettext_lazy("전체"),
-    "auto_send": "AUTO_SEND", "shadow_candidates": gettext_lazy("섀도 후보"), "auto_rate": gettext_lazy("자동 비율(%)"),
-    "market": gettext_lazy("마켓"), "account": gettext_lazy("계정"), "attempted": gettext_lazy("시도 문의"),
-    "sent": gettext_lazy("전송"), "failed": gettext_lazy("실패"), "unknown": gettext_lazy("결과 불명"),
-    "failure_rate": gettext_lazy("실패율(%)"), "test_mode": gettext_lazy("테스트 모드"),
-    "avg_confidence": gettext_lazy("평균 신뢰도"), "attempts": gettext_lazy("시도"), "rate": gettext_lazy("실패율(%)"),
-    "mode": gettext_lazy("모드"), "phase": gettext_lazy("단계"), "sent_today": gettext_lazy("오늘 전송"),
-    "quota_used": gettext_lazy("한도 사용"), "quota": gettext_lazy("한도"),
-    "failure_rate_24h": gettext_lazy("24시간 실패율(%)"), "consecutive_failures": gettext_lazy("연속 실패"),
-    "locked": gettext_lazy("잠금"), "lock_reason": gettext_lazy("잠금 사유"),
+    "date": gettext_lazy("날짜"),
+    "day": gettext_lazy("날짜"),
+    "total": gettext_lazy("전체"),
+    "auto_send": "AUTO_SEND",
+    "shadow_candidates": gettext_lazy("섀도 후보"),
+    "auto_rate": gettext_lazy("자동 비율(%)"),
+    "market": gettext_lazy("마켓"),
+    "account": gettext_lazy("계정"),
+    "attempted": gettext_lazy("시도 문의"),
+    "sent": gettext_lazy("전송"),
+    "failed": gettext_lazy("실패"),
+    "unknown": gettext_lazy("결과 불명"),
+    "failure_rate": gettext_lazy("실패율(%)"),
+    "test_mode": gettext_lazy("테스트 모드"),
+    "avg_confidence": gettext_lazy("평균 신뢰도"),
+    "attempts": gettext_lazy("시도"),
+    "rate": gettext_lazy("실패율(%)"),
+    "mode": gettext_lazy("모드"),
+    "phase": gettext_lazy("단계"),
+    "sent_today": gettext_lazy("오늘 전송"),
+    "quota_used": gettext_lazy("한도 사용"),
+    "quota": gettext_lazy("한도"),
+    "failure_rate_24h": gettext_lazy("24시간 실패율(%)"),
+    "consecutive_failures": gettext_lazy("연속 실패"),
+    "locked": gettext_lazy("잠금"),
+    "lock_reason": gettext_lazy("잠금 사유"),
 }
 TEXT_COLUMNS = {"date", "day", "market", "account", "mode", "locked", "lock_reason"}
 
@@ -44,7 +61,9 @@ def table(rows: list[dict], columns: list[str]) -> list[str]:
         return str(value)
 
     right = [i for i, c in enumerate(columns) if c not in TEXT_COLUMNS]
-    lines = cli.table([str(HEADERS.get(c, c)) for c in columns], [[cell(r, c) for c in columns] for r in rows], right=right)
+    lines = cli.table(
+        [str(HEADERS.get(c, c)) for c in columns], [[cell(r, c) for c in columns] for r in rows], right=right
+    )
     return ["  " + line for line in lines]
 
 
@@ -52,15 +71,19 @@ class Command(BaseCommand):
     help = _("가이드의 모니터링 수치: 섀도 통계, 실패율, 실시간 자동 전송, 한도.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--window", default="24h",
-                            help=_("집계 기간: %(choices)s (기본 24h)") % {"choices": ", ".join(WINDOWS)})
-        parser.add_argument("--format", choices=["table", "json"], default="table",
-                            help=_("출력 형식: table(사람용) 또는 json(기계용)"))
+        parser.add_argument(
+            "--window", default="24h", help=_("집계 기간: %(choices)s (기본 24h)") % {"choices": ", ".join(WINDOWS)}
+        )
+        parser.add_argument(
+            "--format", choices=["table", "json"], default="table", help=_("출력 형식: table(사람용) 또는 json(기계용)")
+        )
 
     def handle(self, *args, window, format, **options):
         if window not in WINDOWS:
-            raise CommandError(_("알 수 없는 기간 '%(window)s' (%(choices)s 중 하나)")
-                               % {"window": window, "choices": ", ".join(WINDOWS)})
+            raise CommandError(
+                _("알 수 없는 기간 '%(window)s' (%(choices)s 중 하나)")
+                % {"window": window, "choices": ", ".join(WINDOWS)}
+            )
         report = kpi_report(window=window)
         if format == "json":
             self.stdout.write(json.dumps(report, ensure_ascii=False, indent=2, default=str))
@@ -70,22 +93,44 @@ class Command(BaseCommand):
         generated = report["generated_at"]
         generated = parse_datetime(generated) if isinstance(generated, str) else generated
         w(_("KPI — 기간 %(window)s, %(at)s 기준") % {"window": window, "at": cli.local_time(generated)})
-        w(_("실제 전송 시도 %(attempts)s건, 실패 %(failed)s건, 실패율 %(rate)s (테스트 모드 제외)")
-          % {"attempts": a["attempts"], "failed": a["failed"],
-             "rate": "-" if a["failure_rate"] is None else f"{a['failure_rate']}%"})
+        w(
+            _("실제 전송 시도 %(attempts)s건, 실패 %(failed)s건, 실패율 %(rate)s (테스트 모드 제외)")
+            % {
+                "attempts": a["attempts"],
+                "failed": a["failed"],
+                "rate": "-" if a["failure_rate"] is None else f"{a['failure_rate']}%",
+            }
+        )
         w("\n" + _("[1.2] 일별 문의와 AUTO_SEND 판정 (7일; 섀도 모드에서는 후보)"))
         for line in table(report["shadow_stats_7d"], ["date", "total", "auto_send", "shadow_candidates", "auto_rate"]):
             w(line)
         w("\n" + _("[1.3] 마켓·계정별 실패율 (%(window)s; 실제 전송을 시도한 문의)") % {"window": window})
-        for line in table(report["failure_rates"], ["market", "account", "attempted", "sent", "failed", "unknown", "failure_rate"]):
+        for line in table(
+            report["failure_rates"], ["market", "account", "attempted", "sent", "failed", "unknown", "failure_rate"]
+        ):
             w(line)
         w("\n" + _("[4.1.1] 기간(%(window)s) 안의 마켓별 AUTO_SEND 판정") % {"window": window})
-        for line in table(report["realtime_auto_send"], ["market", "total", "sent", "failed", "test_mode", "avg_confidence"]):
+        for line in table(
+            report["realtime_auto_send"], ["market", "total", "sent", "failed", "test_mode", "avg_confidence"]
+        ):
             w(line)
         w("\n" + _("[4.1.2] 일별 실제 전송 실패율 (%, 7일)"))
         for line in table(report["failure_rate_by_day_7d"], ["day", "attempts", "failed", "rate"]):
             w(line)
         w("\n" + _("[3.2.4] 계정별 오늘 전송과 한도, 24시간 실패율(%), 연속 실패"))
-        for line in table(report["quota_today"], ["account", "mode", "phase", "sent_today", "quota_used", "quota",
-                                                   "failure_rate_24h", "consecutive_failures", "locked", "lock_reason"]):
+        for line in table(
+            report["quota_today"],
+            [
+                "account",
+                "mode",
+                "phase",
+                "sent_today",
+                "quota_used",
+                "quota",
+                "failure_rate_24h",
+                "consecutive_failures",
+                "locked",
+                "lock_reason",
+            ],
+        ):
             w(line)

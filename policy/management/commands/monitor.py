@@ -24,10 +24,16 @@ def reading_rows(readings: list[dict]) -> list[list[str]]:
     rows = []
     for r in readings:
         verdict = _("발동") if r["tripped"] else (_("표본 부족") if r["sample"] < r["min_sample"] else _("정상"))
-        rows.append([r["name"], r["scope"] if r["scope"] != "global" else _("전체"),
-                     _figure(r["value"], is_rate=r["is_rate"]),
-                     f"{r['comparison']} {_figure(r['threshold'], is_rate=r['is_rate'])}",
-                     f"{r['sample']}/{r['min_sample']}", verdict])
+        rows.append(
+            [
+                r["name"],
+                r["scope"] if r["scope"] != "global" else _("전체"),
+                _figure(r["value"], is_rate=r["is_rate"]),
+                f"{r['comparison']} {_figure(r['threshold'], is_rate=r['is_rate'])}",
+                f"{r['sample']}/{r['min_sample']}",
+                verdict,
+            ]
+        )
     return rows
 
 
@@ -53,14 +59,28 @@ class Command(BaseCommand):
             incident = opened.get((trip["rule"], trip["account"]))
             scope = trip["account"] or _("전체")
             if dry_run:
-                would = (_("시험 실행 사고로 기록 (이 규칙은 시험 실행: 조치 없음)") if trip["rule_dry_run"]
-                         else trip["action"])
-                line = _("  %(name)s [%(scope)s] → 실행했다면: %(would)s") % {"name": trip["name"], "scope": scope, "would": would}
+                would = (
+                    _("시험 실행 사고로 기록 (이 규칙은 시험 실행: 조치 없음)")
+                    if trip["rule_dry_run"]
+                    else trip["action"]
+                )
+                line = _("  %(name)s [%(scope)s] → 실행했다면: %(would)s") % {
+                    "name": trip["name"],
+                    "scope": scope,
+                    "would": would,
+                }
             elif incident is not None:
                 line = _("  %(name)s [%(scope)s] → 사고 #%(pk)s: %(action)s") % {
-                    "name": trip["name"], "scope": scope, "pk": incident.pk, "action": incident.action_taken}
+                    "name": trip["name"],
+                    "scope": scope,
+                    "pk": incident.pk,
+                    "action": incident.action_taken,
+                }
             else:
-                line = _("  %(name)s [%(scope)s] → 이미 열린 사고 (새 조치 없음)") % {"name": trip["name"], "scope": scope}
+                line = _("  %(name)s [%(scope)s] → 이미 열린 사고 (새 조치 없음)") % {
+                    "name": trip["name"],
+                    "scope": scope,
+                }
             w(self.style.ERROR(line) if not (dry_run or trip["rule_dry_run"]) else self.style.WARNING(line))
             w(f"    {trip['summary']}")
             w(f"    {json.dumps(trip['figures'], ensure_ascii=False, default=str)[:400]}")

@@ -6,21 +6,26 @@ Exits 1 when anything is not ready, so a deploy script or a cron job can gate on
 import json
 
 from django.core.management.base import BaseCommand
-from django.utils.translation import gettext as _, gettext_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from policy.readiness import readiness_report
 
 # A sign and a word for each state (the sign alone is an empty box without an emoji font), coloured by style
-MARKS = {"ready": ("✓", gettext_lazy("통과"), "SUCCESS"), "warn": ("!", gettext_lazy("주의"), "WARNING"),
-         "fail": ("✗", gettext_lazy("실패"), "ERROR")}
+MARKS = {
+    "ready": ("✓", gettext_lazy("통과"), "SUCCESS"),
+    "warn": ("!", gettext_lazy("주의"), "WARNING"),
+    "fail": ("✗", gettext_lazy("실패"), "ERROR"),
+}
 
 
 class Command(BaseCommand):
     help = _("가이드 1단계 점검과 5단계 체크리스트(4단계 모니터링 포함). 준비 안 됨이면 종료 코드 1.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--format", choices=["table", "json"], default="table",
-                            help=_("출력 형식: table(사람용) 또는 json(기계용)"))
+        parser.add_argument(
+            "--format", choices=["table", "json"], default="table", help=_("출력 형식: table(사람용) 또는 json(기계용)")
+        )
 
     def handle(self, *args, format, **options):
         report = readiness_report()

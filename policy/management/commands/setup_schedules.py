@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
-from django.utils.translation import gettext as _, gettext_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from partialauto.schedules import setup_schedules
 
