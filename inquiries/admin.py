@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -47,8 +48,17 @@ class InquiryEventInline(admin.TabularInline):
     model = InquiryEvent
     extra = 0
     can_delete = False
-    fields = ["at", "type", "actor_label", "from_status", "to_status", "from_send_status", "to_send_status", "message"]
-    readonly_fields = fields
+    readonly_fields = [
+        "at",
+        "type",
+        "actor_label",
+        "from_status",
+        "to_status",
+        "from_send_status",
+        "to_send_status",
+        "message",
+    ]
+    fields = tuple(readonly_fields)
     ordering = ["at", "id"]
 
     def has_add_permission(self, request, obj=None):
@@ -430,7 +440,7 @@ class ReviewQueueAdmin(admin.ModelAdmin):
             if match
             else None
         )
-        if past is None:
+        if past is None or match is None:  # no match, no past inquiry
             return str(_("없음: 비슷한 과거 답변을 쓰지 않았습니다."))
         answer = past.final_answer if past.status == Inquiry.Status.APPROVED else past.external_answer
         return format_html(
@@ -552,7 +562,7 @@ class ProductKnowledgeForm(forms.ModelForm):
 
     def clean_product_id(self) -> str:
         value = (self.cleaned_data.get("product_id") or "").strip()
-        problem = services.product_id_check(value, what=_("상품 ID"))
+        problem = services.product_id_check(value, what=str(_("상품 ID")))
         if problem:
             raise ValidationError(problem)
         return value
@@ -641,9 +651,11 @@ class ProductFactFormSet(BaseInlineFormSet):
         rows = []
         for index, form in enumerate(self.forms):
             data = getattr(form, "cleaned_data", None)
-            if not data or not data.get("text") or self._should_delete_form(form):
+            # BaseFormSet._should_delete_form(): the formset's own test of the delete box
+            if not data or not data.get("text") or self._should_delete_form(form):  # type: ignore[attr-defined]  # private Django API, not in django-stubs
                 continue
-            order = 1_000_000 if form.place_last else data.get("sort_order") or 0
+            place_last = cast(ProductFactForm, form).place_last  # the inline's form is ProductFactForm
+            order = 1_000_000 if place_last else data.get("sort_order") or 0
             rows.append((order, index, data["text"]))
         return [text for _order, _index, text in sorted(rows)]
 
@@ -744,7 +756,7 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
 
     @admin.display(description=_("적용 범위"), ordering="account__name")
     def scope(self, obj: ProductKnowledge) -> str:
-        return obj.account.name if obj.account_id else str(_("모든 계정 공용"))
+        return obj.account.name if obj.account else str(_("모든 계정 공용"))
 
     @admin.display(description=_("사실 수"), ordering="num_facts")
     def fact_count(self, obj: ProductKnowledge) -> int:

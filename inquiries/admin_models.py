@@ -4,6 +4,7 @@ activating or rolling back a version (rollout managers only)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from django.contrib import admin, messages
 from django.db.models import Q
@@ -79,10 +80,14 @@ def reliability_svg(rows: list[dict], *, title: str) -> str:
 def live_reliability(*, days: int = LIVE_DAYS) -> list[dict]:
     """From what people did: drafts compared with the answer sent, by the confidence they were decided with."""
     since = timezone.now() - dt.timedelta(days=days)
-    pairs = list(
-        Inquiry.objects.filter(
-            decided_at__gte=since, draft_agreement__isnull=False, confidence_score__isnull=False
-        ).values_list("confidence_score", "draft_agreement")
+    # Both columns are non-null by the filter.
+    pairs = cast(
+        list[tuple[float, float]],
+        list(
+            Inquiry.objects.filter(
+                decided_at__gte=since, draft_agreement__isnull=False, confidence_score__isnull=False
+            ).values_list("confidence_score", "draft_agreement")
+        ),
     )
     rows = []
     for b in range(10):

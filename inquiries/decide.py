@@ -28,7 +28,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import DateTimeField, Field
@@ -41,6 +41,7 @@ from inquiries.facts import load_facts, order_refs
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import MarketAccount
 from partialauto.cli import local_time
+from partialauto.db import column_of, concrete_field
 from policy.controls import AccountControls, load_account_controls, load_global
 from policy.engine import evaluate
 from policy.models import Mode
@@ -232,7 +233,7 @@ def _record_columns(fields: list[Field]) -> str:
     """A ``json_to_recordset`` column list: each column typed exactly as in its table, so a value the
     table would refuse (too long, wrong type) is refused here as well."""
     qn = connection.ops.quote_name
-    return ", ".join(f"{qn(f.column)} {f.db_type(connection)}" for f in fields)
+    return ", ".join(f"{qn(column_of(f))} {f.db_type(connection)}" for f in fields)
 
 
 @cache
@@ -242,12 +243,12 @@ def _event_fields() -> list[Field]:
 
 def _json_columns(fields: list[Field]) -> tuple[tuple[str, Field, bool], ...]:
     """(column, field, is a timestamp) for building the JSON rows."""
-    return tuple((f.column, f, isinstance(f, DateTimeField)) for f in fields)
+    return tuple((column_of(f), f, isinstance(f, DateTimeField)) for f in fields)
 
 
 @cache
 def _decision_columns() -> tuple[tuple[str, Field, bool], ...]:
-    return _json_columns([Inquiry._meta.get_field(name) for name in DECISION_FIELDS])
+    return _json_columns([concrete_field(Inquiry, name) for name in DECISION_FIELDS])
 
 
 @cache
@@ -259,12 +260,12 @@ def _event_columns() -> tuple[tuple[str, Field, bool], ...]:
 def _write_pg_sql() -> str:
     qn = connection.ops.quote_name
     meta = Inquiry._meta
-    fields = [meta.get_field(name) for name in DECISION_FIELDS]
-    pk, status = qn(meta.pk.column), qn(meta.get_field("status").column)
-    assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
+    fields = [concrete_field(Inquiry, name) for name in DECISION_FIELDS]
+    pk, status = qn(column_of(meta.pk)), qn(column_of(meta.get_field("status")))
+    assignments = ", ".join(f"{qn(column_of(f))} = v.{qn(column_of(f))}" for f in fields)
     event_fields = _event_fields()
-    event_cols = ", ".join(qn(f.column) for f in event_fields)
-    event_inquiry = qn(InquiryEvent._meta.get_field("inquiry").column)
+    event_cols = ", ".join(qn(column_of(f)) for f in event_fields)
+    event_inquiry = qn(column_of(InquiryEvent._meta.get_field("inquiry")))
     # One round trip per batch. The UPDATE is the conditional write (a row someone else moved out of
     # NEW, even between our read and this statement, is not matched); RETURNING reports exactly the
     # rows written, and only those get their events (a data-modifying CTE always runs to completion).
@@ -285,10 +286,10 @@ def _write_pg(decisions: list[_Decision]) -> set[int]:
     """PostgreSQL: the same writes as :func:`_write_orm` in one statement. The rows travel as one JSON
     document (no per-value quoting on our side; the server parses it once); JSON fields are encoded as
     the ORM encodes them, with json.dumps and no custom encoder."""
-    pk_column = Inquiry._meta.pk.column
+    pk_column = column_of(Inquiry._meta.pk)
     rows = []
     for d in decisions:
-        row = {pk_column: d.inquiry.pk}
+        row: dict[str, Any] = {pk_column: d.inquiry.pk}
         for column, f, is_timestamp in _decision_columns():
             value = d.fields[f.name]
             row[column] = _timestamp(value) if is_timestamp else value
@@ -469,8 +470,8 @@ class _ClaimedRows(_Rows):
     def next_batch(self, after: int, size: int) -> _Batch | None:
         qn = connection.ops.quote_name
         meta = Inquiry._meta
-        pk, status, account = (qn(meta.get_field(name).column) for name in ("id", "status", "account"))
-        columns = ", ".join(qn(meta.get_field(name).column) for name in _READ_FIELDS)
+        pk, status, account = (qn(column_of(meta.get_field(name))) for name in ("id", "status", "account"))
+        columns = ", ".join(qn(column_of(meta.get_field(name))) for name in _READ_FIELDS)
         # One round trip: the candidates, oldest first, each with the result of its try-lock. The lock
         # sits in the outer select list, so it runs exactly once for each candidate the inner LIMIT
         # chose, and every lock taken is reported back. (A row another processor decides and releases
@@ -486,7 +487,8 @@ class _ClaimedRows(_Rows):
         )
         if not candidates:
             return None
-        rows = sorted((inquiry for inquiry in candidates if inquiry.claimed), key=_pk)
+        # ``claimed``: the try-lock's result, an attribute the raw query adds to each row.
+        rows = sorted((inquiry for inquiry in candidates if cast(Any, inquiry).claimed), key=_pk)
         return _Batch(max(inquiry.pk for inquiry in candidates), rows, [inquiry.pk for inquiry in rows])
 
     def release(self, batch: _Batch) -> None:

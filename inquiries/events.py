@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from inquiries.models import Inquiry, InquiryEvent
 
@@ -37,7 +38,7 @@ def record(
 def row(inquiry_id: int, type: str, *, actor_label: str, at: dt.datetime, **fields) -> dict:
     """An event as the column values a bulk insert writes (keyed by attribute name), without a model
     instance: the decision batch builds one per inquiry."""
-    values = {
+    values: dict[str, Any] = {
         "inquiry_id": inquiry_id,
         "type": type,
         "at": at,

@@ -179,7 +179,8 @@ def _orders(keys: set[tuple[str, str]], lines: set[tuple[str, str]]) -> list[_Mi
     accounts = {a for a, _o in keys} | {a for a, _l in lines}
     cond = Q(order_id__in={o for _a, o in keys}) | Q(line_id__in={line for _a, line in lines})
     out = []
-    for row in MarketOrder.objects.filter(cond, account_id__in=accounts).values(*_ORDER_FIELDS):
+    # The account ids are the text of UUIDs, which Django takes for a UUID primary key.
+    for row in MarketOrder.objects.filter(cond, account_id__in=accounts).values(*_ORDER_FIELDS):  # type: ignore[misc]  # django-stubs types lookups on a UUID key as UUID only
         account = str(row.pop("account_id"))
         if (account, row["order_id"]) in keys or (account, row["line_id"]) in lines:
             row["product_ids"] = tuple(str(p) for p in row["product_ids"] or ())
@@ -231,15 +232,16 @@ def load_facts(
         acc = account_of[id(item)]
         orders, pos, _item_ids = order_refs(item)
         lines: dict[str, _MirroredLine] = {}
-        for o in orders:
-            lines.update({r.line_id: r for r in by_order.get((acc, o), ())})
-        for p in pos:
-            if (acc, p) in by_line:
-                lines[p] = by_line[(acc, p)]
+        if acc is not None:  # an item of no account has no mirrored lines
+            for o in orders:
+                lines.update({r.line_id: r for r in by_order.get((acc, o), ())})
+            for p in pos:
+                if (acc, p) in by_line:
+                    lines[p] = by_line[(acc, p)]
         outcome, error = LOOKUP_NONE, ""
         if orders or pos:
             outcome = LOOKUP_MIRROR if lines else LOOKUP_NOT_MIRRORED
-            looked = lookup_results.get((acc, (orders or pos)[0]))
+            looked = lookup_results.get((acc, (orders or pos)[0])) if acc is not None else None
             if looked is not None:
                 outcome, error = looked.outcome, looked.error
         result.append(

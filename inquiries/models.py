@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -206,9 +207,7 @@ class InquiryQuerySet(models.QuerySet["Inquiry"]):
         return self.filter(Inquiry.REVIEW_QUEUE_Q)
 
     def due_for_send(self) -> InquiryQuerySet:
-        return self.filter(Inquiry.DUE_Q).filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=models.functions.Now())
-        )
+        return self.filter(Inquiry.DUE_Q).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=Now()))
 
 
 class Inquiry(models.Model):

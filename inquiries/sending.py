@@ -24,7 +24,8 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
@@ -42,6 +43,9 @@ from partialauto.db import in_transaction, threads_allowed
 from policy.controls import AccountControls, GlobalControls, human_sends_held_q, load_account_controls, load_global
 from policy.models import AccountRollout, Mode
 from policy.quota import quota_consume, quota_day, quota_release
+
+if TYPE_CHECKING:
+    from markets.models import MarketAccount
 
 log = logging.getLogger("partialauto.send")
 
@@ -70,7 +74,7 @@ class Claim:
     inquiry_id: int
     token: uuid.UUID
     attempt_no: int
-    quota_day: object | None  # the day whose quota slot this claim took, if any
+    quota_day: date | None  # the day whose quota slot this claim took, if any
 
 
 @dataclass(frozen=True)
@@ -797,6 +801,13 @@ class _SweepSettings:
         self._glob_key: tuple | None = None
         self._controls: dict[object, tuple[tuple, AccountControls]] = {}
 
+    @property
+    def loaded_glob(self) -> GlobalControls:
+        """The global controls, once a claim or :meth:`fresh` has loaded them."""
+        if self.glob is None:
+            raise RuntimeError("the sweep's global controls are not loaded yet")
+        return self.glob
+
     def fresh(self, accounts: dict) -> dict[object, AccountControls]:
         """``accounts``: id → MarketAccount. Returns id → controls, valid as of now."""
         prints = _settings_fingerprints(accounts)  # read first: anything changed after it is seen next time
@@ -897,7 +908,7 @@ def _claim_rows(
                 [tokens[pk] for pk in ids],
                 [modes[pk] for pk in ids],
                 S.SENDING,
-                lease,
+                lease,  # type: ignore[list-item]  # django-stubs omit timedelta (an interval) from SQL parameter types
                 *where_params,
                 Mode.TEST,
                 InquiryEvent.Type.CLAIMED,
@@ -997,14 +1008,14 @@ def claim_batch(
         if not ids:
             return [], []
         rows = Inquiry.objects.select_related("account").defer(*_NOT_FOR_SENDING).in_bulk(ids)
-        shared: dict[object, object] = {}
-        for row in rows.values():  # one object per account: the fresh flags set on it hold for all its rows
-            row.account = shared.setdefault(row.account_id, row.account)
+        shared: dict[uuid.UUID, MarketAccount] = {}
+        for loaded in rows.values():  # one object per account: the fresh flags set on it hold for all its rows
+            loaded.account = shared.setdefault(loaded.account_id, loaded.account)
         controls = current.fresh({row.account_id: row.account for row in rows.values()})
         glob = current.glob
         lease = timedelta(seconds=glob.lease_seconds)
         tokens: dict[int, uuid.UUID] = {}
-        days: dict[int, object] = {}
+        days: dict[int, date | None] = {}
         modes: dict[int, str] = {}
         for pk in ids:
             row = rows.get(pk)
@@ -1023,8 +1034,8 @@ def claim_batch(
             attempts = _claim_rows(glob, rows, tokens, modes, lease, actor_label)
             for pk, token in tokens.items():
                 if pk not in attempts:  # not due any more (cannot happen while we hold the lock; never assume)
-                    if days[pk] is not None:
-                        quota_release(account_id=rows[pk].account_id, day=days[pk])
+                    if (taken := days[pk]) is not None:
+                        quota_release(account_id=rows[pk].account_id, day=taken)
                     continue
                 row = rows[pk]
                 row.send_status, row.claim_token, row.send_attempts = S.SENDING, token, attempts[pk]
@@ -1064,7 +1075,7 @@ def send_due(*, limit: int = 100, client_factory=None, batch_size: int = CLAIM_B
                 claim_, inquiry = claimed[0]
                 # 2. re-check the gates after the claim, on settings confirmed fresh right now
                 controls = current.fresh({inquiry.account_id: inquiry.account})[inquiry.account_id]
-                group.append(_send_claimed(claim_, inquiry, current.glob, controls, client_factory))
+                group.append(_send_claimed(claim_, inquiry, current.loaded_glob, controls, client_factory))
             else:
                 _send_group(claimed, current, client_factory, group)
         except DatabaseError as exc:
@@ -1146,7 +1157,7 @@ def _send_group(
     stale = stale_order_facts([inquiry for _claim, inquiry in group])
     ready: list[tuple[Claim, Inquiry, str]] = []
     for claim_, inquiry in group:
-        gated = _gate(claim_, inquiry, current.glob, controls[inquiry.account_id], stale.get(inquiry.pk))
+        gated = _gate(claim_, inquiry, current.loaded_glob, controls[inquiry.account_id], stale.get(inquiry.pk))
         if isinstance(gated, SendReport):
             reports.append(gated)
         else:
@@ -1154,7 +1165,7 @@ def _send_group(
     if not ready:
         return reports
     # The leases, renewed in one statement right before the calls, only where still ours and unexpired.
-    held = _renew_leases([c for c, _i, _t in ready], current.glob)
+    held = _renew_leases([c for c, _i, _t in ready], current.loaded_glob)
     for claim_, _inquiry, _text in ready:
         if claim_.inquiry_id not in held:
             reports.append(_lease_lost(claim_))
@@ -1172,7 +1183,7 @@ def _send_group(
     written = _finalize_delivered(delivered) if delivered else set()
     for (claim_, inquiry, text), call in zip(ready, calls, strict=True):
         if call.outcome != SendOutcome.DELIVERED:
-            reports.append(_record_outcome(claim_, inquiry, text, current.glob, call))
+            reports.append(_record_outcome(claim_, inquiry, text, current.loaded_glob, call))
         elif claim_.inquiry_id in written:
             log.info("Successfully auto-sent inquiry %s", inquiry.pk)
             reports.append(SendReport(inquiry.pk, "SENT"))
@@ -1199,7 +1210,7 @@ def _renew_leases(claims: list[Claim], glob: GlobalControls) -> set[int]:
             f"WHERE {t}.{pk} = v.id AND {t}.{token} = v.token AND {t}.{status} = %s AND {t}.{lease} > NOW() "
             f"RETURNING {t}.{pk}",
             [
-                timedelta(seconds=glob.lease_seconds),
+                timedelta(seconds=glob.lease_seconds),  # type: ignore[list-item]  # django-stubs omit timedelta (an interval) from SQL parameter types
                 [c.inquiry_id for c in claims],
                 [c.token for c in claims],
                 S.SENDING,
@@ -1300,7 +1311,7 @@ def reconcile(*, stale_after: float | None = None, limit: int = 200, include_wai
     return [_reconcile_one(i, token, glob) for i, token in list(candidates)]
 
 
-_SETTLED_NOTES = {
+_SETTLED_NOTES: dict[str, str] = {
     Out.DELIVERED: "delivered",
     Out.FAILED_RETRYABLE: "not delivered",
     Out.ALREADY_ANSWERED: "answered outside partialauto",
@@ -1311,7 +1322,8 @@ def _settled_outcome(fields: dict) -> str | None:
     """The outcome of the unknown attempt that a reconciliation's change of the row confirms (None: still unknown)."""
     if fields.get("status") == ST.ANSWERED_ELSEWHERE:
         return Out.ALREADY_ANSWERED
-    return {S.SENT: Out.DELIVERED, S.SEND_FAILED: Out.FAILED_RETRYABLE}.get(fields.get("send_status"))
+    settled: dict[str, str] = {S.SENT: Out.DELIVERED, S.SEND_FAILED: Out.FAILED_RETRYABLE}
+    return settled.get(fields.get("send_status", ""))
 
 
 def _settle_attempt(inquiry_id: int, outcome: str) -> None:

@@ -22,13 +22,14 @@ from inquiries.models import ProductFact, ProductKnowledge
 from markets.models import MarketAccount
 from partialauto import datafiles
 from partialauto.datafiles import DataFileError, Problems
+from partialauto.db import max_length
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 FACT_MAX_CHARS = 500
-PRODUCT_ID_MAX = ProductKnowledge._meta.get_field("product_id").max_length
-NAME_MAX = ProductKnowledge._meta.get_field("name").max_length
+PRODUCT_ID_MAX = max_length(ProductKnowledge, "product_id")
+NAME_MAX = max_length(ProductKnowledge, "name")
 CSV_REQUIRED = ("product_id", "name", "fact")
 CSV_OPTIONAL = ("aliases",)
 JSON_KEYS = ("product_id", "name", "facts", "aliases")
@@ -242,15 +243,15 @@ def _entries_from_json(text: str, problems: Problems) -> list[ProductEntry]:
                     )
                 else:
                     facts.append(fact.strip())
-        aliases = None
+        aliases: tuple[str, ...] | None = None
         if "aliases" in item:
             if not isinstance(item["aliases"], list):
                 problems.add(_('%(where)s: aliases는 ["다른 ID", …] 목록이어야 합니다.') % {"where": where})
             else:
-                aliases, alias_problems = product_aliases_clean(item["aliases"], product_id=product_id or "")
+                cleaned, alias_problems = product_aliases_clean(item["aliases"], product_id=product_id or "")
                 for problem in alias_problems:
                     problems.add(f"{where}: {problem}")
-                aliases = tuple(aliases)
+                aliases = tuple(cleaned)
         entries.append(ProductEntry(product_id or "", (name or "").strip(), tuple(facts), aliases, where))
     return entries
 
@@ -455,8 +456,8 @@ def product_knowledge_replace(
     problems = Problems()
     if aliases is not None:
         aliases, alias_problems = product_aliases_clean(aliases, product_id=product_id)
-        for problem in alias_problems:
-            problems.add(f"{product_id}: {problem}")
+        for alias_problem in alias_problems:
+            problems.add(f"{product_id}: {alias_problem}")
     entry = ProductEntry(
         product_id,
         name.strip(),

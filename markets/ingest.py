@@ -28,7 +28,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,7 +40,7 @@ from inquiries import events
 from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import InquiryKind, MalformedPayload, MarketAccount, PollCursor
-from partialauto.db import copied_rows, threads_allowed
+from partialauto.db import column_of, copied_rows, threads_allowed
 
 log = logging.getLogger("partialauto.ingest")
 
@@ -51,7 +51,7 @@ FIRST_POLL_LOOKBACK = timedelta(days=7)
 # one 10/s limit: 30 days, five windows a kind (a call-center inquiry can be answered only for 24 hours
 # after its transfer anyway). Naver's customer inquiries allow 365 days a request, its product Q&A list
 # documents no limit: a year for both (one request, and thirteen 30-day windows).
-SWEEP_LOOKBACK = {
+SWEEP_LOOKBACK: dict[str, timedelta] = {
     InquiryKind.COUPANG_ONLINE: timedelta(days=30),
     InquiryKind.COUPANG_CALLCENTER: timedelta(days=30),
     InquiryKind.NAVER_QNA: timedelta(days=365),
@@ -224,7 +224,7 @@ def _insert_new_pg(account: MarketAccount, new_items: list) -> list[tuple[int, s
             row[position[name]] = Jsonb(value) if isinstance(value, (dict, list)) else value
         rows.append(row)
     qn = connection.ops.quote_name
-    cols = ", ".join(qn(f.column) for f in fields)
+    cols = ", ".join(qn(column_of(f)) for f in fields)
     table, event_table = qn(Inquiry._meta.db_table), qn(InquiryEvent._meta.db_table)
     with connection.cursor() as cursor, copied_rows(cursor, "_ingest_rows", table, cols, rows):
         cursor.execute(
@@ -317,7 +317,7 @@ ITEMS, DONE, FAILED = "items", "done", "failed"
 
 def _listings(
     client, windows: list[tuple[str, datetime]], end: datetime, batch_size: int | None, answered: bool | None = None
-) -> Iterator[tuple]:
+) -> Generator[tuple, None, None]:
     """Every kind's listing as a stream of batches (``batch_size`` items, default one page's worth);
     ``answered=False``: only the inquiries still waiting for an answer.
 
@@ -358,7 +358,7 @@ class _ReadAhead:
 
     _END = object()
 
-    def __init__(self, entries: Iterator[tuple], *, depth: int, name: str):
+    def __init__(self, entries: Generator[tuple, None, None], *, depth: int, name: str):
         self._entries = entries
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
@@ -627,10 +627,10 @@ def poll_markets(
     """Poll the active accounts (or the named ones), up to ``threads`` at a time where threads are
     allowed; with ``sweep``, each account's unanswered inquiries are swept after its poll.
     ``limiter``: the clients' rate limiter (default: the shared one)."""
-    accounts = MarketAccount.objects.active()
+    queryset = MarketAccount.objects.active()
     if names:
-        accounts = MarketAccount.objects.filter(name__in=names)
-    accounts = list(accounts.order_by("name"))
+        queryset = MarketAccount.objects.filter(name__in=names)
+    accounts = list(queryset.order_by("name"))
     if threads > 1 and len(accounts) > 1 and threads_allowed():
         with ThreadPoolExecutor(max_workers=min(threads, len(accounts)), thread_name_prefix="poll") as pool:
             return list(pool.map(lambda account: _poll_in_thread(account, limiter, sweep), accounts))

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from partialauto.crypto import decrypt_json, encrypt_json
+from partialauto.db import concrete_field
 
 
 class MarketCode(models.TextChoices):
@@ -385,7 +386,9 @@ class ShippingPolicy(models.Model):
     def missing(self) -> list[str]:
         """The required fields still empty (their verbose names)."""
         return [
-            str(self._meta.get_field(name).verbose_name) for name in self.REQUIRED if getattr(self, name) in (None, "")
+            str(concrete_field(type(self), name).verbose_name)
+            for name in self.REQUIRED
+            if getattr(self, name) in (None, "")
         ]
 
     @property

@@ -443,8 +443,8 @@ def _sync_safely(account: MarketAccount, limiter=None, *, in_thread: bool = Fals
 
 def sync_orders(*, names: list[str] | None = None, threads: int = SYNC_THREADS, limiter=None) -> list[OrderSyncSummary]:
     """Sync the active accounts (or the named ones), several at a time where threads are allowed."""
-    accounts = MarketAccount.objects.filter(name__in=names) if names else MarketAccount.objects.active()
-    accounts = list(accounts.order_by("name"))
+    queryset = MarketAccount.objects.filter(name__in=names) if names else MarketAccount.objects.active()
+    accounts = list(queryset.order_by("name"))
     if threads > 1 and len(accounts) > 1 and threads_allowed():
         with ThreadPoolExecutor(max_workers=min(threads, len(accounts)), thread_name_prefix="orders") as pool:
             return list(pool.map(lambda a: _sync_safely(a, limiter, in_thread=True), accounts))

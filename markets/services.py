@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from markets.models import SECRET_FIELDS, Carrier, MarketAccount, MarketCode, ShippingPolicy
 from partialauto import datafiles
 from partialauto.datafiles import DataFileError, Problems
+from partialauto.db import concrete_field, max_length
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -157,7 +158,7 @@ class ShippingPolicyImportResult:
 
 
 def shipping_policy_label(field: str) -> str:
-    return str(ShippingPolicy._meta.get_field(field).verbose_name)
+    return str(concrete_field(ShippingPolicy, field).verbose_name)
 
 
 def _carrier_choices() -> str:
@@ -180,7 +181,7 @@ def shipping_policy_check(*, values: Mapping[str, Any], policy: ShippingPolicy |
                 % {"field": field, "allowed": ", ".join(SHIPPING_POLICY_FIELDS)},
             )
             continue
-        model_field = ShippingPolicy._meta.get_field(field)
+        model_field = concrete_field(ShippingPolicy, field)
         if value is None:
             if not model_field.null:
                 add(field, _("값이 비어 있습니다. 이 항목은 비울 수 없습니다."))
@@ -208,13 +209,14 @@ def shipping_policy_check(*, values: Mapping[str, Any], policy: ShippingPolicy |
                     % {"value": value, "choices": _carrier_choices()},
                 )
         elif field == "return_address":
-            if not isinstance(value, str) or len(value) > model_field.max_length:
-                add(field, _("%(max)s자 이하의 글자로 입력하세요.") % {"max": model_field.max_length})
+            limit = max_length(ShippingPolicy, field)
+            if not isinstance(value, str) or len(value) > limit:
+                add(field, _("%(max)s자 이하의 글자로 입력하세요.") % {"max": limit})
 
     def current(field: str) -> Any:
         if field in values:
             return values[field]
-        return getattr(policy, field) if policy is not None else ShippingPolicy._meta.get_field(field).get_default()
+        return getattr(policy, field) if policy is not None else concrete_field(ShippingPolicy, field).get_default()
 
     low, high = current("transit_days_min"), current("transit_days_max")
     if (
@@ -252,9 +254,10 @@ def _apply(
     except ValidationError as exc:  # a rule the checks above do not know yet: still say which field
         raise ShippingPolicyError({field: list(messages) for field, messages in exc.message_dict.items()}) from None
     # django-simple-history reads these two attributes when it writes the history row.
-    policy._change_reason = reason[:100] or None
+    history = cast(Any, policy)
+    history._change_reason = reason[:100] or None
     if actor is not None:
-        policy._history_user = actor
+        history._history_user = actor
     policy.save()
     return policy, status
 

@@ -8,6 +8,7 @@ import re
 
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
@@ -121,7 +122,7 @@ class LargeTablePaginator(Paginator):
     @cached_property
     def count(self) -> int:
         qs = self.object_list
-        if not hasattr(qs, "query"):
+        if not isinstance(qs, QuerySet):
             return super().count
         exact = qs.order_by()[: self.exact_limit + 1].count()
         if exact <= self.exact_limit:
@@ -161,6 +162,11 @@ FACT_SOURCES = {
 }
 
 
+def _fact_source(source: object) -> object:
+    """The name of a fact's source, or the source as given when it is not one of :data:`FACT_SOURCES`."""
+    return FACT_SOURCES.get(source, source) if isinstance(source, str) else source
+
+
 def facts_table(facts: list[dict] | None) -> str:
     """The facts behind a draft (the agent's ``facts``): source, id, when we had it, what it says."""
     from django.utils import timezone
@@ -178,7 +184,7 @@ def facts_table(facts: list[dict] | None) -> str:
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         (
             (
-                FACT_SOURCES.get(f.get("source"), f.get("source")),
+                _fact_source(f.get("source")),
                 f.get("id", ""),
                 when(f.get("fetched_at")),
                 f.get("detail", ""),

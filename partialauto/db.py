@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models
+
+if TYPE_CHECKING:
+    from django.db.models import ForeignObjectRel
 
 
 def threads_allowed() -> bool:
@@ -35,8 +39,33 @@ def copied_rows(cursor, name: str, table: str, cols: str, rows: Iterable[Sequenc
     cursor.execute(f"DROP TABLE {name}")
 
 
+def column_of(field: models.Field[Any, Any] | ForeignObjectRel) -> str:
+    """The database column of a concrete field; a field without one (a reverse relation, a
+    many-to-many) is a caller's bug."""
+    if not isinstance(field, models.Field) or field.column is None:
+        raise ValueError(f"{field.model._meta.label}.{field.name} has no column")
+    return field.column
+
+
+def concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """The field ``name`` of ``model``, which must have a column."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise ValueError(f"{model._meta.label}.{name} has no column")
+    return field
+
+
+def max_length(model: type[models.Model], name: str) -> int:
+    """The ``max_length`` of the field ``name`` of ``model``, which must have one."""
+    field = model._meta.get_field(name)
+    length = getattr(field, "max_length", None)
+    if length is None:
+        raise ValueError(f"{model._meta.label}.{name} has no max_length")
+    return length
+
+
 def copy_upsert(
-    model: type[models.Model], objs: list[models.Model], *, unique_fields: list[str], update_fields: list[str]
+    model: type[models.Model], objs: Sequence[models.Model], *, unique_fields: list[str], update_fields: list[str]
 ) -> None:
     """PostgreSQL, inside a transaction: insert ``objs`` or update the rows they collide with on
     ``unique_fields`` — ``bulk_create(update_conflicts=True)`` in two round trips. The rows go through
@@ -45,10 +74,11 @@ def copy_upsert(
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
-    cols = ", ".join(qn(f.column) for f in fields)
-    keys = ", ".join(qn(meta.get_field(name).column) for name in unique_fields)
+    cols = ", ".join(qn(column_of(f)) for f in fields)
+    keys = ", ".join(qn(column_of(meta.get_field(name))) for name in unique_fields)
     updates = ", ".join(
-        f"{qn(meta.get_field(name).column)} = EXCLUDED.{qn(meta.get_field(name).column)}" for name in update_fields
+        f"{qn(column_of(meta.get_field(name)))} = EXCLUDED.{qn(column_of(meta.get_field(name)))}"
+        for name in update_fields
     )
     table = qn(meta.db_table)
     rows = ([f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -25,6 +26,9 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+if TYPE_CHECKING:
+    from markets.sandbox import SandboxServer
 
 # The demo's accounts: name → (market, the seller id the demo registers at its sandbox). An account of
 # one of these names is the demo's only when its market, that id and a loopback API address all match.
@@ -96,7 +100,7 @@ class GuideLines(logging.Handler):
 
 
 def _quiet_stderr() -> list[tuple[logging.Handler, int]]:
-    changed = []
+    changed: list[tuple[logging.Handler, int]] = []
     for name in ("partialauto", "django_q"):
         for handler in logging.getLogger(name).handlers:
             if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
@@ -138,8 +142,15 @@ class Demo:
     def __init__(self, echo: Callable[[str], None], *, port: int = 0):
         self.echo = echo
         self.port = port
-        self.sandbox = None
+        self.sandbox: SandboxServer | None = None
         self.started = time.monotonic()
+
+    @property
+    def running_sandbox(self) -> SandboxServer:
+        """The sandbox :meth:`start_sandbox` started."""
+        if self.sandbox is None:
+            raise RuntimeError("the demo's sandbox is not running")
+        return self.sandbox
 
     def step(self, title: str) -> None:
         self.echo(f"\n[{time.monotonic() - self.started:5.1f}s] ▶ {title}")
@@ -223,18 +234,18 @@ class Demo:
         from markets import services as market_services
         from markets.connect import clear_client_cache
 
-        store = self.sandbox.store
+        store = self.running_sandbox.store
         main = store.register_coupang_account(vendor_id=DEMO_ACCOUNTS["coupang_main"][1], reply_by="demo-cs")
         sub = store.register_coupang_account(vendor_id=DEMO_ACCOUNTS["coupang_sub"][1], reply_by="demo-cs")
         naver = store.register_naver_account(client_id=DEMO_ACCOUNTS["smartstore"][1])
-        specs = {
+        specs: dict[str, dict[str, Any]] = {
             "coupang_main": dict(
                 market_code="COUPANG",
                 vendor_id=main.vendor_id,
                 access_key=main.access_key,
                 secret_key=main.secret_key,
                 reply_by="demo-cs",
-                api_base_url=self.sandbox.coupang_base_url,
+                api_base_url=self.running_sandbox.coupang_base_url,
                 seller_name="행복상점",
             ),
             "coupang_sub": dict(
@@ -243,14 +254,14 @@ class Demo:
                 access_key=sub.access_key,
                 secret_key=sub.secret_key,
                 reply_by="demo-cs",
-                api_base_url=self.sandbox.coupang_base_url,
+                api_base_url=self.running_sandbox.coupang_base_url,
                 seller_name="행복상점 아울렛",
             ),
             "smartstore": dict(
                 market_code="SMARTSTORE",
                 client_id=naver.client_id,
                 client_secret=naver.client_secret,
-                api_base_url=self.sandbox.naver_base_url,
+                api_base_url=self.running_sandbox.naver_base_url,
                 seller_name="행복상점 스마트스토어",
             ),
         }
@@ -299,7 +310,7 @@ class Demo:
             else ("NAVER_QNA", "NAVER_INQUIRY")
         )
         for kind in kinds:
-            self.sandbox.store.add_inquiries(
+            self.running_sandbox.store.add_inquiries(
                 kind, count // 2, owner=owner, answered_ratio=0.1, risk_ratio=risk_ratio, days_back=days_back
             )
 
@@ -307,7 +318,7 @@ class Demo:
         """Put the questions on the sandbox marketplace (with their orders); returns their ids."""
         from markets.sandbox.generator import PRODUCTS
 
-        store = self.sandbox.store
+        store = self.running_sandbox.store
         now = timezone.now()
         ids = []
         for offset, (kind, text, about) in enumerate(questions):
@@ -347,7 +358,7 @@ class Demo:
         try:
             self.step("샌드박스 마켓(쿠팡 + 네이버 커머스 API 흉내) 시작")
             self.start_sandbox()
-            self.echo(f"    {self.sandbox.url}  (서명·토큰을 실제 API처럼 검사합니다)")
+            self.echo(f"    {self.running_sandbox.url}  (서명·토큰을 실제 API처럼 검사합니다)")
             others = self.reset_demo_data()
             accounts = self.register_accounts()
             admin_pw, manager_pw, agent_pw = self.users()
@@ -399,7 +410,7 @@ class Demo:
             test_rows = Inquiry.objects.filter(account=accounts["coupang_main"], is_test_mode=True)
             self.echo(
                 f"    테스트 모드 기록 {test_rows.count()}건, "
-                f"샌드박스에 도착한 답변 {len(self.sandbox.store.answers())}건"
+                f"샌드박스에 도착한 답변 {len(self.running_sandbox.store.answers())}건"
             )
 
             self.step("Phase 3 — coupang_main 실전송(LIVE), 1단계: 배송문의·사용법만, 하루 10건")
@@ -411,17 +422,17 @@ class Demo:
             self.show(_call("simulate_policy", "--since", "1h", "--account", "coupang_main", "--format", "table"))
             self.show(_call("process_inquiries"))
             self.show(_call("send_due"))
-            answered = self.sandbox.store.answers()
+            answered = self.running_sandbox.store.answers()
             self.echo(f"    샌드박스가 받은 답변: {len(answered)}건")
             self.show_grounded_answer(asked[0])
 
             self.step("Phase 4 — 장애 주입: 샌드박스가 모든 답변에 500을 돌려줍니다")
-            self.sandbox.store.set_faults(scope="answers", fault_rate=1.0)
+            self.running_sandbox.store.set_faults(scope="answers", fault_rate=1.0)
             self.ask(accounts["coupang_main"], FAILING_QUESTIONS)
             _call("poll_markets", "--account", "coupang_main")
             _call("process_inquiries")
             self.show(_call("send_due"))
-            self.sandbox.store.set_faults(fault_rate=0.0)
+            self.running_sandbox.store.set_faults(fault_rate=0.0)
             self.echo(
                 "    "
                 + _("500은 답변이 반영됐는지 모르는 결과입니다: 다시 보내지 않고 마켓에 물어 정산합니다 (reconcile)")
@@ -446,8 +457,8 @@ class Demo:
                 admin_pw,
                 manager_pw,
                 agent_pw,
-                self.sandbox.url,
-                len(self.sandbox.store.answers()),
+                self.running_sandbox.url,
+                len(self.running_sandbox.store.answers()),
                 incident.pk if incident else None,
             )
         finally:
@@ -463,7 +474,7 @@ class Demo:
         row = Inquiry.objects.filter(kind="COUPANG_ONLINE", external_id=external_id).first()
         if row is None:
             return
-        order = self.sandbox.store.get_order(row.order_id) or {"lines": []}
+        order = self.running_sandbox.store.get_order(row.order_id) or {"lines": []}
         tracking = [line["invoice"] for line in order["lines"] if line.get("invoice")]
         self.echo(f'    배송문의 #{external_id} "{row.content}" → {row.status}/{row.send_status}')
         self.echo(f"      샌드박스의 그 주문: {order.get('order_id')}, 운송장 {', '.join(tracking) or '-'}")

@@ -15,11 +15,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    # What signal.signal() takes and returns.
+    SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # qcluster lets a running task finish (up to Q_CLUSTER["timeout"]); gunicorn its requests (graceful_timeout).
@@ -69,7 +76,7 @@ class Supervisor:
         self.children: list[Child] = []
         self.stop_requested = threading.Event()
         self.received: int | None = None
-        self._previous_handlers: dict[int, object] = {}
+        self._previous_handlers: dict[int, SignalHandler] = {}
 
     # -- signals ----------------------------------------------------------------------------------
 

@@ -270,7 +270,7 @@ class RolloutPhaseAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdmin
 
     @admin.display(description=_("허용 의도"))
     def intent_list(self, obj: RolloutPhase) -> str:
-        return _("전체") if obj.all_intents else ", ".join(i.name for i in obj.allowed_intents.all())
+        return str(_("전체")) if obj.all_intents else ", ".join(i.name for i in obj.allowed_intents.all())
 
 
 _glob_var: ContextVar = ContextVar("rollout_page_glob", default=None)
@@ -618,7 +618,7 @@ class RollbackIncidentAdmin(admin.ModelAdmin):
         "resolved_by",
         "resolved_at",
     ]
-    fields = readonly_fields + ["resolution_note"]
+    fields = (*readonly_fields, "resolution_note")
     actions = ["acknowledge", "resolve"]
 
     def has_add_permission(self, request):
@@ -795,7 +795,7 @@ class RolloutEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
     search_fields = ["reason", "actor_label"]
     readonly_fields = ["at", "action", "account", "actor_label", "reason", "data_display"]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
     @admin.display(description=_("변경 내용"))
     def data_display(self, obj: RolloutEvent) -> str:

@@ -140,7 +140,7 @@ def shadow_numbers(*, now: dt.datetime, days: int = SHADOW_DAYS) -> dict[object,
         .values("account_id")
         .annotate(total=Count("id"), auto_send=Count("id", filter=Q(status="AUTO_SEND")))
     )
-    result = {}
+    result: dict[object, dict] = {}
     for r in rows:
         avg = r["auto_send"] / days
         if avg >= SHADOW_READY_PER_DAY:
@@ -326,6 +326,7 @@ def _can_lift(incident: RollbackIncident) -> bool:
 def _lift(incident: RollbackIncident, *, actor: services.Actor, reason: str) -> None:
     action = incident.rule.action
     if action == RollbackRule.Action.LOCK_ACCOUNT:
+        assert incident.account is not None  # _can_lift() holds: a lock always has its account
         rollout = services.rollout_for(incident.account)
         services.rollout_unlock(account=incident.account, mode=rollout.mode, phase=None, actor=actor, reason=reason)
     elif action == RollbackRule.Action.GLOBAL_TEST_MODE:

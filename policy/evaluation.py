@@ -17,6 +17,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.utils import timezone
 
@@ -146,7 +147,7 @@ def evaluate_items(
             }
         )
         others = [code for code in details["failed_gates"] if code != PolicyReason.LOW_CONFIDENCE]
-        score = next((step for step in result["trace"] if step.get("step") == "score"), {})
+        score: dict[str, Any] = next((step for step in result["trace"] if step.get("step") == "score"), {})
         rows.append(
             Row(
                 item,
@@ -176,10 +177,11 @@ def _rate(part: int, whole: int) -> float | None:
 
 def _ece(rows: Iterable[Row]) -> tuple[float, list[dict]]:
     rows = list(rows)
-    bins = [[] for _ in range(ECE_BINS)]
+    bins: list[list[Row]] = [[] for _ in range(ECE_BINS)]
     for row in rows:
         bins[min(int(row.confidence * ECE_BINS), ECE_BINS - 1)].append(row)
-    error, table = 0.0, []
+    error = 0.0
+    table: list[dict[str, Any]] = []
     for b, members in enumerate(bins):
         if members:
             conf = sum(r.confidence for r in members) / len(members)

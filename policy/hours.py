@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
 from partialauto.calendar import SEOUL, kr_holiday_name
+
+if TYPE_CHECKING:
+    from policy.models import BusinessDayOverride
 
 __all__ = ["SEOUL", "Calendar", "HoursSpecError", "kr_holiday_name", "load_calendar", "parse_hours_spec"]
 
@@ -61,6 +66,14 @@ class Calendar:
         return "; ".join(parts) or str(_("휴무"))
 
 
+def _override_hours(override: BusinessDayOverride) -> tuple[tuple[dt.time, dt.time], ...]:
+    if not override.is_open:
+        return ()
+    # The table's check constraint: an open day has both times.
+    assert override.start is not None and override.end is not None
+    return ((override.start, override.end),)
+
+
 def load_calendar() -> Calendar:
     from policy.models import AutomationSettings, BusinessDayOverride, BusinessHoursRange
 
@@ -68,7 +81,7 @@ def load_calendar() -> Calendar:
     weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
     for r in BusinessHoursRange.objects.all():
         weekly.setdefault(r.weekday, []).append((r.start, r.end))
-    overrides = {o.date: ((o.start, o.end),) if o.is_open else () for o in BusinessDayOverride.objects.all()}
+    overrides = {o.date: _override_hours(o) for o in BusinessDayOverride.objects.all()}
     return Calendar(
         enabled=conf.business_hours_enabled,
         weekly={d: tuple(v) for d, v in weekly.items()},
@@ -95,7 +108,7 @@ def parse_hours_spec(spec: str) -> dict[int, tuple[dt.time, dt.time]] | None:
             days_part, time_part = group.split()
             if "-" in days_part:
                 first, last = days_part.split("-")
-                days = range(_DAYS[first], _DAYS[last] + 1)
+                days: Iterable[int] = range(_DAYS[first], _DAYS[last] + 1)
             else:
                 days = [_DAYS[d] for d in days_part.split(",")]
             start_s, end_s = time_part.split("-")

@@ -9,6 +9,8 @@ never count as failures: a test-mode send is recorded ``SEND_FAILED`` on purpose
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncDate
@@ -74,7 +76,7 @@ def automation_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list
     now = now or timezone.now()
     today = now.astimezone(SEOUL).date()
     first = today - dt.timedelta(days=days - 1)
-    by_day = {}
+    by_day: dict[dt.date, Mapping[str, Any]] = {}
     rows = (
         Inquiry.objects.filter(created_at__gte=seoul_midnight(first), created_at__lte=now)
         .annotate(day=TruncDate("created_at", tzinfo=SEOUL))
@@ -85,8 +87,8 @@ def automation_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list
             sent=Count("id", filter=Q(status="AUTO_SEND", send_status="SENT")),
         )
     )
-    for r in rows:
-        by_day[r["day"]] = r
+    for row in rows:
+        by_day[row["day"]] = row
     result = []
     for offset in range(days):
         day = first + dt.timedelta(days=offset)

@@ -40,6 +40,7 @@ import datetime as dt
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
@@ -392,10 +393,14 @@ def _unsettled_unknown(rule: RollbackRule, now: dt.datetime, base: Baselines) ->
     account action, else over all accounts. A person closing the inquiry settles it; sends claimed
     before the action was last lifted do not count."""
     cutoff = now - dt.timedelta(minutes=rule.window_minutes)
-    rows = list(
-        Inquiry.objects.filter(send_status__in=UNSETTLED, claimed_at__lte=cutoff, is_test_mode=False)
-        .exclude(status__in=SETTLED_BY_PEOPLE)
-        .values_list("id", "account_id", "claimed_at")
+    # (id, account id, claimed_at), claimed_at non-null by the filter on it
+    rows = cast(
+        list[tuple[int, Any, dt.datetime]],
+        list(
+            Inquiry.objects.filter(send_status__in=UNSETTLED, claimed_at__lte=cutoff, is_test_mode=False)
+            .exclude(status__in=SETTLED_BY_PEOPLE)
+            .values_list("id", "account_id", "claimed_at")
+        ),
     )
     if rule.action != Action.LOCK_ACCOUNT:
         since = base.for_rule(rule)
@@ -413,12 +418,13 @@ def _unsettled_unknown(rule: RollbackRule, now: dt.datetime, base: Baselines) ->
 
 
 def _unsettled_trip(
-    rule: RollbackRule, account: MarketAccount | None, rows: list[tuple], cutoff: dt.datetime
+    rule: RollbackRule, account: MarketAccount | None, rows: list[tuple[int, Any, dt.datetime]], cutoff: dt.datetime
 ) -> list[Trip]:
     if len(rows) < _min_sample(rule) or not compare(rule, len(rows)):
         return []
     newest = sorted(rows, key=lambda r: (r[2], r[0]), reverse=True)[:ROWS_LISTED]
     ids = [r[0] for r in newest]
+    claimed = {r[0]: r[2] for r in newest}
     last_attempt = dict(
         SendAttempt.objects.filter(inquiry_id__in=ids)
         .order_by("inquiry_id", "started_at", "id")
@@ -436,7 +442,7 @@ def _unsettled_trip(
             "attempt": last_attempt.get(pk),
             "status": details[pk]["status"],
             "send_status": details[pk]["send_status"],
-            "claimed_at": _iso(details[pk]["claimed_at"]),
+            "claimed_at": _iso(details[pk]["claimed_at"] or claimed[pk]),  # cleared since: when it tripped
             "reconcile_attempts": details[pk]["reconcile_attempts"],
             "error": details[pk]["last_send_error"][:200],
         }
@@ -643,7 +649,7 @@ def _open_incident(trip: Trip, *, now: dt.datetime, base: Baselines, report: Mon
     summary = summarize(rule, trip.figures)
     try:
         with transaction.atomic():
-            if supersede:
+            if supersede and existing is not None:
                 RollbackIncident.objects.filter(pk=existing.pk, status__in=OPEN_STATES).update(
                     status=RollbackIncident.Status.RESOLVED,
                     resolved_at=now,

@@ -125,7 +125,7 @@ def _shipping_policy_checks() -> list[Check]:
         else:
             url = reverse("admin:markets_shippingpolicy_change", args=[policy.pk])
             missing = policy.missing
-        if not missing:
+        if policy is not None and not missing:  # a new policy always misses the carrier at least
             detail = _("입력 완료 (%(carrier)s, 당일 출고 마감 %(cutoff)s, 기본 배송비 %(fee)s원)") % {
                 "carrier": policy.get_carrier_code_display(),
                 "cutoff": f"{policy.dispatch_cutoff:%H:%M}",

@@ -28,7 +28,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import F
@@ -75,6 +77,7 @@ def advance(*, covered_from: dt.datetime, clock: dt.datetime | None = None) -> S
         found: dict[int, Match] = {}
         report.records = _read_records(state, found)
         state.decided_until = clock
+        assert state.rescan_until is not None  # _reset sets it with covered_from, which is set by now
         if state.rescanned_until is None or state.rescanned_until - SETTLE < state.rescan_until:
             report.rescanned = _rescan(state, terms, clock, found)
         else:
@@ -93,7 +96,7 @@ def _locked_state() -> RiskScanState:
     return state
 
 
-def matches(*, since: dt.datetime, until: dt.datetime) -> list[dict]:
+def matches(*, since: dt.datetime, until: dt.datetime) -> list[Mapping[str, Any]]:
     """The matches whose decision, made in [since, until], is still the inquiry's AUTO_SEND decision;
     newest first."""
     return list(
@@ -132,7 +135,7 @@ def _read_records(state: RiskScanState, found: dict[int, Match]) -> int:
     for pk, decided_at, hits in rows:  # few: a recorded hit normally sends the inquiry to a person
         count += 1
         if terms := _recorded(hits):
-            found[pk] = (decided_at, terms)
+            found[pk] = (cast(dt.datetime, decided_at), terms)  # non-null by the filter on it
     return count
 
 
@@ -143,7 +146,8 @@ def _rescan(state: RiskScanState, terms, clock: dt.datetime, found: dict[int, Ma
         qs = qs.filter(decided_at__gte=state.covered_from)
     else:
         qs = qs.filter(decided_at__gt=state.rescanned_until - SETTLE)
-    seen = list(qs.values_list("id", "decided_at"))
+    # decided_at is non-null by the filter on it.
+    seen = cast(list[tuple[int, dt.datetime]], list(qs.values_list("id", "decided_at")))
     done = state.rescanned
     todo = [pk for pk, decided_at in seen if done.get(str(pk)) != decided_at.isoformat()]
     for ids in chunked(todo, CHUNK):
@@ -151,8 +155,11 @@ def _rescan(state: RiskScanState, terms, clock: dt.datetime, found: dict[int, Ma
             "id", "decided_at", "title", "content", "draft_answer", "risk_hits"
         )
         for row in rows:
+            decided_at = row["decided_at"]
+            if decided_at is None:  # undecided since it was listed above: nothing to match
+                continue
             if matched := _recorded(row["risk_hits"]) or _scan(row, terms):
-                found[row["id"]] = (row["decided_at"], matched)
+                found[row["id"]] = (decided_at, matched)
     state.rescanned_until = clock
     state.rescanned = {str(pk): decided_at.isoformat() for pk, decided_at in seen if decided_at > clock - SETTLE}
     return len(todo)
@@ -166,7 +173,7 @@ def _recorded(hits) -> list[str]:
     )
 
 
-def _scan(row: dict, terms) -> list[str]:
+def _scan(row: Mapping[str, Any], terms) -> list[str]:
     from inquiries.agent.risk import scan
 
     found = scan(f"{row['title']}\n{row['content']}", terms) + scan(row["draft_answer"] or "", terms)

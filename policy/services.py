@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +26,9 @@ from policy.models import (
     RolloutPhase,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 class RolloutError(ValueError):
     """Bad operator input: unknown account, phase or mode, a missing reason."""
@@ -34,7 +39,7 @@ class Actor:
     """A person (``user``) or a system component (``label`` such as ``system:monitor``)."""
 
     label: str
-    user: object | None = None
+    user: User | None = None
 
     @classmethod
     def of(cls, user) -> Actor:
@@ -376,7 +381,7 @@ def _phase_risks(phase: RolloutPhase, before: dict, after: dict) -> list[str]:
 
 def _rollout_risks(rollout: AccountRollout, before: dict, after: dict) -> list[str]:
     risks = []
-    numbers = dict(RolloutPhase.objects.values_list("name", "number"))
+    numbers: dict[str | None, int] = dict(RolloutPhase.objects.values_list("name", "number"))
     old_phase, new_phase = before.get("phase"), after.get("phase")
     if "phase" in after and new_phase is not None and numbers.get(new_phase, 0) > numbers.get(old_phase, 0):
         risks.append(
@@ -394,8 +399,12 @@ def _rollout_risks(rollout: AccountRollout, before: dict, after: dict) -> list[s
             % {"old": _quota_text(old_quota), "new": _quota_text(new_quota)}
         )
     threshold = AutomationSettings.get_solo().auto_send_threshold
-    old_t = before.get("threshold_override") if before.get("threshold_override") is not None else threshold
-    new_t = after.get("threshold_override") if after.get("threshold_override") is not None else threshold
+    old_t = before.get("threshold_override")
+    if old_t is None:
+        old_t = threshold
+    new_t = after.get("threshold_override")
+    if new_t is None:
+        new_t = threshold
     if "threshold_override" in after and new_t < old_t:
         risks.append(
             gettext("이 계정의 자동 전송 임계값을 %(old).2f에서 %(new).2f(으)로 낮춥니다.")
@@ -409,17 +418,17 @@ def _rollout_risks(rollout: AccountRollout, before: dict, after: dict) -> list[s
 
 
 @transaction.atomic
-def import_env(*, actor: Actor, environ: dict[str, str] | None = None) -> dict:
+def import_env(*, actor: Actor, environ: Mapping[str, str] | None = None) -> dict:
     """Map the guide's four variables into database settings (phase 2–3 of the guide)."""
     import os
 
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     truthy = {"1", "true", "yes", "on"}
     falsy = {"0", "false", "no", "off"}
     result: dict[str, object] = {}
 
     def flag(name: str) -> bool | None:
-        raw = environ.get(name)
+        raw = env.get(name)
         if raw is None or not raw.strip():
             return None
         value = raw.strip().lower()
@@ -432,7 +441,7 @@ def import_env(*, actor: Actor, environ: dict[str, str] | None = None) -> dict:
     partial = flag("ENABLE_CS_PARTIAL_AUTO")
     test = flag("CS_TEST_MODE")
     threshold = None
-    raw_threshold = environ.get("CS_AUTO_SEND_THRESHOLD")
+    raw_threshold = env.get("CS_AUTO_SEND_THRESHOLD")
     if raw_threshold and raw_threshold.strip():
         try:
             threshold = float(raw_threshold.split("#")[0])
@@ -443,7 +452,7 @@ def import_env(*, actor: Actor, environ: dict[str, str] | None = None) -> dict:
     settings_update(actor=actor, reason="rollout import-env", partial_auto=partial, test_mode=test, threshold=threshold)
     result.update({"partial_auto": partial, "test_mode": test, "threshold": threshold})
 
-    raw_allowed = environ.get("CS_TEST_MODE_ALLOWED_ACCOUNTS")
+    raw_allowed = env.get("CS_TEST_MODE_ALLOWED_ACCOUNTS")
     if raw_allowed is not None:
         names = [p.strip() for p in raw_allowed.split("#")[0].split(",") if p.strip()]
         accounts = []

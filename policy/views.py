@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -274,8 +275,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     incidents_qs = RollbackIncident.objects.filter(status__in=["OPEN", "ACKNOWLEDGED"])
     open_incidents = list(incidents_qs.select_related("rule", "account").order_by("-fired_at")[:OPEN_INCIDENTS_SHOWN])
     for incident in open_incidents:
-        incident.url = reverse("admin:policy_rollbackincident_change", args=[incident.pk])
-        incident.page_url = reverse("policy:incident", args=[incident.pk])
+        shown = cast(Any, incident)  # the template's links, set on the instance
+        shown.url = reverse("admin:policy_rollbackincident_change", args=[incident.pk])
+        shown.page_url = reverse("policy:incident", args=[incident.pk])
     glob = load_global()
     last_run = AutomationSettings.get_solo().last_monitor_run_at
     context = {
@@ -320,7 +322,7 @@ def readiness(request: HttpRequest) -> HttpResponse:
         return redirect("policy:readiness")
     report = readiness_report()
     manual = {i.code: i for i in ChecklistItem.objects.filter(is_automatic=False)}
-    sections = []
+    sections: list[dict[str, Any]] = []
     for check in report["checks"]:
         if not sections or sections[-1]["code"] != check["section"]:
             sections.append(

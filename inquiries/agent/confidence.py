@@ -55,6 +55,7 @@ class AnswerCalibration:
         """(P(sent as is), where it came from: prior, all accounts or this account)."""
         base = prior if prior is not None else prior_for(kind)
         own = self.stats.get((account_id, intent, kind)) if account_id else None
+        stats: AnswerStats | None
         if own is not None and own.compared >= ACCOUNT_MIN:
             stats, source = own, "account"
         else:

@@ -351,9 +351,9 @@ def _policy_sentences(topic: str, policy: ShippingFacts, now: dt.datetime) -> li
     today = now.astimezone(SEOUL).date()
     if topic == "timing":
         day = policy.dispatch_date(now)
-        if day is None:
-            return []
         cutoff = policy.dispatch_cutoff
+        if day is None or cutoff is None:  # the day is None exactly when there is no cut-off
+            return []
         cutoff_text = f"{'오전' if cutoff.hour < 12 else '오후'} {cutoff.hour % 12 or 12}시" + (
             f" {cutoff.minute}분" if cutoff.minute else ""
         )

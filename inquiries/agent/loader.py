@@ -112,7 +112,7 @@ def _knowledge() -> list[KnowledgeEntry]:
             title=row.title,
             keywords=row.keywords if isinstance(row.keywords, list) else [],
             body=row.body,
-            account_name=row.account.name if row.account_id else None,
+            account_name=row.account.name if row.account else None,
             product_id=row.product_id or None,
             priority=row.priority,
             states_facts=row.states_facts,
@@ -159,6 +159,8 @@ def _models() -> dict[str | None, tuple[int, AgentModelArtifact]]:
         artifact = _artifacts.get(version_id)
         if artifact is None:
             data = AgentModel.objects.filter(pk=version_id).values_list("artifact", flat=True).first()
+            if data is None:  # deleted since the listing above
+                continue
             try:
                 artifact = _artifacts[version_id] = AgentModelArtifact.from_bytes(bytes(data))
             except (ValueError, KeyError, OSError) as exc:  # a broken version must not stop deciding: rules
@@ -192,11 +194,12 @@ def _load() -> _Loaded:
         backend=_backend(),
         llm=_llm_config(),
     ).warm()
+    past_index = _past_answer_index(past_answers())
     loaded = _Loaded(
         base=base,
         loaded_at=time.monotonic(),
         models=_models(),
-        past_answers=_past_answer_index(past_answers()),
+        past_answers=past_index,
         answer_calibration=answer_calibration(),
     )
     logger.info(
@@ -210,7 +213,7 @@ def _load() -> _Loaded:
         len(base.knowledge),
         base.backend,
         {k or "*": v for k, (v, _a) in loaded.models.items()},
-        len(loaded.past_answers),
+        len(past_index),
     )
     return loaded
 

@@ -249,7 +249,7 @@ def step_risk_customer(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]
         hits += ctx.scanner.scan(normalize(state["title"], max_chars=RISK_SCAN_MAX_CHARS), where=WHERE_TITLE)
     prediction = state.get("prediction")
     learned = prediction is not None and ctx.model is not None and prediction.p_risk >= ctx.model.risk_threshold
-    if learned:
+    if learned and prediction is not None:
         # The learned screen: risk in words no keyword has. Either screen firing sends it to a person.
         hits.append(RiskHit(LEARNED_TERM, RiskCategory.MODEL, f"p={prediction.p_risk:.2f}", WHERE_CUSTOMER))
     state["risk_hits"] = hits
@@ -261,7 +261,7 @@ def step_screen_person(state: CSAgentState, ctx: AgentContext) -> dict[str, Any]
     hits = ctx.person_scanner.scan(state["normalized"], where=WHERE_CUSTOMER) if ctx.person_terms else []
     prediction = state.get("prediction")
     learned = prediction is not None and ctx.model is not None and prediction.p_person >= ctx.model.person_threshold
-    if learned:
+    if learned and prediction is not None:
         hits.append(RiskHit(LEARNED_TERM, PersonCategory.MODEL, f"p={prediction.p_person:.2f}", WHERE_CUSTOMER))
     state["person_hits"] = hits
     return {"hits": _hits_summary(hits), "learned": learned}

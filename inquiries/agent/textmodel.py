@@ -83,6 +83,8 @@ class Vectorizer:
         """The column of each of ``n`` feature names; -1 for a name the model does not know."""
         if self.vocabulary is not None:
             return np.fromiter(map(self.vocabulary.get, names, repeat(-1, n)), dtype=np.int64, count=n)
+        # Without a vocabulary the vectorizer was made by for_deciding(), which sets both.
+        assert self.hashes is not None and self.hash_columns is not None
         hashed = np.fromiter(map(hash, names), dtype=np.int64, count=n)
         at = np.minimum(np.searchsorted(self.hashes, hashed), len(self.hashes) - 1)
         return np.where(self.hashes[at] == hashed, self.hash_columns[at], -1)

@@ -19,9 +19,10 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -64,7 +65,7 @@ class Example:
     risk_labelled: bool = True  # whether risk was labelled (a seller's intent correction says nothing of it)
 
 
-def example_text(row: dict) -> str:
+def example_text(row: Mapping[str, Any]) -> str:
     title = (row.get("title") or "").strip()
     content = row.get("content") or ""
     return f"{title}\n{content}" if title else content
@@ -194,8 +195,8 @@ def fit_answer_calibration(
             steps[float(value)] = (float(y[members].sum()) + SHRINK * mean) / (float(members.sum()) + SHRINK)
         xs = np.asarray(iso.X_thresholds_, dtype=float)
         keys = np.asarray(sorted(steps))
-        ys = [steps[float(keys[np.abs(keys - v).argmin()])] for v in iso.predict(xs)]
-        ys = np.maximum.accumulate(np.asarray(ys))  # shrinking keeps it monotone; this guards rounding
+        stepped = [steps[float(keys[np.abs(keys - v).argmin()])] for v in iso.predict(xs)]
+        ys = np.maximum.accumulate(np.asarray(stepped))  # shrinking keeps it monotone; this guards rounding
         maps[kind] = (
             Calibration(tuple(float(v) for v in xs), tuple(round(float(v), 6) for v in ys))
             if len(xs) >= 2

@@ -123,7 +123,7 @@ class ClientConfig:
         if self.market_code not in KINDS_BY_MARKET:
             raise ValueError(f"unknown market_code {self.market_code!r}; expected COUPANG or SMARTSTORE")
         if self.market_code == MARKET_COUPANG:
-            required = ("vendor_id", "access_key", "secret_key", "reply_by")
+            required: tuple[str, ...] = ("vendor_id", "access_key", "secret_key", "reply_by")
         else:
             required = ("client_id", "client_secret")
         missing = [name for name in required if not getattr(self, name)]

@@ -274,7 +274,9 @@ def parse_coupang_page(kind: str, body: bytes | str) -> ParsedPage:
             error="response has no data.content list",
         )
     items = [parse_item(element) for element in (data.get("content") or [])]
-    pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+    pagination = data.get("pagination")
+    if not isinstance(pagination, dict):
+        pagination = {}
     page = opt_int(pagination.get("currentPage"))
     total = opt_int(pagination.get("totalPages"))
     return ParsedPage(items, ok=True, page=page, total_pages=total)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from markets.clients.base import ALL_KINDS
@@ -24,7 +24,11 @@ MAX_BACKDATE_HOURS = 400 * 24
 class ControlRoutes:
     """Control handlers; mixed into ``SandboxRequestHandler`` (which provides the attributes below)."""
 
-    store: SandboxStore
+    if TYPE_CHECKING:
+
+        @property
+        def store(self) -> SandboxStore: ...
+
     _send_json: Callable[[int, Any], None]
 
     @staticmethod

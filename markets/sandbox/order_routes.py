@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from markets.clients.base import KST, MARKET_COUPANG, MARKET_SMARTSTORE
@@ -116,7 +116,11 @@ def _broken(rng: Any, value: Any) -> Any:
 class OrderRoutes:
     """Order read handlers; mixed into ``SandboxRequestHandler`` (which provides the attributes below)."""
 
-    store: SandboxStore
+    if TYPE_CHECKING:
+
+        @property
+        def store(self) -> SandboxStore: ...
+
     request_id: str
     _send_json: Callable[[int, Any], None]
     _send: Callable[[int, bytes, str | None], None]

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import bcrypt
@@ -383,9 +383,9 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
                 if route.handler == "naver_token":
                     self.naver_token(raw_query, body)
                     return
-                account = self._naver_authenticate()
-                self._naver_rate_limit(route, account)
-                getattr(self, route.handler)(route, params, raw_query, body, account)
+                naver_account = self._naver_authenticate()
+                self._naver_rate_limit(route, naver_account)
+                getattr(self, route.handler)(route, params, raw_query, body, naver_account)
         except Reply as reply:
             self._send_json(reply.status, reply.payload)
         except (BrokenPipeError, ConnectionResetError):
@@ -566,12 +566,14 @@ class SandboxRequestHandler(OrderRoutes, ControlRoutes, BaseHTTPRequestHandler):
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
         if query.get("vendorId") != account.vendor_id:
             raise self._coupang_bad_request("vendorId is required and must match the path vendorId.")
+        allowed: tuple[str, ...]
         if kind == COUPANG_ONLINE:
             status_param, allowed, max_size = "answeredType", ("ALL", "ANSWERED", "NOANSWER"), 50
         else:
             status_param, allowed, max_size = "partnerCounselingStatus", ("NONE", "ANSWER", "NO_ANSWER", "TRANSFER"), 30
         status = query.get(status_param)
-        if status not in allowed:  # exact, case-sensitive (lower-case "noAnswer" fails on the real API)
+        # exact, case-sensitive (lower-case "noAnswer" fails on the real API)
+        if status is None or status not in allowed:
             raise self._coupang_bad_request(f"{status_param} can't be null")
         start_text, end_text = query.get("inquiryStartAt", ""), query.get("inquiryEndAt", "")
         if not (_DATE_RE.match(start_text) and _DATE_RE.match(end_text)):
@@ -1125,7 +1127,10 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
 class SandboxURLs:
     """Where each marketplace's API lives on a sandbox whose root is ``self.url``."""
 
-    url: str
+    if TYPE_CHECKING:  # an attribute or a property of the subclass
+
+        @property
+        def url(self) -> str: ...
 
     @property
     def coupang_base_url(self) -> str:

@@ -64,7 +64,7 @@ class Command(BaseCommand):
             workers = supervisor.start("workers", worker_command(), env=env)
             self.stdout.write(
                 _("\n웹(gunicorn) pid %(web)d, 작업자(qcluster) pid %(workers)d, 샌드박스 %(sandbox)s")
-                % {"web": web.pid, "workers": workers.pid, "sandbox": demo.sandbox.url}
+                % {"web": web.pid, "workers": workers.pid, "sandbox": demo.running_sandbox.url}
             )
             self.stdout.write(_("관리자: http://127.0.0.1:%(port)d/admin/  — 끝내려면 Ctrl+C") % {"port": port})
             self.stdout.flush()

@@ -67,10 +67,11 @@ class Command(BaseCommand):
             raise CommandError(
                 _("%(file)s을(를) 읽을 수 없습니다: %(error)s") % {"file": path, "error": exc.strerror}
             ) from exc
-        items, problems = [], 0
+        items: list[dict] = []
+        problems = 0
         with handle:
             for number, item, error in read_jsonl(handle):
-                if error or not isinstance(item.get("intent"), str):
+                if error or item is None or not isinstance(item.get("intent"), str):
                     problems += 1
                     self.stderr.write(
                         _("%(number)d번째 줄: %(error)s (건너뜀)")
