@@ -56,6 +56,7 @@ ALLOWED_WORDS = {
     "coupang",
     "naver",
     "smartstore",
+    "wing",
     "api",
     "id",
     "url",

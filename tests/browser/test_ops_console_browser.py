@@ -29,6 +29,7 @@ from policy.preview import preview_change
 from policy.roles import ROLE_ROLLOUT_MANAGER
 from tests.factories import make_account, make_inquiry
 from tests.policy.test_simulate import MIX, seller_facts
+from tests.test_korean_ui import ALLOWED_WORDS  # the same words the admin-page scan allows
 from tests.test_serving import _collectstatic, _database_url, running_gunicorn
 
 try:
@@ -60,34 +61,6 @@ REPORTED_ENGLISH = [
     ": LIVE",
     "['",
 ]
-# Words that may stand in the Korean pages: names and codes of the product and the marketplaces, units,
-# formats. Account names are added per page from the database.
-ALLOWED_WORDS = {
-    "partialauto",
-    "coupang",
-    "naver",
-    "smartstore",
-    "wing",
-    "api",
-    "id",
-    "url",
-    "ok",
-    "json",
-    "csv",
-    "utc",
-    "kst",
-    "http",
-    "https",
-    "sql",
-    "llm",
-    "usb",
-    "ipx",
-    "env",
-    "cs",
-    "ai",
-    "qna",
-    "pdf",
-}
 WORD_RUN = re.compile(r"(?<![\w/.])[A-Za-z]{2,}(?:[ \-]+[A-Za-z]{2,})+(?![\w/])")  # two or more ASCII words
 NOT_PROSE = re.compile(r"https?://\S+|/[\w\-./?=&%]+|\S+@\S+|\b\w*[\d_]\w*\b")  # URLs, paths, codes, numbers
 
