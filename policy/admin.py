@@ -509,6 +509,7 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
         if not request.user.has_perm("policy.emergency_stop"):
             raise PermissionDenied
         form = LockForm(request.POST or None)
+        back = _safe_next(request)
         if request.method == "POST" and form.is_valid():
             actor, reason = services.Actor.of(request.user), form.cleaned_data["reason"]
             held_before = approved_answers_held()
@@ -527,7 +528,7 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
                 self.message_user(request, _("긴급 정지를 풀었습니다. 테스트 모드는 그대로입니다."), messages.SUCCESS)
                 if note := held_answers_note(held_before=held_before):
                     self.message_user(request, note, messages.WARNING)
-            return redirect("admin:policy_accountrollout_changelist")
+            return redirect(back or "admin:policy_accountrollout_changelist")
         return TemplateResponse(
             request,
             "admin/policy/emergency_stop.html",
@@ -535,10 +536,22 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
                 **self.admin_site.each_context(request),
                 "title": _("긴급 정지") if stop else _("긴급 정지 해제"),
                 "form": form,
+                "next": back,
                 "opts": self.model._meta,
                 "stop": stop,
             },
         )
+
+
+def _safe_next(request) -> str:
+    """Where the page that opened the stop (dashboard, board) wants to go back to: a local URL only."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else ""
 
 
 class RiskKeywordForm(ConfigChangeForm):

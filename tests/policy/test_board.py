@@ -174,17 +174,27 @@ def test_agent__dashboard_and_index_link_the_board_but_offer_no_emergency_stop(a
 
 
 def test_emergency_stop_from_the_dashboard__confirmation_and_reason(manager_client):
-    dashboard = manager_client.get(reverse("policy:dashboard")).content.decode()
-    assert 'id="dashboard-emergency-stop"' in dashboard
+    dashboard_url = reverse("policy:dashboard")
+    dashboard = manager_client.get(dashboard_url).content.decode()
     url = reverse("admin:policy_emergency_stop")
-    confirm = manager_client.get(url)
+    assert f'href="{url}?next={dashboard_url}" id="dashboard-emergency-stop"' in dashboard
+    confirm = manager_client.get(f"{url}?next={dashboard_url}")
     assert confirm.status_code == 200 and "사유" in confirm.content.decode()
+    assert f'name="next" value="{dashboard_url}"' in confirm.content.decode()
     manager_client.post(url, {"reason": ""})
     assert AutomationSettings.get_solo().emergency_stopped_at is None
-    manager_client.post(url, {"reason": "마켓 장애 공지"})
+    # Back to the dashboard it came from; a foreign address is not followed.
+    assert manager_client.post(url, {"reason": "x", "next": "https://evil.example/"}).url != "https://evil.example/"
+    from policy import services as policy_services
+
+    policy_services.resume(reason="x", actor=policy_services.SYSTEM)
+    response = manager_client.post(url, {"reason": "마켓 장애 공지", "next": dashboard_url})
+    assert response.status_code == 302 and response.url == dashboard_url
     conf = AutomationSettings.get_solo()
     assert conf.emergency_stopped_at is not None and conf.test_mode
-    assert RolloutEvent.objects.get(action=RolloutEvent.Action.EMERGENCY_STOP).reason == "마켓 장애 공지"
+    assert (
+        RolloutEvent.objects.filter(action=RolloutEvent.Action.EMERGENCY_STOP).latest("at").reason == "마켓 장애 공지"
+    )
     assert "긴급 정지 해제" in manager_client.get(reverse("policy:dashboard")).content.decode()
 
 
