@@ -75,6 +75,24 @@ def mask_name(value: str) -> str:
     return value[0] + "*" * max(len(value) - 1, 1)
 
 
+# What the marketplace said: shown in the first section and never edited.
+INQUIRY_FIELDS = (
+    "account",
+    "market_code",
+    "kind",
+    "external_id",
+    "created_at",
+    "title",
+    "content",
+    "product_name",
+    "product_id",
+    "order_id",
+    "order_refs",
+    "product_refs",
+    "buyer_name",
+)
+
+
 @admin.register(Inquiry)
 class InquiryAdmin(admin.ModelAdmin):
     list_display = [
@@ -112,23 +130,7 @@ class InquiryAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             _("문의"),
-            {
-                "fields": [
-                    "account",
-                    "market_code",
-                    "kind",
-                    "external_id",
-                    "created_at",
-                    "title",
-                    "content",
-                    "product_name",
-                    "product_id",
-                    "order_id",
-                    "order_refs",
-                    "product_refs",
-                    "buyer_name",
-                ]
-            },
+            {"fields": list(INQUIRY_FIELDS)},
         ),
         (
             _("판정"),
@@ -167,19 +169,7 @@ class InquiryAdmin(admin.ModelAdmin):
         (_("원본"), {"classes": ["collapse"], "fields": ["decision_trace_display", "raw_payload_display"]}),
     ]
     readonly_fields = [
-        "account",
-        "market_code",
-        "kind",
-        "external_id",
-        "created_at",
-        "title",
-        "content",
-        "product_name",
-        "product_id",
-        "order_id",
-        "order_refs",
-        "product_refs",
-        "buyer_name",
+        *INQUIRY_FIELDS,
         "status",
         "intent",
         "confidence_score",

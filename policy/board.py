@@ -341,13 +341,9 @@ def lift_risks(incident: RollbackIncident) -> list[str]:
     action = incident.rule.action
     if action == RollbackRule.Action.LOCK_ACCOUNT:
         return []
-    from policy.models import AutomationSettings
-
-    conf = AutomationSettings.get_solo()
-    key, value = (
-        ("test_mode", False) if action == RollbackRule.Action.GLOBAL_TEST_MODE else ("partial_auto_enabled", True)
-    )
-    return services.config_risks(obj=conf, before={key: getattr(conf, key)}, after={key: value})
+    if action == RollbackRule.Action.GLOBAL_TEST_MODE:
+        return services.settings_risks(test_mode=False)
+    return services.settings_risks(partial_auto_enabled=True)
 
 
 def incident_rows(incident: RollbackIncident) -> list[dict]:

@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inquiries.agent.labels import risk_term_label
 from policy.controls import AccountControls
@@ -47,6 +48,23 @@ class Reason:
     QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
     ANSWER_CHECK = "ANSWER_CHECK"
     AGENT_NEEDS_HUMAN = "AGENT_NEEDS_HUMAN"
+
+
+POLICY_REASON_LABELS = {
+    Reason.OK: gettext_lazy("모든 게이트 통과"),
+    Reason.ACCOUNT_INACTIVE: gettext_lazy("계정 비활성"),
+    Reason.RISK_KEYWORD: gettext_lazy("위험 키워드"),
+    Reason.INTENT_NOT_ALLOWED: gettext_lazy("이 단계에서 허용되지 않은 의도"),
+    Reason.LOW_CONFIDENCE: gettext_lazy("신뢰도가 임계값 미만"),
+    Reason.QUOTA_EXHAUSTED: gettext_lazy("일일 한도 소진"),
+    Reason.ANSWER_CHECK: gettext_lazy("답변 검사 실패"),
+    Reason.AGENT_NEEDS_HUMAN: gettext_lazy("AI가 사람 확인 요청"),
+}
+
+
+def reason_label(code: str) -> str:
+    """A policy reason code as a person reads it (the code stays in the database)."""
+    return str(POLICY_REASON_LABELS.get(code, code))
 
 
 def mode_label(mode: str) -> str:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from inquiries.models import Inquiry
 from markets.models import MarketAccount
-from policy.engine import Reason
+from policy.engine import reason_label
 from policy.hours import SEOUL
 from policy.models import RolloutPhase
 from policy.simulate import replay_stored, summarize
@@ -26,21 +26,6 @@ from policy.simulate import replay_stored, summarize
 PREVIEW_DAYS = 7
 EXAMPLES_PER_INTENT = 3
 AUTO_SEND = Inquiry.Status.AUTO_SEND
-
-POLICY_REASON_LABELS = {
-    Reason.OK: _("모든 게이트 통과"),
-    Reason.ACCOUNT_INACTIVE: _("계정 비활성"),
-    Reason.RISK_KEYWORD: _("위험 키워드"),
-    Reason.INTENT_NOT_ALLOWED: _("이 단계에서 허용되지 않은 의도"),
-    Reason.LOW_CONFIDENCE: _("신뢰도가 임계값 미만"),
-    Reason.QUOTA_EXHAUSTED: _("일일 한도 소진"),
-    Reason.ANSWER_CHECK: _("답변 검사 실패"),
-    Reason.AGENT_NEEDS_HUMAN: _("AI가 사람 확인 요청"),
-}
-
-
-def reason_label(code: str) -> str:
-    return str(POLICY_REASON_LABELS.get(code, code))
 
 
 @dataclass

@@ -297,6 +297,14 @@ def config_risks(*, obj, before: dict, after: dict) -> list[str]:
     return []
 
 
+def settings_risks(**after: object) -> list[str]:
+    """:func:`config_risks` of changing the global settings' fields to ``after`` (None: unchanged), read
+    against the stored settings: what the admin, the command and an incident's lift show before it."""
+    conf = AutomationSettings.get_solo()
+    changed = {key: value for key, value in after.items() if value is not None}
+    return config_risks(obj=conf, before={key: getattr(conf, key) for key in changed}, after=changed)
+
+
 def _turned(before: dict, after: dict, key: str, old: object, new: object) -> bool:
     return key in after and before.get(key) == old and after.get(key) == new
 

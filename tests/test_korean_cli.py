@@ -22,7 +22,7 @@ COMMANDS = {
     "poll_markets": "markets",
     "send_due": "inquiries",
     "reconcile": "inquiries",
-    "process_inquiries": "inquiries",
+    "process_inquiries": "policy",
     "train_agent": "inquiries",
     "evaluate_agent": "policy",
     "sync_orders": "markets",

@@ -4,7 +4,6 @@ from django.utils.translation import gettext as _
 from markets import services
 from markets.models import MarketAccount
 from partialauto import cli
-from policy.engine import mode_label
 
 
 class Command(BaseCommand):
@@ -64,12 +63,12 @@ class Command(BaseCommand):
 
     @staticmethod
     def _row(a: MarketAccount) -> list:
-        mode = getattr(getattr(a, "rollout", None), "mode", "SHADOW")
+        rollout = getattr(a, "rollout", None)  # every account gets one when it is added
         return [
             a.name,
             a.market_code,
             _("예") if a.is_active else _("아니오"),
-            mode_label(mode),
+            rollout.get_mode_display() if rollout is not None else "-",
             _("저장됨") if a.has_credentials else _("없음"),
             a.api_base_url or _("마켓 기본 주소"),
             a.id,

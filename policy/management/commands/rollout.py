@@ -172,22 +172,12 @@ class Command(BaseCommand):
 
     @staticmethod
     def _settings_risks(opts: dict) -> list[str]:
-        """The admin's confirmation text for the same change (global test mode off, the switch on, a lower
-        threshold); the command's confirmation is its required reason."""
-        from policy.models import AutomationSettings
-
-        conf = AutomationSettings.get_solo()
-        after = {
-            key: value
-            for key, value in (
-                ("partial_auto_enabled", _onoff(opts["partial_auto"])),
-                ("test_mode", _onoff(opts["test_mode"])),
-                ("auto_send_threshold", opts["threshold"]),
-            )
-            if value is not None
-        }
-        before = {key: getattr(conf, key) for key in after}
-        return services.config_risks(obj=conf, before=before, after=after)
+        """The admin's confirmation text for the same change; the command's confirmation is its reason."""
+        return services.settings_risks(
+            partial_auto_enabled=_onoff(opts["partial_auto"]),
+            test_mode=_onoff(opts["test_mode"]),
+            auto_send_threshold=opts["threshold"],
+        )
 
     @staticmethod
     def _refuse_unrecorded(action: str, opts: dict) -> None:

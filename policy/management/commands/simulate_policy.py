@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from partialauto.cli import table
 from policy import services
 from policy.controls import load_account_controls, load_global
+from policy.engine import reason_label
 from policy.kpi import WINDOWS
-from policy.preview import reason_label
 from policy.quota import quota_used
 from policy.simulate import (
     SimulationInputError,

@@ -3,7 +3,7 @@ from django.utils.translation import gettext as _
 
 from inquiries.decide import decide_new
 from partialauto import cli
-from policy.preview import reason_label
+from policy.engine import reason_label
 
 
 class Command(BaseCommand):
