@@ -46,7 +46,7 @@ def _worker(barrier, results, index: int, profile_path: str | None) -> None:
     """One processor: what a django-q worker does when it runs process_inquiries_task."""
     from django.db import connection, connections
 
-    from inquiries.decide import decide_new
+    from policy.decide import decide_new
 
     try:
         if profile_path:
@@ -157,7 +157,7 @@ import json, os, resource, sys
 sys.path.insert(0, {root!r})
 import django
 django.setup()
-from inquiries.decide import decide_new
+from policy.decide import decide_new
 summary = decide_new()
 status = {{}}
 for line in open("/proc/self/status"):
@@ -231,8 +231,8 @@ def main() -> int:
     from django.db import connection, connections
     from django.db.models import Count
 
+    from inquiries.ingest import upsert
     from inquiries.models import Inquiry, InquiryEvent
-    from markets.ingest import upsert
     from markets.models import MarketAccount
     from policy.models import AutomationSettings, Mode
     from policy.services import SYSTEM, settings_update

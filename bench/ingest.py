@@ -109,10 +109,10 @@ def main() -> int:
     from django.db import connection
     from django.utils import timezone
 
+    from inquiries.ingest import POLL_THREADS, poll_markets
     from inquiries.models import Inquiry, InquiryEvent
     from markets.clients.ratelimit import NullLimiter
     from markets.connect import client_for
-    from markets.ingest import POLL_THREADS, poll_markets
     from markets.models import PollCursor
 
     sandbox = common.SandboxProcess(seed=args.seed)
@@ -129,7 +129,7 @@ def main() -> int:
     now = timezone.now()
 
     # fetch only: the same windows the first poll will ask for (reads are idempotent)
-    from markets.ingest import FIRST_POLL_LOOKBACK
+    from inquiries.ingest import FIRST_POLL_LOOKBACK
 
     fetched = 0
     with common.stopwatch() as fetch_time:

@@ -71,11 +71,11 @@ def main() -> int:
     from django.db.models import Count
     from django_q.tasks import async_task
 
+    from inquiries.ingest import poll_account
     from inquiries.models import Inquiry, SendAttempt
     from markets import services as market_services
     from markets.clients.ratelimit import COUPANG_RATE, NullLimiter
     from markets.connect import client_for
-    from markets.ingest import poll_account
     from policy.models import Mode
     from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
 
@@ -122,7 +122,7 @@ def main() -> int:
 
     if args.dispatch == "per-inquiry":
         for pk in ids:
-            async_task("inquiries.tasks.send_inquiry_task", pk)
+            async_task("policy.tasks.send_inquiry_task", pk)
 
     def queued() -> int:
         from django_q.brokers import get_broker
@@ -133,7 +133,7 @@ def main() -> int:
         # the schedule and the decision step keep sweeps coming; a few queued sweeps keep every worker busy
         if args.dispatch == "sweep":
             for _ in range(max(0, 2 * args.workers - queued())):
-                async_task("inquiries.tasks.send_due_task", args.sweep_limit)
+                async_task("policy.tasks.send_due_task", args.sweep_limit)
 
     feed()
     from django.db import connections
@@ -258,7 +258,7 @@ def _profile_inline(args, total: int, sandbox) -> int:
 
     from django.db import connection
 
-    from inquiries.sending import send_due
+    from policy.sending import send_due
 
     prof = common.Profile(not args.no_cprofile)
     queries = {"n": 0}

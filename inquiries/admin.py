@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from inquiries import review, services
 from inquiries.agent.labels import reason_label, risk_term_label
 from inquiries.calibration import AGREE_AT, MIN_SAMPLE
+from inquiries.hooks import hooks
 from inquiries.models import (
     Inquiry,
     InquiryEvent,
@@ -31,12 +32,13 @@ from inquiries.models import (
     SendAttempt,
 )
 from inquiries.review import REVIEW_PERMISSION
-from inquiries.sending import approved_answer_held
+from markets.clients.base import mask_name
 from markets.models import MarketAccount
 from partialauto import datafiles
 from partialauto.admin_utils import (
-    ConfiguredIntentFilter,
     LargeTablePaginator,
+    NoAddNoDelete,
+    ReadOnly,
     ReadOnlyAdmin,
     facts_table,
     gates_table,
@@ -44,7 +46,16 @@ from partialauto.admin_utils import (
 )
 
 
-class InquiryEventInline(admin.TabularInline):
+class ConfiguredIntentFilter(admin.AllValuesFieldListFilter):
+    """The intent filter, with its choices from the intent table (a handful of rows) instead of a
+    ``SELECT DISTINCT intent`` over every inquiry. Same parameter (``intent__exact``) as before."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = list(Intent.objects.order_by("sort_order", "name").values_list("name", flat=True))
+
+
+class InquiryEventInline(ReadOnly, admin.TabularInline):
     model = InquiryEvent
     extra = 0
     can_delete = False
@@ -60,19 +71,6 @@ class InquiryEventInline(admin.TabularInline):
     ]
     fields = tuple(readonly_fields)
     ordering = ["at", "id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-def mask_name(value: str) -> str:
-    """Buyer names are shown masked: first character and stars."""
-    if not value:
-        return ""
-    return value[0] + "*" * max(len(value) - 1, 1)
 
 
 # What the marketplace said: shown in the first section and never edited.
@@ -94,7 +92,7 @@ INQUIRY_FIELDS = (
 
 
 @admin.register(Inquiry)
-class InquiryAdmin(admin.ModelAdmin):
+class InquiryAdmin(NoAddNoDelete, admin.ModelAdmin):
     list_display = [
         "id",
         "account",
@@ -197,12 +195,6 @@ class InquiryAdmin(admin.ModelAdmin):
         "raw_payload_display",
     ]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def get_queryset(self, request):
         # The list never needs the raw payload or the trace: keep those big columns out of it.
         return super().get_queryset(request).defer("raw_payload", "decision_trace")
@@ -213,7 +205,7 @@ class InquiryAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("고객명"))
     def buyer_name(self, obj: Inquiry) -> str:
-        return mask_name(obj.buyer_name_masked)
+        return mask_name(obj.buyer_name_masked) or ""
 
     @admin.display(description=_("위험 키워드"))
     def risk_hits_display(self, obj: Inquiry) -> str:
@@ -360,7 +352,7 @@ class ReviewForm(forms.ModelForm):
 
 
 @admin.register(ReviewItem)
-class ReviewQueueAdmin(admin.ModelAdmin):
+class ReviewQueueAdmin(NoAddNoDelete, admin.ModelAdmin):
     """For CS agents: what needs a person, oldest first, with the draft prefilled."""
 
     form = ReviewForm
@@ -461,12 +453,6 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return self._can_review(request)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description=_("사람이 필요한 이유"))
     def why(self, obj: Inquiry) -> str:
         if obj.is_test_mode:
@@ -496,7 +482,7 @@ class ReviewQueueAdmin(admin.ModelAdmin):
                     intent=data.get("intent_label") or None,
                 )
                 self.message_user(request, _("승인했습니다. 전송 경로로 넘어갑니다."), messages.SUCCESS)
-                if approved_answer_held(obj.pk):
+                if hooks.approved_answer_held(obj.pk):
                     self.message_user(
                         request,
                         _(

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from inquiries import transitions
 from markets.models import InquiryKind, MarketAccount, MarketCode
 
 
@@ -336,9 +337,8 @@ class Inquiry(models.Model):
         | Q(status="AUTO_SEND", decision_mode="SHADOW", send_status="NOT_SENT")
         | Q(status__in=["AUTO_SEND", "APPROVED"], send_status="SEND_FAILED", is_test_mode=True)
     )
-    DUE_Q = Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]) & ~Q(
-        decision_mode="SHADOW", status="AUTO_SEND"
-    )
+    # Due for a send: a claim may start from here (the transition table), except shadow candidates.
+    DUE_Q = transitions.source_q(transitions.Step.CLAIM) & ~Q(decision_mode="SHADOW", status="AUTO_SEND")
 
     class Meta:
         db_table = "market_inquiry_raw"
@@ -374,7 +374,7 @@ class Inquiry(models.Model):
                 name="inquiry_due_idx",
                 condition=Q(status__in=["AUTO_SEND", "APPROVED"], send_status__in=["NOT_SENT", "SEND_FAILED"]),
             ),
-            # the sweep's batch claim takes a few due rows per account (inquiries.sending._lock_due_ids)
+            # the sweep's batch claim takes a few due rows per account (policy.sending._lock_due_ids)
             models.Index(
                 fields=["account", "next_attempt_at", "id"],
                 name="inquiry_account_due_idx",

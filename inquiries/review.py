@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from inquiries import events
+from inquiries import transitions
 from inquiries.calibration import similarity
-from inquiries.models import Inquiry, InquiryEvent
+from inquiries.models import Inquiry
+from inquiries.transitions import Step
+from partialauto.queue import enqueue_send
 
 S = Inquiry.SendStatus
 ST = Inquiry.Status
 
 REVIEW_PERMISSION = "inquiries.review_inquiry"
-# A person may act while nothing is (or may be) on its way to the marketplace.
-_OPEN_SEND = [S.NOT_SENT, S.SEND_FAILED]
-_OPEN_STATUS = [ST.NEW, ST.AUTO_SEND, ST.HUMAN_REVIEW, ST.APPROVED]
+# A person may act while nothing is (or may be) on its way to the marketplace: the source states of
+# APPROVE and CLOSE in the transition table.
 
 
 class ReviewError(ValueError):
@@ -54,33 +54,27 @@ def inquiry_approve(*, inquiry: Inquiry, user, answer: str, note: str = "", inte
         raise ReviewError("the answer is longer than 1000 characters (the marketplaces' limit)")
     edited = _normalized(answer) != _normalized(inquiry.draft_answer)
     labelled, change = _labelled(inquiry, intent)
-    n = Inquiry.objects.filter(Q(pk=inquiry.pk), status__in=_OPEN_STATUS, send_status__in=_OPEN_SEND).update(
-        status=ST.APPROVED,
-        final_answer=answer,
-        human_edited=edited,
-        draft_agreement=similarity(inquiry.draft_answer, answer),
-        labelled_intent=labelled,
-        reviewed_by=user,
-        reviewed_at=timezone.now(),
-        review_note=note,
-        is_test_mode=False,
-        next_attempt_at=None,
-        updated_at=timezone.now(),
-    )
-    if not n:
-        raise ReviewError("this inquiry is being sent, was sent or is closed: it can no longer be approved")
-    events.record(
-        inquiry,
-        InquiryEvent.Type.APPROVED,
+    done = transitions.perform(
+        inquiry.pk,
+        Step.APPROVE,
         actor_label="",
         actor=user,
-        from_status=inquiry.status,
-        to_status=ST.APPROVED,
+        fields=dict(
+            final_answer=answer,
+            human_edited=edited,
+            draft_agreement=similarity(inquiry.draft_answer, answer),
+            labelled_intent=labelled,
+            reviewed_by=user,
+            reviewed_at=timezone.now(),
+            review_note=note,
+            is_test_mode=False,
+            next_attempt_at=None,
+        ),
         message="edited and approved" if edited else "approved as drafted",
         data={"edited": edited, **change},
     )
-    from inquiries.decide import enqueue_send
-
+    if not done:
+        raise ReviewError("this inquiry is being sent, was sent or is closed: it can no longer be approved")
     transaction.on_commit(lambda: enqueue_send(inquiry.pk))
     inquiry.refresh_from_db()
     return inquiry
@@ -90,26 +84,22 @@ def inquiry_approve(*, inquiry: Inquiry, user, answer: str, note: str = "", inte
 def inquiry_close(*, inquiry: Inquiry, user, note: str = "", intent: str | None = None) -> Inquiry:
     _check(user)
     labelled, change = _labelled(inquiry, intent)
-    n = Inquiry.objects.filter(pk=inquiry.pk, status__in=_OPEN_STATUS, send_status__in=_OPEN_SEND).update(
-        status=ST.CLOSED,
-        reviewed_by=user,
-        reviewed_at=timezone.now(),
-        review_note=note,
-        next_attempt_at=None,
-        labelled_intent=labelled,
-        updated_at=timezone.now(),
-    )
-    if not n:
-        raise ReviewError("this inquiry is being sent, was sent or is already closed")
-    events.record(
-        inquiry,
-        InquiryEvent.Type.CLOSED,
+    done = transitions.perform(
+        inquiry.pk,
+        Step.CLOSE,
         actor_label="",
         actor=user,
-        from_status=inquiry.status,
-        to_status=ST.CLOSED,
+        fields=dict(
+            reviewed_by=user,
+            reviewed_at=timezone.now(),
+            review_note=note,
+            next_attempt_at=None,
+            labelled_intent=labelled,
+        ),
         message=note or "closed without an answer",
         data=change,
     )
+    if not done:
+        raise ReviewError("this inquiry is being sent, was sent or is already closed")
     inquiry.refresh_from_db()
     return inquiry

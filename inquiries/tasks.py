@@ -1,27 +1,18 @@
-"""django-q2 entry points: ids in, one service call, nothing else (STYLE §11)."""
+"""django-q2 entry points for the inquiries app: ids in, one service call, nothing else (STYLE §11)."""
 
 from __future__ import annotations
 
 
-def send_inquiry_task(inquiry_id: int) -> str:
-    from inquiries.sending import send_inquiry
+def poll_markets_task() -> dict:
+    from inquiries.ingest import poll_markets
 
-    return send_inquiry(inquiry_id).result
-
-
-def send_due_task(limit: int = 500) -> int:
-    from inquiries.sending import send_due
-
-    return len(send_due(limit=limit))
+    return {r.account: {"new": r.created, "errors": r.errors} for r in poll_markets()}
 
 
-def reconcile_task() -> int:
-    from inquiries.sending import reconcile
+def sweep_markets_task() -> dict:
+    """``poll_markets --sweep``: the poll, then the sweep of unanswered inquiries that appeared late."""
+    from inquiries.ingest import poll_markets
 
-    return len(reconcile())
-
-
-def process_inquiries_task(limit: int = 1000) -> int:
-    from inquiries.decide import decide_new
-
-    return decide_new(limit=limit).decided
+    return {
+        r.account: {"new": r.created, "late": r.sweep_created, "errors": r.errors} for r in poll_markets(sweep=True)
+    }

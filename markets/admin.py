@@ -10,6 +10,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from markets import services
 from markets.models import SECRET_FIELDS, MalformedPayload, MarketAccount, MarketCode, PollCursor, ShippingPolicy
+from markets.signals import account_added
 from partialauto.admin_utils import ReadOnlyAdmin, verdict
 from partialauto.crypto import SecretDecryptionError
 
@@ -131,9 +132,7 @@ class MarketAccountAdmin(SimpleHistoryAdmin):
         obj.set_credentials({k: v for k, v in secrets.items() if k in allowed and v})
         super().save_model(request, obj, form, change)
         if not change:
-            from policy.services import rollout_for
-
-            rollout_for(obj)
+            account_added.send(sender=MarketAccount, account=obj)
 
     @admin.action(description=_("연결 테스트"))
     def test_connection(self, request, queryset):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from markets.clients.base import KINDS_BY_MARKET as CLIENT_KINDS_BY_MARKET
 from partialauto.crypto import decrypt_json, encrypt_json
 from partialauto.db import concrete_field
 
@@ -26,9 +27,9 @@ class InquiryKind(models.TextChoices):
     NAVER_INQUIRY = "NAVER_INQUIRY", _("네이버 고객 문의")
 
 
+# The clients' table (one definition), as the choices above.
 KINDS_BY_MARKET = {
-    MarketCode.COUPANG: (InquiryKind.COUPANG_ONLINE, InquiryKind.COUPANG_CALLCENTER),
-    MarketCode.SMARTSTORE: (InquiryKind.NAVER_QNA, InquiryKind.NAVER_INQUIRY),
+    MarketCode(market): tuple(InquiryKind(kind) for kind in kinds) for market, kinds in CLIENT_KINDS_BY_MARKET.items()
 }
 
 # Which credential names each market needs. They are stored encrypted, never shown back.

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from markets.models import SECRET_FIELDS, Carrier, MarketAccount, MarketCode, ShippingPolicy
+from markets.signals import account_added
 from partialauto import datafiles
 from partialauto.datafiles import DataFileError, Problems
 from partialauto.db import concrete_field, max_length
@@ -74,9 +75,7 @@ def account_create(
     account.credentials_updated_at = timezone.now()
     account.full_clean()
     account.save()
-    from policy.services import rollout_for
-
-    rollout_for(account)
+    account_added.send(sender=MarketAccount, account=account)
     return account
 
 

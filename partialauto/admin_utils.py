@@ -16,17 +16,27 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For rows the system writes: visible, never added, changed or deleted in the admin."""
+class NoAddNoDelete:
+    """For rows the system creates and keeps (with the account, by a command, by the monitor): people
+    may change what their role allows, never add or delete one in the admin. A mixin, for model admins
+    and inlines alike."""
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnly(NoAddNoDelete):
+    """For rows the system writes: visible, never added, changed or deleted in the admin."""
+
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    pass
 
 
 # An ISO 8601 time with its offset, as the stored records (decision trace, event data) hold them
@@ -140,17 +150,6 @@ class LargeTablePaginator(Paginator):
             plan = json.loads(plan)
         estimate = int(plan[0]["Plan"]["Plan Rows"])
         return max(estimate, exact)
-
-
-class ConfiguredIntentFilter(admin.AllValuesFieldListFilter):
-    """The intent filter, with its choices from the intent table (a handful of rows) instead of a
-    ``SELECT DISTINCT intent`` over every inquiry. Same parameter (``intent__exact``) as before."""
-
-    def __init__(self, field, request, params, model, model_admin, field_path):
-        super().__init__(field, request, params, model, model_admin, field_path)
-        from inquiries.models import Intent
-
-        self.lookup_choices = list(Intent.objects.order_by("sort_order", "name").values_list("name", flat=True))
 
 
 FACT_SOURCES = {

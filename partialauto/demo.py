@@ -304,11 +304,7 @@ class Demo:
 
     def seed(self, account, count: int, *, days_back: float, risk_ratio: float = 0.12) -> None:
         owner = account.vendor_id if account.market_code == "COUPANG" else account.client_id
-        kinds = (
-            ("COUPANG_ONLINE", "COUPANG_CALLCENTER")
-            if account.market_code == "COUPANG"
-            else ("NAVER_QNA", "NAVER_INQUIRY")
-        )
+        kinds = account.kinds
         for kind in kinds:
             self.running_sandbox.store.add_inquiries(
                 kind, count // 2, owner=owner, answered_ratio=0.1, risk_ratio=risk_ratio, days_back=days_back

@@ -7,13 +7,13 @@ from django_q.models import Schedule
 # name → (function, minutes). Schedule.MINUTES ('I'), never 'M' (monthly). The scheduler runs about
 # twice a minute, so one minute is the finest useful interval.
 SCHEDULES = {
-    "partialauto.poll_markets": ("markets.tasks.poll_markets_task", 2),
+    "partialauto.poll_markets": ("inquiries.tasks.poll_markets_task", 2),
     # Unanswered inquiries over each API's whole lookback: those that appeared too late for the watermark.
-    "partialauto.sweep_markets": ("markets.tasks.sweep_markets_task", 30),
+    "partialauto.sweep_markets": ("inquiries.tasks.sweep_markets_task", 30),
     "partialauto.sync_orders": ("markets.tasks.sync_orders_task", 3),
-    "partialauto.process_inquiries": ("inquiries.tasks.process_inquiries_task", 1),
-    "partialauto.send_due": ("inquiries.tasks.send_due_task", 1),
-    "partialauto.reconcile": ("inquiries.tasks.reconcile_task", 1),
+    "partialauto.process_inquiries": ("policy.tasks.process_inquiries_task", 1),
+    "partialauto.send_due": ("policy.tasks.send_due_task", 1),
+    "partialauto.reconcile": ("policy.tasks.reconcile_task", 1),
     "partialauto.monitor": ("policy.tasks.monitor_task", 1),
     "partialauto.notifications": ("policy.tasks.deliver_notifications_task", 1),
 }

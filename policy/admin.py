@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from contextvars import ContextVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -20,7 +19,7 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from inquiries.models import Inquiry, SendAttempt
-from partialauto.admin_utils import ReadOnlyAdmin, pretty_json, verdict
+from partialauto.admin_utils import NoAddNoDelete, ReadOnlyAdmin, pretty_json, verdict
 from partialauto.cli import local_time
 from policy import services
 from policy.controls import load_account_controls, load_global
@@ -273,9 +272,6 @@ class RolloutPhaseAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdmin
         return str(_("전체")) if obj.all_intents else ", ".join(i.name for i in obj.allowed_intents.all())
 
 
-_glob_var: ContextVar = ContextVar("rollout_page_glob", default=None)
-
-
 class UnlockForm(forms.Form):
     mode = forms.ChoiceField(label=_("모드"), choices=Mode.choices, initial=Mode.TEST)
     phase = forms.ModelChoiceField(
@@ -302,7 +298,7 @@ class LockForm(forms.Form):
 
 
 @admin.register(AccountRollout)
-class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdmin):
+class AccountRolloutAdmin(NoAddNoDelete, ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdmin):
     """The rollout page: every account's mode, phase, today's sends against quota, 24 h failure rate and
     lock, with unlock / lock actions (confirmation and a reason) and the emergency stop."""
 
@@ -344,12 +340,6 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
         """Unlock and lock are offered only to rollout managers."""
         return request.user.has_perm("policy.unlock_account")
 
-    def has_add_permission(self, request, *args):
-        return False  # created with the account
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def get_queryset(self, request):
         now = timezone.now()
         day_start = seoul_day_start(now)
@@ -379,37 +369,37 @@ class AccountRolloutAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdm
         )
 
     def changelist_view(self, request, extra_context=None):
+        extra = {
+            "glob": load_global(),
+            "env_notes": services.env_overrides_summary(),
+            "can_stop": request.user.has_perm("policy.emergency_stop"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=extra)
+
+    def get_list_display(self, request):
+        """The columns computed from the controls read the global switches once per page: the two
+        callables share one snapshot, taken for this request only."""
         glob = load_global()
-        token = _glob_var.set(glob)
-        try:
-            extra = {
-                "glob": glob,
-                "env_notes": services.env_overrides_summary(),
-                "can_stop": request.user.has_perm("policy.emergency_stop"),
-                **(extra_context or {}),
-            }
-            response = super().changelist_view(request, extra_context=extra)
-            if hasattr(response, "render"):
-                response.render()  # render while the page's settings snapshot is in place
-            return response
-        finally:
-            _glob_var.reset(token)
 
-    def _controls(self, obj: AccountRollout):
-        return load_account_controls(obj.account, glob=_glob_var.get() or load_global(), rollout=obj)
+        def controls(obj: AccountRollout):
+            return load_account_controls(obj.account, glob=glob, rollout=obj)
 
-    @admin.display(description=_("실제 모드"))
-    def effective_mode(self, obj: AccountRollout) -> str:
-        c = self._controls(obj)
-        label = mode_label(c.effective_mode)
-        return label if c.effective_mode == obj.mode else f"{label} ({'; '.join(c.mode_reasons)})"
+        @admin.display(description=_("실제 모드"))
+        def effective_mode(obj: AccountRollout) -> str:
+            c = controls(obj)
+            label = mode_label(c.effective_mode)
+            return label if c.effective_mode == obj.mode else f"{label} ({'; '.join(c.mode_reasons)})"
 
-    @admin.display(description=_("오늘 전송 / 한도"))
-    def today_vs_quota(self, obj: AccountRollout) -> str:
-        quota = self._controls(obj).daily_quota
-        used = getattr(obj, "quota_used_today", None) or 0
-        sent = getattr(obj, "sent_today", None) or 0
-        return f"{sent} ({used}/{quota})" if quota is not None else f"{sent} / ∞"
+        @admin.display(description=_("오늘 전송 / 한도"))
+        def today_vs_quota(obj: AccountRollout) -> str:
+            quota = controls(obj).daily_quota
+            used = getattr(obj, "quota_used_today", None) or 0
+            sent = getattr(obj, "sent_today", None) or 0
+            return f"{sent} ({used}/{quota})" if quota is not None else f"{sent} / ∞"
+
+        by_name = {"effective_mode": effective_mode, "today_vs_quota": today_vs_quota}
+        return [by_name.get(name, name) for name in super().get_list_display(request)]
 
     @admin.display(description=_("24시간 실패율"))
     def failure_rate_24h(self, obj: AccountRollout) -> str:
@@ -603,7 +593,7 @@ class RollbackRuleAdmin(ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdmin
 
 
 @admin.register(RollbackIncident)
-class RollbackIncidentAdmin(admin.ModelAdmin):
+class RollbackIncidentAdmin(NoAddNoDelete, admin.ModelAdmin):
     list_display = [
         "fired_at",
         "rule",
@@ -633,12 +623,6 @@ class RollbackIncidentAdmin(admin.ModelAdmin):
     ]
     fields = (*readonly_fields, "resolution_note")
     actions = ["acknowledge", "resolve"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("수치"))
     def figures_display(self, obj: RollbackIncident) -> str:
@@ -739,17 +723,11 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ChecklistItem)
-class ChecklistItemAdmin(SimpleHistoryAdmin):
+class ChecklistItemAdmin(NoAddNoDelete, SimpleHistoryAdmin):
     list_display = ["title", "is_automatic", "checked", "checked_by", "checked_at", "note"]
     readonly_fields = ["code", "title", "is_automatic", "checked", "checked_by", "checked_at"]
     fields = readonly_fields + ["note"]
     actions = ["tick", "untick"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description=_("완료로 표시"), permissions=["change"])
     def tick(self, request, queryset):

@@ -13,6 +13,42 @@ class PolicyConfig(AppConfig):
         # Permissions exist only after migrate has run, so the groups are (re)built then.
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="policy.ensure_roles")
         _connect_agent_cache_clearing()
+        _connect_lower_layers()
+
+
+def _give_rollout(*, account, **_kwargs) -> None:
+    from policy.services import rollout_for
+
+    rollout_for(account)
+
+
+def _keyword_rows(categories: tuple[str, ...]):
+    from policy.models import RiskKeyword
+
+    return RiskKeyword.objects.filter(is_active=True, category__in=categories).values_list(
+        "term", "category", "variants"
+    )
+
+
+def _agent_backend() -> str | None:
+    from policy.models import AutomationSettings
+
+    return AutomationSettings.objects.filter(pk=1).values_list("agent_backend", flat=True).first()
+
+
+def _approved_answer_held(inquiry_id: int) -> bool:
+    from policy.sending import approved_answer_held
+
+    return approved_answer_held(inquiry_id)
+
+
+def _connect_lower_layers() -> None:
+    """What ``markets`` and ``inquiries`` ask of this layer, handed to them (they never import it)."""
+    from inquiries import hooks
+    from markets.signals import account_added
+
+    account_added.connect(_give_rollout, dispatch_uid="policy.give_rollout")
+    hooks.register(keyword_rows=_keyword_rows, agent_backend=_agent_backend, approved_answer_held=_approved_answer_held)
 
 
 def _clear_agent_cache(**_kwargs) -> None:

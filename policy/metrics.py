@@ -1,58 +1,69 @@
-"""The rollout's state in the Prometheus text exposition format (version 0.0.4), for existing
-monitoring stacks. Written by hand: a dozen gauges do not need a client library.
+"""The rollout's state for existing monitoring stacks, in the Prometheus text format, written by
+``prometheus_client`` (its exposition, escaping and number formatting).
 
-Every figure is cheap: windows on indexed columns (inquiries by ``created_at``, attempts by
-``started_at``), one row per account, counts of open incidents by the status index. Account names
-are the only labels; no secret, key or webhook URL is ever exposed.
+The figures are read from the database at scrape time (every process sees the same numbers, so no
+per-process counters): a collector built for one scrape yields metric families. Every figure is cheap:
+windows on indexed columns (inquiries by ``created_at``, attempts by ``started_at``), one row per
+account, counts of open incidents by the status index. Account names are the only labels; no secret,
+key or webhook URL is ever exposed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from django.db.models import Count
 from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from inquiries.models import Inquiry, SendAttempt
 from policy.controls import load_global
 from policy.models import AutomationSettings, Mode, Notification, RollbackIncident
 from policy.selectors import rollout_rows
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 WINDOW = dt.timedelta(hours=24)
 
-
-def _escape(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float | int | bool) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "+Inf" if value > 0 else "-Inf"
-        if math.isnan(value):
-            return "NaN"
-        return repr(round(value, 6))
-    return str(value)
+Samples = Iterable[tuple[dict[str, object], float | int | bool]]
 
 
 class Exposition:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
+    """The metric families of one scrape, collected as they are computed."""
 
-    def gauge(self, name: str, help_text: str, samples: Iterable[tuple[dict[str, object], float | int | bool]]) -> None:
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} gauge")
-        for labels, value in samples:
-            rendered = ",".join(f'{key}="{_escape(val)}"' for key, val in labels.items())
-            self.lines.append(f"{name}{{{rendered}}} {_number(value)}" if rendered else f"{name} {_number(value)}")
+    def __init__(self) -> None:
+        self.families: list[Metric] = []
+
+    def gauge(self, name: str, help_text: str, samples: Samples) -> None:
+        rows = [(labels, float(value)) for labels, value in samples]
+        label_names = list(rows[0][0]) if rows else []
+        family = GaugeMetricFamily(name, help_text, labels=label_names)
+        for labels, value in rows:
+            family.add_metric([str(labels[k]) for k in label_names], value)
+        self.families.append(family)
+
+    def histogram(
+        self,
+        name: str,
+        help_text: str,
+        label_names: list[str],
+        samples: Iterable[tuple[dict[str, object], list[tuple[str, float]], float]],
+    ) -> None:
+        """``samples``: (labels, cumulative buckets as (upper bound, count) ending with "+Inf", sum)."""
+        family = HistogramMetricFamily(name, help_text, labels=label_names)
+        for labels, buckets, total in samples:
+            family.add_metric([str(labels[k]) for k in label_names], buckets, total)
+        self.families.append(family)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
 
     def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return generate_latest(registry).decode("utf-8")
 
 
 def render_metrics(*, now: dt.datetime | None = None) -> str:

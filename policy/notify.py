@@ -24,6 +24,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from partialauto import backoff
+from partialauto.queue import DELIVER_NOTIFICATIONS, enqueue
 from policy.models import Notification, NotificationChannel, RollbackIncident
 
 log = logging.getLogger("partialauto.notify")
@@ -126,7 +128,7 @@ def _deliver(notification: Notification) -> None:
 
 def retry_delay(attempts: int) -> timedelta:
     """After the ``attempts``-th failed attempt: 30 s, 1 min, 2 min … capped at an hour."""
-    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_CAP_SECONDS))
+    return timedelta(seconds=backoff.exponential(attempts, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS))
 
 
 def due_notifications():
@@ -191,9 +193,4 @@ def deliver_pending(*, limit: int = 50, budget_seconds: float = TIME_BUDGET_SECO
 
 def enqueue_delivery() -> None:
     """Hand delivery to a worker; the every-minute delivery schedule catches anything this misses."""
-    try:
-        from django_q.tasks import async_task
-
-        async_task("policy.tasks.deliver_notifications_task")
-    except Exception as exc:
-        log.warning("could not enqueue notification delivery (%s); the delivery schedule will send them", exc)
+    enqueue(DELIVER_NOTIFICATIONS)

@@ -84,7 +84,7 @@ def rollout_rows() -> list[AccountRow]:
 
 def approved_answers_held() -> int:
     """Approved answers waiting only because test mode or an emergency stop holds them back: they are
-    sent, without approving again, once that ends (inquiries.sending.due_queryset)."""
+    sent, without approving again, once that ends (policy.sending.due_queryset)."""
     return (
         Inquiry.objects.filter(Inquiry.DUE_Q, status="APPROVED", is_test_mode=False)
         .filter(human_sends_held_q())

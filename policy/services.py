@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from markets.models import MarketAccount
+from partialauto.queue import enqueue_send_sweep
 from policy.hours import parse_hours_spec
 from policy.models import (
     AccountRollout,
@@ -172,9 +173,7 @@ def rollout_lock(*, account: MarketAccount, reason: str, actor: Actor) -> Accoun
 def send_released_answers() -> None:
     """After a change that may end test mode for some answers: queue a send sweep once it commits, so
     the approved answers test mode held back go now rather than at the next scheduled sweep."""
-    from inquiries.decide import enqueue_sweep
-
-    transaction.on_commit(enqueue_sweep)
+    transaction.on_commit(enqueue_send_sweep)
 
 
 def _locked_settings() -> AutomationSettings:

@@ -11,12 +11,12 @@ from collections.abc import Iterable, Iterator
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inquiries.decide import policy_decision, run_agent_for
 from inquiries.facts import load_facts
 from inquiries.models import Inquiry
 from markets.models import MarketAccount
 from partialauto.iterables import chunked
 from policy.controls import AccountControls, load_account_controls, load_global
+from policy.decide import policy_decision, run_agent_for
 from policy.hours import Calendar
 from policy.models import Mode, RolloutPhase
 from policy.quota import quota_used

@@ -177,11 +177,11 @@ def main() -> int:
     from django_q.tasks import async_task
 
     from inquiries.models import Inquiry, SendAttempt
-    from inquiries.sending import reconcile
     from markets import services as market_services
     from markets.sandbox import SandboxServer
     from policy.models import AutomationSettings, Mode, RollbackRule
     from policy.monitor import run_monitor
+    from policy.sending import reconcile
     from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
 
     sandbox = SandboxServer(seed=args.seed).start()
@@ -244,7 +244,7 @@ def main() -> int:
                 days_back=1.0,
             )
         # the real ingestion path reads them back (parsing, reply contexts, created_at)
-        from markets.ingest import poll_account
+        from inquiries.ingest import poll_account
 
         poll_account(account, client=client_for(account))
     for inquiry in Inquiry.objects.filter(status="NEW"):
@@ -267,7 +267,7 @@ def main() -> int:
 
     # queue one send per inquiry through the broker, then start the cluster
     for pk in rows:
-        async_task("inquiries.tasks.send_inquiry_task", pk)
+        async_task("policy.tasks.send_inquiry_task", pk)
     cluster_env = {**os.environ, **env}
     cluster = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "qcluster"],
@@ -296,7 +296,7 @@ def main() -> int:
             now = time.monotonic()
             if now - last_sweep > 2:
                 last_sweep = now
-                async_task("inquiries.tasks.send_due_task", 200)
+                async_task("policy.tasks.send_due_task", 200)
                 reconcile()
                 if args.rules:
                     run_monitor()

@@ -77,7 +77,7 @@ def _seeded(request):
     yield
     # A send sweep's call threads may hold database connections (the database rate limiter): close
     # them before the database is flushed or dropped.
-    from inquiries.sending import close_call_threads
+    from policy.sending import close_call_threads
 
     close_call_threads()
 

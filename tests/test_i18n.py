@@ -258,3 +258,32 @@ def test_msgfmt_statistics_and_format_check():
         assert result.returncode == 0, result.stderr
         if po == EN_PO:
             assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr
+
+
+def _fill_ko():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "fill_ko", Path(__file__).resolve().parent.parent / "locale/fill_ko.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_korean_catalogue_filler__korean_ids_copied_django_ids_translated_hand_work_kept():
+    import polib
+
+    fill_ko = _fill_ko()
+    fuzzy = polib.POEntry(msgid="긴급 정지", msgstr="비상 정지", flags=["fuzzy"], previous_msgid="비상 정지")
+    empty = polib.POEntry(msgid="계정", msgstr="")
+    plural = polib.POEntry(msgid="%(n)d건", msgid_plural="%(n)d건들", msgstr_plural={0: "", 1: ""})
+    django_own = polib.POEntry(msgid="Home", msgstr="")
+    by_hand = polib.POEntry(msgid="Log out", msgstr="로그아웃")
+    assert [fill_ko.fill(e) for e in (fuzzy, empty, plural, django_own, by_hand)] == [True, True, True, True, False]
+    assert (fuzzy.msgstr, fuzzy.fuzzy, fuzzy.previous_msgid) == ("긴급 정지", False, None)
+    assert empty.msgstr == "계정"
+    assert plural.msgstr_plural == {0: "%(n)d건들"}
+    assert django_own.msgstr == "홈"  # Django's Korean, so the project catalogue never shadows it with English
+    assert by_hand.msgstr == "로그아웃"

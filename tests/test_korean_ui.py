@@ -16,10 +16,10 @@ from django.utils import timezone, translation
 
 from inquiries.agent.labels import risk_term_label
 from inquiries.agent.pipeline import LEARNED_TERM
-from inquiries.decide import decide_one
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import MalformedPayload, MarketAccount
 from policy.controls import load_account_controls
+from policy.decide import decide_one
 from policy.models import AccountRollout, ChecklistItem, RiskKeyword, RollbackIncident
 from policy.roles import ROLE_ROLLOUT_MANAGER
 from tests.factories import make_account, make_inquiry, make_staff

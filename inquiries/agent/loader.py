@@ -57,13 +57,11 @@ def clear_cache() -> None:
 
 
 def _terms(categories: tuple[str, ...]) -> list[RiskTerm]:
-    from policy.models import RiskKeyword
+    from inquiries.hooks import hooks
 
     return [
         RiskTerm(term, category, variants if isinstance(variants, list) else [])
-        for term, category, variants in RiskKeyword.objects.filter(is_active=True, category__in=categories).values_list(
-            "term", "category", "variants"
-        )
+        for term, category, variants in hooks.keyword_rows(categories)
     ]
 
 
@@ -123,10 +121,10 @@ def _knowledge() -> list[KnowledgeEntry]:
 
 
 def _backend() -> str:
-    from policy.models import AutomationSettings
+    from inquiries.hooks import hooks
 
     # No settings row yet (nothing saved in the admin): the offline rules backend.
-    backend = AutomationSettings.objects.filter(pk=1).values_list("agent_backend", flat=True).first()
+    backend = hooks.agent_backend()
     return backend if backend in BACKENDS else BACKEND_RULES
 
 

@@ -24,7 +24,6 @@ import enum
 import errno
 import json
 import logging
-import random
 import re
 import threading
 import time
@@ -32,17 +31,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from partialauto import backoff
+from partialauto.calendar import SEOUL
 
 if TYPE_CHECKING:  # pragma: no cover
     from markets.clients.ratelimit import Limiter
 
 logger = logging.getLogger("partialauto.markets")
 
-KST = ZoneInfo("Asia/Seoul")
+KST = SEOUL  # the marketplaces' local time
 MAX_PAGES = 1000  # guard against a server that never reports the last page
 # When the rate limiter's own store fails, a write is not attempted; ask to be retried after this long.
 LIMITER_ERROR_RETRY_SECONDS = 5.0
@@ -778,8 +779,7 @@ class MarketClient(abc.ABC):
         with self._backoff_lock:
             streak = self._backoff_streak.get(key, 0)
             self._backoff_streak[key] = streak + 1
-        delay = min(BACKOFF_CAP_SECONDS, self.rate_limit_backoff_base * (2**streak))
-        return delay + random.uniform(0, delay * 0.5)
+        return backoff.jittered(streak + 2, base=self.rate_limit_backoff_base, cap=BACKOFF_CAP_SECONDS)
 
     def _reset_backoff(self, key: str) -> None:
         with self._backoff_lock:

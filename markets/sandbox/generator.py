@@ -17,7 +17,6 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from markets.clients.base import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA
 from markets.sandbox.questions import (
@@ -27,8 +26,9 @@ from markets.sandbox.questions import (
     SHIPPING_POLICY,
     SHIPPING_SCENARIO_MIX,
 )
+from partialauto.calendar import SEOUL
 
-KST = ZoneInfo("Asia/Seoul")
+KST = SEOUL
 
 NAVER_CHANNEL_OFFSET = 3_000_000_000  # Naver channel product no = catalogue id + this
 COUPANG_SELLER_OFFSET = 1_000_000  # Coupang sellerProductId = catalogue id + this

@@ -21,9 +21,9 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from inquiries.decide import decide_one
 from policy import services
 from policy.controls import load_account_controls
+from policy.decide import decide_one
 from policy.models import AccountRollout, AutomationSettings, Mode, RollbackIncident, RolloutEvent
 from policy.preview import preview_change
 from policy.roles import ROLE_ROLLOUT_MANAGER

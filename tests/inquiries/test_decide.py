@@ -8,9 +8,9 @@ import re
 import pytest
 from django.core.management import call_command
 
-from inquiries.decide import decide_new, decide_one
 from inquiries.models import Inquiry
 from policy.controls import load_account_controls
+from policy.decide import decide_new, decide_one
 from policy.models import Mode
 from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
 from tests.factories import make_account, make_inquiry, make_shipping_policy
@@ -118,7 +118,7 @@ def test_command__prints_summary(live_account):
 
 def _hook_prepare(monkeypatch, target_pk, action):
     """Run ``action(decision)`` right after the agent and the policy decided ``target_pk``, before the write."""
-    import inquiries.decide as decide
+    import policy.decide as decide
 
     prepare = decide._prepare
 

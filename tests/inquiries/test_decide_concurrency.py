@@ -13,9 +13,9 @@ import pytest
 from django.db import connection, connections
 from django.db.models import Count
 
-import inquiries.decide as decide
-from inquiries.decide import decide_new
+import policy.decide as decide
 from inquiries.models import Inquiry, InquiryEvent
+from policy.decide import decide_new
 from policy.models import AccountRollout, Mode
 from policy.services import SYSTEM, get_phase, rollout_unlock, settings_update
 from tests.factories import make_account, make_inquiry, make_shipping_policy

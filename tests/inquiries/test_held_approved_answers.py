@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
 from inquiries.review import inquiry_approve
-from inquiries.sending import _send_claimed, claim, send_due, send_inquiry
 from policy.controls import human_sends_held_q, load_account_controls, load_global
 from policy.models import Mode
 from policy.selectors import approved_answers_held
+from policy.sending import _send_claimed, claim, send_due, send_inquiry
 from policy.services import SYSTEM, emergency_stop, resume, rollout_lock, rollout_unlock, settings_update
 from tests.factories import make_account
 

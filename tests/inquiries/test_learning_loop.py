@@ -13,10 +13,10 @@ from django.utils import timezone
 from inquiries import review
 from inquiries.agent import training
 from inquiries.agent.loader import clear_cache
-from inquiries.decide import decide_new
 from inquiries.models import AgentModel, Inquiry
-from inquiries.sending import send_due
+from policy.decide import decide_new
 from policy.models import Mode
+from policy.sending import send_due
 from policy.services import SYSTEM, rollout_unlock
 
 # What buyers asked, and what the seller's people said it was and answered.

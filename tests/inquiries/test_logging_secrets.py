@@ -44,7 +44,7 @@ def test_filter__rewrites_the_record(caplog):
 
 @pytest.mark.django_db
 def test_send_path_logs__no_credentials(live, caplog):
-    from inquiries.sending import send_inquiry
+    from policy.sending import send_inquiry
     from tests.factories import SECRET_VALUES  # noqa: F401
 
     creds = live.coupang.get_credentials()

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from inquiries.models import Inquiry, SendAttempt
-from inquiries.sending import claim, next_attempt_number, send_due, send_inquiry
+from policy.sending import claim, next_attempt_number, send_due, send_inquiry
 from policy.services import SYSTEM, settings_update
 
 

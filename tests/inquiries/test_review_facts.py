@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from inquiries.decide import decide_new
 from inquiries.models import Inquiry
 from markets.models import MarketOrder
+from policy.decide import decide_new
 from tests.factories import make_account, make_inquiry, make_shipping_policy
 
 pytestmark = pytest.mark.django_db

@@ -5,11 +5,11 @@ never a failure; a TRANSFER (finished by Coupang's call centre, only to be confi
 
 from __future__ import annotations
 
+from inquiries.ingest import poll_account
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
-from inquiries.sending import reconcile, send_due
 from markets.connect import client_for
-from markets.ingest import poll_account
 from policy.models import AccountRollout
+from policy.sending import reconcile, send_due
 
 KIND = "COUPANG_CALLCENTER"
 NOT_AWAITING = "The inquiry can't be answer. It can do only inquiryStatus:progress, partnerTransferStatus:requestAnswer"

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from inquiries.models import Inquiry, SendAttempt
-from inquiries.sending import reconcile, send_due, send_inquiry
+from policy.sending import reconcile, send_due, send_inquiry
 from policy.services import SYSTEM, emergency_stop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -153,7 +153,7 @@ def test_db_connection_dropped_between_200_and_finalize__reconciled_to_sent(live
 
 @pytest.mark.parametrize("concurrency", [1, 32])
 def test_emergency_stop_while_sends_queued__nothing_more_reaches_the_sandbox(live, settings, concurrency):
-    from inquiries.sending import CLAIM_PER_ACCOUNT
+    from policy.sending import CLAIM_PER_ACCOUNT
 
     settings.CS_SEND_CONCURRENCY = concurrency  # the workers are forked below: they inherit it
     queued = [live.inquiry(account) for _ in range(6) for account in (live.coupang, live.naver)]

@@ -8,11 +8,11 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from inquiries.decide import decide_new
 from inquiries.models import Inquiry, InquiryEvent
-from inquiries.sending import send_due
 from markets.clients.orders import order_fingerprint
 from markets.models import MarketOrder
+from policy.decide import decide_new
+from policy.sending import send_due
 
 ANSWER = "안녕하세요, 고객님. 주문하신 상품은 CJ대한통운으로 배송 중이며 운송장 번호는 684012345678입니다."
 

@@ -10,9 +10,9 @@ import pytest
 from django.db import connections
 
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
-from inquiries.sending import _send_group, _SweepSettings, claim_batch, reconcile, send_due
 from markets.connect import clear_client_cache
 from policy.models import AccountRollout
+from policy.sending import _send_group, _SweepSettings, claim_batch, reconcile, send_due
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

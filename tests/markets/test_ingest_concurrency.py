@@ -15,8 +15,9 @@ from django.db import connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
+from inquiries import ingest
 from inquiries.models import Inquiry, InquiryEvent
-from markets import connect, ingest
+from markets import connect
 from markets.clients.base import COUPANG_ONLINE, NAVER_QNA
 from markets.clients.ratelimit import DatabaseTokenBucket, NullLimiter
 from markets.models import MalformedPayload, MarketAccount, PollCursor, RateBucket

@@ -13,13 +13,14 @@ from urllib.parse import parse_qsl
 import pytest
 from django_q.models import Schedule
 
+from inquiries import ingest
 from inquiries.models import Inquiry, InquiryEvent
-from markets import connect, ingest
+from inquiries.tasks import sweep_markets_task
+from markets import connect
 from markets.clients.base import COUPANG_CALLCENTER, COUPANG_ONLINE, KST, NAVER_INQUIRY, NAVER_QNA
 from markets.clients.ratelimit import LocalTokenBucket
 from markets.models import MalformedPayload, MarketAccount, PollCursor
 from markets.sandbox import SandboxControl, SandboxServer
-from markets.tasks import sweep_markets_task
 from partialauto.schedules import setup_schedules
 from tests.factories import make_account
 from tests.markets.conftest import fast
@@ -233,7 +234,7 @@ def test_sweep_schedule__slower_than_the_poll__runs_the_poll_and_the_sweep(sandb
         Schedule.objects.get(name="partialauto.sweep_markets"),
         Schedule.objects.get(name="partialauto.poll_markets"),
     )
-    assert sweep.func == "markets.tasks.sweep_markets_task" and sweep.schedule_type == Schedule.MINUTES
+    assert sweep.func == "inquiries.tasks.sweep_markets_task" and sweep.schedule_type == Schedule.MINUTES
     assert sweep.minutes > poll.minutes
 
     ingest.poll_markets()

@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from inquiries.decide import decide_new
 from inquiries.models import Inquiry
 from markets import orders as order_sync
 from markets.connect import clear_client_cache
 from markets.models import MalformedPayload, MarketOrder, OrderSyncCursor
+from policy.decide import decide_new
 from tests.factories import make_account, make_inquiry, make_shipping_policy
 
 pytestmark = pytest.mark.django_db

@@ -256,7 +256,7 @@ def test_a_failing_action_still_records_the_incident_and_the_other_rules_act(acc
 
 def test_test_mode_sends_never_count_as_failures(live_test_mode):
     """Real test-mode sends through the pipeline: SEND_FAILED with the mark, never a failure."""
-    from inquiries.sending import send_inquiry
+    from policy.sending import send_inquiry
 
     for _ in range(6):
         inquiry = live_test_mode.inquiry()

@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from inquiries.models import Inquiry
-from inquiries.sending import send_inquiry
 from policy.controls import load_account_controls, load_global
 from policy.models import AccountRollout, AutomationSettings, Mode, RollbackIncident, RollbackRule, RolloutEvent
 from policy.monitor import run_monitor
+from policy.sending import send_inquiry
 from tests.factories import make_inquiry
 from tests.policy.history import attempts, rollout_running_since, seoul_day
 
@@ -325,7 +325,7 @@ def test_due_inquiries_are_really_unsent_after_a_global_rollback(running):
     queued = [running.inquiry(running.coupang) for _ in range(2)]
     attempts(running.coupang, ok=10, failed=6)
     run_monitor()
-    from inquiries.sending import send_due
+    from policy.sending import send_due
 
     results = {r.inquiry_id: r.result for r in send_due()}
     assert all(results[i.pk] == "TEST_MODE" for i in queued)

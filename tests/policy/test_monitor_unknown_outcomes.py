@@ -19,10 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inquiries.models import Inquiry, SendAttempt
-from inquiries.sending import reconcile, send_due
 from policy.controls import load_account_controls, load_global
 from policy.models import AccountRollout, Mode, RollbackIncident
 from policy.monitor import run_monitor
+from policy.sending import reconcile, send_due
 from policy.services import SYSTEM, rollout_unlock
 from tests.factories import make_inquiry
 from tests.policy.history import attempts, rollout_running_since, seoul_day

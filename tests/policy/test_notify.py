@@ -205,7 +205,7 @@ def test_dry_run_incident_is_announced_as_dry_run(coupang, mailoutbox):
 
 def test_the_send_path_does_not_deliver_inline(live, receiver, monkeypatch, django_capture_on_commit_callbacks):
     """After a send failure the immediate check may open an incident; the webhook is posted by a worker."""
-    from inquiries.sending import send_inquiry
+    from policy.sending import send_inquiry
 
     NotificationChannel.objects.create(kind="WEBHOOK", target=receiver.url)
     queued = []

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from inquiries.decide import decide_new
 from partialauto import cli
+from policy.decide import decide_new
 from policy.engine import reason_label
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from markets.ingest import PollSummary, poll_markets
+from inquiries.ingest import PollSummary, poll_markets
 from markets.management.accounts import check_names, failed_accounts_error, write_results
 
 

@@ -3,7 +3,7 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from inquiries.sending import reconcile
+from policy.sending import reconcile
 
 
 class Command(BaseCommand):

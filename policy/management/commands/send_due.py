@@ -3,7 +3,7 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from inquiries.sending import send_due
+from policy.sending import send_due
 
 
 class Command(BaseCommand):

@@ -35,13 +35,15 @@ from django.db.models import DateTimeField, Field
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from inquiries import events
+from inquiries import events, transitions
 from inquiries.agent.facts import InquiryFacts
 from inquiries.facts import load_facts, order_refs
 from inquiries.models import Inquiry, InquiryEvent
+from inquiries.transitions import Step
 from markets.models import MarketAccount
 from partialauto.cli import local_time
 from partialauto.db import column_of, concrete_field
+from partialauto.queue import enqueue_send_sweep
 from policy.controls import AccountControls, load_account_controls, load_global
 from policy.engine import evaluate
 from policy.models import Mode
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
     from inquiries.agent.pipeline import AgentContext
 
 log = logging.getLogger("partialauto.decide")
+# A decision is written only on a row still in this state (the transition table's source of DECIDE).
+_UNDECIDED = transitions.only(transitions.TABLE[Step.DECIDE].status_from)
 
 BATCH_SIZE = 200
 AGENT = "system:agent"
@@ -153,7 +157,7 @@ def _prepare(
     sendable = status == Inquiry.Status.AUTO_SEND and mode != Mode.SHADOW
     trace = {"agent": {k: v for k, v in agent_result.items() if k != "draft"}, "policy": details}
     fields = dict(
-        status=status,
+        **transitions.target(Step.DECIDE, status=status),
         intent=(agent_result.get("intent") or "")[:32],
         confidence_score=min(max(float(agent_result.get("confidence") or 0.0), 0.0), 1.0),
         risk_hits=agent_result.get("risk_hits") or [],
@@ -171,10 +175,10 @@ def _prepare(
     batch = [
         events.row(
             inquiry.pk,
-            InquiryEvent.Type.DECIDED,
+            transitions.event_of(Step.DECIDE),
             actor_label=AGENT,
             at=now,
-            from_status=Inquiry.Status.NEW,
+            from_status=_UNDECIDED,
             to_status=status,
             message=reason,
             data={"mode": mode, "intent": agent_result.get("intent"), "confidence": agent_result.get("confidence")},
@@ -217,7 +221,7 @@ def _write_orm(decisions: list[_Decision]) -> set[int]:
     written = {
         d.inquiry.pk
         for d in decisions
-        if Inquiry.objects.filter(pk=d.inquiry.pk, status=Inquiry.Status.NEW).update(**d.fields)
+        if Inquiry.objects.filter(transitions.source_q(Step.DECIDE), pk=d.inquiry.pk).update(**d.fields)
     }
     InquiryEvent.objects.bulk_create(
         [InquiryEvent(**event) for d in decisions if d.inquiry.pk in written for event in d.events]
@@ -301,7 +305,7 @@ def _write_pg(decisions: list[_Decision]) -> set[int]:
             value = event[f.attname]
             row[column] = _timestamp(value) if is_timestamp else value
         events_.append(row)
-    params = [json.dumps(rows, ensure_ascii=False), Inquiry.Status.NEW, json.dumps(events_, ensure_ascii=False)]
+    params = [json.dumps(rows, ensure_ascii=False), _UNDECIDED, json.dumps(events_, ensure_ascii=False)]
     with connection.cursor() as cursor:
         cursor.execute(_write_pg_sql(), params)
         return {pk for (pk,) in cursor.fetchall()}
@@ -318,7 +322,7 @@ def _write_batch(decisions: list[_Decision]) -> list[_Decision]:
         if any(d.sendable and not d.deferred for d in written):
             # One send sweep for the batch (it claims whatever is due, in batches, spread over accounts),
             # not one task per inquiry: each of those would claim and load the settings for one row.
-            transaction.on_commit(enqueue_sweep)
+            transaction.on_commit(enqueue_send_sweep)
     return written
 
 
@@ -332,26 +336,6 @@ def decide_one(
     if not _write_batch([decision]):
         return None  # another processor decided it first
     return decision.status, decision.reason_code, decision.deferred
-
-
-def enqueue_sweep() -> None:
-    """Queue a send sweep now; the every-minute sweep catches anything this misses."""
-    from django_q.tasks import async_task
-
-    try:
-        async_task("inquiries.tasks.send_due_task", q_options={"task_name": "send-due-after-decisions"})
-    except Exception as exc:  # the broker being down must not lose the decisions: the schedule sweeps them
-        log.warning("Could not enqueue a send sweep (%s); the scheduled sweep will send", exc)
-
-
-def enqueue_send(inquiry_id: int) -> None:
-    """Hand the send to a worker; the every-minute sweep catches anything this misses."""
-    from django_q.tasks import async_task
-
-    try:
-        async_task("inquiries.tasks.send_inquiry_task", inquiry_id, q_options={"task_name": f"send-{inquiry_id}"})
-    except Exception as exc:  # the broker being down must not lose the decision: the sweep will send it
-        log.warning("Inquiry %s: could not enqueue the send (%s); the send sweep will pick it up", inquiry_id, exc)
 
 
 # The columns decide_new reads (the agent needs the text and the references to its facts, the policy
@@ -413,9 +397,7 @@ class _Rows:
 
     def next_batch(self, after: int, size: int) -> _Batch | None:
         """The next batch after id ``after``; None when no NEW row is left there."""
-        rows = list(
-            Inquiry.objects.filter(status=Inquiry.Status.NEW, pk__gt=after).only(*_READ_FIELDS).order_by("pk")[:size]
-        )
+        rows = list(Inquiry.objects.filter(status=_UNDECIDED, pk__gt=after).only(*_READ_FIELDS).order_by("pk")[:size])
         return _Batch(rows[-1].pk, rows) if rows else None
 
     def release(self, batch: _Batch) -> None:
@@ -482,7 +464,7 @@ class _ClaimedRows(_Rows):
                 f"SELECT c.*, pg_try_advisory_lock(%s, (c.{pk} %% {_INT4_SPAN})::integer) AS claimed FROM ("
                 f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {status} = %s AND {pk} > %s "
                 f"AND {account} = ANY(%s::uuid[]) ORDER BY {pk} LIMIT %s) AS c",
-                [_ROW_CLAIM, Inquiry.Status.NEW, after, self.accounts, size],
+                [_ROW_CLAIM, _UNDECIDED, after, self.accounts, size],
             )
         )
         if not candidates:

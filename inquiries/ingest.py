@@ -34,11 +34,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from inquiries import events
+from inquiries import events, transitions
 from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent
+from inquiries.transitions import Step
 from markets.models import InquiryKind, MalformedPayload, MarketAccount, PollCursor
 from partialauto.db import column_of, copied_rows, threads_allowed
 
@@ -69,7 +71,7 @@ READ_AHEAD_PAGES = 10
 # Personal data the answer does not need; the masked buyer name is kept separately for the greeting.
 PERSONAL_KEYS = {"buyerEmail", "buyerPhone", "customerName", "customerId", "maskedWriterId"}
 # Open decisions that a marketplace-side answer makes moot. Rows being sent are the reconciler's.
-_SUPERSEDABLE = [Inquiry.Status.NEW, Inquiry.Status.AUTO_SEND, Inquiry.Status.HUMAN_REVIEW, Inquiry.Status.APPROVED]
+_ANSWERED_ON_MARKET = transitions.TABLE[Step.ANSWERED_ON_MARKET]
 
 
 @dataclass
@@ -285,28 +287,25 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
             # Answered on the marketplace by someone else since we last looked.
             for key, (pk, status, send_status, draft) in existing.items():
                 item = by_key[key]
-                if not item.answered or status not in _SUPERSEDABLE:
+                # SENDING / SEND_UNKNOWN / SENT, or already settled: the send path, the reconciler or a
+                # person owns it (the table's source states for this step).
+                if not item.answered or not _ANSWERED_ON_MARKET.allows(status, send_status):
                     continue
-                if send_status not in (Inquiry.SendStatus.NOT_SENT, Inquiry.SendStatus.SEND_FAILED):
-                    continue  # SENDING / SEND_UNKNOWN / SENT: the send path and the reconciler own it
                 # What a person wrote on the marketplace is the calibration signal of shadow mode.
-                n = Inquiry.objects.filter(pk=pk, status=status, send_status=send_status).update(
-                    status=Inquiry.Status.ANSWERED_ELSEWHERE,
-                    next_attempt_at=None,
-                    updated_at=timezone.now(),
-                    external_answer=clean_text(item.answer_text),
-                    draft_agreement=similarity(draft, item.answer_text or ""),
-                )
-                if n:
+                if transitions.perform(
+                    pk,
+                    Step.ANSWERED_ON_MARKET,
+                    actor_label=POLLER,
+                    fence=Q(status=status, send_status=send_status),
+                    was=(status, send_status),
+                    fields=dict(
+                        next_attempt_at=None,
+                        external_answer=clean_text(item.answer_text),
+                        draft_agreement=similarity(draft, item.answer_text or ""),
+                    ),
+                    message="answered on the marketplace",
+                ):
                     answered += 1
-                    events.record(
-                        pk,
-                        InquiryEvent.Type.ANSWERED_ELSEWHERE,
-                        actor_label=POLLER,
-                        from_status=status,
-                        to_status=Inquiry.Status.ANSWERED_ELSEWHERE,
-                        message="answered on the marketplace",
-                    )
     return created, answered
 
 

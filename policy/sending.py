@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import random
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -35,9 +34,11 @@ from django.db.models.functions import Coalesce, Concat, Now
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from inquiries import events
+from inquiries import events, transitions
 from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
+from inquiries.transitions import Step
+from partialauto import backoff
 from partialauto.cli import local_time
 from partialauto.db import in_transaction, threads_allowed
 from policy.controls import AccountControls, GlobalControls, human_sends_held_q, load_account_controls, load_global
@@ -48,6 +49,13 @@ if TYPE_CHECKING:
     from markets.models import MarketAccount
 
 log = logging.getLogger("partialauto.send")
+
+# The states the hand-written claim and "delivered" statements write: from the transition table.
+_CLAIM = transitions.TABLE[Step.CLAIM]
+_CLAIMED_TO = transitions.only(_CLAIM.send_to)
+_DELIVERED = transitions.TABLE[Step.DELIVERED]
+_DELIVERED_FROM = transitions.only(_DELIVERED.send_from)
+_DELIVERED_TO = transitions.only(_DELIVERED.send_to)
 
 TEST_MODE_ERROR = "[TEST_MODE] Real API send blocked"
 WORKER = "system:worker"
@@ -90,9 +98,7 @@ def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
     """Exponential back-off with full jitter; never sooner than the marketplace asked."""
     base = getattr(settings, "CS_SEND_BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS)
     cap = getattr(settings, "CS_SEND_BACKOFF_CAP_SECONDS", BACKOFF_CAP_SECONDS)
-    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
-    delay = random.uniform(ceiling / 2, ceiling)
-    return max(delay, retry_after or 0.0)
+    return backoff.jittered(attempt, base=base, cap=cap, at_least=retry_after or 0.0)
 
 
 def next_attempt_number(current: int | None) -> int:
@@ -138,7 +144,7 @@ def claim(
                 .filter(pk=inquiry_id)
                 .filter(Q(send_attempts__lt=glob.max_send_attempts) | Q(send_attempts__isnull=True))
                 .update(
-                    send_status=S.SENDING,
+                    send_status=_CLAIMED_TO,
                     claim_token=token,
                     claimed_at=Now(),
                     lease_expires_at=Now() + Value(lease),
@@ -166,10 +172,9 @@ def claim(
             )
             events.record(
                 inquiry,
-                InquiryEvent.Type.CLAIMED,
+                transitions.event_of(Step.CLAIM),
                 actor_label=actor_label,
-                from_send_status="",
-                to_send_status=S.SENDING,
+                to_send_status=_CLAIMED_TO,
                 data={"attempt": inquiry.send_attempts, "claim": str(token), "mode": mode},
             )
     except _QuotaExhausted:
@@ -180,19 +185,13 @@ def claim(
 
 
 def _escalate_quota(inquiry_id: int, *, actor_label: str) -> None:
-    with transaction.atomic():
-        n = Inquiry.objects.filter(
-            pk=inquiry_id, status=ST.AUTO_SEND, send_status__in=[S.NOT_SENT, S.SEND_FAILED]
-        ).update(status=ST.HUMAN_REVIEW, decision_reason="Daily quota used up at send time", updated_at=Now())
-        if n:
-            events.record(
-                inquiry_id,
-                InquiryEvent.Type.ESCALATED,
-                actor_label=actor_label,
-                from_status=ST.AUTO_SEND,
-                to_status=ST.HUMAN_REVIEW,
-                message="daily quota used up",
-            )
+    transitions.perform(
+        inquiry_id,
+        Step.QUOTA_ESCALATE,
+        actor_label=actor_label,
+        fields={"decision_reason": "Daily quota used up at send time"},
+        message="daily quota used up",
+    )
     log.warning("Inquiry %s: daily quota used up, handed to a person", inquiry_id)
 
 
@@ -207,7 +206,7 @@ def _finish_attempt(claim_: Claim, outcome: str, *, http_status: int | None = No
 
 
 def _fenced(claim_: Claim):
-    return Inquiry.objects.filter(pk=claim_.inquiry_id, send_status=S.SENDING, claim_token=claim_.token)
+    return Inquiry.objects.filter(pk=claim_.inquiry_id, send_status=_CLAIMED_TO, claim_token=claim_.token)
 
 
 def _account_failure(account_id, *, failed: bool) -> None:
@@ -220,21 +219,32 @@ def _account_failure(account_id, *, failed: bool) -> None:
 
 def _finalize(
     claim_: Claim,
+    step: Step,
     *,
     fields: dict,
     outcome: str,
-    event_type: str,
-    to_send_status: str,
-    to_status: str = "",
     message: str = "",
     http_status: int | None = None,
     failure: bool | None = None,
     account_id=None,
     release_quota: bool = False,
 ) -> bool:
+    """Write what a claimed send came to, by ``step`` of the transition table (``status`` and
+    ``send_status`` in ``fields`` are its targets), fenced by the claim token; with the attempt's
+    outcome, the account's failure streak and the quota slot in the same transaction."""
+    fields = dict(fields)
+    targets = {"status": fields.pop("status", ""), "send_status": fields.pop("send_status", "")}
     with transaction.atomic():
-        n = _fenced(claim_).update(updated_at=Now(), **fields)
-        if n != 1:
+        if not transitions.perform(
+            claim_.inquiry_id,
+            step,
+            actor_label=WORKER,
+            fence=Q(claim_token=claim_.token),
+            fields=fields,
+            message=message,
+            data={"attempt": claim_.attempt_no, "http_status": http_status},
+            **targets,
+        ):
             log.error(
                 "Inquiry %s: finalize fenced out (claim %s no longer holds the row); outcome %s not written",
                 claim_.inquiry_id,
@@ -243,16 +253,6 @@ def _finalize(
             )
             return False
         _finish_attempt(claim_, outcome, http_status=http_status, error=message)
-        events.record(
-            claim_.inquiry_id,
-            event_type,
-            actor_label=WORKER,
-            from_send_status=S.SENDING,
-            to_send_status=to_send_status,
-            to_status=to_status,
-            message=message,
-            data={"attempt": claim_.attempt_no, "http_status": http_status},
-        )
         if failure is not None and account_id is not None:
             _account_failure(account_id, failed=failure)
         if release_quota and claim_.quota_day is not None:
@@ -277,11 +277,9 @@ def _release_blocked(
         fields["decision_mode"] = decision_mode
     _finalize(
         claim_,
+        Step.RELEASE,
         fields=fields,
         outcome=Out.BLOCKED,
-        event_type=InquiryEvent.Type.BLOCKED,
-        to_send_status=fields["send_status"],
-        to_status=to_status,
         message=reason,
         account_id=inquiry.account_id,
         release_quota=True,
@@ -430,6 +428,7 @@ def _test_mode(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> Se
     )
     ok = _finalize(
         claim_,
+        Step.TEST_SEND,
         fields=dict(
             send_status=S.SEND_FAILED,
             is_test_mode=True,
@@ -438,8 +437,6 @@ def _test_mode(claim_: Claim, inquiry: Inquiry, controls: AccountControls) -> Se
             next_attempt_at=None,
         ),
         outcome=Out.TEST_MODE,
-        event_type=InquiryEvent.Type.TEST_MODE,
-        to_send_status=S.SEND_FAILED,
         message=f"{TEST_MODE_ERROR} ({reasons})",
         account_id=inquiry.account_id,
         release_quota=True,
@@ -494,6 +491,7 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
     if outcome == SendOutcome.DELIVERED:
         ok = _finalize(
             claim_,
+            Step.DELIVERED,
             fields=dict(
                 send_status=S.SENT,
                 sent_at=Now(),
@@ -505,8 +503,6 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
                 is_test_mode=False,
             ),
             outcome=Out.DELIVERED,
-            event_type=InquiryEvent.Type.SENT,
-            to_send_status=S.SENT,
             http_status=http_status,
             failure=False,
             account_id=account_id,
@@ -523,6 +519,7 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
         # Neither a failure nor a success for the rollback rules until reconciliation says which.
         ok = _finalize(
             claim_,
+            Step.OUTCOME_UNKNOWN,
             fields=dict(
                 send_status=S.SEND_UNKNOWN,
                 last_send_error=error[:2000],
@@ -530,8 +527,6 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
                 next_attempt_at=Now() + Value(timedelta(seconds=quiet_seconds())),
             ),
             outcome=Out.UNKNOWN,
-            event_type=InquiryEvent.Type.SEND_UNKNOWN,
-            to_send_status=S.SEND_UNKNOWN,
             message=error,
             http_status=http_status,
             account_id=account_id,
@@ -558,11 +553,9 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
         fields["next_attempt_at"] = Now() + Value(timedelta(seconds=backoff_seconds(attempt, retry_after=retry_after)))
     ok = _finalize(
         claim_,
+        Step.FAILED,
         fields=fields,
         outcome=outcome,
-        event_type=InquiryEvent.Type.SEND_FAILED,
-        to_send_status=S.SEND_FAILED,
-        to_status=to_status,
         message=f"{outcome}: {error}",
         http_status=http_status,
         failure=None if rate_limited else True,
@@ -605,6 +598,7 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
     if found is not None and found.answered and _same_text(found.answer_text, text):
         ok = _finalize(
             claim_,
+            Step.ALREADY_OURS,
             fields=dict(
                 send_status=S.SENT,
                 sent_at=Now(),
@@ -614,8 +608,6 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
                 last_send_error="",
             ),
             outcome=Out.ALREADY_ANSWERED,
-            event_type=InquiryEvent.Type.RECONCILED,
-            to_send_status=S.SENT,
             message="marketplace already has our answer",
             http_status=http_status,
             failure=False,
@@ -626,6 +618,7 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
     elsewhere = found.answer_text if found is not None and found.answered else ""
     ok = _finalize(
         claim_,
+        Step.ALREADY_ELSEWHERE,
         fields=dict(
             send_status=S.NOT_SENT,
             status=ST.ANSWERED_ELSEWHERE,
@@ -637,9 +630,6 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
             last_send_error="already answered on the marketplace",
         ),
         outcome=Out.ALREADY_ANSWERED,
-        event_type=InquiryEvent.Type.ANSWERED_ELSEWHERE,
-        to_send_status=S.NOT_SENT,
-        to_status=ST.ANSWERED_ELSEWHERE,
         message="answered outside partialauto",
         http_status=http_status,
         account_id=inquiry.account_id,
@@ -855,7 +845,7 @@ def _claim_rows(
     due = _claimable(glob).filter(pk__in=list(tokens))
     if connection.vendor != "postgresql":
         due.update(
-            send_status=S.SENDING,
+            send_status=_CLAIMED_TO,
             claim_token=Case(
                 *[When(pk=pk, then=Value(token)) for pk, token in tokens.items()], output_field=UUIDField()
             ),
@@ -866,7 +856,7 @@ def _claim_rows(
         )
         attempts = dict(
             Inquiry.objects.filter(
-                pk__in=list(tokens), send_status=S.SENDING, claim_token__in=list(tokens.values())
+                pk__in=list(tokens), send_status=_CLAIMED_TO, claim_token__in=list(tokens.values())
             ).values_list("pk", "send_attempts")
         )
         SendAttempt.objects.bulk_create(
@@ -886,9 +876,9 @@ def _claim_rows(
             [
                 events.build(
                     pk,
-                    InquiryEvent.Type.CLAIMED,
+                    transitions.event_of(Step.CLAIM),
                     actor_label=actor_label,
-                    to_send_status=S.SENDING,
+                    to_send_status=_CLAIMED_TO,
                     data={"attempt": n, "claim": str(tokens[pk]), "mode": modes[pk]},
                 )
                 for pk, n in attempts.items()
@@ -907,13 +897,13 @@ def _claim_rows(
                 ids,
                 [tokens[pk] for pk in ids],
                 [modes[pk] for pk in ids],
-                S.SENDING,
+                _CLAIMED_TO,
                 lease,  # type: ignore[list-item]  # django-stubs omit timedelta (an interval) from SQL parameter types
                 *where_params,
                 Mode.TEST,
-                InquiryEvent.Type.CLAIMED,
+                _CLAIM.event,
                 actor_label[:64],
-                S.SENDING,
+                _CLAIMED_TO,
             ],
         )
         return dict(cursor.fetchall())
@@ -1248,13 +1238,13 @@ def _finalize_delivered(delivered: list) -> set[int]:
             _finalize_delivered_sql(),
             [
                 *columns.values(),
-                S.SENT,
-                S.SENDING,
+                _DELIVERED_TO,
+                _DELIVERED_FROM,
                 Out.DELIVERED,
-                InquiryEvent.Type.SENT,
+                _DELIVERED.event,
                 WORKER,
-                S.SENDING,
-                S.SENT,
+                _DELIVERED_FROM,
+                _DELIVERED_TO,
             ],
         )
         return {row[0] for row in cursor.fetchall()}
@@ -1349,10 +1339,12 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
 
     token = uuid.uuid4()
     # Take the row over with a new token: a worker that is merely slow (not dead) is fenced out.
-    taken = Inquiry.objects.filter(
-        pk=inquiry_id, claim_token=old_token, send_status__in=[S.SENDING, S.SEND_UNKNOWN]
-    ).update(
-        send_status=S.SEND_UNKNOWN, claim_token=token, reconcile_attempts=F("reconcile_attempts") + 1, updated_at=Now()
+    taken = transitions.perform(
+        inquiry_id,
+        Step.RECONCILE_TAKE,
+        actor_label=RECONCILER,
+        fence=Q(claim_token=old_token),
+        fields={"claim_token": token, "reconcile_attempts": F("reconcile_attempts") + 1},
     )
     if not taken:
         return SendReport(inquiry_id, "NOT_CLAIMED")
@@ -1362,55 +1354,50 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
             outcome=Out.UNKNOWN, finished_at=Now(), error="lease expired; reconciling"
         )
     text = inquiry.final_answer or inquiry.draft_answer
-    fence = Inquiry.objects.filter(pk=inquiry_id, claim_token=token, send_status=S.SEND_UNKNOWN)
+    fence = Q(claim_token=token)
     try:
         found = cached_client_for(inquiry.account).lookup(inquiry.kind, inquiry.external_id, inquiry.created_at)
         lookup_error = getattr(found, "outcome_error", None)
     except Exception as exc:
         found, lookup_error = None, f"{type(exc).__name__}: {exc}"
 
-    def finish(fields: dict, event_type: str, message: str, to_status: str = "") -> SendReport:
+    def finish(step: Step, fields: dict, message: str) -> SendReport:
+        settled_as = _settled_outcome(fields)
+        targets = {"status": fields.pop("status", ""), "send_status": fields.pop("send_status", "")}
         with transaction.atomic():
-            n = fence.update(updated_at=Now(), **fields)
+            n = transitions.perform(
+                inquiry_id, step, actor_label=RECONCILER, fence=fence, fields=fields, message=message, **targets
+            )
             if n:
-                events.record(
-                    inquiry_id,
-                    event_type,
-                    actor_label=RECONCILER,
-                    from_send_status=S.SEND_UNKNOWN,
-                    to_send_status=fields.get("send_status", S.SEND_UNKNOWN),
-                    to_status=to_status,
-                    message=message,
-                )
-                if settled := _settled_outcome(fields):
+                if settled := settled_as:
                     # The attempt gets the outcome the marketplace confirms; the failure figures count it now.
                     _settle_attempt(inquiry_id, settled)
                     if settled != Out.ALREADY_ANSWERED:
                         _account_failure(inquiry.account_id, failed=settled == Out.FAILED_RETRYABLE)
-        if n and _settled_outcome(fields) == Out.FAILED_RETRYABLE:
+        if n and settled_as == Out.FAILED_RETRYABLE:
             _after_failure()
         log.info("Inquiry %s reconciled: %s", inquiry_id, message)
-        return SendReport(inquiry_id, fields.get("send_status", S.SEND_UNKNOWN) if n else "FENCED", message)
+        return SendReport(inquiry_id, (targets["send_status"] or S.SEND_UNKNOWN) if n else "FENCED", message)
 
     if found is None or lookup_error or not found.found:
         detail = lookup_error or (gettext("마켓에서 찾지 못함") if found is not None else gettext("조회 실패"))
         if inquiry.reconcile_attempts >= MAX_RECONCILE_ATTEMPTS:
             # A person must look at the marketplace: we will never send this one again by ourselves.
             return finish(
+                Step.RECONCILE_GIVE_UP,
                 dict(status=ST.HUMAN_REVIEW, next_attempt_at=None, last_send_error=f"reconcile gave up: {detail}"),
-                InquiryEvent.Type.ESCALATED,
                 gettext("전송 결과 확인을 포기함 (%(detail)s); 사람이 마켓에서 확인해야 합니다") % {"detail": detail},
-                to_status=ST.HUMAN_REVIEW,
             )
         delay = backoff_seconds(inquiry.reconcile_attempts)
         return finish(
+            Step.RECONCILE_WAIT,
             dict(next_attempt_at=Now() + Value(timedelta(seconds=delay))),
-            InquiryEvent.Type.RECONCILED,
             gettext("확인하지 못함 (%(detail)s); 다시 물어봅니다") % {"detail": detail},
         )
     if found.answered:
         if _same_text(found.answer_text, text):
             return finish(
+                Step.RECONCILE_DELIVERED,
                 dict(
                     send_status=S.SENT,
                     sent_at=Now(),
@@ -1419,10 +1406,10 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
                     lease_expires_at=None,
                     last_send_error="",
                 ),
-                InquiryEvent.Type.RECONCILED,
                 gettext("마켓에 우리 답변이 있음"),
             )
         return finish(
+            Step.RECONCILE_ELSEWHERE,
             dict(
                 send_status=S.NOT_SENT,
                 status=ST.ANSWERED_ELSEWHERE,
@@ -1432,9 +1419,7 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
                 external_answer=found.answer_text or "",
                 draft_agreement=similarity(inquiry.draft_answer, found.answer_text or ""),
             ),
-            InquiryEvent.Type.ANSWERED_ELSEWHERE,
             gettext("partialauto 밖에서 답변됨"),
-            to_status=ST.ANSWERED_ELSEWHERE,
         )
     # Not answered. Only once the lease has run out (no request of ours can still start) and the quiet
     # period has passed (none can still land) may we call it not delivered.
@@ -1442,12 +1427,13 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
     settle_after = in_flight_until + timedelta(seconds=quiet_seconds())
     if timezone.now() < settle_after:
         return finish(
+            Step.RECONCILE_WAIT,
             dict(next_attempt_at=settle_after),
-            InquiryEvent.Type.RECONCILED,
             gettext("아직 답변 없음; 우리 요청이 더는 도착할 수 없을 때까지 기다립니다"),
         )
     if inquiry.send_attempts >= glob.max_send_attempts:
         return finish(
+            Step.RECONCILE_EXHAUSTED,
             dict(
                 send_status=S.SEND_FAILED,
                 status=ST.HUMAN_REVIEW,
@@ -1456,11 +1442,10 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
                 lease_expires_at=None,
                 last_send_error="not delivered; attempts used up",
             ),
-            InquiryEvent.Type.ESCALATED,
             gettext("전달되지 않았고 전송 시도를 다 썼음; 사람에게 넘김"),
-            to_status=ST.HUMAN_REVIEW,
         )
     return finish(
+        Step.RECONCILE_NOT_DELIVERED,
         dict(
             send_status=S.SEND_FAILED,
             claim_token=None,
@@ -1468,6 +1453,5 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
             next_attempt_at=Now() + Value(timedelta(seconds=backoff_seconds(inquiry.send_attempts))),
             last_send_error="not delivered (confirmed by lookup)",
         ),
-        InquiryEvent.Type.RECONCILED,
         gettext("전달되지 않음을 확인함; 다시 보낼 수 있음"),
     )
