@@ -297,6 +297,19 @@ class LockForm(forms.Form):
     reason = forms.CharField(label=_("사유"), max_length=300, widget=forms.TextInput(attrs={"size": 80}))
 
 
+def _effective_mode(obj: AccountRollout, glob) -> str:
+    c = load_account_controls(obj.account, glob=glob, rollout=obj)
+    label = mode_label(c.effective_mode)
+    return label if c.effective_mode == obj.mode else f"{label} ({'; '.join(c.mode_reasons)})"
+
+
+def _today_vs_quota(obj: AccountRollout, glob) -> str:
+    quota = load_account_controls(obj.account, glob=glob, rollout=obj).daily_quota
+    used = getattr(obj, "quota_used_today", None) or 0
+    sent = getattr(obj, "sent_today", None) or 0
+    return f"{sent} ({used}/{quota})" if quota is not None else f"{sent} / ∞"
+
+
 @admin.register(AccountRollout)
 class AccountRolloutAdmin(NoAddNoDelete, ConfigAuditAdmin, RolloutManagerOnly, SimpleHistoryAdmin):
     """The rollout page: every account's mode, phase, today's sends against quota, 24 h failure rate and
@@ -378,28 +391,28 @@ class AccountRolloutAdmin(NoAddNoDelete, ConfigAuditAdmin, RolloutManagerOnly, S
         return super().changelist_view(request, extra_context=extra)
 
     def get_list_display(self, request):
-        """The columns computed from the controls read the global switches once per page: the two
-        callables share one snapshot, taken for this request only."""
+        """The columns computed from the controls read the global switches once per page (the methods
+        below, for the admin's checks, would read them per row): one snapshot for this request only."""
         glob = load_global()
-
-        def controls(obj: AccountRollout):
-            return load_account_controls(obj.account, glob=glob, rollout=obj)
 
         @admin.display(description=_("실제 모드"))
         def effective_mode(obj: AccountRollout) -> str:
-            c = controls(obj)
-            label = mode_label(c.effective_mode)
-            return label if c.effective_mode == obj.mode else f"{label} ({'; '.join(c.mode_reasons)})"
+            return _effective_mode(obj, glob)
 
         @admin.display(description=_("오늘 전송 / 한도"))
         def today_vs_quota(obj: AccountRollout) -> str:
-            quota = controls(obj).daily_quota
-            used = getattr(obj, "quota_used_today", None) or 0
-            sent = getattr(obj, "sent_today", None) or 0
-            return f"{sent} ({used}/{quota})" if quota is not None else f"{sent} / ∞"
+            return _today_vs_quota(obj, glob)
 
         by_name = {"effective_mode": effective_mode, "today_vs_quota": today_vs_quota}
         return [by_name.get(name, name) for name in super().get_list_display(request)]
+
+    @admin.display(description=_("실제 모드"))
+    def effective_mode(self, obj: AccountRollout) -> str:
+        return _effective_mode(obj, load_global())
+
+    @admin.display(description=_("오늘 전송 / 한도"))
+    def today_vs_quota(self, obj: AccountRollout) -> str:
+        return _today_vs_quota(obj, load_global())
 
     @admin.display(description=_("24시간 실패율"))
     def failure_rate_24h(self, obj: AccountRollout) -> str:
