@@ -32,7 +32,7 @@ from inquiries.models import (
     SendAttempt,
 )
 from inquiries.review import REVIEW_PERMISSION
-from markets.clients.base import mask_name
+from markets.clients.parsing import mask_name
 from markets.models import MarketAccount
 from partialauto import datafiles
 from partialauto.admin_utils import (

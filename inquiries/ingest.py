@@ -323,7 +323,7 @@ def _listings(
     A marketplace failure ends that kind's listing with FAILED (the items before it are valid and are
     stored; the watermark stays) and the next kind is listed all the same.
     """
-    from markets.clients.base import MarketError
+    from markets.clients.types import MarketError
 
     for kind, start in windows:
         size = batch_size or getattr(client, "page_sizes", {}).get(kind) or 50  # one page, roughly
@@ -442,7 +442,7 @@ def _ingest(
     ``read_ahead``: fetch pages in a thread of their own while this one stores (default: where
     threads are allowed, see :func:`partialauto.db.threads_allowed`).
     """
-    from markets.clients.base import Malformed
+    from markets.clients.types import Malformed
 
     tallies = {kind: _KindTally() for kind, _start in windows}
 

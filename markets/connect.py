@@ -11,7 +11,8 @@ from partialauto.crypto import SecretDecryptionError
 
 
 def client_for(account: MarketAccount, *, limiter=None):
-    from markets.clients.base import ClientConfig, get_client
+    from markets.clients.base import get_client
+    from markets.clients.types import ClientConfig
 
     creds = account.get_credentials()
     config = ClientConfig(

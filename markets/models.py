@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from markets.clients.base import KINDS_BY_MARKET as CLIENT_KINDS_BY_MARKET
+from markets.clients.types import KINDS_BY_MARKET as CLIENT_KINDS_BY_MARKET
 from partialauto.crypto import decrypt_json, encrypt_json
 from partialauto.db import concrete_field
 

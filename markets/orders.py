@@ -28,7 +28,6 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from markets.clients.base import Malformed, MarketError
 from markets.clients.orders import (
     CLAIM_RETURN,
     IN_TRANSIT,
@@ -40,6 +39,7 @@ from markets.clients.orders import (
     RemoteOrderLine,
     order_fingerprint,
 )
+from markets.clients.types import Malformed, MarketError
 from markets.models import MalformedPayload, MarketAccount, MarketCode, MarketOrder, OrderSyncCursor
 from partialauto.db import copy_upsert, threads_allowed
 from partialauto.iterables import chunked

@@ -10,8 +10,11 @@ def exponential(attempt: int, *, base: float, cap: float) -> float:
     return min(cap, base * 2 ** max(attempt - 1, 0))
 
 
-def jittered(attempt: int, *, base: float, cap: float, at_least: float = 0.0) -> float:
-    """A delay in the upper half of the ceiling (so retries of many rows spread out without coming back
-    much sooner than the ceiling), and never sooner than ``at_least`` (e.g. what a server asked)."""
+def jittered(
+    attempt: int, *, base: float, cap: float, at_least: float = 0.0, low: float = 0.5, high: float = 1.0
+) -> float:
+    """A delay drawn between ``low`` and ``high`` times the ceiling (so retries of many rows or
+    clients spread out), never sooner than ``at_least`` (e.g. what a server asked for). The default,
+    the upper half of the ceiling, never comes back much sooner than the ceiling."""
     ceiling = exponential(attempt, base=base, cap=cap)
-    return max(random.uniform(ceiling / 2, ceiling), at_least)
+    return max(random.uniform(ceiling * low, ceiling * high), at_least)

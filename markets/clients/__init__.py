@@ -14,7 +14,16 @@ Typical use (ingestion / send pipeline / reconciliation)::
 
 from __future__ import annotations
 
-from markets.clients.base import (
+from markets.clients.base import MarketClient, get_client
+from markets.clients.ratelimit import (
+    DatabaseTokenBucket,
+    Limiter,
+    LocalTokenBucket,
+    NullLimiter,
+    RedisTokenBucket,
+    get_limiter,
+)
+from markets.clients.types import (
     ALL_KINDS,
     COUPANG_CALLCENTER,
     COUPANG_ONLINE,
@@ -27,7 +36,6 @@ from markets.clients.base import (
     LookupResult,
     Malformed,
     MarketAuthError,
-    MarketClient,
     MarketError,
     MarketRateLimited,
     MarketRequestError,
@@ -37,15 +45,6 @@ from markets.clients.base import (
     RemoteInquiry,
     SendOutcome,
     SendResult,
-    get_client,
-)
-from markets.clients.ratelimit import (
-    DatabaseTokenBucket,
-    Limiter,
-    LocalTokenBucket,
-    NullLimiter,
-    RedisTokenBucket,
-    get_limiter,
 )
 
 __all__ = [

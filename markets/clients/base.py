@@ -20,533 +20,48 @@ retried a few times on transient errors.
 from __future__ import annotations
 
 import abc
-import enum
-import errno
-import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from partialauto import backoff
-from partialauto.calendar import SEOUL
 
 if TYPE_CHECKING:  # pragma: no cover
     from markets.clients.ratelimit import Limiter
-
-logger = logging.getLogger("partialauto.markets")
-
-KST = SEOUL  # the marketplaces' local time
-MAX_PAGES = 1000  # guard against a server that never reports the last page
-# When the rate limiter's own store fails, a write is not attempted; ask to be retried after this long.
-LIMITER_ERROR_RETRY_SECONDS = 5.0
-
-# --- markets and inquiry kinds -----------------------------------------------------------------
-
-MARKET_COUPANG = "COUPANG"
-MARKET_SMARTSTORE = "SMARTSTORE"
-
-COUPANG_ONLINE = "COUPANG_ONLINE"  # 상품별 고객문의 (product Q&A)
-COUPANG_CALLCENTER = "COUPANG_CALLCENTER"  # 쿠팡 고객센터 문의 (transferred by Coupang's call centre)
-NAVER_QNA = "NAVER_QNA"  # 상품 문의 (product Q&A; the answer is a PUT that overwrites!)
-NAVER_INQUIRY = "NAVER_INQUIRY"  # 고객 문의 (order-related 1:1 inquiry)
-
-KINDS_BY_MARKET: dict[str, tuple[str, ...]] = {
-    MARKET_COUPANG: (COUPANG_ONLINE, COUPANG_CALLCENTER),
-    MARKET_SMARTSTORE: (NAVER_QNA, NAVER_INQUIRY),
-}
-ALL_KINDS: tuple[str, ...] = (COUPANG_ONLINE, COUPANG_CALLCENTER, NAVER_QNA, NAVER_INQUIRY)
-
-DEFAULT_BASE_URLS = {
-    MARKET_COUPANG: "https://api-gateway.coupang.com",
-    MARKET_SMARTSTORE: "https://api.commerce.naver.com/external",
-}
-
-_BCRYPT_SALT_RE = re.compile(r"^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{22}$")
-
-
-# --- configuration -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """Everything a client needs for one marketplace account.
-
-    ``account_key`` is a stable, non-secret string (e.g. the account's name) used to key the shared
-    rate limiter and the token cache. Secrets never appear in ``repr()``.
-    """
-
-    market_code: str
-    api_base_url: str = ""
-    vendor_id: str = ""
-    access_key: str = ""
-    secret_key: str = ""
-    reply_by: str = ""
-    client_id: str = ""
-    client_secret: str = ""
-    account_key: str = ""
-    connect_timeout: float = 3.05
-    read_timeout: float = 10.0
-
-    def __repr__(self) -> str:
-        def hidden(value: str) -> str:
-            return "'***'" if value else "''"
-
-        return (
-            f"ClientConfig(market_code={self.market_code!r}, api_base_url={self.base_url!r}, "
-            f"vendor_id={self.vendor_id!r}, access_key={hidden(self.access_key)}, "
-            f"secret_key={hidden(self.secret_key)}, reply_by={self.reply_by!r}, "
-            f"client_id={self.client_id!r}, client_secret={hidden(self.client_secret)}, "
-            f"account_key={self.account_key!r}, connect_timeout={self.connect_timeout!r}, "
-            f"read_timeout={self.read_timeout!r})"
-        )
-
-    __str__ = __repr__
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL without a trailing slash (the real one when none is configured)."""
-        return (self.api_base_url or DEFAULT_BASE_URLS.get(self.market_code, "")).rstrip("/")
-
-    @property
-    def timeout(self) -> tuple[float, float]:
-        return (float(self.connect_timeout), float(self.read_timeout))
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming (never showing) missing or invalid settings."""
-        if self.market_code not in KINDS_BY_MARKET:
-            raise ValueError(f"unknown market_code {self.market_code!r}; expected COUPANG or SMARTSTORE")
-        if self.market_code == MARKET_COUPANG:
-            required: tuple[str, ...] = ("vendor_id", "access_key", "secret_key", "reply_by")
-        else:
-            required = ("client_id", "client_secret")
-        missing = [name for name in required if not getattr(self, name)]
-        if missing:
-            raise ValueError(f"{self.market_code} account is missing: {', '.join(missing)}")
-        if self.market_code == MARKET_SMARTSTORE and not _BCRYPT_SALT_RE.match(self.client_secret):
-            # Naver's client secret *is* a bcrypt salt ("$2a$04$" + 22 chars); anything else cannot sign.
-            raise ValueError("SMARTSTORE client_secret is not a valid bcrypt salt (expected $2a$NN$ + 22 chars)")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError("api_base_url must start with http:// or https://")
-        if self.connect_timeout <= 0 or self.read_timeout <= 0:
-            raise ValueError("timeouts must be positive")
-
-    @property
-    def limiter_scope(self) -> str:
-        """Non-secret identity the rate limits are counted against on the marketplace side."""
-        if self.market_code == MARKET_COUPANG:
-            return f"coupang:{self.vendor_id}"  # Coupang counts per vendorId
-        return f"naver:{self.client_id}"  # Naver counts per application (and per API)
-
-
-# --- normalized records ------------------------------------------------------------------------
-
-
-@dataclass
-class RemoteInquiry:
-    """One marketplace inquiry in the normalized shape of market-apis.md §4.
-
-    ``reply_context`` carries what ``post_answer``/``lookup`` need later (always ``created_at`` as an
-    ISO string; call-center: ``parentAnswerId``, ``inquiryStatus``, ``partnerTransferStatus``…). Pass
-    it back unchanged. ``raw`` is the marketplace's item as received; it may hold personal data
-    (masked names, masked phone numbers) — store it, do not log it.
-    """
-
-    kind: str
-    external_id: str
-    created_at: datetime
-    title: str
-    content: str
-    product_id: str | None
-    product_name: str | None
-    order_id: str | None
-    answered: bool
-    answer_text: str | None
-    reply_context: dict[str, Any]
-    buyer_name_masked: str | None
-    raw: dict[str, Any]
-    #: the orders the inquiry names: ``order_ids``, Naver ``product_order_ids``, Coupang ``item_ids``
-    #: (vendorItemIds, to pick the right shipment box of an order)
-    order_refs: dict[str, list[str]] = field(default_factory=dict)
-    #: every product id the payload carries (product id, seller product id, option id…)
-    product_refs: list[str] = field(default_factory=list)
-
-
-def id_list(*values: Any) -> list[str]:
-    """Marketplace ids from numbers, digit strings, lists of them or comma-separated strings; each once,
-    in order; anything unreadable, empty or 0 is left out."""
-    out: list[str] = []
-    for value in values:
-        parts = value if isinstance(value, list) else (value.split(",") if isinstance(value, str) else [value])
-        for part in parts:
-            if part is None or part == "" or part == 0 or part == "0":
-                continue
-            try:
-                text = as_id(part)
-            except ValueError:
-                continue
-            if text not in out:
-                out.append(text)
-    return out
-
-
-@dataclass
-class Malformed:
-    """An item (or a whole page) the parser could not turn into a ``RemoteInquiry``.
-
-    ``payload`` is the original item dict, or the raw response text when the page itself was unreadable.
-    Nothing is dropped: the caller stores it for a person to look at.
-    """
-
-    kind: str
-    payload: Any
-    error: str
-
-
-@dataclass
-class ParsedPage:
-    """Result of parsing one list response body.
-
-    ``ok`` is False when the envelope itself was unreadable; then ``items`` holds one ``Malformed``
-    with the raw text and the paging position is unknown.
-    """
-
-    items: list[RemoteInquiry | Malformed]
-    ok: bool
-    page: int | None = None
-    total_pages: int | None = None
-    last: bool | None = None
-    error: str | None = None
-
-
-class SendOutcome(enum.StrEnum):
-    DELIVERED = "DELIVERED"  # 2xx: the marketplace accepted the answer
-    FAILED_RETRYABLE = "FAILED_RETRYABLE"  # definitely not sent (connect failure, local pre-check failed)
-    FAILED_PERMANENT = "FAILED_PERMANENT"  # rejected without effect (4xx); a person must look
-    ALREADY_ANSWERED = "ALREADY_ANSWERED"  # an answer exists remotely; reconcile (ours or someone else's?)
-    AUTH_ERROR = "AUTH_ERROR"  # 401/403: credentials, IP allowlist or API permission
-    RATE_LIMITED = "RATE_LIMITED"  # 429 or no local rate-limit slot; not sent; retry after retry_after
-    UNKNOWN = "UNKNOWN"  # may or may not have been applied: do NOT resend, reconcile with lookup()
-
-
-@dataclass
-class SendResult:
-    outcome: SendOutcome
-    http_status: int | None = None
-    error: str = ""
-    remote_ref: str | None = None
-    retry_after: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == SendOutcome.DELIVERED
-
-
-@dataclass
-class LookupResult:
-    """What the marketplace currently says about one inquiry.
-
-    ``outcome_error`` is set when the marketplace could not be asked (network, auth, 5xx): then
-    ``found``/``answered`` mean nothing and reconciliation must try again later.
-    """
-
-    found: bool
-    answered: bool
-    answer_text: str | None
-    outcome_error: str | None = None
-
-
-# --- errors (reads raise these; writes return SendResult instead) ------------------------------
-
-
-class MarketError(Exception):
-    """A read call failed. Messages are short and never contain secrets or tokens."""
-
-    def __init__(self, message: str, *, http_status: int | None = None, malformed: Malformed | None = None):
-        super().__init__(message)
-        self.message = message
-        self.http_status = http_status
-        self.malformed = malformed
-
-
-class MarketAuthError(MarketError):
-    """401/403 or a token request that was refused."""
-
-
-class MarketRateLimited(MarketError):
-    """429s persisted, or no local rate-limit slot was available in time."""
-
-
-class MarketUnavailable(MarketError):
-    """Network failure, timeout or 5xx after the read retries."""
-
-
-class MarketRequestError(MarketError):
-    """The marketplace rejected our request (4xx other than auth/rate limit)."""
-
-
-class MarketResponseError(MarketError):
-    """The response could not be understood (bad JSON, missing paging), listing is incomplete."""
-
-
-# --- small helpers shared by the market modules ------------------------------------------------
-
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def short_text(value: Any, limit: int = 300) -> str:
-    """A single-line, length-capped rendering of a marketplace message for logs and ``error`` fields."""
-    text = value if isinstance(value, str) else ("" if value is None else str(value))
-    text = _CONTROL_CHARS.sub(" ", text).replace("\r", " ").replace("\n", " ").strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def ensure_aware(value: datetime, name: str = "datetime") -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware")
-    return value
-
-
-def kst_date(value: datetime) -> date:
-    return ensure_aware(value).astimezone(KST).date()
-
-
-def date_windows(start: date, end: date, max_span_days: int) -> list[tuple[date, date]]:
-    """Split the inclusive date range [start, end] into windows with ``end - start <= max_span_days``."""
-    if end < start:
-        return []
-    windows = []
-    cursor = start
-    while cursor <= end:
-        window_end = min(end, cursor + timedelta(days=max_span_days))
-        windows.append((cursor, window_end))
-        cursor = window_end + timedelta(days=1)
-    return windows
-
-
-def datetime_windows(start: datetime, end: datetime, max_span: timedelta) -> list[tuple[datetime, datetime]]:
-    """Split [start, end] into consecutive windows no longer than ``max_span`` (shared boundaries)."""
-    if end < start:
-        return []
-    windows = []
-    cursor = start
-    while True:
-        window_end = min(end, cursor + max_span)
-        windows.append((cursor, window_end))
-        if window_end >= end:
-            return windows
-        cursor = window_end
-
-
-def parse_market_datetime(value: Any) -> datetime:
-    """Parse a marketplace timestamp into an aware UTC datetime.
-
-    Coupang sends naive ``yyyy-MM-dd HH:mm:ss`` in KST; Naver sends ISO-8601 with an offset or ``Z``.
-    A value without a zone is taken as KST (both marketplaces are Korean). Raises ``ValueError``.
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"timestamp must be a string, got {type(value).__name__}")
-    text = value.strip()
-    if not text or len(text) > 40:
-        raise ValueError("timestamp is empty or too long")
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        parsed = parsed.replace(tzinfo=KST)
-    return parsed.astimezone(UTC)
-
-
-def as_id(value: Any) -> str:
-    """Normalize a marketplace id (int64 or digit string) to ``str``; raise ``ValueError`` otherwise."""
-    if isinstance(value, bool):
-        raise ValueError("id must be a number, got a boolean")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) <= 30:
-        return value.strip()
-    raise ValueError(f"id must be an integer or a digit string, got {type(value).__name__}")
-
-
-def opt_int(value: Any) -> int | None:
-    """An integer from a JSON number or a digit string; anything else (bools included) is None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def opt_text(value: Any) -> str | None:
-    """Optional display text: numbers become strings, anything structured is ignored."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
-        return str(value)
-    return None
-
-
-def req_text(value: Any, name: str) -> str:
-    """Required free text (the customer's words): must be a string without NUL characters.
-
-    NUL cannot be stored in PostgreSQL text/jsonb; refusing here gives a clear Malformed instead of a
-    database error later.
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise ValueError(f"{name} contains a NUL character")
-    return value
-
-
-def as_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ValueError(f"{name} must be a boolean, got {type(value).__name__}")
-
-
-def mask_name(value: Any) -> str | None:
-    """Mask a buyer name unless the marketplace already did (keeps only the first character)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    name = value.strip()
-    if "*" in name:
-        return name[:50]
-    return name[0] + "*" * min(len(name) - 1, 10) if len(name) > 1 else "*"
-
-
-def load_json(body: bytes | str) -> Any:
-    """``json.loads`` accepting bytes (UTF-8, optional BOM). Raises ``ValueError`` on bad input."""
-    if isinstance(body, (bytes, bytearray)):
-        body = bytes(body).decode("utf-8-sig")
-    return json.loads(body)
-
-
-def raw_preview(body: bytes | str, limit: int = 20_000) -> str:
-    """The raw body as text (for Malformed payloads), capped so a huge HTML error page cannot bloat storage."""
-    text = bytes(body).decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body)
-    return text if len(text) <= limit else text[:limit] + f"…[truncated {len(text) - limit} chars]"
-
-
-def answer_problem(external_id: Any, text: Any) -> str | None:
-    """Validate an answer before any network call (a bad request is a permanent failure)."""
-    if not isinstance(text, str) or not text.strip():
-        return "answer text is empty; not sent"
-    if "\x00" in text:
-        return "answer text contains a NUL character; not sent"
-    if not str(external_id).strip().isdigit():
-        return "external_id must be numeric; not sent"
-    return None
-
-
-# --- transport ---------------------------------------------------------------------------------
-
-
-class SendState(enum.StrEnum):
-    NOT_SENT = "NOT_SENT"  # the request never reached the server
-    UNKNOWN = "UNKNOWN"  # it may have been processed
-
-
-class TransportFailure(Exception):
-    """No HTTP response. ``state`` tells whether the request may have been processed."""
-
-    def __init__(self, state: SendState, message: str):
-        super().__init__(message)
-        self.state = state
-        self.message = message
-
-
-@dataclass
-class HttpResult:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return load_json(self.body)
-
-    def json_or_none(self) -> Any:
-        try:
-            return load_json(self.body) if self.body else None
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return None
-
-
-def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        for attr in ("reason", "__cause__", "__context__"):
-            nested = getattr(current, attr, None)
-            if isinstance(nested, BaseException):
-                stack.append(nested)
-        for arg in getattr(current, "args", ()):
-            if isinstance(arg, BaseException):
-                stack.append(arg)
-
-
-def classify_transport_error(exc: requests.RequestException) -> TransportFailure:
-    """Decide whether a failed request can have reached the server.
-
-    Only failures that happen while *establishing* the connection are definitely-not-sent: connect
-    timeout, connection refused, DNS failure, certificate verification. Everything after the request
-    bytes may have been written — read timeout, reset/EOF while waiting for the response (urllib3
-    ``ProtocolError`` / ``RemoteDisconnected``), a broken chunked body — is UNKNOWN.
-    """
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return TransportFailure(SendState.NOT_SENT, "connect timeout (request not sent)")
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return TransportFailure(SendState.UNKNOWN, "read timeout waiting for the response (outcome unknown)")
-    chain = list(_exception_chain(exc))
-    if any(isinstance(e, NameResolutionError) for e in chain):
-        return TransportFailure(SendState.NOT_SENT, "DNS resolution failed (request not sent)")
-    if any(isinstance(e, NewConnectionError) for e in chain):
-        refused = any(
-            isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED for e in chain
-        )
-        return TransportFailure(
-            SendState.NOT_SENT,
-            "connection refused (request not sent)" if refused else "could not connect (request not sent)",
-        )
-    if isinstance(exc, requests.exceptions.SSLError):
-        import ssl
-
-        if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
-            return TransportFailure(SendState.NOT_SENT, "TLS certificate verification failed (request not sent)")
-        return TransportFailure(SendState.UNKNOWN, "TLS error (outcome unknown)")
-    if isinstance(
-        exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
-    ):
-        return TransportFailure(SendState.NOT_SENT, "invalid URL (request not sent)")
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return TransportFailure(SendState.UNKNOWN, "connection dropped before a response arrived (outcome unknown)")
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return TransportFailure(SendState.UNKNOWN, "response body broken mid-transfer (outcome unknown)")
-    return TransportFailure(SendState.UNKNOWN, f"{type(exc).__name__} during request (outcome unknown)")
-
-
-BACKOFF_CAP_SECONDS = 60.0
-
-
-# --- the client base class ---------------------------------------------------------------------
+from markets.clients.parsing import ensure_aware, parse_market_datetime, short_text
+from markets.clients.transport import (
+    BACKOFF_CAP_SECONDS,
+    HttpResult,
+    SendState,
+    TransportFailure,
+    classify_transport_error,
+)
+from markets.clients.types import (
+    LIMITER_ERROR_RETRY_SECONDS,
+    MARKET_COUPANG,
+    MAX_PAGES,
+    ClientConfig,
+    LookupResult,
+    Malformed,
+    MarketAuthError,
+    MarketError,
+    MarketRateLimited,
+    MarketRequestError,
+    MarketResponseError,
+    MarketUnavailable,
+    ParsedPage,
+    RemoteInquiry,
+    SendOutcome,
+    SendResult,
+    logger,
+)
 
 
 @dataclass
@@ -779,7 +294,10 @@ class MarketClient(abc.ABC):
         with self._backoff_lock:
             streak = self._backoff_streak.get(key, 0)
             self._backoff_streak[key] = streak + 1
-        return backoff.jittered(streak + 2, base=self.rate_limit_backoff_base, cap=BACKOFF_CAP_SECONDS)
+        # base × 2^streak (capped) plus up to half of it again
+        return backoff.jittered(
+            streak + 1, base=self.rate_limit_backoff_base, cap=BACKOFF_CAP_SECONDS, low=1.0, high=1.5
+        )
 
     def _reset_backoff(self, key: str) -> None:
         with self._backoff_lock:

@@ -16,29 +16,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from markets.clients.base import (
-    COUPANG_CALLCENTER,
-    COUPANG_ONLINE,
-    MARKET_COUPANG,
-    Endpoint,
-    HttpResult,
-    LookupResult,
-    Malformed,
-    MarketClient,
-    MarketError,
-    MarketRequestError,
-    ParsedPage,
-    RemoteInquiry,
-    SendOutcome,
-    SendResult,
-    _Prepared,
+from markets.clients.base import Endpoint, MarketClient, _Prepared, lookup_window
+from markets.clients.coupang_orders import CoupangOrderReads
+from markets.clients.parsing import (
     answer_problem,
     as_id,
     date_windows,
     id_list,
     kst_date,
     load_json,
-    lookup_window,
     opt_int,
     opt_text,
     parse_market_datetime,
@@ -46,8 +32,21 @@ from markets.clients.base import (
     req_text,
     short_text,
 )
-from markets.clients.coupang_orders import CoupangOrderReads
 from markets.clients.ratelimit import COUPANG_BURST, COUPANG_RATE
+from markets.clients.transport import HttpResult
+from markets.clients.types import (
+    COUPANG_CALLCENTER,
+    COUPANG_ONLINE,
+    MARKET_COUPANG,
+    LookupResult,
+    Malformed,
+    MarketError,
+    MarketRequestError,
+    ParsedPage,
+    RemoteInquiry,
+    SendOutcome,
+    SendResult,
+)
 
 API_V4 = "/v2/providers/openapi/apis/api/v4/vendors"
 API_V5 = "/v2/providers/openapi/apis/api/v5/vendors"

@@ -11,28 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from markets.clients.base import (
-    KST,
-    MARKET_COUPANG,
-    MAX_PAGES,
-    Endpoint,
-    Malformed,
-    MarketRequestError,
-    MarketResponseError,
-    _Prepared,
-    as_id,
-    date_windows,
-    datetime_windows,
-    ensure_aware,
-    id_list,
-    kst_date,
-    load_json,
-    opt_int,
-    opt_text,
-    parse_market_datetime,
-    raw_preview,
-    short_text,
-)
+from markets.clients.base import Endpoint, _Prepared
 from markets.clients.orders import (
     CANCELLED,
     CLAIM_CANCEL,
@@ -52,6 +31,21 @@ from markets.clients.orders import (
     carrier_name_for,
     scrub_order,
 )
+from markets.clients.parsing import (
+    as_id,
+    date_windows,
+    datetime_windows,
+    ensure_aware,
+    id_list,
+    kst_date,
+    load_json,
+    opt_int,
+    opt_text,
+    parse_market_datetime,
+    raw_preview,
+    short_text,
+)
+from markets.clients.types import KST, MARKET_COUPANG, MAX_PAGES, Malformed, MarketRequestError, MarketResponseError
 
 API = "/v2/providers/openapi/apis/api"
 ORDERSHEET_STATUSES = ("ACCEPT", "INSTRUCT", "DEPARTURE", "DELIVERING", "FINAL_DELIVERY", "NONE_TRACKING")

@@ -27,28 +27,9 @@ from urllib.parse import urlencode
 import bcrypt
 import requests
 
-from markets.clients.base import (
-    KST,
-    MARKET_SMARTSTORE,
-    NAVER_INQUIRY,
-    NAVER_QNA,
-    ClientConfig,
-    Endpoint,
-    HttpResult,
-    LookupResult,
-    Malformed,
-    MarketAuthError,
-    MarketClient,
-    MarketError,
-    MarketRateLimited,
-    MarketResponseError,
-    MarketUnavailable,
-    ParsedPage,
-    RemoteInquiry,
-    SendOutcome,
-    SendResult,
-    TransportFailure,
-    _Prepared,
+from markets.clients.base import Endpoint, MarketClient, _Prepared, lookup_window, reply_context_created_at
+from markets.clients.naver_orders import NaverOrderReads
+from markets.clients.parsing import (
     answer_problem,
     as_bool,
     as_id,
@@ -58,18 +39,34 @@ from markets.clients.base import (
     id_list,
     kst_date,
     load_json,
-    lookup_window,
     mask_name,
     opt_int,
     opt_text,
     parse_market_datetime,
     raw_preview,
-    reply_context_created_at,
     req_text,
     short_text,
 )
-from markets.clients.naver_orders import NaverOrderReads
 from markets.clients.ratelimit import NAVER_DEFAULT_BURST, NAVER_DEFAULT_RATE
+from markets.clients.transport import HttpResult, TransportFailure
+from markets.clients.types import (
+    KST,
+    MARKET_SMARTSTORE,
+    NAVER_INQUIRY,
+    NAVER_QNA,
+    ClientConfig,
+    LookupResult,
+    Malformed,
+    MarketAuthError,
+    MarketError,
+    MarketRateLimited,
+    MarketResponseError,
+    MarketUnavailable,
+    ParsedPage,
+    RemoteInquiry,
+    SendOutcome,
+    SendResult,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from markets.clients.ratelimit import Limiter

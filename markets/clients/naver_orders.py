@@ -12,25 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from markets.clients.base import (
-    KST,
-    MARKET_SMARTSTORE,
-    MAX_PAGES,
-    Endpoint,
-    Malformed,
-    MarketRequestError,
-    MarketResponseError,
-    _Prepared,
-    as_id,
-    datetime_windows,
-    ensure_aware,
-    load_json,
-    opt_int,
-    opt_text,
-    parse_market_datetime,
-    raw_preview,
-    short_text,
-)
+from markets.clients.base import Endpoint, _Prepared
 from markets.clients.orders import (
     CANCELLED,
     CLAIM_CANCEL,
@@ -51,6 +33,18 @@ from markets.clients.orders import (
     carrier_name_for,
     scrub_order,
 )
+from markets.clients.parsing import (
+    as_id,
+    datetime_windows,
+    ensure_aware,
+    load_json,
+    opt_int,
+    opt_text,
+    parse_market_datetime,
+    raw_preview,
+    short_text,
+)
+from markets.clients.types import KST, MARKET_SMARTSTORE, MAX_PAGES, Malformed, MarketRequestError, MarketResponseError
 
 CHANGES_PATH = "/v1/pay-order/seller/product-orders/last-changed-statuses"
 QUERY_PATH = "/v1/pay-order/seller/product-orders/query"

@@ -2,7 +2,7 @@
 
 Pure Python like the rest of ``markets.clients``. The market modules (``coupang_orders.py``,
 ``naver_orders.py``) parse their payloads into :class:`RemoteOrderLine` / :class:`RemoteClaim` (or
-:class:`~markets.clients.base.Malformed`); ``markets.orders`` stores them in ``market_order``.
+:class:`~markets.clients.types.Malformed`); ``markets.orders`` stores them in ``market_order``.
 
 Normalized statuses: ``PAID`` (결제완료, not acknowledged), ``PREPARING`` (상품준비중), ``SHIPPED`` (handed to
 the carrier; may not be scanned yet), ``IN_TRANSIT`` (배송중), ``DELIVERED`` (배송완료, incl. purchase

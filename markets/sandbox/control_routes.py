@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from markets.clients.base import ALL_KINDS
+from markets.clients.types import ALL_KINDS
 from markets.sandbox.protocol import Reply
 from markets.sandbox.store import SandboxStore
 

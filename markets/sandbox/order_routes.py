@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from markets.clients.base import KST, MARKET_COUPANG, MARKET_SMARTSTORE
+from markets.clients.types import KST, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox.order_views import (
     coupang_history,
     coupang_ordersheet,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from markets.clients.base import KST, MARKET_COUPANG, MARKET_SMARTSTORE
+from markets.clients.types import KST, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox import generator
 from markets.sandbox.generator import PRODUCTS, Product
 from markets.sandbox.orders import (

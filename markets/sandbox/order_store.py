@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from markets.clients.base import COUPANG_CALLCENTER, COUPANG_ONLINE, KST, MARKET_COUPANG, MARKET_SMARTSTORE, NAVER_QNA
+from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, KST, MARKET_COUPANG, MARKET_SMARTSTORE, NAVER_QNA
 from markets.sandbox import generator
 from markets.sandbox.order_scenarios import build_order, pick_scenario, resolve_product
 from markets.sandbox.order_views import order_view

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from markets.clients.base import KST, MARKET_COUPANG
+from markets.clients.types import KST, MARKET_COUPANG
 from markets.sandbox.generator import naver_time
 from markets.sandbox.orders import (
     CANCEL,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from markets.clients.base import KST, MARKET_COUPANG, MARKET_SMARTSTORE
+from markets.clients.types import KST, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox.generator import Product
 
 SCENARIOS: tuple[str, ...] = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from markets.clients.base import KST
+from markets.clients.types import KST
 
 
 class Reply(Exception):

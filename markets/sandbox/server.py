@@ -32,14 +32,8 @@ from urllib.parse import parse_qsl
 
 import bcrypt
 
-from markets.clients.base import (
-    COUPANG_CALLCENTER,
-    COUPANG_ONLINE,
-    KST,
-    NAVER_INQUIRY,
-    NAVER_QNA,
-)
 from markets.clients.coupang import CALLCENTER_NOT_AWAITING, coupang_signature
+from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, KST, NAVER_INQUIRY, NAVER_QNA
 from markets.sandbox import generator
 from markets.sandbox.control_routes import ControlRoutes
 from markets.sandbox.order_routes import OrderRoutes

@@ -25,7 +25,7 @@ from typing import Any
 
 import bcrypt
 
-from markets.clients.base import (
+from markets.clients.types import (
     ALL_KINDS,
     COUPANG_CALLCENTER,
     COUPANG_ONLINE,

@@ -22,7 +22,7 @@ class _CallResult:
 
 def _call(client_factory, inquiry: Inquiry, text: str) -> _CallResult:
     """Step 3, the marketplace call. Never raises: an unexpected error is an unknown outcome."""
-    from markets.clients.base import SendOutcome
+    from markets.clients.types import SendOutcome
     from markets.connect import cached_client_for
 
     try:

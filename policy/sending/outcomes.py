@@ -38,7 +38,7 @@ from policy.sending.common import (
 
 def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalControls, call: _CallResult) -> SendReport:
     """Step 4 for one row: write what the call came to, fenced by the claim token."""
-    from markets.clients.base import SendOutcome
+    from markets.clients.types import SendOutcome
 
     outcome, http_status, error = call.outcome, call.http_status, call.error
     retry_after, remote_ref = call.retry_after, call.remote_ref

@@ -135,7 +135,7 @@ def _send_group(
     futures = [pool.submit(_call_in_thread, client_factory, inquiry, text) for _claim, inquiry, text in ready]
     calls = [future.result() for future in futures]
     # 4. the outcomes: every delivered one in one write, fenced row by row by its claim token
-    from markets.clients.base import SendOutcome
+    from markets.clients.types import SendOutcome
 
     delivered = [(row, call) for row, call in zip(ready, calls, strict=True) if call.outcome == SendOutcome.DELIVERED]
     written = _finalize_delivered(delivered) if delivered else set()

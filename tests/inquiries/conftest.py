@@ -39,7 +39,6 @@ class Live:
         store = self.sandbox.store
         external_id = store.add_inquiry(kind, owner=self._owner(account), days_back=0.5)
         remote = store.get_inquiry(kind, external_id)
-        from markets.clients.base import get_client  # noqa: F401  (the parser used by ingestion)
         from markets.connect import client_for
 
         when = _created(remote, kind)
@@ -75,7 +74,7 @@ class Live:
 
 
 def _created(remote: dict, kind: str):
-    from markets.clients.base import parse_market_datetime
+    from markets.clients.parsing import parse_market_datetime
 
     key = {
         "COUPANG_ONLINE": "inquiryAt",

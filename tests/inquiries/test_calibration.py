@@ -48,7 +48,7 @@ def test_shadow__answer_written_on_the_marketplace_is_compared():
 
     from django.utils import timezone
 
-    from markets.clients.base import RemoteInquiry
+    from markets.clients.types import RemoteInquiry
 
     account = make_account()
     inquiry = make_inquiry(

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from markets.clients.base import ClientConfig, MarketClient, get_client
+from markets.clients.base import MarketClient, get_client
 from markets.clients.naver import clear_token_cache
 from markets.clients.ratelimit import LocalTokenBucket
+from markets.clients.types import ClientConfig
 from markets.sandbox import SandboxServer
 from markets.sandbox.store import CoupangAccount, NaverAccount
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from markets.clients.base import (
+from markets.clients.types import (
     COUPANG_CALLCENTER,
     COUPANG_ONLINE,
     KST,

@@ -14,17 +14,10 @@ import pytest
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from markets.clients.base import (
-    COUPANG_CALLCENTER,
-    COUPANG_ONLINE,
-    NAVER_INQUIRY,
-    NAVER_QNA,
-    SendOutcome,
-    SendState,
-    classify_transport_error,
-    get_client,
-)
+from markets.clients.base import get_client
 from markets.clients.ratelimit import NullLimiter
+from markets.clients.transport import SendState, classify_transport_error
+from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA, SendOutcome
 from tests.markets.conftest import coupang_config_for, fast, naver_config_for
 
 NOW = datetime.now(UTC)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from markets.clients.base import COUPANG_ONLINE, NAVER_QNA, MarketRateLimited, get_client
+from markets.clients.base import get_client
 from markets.clients.ratelimit import (
     DatabaseTokenBucket,
     LocalTokenBucket,
@@ -21,6 +21,7 @@ from markets.clients.ratelimit import (
     get_limiter,
     reset_limiter_cache,
 )
+from markets.clients.types import COUPANG_ONLINE, NAVER_QNA, MarketRateLimited
 from tests.markets.conftest import coupang_config_for, fast, naver_config_for
 
 NOW = datetime.now(UTC)

@@ -18,8 +18,8 @@ from django.utils import timezone
 from inquiries import ingest
 from inquiries.models import Inquiry, InquiryEvent
 from markets import connect
-from markets.clients.base import COUPANG_ONLINE, NAVER_QNA
 from markets.clients.ratelimit import DatabaseTokenBucket, NullLimiter
+from markets.clients.types import COUPANG_ONLINE, NAVER_QNA
 from markets.models import MalformedPayload, MarketAccount, PollCursor, RateBucket
 from markets.sandbox import SandboxServer
 from tests.factories import make_account

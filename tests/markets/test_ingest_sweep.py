@@ -17,8 +17,8 @@ from inquiries import ingest
 from inquiries.models import Inquiry, InquiryEvent
 from inquiries.tasks import sweep_markets_task
 from markets import connect
-from markets.clients.base import COUPANG_CALLCENTER, COUPANG_ONLINE, KST, NAVER_INQUIRY, NAVER_QNA
 from markets.clients.ratelimit import LocalTokenBucket
+from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, KST, NAVER_INQUIRY, NAVER_QNA
 from markets.models import MalformedPayload, MarketAccount, PollCursor
 from markets.sandbox import SandboxControl, SandboxServer
 from partialauto.schedules import setup_schedules

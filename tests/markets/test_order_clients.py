@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from markets.clients.base import Malformed, MarketAuthError, MarketResponseError, get_client
+from markets.clients.base import get_client
 from markets.clients.naver_orders import PRODUCT_ORDER_STATUSES, naver_status, parse_product_order
 from markets.clients.orders import OrderNotFound, RemoteClaim, RemoteOrderLine
+from markets.clients.types import Malformed, MarketAuthError, MarketResponseError
 from tests.markets.conftest import coupang_config_for, fast
 
 NOW = lambda: datetime.now(UTC)  # noqa: E731

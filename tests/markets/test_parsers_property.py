@@ -11,7 +11,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from markets.clients.base import (
+from markets.clients.coupang import (
+    parse_coupang_callcenter_item,
+    parse_coupang_callcenter_single,
+    parse_coupang_online_item,
+    parse_coupang_page,
+)
+from markets.clients.naver import parse_naver_inquiry_item, parse_naver_page, parse_naver_qna_item
+from markets.clients.types import (
     COUPANG_CALLCENTER,
     COUPANG_ONLINE,
     NAVER_INQUIRY,
@@ -20,13 +27,6 @@ from markets.clients.base import (
     ParsedPage,
     RemoteInquiry,
 )
-from markets.clients.coupang import (
-    parse_coupang_callcenter_item,
-    parse_coupang_callcenter_single,
-    parse_coupang_online_item,
-    parse_coupang_page,
-)
-from markets.clients.naver import parse_naver_inquiry_item, parse_naver_page, parse_naver_qna_item
 from markets.sandbox import generator
 from markets.sandbox.store import public_item
 

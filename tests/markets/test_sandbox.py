@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from markets.clients.base import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA
 from markets.clients.coupang import coupang_authorization, coupang_signature, coupang_signed_date
 from markets.clients.naver import naver_client_secret_sign
+from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA
 from markets.sandbox import SandboxControl, SandboxControlError
 from markets.sandbox.generator import RISKY
 from markets.sandbox.store import DEMO_NAVER, SandboxStore, generate_naver_secret

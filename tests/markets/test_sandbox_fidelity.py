@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from markets.clients.base import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA
+from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA
 from markets.sandbox.generator import coupang_time
 from markets.sandbox.store import SandboxStore
 from tests.markets.test_sandbox import TODAY, V4, V5, _coupang_get, _coupang_post, _list_query, _token

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from markets.clients.base import COUPANG_ONLINE, SendOutcome
+from markets.clients.types import COUPANG_ONLINE, SendOutcome
 
 NOW = datetime.now(UTC)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from markets.clients.base import ALL_KINDS, MARKET_COUPANG, MARKET_SMARTSTORE
+from markets.clients.types import ALL_KINDS, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox import SandboxServer
 from markets.sandbox.store import SEED_TRANSFER_SHARE
 
