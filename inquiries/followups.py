@@ -47,6 +47,9 @@ LINKER = "system:follow-ups"
 REPEAT_SIMILARITY = 0.6
 PRODUCT_TEXT_SIMILARITY = 0.85
 CANDIDATES = 50  # earlier answered inquiries looked at per new one (newest first)
+# Marketplace times have whole seconds and their own clock; our send time is taken after the call
+# returns. A question this much "before" the answer's recorded time can still be its follow-up.
+CLOCK_SKEW = dt.timedelta(minutes=2)
 
 # Compact forms (letters and digits only, no spaces): what the buyer says when the answer did not help.
 COMPLAINT_MARKERS: tuple[str, ...] = (
@@ -230,7 +233,7 @@ def find_earlier(new: Inquiry) -> tuple[Inquiry, str] | None:
             keys |= Q(buyer_key=buyer)
         for old in base.filter(keys).order_by("-created_at", "-id")[:CANDIDATES]:
             when = answered_at(old)
-            if not (when <= new.created_at <= when + window()) or not _same_buyer_possible(new, old):
+            if not (when - CLOCK_SKEW <= new.created_at <= when + window()) or not _same_buyer_possible(new, old):
                 continue
             if orders & _orders(old):
                 return old, FollowUp.LinkedBy.ORDER
@@ -247,7 +250,7 @@ def find_earlier(new: Inquiry) -> tuple[Inquiry, str] | None:
         .order_by("-created_at", "-id")[:CANDIDATES]
     ):
         when = answered_at(old)
-        if not (when <= new.created_at <= when + product_window()) or not _same_buyer_possible(new, old):
+        if not (when - CLOCK_SKEW <= new.created_at <= when + product_window()) or not _same_buyer_possible(new, old):
             continue
         if _orders(old):
             continue
@@ -261,7 +264,7 @@ def link_one(new: Inquiry) -> FollowUp | None:
     if found is None:
         return None
     old, linked_by = found
-    verdict = classify(_question(new), _question(old))
+    verdict = classify(new.content, old.content)  # the buyer's own words (titles are often a category)
     path = answer_path(old)
     try:
         with transaction.atomic():
@@ -384,8 +387,10 @@ def resolution_figures(
                 "complaints": 0,
             },
         )
-        for name in ("answers", "follow_ups", "repeats", "complaints"):
-            out[name] += r[f"n_{name}"]
+        out["answers"] += r["n_answers"]
+        out["follow_ups"] += r["n_follow_ups"]
+        out["repeats"] += r["n_repeats"]
+        out["complaints"] += r["n_complaints"]
     result = []
     for out in merged.values():
         out["follow_up_rate"] = _rate(out["follow_ups"], out["answers"])
