@@ -115,7 +115,10 @@ def follow_up_item(
     elif kind == COUPANG_CALLCENTER:
         agent = copy.deepcopy((item.get("replies") or [{}])[0])
         agent.update(
-            content=f"[판매자이관]\n◼주문번호: {item.get('orderId')}\n◼고객문의: {text}\n판매자 확인 및 답변 부탁드립니다.",
+            content=(
+                f"[판매자이관]\n◼주문번호: {item.get('orderId')}\n◼고객문의: {text}\n"
+                "판매자 확인 및 답변 부탁드립니다."
+            ),
             answerId=sub_ids[0],
             parentAnswerId=0,
             partnerTransferStatus="requestAnswer",
