@@ -99,10 +99,12 @@ def follow_up_item(
     config.follow_ups_made += 1
     n = config.follow_ups_made
     original = _question_text(kind, item)
-    repeat = kind == NAVER_QNA or _grows(n, 1.0 - config.complaint_share)
+    # Naver product Q&A (and a Coupang product question without an order) names no buyer: only the same
+    # question again about the same product can be linked to it, never a guess.
+    anonymous = kind == NAVER_QNA or (kind == COUPANG_ONLINE and not item.get("orderIds"))
+    repeat = anonymous or _grows(n, 1.0 - config.complaint_share)
     if repeat:
-        # Naver product Q&A names no buyer: only the same question again can be linked (never a guess).
-        text = original if kind == NAVER_QNA else REPEAT_PREFIX + original
+        text = original if anonymous else REPEAT_PREFIX + original
     else:
         wording = COMPLAINTS.get(str(item.get("_intent") or ""), COMPLAINTS[""])
         text = wording[(n - 1) % len(wording)]
@@ -116,8 +118,7 @@ def follow_up_item(
         agent = copy.deepcopy((item.get("replies") or [{}])[0])
         agent.update(
             content=(
-                f"[판매자이관]\n◼주문번호: {item.get('orderId')}\n◼고객문의: {text}\n"
-                "판매자 확인 및 답변 부탁드립니다."
+                f"[판매자이관]\n◼주문번호: {item.get('orderId')}\n◼고객문의: {text}\n판매자 확인 및 답변 부탁드립니다."
             ),
             answerId=sub_ids[0],
             parentAnswerId=0,
