@@ -17,8 +17,14 @@ from django.core.management.base import CommandError
 
 from inquiries.models import FollowUp, Inquiry
 from markets.sandbox.control import SandboxControl
-from policy.models import AccountRollout, IntentWithdrawal, Notification, NotificationChannel, RollbackIncident
-from policy.models import RolloutEvent
+from policy.models import (
+    AccountRollout,
+    IntentWithdrawal,
+    Notification,
+    NotificationChannel,
+    RollbackIncident,
+    RolloutEvent,
+)
 from policy.roles import ROLE_ROLLOUT_MANAGER
 from tests.factories import make_staff
 from tests.markets.sandbox_process import ROOT, flags_for, running_sandbox
