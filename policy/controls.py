@@ -255,7 +255,14 @@ def load_account_controls(
         human_mode=human[0],
         human_mode_reasons=tuple(human[1]),
         glob=glob,
-        withdrawn_intents=frozenset(
-            IntentWithdrawal.objects.active().filter(account=account).values_list("intent", flat=True)
-        ),
+        withdrawn_intents=_withdrawn(account),
     )
+
+
+def _withdrawn(account: MarketAccount) -> frozenset[str]:
+    """The intents withdrawn from automation for ``account`` (prefetched by ``rollout_rows`` as
+    ``active_withdrawals``, else one query)."""
+    prefetched = getattr(account, "active_withdrawals", None)
+    if prefetched is not None:
+        return frozenset(w.intent for w in prefetched)
+    return frozenset(IntentWithdrawal.objects.active().filter(account=account).values_list("intent", flat=True))
