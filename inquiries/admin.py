@@ -22,6 +22,7 @@ from inquiries.agent.labels import reason_label, risk_term_label
 from inquiries.calibration import AGREE_AT, MIN_SAMPLE
 from inquiries.hooks import hooks
 from inquiries.models import (
+    FollowUp,
     Inquiry,
     InquiryEvent,
     Intent,
@@ -273,6 +274,41 @@ class KnowledgeEntryAdmin(SimpleHistoryAdmin):
     list_filter = ["intent", "is_active", "account"]
     list_select_related = ["intent", "account"]
     search_fields = ["title", "body"]
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(ReadOnlyAdmin):
+    """Buyers who wrote again after an answer (inquiries.followups): the figures of ``kpi``, the dashboard,
+    readiness and the complaint rule are counts of these rows."""
+
+    list_display = ["asked_at", "account", "intent", "path", "kind", "linked_by", "earlier_number", "inquiry_number"]
+    list_filter = ["kind", "path", "linked_by", "account", "intent"]
+    list_select_related = ["account"]
+    date_hierarchy = "asked_at"
+    readonly_fields = [
+        "inquiry",
+        "earlier",
+        "account",
+        "kind",
+        "linked_by",
+        "path",
+        "intent",
+        "answered_at",
+        "asked_at",
+        "similarity",
+        "evidence",
+        "created_at",
+    ]
+    fields = tuple(readonly_fields)
+    raw_id_fields = ["inquiry", "earlier"]
+
+    @admin.display(description=_("먼저 답한 문의"), ordering="earlier_id")
+    def earlier_number(self, obj: FollowUp) -> int:
+        return obj.earlier_id
+
+    @admin.display(description=_("재문의"), ordering="inquiry_id")
+    def inquiry_number(self, obj: FollowUp) -> int:
+        return obj.inquiry_id
 
 
 @admin.register(SendAttempt)

@@ -37,10 +37,11 @@ from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inquiries import events, transitions
+from inquiries import events, followups, transitions
 from inquiries.calibration import similarity
 from inquiries.models import Inquiry, InquiryEvent
 from inquiries.transitions import Step
+from markets.clients.identity import buyer_keys
 from markets.models import InquiryKind, MalformedPayload, MarketAccount, PollCursor
 from partialauto.db import column_of, copied_rows, threads_allowed
 
@@ -157,6 +158,7 @@ def _row_values(account: MarketAccount, item) -> dict:
         raw_payload=scrub(item.raw or {}),
         status=status,
         external_answer=clean_text(item.answer_text) if item.answered else "",
+        **buyer_keys(item.kind, item.raw),  # hashed before the payload's personal keys are scrubbed
     )
 
 
@@ -282,6 +284,8 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
             new_items = [item for key, item in by_key.items() if key not in existing]
             if new_items:
                 fresh = insert_new(account, new_items)
+                # a buyer writing again soon after an answer: link it (inquiries.followups)
+                followups.link_new(pk for pk, status in fresh if status == Inquiry.Status.NEW)
                 created += len(fresh)
                 answered += sum(1 for _pk, status in fresh if status == Inquiry.Status.ANSWERED_ELSEWHERE)
             # Answered on the marketplace by someone else since we last looked.

@@ -257,6 +257,20 @@ class Inquiry(models.Model):
         _("상품 참조"), default=list, blank=True, help_text=_("문의에 있는 상품 ID들 (상품ID, 판매자상품ID, 옵션ID)")
     )
     buyer_name_masked = models.CharField(_("고객명(마스킹)"), max_length=64, blank=True)
+    buyer_key = models.CharField(
+        _("구매자 식별키"),
+        max_length=32,
+        blank=True,
+        editable=False,
+        help_text=_("마켓이 준 구매자 ID(네이버 customerId)의 해시. 같은 구매자의 재문의를 잇는 데만 씁니다."),
+    )
+    writer_key = models.CharField(
+        _("작성자 힌트"),
+        max_length=32,
+        blank=True,
+        editable=False,
+        help_text=_("마스킹된 작성자 ID의 해시. 다른 구매자를 가려낼 때만 쓰고, 잇는 근거로는 쓰지 않습니다."),
+    )
     reply_context = models.JSONField(_("답변 전송 정보"), default=dict, blank=True)
     raw_payload = models.JSONField(_("원본 데이터"), default=dict, blank=True)
 
@@ -396,6 +410,9 @@ class Inquiry(models.Model):
                 condition=Q(status__in=["HUMAN_REVIEW", "AUTO_SEND"]),
             ),
             models.Index(fields=["sent_at"], name="inquiry_sent_at_idx", condition=Q(send_status="SENT")),
+            # follow-up detection: earlier inquiries of the same order or buyer
+            models.Index(fields=["account", "order_id"], name="inquiry_account_order_idx", condition=~Q(order_id="")),
+            models.Index(fields=["account", "buyer_key"], name="inquiry_account_buyer_idx", condition=~Q(buyer_key="")),
         ]
 
     def __str__(self) -> str:
@@ -421,6 +438,7 @@ class InquiryEvent(models.Model):
         CLOSED = "CLOSED", _("종료")
         ANSWERED_ELSEWHERE = "ANSWERED_ELSEWHERE", _("외부 답변 확인")
         EDITED = "EDITED", _("수정")
+        FOLLOW_UP = "FOLLOW_UP", _("재문의 연결")
 
     inquiry = models.ForeignKey(Inquiry, verbose_name=_("문의"), on_delete=models.CASCADE, related_name="events")
     type = models.CharField(_("종류"), max_length=24, choices=Type.choices)
@@ -511,3 +529,52 @@ class ReviewItem(Inquiry):
         proxy = True
         verbose_name = _("검토 대기 문의")
         verbose_name_plural = _("검토 대기열")
+
+
+class FollowUp(models.Model):
+    """A buyer wrote again about an inquiry that was answered: the new inquiry, the answered one, how they
+    were linked and what the new one says about the answer (``inquiries.followups``)."""
+
+    class Kind(models.TextChoices):
+        REPEAT = "REPEAT", _("같은 질문 반복")
+        COMPLAINT = "COMPLAINT", _("답변 불만")
+        NEW_TOPIC = "NEW_TOPIC", _("새 주제")
+
+    class LinkedBy(models.TextChoices):
+        ORDER = "ORDER", _("같은 주문")
+        BUYER = "BUYER", _("같은 구매자")
+        PRODUCT_TEXT = "PRODUCT_TEXT", _("같은 상품·거의 같은 질문")
+
+    class Path(models.TextChoices):
+        AUTO = "AUTO", _("자동 답변")
+        HUMAN = "HUMAN", _("사람 답변")
+
+    inquiry = models.OneToOneField(
+        Inquiry, on_delete=models.CASCADE, related_name="follow_up_of", verbose_name=_("재문의")
+    )
+    earlier = models.ForeignKey(
+        Inquiry, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("먼저 답한 문의")
+    )
+    account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, related_name="+", verbose_name=_("계정"))
+    kind = models.CharField(_("분류"), max_length=12, choices=Kind.choices)
+    linked_by = models.CharField(_("연결 근거"), max_length=16, choices=LinkedBy.choices)
+    path = models.CharField(_("먼저 한 답변"), max_length=8, choices=Path.choices)
+    intent = models.CharField(_("먼저 한 답변의 의도"), max_length=32, blank=True)
+    answered_at = models.DateTimeField(_("먼저 답한 시각"))
+    asked_at = models.DateTimeField(_("재문의 시각"))
+    similarity = models.FloatField(_("질문 유사도"), default=0.0)
+    evidence = models.JSONField(_("분류 근거"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("연결 시각"), auto_now_add=True)
+
+    class Meta:
+        db_table = "cs_inquiry_follow_up"
+        ordering = ["-asked_at"]
+        verbose_name = _("재문의")
+        verbose_name_plural = _("재문의")
+        indexes = [
+            models.Index(fields=["answered_at"], name="follow_up_answered_idx"),
+            models.Index(fields=["account", "intent", "answered_at"], name="follow_up_acct_intent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.earlier_id} → {self.inquiry_id} ({self.kind})"

@@ -247,3 +247,8 @@ CS_SEND_CONCURRENCY = env.int("CS_SEND_CONCURRENCY", default=32)
 # Coupang lists order sheets by order date, so every order sync lists this many past days again to see
 # status changes of older orders (more days: more calls per sync).
 CS_ORDER_ACTIVE_DAYS = env.int("CS_ORDER_ACTIVE_DAYS", default=14)
+# Follow-up detection (inquiries.followups): a new inquiry of the same order or buyer within this many
+# hours of an answer is its follow-up; without any order or buyer id only the same product with a
+# near-identical question within the shorter product window is.
+CS_FOLLOW_UP_WINDOW_HOURS = env.float("CS_FOLLOW_UP_WINDOW_HOURS", default=72.0)
+CS_FOLLOW_UP_PRODUCT_WINDOW_HOURS = env.float("CS_FOLLOW_UP_PRODUCT_WINDOW_HOURS", default=6.0)

@@ -31,6 +31,7 @@ from policy.models import (
     BusinessHoursRange,
     ChecklistItem,
     DailyQuotaUsage,
+    IntentWithdrawal,
     Mode,
     Notification,
     NotificationChannel,
@@ -804,6 +805,46 @@ class RolloutEventAdmin(ReadOnlyAdmin):
     @admin.display(description=_("변경 내용"))
     def data_display(self, obj: RolloutEvent) -> str:
         return pretty_json(obj.data)
+
+
+@admin.register(IntentWithdrawal)
+class IntentWithdrawalAdmin(ReadOnlyAdmin):
+    """Intents taken out of automation per account by the complaint follow-up rule. Restoring one is done
+    from its incident's page (or ``rollout restore-intent``) by a rollout manager, with a reason."""
+
+    list_display = [
+        "withdrawn_at",
+        "account",
+        "intent",
+        "withdrawn_by",
+        "restored_at",
+        "restored_by_label",
+        "incident_link",
+    ]
+    list_filter = ["account", "intent", ("restored_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["account"]
+    readonly_fields = [
+        "account",
+        "intent",
+        "withdrawn_at",
+        "withdrawn_by",
+        "reason",
+        "incident_link",
+        "restored_at",
+        "restored_by_label",
+        "restore_reason",
+    ]
+    fields = tuple(readonly_fields)
+
+    @admin.display(description=_("사고"))
+    def incident_link(self, obj: IntentWithdrawal) -> str:
+        if not obj.incident_id:
+            return "-"
+        return format_html(
+            '<a href="{}">#{}</a>',
+            reverse("admin:policy_rollbackincident_change", args=[obj.incident_id]),
+            obj.incident_id,
+        )
 
 
 @admin.register(DailyQuotaUsage)

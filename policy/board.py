@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from inquiries.models import Inquiry, SendAttempt
 from markets.models import MarketAccount
-from policy import monitor, services
+from policy import followup_rule, monitor, services
 from policy.controls import AccountControls, GlobalControls, load_global
 from policy.kpi import failure_rates
 from policy.models import Mode, RollbackIncident, RollbackRule, RolloutPhase
@@ -306,8 +306,17 @@ def _apply(request: HttpRequest, *, account: MarketAccount, mode: str, phase: Ro
 # --- an incident --------------------------------------------------------------------------------------
 
 
+def _intent_of(incident: RollbackIncident) -> str:
+    return str((incident.figures or {}).get("intent") or "")
+
+
 def lift_label(incident: RollbackIncident) -> str:
     action = incident.rule.action
+    if action == RollbackRule.Action.WITHDRAW_INTENT:
+        return _("계정 %(account)s에서 의도 '%(intent)s' 자동화 복구") % {
+            "account": incident.account.name if incident.account else "?",
+            "intent": _intent_of(incident),
+        }
     if action == RollbackRule.Action.LOCK_ACCOUNT:
         return _("계정 %(account)s 다시 해금") % {"account": incident.account.name if incident.account else "?"}
     if action == RollbackRule.Action.GLOBAL_TEST_MODE:
@@ -320,12 +329,15 @@ def _can_lift(incident: RollbackIncident) -> bool:
         return False
     if incident.rule.action == RollbackRule.Action.LOCK_ACCOUNT and incident.account is None:
         return False
-    return monitor.action_in_effect(incident.rule, incident.account)
+    return monitor.action_in_effect(incident.rule, incident.account, _intent_of(incident))
 
 
 def _lift(incident: RollbackIncident, *, actor: services.Actor, reason: str) -> None:
     action = incident.rule.action
-    if action == RollbackRule.Action.LOCK_ACCOUNT:
+    if action == RollbackRule.Action.WITHDRAW_INTENT:
+        assert incident.account is not None  # _can_lift() holds: the withdrawal is in effect for its account
+        followup_rule.intent_restore(account=incident.account, intent=_intent_of(incident), reason=reason, actor=actor)
+    elif action == RollbackRule.Action.LOCK_ACCOUNT:
         assert incident.account is not None  # _can_lift() holds: a lock always has its account
         rollout = services.rollout_for(incident.account)
         services.rollout_unlock(account=incident.account, mode=rollout.mode, phase=None, actor=actor, reason=reason)
@@ -339,7 +351,7 @@ def lift_risks(incident: RollbackIncident) -> list[str]:
     """What lifting a global action starts doing for real (the admin's confirmation text): turning global
     test mode off or the partial-auto switch on. Unlocking an account goes back to the mode it had."""
     action = incident.rule.action
-    if action == RollbackRule.Action.LOCK_ACCOUNT:
+    if action in (RollbackRule.Action.LOCK_ACCOUNT, RollbackRule.Action.WITHDRAW_INTENT):
         return []
     if action == RollbackRule.Action.GLOBAL_TEST_MODE:
         return services.settings_risks(test_mode=False)

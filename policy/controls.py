@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from markets.models import MarketAccount
 from policy.hours import Calendar, load_calendar
-from policy.models import AccountRollout, AutomationSettings, Mode, RolloutPhase
+from policy.models import AccountRollout, AutomationSettings, IntentWithdrawal, Mode, RolloutPhase
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class AccountControls:
     human_mode: str  # the mode a person-approved answer is sent in
     human_mode_reasons: tuple[str, ...]
     glob: GlobalControls = field(repr=False)
+    # intents the complaint follow-up rule (or a person) took out of automation for this account
+    withdrawn_intents: frozenset[str] = frozenset()
 
     def send_mode(self, status: str) -> str:
         """AUTO_SEND follows the automation mode; APPROVED (a person's answer) only the global brakes."""
@@ -253,4 +255,14 @@ def load_account_controls(
         human_mode=human[0],
         human_mode_reasons=tuple(human[1]),
         glob=glob,
+        withdrawn_intents=_withdrawn(account),
     )
+
+
+def _withdrawn(account: MarketAccount) -> frozenset[str]:
+    """The intents withdrawn from automation for ``account`` (prefetched by ``rollout_rows`` as
+    ``active_withdrawals``, else one query)."""
+    prefetched = getattr(account, "active_withdrawals", None)
+    if prefetched is not None:
+        return frozenset(w.intent for w in prefetched)
+    return frozenset(IntentWithdrawal.objects.active().filter(account=account).values_list("intent", flat=True))

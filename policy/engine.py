@@ -44,6 +44,7 @@ class Reason:
     ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
     RISK_KEYWORD = "RISK_KEYWORD"
     INTENT_NOT_ALLOWED = "INTENT_NOT_ALLOWED"
+    INTENT_WITHDRAWN = "INTENT_WITHDRAWN"
     LOW_CONFIDENCE = "LOW_CONFIDENCE"
     QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
     ANSWER_CHECK = "ANSWER_CHECK"
@@ -55,6 +56,7 @@ POLICY_REASON_LABELS = {
     Reason.ACCOUNT_INACTIVE: gettext_lazy("계정 비활성"),
     Reason.RISK_KEYWORD: gettext_lazy("위험 키워드"),
     Reason.INTENT_NOT_ALLOWED: gettext_lazy("이 단계에서 허용되지 않은 의도"),
+    Reason.INTENT_WITHDRAWN: gettext_lazy("불만 재문의로 자동화가 중단된 의도"),
     Reason.LOW_CONFIDENCE: gettext_lazy("신뢰도가 임계값 미만"),
     Reason.QUOTA_EXHAUSTED: gettext_lazy("일일 한도 소진"),
     Reason.ANSWER_CHECK: gettext_lazy("답변 검사 실패"),
@@ -131,7 +133,23 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
     # 4. intent allowlist (phase ∩ account override)
     phase_label = controls.phase_name or _("단계 없음")
     allowed = controls.allowed_intents
-    if allowed is not None and intent not in allowed:
+    if intent and intent in controls.withdrawn_intents:
+        # the complaint follow-up rule took it out of automation for this account until a person restores it
+        failures.append(
+            (
+                Reason.INTENT_WITHDRAWN,
+                _("의도 '%(intent)s'은(는) 불만 재문의로 이 계정의 자동화에서 빠졌습니다") % {"intent": intent},
+            )
+        )
+        gates.append(
+            _gate(
+                "intent_allowlist",
+                False,
+                _("%(intent)s 자동화 중단됨") % {"intent": intent},
+                phase=controls.phase_number,
+            )
+        )
+    elif allowed is not None and intent not in allowed:
         failures.append(
             (
                 Reason.INTENT_NOT_ALLOWED,

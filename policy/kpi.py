@@ -16,7 +16,8 @@ from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from inquiries.models import Inquiry, SendAttempt
+from inquiries.followups import resolution_figures
+from inquiries.models import FollowUp, Inquiry, SendAttempt
 from policy.hours import SEOUL
 from policy.selectors import COUNTED_OUTCOMES, FAILURE_OUTCOMES, attempt_stats, rollout_rows
 
@@ -240,6 +241,73 @@ def attempts(*, window: dt.timedelta, now: dt.datetime | None = None) -> dict:
     return {"attempts": total, "failed": failed, "failure_rate": _pct(failed, total)}
 
 
+def follow_up_report(*, window: dt.timedelta, now: dt.datetime | None = None) -> dict:
+    """Answers given in the window and the follow-ups they drew, per account, intent and path (automatic
+    vs a person's answer), with totals per path. Rates in percent, like the other figures here."""
+    now = now or timezone.now()
+    rows = resolution_figures(since=now - window, until=now)
+    out_rows = []
+    totals: dict[str, dict] = {}
+    for r in rows:
+        out_rows.append(
+            {
+                "account": r["account"],
+                "intent": r["intent"],
+                "path": r["path"],
+                "answers": r["answers"],
+                "follow_ups": r["follow_ups"],
+                "repeats": r["repeats"],
+                "complaints": r["complaints"],
+                "follow_up_rate": _pct(r["follow_ups"], r["answers"]),
+                "complaint_rate": _pct(r["complaints"], r["answers"]),
+            }
+        )
+        t = totals.setdefault(
+            r["path"], {"path": r["path"], "answers": 0, "follow_ups": 0, "repeats": 0, "complaints": 0}
+        )
+        for name in ("answers", "follow_ups", "repeats", "complaints"):
+            t[name] += r[name]
+    by_path = []
+    for path in (FollowUp.Path.AUTO, FollowUp.Path.HUMAN):
+        t = totals.get(path, {"path": str(path), "answers": 0, "follow_ups": 0, "repeats": 0, "complaints": 0})
+        by_path.append(
+            {
+                **t,
+                "follow_up_rate": _pct(t["follow_ups"], t["answers"]),
+                "complaint_rate": _pct(t["complaints"], t["answers"]),
+            }
+        )
+    return {"by_account_intent": out_rows, "by_path": by_path}
+
+
+def follow_ups_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list[dict]:
+    """Per Asia/Seoul day of the answer (oldest first, empty days filled in): automatic and human answers,
+    and the share of each that drew a complaint follow-up (percent) — the dashboard's side-by-side."""
+    now = now or timezone.now()
+    today = now.astimezone(SEOUL).date()
+    first = today - dt.timedelta(days=days - 1)
+    out = []
+    for i in range(days):
+        day = first + dt.timedelta(days=i)
+        start = seoul_midnight(day)
+        rows = resolution_figures(since=start, until=min(start + dt.timedelta(days=1), now))
+        entry: dict[str, Any] = {"day": day.isoformat()}
+        for path, prefix in ((FollowUp.Path.AUTO, "auto"), (FollowUp.Path.HUMAN, "human")):
+            answers = sum(r["answers"] for r in rows if r["path"] == path)
+            complaints = sum(r["complaints"] for r in rows if r["path"] == path)
+            follow = sum(r["follow_ups"] for r in rows if r["path"] == path)
+            entry.update(
+                {
+                    f"{prefix}_answers": answers,
+                    f"{prefix}_follow_ups": follow,
+                    f"{prefix}_complaints": complaints,
+                    f"{prefix}_complaint_rate": _pct(complaints, answers),
+                }
+            )
+        out.append(entry)
+    return out
+
+
 def kpi_report(*, window: str = "24h", now: dt.datetime | None = None) -> dict:
     span = parse_window(window)
     now = now or timezone.now()
@@ -255,4 +323,5 @@ def kpi_report(*, window: str = "24h", now: dt.datetime | None = None) -> dict:
             for d in daily_failure_rates(7, now=now)
         ],
         "quota_today": quota_today(),
+        "follow_up": follow_up_report(window=span, now=now),
     }

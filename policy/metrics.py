@@ -19,13 +19,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from inquiries.followups import resolution_figures
 from inquiries.models import Inquiry, SendAttempt
 from policy.controls import load_global
-from policy.models import AutomationSettings, Mode, Notification, RollbackIncident
+from policy.models import AutomationSettings, IntentWithdrawal, Mode, Notification, RollbackIncident
 from policy.selectors import rollout_rows
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 WINDOW = dt.timedelta(hours=24)
+FOLLOW_UP_WINDOW = dt.timedelta(days=7)  # the complaint rule's and readiness's window
 
 Samples = Iterable[tuple[dict[str, object], float | int | bool]]
 
@@ -149,6 +151,38 @@ def render_metrics(*, now: dt.datetime | None = None) -> str:
             for r in rows
             for mode in Mode.values
         ),
+    )
+
+    resolution = resolution_figures(since=now - FOLLOW_UP_WINDOW, until=now)
+
+    def labels(r: dict) -> dict[str, object]:
+        return {"account": r["account"], "intent": r["intent"], "path": r["path"]}
+
+    out.gauge(
+        "partialauto_answers_7d",
+        "Answers delivered in the last 7 days, by account, intent and path (AUTO: automatic, HUMAN: a person's).",
+        ((labels(r), r["answers"]) for r in resolution),
+    )
+    out.gauge(
+        "partialauto_follow_ups_7d",
+        "Of those answers, how many the same buyer or order wrote again about (within the follow-up window).",
+        ((labels(r), r["follow_ups"]) for r in resolution),
+    )
+    out.gauge(
+        "partialauto_complaint_follow_ups_7d",
+        "Of those answers, how many drew a follow-up complaining about the answer.",
+        ((labels(r), r["complaints"]) for r in resolution),
+    )
+    out.gauge(
+        "partialauto_complaint_follow_up_rate_7d",
+        "Share (0-1) of the answers that drew a complaint follow-up, per account, intent and path.",
+        ((labels(r), r["complaint_rate"]) for r in resolution if r["complaint_rate"] is not None),
+    )
+    withdrawn = IntentWithdrawal.objects.active().values_list("account__name", "intent").order_by("account__name")
+    out.gauge(
+        "partialauto_intent_withdrawn",
+        "1 for each intent taken out of automation for an account (complaint follow-ups), until restored.",
+        (({"account": name, "intent": intent}, 1) for name, intent in withdrawn),
     )
 
     open_incidents = RollbackIncident.objects.filter(status__in=["OPEN", "ACKNOWLEDGED"], dry_run=False).count()

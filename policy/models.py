@@ -299,13 +299,16 @@ class RollbackRule(models.Model):
         DAILY_FAILURE_RATE_STREAK = "DAILY_FAILURE_RATE_STREAK", _("일별 실패율 연속 초과")
         # The figure is the count of unknown outcomes older than the window (minutes) that are still not settled.
         UNSETTLED_UNKNOWN = "UNSETTLED_UNKNOWN", _("정산되지 않은 결과 불명 건수")
+        # Per account and intent: the share of automatic answers a buyer complained about (inquiries.followups).
+        INTENT_COMPLAINT_RATE = "INTENT_COMPLAINT_RATE", _("의도별 자동 답변 불만 재문의율")
 
     class Action(models.TextChoices):
         GLOBAL_TEST_MODE = "GLOBAL_TEST_MODE", _("전역 테스트 모드 (CS_TEST_MODE=true)")
         LOCK_ACCOUNT = "LOCK_ACCOUNT", _("해당 계정 해금 해제")
         SHADOW_MODE = "SHADOW_MODE", _("섀도 모드 복귀 (ENABLE_CS_PARTIAL_AUTO=false)")
+        WITHDRAW_INTENT = "WITHDRAW_INTENT", _("해당 계정에서 그 의도만 자동화 중단 (사람이 답변)")
 
-    RATE_METRICS = ("ACCOUNT_FAILURE_RATE", "GLOBAL_FAILURE_RATE", "DAILY_FAILURE_RATE_STREAK")
+    RATE_METRICS = ("ACCOUNT_FAILURE_RATE", "GLOBAL_FAILURE_RATE", "DAILY_FAILURE_RATE_STREAK", "INTENT_COMPLAINT_RATE")
 
     code = models.SlugField(_("코드"), max_length=40, unique=True)
     name = models.CharField(_("이름"), max_length=120)
@@ -346,7 +349,14 @@ class RollbackRule(models.Model):
                 violation_error_message=_("임계값은 0 이상이어야 합니다 (건수 또는 0~1의 비율)."),
             ),
             models.CheckConstraint(
-                condition=~Q(metric__in=["ACCOUNT_FAILURE_RATE", "GLOBAL_FAILURE_RATE", "DAILY_FAILURE_RATE_STREAK"])
+                condition=~Q(
+                    metric__in=[
+                        "ACCOUNT_FAILURE_RATE",
+                        "GLOBAL_FAILURE_RATE",
+                        "DAILY_FAILURE_RATE_STREAK",
+                        "INTENT_COMPLAINT_RATE",
+                    ]
+                )
                 | Q(threshold__lte=1),
                 name="rule_rate_threshold_0_1",
                 violation_error_message=_("실패율 지표의 임계값은 0 이상 1 이하의 비율입니다 (예: 0.02 = 2퍼센트)."),
@@ -365,8 +375,9 @@ class RollbackIncident(models.Model):
 
     rule = models.ForeignKey(RollbackRule, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("규칙"))
     account = models.ForeignKey(MarketAccount, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("계정"))
-    # "global" or the account id: one open incident per rule and scope, whatever the database's NULL rules.
-    scope_key = models.CharField(_("범위"), max_length=64, editable=False)
+    # "global" or the account id (plus ":intent" for an intent rule): one open incident per rule and scope,
+    # whatever the database's NULL rules.
+    scope_key = models.CharField(_("범위"), max_length=120, editable=False)
     status = models.CharField(_("상태"), max_length=16, choices=Status.choices, default=Status.OPEN)
     fired_at = models.DateTimeField(_("발생 시각"), default=timezone.now)
     figures = models.JSONField(_("수치"), default=dict)
@@ -558,6 +569,7 @@ class RolloutEvent(models.Model):
         CONFIG = "CONFIG", _("구성 변경")
         IMPORT_ENV = "IMPORT_ENV", _("환경변수 가져오기")
         AUTO_ROLLBACK = "AUTO_ROLLBACK", _("자동 롤백")
+        RESTORE_INTENT = "RESTORE_INTENT", _("의도 자동화 복구")
 
     at = models.DateTimeField(_("시각"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -582,3 +594,53 @@ class RolloutEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {self.get_action_display()} {self.actor_label}"
+
+
+class IntentWithdrawalQuerySet(models.QuerySet["IntentWithdrawal"]):
+    def active(self) -> IntentWithdrawalQuerySet:
+        return self.filter(restored_at__isnull=True)
+
+
+class IntentWithdrawal(models.Model):
+    """One intent taken out of automation for one account (its answers go to a person), by the
+    complaint follow-up rule or a person, until a rollout manager restores it — with who and why."""
+
+    account = models.ForeignKey(
+        MarketAccount, on_delete=models.CASCADE, related_name="intent_withdrawals", verbose_name=_("계정")
+    )
+    intent = models.CharField(_("의도"), max_length=32)
+    withdrawn_at = models.DateTimeField(_("중단 시각"), default=timezone.now)
+    withdrawn_by = models.CharField(_("중단 주체"), max_length=64)
+    reason = models.CharField(_("중단 사유"), max_length=300)
+    incident = models.ForeignKey(
+        RollbackIncident, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("사고")
+    )
+    restored_at = models.DateTimeField(_("복구 시각"), null=True, blank=True)
+    restored_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("복구한 사람"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    restored_by_label = models.CharField(_("복구 주체"), max_length=64, blank=True)
+    restore_reason = models.CharField(_("복구 사유"), max_length=300, blank=True)
+
+    objects = IntentWithdrawalQuerySet.as_manager()
+
+    class Meta:
+        db_table = "cs_intent_withdrawal"
+        ordering = ["-withdrawn_at", "-id"]
+        verbose_name = _("의도 자동화 중단")
+        verbose_name_plural = _("의도 자동화 중단")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "intent"],
+                condition=Q(restored_at__isnull=True),
+                name="intent_withdrawal_one_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} / {self.intent}"

@@ -49,7 +49,7 @@ from django.utils.translation import gettext as _
 
 from inquiries.models import Inquiry, SendAttempt
 from markets.models import MarketAccount
-from policy import risk_scan, services
+from policy import followup_rule, risk_scan, services
 from policy.kpi import daily_failure_rates, seoul_midnight
 from policy.models import (
     AccountRollout,
@@ -81,6 +81,7 @@ class Trip:
     rule: RollbackRule
     account: MarketAccount | None
     figures: dict
+    scope: str = ""  # within the account: the intent of the intent rule
 
 
 @dataclass
@@ -117,8 +118,16 @@ class Baselines:
     def __init__(self) -> None:
         self._global: dict[str, dt.datetime | None] = {}
         self._unlocks: dict[object, dt.datetime] | None = None
+        self._restores: dict[tuple[object, str], dt.datetime] | None = None
 
-    def for_rule(self, rule: RollbackRule, account: MarketAccount | None = None) -> dt.datetime | None:
+    def intent_restores(self) -> dict[tuple[object, str], dt.datetime]:
+        if self._restores is None:
+            self._restores = followup_rule.last_restores()
+        return self._restores
+
+    def for_rule(self, rule: RollbackRule, account: MarketAccount | None = None, scope: str = "") -> dt.datetime | None:
+        if rule.action == Action.WITHDRAW_INTENT:
+            return self.intent_restores().get((account.pk, scope)) if account is not None else None
         if rule.action == Action.LOCK_ACCOUNT:
             if account is None:
                 return None
@@ -471,6 +480,8 @@ def _reading_counts(rule: RollbackRule, now: dt.datetime) -> tuple[float | None,
     """(value, sample, scope) of the rule's figure now: the worst account for per-account rules."""
     since = now - dt.timedelta(minutes=rule.window_minutes)
     metric = rule.metric
+    if metric == Metric.INTENT_COMPLAINT_RATE:
+        return followup_rule.reading(rule, now)
     if metric == Metric.RISK_AUTO_SEND:
         sample = Inquiry.objects.filter(
             status=Inquiry.Status.AUTO_SEND, decided_at__gte=since, decided_at__lte=now
@@ -530,7 +541,12 @@ def rule_reading(rule: RollbackRule, now: dt.datetime, *, tripped: bool) -> dict
     }
 
 
-RATE_METRICS = (Metric.ACCOUNT_FAILURE_RATE, Metric.GLOBAL_FAILURE_RATE, Metric.DAILY_FAILURE_RATE_STREAK)
+RATE_METRICS = (
+    Metric.ACCOUNT_FAILURE_RATE,
+    Metric.GLOBAL_FAILURE_RATE,
+    Metric.DAILY_FAILURE_RATE_STREAK,
+    Metric.INTENT_COMPLAINT_RATE,
+)
 
 
 EVALUATORS = {
@@ -541,6 +557,7 @@ EVALUATORS = {
     Metric.GLOBAL_FAILURE_RATE: _global_rate,
     Metric.DAILY_FAILURE_RATE_STREAK: _streak,
     Metric.UNSETTLED_UNKNOWN: _unsettled_unknown,
+    Metric.INTENT_COMPLAINT_RATE: followup_rule.evaluate,
 }
 
 
@@ -572,6 +589,8 @@ def summarize(rule: RollbackRule, figures: dict) -> str:
         }
     if metric == Metric.DAILY_FAILURE_RATE_STREAK:
         return _("실패율 %(rate)s 이상이 %(n)d일 연속") % {"rate": pct(rule.threshold), "n": len(figures["days"])}
+    if metric == Metric.INTENT_COMPLAINT_RATE:
+        return followup_rule.summarize(figures)
     if metric == Metric.UNSETTLED_UNKNOWN:
         return _("결과 불명 전송 %(n)d건이 %(span)s 넘게 정산되지 않음") % {
             "n": figures["unsettled"],
@@ -594,7 +613,9 @@ def incident_rows(figures: dict) -> list[dict]:
 # --- actions ---------------------------------------------------------------------------------------
 
 
-def describe_action(rule: RollbackRule, account: MarketAccount | None) -> str:
+def describe_action(rule: RollbackRule, account: MarketAccount | None, scope: str = "") -> str:
+    if rule.action == Action.WITHDRAW_INTENT:
+        return followup_rule.describe(account, scope)
     if rule.action == Action.LOCK_ACCOUNT:
         return _("계정 %(account)s 잠금") % {"account": account.name if account else "?"}
     if rule.action == Action.GLOBAL_TEST_MODE:
@@ -602,8 +623,10 @@ def describe_action(rule: RollbackRule, account: MarketAccount | None) -> str:
     return _("부분 자동화 끔: 모든 계정 섀도 모드로 복귀 (ENABLE_CS_PARTIAL_AUTO=false)")
 
 
-def action_in_effect(rule: RollbackRule, account: MarketAccount | None) -> bool:
+def action_in_effect(rule: RollbackRule, account: MarketAccount | None, scope: str = "") -> bool:
     """Whether the rule's action currently holds (in the database, which people change)."""
+    if rule.action == Action.WITHDRAW_INTENT:
+        return followup_rule.in_effect(account, scope)
     if rule.action == Action.LOCK_ACCOUNT:
         return account is not None and AccountRollout.objects.filter(account=account, locked_at__isnull=False).exists()
     conf = AutomationSettings.get_solo()
@@ -612,9 +635,20 @@ def action_in_effect(rule: RollbackRule, account: MarketAccount | None) -> bool:
     return not conf.partial_auto_enabled
 
 
-def _act(rule: RollbackRule, account: MarketAccount | None, reason: str) -> str:
+def _act(
+    rule: RollbackRule,
+    account: MarketAccount | None,
+    reason: str,
+    scope: str = "",
+    incident: RollbackIncident | None = None,
+) -> str:
     """Apply the action; returns what was done."""
-    description = describe_action(rule, account)
+    description = describe_action(rule, account, scope)
+    if rule.action == Action.WITHDRAW_INTENT:
+        if account is None or not scope:
+            raise ValueError("an intent rule tripped without an account and intent")
+        followup_rule.intent_withdraw(account=account, intent=scope, reason=reason, actor=MONITOR, incident=incident)
+        return description
     if rule.action == Action.LOCK_ACCOUNT:
         if account is None:
             raise ValueError("an account rule tripped without an account")
@@ -631,6 +665,8 @@ def _act(rule: RollbackRule, account: MarketAccount | None, reason: str) -> str:
 
 def _scope_key(trip: Trip) -> str:
     scope = str(trip.account.pk) if trip.account is not None else GLOBAL
+    if trip.scope:
+        scope += f":{trip.scope}"
     return scope + DRY_RUN_SCOPE_SUFFIX if trip.rule.dry_run else scope
 
 
@@ -642,8 +678,8 @@ def _open_incident(trip: Trip, *, now: dt.datetime, base: Baselines, report: Mon
     if existing is not None:
         # Fired once for this incident. Only a lift by a person after it fired (the evidence that
         # tripped the rule now is from after the lift) re-arms the rule while it is still open.
-        lifted = base.for_rule(rule, account)
-        if rule.dry_run or action_in_effect(rule, account) or lifted is None or lifted <= existing.fired_at:
+        lifted = base.for_rule(rule, account, trip.scope)
+        if rule.dry_run or action_in_effect(rule, account, trip.scope) or lifted is None or lifted <= existing.fired_at:
             return None
         supersede = True
     summary = summarize(rule, trip.figures)
@@ -662,7 +698,9 @@ def _open_incident(trip: Trip, *, now: dt.datetime, base: Baselines, report: Mon
                 scope_key=scope,
                 fired_at=now,
                 figures=trip.figures,
-                action_taken=(_("시험 실행 — 실행했다면: %(action)s") % {"action": describe_action(rule, account)})
+                action_taken=(
+                    _("시험 실행 — 실행했다면: %(action)s") % {"action": describe_action(rule, account, trip.scope)}
+                )
                 if rule.dry_run
                 else "",
                 dry_run=rule.dry_run,
@@ -675,11 +713,11 @@ def _open_incident(trip: Trip, *, now: dt.datetime, base: Baselines, report: Mon
                 }
                 try:
                     with transaction.atomic():
-                        taken = _act(rule, account, reason)
+                        taken = _act(rule, account, reason, trip.scope, incident)
                 except Exception as exc:  # the incident and the alarm must survive a failing action
                     log.exception("rollback rule %s: action failed", rule.code)
                     taken = _("조치 실패 (%(action)s): %(error)s") % {
-                        "action": describe_action(rule, account),
+                        "action": describe_action(rule, account, trip.scope),
                         "error": f"{type(exc).__name__}: {exc}",
                     }
                     report.errors.append(f"{rule.code}: {taken}")
@@ -755,7 +793,7 @@ def _evaluate(rules, *, now: dt.datetime, report: MonitorReport) -> None:
                     "rule": rule.code,
                     "name": rule.name,
                     "account": trip.account.name if trip.account else None,
-                    "action": describe_action(rule, trip.account),
+                    "action": describe_action(rule, trip.account, trip.scope),
                     "rule_dry_run": rule.dry_run,
                     "summary": summarize(rule, trip.figures),
                     "figures": trip.figures,

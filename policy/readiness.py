@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_q.models import Schedule
 
+from inquiries.followups import resolution_figures
 from markets.models import MarketAccount, ShippingPolicy
 from partialauto.schedules import SCHEDULES
 from policy.kpi import daily_failure_rates, failure_rates, shadow_stats
@@ -22,6 +23,7 @@ from policy.models import (
     AccountRollout,
     AutomationSettings,
     ChecklistItem,
+    IntentWithdrawal,
     Notification,
     NotificationChannel,
     RollbackIncident,
@@ -34,6 +36,7 @@ MONITOR_FRESH = dt.timedelta(minutes=5)
 SHADOW_READY_PER_DAY = 10  # 1.2: 일평균 AUTO_SEND 후보가 10건 이상 → 해금 준비 완료
 SHADOW_TOO_FEW_PER_DAY = 5  # 1.2: 5건 미만 → 데이터 부족
 PHASE5_MAX_RATE = 0.05  # 5.1 / 5.2: 실패율 < 5%
+COMPLAINT_DAYS = 7  # 5.1: 고객 불만족 레포트 0건 — measured over the last 7 days of automatic answers
 MONITOR_SCHEDULES = ("partialauto.monitor", "partialauto.notifications")
 SECTIONS = {  # the guide's headings; translated when the report is made
     "phase1": gettext_noop("Phase 1: 사전 체크"),
@@ -264,6 +267,41 @@ def _rate_24h(now: dt.datetime) -> Check:
     return Check("phase5", "failure-rate-24h", name, status, f"{_pct(rate)} ({failed}/{total})")
 
 
+def _complaints(now: dt.datetime) -> Check:
+    """5.1 "고객 불만족 레포트 0건", measured: complaint follow-ups on automatic answers of the last 7 days
+    (``inquiries.followups``), and no intent withdrawn from automation because of them. Reports that reach
+    the CS lead by other channels are still written in the checklist's note."""
+    name = _("고객 불만족 레포트 0건 (자동 답변 뒤 불만 재문의, 7일)")
+    rows = resolution_figures(since=now - dt.timedelta(days=COMPLAINT_DAYS), until=now, path="AUTO")
+    answers = sum(r["answers"] for r in rows)
+    complaints = [r for r in rows if r["complaints"]]
+    withdrawn = list(IntentWithdrawal.objects.active().values_list("account__name", "intent").order_by("account__name"))
+    url = reverse("admin:inquiries_followup_changelist") + "?kind__exact=COMPLAINT&path__exact=AUTO"
+    problems = []
+    if complaints:
+        problems.append(
+            _("불만 재문의 %(n)d건: %(where)s")
+            % {
+                "n": sum(r["complaints"] for r in complaints),
+                "where": ", ".join(
+                    f"{r['account']}/{r['intent']} {r['complaints']}/{r['answers']}" for r in complaints
+                ),
+            }
+        )
+    if withdrawn:
+        problems.append(_("자동화 중단 중인 의도: %(list)s") % {"list": ", ".join(f"{a}/{i}" for a, i in withdrawn)})
+    if problems:
+        return Check("phase5", "customer-complaints", name, FAIL, "; ".join(problems), url)
+    return Check(
+        "phase5",
+        "customer-complaints",
+        name,
+        READY,
+        _("자동 답변 %(n)d건에 불만 재문의 0건 (다른 경로의 불만은 체크리스트 메모에)") % {"n": answers},
+        url,
+    )
+
+
 def _seven_days(now: dt.datetime, title: str) -> Check:
     """Seven complete days, each with real sends and under 5 %; today too, once it has sends."""
     series = daily_failure_rates(8, now=now)
@@ -333,7 +371,7 @@ def readiness_report(*, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
     phase1 = [_shadow_check(now), _failure_band(now), *_shipping_policy_checks()]
     phase4 = [_monitor_check(now), _notification_check(now), _rules_check(), _incidents_check()]
-    phase5 = [_rate_24h(now)] + _checklist(now, phase4)
+    phase5 = [_rate_24h(now), _complaints(now)] + _checklist(now, phase4)
     checks = phase1 + phase4 + phase5
     counts = {s: sum(1 for c in checks if c.status == s) for s in (READY, WARN, FAIL)}
     return {

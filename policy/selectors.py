@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -13,6 +13,7 @@ from inquiries.models import Inquiry, SendAttempt
 from markets.models import MarketAccount
 from policy.controls import AccountControls, human_sends_held_q, load_account_controls, load_global
 from policy.hours import SEOUL
+from policy.models import IntentWithdrawal
 from policy.quota import quota_used
 
 FAILURE_OUTCOMES = SendAttempt.FAILURES
@@ -53,7 +54,11 @@ def rollout_rows() -> list[AccountRow]:
     glob = load_global()
     accounts = list(
         MarketAccount.objects.select_related("rollout", "rollout__phase")
-        .prefetch_related("rollout__intents_override", "rollout__phase__allowed_intents")
+        .prefetch_related(
+            "rollout__intents_override",
+            "rollout__phase__allowed_intents",
+            Prefetch("intent_withdrawals", queryset=IntentWithdrawal.objects.active(), to_attr="active_withdrawals"),
+        )
         .order_by("name")
     )
     now = timezone.now()

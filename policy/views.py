@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from partialauto.admin_utils import verdict
 from policy import services
 from policy.controls import load_global
-from policy.kpi import WINDOWS, automation_by_day, daily_failure_rates, kpi_report
+from policy.kpi import WINDOWS, automation_by_day, daily_failure_rates, follow_ups_by_day, kpi_report
 from policy.metrics import CONTENT_TYPE, render_metrics
 from policy.models import AutomationSettings, ChecklistItem, RollbackIncident, RollbackRule
 from policy.readiness import readiness_report
@@ -292,6 +292,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "automation_chart": automation_chart(automation_by_day(days=CHART_DAYS, now=now)),
         "failure_chart": failure_chart(daily_failure_rates(CHART_DAYS, now=now), thresholds),
         "quota_chart": quota_chart(report["quota_today"]),
+        "follow_up_days": follow_ups_by_day(days=7, now=now),
         "thresholds": thresholds,
         "open_incidents": open_incidents,
         "open_incident_count": incidents_qs.count()

@@ -92,6 +92,14 @@ class SandboxControl:
     def set_faults(self, **changes: Any) -> dict[str, Any]:
         return self._call("POST", "/faults", json=changes)
 
+    def set_follow_ups(self, **changes: Any) -> dict[str, Any]:
+        """``share`` of accepted answers (0–1) the same buyer writes again about, ``intents`` to limit it
+        to, ``complaint_share`` of those follow-ups that complain (the rest repeat the question)."""
+        return self._call("POST", "/follow-ups", json=changes)
+
+    def follow_ups(self) -> dict[str, Any]:
+        return self._call("GET", "/follow-ups")
+
     def reset_faults(self) -> dict[str, Any]:
         return self._call("POST", "/faults/reset", json={})
 

@@ -168,6 +168,15 @@ class ControlRoutes:
         except ValueError as exc:
             raise Reply(400, {"error": str(exc)}) from None
 
+    def control_follow_ups(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
+        self._send_json(200, self.store.follow_up.to_dict())
+
+    def control_follow_ups_set(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
+        try:
+            self._send_json(200, self.store.set_follow_ups(**self._json_body(body)))
+        except (TypeError, ValueError) as exc:
+            raise Reply(400, {"error": str(exc)}) from None
+
     def control_faults_reset(self, params: dict[str, str], raw_query: str, body: bytes) -> None:
         self._send_json(200, self.store.reset_faults())
 

@@ -255,6 +255,8 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", r"^/_sandbox/faults$", "control.faults", "control", "control_faults"),
     _r("POST", r"^/_sandbox/faults$", "control.faults.set", "control", "control_faults_set"),
     _r("POST", r"^/_sandbox/faults/reset$", "control.faults.reset", "control", "control_faults_reset"),
+    _r("GET", r"^/_sandbox/follow-ups$", "control.follow_ups", "control", "control_follow_ups"),
+    _r("POST", r"^/_sandbox/follow-ups$", "control.follow_ups.set", "control", "control_follow_ups_set"),
     _r("POST", r"^/_sandbox/release$", "control.release", "control", "control_release"),
     _r("GET", r"^/_sandbox/answers$", "control.answers", "control", "control_answers"),
     _r("GET", r"^/_sandbox/stats$", "control.stats", "control", "control_stats"),

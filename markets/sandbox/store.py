@@ -35,7 +35,7 @@ from markets.clients.types import (
     NAVER_INQUIRY,
     NAVER_QNA,
 )
-from markets.sandbox import generator
+from markets.sandbox import followups, generator
 from markets.sandbox.faults import Faults
 from markets.sandbox.order_store import OrderStore
 from markets.sandbox.orders import OrderBook
@@ -164,6 +164,7 @@ class SandboxStore(OrderStore):
         self.naver_current: dict[tuple[str, str], str] = {}  # (client_id, type) -> token
         self.buckets: dict[str, tuple[float, float]] = {}
         self.faults = Faults()
+        self.follow_up = followups.FollowUpConfig()
         self.held = 0
         self._hold_generation = 0
         self._release_apply = True
@@ -474,6 +475,14 @@ class SandboxStore(OrderStore):
                 overwrote=overwrote,
             )
             self.ledger.append(record)
+            item = self.items.get(kind, {}).get(int(external_id))
+            if item is not None and not overwrote and followups.wanted(self.follow_up, item):
+                # the same buyer writes again about this answer (markets.sandbox.followups)
+                new_id = self._new_id(kind)
+                sub_ids = (self.new_sub_id(), self.new_sub_id())
+                self.items[kind][new_id] = followups.follow_up_item(
+                    self.follow_up, kind, item, new_id=new_id, sub_ids=sub_ids
+                )
             return record
 
     def answers(self, kind: str | None = None, external_id: str | int | None = None) -> list[AnswerRecord]:
@@ -499,6 +508,12 @@ class SandboxStore(OrderStore):
                 "inquiries": {kind: len(items) for kind, items in self.items.items()},
                 "orders": self.orders.counts(),
             }
+
+    def set_follow_ups(self, **changes: Any) -> dict[str, Any]:
+        """Buyers writing again after answers (``markets.sandbox.followups``)."""
+        with self.lock:
+            self.follow_up.update(changes)
+            return self.follow_up.to_dict()
 
     # -- faults --
 

@@ -90,6 +90,10 @@ def _gate(
             claim_, inquiry, reason="; ".join(controls.mode_reasons) or "shadow mode", decision_mode=Mode.SHADOW
         )
         return SendReport(inquiry_id, Result.BLOCKED, "shadow mode")
+    if inquiry.status == ST.AUTO_SEND and inquiry.intent in controls.withdrawn_intents:
+        # withdrawn from automation while this answer waited (complaint follow-ups): a person answers
+        _release_blocked(claim_, inquiry, reason="intent withdrawn from automation", to_status=ST.HUMAN_REVIEW)
+        return SendReport(inquiry_id, Result.BLOCKED, "intent withdrawn")
     if inquiry.status == ST.AUTO_SEND and mode == Mode.LIVE and not glob.calendar.is_open(timezone.now()):
         opening = glob.calendar.next_opening(timezone.now())
         _release_blocked(

@@ -42,6 +42,17 @@ class Command(BaseCommand):
             "they name, plus about as many orders nobody asked about",
         )
         parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible data")
+        parser.add_argument(
+            "--follow-up-share",
+            type=float,
+            default=0.0,
+            help="share (0..1) of accepted answers the same buyer writes again about (mostly complaints)",
+        )
+        parser.add_argument(
+            "--follow-up-intents",
+            default="",
+            help="comma-separated intents whose answers get follow-ups (default: every intent), e.g. 배송문의",
+        )
 
     def handle(
         self,
@@ -53,12 +64,16 @@ class Command(BaseCommand):
         fault_scope: str,
         seed_inquiries: int,
         seed: int | None,
+        follow_up_share: float = 0.0,
+        follow_up_intents: str = "",
         **options: Any,
     ) -> None:
         if not 0.0 <= fault_rate <= 1.0:
             raise CommandError("--fault-rate must be between 0 and 1")
         if latency_ms < 0:
             raise CommandError("--latency-ms must not be negative")
+        if not 0.0 <= follow_up_share <= 1.0:
+            raise CommandError("--follow-up-share must be between 0 and 1")
         if not 0 <= seed_inquiries <= 100_000:
             raise CommandError("--seed-inquiries must be between 0 and 100000")
         if not 0 <= port <= 65535:
@@ -71,6 +86,9 @@ class Command(BaseCommand):
         store = sandbox.store
         creds = store.register_demo_accounts()
         store.set_faults(fault_rate=fault_rate, latency_ms=latency_ms, scope=fault_scope)
+        store.set_follow_ups(
+            share=follow_up_share, intents=[i.strip() for i in follow_up_intents.split(",") if i.strip()]
+        )
         for kind in ALL_KINDS if seed_inquiries else ():
             store.add_inquiries(kind, seed_inquiries, days_back=3, transfer_ratio=SEED_TRANSFER_SHARE)
         if seed_inquiries:

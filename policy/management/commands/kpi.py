@@ -41,8 +41,17 @@ HEADERS = {
     "consecutive_failures": gettext_lazy("연속 실패"),
     "locked": gettext_lazy("잠금"),
     "lock_reason": gettext_lazy("잠금 사유"),
+    "intent": gettext_lazy("의도"),
+    "path": gettext_lazy("답변"),
+    "answers": gettext_lazy("답변 수"),
+    "follow_ups": gettext_lazy("재문의"),
+    "repeats": gettext_lazy("같은 질문"),
+    "complaints": gettext_lazy("불만 재문의"),
+    "follow_up_rate": gettext_lazy("재문의율(%)"),
+    "complaint_rate": gettext_lazy("불만율(%)"),
 }
-TEXT_COLUMNS = {"date", "day", "market", "account", "mode", "locked", "lock_reason"}
+TEXT_COLUMNS = {"date", "day", "market", "account", "mode", "locked", "lock_reason", "intent", "path"}
+PATH_LABELS = {"AUTO": gettext_lazy("자동"), "HUMAN": gettext_lazy("사람")}
 
 
 def table(rows: list[dict], columns: list[str]) -> list[str]:
@@ -58,6 +67,8 @@ def table(rows: list[dict], columns: list[str]) -> list[str]:
             return _("잠김") if value else ""
         if column == "mode":
             return mode_label(value)
+        if column == "path":
+            return str(PATH_LABELS.get(value, value))
         return str(value)
 
     right = [i for i, c in enumerate(columns) if c not in TEXT_COLUMNS]
@@ -133,4 +144,10 @@ class Command(BaseCommand):
                 "lock_reason",
             ],
         ):
+            w(line)
+        w("\n" + _("[5.1] 답변 뒤 재문의 (%(window)s; 자동 답변 vs 사람 답변, 같은 주문·구매자)") % {"window": window})
+        columns = ["path", "answers", "follow_ups", "repeats", "complaints", "follow_up_rate", "complaint_rate"]
+        for line in table(report["follow_up"]["by_path"], columns):
+            w(line)
+        for line in table(report["follow_up"]["by_account_intent"], ["account", "intent", *columns]):
             w(line)

@@ -35,13 +35,15 @@ def _onoff(value: str | None) -> bool | None:
 class Command(BaseCommand):
     help = _(
         "단계적 롤아웃: status(상태), unlock(해금), lock(잠금), emergency-stop(긴급 정지), resume(재개), "
-        "settings(설정), import-env(.env 가져오기)."
+        "settings(설정), import-env(.env 가져오기), restore-intent(불만 재문의로 중단된 의도 복구)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--by", default=None, help=_("이 작업을 하는 Django 사용자 (기본: 셸 사용자)"))
         sub = parser.add_subparsers(
-            dest="action", required=True, metavar="{status,unlock,lock,emergency-stop,resume,settings,import-env}"
+            dest="action",
+            required=True,
+            metavar="{status,unlock,lock,emergency-stop,resume,settings,import-env,restore-intent}",
         )
         status = sub.add_parser("status", help=_("모든 계정의 모드, 단계, 한도, 잠금"))
         status.add_argument(
@@ -66,6 +68,12 @@ class Command(BaseCommand):
         settings_.add_argument("--hours", default=None, help=_('영업시간, 예: "mon-fri 09:00-18:00" 또는 always'))
         settings_.add_argument("--reason", default="")
         sub.add_parser("import-env", help=_("가이드의 .env 변수 네 개를 데이터베이스로 복사"))
+        restore = sub.add_parser(
+            "restore-intent", help=_("불만 재문의 규칙이 자동화에서 뺀 의도를 그 계정에 되돌림 (롤아웃 관리자)")
+        )
+        restore.add_argument("account", help=_("계정 이름"))
+        restore.add_argument("intent", help=_("의도 (예: 배송문의)"))
+        restore.add_argument("--reason", required=True)
 
     def _actor(self, by: str | None) -> Actor:
         if by:
@@ -157,6 +165,29 @@ class Command(BaseCommand):
                     hours=opts["hours"],
                 )
                 self.stdout.write(self.style.SUCCESS(_("설정을 바꿨습니다")))
+            elif action == "restore-intent":
+                if actor.user is None:
+                    raise CommandError(
+                        _(
+                            "의도 자동화 복구에는 롤아웃 관리자(rollout-manager role)가 필요합니다: "
+                            '--by 사용자 와 --reason "사유"를 붙이세요'
+                        )
+                    )
+                from policy.followup_rule import intent_restore
+
+                account = services.get_account(opts["account"])
+                intent_restore(account=account, intent=opts["intent"], reason=opts["reason"], actor=actor)
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        _("%(account)s: 의도 '%(intent)s'을(를) 자동화에 되돌렸습니다 (%(who)s, %(reason)s)")
+                        % {
+                            "account": account.name,
+                            "intent": opts["intent"],
+                            "who": actor.label,
+                            "reason": opts["reason"],
+                        }
+                    )
+                )
             elif action == "import-env":
                 result = services.import_env(actor=actor)
                 self.stdout.write(
@@ -189,7 +220,7 @@ class Command(BaseCommand):
                     '하나 이상과 --reason "사유"를 주세요'
                 )
             )
-        if action in ("unlock", "settings") and not (opts.get("reason") or "").strip():
+        if action in ("unlock", "settings", "restore-intent") and not (opts.get("reason") or "").strip():
             raise CommandError(
                 _('사유가 필요합니다: --reason "사유"를 붙이세요 (모든 변경은 누가·언제·무엇을·왜와 함께 기록됩니다)')
             )
@@ -223,6 +254,7 @@ class Command(BaseCommand):
                         "allowed_intents": sorted(r.controls.allowed_intents)
                         if r.controls.allowed_intents is not None
                         else "all",
+                        "withdrawn_intents": sorted(r.controls.withdrawn_intents),
                         "quota": r.controls.daily_quota,
                         "quota_used_today": r.quota_used,
                         "sent_today": r.sent_today,
@@ -262,6 +294,8 @@ class Command(BaseCommand):
         for r in rows:
             c = r.controls
             intents = _("전체") if c.allowed_intents is None else ",".join(sorted(c.allowed_intents))
+            if c.withdrawn_intents:
+                intents += " " + _("(중단: %(list)s)") % {"list": ",".join(sorted(c.withdrawn_intents))}
             quota = f"{r.quota_used}/{c.daily_quota}" if c.daily_quota is not None else f"{r.sent_today}/∞"
             rate = "-" if r.failure_rate_24h is None else f"{r.failure_rate_24h * 100:.1f}%"
             phase = "-" if c.phase_is_default else str(c.phase_number)

@@ -28,7 +28,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("policy", "0009_korean_field_labels"),
+        ("policy", "0011_seed_intent_complaint_rule"),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
