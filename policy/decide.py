@@ -102,7 +102,7 @@ def policy_decision(
     agent_result: dict, controls: AccountControls, *, now: dt.datetime, used: int
 ) -> tuple[str, str, dict, dt.datetime | None]:
     """Map the agent's result through the policy: (status, reason, details, deferred_until)."""
-    allowed, reason, details = evaluate(
+    decision = evaluate(
         {
             "intent": agent_result.get("intent") or "",
             "confidence": agent_result.get("confidence") or 0.0,
@@ -116,10 +116,9 @@ def policy_decision(
             "quota_used": used,
         }
     )
-    deferred = None
-    if allowed and details.get("deferred_until"):
-        deferred = dt.datetime.fromisoformat(details["deferred_until"])
-    return (Inquiry.Status.AUTO_SEND if allowed else Inquiry.Status.HUMAN_REVIEW), reason, details, deferred
+    deferred = decision.deferred_until if decision.allowed else None
+    status = Inquiry.Status.AUTO_SEND if decision.allowed else Inquiry.Status.HUMAN_REVIEW
+    return status, decision.reason, decision.details, deferred
 
 
 @dataclass

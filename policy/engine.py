@@ -1,6 +1,7 @@
 """The automation policy: a deterministic, ordered list of gates (DESIGN §2).
 
-``evaluate(state) -> (allowed, reason, details)`` as in the guide. Every gate is evaluated and
+``evaluate(state) -> (allowed, reason, details)`` as in the guide: a :class:`PolicyDecision`, which unpacks
+as that triple and also carries the typed reason code and the deferral time. Every gate is evaluated and
 recorded in ``details["gates"]`` so the decision trace shows the whole picture; the first gate that
 fails decides the reason. The agent's output is data: nothing in the customer's text reaches here
 except through the agent's fields, and the gates below decide on their own.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from django.utils import timezone
@@ -74,11 +77,27 @@ def mode_label(mode: str) -> str:
     return str(Mode(mode).label) if mode in Mode.values else mode
 
 
+@dataclass(frozen=True)
+class PolicyDecision:
+    """What the policy decided: the guide's ``(allowed, reason, details)`` (``details`` is the JSON the
+    decision trace stores), plus the reason code and, outside business hours, when the send may go.
+    It unpacks as the guide's triple: ``allowed, reason, details = evaluate(state)``."""
+
+    allowed: bool
+    reason: str
+    details: dict
+    code: str  # a Reason value: the first gate that failed, or OK
+    deferred_until: dt.datetime | None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.allowed, self.reason, self.details))
+
+
 def _gate(name: str, passed: bool, detail: str, **extra: Any) -> dict:
     return {"gate": name, "passed": passed, "detail": detail, **extra}
 
 
-def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
+def evaluate(state: PolicyState) -> PolicyDecision:
     controls: AccountControls = state["controls"]
     now = state.get("now") or timezone.now()
     intent = state.get("intent") or ""
@@ -191,19 +210,18 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
 
     # 6. business hours and holidays (Asia/Seoul): outside hours the send is deferred, not dropped
     calendar = controls.glob.calendar
-    deferred_until = None
+    opening: dt.datetime | None = None
     if calendar.is_open(now):
         gates.append(_gate("business_hours", True, _("영업 중") if calendar.enabled else _("항상")))
     else:
         opening = calendar.next_opening(now)
-        deferred_until = opening.isoformat() if opening else None
         opens = timezone.localtime(opening).strftime("%Y-%m-%d %H:%M") if opening else "-"
         gates.append(
             _gate(
                 "business_hours",
                 True,
                 _("영업시간 외: %(opens)s(KST)로 미룸") % {"opens": opens},
-                deferred_until=deferred_until,
+                deferred_until=opening.isoformat() if opening else None,
             )
         )
 
@@ -248,9 +266,9 @@ def evaluate(state: PolicyState) -> tuple[bool, str, dict]:
         "reason_code": reason_code,
         "mode": mode,
         "phase": controls.phase_number,
-        "deferred_until": deferred_until,
+        "deferred_until": opening.isoformat() if opening else None,
         "gates": gates,
         "failed_gates": [code for code, _text in failures],
         "evaluated_at": now.isoformat(),
     }
-    return allowed_flag, reason_text, details
+    return PolicyDecision(allowed_flag, reason_text, details, reason_code, opening)

@@ -79,20 +79,20 @@ def test_confidence_below_threshold__refused(controls):
 
 
 def test_confidence_at_threshold__passes(controls):
-    assert run(controls, confidence=0.90)[0]
+    assert run(controls, confidence=0.90).allowed
 
 
 def test_quota_used_up__refused(controls):
     allowed, _reason, details = run(controls, quota_used=10)
     assert not allowed and details["reason_code"] == "QUOTA_EXHAUSTED"
-    assert run(controls, quota_used=9)[0]
+    assert run(controls, quota_used=9).allowed
 
 
 def test_answer_checks(controls):
-    assert run(controls, draft="")[2]["reason_code"] == "ANSWER_CHECK"
-    assert run(controls, draft="안녕하세요 {product_name} 입니다")[2]["reason_code"] == "ANSWER_CHECK"
-    assert run(controls, draft="가" * 1001)[2]["reason_code"] == "ANSWER_CHECK"
-    assert run(controls, needs_human=True, reason="NO_KB_MATCH")[2]["reason_code"] == "AGENT_NEEDS_HUMAN"
+    assert run(controls, draft="").code == "ANSWER_CHECK"
+    assert run(controls, draft="안녕하세요 {product_name} 입니다").code == "ANSWER_CHECK"
+    assert run(controls, draft="가" * 1001).code == "ANSWER_CHECK"
+    assert run(controls, needs_human=True, reason="NO_KB_MATCH").code == "AGENT_NEEDS_HUMAN"
 
 
 def test_outside_business_hours__allowed_but_deferred(controls):
@@ -121,7 +121,7 @@ def test_phase_3__all_intents_no_quota(controls):
     rollout_unlock(account=account, mode=Mode.LIVE, phase=get_phase(3), actor=SYSTEM)
     c = load_account_controls(account)
     assert c.allowed_intents is None and c.daily_quota is None
-    assert run(c, intent="환불", quota_used=10_000)[0]
+    assert run(c, intent="환불", quota_used=10_000).allowed
 
 
 def test_account_intent_override__intersects_phase(controls):
@@ -132,8 +132,8 @@ def test_account_intent_override__intersects_phase(controls):
     rollout.intents_override.set(Intent.objects.filter(name__in=["사용법", "환불"]))
     c = load_account_controls(account)
     assert c.allowed_intents == frozenset({"사용법"})  # the guide's 2순위: 스마트스토어 = 사용법만
-    assert not run(c, intent="배송문의")[0]
-    assert run(c, intent="사용법")[0]
+    assert not run(c, intent="배송문의").allowed
+    assert run(c, intent="사용법").allowed
 
 
 def test_shadow_mode__still_decides_auto_send_as_candidate(controls):
@@ -145,10 +145,21 @@ def test_shadow_mode__still_decides_auto_send_as_candidate(controls):
 
 
 def test_engine_is_deterministic(controls):
-    assert run(controls)[:2] == run(controls)[:2]
+    first, second = run(controls), run(controls)
+    assert (first.allowed, first.reason, first.code) == (second.allowed, second.reason, second.code)
 
 
 def test_calendar_disabled__always_open():
     cal = Calendar(enabled=False, weekly={}, overrides={})
     assert cal.is_open(dt.datetime(2026, 1, 1, 3, tzinfo=SEOUL))
     assert load_global().calendar.enabled
+
+
+def test_the_decision_is_typed_and_unpacks_as_the_guides_triple(controls):
+    decision = run(controls, now=dt.datetime(2026, 11, 28, 10, 0, tzinfo=SEOUL))  # Saturday: closed
+    allowed, reason, details = decision
+    assert (allowed, reason, details) == (decision.allowed, decision.reason, decision.details)
+    assert decision.code == details["reason_code"] == "OK"
+    # a datetime for the code; ISO text only in the stored trace
+    assert decision.deferred_until == dt.datetime(2026, 11, 30, 9, 0, tzinfo=SEOUL)
+    assert details["deferred_until"] == decision.deferred_until.isoformat()
