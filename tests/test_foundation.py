@@ -87,7 +87,8 @@ def test_seeded_configuration__matches_the_guide():
     assert {i.name for i in phases[2].allowed_intents.all()} == {"배송문의", "사용법", "상품문의"}
     assert phases[2].daily_quota == 30
     assert phases[3].all_intents and phases[3].daily_quota is None
-    assert RollbackRule.objects.count() == 7  # the guide's six and the unsettled unknown outcomes
+    # the guide's six, the unsettled unknown outcomes and the intents' complaint follow-ups
+    assert RollbackRule.objects.count() == 8
     conf = AutomationSettings.get_solo()
     assert conf.auto_send_threshold == 0.90 and not conf.partial_auto_enabled and conf.test_mode
 

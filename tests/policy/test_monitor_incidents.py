@@ -191,7 +191,7 @@ def test_disabled_rule_is_not_evaluated(accounts):
     RollbackRule.objects.filter(code="consecutive-failures").update(enabled=False)
     failures_in_a_row(coupang, 5)
     report = run_monitor()
-    assert report.evaluated == 6 and report.trips == []
+    assert report.evaluated == 7 and report.trips == []
 
 
 def test_monitor_command_dry_run_writes_nothing(accounts):
@@ -211,7 +211,7 @@ def test_monitor_command_dry_run_writes_nothing(accounts):
     assert "기준" in header and "표본/최소 표본" in header
     consecutive = next(line for line in lines if line.strip().startswith("동일 계정에서 연속 3건 실패"))
     assert "coupang_main" in consecutive and ">= 3" in consecutive and "발동" in consecutive
-    assert sum(1 for line in lines if line.strip().endswith(("정상", "발동", "표본 부족"))) == 7
+    assert sum(1 for line in lines if line.strip().endswith(("정상", "발동", "표본 부족"))) == 8
 
 
 def test_monitor_command_acts_and_reports(accounts, mailoutbox):
@@ -329,4 +329,4 @@ def test_monitor_dry_run__nothing_tripped__still_shows_every_rule_against_its_th
     text = out.getvalue()
     assert "0개 발동" in text and "evaluated" not in text
     rows = [line for line in text.splitlines() if line.strip().endswith(("정상", "표본 부족"))]
-    assert len(rows) == 7 and all(">=" in row or ">" in row for row in rows)
+    assert len(rows) == 8 and all(">=" in row or ">" in row for row in rows)

@@ -315,9 +315,12 @@ def test_seeded_rules_are_the_guides_table():
         "failure-rate-7d-streak": ("DAILY_FAILURE_RATE_STREAK", ">=", 0.03, "SHADOW_MODE", True, False),
         # not in the guide: unknown outcomes are not failures, but they must not stay unknown
         "unknown-unsettled": ("UNSETTLED_UNKNOWN", ">=", 3, "LOCK_ACCOUNT", True, False),
+        # not in the guide: delivered answers that buyers complain about (follow-ups), per account and intent
+        "intent-complaint-rate": ("INTENT_COMPLAINT_RATE", ">=", 0.2, "WITHDRAW_INTENT", True, False),
     }
     assert rule("failure-rate-7d-streak").streak_days == 7
     assert (rule("unknown-unsettled").window_minutes, rule("unknown-unsettled").min_sample) == (60, 3)
+    assert (rule("intent-complaint-rate").window_minutes, rule("intent-complaint-rate").min_sample) == (7 * 24 * 60, 10)
 
 
 def test_due_inquiries_are_really_unsent_after_a_global_rollback(running):
