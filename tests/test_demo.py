@@ -13,12 +13,20 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from inquiries.models import Inquiry, ProductFact, ProductKnowledge
+from inquiries.models import FollowUp, Inquiry, ProductFact, ProductKnowledge
 from markets import services as market_services
 from markets.connect import clear_client_cache
 from markets.models import MarketAccount
-from partialauto.demo import Demo, DemoError
-from policy.models import AccountRollout, AutomationSettings, Mode, RollbackIncident, RollbackRule
+from partialauto.demo import MANAGER_USER, NEXT_SHIPPING_QUESTION, Demo, DemoError
+from policy.models import (
+    AccountRollout,
+    AutomationSettings,
+    IntentWithdrawal,
+    Mode,
+    RollbackIncident,
+    RollbackRule,
+    RolloutEvent,
+)
 from policy.services import SYSTEM, emergency_stop, rollout_lock, rollout_unlock
 from tests.factories import make_account, make_inquiry
 
@@ -76,8 +84,53 @@ def test_demo__run_twice__tells_the_same_story() -> None:
     assert polled(first)[:3] == [("coupang_main", 60, 60), ("coupang_sub", 60, 60), ("smartstore", 60, 60)]
     assert polled(second) == polled(first)
     assert days_of_history(first) == days_of_history(second) == 8  # today and the 7 days before it
-    assert "샌드박스가 받은 답변 5건, 롤백 사고 #" in first and "롤백 사고 #None" not in first
+    # phase 3's 5 answers and the complaint chapter's 10
+    assert "샌드박스가 받은 답변 15건, 롤백 사고 #" in first and "롤백 사고 #None" not in first
     assert story(second) == story(first)
+
+
+def test_demo__complaints_after_automatic_answers__withdraw_the_intent_until_a_manager_restores_it() -> None:
+    output = run_demo()
+    chapter = output.split("고객 불만 재문의 —")[1].split("KPI와 계정 상태")[0]
+
+    # coupang_sub's automatic 배송문의 answers drew complaint follow-ups from the sandbox's buyers …
+    sub = MarketAccount.objects.get(name="coupang_sub")
+    answered = Inquiry.objects.filter(account=sub, intent="배송문의", status="AUTO_SEND", send_status="SENT")
+    assert answered.count() >= 10  # the rule's minimum sample
+    complaints = FollowUp.objects.filter(account=sub, intent="배송문의", path="AUTO", kind="COMPLAINT")
+    assert complaints.count() >= 0.2 * answered.count()
+    # … which the demo shows with kpi's own figures (answers, follow-ups, repeats, complaints) …
+    figures = re.search(r"coupang_sub\s+배송문의\s+자동\s+(\d+)\s+(\d+)\s+\d+\s+(\d+)", chapter)
+    assert figures is not None, chapter
+    assert (int(figures[1]), int(figures[3])) == (answered.count(), complaints.count())
+
+    # … so the monitor withdrew 배송문의 for that account with an incident (the account stayed unlocked) …
+    withdrawal = IntentWithdrawal.objects.select_related("incident__rule").get(account=sub, intent="배송문의")
+    incident = withdrawal.incident
+    assert incident is not None and incident.rule.code == "intent-complaint-rate" and incident.account == sub
+    assert (incident.figures["answers"], incident.figures["complaints"]) == (answered.count(), complaints.count())
+    assert "ROLLBACK intent-complaint-rate [coupang_sub]" in chapter and "(중단: 배송문의)" in chapter
+    assert f"사고 #{incident.pk}: " in chapter
+    assert AccountRollout.objects.get(account=sub).locked_at is None
+    assert AutomationSettings.get_solo().test_mode is False  # no global rule fired on the way
+
+    # … the next 배송문의 went to a person, and readiness phase 5 said not ready because of it …
+    nxt = Inquiry.objects.get(account=sub, content=NEXT_SHIPPING_QUESTION[1])
+    assert (nxt.status, nxt.decision_trace["policy"]["reason_code"]) == ("HUMAN_REVIEW", "INTENT_WITHDRAWN")
+    assert re.search(r"✗ 실패 고객 불만족 레포트 0건.*: .*자동화 중단 중인 의도: coupang_sub/배송문의", chapter)
+
+    # … until the rollout manager restored it with a reason, recorded with who and why.
+    assert withdrawal.restored_at is not None and withdrawal.restored_by is not None
+    assert withdrawal.restored_by.username == MANAGER_USER and withdrawal.restore_reason
+    event = RolloutEvent.objects.get(action="RESTORE_INTENT", account=sub)
+    assert (event.actor, event.reason, event.data["intent"]) == (
+        withdrawal.restored_by,
+        withdrawal.restore_reason,
+        "배송문의",
+    )
+    assert f"기록: {MANAGER_USER}, 사유 '{withdrawal.restore_reason}', " in chapter
+    assert not IntentWithdrawal.objects.active().exists()
+    assert f"불만 재문의로 의도 자동화 중단 사고 #{incident.pk} " in output
 
 
 def test_demo__operator_account_incident_and_rules__survive_untouched() -> None:

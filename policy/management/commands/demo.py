@@ -36,6 +36,11 @@ class Command(BaseCommand):
         w = self.stdout.write
         w(self.style.SUCCESS("\n✔ 데모 완료"))
         w(f"  샌드박스가 받은 답변 {result.answers_at_sandbox}건, 롤백 사고 #{result.incident_id}")
+        w(
+            "  "
+            + _("불만 재문의로 의도 자동화 중단 사고 #%(id)s (롤아웃 관리자가 사유를 남기고 복구)")
+            % {"id": result.intent_incident_id}
+        )
         w(f"  데이터베이스: {settings.DATABASES['default']['NAME']}")
         w("  관리자 화면: python manage.py demo --serve  (또는 make serve) 후 http://127.0.0.1:%d/admin/" % port)
         w(f"    {ADMIN_USER} / {result.admin_password}   (전체 관리자)")
