@@ -6,6 +6,7 @@ also proves they still match it.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -107,12 +108,17 @@ def history():
     store = make_account("smartstore", market="SMARTSTORE")
     make_account("coupang_old", is_active=False)
     rows = []
-    # 12 SENT auto answers for coupang_main in the last hour (so 3.2.4's HAVING > 10 fires)
+    # 12 SENT auto answers for coupang_main in the last hour (so 3.2.4's HAVING > 10 fires), all on one
+    # UTC day (3.2.4 groups by DATE(created_at) in the session's UTC): shortly after midnight UTC they
+    # are packed between midnight and now instead of spread over the last 50 minutes.
+    utc_midnight = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = max(now - timedelta(minutes=50), utc_midnight + timedelta(seconds=1))
+    step = min(timedelta(minutes=1), (now - first) / 13)
     for i in range(12):
         rows.append(
             make_inquiry(
                 main,
-                created_at=now - timedelta(minutes=50 - i),
+                created_at=first + step * i,
                 status="AUTO_SEND",
                 send_status="SENT",
                 send_attempts=1,
@@ -214,9 +220,9 @@ def test_3_2_1_active_coupang_accounts(history):
 
 def test_3_2_4_daily_quota_check(history):
     result = _run(SQL_3_2_4)
-    assert len(result) in (1, 2)  # the 12 sends may straddle midnight UTC
-    assert {r["account_id"] for r in result} == {history["main"].id}
-    assert sum(r["count"] for r in result) == 12 or all(r["count"] > 10 for r in result)
+    assert len(result) == 1  # the 12 sends are on one UTC day
+    assert result[0]["account_id"] == history["main"].id
+    assert result[0]["count"] == 12
 
 
 def test_4_1_1_realtime_kpi(history):
