@@ -43,6 +43,11 @@ _EQUIVALENT = (
     ("무게제한", "하중"),
     ("에이에스", "as"),
     ("뜨거운물", "온수"),
+    ("빡빡", "빳빳"),
+    ("불세기", "온도"),
+    ("불조절", "온도"),
+    ("색깔", "색상"),
+    ("색변경", "색상바꾸"),
 )
 _EQUIVALENT_RE = re.compile("|".join(re.escape(a) for a, _b in sorted(_EQUIVALENT, key=lambda p: -len(p[0]))))
 _EQUIVALENT_MAP = dict(_EQUIVALENT)
@@ -56,7 +61,9 @@ _STOP = frozenset(
     "안녕 녕하 하세 감사 사합 혹시 그런 이거 그거 저거 제품 상품 이제 그냥 정말 너무 진짜 조금 이번 어떻 떻게 게하 "
     "어떤 뭐가 뭔가 가능 능한 한가 능할 할수 수있 나용 요ㅠ ㅠㅠ ㅎㅎ ㅋㅋ 좀더 주문 구매 샀는 샀어 받았 았는 었는 "
     "네요 군요 는거 은거 인데 건가 거죠 죠ㅠ 되죠 해야 하려 려고 싶어 싶은 싶습 으면 야하 되겠 겠죠 을까 좋을 는게 "
-    "하게 려면 주시 시면 할때 마다 때마 다시 그럼 그러 러면 이게 건지 는건 은건 같아 같은 같이 자꾸 계속".split()
+    "하게 려면 주시 시면 할때 마다 때마 다시 그럼 그러 러면 이게 건지 는건 은건 같아 같은 같이 자꾸 계속 "
+    # a call-centre summary's own wording ("… 방법 안내 요청", "… 여부 문의", "희망하심")
+    "안내 요청 청드 하심 희망 망하 여부 방법 모르 르겠 겠어 겠네".split()
 )
 UNKNOWN_WEIGHT = 0.35
 STRONG_COVERAGE = 0.34  # share of the question's topic weight the best fact must cover

@@ -221,6 +221,13 @@ def test_dispatch_timing__on_the_business_calendar(ctx, now, expected):
         ("편의점 픽업 가능한가요", ["편의점 픽업은 제공하지 않"], []),
         ("해외배송 되나요? 미국으로 받고 싶어요", ["해외배송은 하지 않"], []),
         ("택배사 어디 쓰세요?", ["CJ대한통운으로 보내드립니다"], ["3,000원"]),
+        ("택배는 어디 거로 보내세요?", ["CJ대한통운으로 보내드립니다"], ["3,000원"]),
+        # the days the seller ships on, how long it takes, when an order placed at an hour leaves
+        ("주말에도 발송하시나요?", ["주말·공휴일 제외", "출고될 예정"], []),
+        ("일요일에 주문하면 월요일에 발송되나요?", ["주말·공휴일 제외", "출고될 예정"], []),
+        ("택배 얼마만에 받아요?", ["출고될 예정", "받아보실 수 있습니다"], []),
+        ("서울인데 이틀이면 오나요?", ["출고될 예정", "받아보실 수 있습니다"], []),
+        ("오후 5시에 주문하면 내일 출고예요?", ["출고될 예정"], []),
     ],
 )
 def test_policy_topics__answered_from_the_policy(ctx, content, expected, absent):
@@ -283,6 +290,8 @@ GRILL = ProductFacts(
         ("그릴판 식세기 돌려도 되나요?", "11"),
         ("타이머 몇 분까지 설정돼요?", "14"),
         ("소비전력이 몇 와트인가요", "13"),
+        # a call-centre summary: its own wording ("… 여부 안내 요청") is not part of the question
+        ("[판매자이관] 고객문의: 타이머 최대 설정 시간 및 자동 꺼짐 여부 안내 요청", "14"),
     ],
 )
 def test_product_question__answered_from_the_matching_fact(ctx, content, fact):

@@ -67,7 +67,7 @@ def test_sample_covers_the_sandbox_catalogue_with_its_ids():
 
 def test_import_json__shared_knowledge_and_summary():
     out, _err = run("import", str(SAMPLE))
-    assert "상품 10개 추가, 0개 변경, 0개 그대로" in out and "사실 243개 (새로 243, 삭제 0)" in out
+    assert "상품 10개 추가, 0개 변경, 0개 그대로" in out and "사실 250개 (새로 250, 삭제 0)" in out
     assert "모든 계정 공용" in out
     assert ProductKnowledge.objects.filter(account__isnull=True).count() == 10
     earphones = ProductKnowledge.objects.get(product_id="7120034501")
@@ -156,7 +156,7 @@ def test_export_csv_imports_into_another_account_unchanged(tmp_path):
     run("import", str(SAMPLE))
     csv_text, _err = run("export", "--format", "csv")
     assert csv_text.splitlines()[0] == "product_id,name,fact,aliases"
-    assert len(csv_text.splitlines()) == 1 + 243
+    assert len(csv_text.splitlines()) == 1 + 250
     run("import", write(tmp_path, "copy.csv", csv_text), "--account", "coupang_main")
     shared, _err = run("export")
     account, _err = run("export", "--account", "coupang_main")

@@ -188,11 +188,11 @@ def test_upload_json__imports_with_a_summary_and_log_entries(admin_client, admin
     messages = [str(m) for m in get_messages(response.wsgi_request)]
     assert messages == [
         "product-knowledge.json을(를) 가져왔습니다 (모든 계정 공용): 상품 10개 추가, 0개 변경, 0개 그대로 · "
-        "사실 243개 (새로 243, 삭제 0)"
+        "사실 250개 (새로 250, 삭제 0)"
     ]
     assert ProductKnowledge.objects.count() == 10
     assert LogEntry.objects.filter(user=admin_user).count() == 10
-    assert ProductFact.history.filter(history_user=admin_user).count() == 243
+    assert ProductFact.history.filter(history_user=admin_user).count() == 250
 
 
 def test_upload_csv_for_an_account(admin_client):

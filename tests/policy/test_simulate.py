@@ -98,7 +98,10 @@ def test_full_unlock__wider_but_risk_and_threshold_still_apply(mix_file):
     auto = {r["id"] for r in rows if r["decision"] == "AUTO_SEND"}
     assert {r["intent"] for r in rows if r["id"] in auto} - {"배송문의", "사용법"}, "all intents are open"
     assert not auto & RISKY
-    strict, _ = run("--input", str(mix_file), "--full-unlock", "--threshold", "0.99")
+    # Just above the least confident automatic answer (whatever the shipped model's calibration makes of
+    # them): that one, at least, now goes to a person.
+    lowest = min(r["confidence"] for r in rows if r["id"] in auto)
+    strict, _ = run("--input", str(mix_file), "--full-unlock", "--threshold", f"{min(1.0, lowest + 0.0001):.4f}")
     assert {r["id"] for r in strict if r["decision"] == "AUTO_SEND"} < auto
 
 

@@ -3,6 +3,9 @@
 
 Stdlib only. Usage:
     python inquiries/agent/data/check_labelled.py [path/to/labelled_inquiries.jsonl]
+    python inquiries/agent/data/check_labelled.py inquiries/agent/data/train_extra_d.jsonl
+A training-only file (``train_extra_*.jsonl``) gets the same row checks with its own id pattern (``X`` and a
+letter, e.g. ``XD0001``) and ``split`` always ``train``; the set-size minimums apply to the main set only.
 Exits with status 1 when any check fails.
 """
 
@@ -49,7 +52,13 @@ MIN_PER_MUST_HUMAN = 10
 MIN_NOTES = 70
 
 
+EXTRA_ID_RE = re.compile(r"^X[A-Z]\d{4,}$")
+TRAINING_ONLY = False  # set by main() for a train_extra_*.jsonl file
+
+
 def expected_split(row_id):
+    if TRAINING_ONLY:
+        return "train"
     return "holdout" if int(hashlib.sha1(row_id.encode()).hexdigest(), 16) % 10 < 3 else "train"
 
 
@@ -67,7 +76,7 @@ def validate(rows):
         if extra:
             errors.append(f"{where}: unexpected fields {sorted(extra)}")
         rid = r["id"]
-        if not isinstance(rid, str) or not ID_RE.match(rid):
+        if not isinstance(rid, str) or not (EXTRA_ID_RE if TRAINING_ONLY else ID_RE).match(rid):
             errors.append(f"{where}: bad id {rid!r}")
         elif rid in seen_ids:
             errors.append(f"{where}: duplicate id {rid}")
@@ -207,7 +216,9 @@ def report(rows):
 
 
 def main():
+    global TRAINING_ONLY
     path = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_PATH
+    TRAINING_ONLY = os.path.basename(path).startswith("train_extra_")
     rows = []
     errors = []
     with open(path, encoding="utf-8") as fh:
@@ -220,7 +231,7 @@ def main():
             except json.JSONDecodeError as exc:
                 errors.append(f"line {n}: invalid JSON ({exc})")
     errors += validate(rows)
-    if not errors:
+    if not errors and not TRAINING_ONLY:
         errors += check_counts(rows)
     if errors:
         print(f"FAILED: {len(errors)} problem(s)")
