@@ -20,5 +20,5 @@ def seed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("inquiries", "0016_korean_field_labels")]
+    dependencies = [("inquiries", "0017_follow_up")]
     operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
