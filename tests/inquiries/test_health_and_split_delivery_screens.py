@@ -80,7 +80,7 @@ def test_the_variants_reach_keyword_rows_made_before_them():
 
     # A database seeded before migration 0017: its rows lack the variants; the migration's function adds
     # them once, without touching what ops wrote.
-    migration = importlib.import_module("inquiries.migrations.0017_health_and_split_delivery_variants")
+    migration = importlib.import_module("inquiries.migrations.0018_health_and_split_delivery_variants")
     for term, added in VARIANTS_ADDED_2.items():
         row = RiskKeyword.objects.get(term=term)
         row.variants = [v for v in row.variants if v not in added] + ["ops-own-variant"]
