@@ -59,6 +59,14 @@ POLICE_NOT_A_THREAT = [
     "!re:경찰(?:서|청)?(?:에서|에)\\w{0,3}(?:근무|일해|일하|다니|출근)",
 ]
 
+# Demands that the seller bear a cost beyond the order (a campsite's cancellation penalty, a fee the
+# buyer paid elsewhere): told the seller, not asked about ("반품비는 제가 부담해야 하나요?" stays routine).
+_COST_DEMAND_ADDED = [
+    "re:위약금\\w{0,12}(?:부담|물어|배상|보상|내주|내줘|책임|청구|지불)",
+    "re:(?:판매자|셀러|업체|그쪽|사장님|스토어)\\w{0,8}부담(?:하라|해라|하셔야|하시라|하래|해주셔야|하세요)",
+    "re:(?:비용|금액|요금|차액|수수료)\\w{0,6}(?:물어내|물어주|물어줘|청구할|청구하겠|받아내)",
+]
+
 RISK_KEYWORDS: list[RiskKeywordSeed] = [
     # ---------------------------------------------------------------- LEGAL
     {
@@ -209,6 +217,7 @@ RISK_KEYWORDS: list[RiskKeywordSeed] = [
             "물어주",
             "물어줘",
             "위자료",
+            *_COST_DEMAND_ADDED,
             "!re:택배상",
         ],
         "notes": "'택배 상자'의 경계 제외",
@@ -1894,6 +1903,7 @@ _CUSTOM_ORDER_ADDED = [
 ]
 VARIANTS_ADDED = {"분실~": _DELIVERY_LOSS_ADDED, "정책 예외~": _POLICY_EXCEPTION_ADDED}
 VARIANTS_ADDED_2 = {"삼킬뻔": _HEALTH_CONDITION_ADDED, "맞춤 주문~": _CUSTOM_ORDER_ADDED}
+VARIANTS_ADDED_3 = {"배상~": _COST_DEMAND_ADDED}
 MORE_RISK_KEYWORDS: list[RiskKeywordSeed] = [
     # ------------------------------------------------------------ PAYMENT_DISPUTE
     {
