@@ -160,6 +160,7 @@ class InquiryAdmin(admin.ModelAdmin):
                     "is_test_mode",
                     "next_attempt_at",
                     "sent_at",
+                    "first_answered_at",
                     "remote_ref",
                     "lease_expires_at",
                 ]
@@ -187,6 +188,7 @@ class InquiryAdmin(admin.ModelAdmin):
         "is_test_mode",
         "next_attempt_at",
         "sent_at",
+        "first_answered_at",
         "remote_ref",
         "lease_expires_at",
         "reviewed_by",

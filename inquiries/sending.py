@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import Case, F, Q, TextField, UUIDField, Value, When
+from django.db.models import Case, F, Q, Subquery, TextField, UUIDField, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat, Now
 from django.utils import timezone
@@ -497,6 +497,7 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
             fields=dict(
                 send_status=S.SENT,
                 sent_at=Now(),
+                first_answered_at=Now(),
                 remote_ref=remote_ref[:64],
                 final_answer=text,
                 last_send_error="",
@@ -608,6 +609,7 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
             fields=dict(
                 send_status=S.SENT,
                 sent_at=Now(),
+                first_answered_at=Now(),
                 final_answer=text,
                 lease_expires_at=None,
                 next_attempt_at=None,
@@ -629,6 +631,7 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
         fields=dict(
             send_status=S.NOT_SENT,
             status=ST.ANSWERED_ELSEWHERE,
+            first_answered_at=Now(),
             claim_token=None,
             lease_expires_at=None,
             next_attempt_at=None,
@@ -1270,6 +1273,7 @@ def _finalize_delivered_sql() -> str:
         "UNNEST(%s::text[]) AS answer, UNNEST(%s::int[]) AS http_status, UNNEST(%s::int[]) AS attempt, "
         "UNNEST(%s::uuid[]) AS account_id), "
         f"done AS (UPDATE {t} SET {_col(Inquiry, 'send_status')} = %s, {_col(Inquiry, 'sent_at')} = NOW(), "
+        f"{_col(Inquiry, 'first_answered_at')} = NOW(), "
         f"{_col(Inquiry, 'remote_ref')} = v.ref, {_col(Inquiry, 'final_answer')} = v.answer, "
         f"{_col(Inquiry, 'last_send_error')} = '', {_col(Inquiry, 'lease_expires_at')} = NULL, "
         f"{_col(Inquiry, 'next_attempt_at')} = NULL, {_col(Inquiry, 'is_test_mode')} = FALSE, "
@@ -1344,6 +1348,10 @@ def _settle_attempt(inquiry_id: int, outcome: str) -> None:
         )
 
 
+def _last_attempt_start(inquiry_id: int):
+    return SendAttempt.objects.filter(inquiry_id=inquiry_id).order_by("-started_at").values("started_at")[:1]
+
+
 def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendReport:
     from markets.connect import cached_client_for
 
@@ -1414,6 +1422,8 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
                 dict(
                     send_status=S.SENT,
                     sent_at=Now(),
+                    # accepted during the unknown attempt, not now: when that request started
+                    first_answered_at=Coalesce(Subquery(_last_attempt_start(inquiry_id)), Now()),
                     final_answer=text,
                     next_attempt_at=None,
                     lease_expires_at=None,
@@ -1426,6 +1436,7 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
             dict(
                 send_status=S.NOT_SENT,
                 status=ST.ANSWERED_ELSEWHERE,
+                first_answered_at=Now(),
                 claim_token=None,
                 next_attempt_at=None,
                 lease_expires_at=None,

@@ -38,6 +38,7 @@ class MarketAccountForm(forms.ModelForm):
             "vendor_id",
             "reply_by",
             "client_id",
+            "poll_interval_seconds",
         ]
 
     def clean(self):

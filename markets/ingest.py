@@ -155,6 +155,8 @@ def _row_values(account: MarketAccount, item) -> dict:
         raw_payload=scrub(item.raw or {}),
         status=status,
         external_answer=clean_text(item.answer_text) if item.answered else "",
+        # answered before we first saw it: first-response time counts until this poll
+        first_answered_at=timezone.now() if item.answered else None,
     )
 
 
@@ -292,6 +294,7 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
                 # What a person wrote on the marketplace is the calibration signal of shadow mode.
                 n = Inquiry.objects.filter(pk=pk, status=status, send_status=send_status).update(
                     status=Inquiry.Status.ANSWERED_ELSEWHERE,
+                    first_answered_at=timezone.now(),
                     next_attempt_at=None,
                     updated_at=timezone.now(),
                     external_answer=clean_text(item.answer_text),

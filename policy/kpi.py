@@ -17,6 +17,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from inquiries.models import Inquiry, SendAttempt
+from policy.first_response import first_response_report
 from policy.hours import SEOUL
 from policy.selectors import COUNTED_OUTCOMES, FAILURE_OUTCOMES, attempt_stats, rollout_rows
 
@@ -255,4 +256,6 @@ def kpi_report(*, window: str = "24h", now: dt.datetime | None = None) -> dict:
             for d in daily_failure_rates(7, now=now)
         ],
         "quota_today": quota_today(),
+        # 1h, 24h and 7d whatever the window: the figure a CS team is judged by
+        "first_response": first_response_report(now=now),
     }

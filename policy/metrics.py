@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from inquiries.models import Inquiry, SendAttempt
+from policy import first_response as fr
 from policy.controls import load_global
 from policy.models import AutomationSettings, Mode, Notification, RollbackIncident
 from policy.selectors import rollout_rows
@@ -50,6 +51,20 @@ class Exposition:
         for labels, value in samples:
             rendered = ",".join(f'{key}="{_escape(val)}"' for key, val in labels.items())
             self.lines.append(f"{name}{{{rendered}}} {_number(value)}" if rendered else f"{name} {_number(value)}")
+
+    def histogram(self, name: str, help_text: str, series: Iterable[dict]) -> None:
+        """``series``: ``{"labels", "buckets": [(upper bound, cumulative count)…], "count", "sum"}`` each."""
+        self.lines.append(f"# HELP {name} {help_text}")
+        self.lines.append(f"# TYPE {name} histogram")
+        for s in series:
+            base = ",".join(f'{key}="{_escape(val)}"' for key, val in s["labels"].items())
+            sep = "," if base else ""
+            for bound, count in s["buckets"]:
+                self.lines.append(f'{name}_bucket{{{base}{sep}le="{_number(float(bound))}"}} {count}')
+            self.lines.append(f'{name}_bucket{{{base}{sep}le="+Inf"}} {s["count"]}')
+            labels = f"{{{base}}}" if base else ""
+            self.lines.append(f"{name}_sum{labels} {_number(float(s['sum']))}")
+            self.lines.append(f"{name}_count{labels} {s['count']}")
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
@@ -169,4 +184,37 @@ def render_metrics(*, now: dt.datetime | None = None) -> str:
         "Unix time of the last full rollback-rule evaluation (0: never).",
         [({}, last.timestamp() if last else 0)],
     )
+    first_response(out, now=now)
     return out.text()
+
+
+# --- first-response time ------------------------------------------------------------------------------
+# Kept apart from the gauges above: a histogram over every answered inquiry (cumulative, so rate() and
+# histogram_quantile() work), and the last 24 hours' percentiles with business hours taken apart.
+
+
+def first_response(out: Exposition, *, now: dt.datetime) -> None:
+    out.histogram(
+        "partialauto_first_response_seconds",
+        "Seconds from the buyer's question (marketplace time) to the first answer accepted by the "
+        "marketplace or seen answered elsewhere, every answered inquiry, by account and path "
+        "(AUTO, PERSON, ELSEWHERE).",
+        (
+            {"labels": {"account": h["account"], "path": h["path"]}, **{k: h[k] for k in ("buckets", "count", "sum")}}
+            for h in fr.histogram()
+        ),
+    )
+    windows = fr.first_response_report(now=now)["windows"]["24h"]
+    samples = []
+    for entry in windows["by_path"]:
+        for part in fr.PARTS:
+            for p in fr.PERCENTILES:
+                value = entry[part][f"p{p}"]
+                if value is not None:
+                    samples.append(({"path": entry["key"], "part": part, "quantile": f"0.{p}"}, value))
+    out.gauge(
+        "partialauto_first_response_24h_seconds",
+        "First-response percentiles of the inquiries answered in the last 24 hours, by path; part: wait "
+        "(all of it), ours (after we fetched it), in_hours / outside_hours (business hours, Asia/Seoul).",
+        samples,
+    )
