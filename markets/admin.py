@@ -9,7 +9,15 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from markets import services
-from markets.models import SECRET_FIELDS, MalformedPayload, MarketAccount, MarketCode, PollCursor, ShippingPolicy
+from markets.models import (
+    DEFAULT_POLL_INTERVAL,
+    SECRET_FIELDS,
+    MalformedPayload,
+    MarketAccount,
+    MarketCode,
+    PollCursor,
+    ShippingPolicy,
+)
 from partialauto.admin_utils import ReadOnlyAdmin, verdict
 from partialauto.crypto import SecretDecryptionError
 
@@ -40,6 +48,15 @@ class MarketAccountForm(forms.ModelForm):
             "client_id",
             "poll_interval_seconds",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "poll_interval_seconds" in self.fields:
+            self.fields["poll_interval_seconds"].required = False  # empty: the default
+
+    def clean_poll_interval_seconds(self):
+        value = self.cleaned_data.get("poll_interval_seconds")
+        return DEFAULT_POLL_INTERVAL if value is None else value
 
     def clean(self):
         data = super().clean()
