@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -124,7 +124,10 @@ def poll_claimed(account: MarketAccount, lease, *, limiter=None, on_new=enqueue_
         log.exception("Poll of %s crashed", account.name)
         summary = PollSummary(account=account.name, errors=[f"{type(exc).__name__}: {exc}"])
     finally:
-        release(account, lease)
+        try:
+            release(account, lease)
+        except DatabaseError:  # the lease runs out by itself (POLL_LEASE)
+            log.warning("Poll of %s: could not release its claim; it expires in %s", account.name, POLL_LEASE)
     if summary.created and on_new is not None:
         transaction.on_commit(on_new)
     return summary
@@ -180,11 +183,19 @@ def run_poll_loop(
     in_flight: dict[Future, MarketAccount] = {}
     try:
         while time.monotonic() < deadline:
-            if not holds_baton(token):
-                summary.handed_over = True
-                break
-            free = threads - len(in_flight) if pool else 1
-            claimed = claim_due_accounts(limit=free)
+            try:
+                if not holds_baton(token):
+                    summary.handed_over = True
+                    break
+                free = threads - len(in_flight) if pool else 1
+                claimed = claim_due_accounts(limit=free)
+            except DatabaseError as exc:
+                # e.g. the server refused a connection for a moment: the loop keeps its place and tries
+                # again next tick rather than leaving every account unpolled until the schedule's restart
+                log.warning("Poll loop: database error (%s); trying again", exc)
+                connection.close()
+                summary.errors.append(f"database: {exc}"[:300])
+                claimed = []
             for account, lease in claimed:
                 if pool:
                     in_flight[pool.submit(_poll_in_thread, account, lease, limiter, on_new)] = account
