@@ -146,7 +146,7 @@ CS_LLM_MODEL = env("CS_LLM_MODEL", default="")
 CS_METRICS_TOKEN = env("CS_METRICS_TOKEN", default="")
 
 # --- django-q2 (see research/reliability.md §5 for why each value is what it is) ---
-Q_WORKERS = env.int("CS_Q_WORKERS", default=3)  # one of them mostly runs the poll loop (markets.polling)
+Q_WORKERS = env.int("CS_Q_WORKERS", default=2)
 Q_TIMEOUT = 60  # integer seconds: signal.alarm() rejects floats
 Q_CLUSTER = {
     "name": "partialauto",

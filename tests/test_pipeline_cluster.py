@@ -95,7 +95,7 @@ def test_chain__automatic_answers_within_a_minute_and_first_response_matches_the
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
-        "CS_Q_WORKERS": "3",
+        "CS_Q_WORKERS": "2",  # the default: the poll loop in one, everything else in the other
         "CS_LOG_FILE": str(tmp_path / "api.log"),
         "CS_LOG_LEVEL_STDERR": "CRITICAL",
         "REDIS_URL": "",
