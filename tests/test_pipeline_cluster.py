@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -63,9 +64,24 @@ def _wait(condition, timeout: float, what: str) -> None:
     raise AssertionError(what)
 
 
+def _shipped_model() -> None:
+    """The trained model the first migration activates (a transactional test before this one flushed it)."""
+    import importlib
+
+    from django.apps import apps
+
+    from inquiries.models import AgentModel
+
+    if not AgentModel.objects.filter(is_active=True).exists():
+        migration = importlib.import_module("inquiries.migrations.0014_shipped_agent_model")
+        migration.install(apps, SimpleNamespace(connection=connection))
+    assert AgentModel.objects.filter(is_active=True).exists()
+
+
 def test_chain__automatic_answers_within_a_minute_and_first_response_matches_the_sandbox(tmp_path):
     from django_q.tasks import async_task
 
+    _shipped_model()
     sandbox = SandboxServer(seed=18).start()
     store = sandbox.store
     cp = store.register_coupang_account(vendor_id="A00018018", reply_by="cs-agent")
