@@ -68,6 +68,7 @@ def main() -> int:
     r["order_sync"] = run("order_sync.py", "--orders", "4000" if q else "20000")
     r["decide"] = run("decide.py", "--inquiries", "2000" if q else "10000", "--memory-probe", "500" if q else "2000")
     r["send"] = run("send.py", "--accounts", "100", "--inquiries", "2000" if q else "10000", "--limiter", "redis")
+    r["first_response"] = run("first_response.py", "--minutes", "1" if q else "3")
     r["monitor_kpi"] = run("monitor_kpi.py", *(["--small", "10000", "--large", "100000"] if q else []))
     r["admin_pages"] = run("admin_pages.py", "--reuse", *(["--rows", "100000"] if q else []))
     r["pgbench_last"] = run("pgbench.py", "--seconds", "5" if q else "15")
@@ -159,6 +160,15 @@ def table(r: dict) -> list[dict]:
         f"{snd.get('worker_peak_rss_mb')} MB",
         None if snd.get("worker_peak_rss_mb") is None else snd.get("worker_peak_rss_mb") <= 150,
         snd.get("run_command"),
+    )
+    fr = r.get("first_response", {})
+    waits = fr.get("wait_at_sandbox_s") or {}
+    add(
+        "first-response time, 500 new inquiries/min over 50 accounts (automatic answers, appear → accepted)",
+        "p95 <= 60 s",
+        f"p50 {waits.get('p50')} s, p95 {waits.get('p95')} s",
+        _le(waits.get("p95"), 60),
+        fr.get("run_command"),
     )
     mk = r.get("monitor_kpi", {})
     add(

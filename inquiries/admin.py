@@ -159,6 +159,7 @@ class InquiryAdmin(NoAddNoDelete, admin.ModelAdmin):
                     "is_test_mode",
                     "next_attempt_at",
                     "sent_at",
+                    "first_answered_at",
                     "remote_ref",
                     "lease_expires_at",
                 ]
@@ -186,6 +187,7 @@ class InquiryAdmin(NoAddNoDelete, admin.ModelAdmin):
         "is_test_mode",
         "next_attempt_at",
         "sent_at",
+        "first_answered_at",
         "remote_ref",
         "lease_expires_at",
         "reviewed_by",

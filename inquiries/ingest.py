@@ -159,6 +159,8 @@ def _row_values(account: MarketAccount, item) -> dict:
         status=status,
         external_answer=clean_text(item.answer_text) if item.answered else "",
         **buyer_keys(item.kind, item.raw),  # hashed before the payload's personal keys are scrubbed
+        # answered before we first saw it: first-response time counts until this poll
+        first_answered_at=timezone.now() if item.answered else None,
     )
 
 
@@ -304,6 +306,7 @@ def upsert(account: MarketAccount, items: list) -> tuple[int, int]:
                     was=(status, send_status),
                     fields=dict(
                         next_attempt_at=None,
+                        first_answered_at=timezone.now(),
                         external_answer=clean_text(item.answer_text),
                         draft_agreement=similarity(draft, item.answer_text or ""),
                     ),

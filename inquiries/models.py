@@ -318,6 +318,13 @@ class Inquiry(models.Model):
     next_attempt_at = models.DateTimeField(_("다음 전송 예정"), null=True, blank=True)
     sent_at = models.DateTimeField(_("전송 시각"), null=True, blank=True)
     remote_ref = models.CharField(_("마켓 답변 번호"), max_length=64, blank=True)
+    first_answered_at = models.DateTimeField(
+        _("첫 답변 시각"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("마켓이 우리 답변을 받아들인 시각, 또는 다른 곳에서 답변된 것을 처음 본 시각 (첫 응답 시간의 끝)"),
+    )
     reconcile_attempts = models.PositiveSmallIntegerField(_("전송 결과 확인 횟수"), default=0)
 
     # human review
@@ -382,6 +389,12 @@ class Inquiry(models.Model):
             models.Index(fields=["account", "created_at"], name="inquiry_account_created_idx"),
             models.Index(fields=["status", "created_at"], name="inquiry_status_created_idx"),
             models.Index(fields=["send_status", "created_at"], name="inquiry_sendst_created_idx"),
+            # first-response time: windows of answered rows (policy.first_response)
+            models.Index(
+                fields=["first_answered_at"],
+                name="inquiry_first_answered_idx",
+                condition=Q(first_answered_at__isnull=False),
+            ),
             # send sweeper: only rows that may be due
             models.Index(
                 fields=["next_attempt_at", "id"],

@@ -9,7 +9,15 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from markets import services
-from markets.models import SECRET_FIELDS, MalformedPayload, MarketAccount, MarketCode, PollCursor, ShippingPolicy
+from markets.models import (
+    DEFAULT_POLL_INTERVAL,
+    SECRET_FIELDS,
+    MalformedPayload,
+    MarketAccount,
+    MarketCode,
+    PollCursor,
+    ShippingPolicy,
+)
 from markets.signals import account_added
 from partialauto.admin_utils import ReadOnlyAdmin, verdict
 from partialauto.crypto import SecretDecryptionError
@@ -39,7 +47,17 @@ class MarketAccountForm(forms.ModelForm):
             "vendor_id",
             "reply_by",
             "client_id",
+            "poll_interval_seconds",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "poll_interval_seconds" in self.fields:
+            self.fields["poll_interval_seconds"].required = False  # empty: the default
+
+    def clean_poll_interval_seconds(self):
+        value = self.cleaned_data.get("poll_interval_seconds")
+        return DEFAULT_POLL_INTERVAL if value is None else value
 
     def clean(self):
         data = super().clean()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -39,6 +40,12 @@ SECRET_FIELDS = {
 }
 
 
+# Seconds between two polls of one account (MarketAccount.poll_interval_seconds).
+DEFAULT_POLL_INTERVAL = 30
+MIN_POLL_INTERVAL = 10
+MAX_POLL_INTERVAL = 3600
+
+
 class MarketAccountQuerySet(models.QuerySet["MarketAccount"]):
     def active(self) -> MarketAccountQuerySet:
         return self.filter(is_active=True)
@@ -62,10 +69,23 @@ class MarketAccount(models.Model):
     client_id = models.CharField(_("네이버 애플리케이션 ID"), max_length=128, blank=True)
     credentials_encrypted = models.TextField(_("암호화된 인증정보"), editable=False, blank=True, default="")
     credentials_updated_at = models.DateTimeField(_("인증정보 변경 시각"), null=True, blank=True, editable=False)
+    poll_interval_seconds = models.PositiveIntegerField(
+        _("수집 간격(초)"),
+        default=DEFAULT_POLL_INTERVAL,
+        validators=[MinValueValidator(MIN_POLL_INTERVAL), MaxValueValidator(MAX_POLL_INTERVAL)],
+        help_text=_(
+            "새 문의를 몇 초마다 가져올지 (10~3600, 기본 30). 마켓 호출 한도는 모든 워커가 함께 지키므로 "
+            "짧게 해도 한도를 넘지 않습니다."
+        ),
+    )
+    # The poll loop's coordination (inquiries.polling): when the account is due, and until when a poller
+    # holds it. Changed every few seconds by conditional UPDATEs, so left out of the history.
+    next_poll_at = models.DateTimeField(_("다음 수집 예정"), null=True, blank=True, editable=False)
+    poll_lease_until = models.DateTimeField(_("수집 점유 만료"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("등록 시각"), auto_now_add=True)
     updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["credentials_encrypted"])
+    history = HistoricalRecords(excluded_fields=["credentials_encrypted", "next_poll_at", "poll_lease_until"])
     objects = MarketAccountQuerySet.as_manager()
 
     class Meta:
@@ -74,6 +94,13 @@ class MarketAccount(models.Model):
         verbose_name = _("마켓 계정")
         verbose_name_plural = _("마켓 계정")
         indexes = [models.Index(fields=["market_code", "is_active"], name="market_account_market_active")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(poll_interval_seconds__gte=MIN_POLL_INTERVAL, poll_interval_seconds__lte=MAX_POLL_INTERVAL),
+                name="market_account_poll_interval_range",
+                violation_error_message=_("수집 간격은 10초에서 3600초 사이여야 합니다."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -159,6 +186,23 @@ class MalformedPayload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {timezone.localtime(self.received_at):%Y-%m-%d %H:%M}"
+
+
+class PollLoopBaton(models.Model):
+    """The one row that says which poll loop runs (inquiries.polling.run_poll_loop): the newest loop takes
+    it, an older one that sees it gone stops, so the loops of every cluster hand over without a gap."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.UUIDField(_("실행 중인 수집 루프"), null=True, blank=True)
+    taken_at = models.DateTimeField(_("넘겨받은 시각"), null=True, blank=True)
+
+    class Meta:
+        db_table = "market_poll_loop"
+        verbose_name = _("수집 루프")
+        verbose_name_plural = _("수집 루프")
+
+    def __str__(self) -> str:
+        return f"poll loop {self.token}"
 
 
 class RateBucket(models.Model):

@@ -11,6 +11,8 @@ import logging
 log = logging.getLogger(__name__)
 
 DECIDE_NEW = "policy.tasks.process_inquiries_task"
+# The poll loop (inquiries.polling.run_poll_loop): the schedule starts it every minute, it hands itself on.
+POLL_LOOP = "inquiries.tasks.poll_loop_task"
 SEND_INQUIRY = "policy.tasks.send_inquiry_task"
 SEND_DUE = "policy.tasks.send_due_task"
 DELIVER_NOTIFICATIONS = "policy.tasks.deliver_notifications_task"
@@ -29,6 +31,11 @@ def enqueue(func: str, *args: object, task_name: str | None = None) -> bool:
         log.warning("could not enqueue %s (%s); the schedule will pick the work up", func, exc)
         return False
     return True
+
+
+def enqueue_decide() -> bool:
+    """Queue the decision of the inquiries a poll just stored; the every-minute schedule is the net."""
+    return enqueue(DECIDE_NEW, task_name="decide-after-poll")
 
 
 def enqueue_send(inquiry_id: int) -> bool:

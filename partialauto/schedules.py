@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from django_q.models import Schedule
 
+from partialauto.queue import DECIDE_NEW, POLL_LOOP
+
 # name → (function, minutes). Schedule.MINUTES ('I'), never 'M' (monthly). The scheduler runs about
 # twice a minute, so one minute is the finest useful interval.
 SCHEDULES = {
-    "partialauto.poll_markets": ("inquiries.tasks.poll_markets_task", 2),
+    # The poll loop polls each account at its own interval (30 s by default) and queues its successor;
+    # this schedule restarts it within a minute if the chain ever breaks (inquiries.polling).
+    "partialauto.poll_markets": (POLL_LOOP, 1),
     # Unanswered inquiries over each API's whole lookback: those that appeared too late for the watermark.
     "partialauto.sweep_markets": ("inquiries.tasks.sweep_markets_task", 30),
     "partialauto.sync_orders": ("markets.tasks.sync_orders_task", 3),
-    "partialauto.process_inquiries": ("policy.tasks.process_inquiries_task", 1),
+    # A poll that stores new inquiries queues this at once, and deciding queues the send sweep: these
+    # schedules are the net for whatever the chain missed (a broker outage, a killed worker).
+    "partialauto.process_inquiries": (DECIDE_NEW, 1),
     "partialauto.send_due": ("policy.tasks.send_due_task", 1),
     "partialauto.reconcile": ("policy.tasks.reconcile_task", 1),
     "partialauto.monitor": ("policy.tasks.monitor_task", 1),

@@ -434,7 +434,9 @@ class _ClaimedRows(_Rows):
         self.skipped: list[str] = []  # quota-counted accounts another processor is deciding
 
     def begin(self, run: _Run) -> None:
-        for account in MarketAccount.objects.order_by("pk"):
+        # only accounts with something to decide: a run queued after each poll must not load every account
+        waiting = Inquiry.objects.filter(status=Inquiry.Status.NEW).values("account_id")
+        for account in MarketAccount.objects.filter(pk__in=waiting).order_by("pk"):
             run.accounts[account.pk] = account
             if _quota_counted(run.controls_for(account.pk)):
                 key = _account_key(account.pk)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from inquiries.followups import resolution_figures
 from inquiries.models import FollowUp, Inquiry, SendAttempt
+from policy.first_response import first_response_report
 from policy.hours import SEOUL
 from policy.selectors import COUNTED_OUTCOMES, FAILURE_OUTCOMES, attempt_stats, rollout_rows
 
@@ -324,4 +325,6 @@ def kpi_report(*, window: str = "24h", now: dt.datetime | None = None) -> dict:
         ],
         "quota_today": quota_today(),
         "follow_up": follow_up_report(window=span, now=now),
+        # 1h, 24h and 7d whatever the window: the figure a CS team is judged by
+        "first_response": first_response_report(now=now),
     }

@@ -21,6 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from inquiries.followups import resolution_figures
 from inquiries.models import Inquiry, SendAttempt
+from policy import first_response as fr
 from policy.controls import load_global
 from policy.models import AutomationSettings, IntentWithdrawal, Mode, Notification, RollbackIncident
 from policy.selectors import rollout_rows
@@ -46,21 +47,19 @@ class Exposition:
             family.add_metric([str(labels[k]) for k in label_names], value)
         self.families.append(family)
 
-    def histogram(
-        self,
-        name: str,
-        help_text: str,
-        label_names: list[str],
-        samples: Iterable[tuple[dict[str, object], list[tuple[str, float]], float]],
-    ) -> None:
-        """``samples``: (labels, cumulative buckets as (upper bound, count) ending with "+Inf", sum)."""
-        family = HistogramMetricFamily(name, help_text, labels=label_names)
-        for labels, buckets, total in samples:
-            family.add_metric([str(labels[k]) for k in label_names], buckets, total)
-        self.families.append(family)
-
     def collect(self) -> Iterator[Metric]:
         yield from self.families
+
+    def histogram(self, name: str, help_text: str, series: Iterable[dict]) -> None:
+        """``series``: ``{"labels", "buckets": [(upper bound, cumulative count)…], "count", "sum"}`` each;
+        the ``+Inf`` bucket is the count."""
+        rows = list(series)
+        label_names = list(rows[0]["labels"]) if rows else []
+        family = HistogramMetricFamily(name, help_text, labels=label_names)
+        for s in rows:
+            buckets = [(str(float(bound)), count) for bound, count in s["buckets"]] + [("+Inf", s["count"])]
+            family.add_metric([str(s["labels"][k]) for k in label_names], buckets, float(s["sum"]))
+        self.families.append(family)
 
     def text(self) -> str:
         registry = CollectorRegistry(auto_describe=False)
@@ -214,4 +213,37 @@ def render_metrics(*, now: dt.datetime | None = None) -> str:
         "Unix time of the last full rollback-rule evaluation (0: never).",
         [({}, last.timestamp() if last else 0)],
     )
+    first_response(out, now=now)
     return out.text()
+
+
+# --- first-response time ------------------------------------------------------------------------------
+# Kept apart from the gauges above: a histogram over every answered inquiry (cumulative, so rate() and
+# histogram_quantile() work), and the last 24 hours' percentiles with business hours taken apart.
+
+
+def first_response(out: Exposition, *, now: dt.datetime) -> None:
+    out.histogram(
+        "partialauto_first_response_seconds",
+        "Seconds from the buyer's question (marketplace time) to the first answer accepted by the "
+        "marketplace or seen answered elsewhere, every answered inquiry, by account and path "
+        "(AUTO, PERSON, ELSEWHERE).",
+        (
+            {"labels": {"account": h["account"], "path": h["path"]}, **{k: h[k] for k in ("buckets", "count", "sum")}}
+            for h in fr.histogram()
+        ),
+    )
+    windows = fr.first_response_report(now=now)["windows"]["24h"]
+    samples = []
+    for entry in windows["by_path"]:
+        for part in fr.PARTS:
+            for p in fr.PERCENTILES:
+                value = entry[part][f"p{p}"]
+                if value is not None:
+                    samples.append(({"path": entry["key"], "part": part, "quantile": f"0.{p}"}, value))
+    out.gauge(
+        "partialauto_first_response_24h_seconds",
+        "First-response percentiles of the inquiries answered in the last 24 hours, by path; part: wait "
+        "(all of it), ours (after we fetched it), in_hours / outside_hours (business hours, Asia/Seoul).",
+        samples,
+    )

@@ -18,6 +18,8 @@ from django_q.models import Schedule
 from inquiries.followups import resolution_figures
 from markets.models import MarketAccount, ShippingPolicy
 from partialauto.schedules import SCHEDULES
+from policy.first_response import Path, answered_rows, human_duration, summarize
+from policy.hours import load_calendar
 from policy.kpi import daily_failure_rates, failure_rates, shadow_stats
 from policy.models import (
     AccountRollout,
@@ -367,6 +369,39 @@ def _checklist(now: dt.datetime, phase4: list[Check]) -> list[Check]:
     return checks
 
 
+def first_response_lines(now: dt.datetime) -> list[dict]:
+    """First-response time over 24 hours and 7 days, overall and for the automatic answers: shown with
+    phase 5's figures (the guide sets no limit for it, so it never makes the report not ready)."""
+    rows = answered_rows(since=now - dt.timedelta(days=7), until=now, calendar=load_calendar())
+    lines = []
+    for window, span in (("24h", dt.timedelta(hours=24)), ("7d", dt.timedelta(days=7))):
+        inside = [r for r in rows if r.answered_at >= now - span]
+        for scope, members in (("all", inside), ("auto", [r for r in inside if r.path == Path.AUTO])):
+            s = summarize(members)
+            name = (
+                _("첫 응답 시간 (%(window)s, 전체)") if scope == "all" else _("첫 응답 시간 (%(window)s, 자동 답변)")
+            ) % {"window": window}
+            detail = (
+                _("답변 없음")
+                if not s["count"]
+                else _(
+                    "%(n)s건: 중앙값 %(p50)s, p90 %(p90)s, p95 %(p95)s (영업시간 내 p95 %(in95)s, "
+                    "영업시간 외 p95 %(out95)s; 수집 후 p95 %(ours95)s)"
+                )
+                % {
+                    "n": s["count"],
+                    "p50": human_duration(s["wait"]["p50"]),
+                    "p90": human_duration(s["wait"]["p90"]),
+                    "p95": human_duration(s["wait"]["p95"]),
+                    "in95": human_duration(s["in_hours"]["p95"]),
+                    "out95": human_duration(s["outside_hours"]["p95"]),
+                    "ours95": human_duration(s["ours"]["p95"]),
+                }
+            )
+            lines.append({"window": window, "scope": scope, "name": name, "detail": detail, **s})
+    return lines
+
+
 def readiness_report(*, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
     phase1 = [_shadow_check(now), _failure_band(now), *_shipping_policy_checks()]
@@ -380,4 +415,6 @@ def readiness_report(*, now: dt.datetime | None = None) -> dict:
         "counts": counts,
         "sections": {code: _(title) for code, title in SECTIONS.items()},
         "checks": [asdict(c) for c in checks],
+        # information next to phase 5, not a check
+        "first_response": first_response_lines(now),
     }

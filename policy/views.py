@@ -25,6 +25,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from partialauto.admin_utils import verdict
 from policy import services
 from policy.controls import load_global
+from policy.first_response import PATH_LABELS, human_duration
+from policy.first_response import by_day as first_response_by_day
 from policy.kpi import WINDOWS, automation_by_day, daily_failure_rates, follow_ups_by_day, kpi_report
 from policy.metrics import CONTENT_TYPE, render_metrics
 from policy.models import AutomationSettings, ChecklistItem, RollbackIncident, RollbackRule
@@ -196,6 +198,62 @@ def failure_chart(days: list[dict], thresholds: list[dict]) -> dict:
     }
 
 
+# Top of the first-response chart's scale (seconds) and its grid steps: the first one above the highest bar.
+WAIT_SCALES = [(60, 4), (120, 4), (300, 5), (600, 5), (1800, 6), (3600, 4), (4 * 3600, 4), (12 * 3600, 6), (86400, 4)]
+
+
+def first_response_chart(days: list[dict]) -> dict:
+    """Per day: the first-response wait's p95 (light bar) with its p50 inside (dark bar)."""
+    frame = _frame(720, 220, left=56)
+    highest = max([d["wait_p95"] or 0 for d in days] + [1]) * 1.05
+    top_value, steps = next(((t, n) for t, n in WAIT_SCALES if t >= highest), (highest, 4))
+    n = max(len(days), 1)
+    slot = frame["plot_w"] / n
+    bars = []
+    for i, d in enumerate(days):
+        x = frame["left"] + i * slot + slot * 0.15
+        for key, fill, inset in (("wait_p95", "#9cc3d5", 0.0), ("wait_p50", BLUE, 0.2)):
+            value = d[key] or 0
+            h = frame["plot_h"] * min(value / top_value, 1.0)
+            y = frame["top"] + frame["plot_h"] - h
+            bars.append(
+                {
+                    "x": _f(x + slot * inset),
+                    "y": _f(y),
+                    "w": _f(slot * (0.7 - 2 * inset)),
+                    "h": _f(h),
+                    "fill": fill,
+                    "label": d["day"][5:] if key == "wait_p95" else "",
+                    "label_x": _f(x + slot * 0.35),
+                    "label_y": _f(frame["height"] - frame["bottom"] + 16),
+                    "value": human_duration(d[key]) if key == "wait_p95" and d["count"] else "",
+                    "value_y": _f(y - 3),
+                    "title": _(
+                        "%(day)s: 답변 %(count)s건, 대기 p50 %(p50)s · p95 %(p95)s "
+                        "(영업시간 내 p50 %(in50)s · p95 %(in95)s)"
+                    )
+                    % {
+                        "day": d["day"],
+                        "count": d["count"],
+                        "p50": human_duration(d["wait_p50"]),
+                        "p95": human_duration(d["wait_p95"]),
+                        "in50": human_duration(d["in_hours_p50"]),
+                        "in95": human_duration(d["in_hours_p95"]),
+                    },
+                }
+            )
+    return {
+        "id": "chart-first-response",
+        "title": _("일별 첫 응답 시간 p50 / p95 (최근 %(n)s일)") % {"n": len(days)},
+        "frame": frame,
+        "bars": bars,
+        "lines": [],
+        "ticks": _y_ticks(frame, top_value, steps, human_duration),
+        "baseline_y": _f(frame["top"] + frame["plot_h"]),
+        "plot_right": frame["width"] - frame["right"],
+    }
+
+
 def quota_chart(rows: list[dict]) -> dict:
     """Horizontal bars per account: today's quota slots used against the quota (a full track = the quota)."""
     row_h, label_w = 26, 150
@@ -247,6 +305,26 @@ def quota_chart(rows: list[dict]) -> dict:
     return {"id": "chart-quota", "title": _("계정별 오늘 전송 / 일일 한도"), "frame": frame, "bars": bars}
 
 
+def first_response_table(report: dict) -> list[dict]:
+    """Rows for the dashboard: per window, everything and each path, durations in words."""
+    rows = []
+    for window, groups in report["windows"].items():
+        for key, entry in [("", groups["all"])] + [(e["key"], e) for e in groups["by_path"]]:
+            rows.append(
+                {
+                    "window": window,
+                    "path": str(PATH_LABELS[key]) if key else str(_("전체")),
+                    "count": entry["count"],
+                    **{
+                        f"{part}_{p}": human_duration(entry[part][p])
+                        for part in ("wait", "ours", "in_hours", "outside_hours")
+                        for p in ("p50", "p90", "p95")
+                    },
+                }
+            )
+    return rows
+
+
 def rule_thresholds() -> list[dict]:
     """The enabled failure-rate rules' thresholds, to draw against the daily failure rate."""
     rules = RollbackRule.objects.filter(
@@ -293,6 +371,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "failure_chart": failure_chart(daily_failure_rates(CHART_DAYS, now=now), thresholds),
         "quota_chart": quota_chart(report["quota_today"]),
         "follow_up_days": follow_ups_by_day(days=7, now=now),
+        "first_response_chart": first_response_chart(first_response_by_day(days=CHART_DAYS, now=now)),
+        "first_response_rows": first_response_table(report["first_response"]),
         "thresholds": thresholds,
         "open_incidents": open_incidents,
         "open_incident_count": incidents_qs.count()

@@ -51,6 +51,7 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
             fields=dict(
                 send_status=S.SENT,
                 sent_at=Now(),
+                first_answered_at=Now(),
                 remote_ref=remote_ref[:64],
                 final_answer=text,
                 last_send_error="",
@@ -160,6 +161,7 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
             fields=dict(
                 send_status=S.SENT,
                 sent_at=Now(),
+                first_answered_at=Now(),
                 final_answer=text,
                 lease_expires_at=None,
                 next_attempt_at=None,
@@ -180,6 +182,7 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
         fields=dict(
             send_status=S.NOT_SENT,
             status=ST.ANSWERED_ELSEWHERE,
+            first_answered_at=Now(),
             claim_token=None,
             lease_expires_at=None,
             next_attempt_at=None,
@@ -247,6 +250,7 @@ def _finalize_delivered_sql() -> str:
         "UNNEST(%s::text[]) AS answer, UNNEST(%s::int[]) AS http_status, UNNEST(%s::int[]) AS attempt, "
         "UNNEST(%s::uuid[]) AS account_id), "
         f"done AS (UPDATE {t} SET {_col(Inquiry, 'send_status')} = %s, {_col(Inquiry, 'sent_at')} = NOW(), "
+        f"{_col(Inquiry, 'first_answered_at')} = NOW(), "
         f"{_col(Inquiry, 'remote_ref')} = v.ref, {_col(Inquiry, 'final_answer')} = v.answer, "
         f"{_col(Inquiry, 'last_send_error')} = '', {_col(Inquiry, 'lease_expires_at')} = NULL, "
         f"{_col(Inquiry, 'next_attempt_at')} = NULL, {_col(Inquiry, 'is_test_mode')} = FALSE, "

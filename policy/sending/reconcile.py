@@ -6,8 +6,8 @@ import uuid
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F, Q, TextField, Value
-from django.db.models.functions import Concat, Now
+from django.db.models import F, Q, Subquery, TextField, Value
+from django.db.models.functions import Coalesce, Concat, Now
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -85,6 +85,10 @@ def _settle_attempt(inquiry_id: int, outcome: str) -> None:
         )
 
 
+def _last_attempt_start(inquiry_id: int):
+    return SendAttempt.objects.filter(inquiry_id=inquiry_id).order_by("-started_at").values("started_at")[:1]
+
+
 def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendReport:
     from markets.connect import cached_client_for
 
@@ -152,6 +156,8 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
                 dict(
                     send_status=S.SENT,
                     sent_at=Now(),
+                    # accepted during the unknown attempt, not now: when that request started
+                    first_answered_at=Coalesce(Subquery(_last_attempt_start(inquiry_id)), Now()),
                     final_answer=text,
                     next_attempt_at=None,
                     lease_expires_at=None,
@@ -164,6 +170,7 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
             dict(
                 send_status=S.NOT_SENT,
                 status=ST.ANSWERED_ELSEWHERE,
+                first_answered_at=Now(),
                 claim_token=None,
                 next_attempt_at=None,
                 lease_expires_at=None,

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from partialauto import cli
 from policy.engine import mode_label
+from policy.first_response import PATH_LABELS, human_duration
 from policy.kpi import WINDOWS, kpi_report
 
 # column key -> header, for every table the report has
@@ -49,9 +50,54 @@ HEADERS = {
     "complaints": gettext_lazy("불만 재문의"),
     "follow_up_rate": gettext_lazy("재문의율(%)"),
     "complaint_rate": gettext_lazy("불만율(%)"),
+    "fr_window": gettext_lazy("기간"),
+    "fr_group": gettext_lazy("구분"),
+    "fr_key": gettext_lazy("대상"),
+    "count": gettext_lazy("답변"),
+    "wait_p50": gettext_lazy("대기 p50"),
+    "wait_p90": gettext_lazy("대기 p90"),
+    "wait_p95": gettext_lazy("대기 p95"),
+    "ours_p95": gettext_lazy("수집 후 p95"),
+    "in_hours_p95": gettext_lazy("영업시간 내 p95"),
+    "outside_hours_p95": gettext_lazy("영업시간 외 p95"),
 }
-TEXT_COLUMNS = {"date", "day", "market", "account", "mode", "locked", "lock_reason", "intent", "path"}
-PATH_LABELS = {"AUTO": gettext_lazy("자동"), "HUMAN": gettext_lazy("사람")}
+TEXT_COLUMNS = {
+    "date",
+    "day",
+    "market",
+    "account",
+    "mode",
+    "locked",
+    "lock_reason",
+    "intent",
+    "path",
+    "fr_window",
+    "fr_group",
+    "fr_key",
+}
+FOLLOW_UP_PATHS = {"AUTO": gettext_lazy("자동"), "HUMAN": gettext_lazy("사람")}
+FR_GROUPS = {
+    "all": gettext_lazy("전체"),
+    "by_path": gettext_lazy("경로"),
+    "by_account": gettext_lazy("계정"),
+    "by_intent": gettext_lazy("의도"),
+}
+
+
+def first_response_rows(report: dict) -> list[dict]:
+    """The first-response report as table rows: per window, everything, then per path, account, intent."""
+    rows = []
+    for window, groups in report["windows"].items():
+        for group, label in FR_GROUPS.items():
+            entries = [{"key": "", **groups[group]}] if group == "all" else groups[group]
+            for e in entries:
+                key = str(PATH_LABELS.get(e["key"], e["key"])) if group == "by_path" else e["key"]
+                row = {"fr_window": window, "fr_group": str(label), "fr_key": key, "count": e["count"]}
+                for part in ("wait", "ours", "in_hours", "outside_hours"):
+                    for p in ("p50", "p90", "p95"):
+                        row[f"{part}_{p}"] = human_duration(e[part][p]) if e["count"] else None
+                rows.append(row)
+    return rows
 
 
 def table(rows: list[dict], columns: list[str]) -> list[str]:
@@ -68,7 +114,7 @@ def table(rows: list[dict], columns: list[str]) -> list[str]:
         if column == "mode":
             return mode_label(value)
         if column == "path":
-            return str(PATH_LABELS.get(value, value))
+            return str(FOLLOW_UP_PATHS.get(value, value))
         return str(value)
 
     right = [i for i, c in enumerate(columns) if c not in TEXT_COLUMNS]
@@ -127,6 +173,24 @@ class Command(BaseCommand):
             w(line)
         w("\n" + _("[4.1.2] 일별 실제 전송 실패율 (%, 7일)"))
         for line in table(report["failure_rate_by_day_7d"], ["day", "attempts", "failed", "rate"]):
+            w(line)
+        w("\n" + _("[첫 응답 시간] 고객 문의부터 첫 답변까지 (1h·24h·7d, 영업시간 외 대기는 따로)"))
+        w("  " + _("영업시간: %(hours)s") % {"hours": report["first_response"]["business_hours"]})
+        for line in table(
+            first_response_rows(report["first_response"]),
+            [
+                "fr_window",
+                "fr_group",
+                "fr_key",
+                "count",
+                "wait_p50",
+                "wait_p90",
+                "wait_p95",
+                "ours_p95",
+                "in_hours_p95",
+                "outside_hours_p95",
+            ],
+        ):
             w(line)
         w("\n" + _("[3.2.4] 계정별 오늘 전송과 한도, 24시간 실패율(%), 연속 실패"))
         for line in table(

@@ -38,6 +38,9 @@ class Command(BaseCommand):
                     section = c["section"]
                     self.stdout.write("\n" + report["sections"].get(section, section))
                 self.stdout.write(f"  {self._mark(c['status'])} {c['name']}: {c['detail']}")
+            self.stdout.write("\n" + _("참고: 첫 응답 시간 (고객이 문의한 때부터 첫 답변까지)"))
+            for line in report["first_response"]:
+                self.stdout.write(f"  · {line['name']}: {line['detail']}")
             summary = _("통과 %(ready)d, 주의 %(warn)d, 실패 %(fail)d") % report["counts"]
             if report["ready"]:
                 self.stdout.write("\n" + self.style.SUCCESS(_("준비됨 (%(summary)s)") % {"summary": summary}))
