@@ -21,13 +21,19 @@ AGREE_AT = 0.8  # similar enough that the person did not really change the answe
 MIN_SAMPLE = 20
 
 
-def _norm(text: str) -> str:
+def squash_spaces(text: str | None) -> str:
+    """A text with every run of whitespace as one space: how answers are compared (one definition)."""
     return " ".join((text or "").split())
+
+
+def same_text(a: str | None, b: str | None) -> bool:
+    """Whether two answers say the same once whitespace is ignored (an empty one never does)."""
+    return bool(a) and squash_spaces(a) == squash_spaces(b)
 
 
 def similarity(draft: str, sent: str) -> float | None:
     """How close the AI's draft was to the answer a person sent (None when there is nothing to compare)."""
-    a, b = _norm(draft), _norm(sent)
+    a, b = squash_spaces(draft), squash_spaces(sent)
     if not a or not b:
         return None
     if a == b:

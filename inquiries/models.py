@@ -202,6 +202,14 @@ class AgentModel(models.Model):
         return f"v{self.version}" + (f" ({self.account})" if self.account_id else "")
 
 
+class Mode(models.TextChoices):
+    """The rollout modes (DESIGN §2): the policy's account modes and the mode an inquiry was decided in."""
+
+    SHADOW = "SHADOW", _("섀도 (판정만)")
+    TEST = "TEST", _("테스트 (전송 경로만, 마켓 호출 없음)")
+    LIVE = "LIVE", _("실전송")
+
+
 class InquiryQuerySet(models.QuerySet["Inquiry"]):
     def needing_review(self) -> InquiryQuerySet:
         """The human review queue: needs a person, shadow candidates, and sends that finally failed."""
@@ -227,10 +235,7 @@ class Inquiry(models.Model):
         SEND_FAILED = "SEND_FAILED", _("전송 실패")
         SEND_UNKNOWN = "SEND_UNKNOWN", _("전송 결과 불명")
 
-    class Mode(models.TextChoices):
-        SHADOW = "SHADOW", _("섀도")
-        TEST = "TEST", _("테스트")
-        LIVE = "LIVE", _("실전송")
+    Mode = Mode  # the rollout mode a decision was made in (one definition, below the policy app)
 
     account = models.ForeignKey(
         MarketAccount, on_delete=models.PROTECT, related_name="inquiries", verbose_name=_("계정")

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inquiries import transitions
-from inquiries.calibration import similarity
+from inquiries.calibration import similarity, squash_spaces
 from inquiries.models import Inquiry
 from inquiries.transitions import Step
 from partialauto.queue import enqueue_send
@@ -30,10 +30,6 @@ def _check(user) -> None:
         raise PermissionDenied("reviewing answers needs the CS-agent or rollout-manager role")
 
 
-def _normalized(text: str) -> str:
-    return " ".join((text or "").split())
-
-
 def _labelled(inquiry: Inquiry, intent: str | None) -> tuple[str, dict]:
     """The intent a person gave (or confirmed), and what to record about it."""
     chosen = (intent or "").strip() or inquiry.intent
@@ -52,7 +48,7 @@ def inquiry_approve(*, inquiry: Inquiry, user, answer: str, note: str = "", inte
         raise ReviewError("the answer is empty")
     if len(answer) > 1000:
         raise ReviewError("the answer is longer than 1000 characters (the marketplaces' limit)")
-    edited = _normalized(answer) != _normalized(inquiry.draft_answer)
+    edited = squash_spaces(answer) != squash_spaces(inquiry.draft_answer)
     labelled, change = _labelled(inquiry, intent)
     done = transitions.perform(
         inquiry.pk,

@@ -10,13 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from inquiries.models import Mode
 from markets.models import MarketAccount
-
-
-class Mode(models.TextChoices):
-    SHADOW = "SHADOW", _("섀도 (판정만)")
-    TEST = "TEST", _("테스트 (전송 경로만, 마켓 호출 없음)")
-    LIVE = "LIVE", _("실전송")
 
 
 class AutomationSettings(models.Model):

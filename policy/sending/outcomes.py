@@ -10,7 +10,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Now
 
 from inquiries import events
-from inquiries.calibration import similarity
+from inquiries.calibration import same_text, similarity
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
 from inquiries.transitions import Step
 from policy.controls import GlobalControls
@@ -141,11 +141,6 @@ def _after_failure() -> None:
     check_after_failure()
 
 
-def _same_text(a: str | None, b: str | None) -> bool:
-    norm = lambda s: " ".join((s or "").split())  # noqa: E731
-    return bool(a) and norm(a) == norm(b)
-
-
 def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_status: int | None) -> SendReport:
     from markets.connect import cached_client_for
 
@@ -154,7 +149,7 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
     except Exception as exc:
         found = None
         log.warning("Inquiry %s: lookup after 'already answered' failed: %s", inquiry.pk, exc)
-    if found is not None and found.answered and _same_text(found.answer_text, text):
+    if found is not None and found.answered and same_text(found.answer_text, text):
         ok = _finalize(
             claim_,
             Step.ALREADY_OURS,

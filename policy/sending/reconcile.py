@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from inquiries import transitions
-from inquiries.calibration import similarity
+from inquiries.calibration import same_text, similarity
 from inquiries.models import Inquiry, SendAttempt
 from inquiries.transitions import Step
 from policy.controls import GlobalControls, load_global
@@ -29,7 +29,7 @@ from policy.sending.common import (
     log,
     quiet_seconds,
 )
-from policy.sending.outcomes import _after_failure, _same_text
+from policy.sending.outcomes import _after_failure
 
 
 def reconcile(*, stale_after: float | None = None, limit: int = 200, include_waiting: bool = False) -> list[SendReport]:
@@ -150,7 +150,7 @@ def _reconcile_one(inquiry_id: int, old_token, glob: GlobalControls) -> SendRepo
             gettext("확인하지 못함 (%(detail)s); 다시 물어봅니다") % {"detail": detail},
         )
     if found.answered:
-        if _same_text(found.answer_text, text):
+        if same_text(found.answer_text, text):
             return finish(
                 Step.RECONCILE_DELIVERED,
                 dict(
