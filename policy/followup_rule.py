@@ -26,7 +26,7 @@ from policy import services
 from policy.models import IntentWithdrawal, RollbackIncident, RollbackRule, RolloutEvent
 
 if TYPE_CHECKING:
-    from policy.monitor import Baselines, Trip
+    from policy.rule_figures import Baselines, Trip
 
 
 def withdrawn_intents(account_id) -> frozenset[str]:
@@ -46,7 +46,7 @@ def last_restores() -> dict[tuple[object, str], dt.datetime]:
 
 
 def evaluate(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list[Trip]:
-    from policy.monitor import Trip, _iso, _min_sample, compare
+    from policy.rule_figures import Trip, _iso, _min_sample, compare
 
     window_start = now - dt.timedelta(minutes=rule.window_minutes)
     rows = resolution_figures(since=window_start, until=now, path="AUTO")
