@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from inquiries.models import Inquiry, SendAttempt
+from inquiries.models import Inquiry
 from partialauto.admin_utils import NoAddNoDelete, verdict
 from partialauto.cli import local_time
 from policy import services
@@ -36,9 +36,8 @@ from policy.models import (
 )
 from policy.quota import quota_day
 from policy.selectors import (
-    COUNTED_OUTCOMES,
-    FAILURE_OUTCOMES,
     approved_answers_held,
+    attempt_stats,
     held_answers_note,
     seoul_day_start,
 )
@@ -80,6 +79,11 @@ def _today_vs_quota(obj: AccountRollout, glob) -> str:
     used = getattr(obj, "quota_used_today", None) or 0
     sent = getattr(obj, "sent_today", None) or 0
     return f"{sent} ({used}/{quota})" if quota is not None else f"{sent} / ∞"
+
+
+def _failure_rate(stats: dict[str, int] | None) -> str:
+    total, failed = (stats["total"], stats["failed"]) if stats else (0, 0)
+    return f"{failed / total * 100:.1f}% ({failed}/{total})" if total else "-"
 
 
 @admin.register(AccountRollout)
@@ -128,10 +132,6 @@ class AccountRolloutAdmin(NoAddNoDelete, ConfigAuditAdmin, RolloutManagerOnly, S
     def get_queryset(self, request):
         now = timezone.now()
         day_start = seoul_day_start(now)
-        since = now - dt.timedelta(hours=24)
-        attempts = SendAttempt.objects.filter(
-            account=OuterRef("account"), started_at__gte=since, is_test_mode=False, outcome__in=COUNTED_OUTCOMES
-        ).values("account")
         return (
             super()
             .get_queryset(request)
@@ -145,10 +145,6 @@ class AccountRolloutAdmin(NoAddNoDelete, ConfigAuditAdmin, RolloutManagerOnly, S
                 ),
                 quota_used_today=Subquery(
                     DailyQuotaUsage.objects.filter(account=OuterRef("account"), day=quota_day(now)).values("used")[:1]
-                ),
-                attempts_24h=Subquery(attempts.annotate(n=Count("id")).values("n")[:1]),
-                failed_24h=Subquery(
-                    attempts.filter(outcome__in=FAILURE_OUTCOMES).annotate(n=Count("id")).values("n")[:1]
                 ),
             )
         )
@@ -175,7 +171,18 @@ class AccountRolloutAdmin(NoAddNoDelete, ConfigAuditAdmin, RolloutManagerOnly, S
         def today_vs_quota(obj: AccountRollout) -> str:
             return _today_vs_quota(obj, glob)
 
-        by_name = {"effective_mode": effective_mode, "today_vs_quota": today_vs_quota}
+        # the 24-hour failure figures as everywhere else (policy.selectors.attempt_stats), read once
+        stats = attempt_stats(since=timezone.now() - dt.timedelta(hours=24))
+
+        @admin.display(description=_("24시간 실패율"))
+        def failure_rate_24h(obj: AccountRollout) -> str:
+            return _failure_rate(stats.get(obj.account_id))
+
+        by_name = {
+            "effective_mode": effective_mode,
+            "today_vs_quota": today_vs_quota,
+            "failure_rate_24h": failure_rate_24h,
+        }
         return [by_name.get(name, name) for name in super().get_list_display(request)]
 
     @admin.display(description=_("실제 모드"))
@@ -188,9 +195,8 @@ class AccountRolloutAdmin(NoAddNoDelete, ConfigAuditAdmin, RolloutManagerOnly, S
 
     @admin.display(description=_("24시간 실패율"))
     def failure_rate_24h(self, obj: AccountRollout) -> str:
-        total = getattr(obj, "attempts_24h", None) or 0
-        failed = getattr(obj, "failed_24h", None) or 0
-        return f"{failed / total * 100:.1f}% ({failed}/{total})" if total else "-"
+        since = timezone.now() - dt.timedelta(hours=24)
+        return _failure_rate(attempt_stats(since=since, account_ids=[obj.account_id]).get(obj.account_id))
 
     @admin.display(description=_("잠금"))
     def lock_state(self, obj: AccountRollout) -> str:

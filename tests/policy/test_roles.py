@@ -3,10 +3,13 @@ enforced on every unlock path (admin action, admin edit, emergency stop page, co
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import timezone
 
 from policy.models import AccountRollout, AutomationSettings, Mode, RolloutEvent
 from policy.roles import ROLE_CS_AGENT, ROLE_ROLLOUT_MANAGER
@@ -135,9 +138,14 @@ def test_manager__unlock_by_command(manager, rollout):
 
 
 def test_rollout_page__shows_quota_and_failure_columns(client, manager, rollout):
+    from tests.policy.history import attempts
+
+    attempts(rollout.account, ok=7, failed=3, unknown=2, test_mode=4)  # unknown and test mode never count
+    attempts(rollout.account, failed=5, at=timezone.now() - dt.timedelta(hours=30))  # older than 24 hours
     client.force_login(manager)
     body = client.get(reverse("admin:policy_accountrollout_changelist")).content.decode()
     assert "coupang_main" in body and "24시간 실패율" in body and "긴급 정지" in body
+    assert "30.0% (3/10)" in body  # the same figures as kpi, /metrics and the rules (attempt_stats)
 
 
 def test_locked_account__command_unlock_needs_a_named_manager(manager, rollout):
