@@ -37,6 +37,7 @@ from django.utils.translation import gettext
 
 from inquiries import events, transitions
 from inquiries.agent.facts import InquiryFacts
+from inquiries.agent.pipeline import AgentResult
 from inquiries.facts import load_facts, order_refs
 from inquiries.models import Inquiry, InquiryEvent
 from inquiries.transitions import Step
@@ -78,7 +79,7 @@ def run_agent_for(
     seller_name: str = "",
     context: AgentContext | None = None,
     facts: InquiryFacts | None = None,
-) -> dict:
+) -> AgentResult:
     """The agent on one inquiry; ``context`` defaults to the account's (cached) context, ``facts`` to
     none (only the knowledge base answers)."""
     from inquiries.agent.loader import load_context
@@ -99,18 +100,18 @@ def run_agent_for(
 
 
 def policy_decision(
-    agent_result: dict, controls: AccountControls, *, now: dt.datetime, used: int
+    agent_result: AgentResult, controls: AccountControls, *, now: dt.datetime, used: int
 ) -> tuple[str, str, dict, dt.datetime | None]:
     """Map the agent's result through the policy: (status, reason, details, deferred_until)."""
     decision = evaluate(
         {
-            "intent": agent_result.get("intent") or "",
-            "confidence": agent_result.get("confidence") or 0.0,
-            "draft": agent_result.get("draft") or "",
-            "risk_hits": agent_result.get("risk_hits") or [],
-            "needs_human": bool(agent_result.get("needs_human")),
-            "reason": agent_result.get("reason") or "",
-            "grounded": bool(agent_result.get("grounded")),
+            "intent": agent_result.intent,
+            "confidence": agent_result.confidence,
+            "draft": agent_result.draft,
+            "risk_hits": agent_result.risk_hits,
+            "needs_human": agent_result.needs_human,
+            "reason": agent_result.reason,
+            "grounded": agent_result.grounded,
             "controls": controls,
             "now": now,
             "quota_used": used,
@@ -152,14 +153,14 @@ def _prepare(
         used = quota_used(account_id=inquiry.account_id, at=now)
     status, reason, details, deferred = policy_decision(agent_result, controls, now=now, used=used)
     mode = controls.effective_mode
-    draft = agent_result.get("draft") or ""
+    draft = agent_result.draft
     sendable = status == Inquiry.Status.AUTO_SEND and mode != Mode.SHADOW
-    trace = {"agent": {k: v for k, v in agent_result.items() if k != "draft"}, "policy": details}
+    trace = {"agent": {k: v for k, v in agent_result.as_trace().items() if k != "draft"}, "policy": details}
     fields = dict(
         **transitions.target(Step.DECIDE, status=status),
-        intent=(agent_result.get("intent") or "")[:32],
-        confidence_score=min(max(float(agent_result.get("confidence") or 0.0), 0.0), 1.0),
-        risk_hits=agent_result.get("risk_hits") or [],
+        intent=(agent_result.intent)[:32],
+        confidence_score=min(max(agent_result.confidence, 0.0), 1.0),
+        risk_hits=agent_result.risk_hits,
         draft_answer=draft,
         final_answer=draft if sendable else "",
         decision_reason=reason[:300],
@@ -167,8 +168,8 @@ def _prepare(
         decision_mode=mode,
         decided_at=now,
         next_attempt_at=deferred,
-        order_fingerprint=agent_result.get("order_fingerprint") or "",
-        answer_kind=(agent_result.get("answer_kind") or "")[:20],
+        order_fingerprint=agent_result.order_fingerprint,
+        answer_kind=agent_result.answer_kind[:20],
         updated_at=now,
     )
     batch = [
@@ -180,7 +181,7 @@ def _prepare(
             from_status=_UNDECIDED,
             to_status=status,
             message=reason,
-            data={"mode": mode, "intent": agent_result.get("intent"), "confidence": agent_result.get("confidence")},
+            data={"mode": mode, "intent": agent_result.intent, "confidence": agent_result.confidence},
         )
     ]
     if deferred and sendable:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from inquiries.agent.confidence import UNGROUNDED_KIND
 from inquiries.agent.facts import LOOKUP_MIRROR, OrderFact
 from inquiries.agent.loader import load_context
-from inquiries.agent.pipeline import run_agent
+from inquiries.agent.pipeline import AgentResult, run_agent
 from inquiries.facts import load_facts, order_refs
 from markets.models import MarketAccount
 from policy.controls import load_account_controls
@@ -42,7 +42,7 @@ ECE_BINS = 10
 @dataclass
 class Row:
     item: dict
-    result: dict
+    result: AgentResult
     other_gates_pass: bool  # every policy gate but the confidence threshold passes
     confidence: float
     pre: float = 0.0  # the confidence before the answer kind's calibration (trained model only)
@@ -58,15 +58,15 @@ class Row:
 
     @property
     def flagged_risk(self) -> bool:
-        return bool(self.result["risk_hits"])
+        return bool(self.result.risk_hits)
 
     @property
     def flagged_person(self) -> bool:
-        return bool(self.result["person_hits"])
+        return bool(self.result.person_hits)
 
     @property
     def intent_right(self) -> bool:
-        return self.result["intent"] == self.item["intent"]
+        return self.result.intent == self.item["intent"]
 
     def sent_at(self, threshold: float) -> bool:
         return self.other_gates_pass and self.confidence >= threshold
@@ -75,7 +75,7 @@ class Row:
     def send_as_is(self) -> float:
         """What confidence predicts, judged by the labels (not by the agent's own screens): right intent,
         nothing risky or only a person's, and a draft written from facts."""
-        return float(self.intent_right and not self.risky and not self.must_human and bool(self.result["answer_kind"]))
+        return float(self.intent_right and not self.risky and not self.must_human and bool(self.result.answer_kind))
 
 
 def assumed_order(item: dict, status: str, now: dt.datetime) -> OrderFact:
@@ -134,28 +134,28 @@ def evaluate_items(
         )
         _allowed, _reason, details = evaluate(
             {
-                "intent": result["intent"],
-                "confidence": result["confidence"],
-                "draft": result["draft"],
-                "risk_hits": result["risk_hits"],
-                "needs_human": result["needs_human"],
-                "reason": result["reason"],
-                "grounded": result["grounded"],
+                "intent": result.intent,
+                "confidence": result.confidence,
+                "draft": result.draft,
+                "risk_hits": result.risk_hits,
+                "needs_human": result.needs_human,
+                "reason": result.reason,
+                "grounded": result.grounded,
                 "controls": controls,
                 "now": now,
                 "quota_used": 0,
             }
         )
         others = [code for code in details["failed_gates"] if code != PolicyReason.LOW_CONFIDENCE]
-        score: dict[str, Any] = next((step for step in result["trace"] if step.get("step") == "score"), {})
+        score: dict[str, Any] = next((step for step in result.trace if step.get("step") == "score"), {})
         rows.append(
             Row(
                 item,
                 result,
                 not others,
-                float(result["confidence"]),
-                float((score.get("factors") or {}).get("pre", result["confidence"])),
-                result["answer_kind"] or UNGROUNDED_KIND,
+                float(result.confidence),
+                float((score.get("factors") or {}).get("pre", result.confidence)),
+                result.answer_kind or UNGROUNDED_KIND,
             )
         )
     return rows
@@ -214,7 +214,7 @@ def report(rows: Sequence[Row], *, threshold: float) -> Report:
     person = [r for r in rows if r.must_human]
     clean = [r for r in rows if not r.risky and not r.must_human]
     routine = [r for r in clean if r.item["intent"] in ROUTINE]
-    truth, said = [r.item["intent"] for r in rows], [r.result["intent"] for r in rows]
+    truth, said = [r.item["intent"] for r in rows], [r.result.intent for r in rows]
     per_intent = {}
     for intent in sorted(set(truth) | set(said)):
         tp = sum(1 for t, s in zip(truth, said, strict=True) if t == s == intent)
@@ -240,7 +240,7 @@ def report(rows: Sequence[Row], *, threshold: float) -> Report:
             "id": r.item["id"],
             "why": "risk" if r.risky else "must_human",
             "category": r.item.get("risk") or r.item.get("must_human"),
-            "intent": r.result["intent"],
+            "intent": r.result.intent,
             "confidence": r.confidence,
             "content": (r.item.get("content") or "")[:120],
         }
@@ -284,7 +284,7 @@ def report(rows: Sequence[Row], *, threshold: float) -> Report:
         "expected_calibration_error": ece,
         "reliability": reliability,
         "sweep": sweep,
-        "reasons": dict(Counter(r.result["reason"] for r in rows).most_common()),
-        "model_version": next((r.result.get("model_version") for r in rows), None),
+        "reasons": dict(Counter(r.result.reason for r in rows).most_common()),
+        "model_version": next((r.result.model_version for r in rows), None),
     }
     return Report(figures, leaks)

@@ -115,17 +115,17 @@ def _simulate_one(item: dict, controls_for, at: dt.datetime, seller_name: str, f
     status, reason, details, deferred = policy_decision(result, controls, now=at, used=used)
     return {
         "id": item["id"],
-        "intent": result.get("intent"),
-        "confidence": round(float(result.get("confidence") or 0.0), 4),
+        "intent": result.intent,
+        "confidence": round(result.confidence, 4),
         "decision": status,
         "reason": details["reason_code"],
         "reason_text": reason,
         "mode": controls.effective_mode,
         "deferred_until": deferred.isoformat() if deferred else None,
-        "risk_hits": result.get("risk_hits") or [],
-        "draft": result.get("draft") or "",
-        "grounded": bool(result.get("grounded")),
-        "facts": result.get("facts") or [],
+        "risk_hits": result.risk_hits,
+        "draft": result.draft,
+        "grounded": result.grounded,
+        "facts": result.facts,
     }
 
 

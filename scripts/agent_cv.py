@@ -97,7 +97,7 @@ def main() -> int:
     routine = [r for r in pooled if not r.risky and not r.must_human and r.item["intent"] in ("배송문의", "사용법")]
     print(
         "routine reasons:",
-        dict(Counter(r.result["reason"] if not r.sent_at(args.threshold) else "SENT" for r in routine).most_common()),
+        dict(Counter(r.result.reason if not r.sent_at(args.threshold) else "SENT" for r in routine).most_common()),
     )
     if os.environ.get("CV_SHOW"):
         for r in routine:
@@ -108,7 +108,7 @@ def main() -> int:
                 )
     kinds = defaultdict(list)
     for r in pooled:
-        kinds[r.result["answer_kind"] or "-"].append(r)
+        kinds[r.result.answer_kind or "-"].append(r)
     for kind, members in sorted(kinds.items()):
         print(
             f"  answer {kind:<14} n={len(members):<4} conf {sum(r.confidence for r in members) / len(members):.3f} "

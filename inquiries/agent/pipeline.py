@@ -26,6 +26,7 @@ on every path:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -525,8 +526,35 @@ def _order_fingerprint(state: CSAgentState) -> str:
     return ",".join(f"{line.line_id}:{line.fingerprint}" for line in grounding.order_lines)[:500]
 
 
-def finalize(state: CSAgentState) -> dict[str, Any]:
-    """The agent's result. Same keys and types on every path; never raises."""
+@dataclass(frozen=True)
+class AgentResult:
+    """What the agent proposes for one inquiry; the same fields and types on every path (answerable, a
+    person needed, an error). The policy decides from it; only :meth:`as_trace` (JSON) is stored."""
+
+    intent: str
+    confidence: float  # the calibrated probability that a person would send the draft as it is
+    draft: str
+    risk_hits: list[dict]  # {"term", "category", "matched", "where"}
+    needs_human: bool
+    reason: str  # a Reason code
+    reason_detail: str
+    backend: str
+    trace: list[dict]  # the steps, as stored in the decision trace
+    error: str | None
+    facts: list[dict]  # {"source", "id", "fetched_at", "detail"}
+    person_hits: list[dict]
+    model_version: int | None
+    grounded: bool  # the draft states facts
+    answer_kind: str
+    order_fingerprint: str
+
+    def as_trace(self) -> dict[str, Any]:
+        """The result as the JSON the decision trace stores."""
+        return dataclasses.asdict(self)
+
+
+def finalize(state: CSAgentState) -> AgentResult:
+    """The agent's result. Same fields and types on every path; never raises."""
     try:
         needs_human, reason, detail = _decide(state)
     except Exception as exc:  # finalize is the last line of defence: it must always return the schema
@@ -549,24 +577,24 @@ def finalize(state: CSAgentState) -> dict[str, Any]:
     if grounding is not None and grounding.needs_person:
         # Facts prefilled for the person who answers: they are shown, but nothing here goes out alone.
         facts = facts or list(grounding.facts)
-    return {
-        "intent": str(intent),
-        "confidence": max(0.0, min(1.0, confidence)),
-        "draft": str(state.get("draft") or ""),
-        "risk_hits": [h.as_dict() for h in state.get("risk_hits") or []],
-        "needs_human": bool(needs_human),
-        "reason": str(reason),
-        "reason_detail": str(detail or ""),
-        "backend": str(state.get("backend") or BACKEND_RULES),
-        "trace": list(state.get("trace") or []),
-        "error": str(state["error"]) if state.get("error") else None,
-        "facts": [f.as_dict() for f in facts],
-        "person_hits": [h.as_dict() for h in state.get("person_hits") or []],
-        "model_version": _model_version(state),
-        "grounded": bool(facts) and not needs_human,
-        "answer_kind": kind,
-        "order_fingerprint": fingerprint if not needs_human else "",
-    }
+    return AgentResult(
+        intent=str(intent),
+        confidence=max(0.0, min(1.0, confidence)),
+        draft=str(state.get("draft") or ""),
+        risk_hits=[h.as_dict() for h in state.get("risk_hits") or []],
+        needs_human=bool(needs_human),
+        reason=str(reason),
+        reason_detail=str(detail or ""),
+        backend=str(state.get("backend") or BACKEND_RULES),
+        trace=list(state.get("trace") or []),
+        error=str(state["error"]) if state.get("error") else None,
+        facts=[f.as_dict() for f in facts],
+        person_hits=[h.as_dict() for h in state.get("person_hits") or []],
+        model_version=_model_version(state),
+        grounded=bool(facts) and not needs_human,
+        answer_kind=kind,
+        order_fingerprint=fingerprint if not needs_human else "",
+    )
 
 
 def run_agent(
@@ -578,7 +606,7 @@ def run_agent(
     product_id: str = "",
     facts: InquiryFacts | None = None,
     item_ids: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> AgentResult:
     """Run the agent on one inquiry. Never raises: any failure gives the error-path result.
 
     ``facts``: the inquiry's order, the account's shipping policy and the product's facts (none given:
@@ -611,13 +639,15 @@ def run_agent(
         if state.get("stop"):
             break
     result = finalize(state)
-    result["trace"].append({"step": "finalize", "reason": result["reason"], "needs_human": result["needs_human"]})
+    result = dataclasses.replace(
+        result, trace=[*result.trace, {"step": "finalize", "reason": result.reason, "needs_human": result.needs_human}]
+    )
     logger.debug(
         "agent-decision intent=%s confidence=%.3f reason=%s backend=%s",
-        result["intent"],
-        result["confidence"],
-        result["reason"],
-        result["backend"],
+        result.intent,
+        result.confidence,
+        result.reason,
+        result.backend,
     )
     return result
 

@@ -90,11 +90,11 @@ def test_load_context__reads_active_rows_and_scopes_entries_by_account():
     ctx = loader.load_context("coupang_main", "행복상점")
 
     assert ctx.account_name == "coupang_main" and ctx.seller_name == "행복상점" and ctx.backend == "rules"
-    assert run_agent(content="배송 언제 와요", context=ctx)["draft"] == "행복상점입니다. 쿠팡 메인 답변"
+    assert run_agent(content="배송 언제 와요", context=ctx).draft == "행복상점입니다. 쿠팡 메인 답변"
     other = loader.load_context("naver_main")
-    assert run_agent(content="배송 언제 와요", context=other)["draft"] == "저희 스토어입니다. 일반 답변"
-    assert run_agent(content="고소하겠습니다", context=ctx)["reason"] == "RISK_KEYWORD"
-    assert run_agent(content="고소한 맛이에요 배송 언제 와요", context=ctx)["risk_hits"] == []
+    assert run_agent(content="배송 언제 와요", context=other).draft == "저희 스토어입니다. 일반 답변"
+    assert run_agent(content="고소하겠습니다", context=ctx).reason == "RISK_KEYWORD"
+    assert run_agent(content="고소한 맛이에요 배송 언제 와요", context=ctx).risk_hits == []
 
 
 def test_load_context__seller_name_defaults_to_the_accounts_display_name():
@@ -103,8 +103,8 @@ def test_load_context__seller_name_defaults_to_the_accounts_display_name():
     KnowledgeEntry.objects.create(
         intent=Intent.objects.get(name="배송문의"), title="t", keywords=[], body="{seller_name}입니다."
     )
-    assert run_agent(content="배송", context=loader.load_context("coupang_sub"))["draft"] == "행복상점 본점입니다."
-    assert run_agent(content="배송", context=loader.load_context("coupang_sub", "특가몰"))["draft"] == "특가몰입니다."
+    assert run_agent(content="배송", context=loader.load_context("coupang_sub")).draft == "행복상점 본점입니다."
+    assert run_agent(content="배송", context=loader.load_context("coupang_sub", "특가몰")).draft == "특가몰입니다."
 
 
 def test_reason_labels__cover_every_reason_code():
@@ -121,7 +121,7 @@ def test_load_context__cached_until_cleared_or_expired(monkeypatch):
 
     # a change made by another process (no save signal here): cached within the TTL
     def keywords(content: str) -> set[str]:  # (the learned screen may fire too: not what is cached here)
-        return {hit["term"] for hit in run_agent(content=content, context=loader.load_context("a"))["risk_hits"]}
+        return {hit["term"] for hit in run_agent(content=content, context=loader.load_context("a")).risk_hits}
 
     RiskKeyword.objects.bulk_create([RiskKeyword(term="내용증명", category="LEGAL", variants=[])])
     assert "내용증명" not in keywords("내용증명 보냅니다")
@@ -135,15 +135,15 @@ def test_load_context__cached_until_cleared_or_expired(monkeypatch):
 def test_load_context__a_save_in_this_process_applies_at_once():
     loader.load_context("a")
     RiskKeyword.objects.create(term="내용증명", category="LEGAL", variants=[])
-    assert run_agent(content="내용증명 보냅니다", context=loader.load_context("a"))["reason"] == "RISK_KEYWORD"
+    assert run_agent(content="내용증명 보냅니다", context=loader.load_context("a")).reason == "RISK_KEYWORD"
 
 
 def test_load_context__guide_keywords_are_a_floor():
     RiskKeyword.objects.filter(term="클레임").update(is_active=False)
     RiskKeyword.objects.filter(term="소비자원").delete()
     ctx = loader.load_context()
-    assert run_agent(content="클레임 걸게요", context=ctx)["reason"] == "RISK_KEYWORD"
-    assert run_agent(content="소비자원에 물어볼게요", context=ctx)["reason"] == "RISK_KEYWORD"
+    assert run_agent(content="클레임 걸게요", context=ctx).reason == "RISK_KEYWORD"
+    assert run_agent(content="소비자원에 물어볼게요", context=ctx).reason == "RISK_KEYWORD"
 
 
 @override_settings(CS_LLM_BASE_URL="http://127.0.0.1:9/v1", CS_LLM_MODEL="m", CS_LLM_API_KEY="sk-loader-secret")
@@ -158,7 +158,7 @@ def test_load_context__llm_selected_but_not_configured__every_inquiry_goes_to_a_
     AutomationSettings.objects.update_or_create(pk=1, defaults={"agent_backend": "llm"})
     with override_settings(CS_LLM_BASE_URL="", CS_LLM_MODEL=""):
         result = run_agent(content="배송 언제 와요", context=loader.load_context())
-    assert result["needs_human"] and result["reason"] == "LLM_ERROR"
+    assert result.needs_human and result.reason == "LLM_ERROR"
 
 
 def test_seed_data_through_the_database__decides_like_the_seed_context():
@@ -171,9 +171,9 @@ def test_seed_data_through_the_database__decides_like_the_seed_context():
     for row in rows:
         a = run_agent(content=row["content"], context=from_db)
         b = run_agent(content=row["content"], context=from_seed)
-        assert (a["intent"], a["reason"], a["draft"], a["confidence"]) == (
-            b["intent"],
-            b["reason"],
-            b["draft"],
-            b["confidence"],
+        assert (a.intent, a.reason, a.draft, a.confidence) == (
+            b.intent,
+            b.reason,
+            b.draft,
+            b.confidence,
         )

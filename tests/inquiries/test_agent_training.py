@@ -131,8 +131,8 @@ def test_versions__stored_activated_rolled_back_and_used_by_the_loader(monkeypat
     ctx = load_context()
     assert ctx.model_version == 3
     result = run_agent(content="페어링 방법 알려주세요", context=ctx)
-    assert result["model_version"] == 3 and result["intent"] == "사용법"
-    assert next(r for r in result["trace"] if r["step"] == "model")["version"] == 3
+    assert result.model_version == 3 and result.intent == "사용법"
+    assert next(r for r in result.trace if r["step"] == "model")["version"] == 3
     back = model_rollback(actor="tester")
     assert back is not None and back.version == 2 and AgentModel.objects.get(version=3).is_active is False
     assert model_rollback(actor="tester").version == 1  # the shipped version

@@ -87,7 +87,7 @@ def _report(evaluation: Evaluation) -> str:
         f"rules pipeline {per_second:,.0f} decisions/s"
     ]
     lines.append(f"{'n':>4} {'precision':>9} {'recall':>7}  intent")
-    confusion: Counter[tuple[str, str]] = Counter((r["intent"], o["intent"]) for r, o in safe)
+    confusion: Counter[tuple[str, str]] = Counter((r["intent"], o.intent) for r, o in safe)
     for intent in INTENTS:
         tp = confusion[(intent, intent)]
         predicted = sum(n for (_gold, pred), n in confusion.items() if pred == intent)
@@ -103,15 +103,15 @@ def _report(evaluation: Evaluation) -> str:
     for split, items in by_split.items():
         s_safe = [(r, o) for r, o in items if not r["risky"]]
         s_risky = [(r, o) for r, o in items if r["risky"]]
-        acc = sum(r["intent"] == o["intent"] for r, o in s_safe) / max(len(s_safe), 1)
-        caught = sum(o["reason"] == "RISK_KEYWORD" for _r, o in s_risky)
+        acc = sum(r["intent"] == o.intent for r, o in s_safe) / max(len(s_safe), 1)
+        caught = sum(o.reason == "RISK_KEYWORD" for _r, o in s_risky)
         lines.append(f"split {split:<9} n={len(items):<4} intent acc {acc:.3f}  risky caught {caught}/{len(s_risky)}")
     bands = [(0.9, 1.01), (0.75, 0.9), (0.5, 0.75), (0.0, 0.5)]
     for low, high in bands:
-        band = [(r, o) for r, o in safe if low <= o["confidence"] < high]
-        acc = sum(r["intent"] == o["intent"] for r, o in band) / len(band) if band else float("nan")
+        band = [(r, o) for r, o in safe if low <= o.confidence < high]
+        acc = sum(r["intent"] == o.intent for r, o in band) / len(band) if band else float("nan")
         lines.append(f"confidence [{low:.2f}, {min(high, 1):.2f}) n={len(band):<4} intent accuracy {acc:.3f}")
-    reasons = Counter(o["reason"] for _r, o in safe)
+    reasons = Counter(o.reason for _r, o in safe)
     lines.append("routine inquiries by reason: " + ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
     return "\n".join(lines)
 
@@ -122,21 +122,21 @@ def test_eval_set__risk_recall_intent_accuracy_and_false_risk(evaluation, capsys
     evaluated = evaluation.pairs
 
     risky = [(r, o) for r, o in evaluated if r["risky"]]
-    missed = [r["id"] for r, o in risky if not (o["needs_human"] and o["reason"] == "RISK_KEYWORD")]
+    missed = [r["id"] for r, o in risky if not (o.needs_human and o.reason == "RISK_KEYWORD")]
     assert missed == [], f"risky inquiries that passed the risk scan: {missed}"
 
     safe = [(r, o) for r, o in evaluated if not r["risky"]]
-    false_risk = [r["id"] for r, o in safe if o["risk_hits"]]
+    false_risk = [r["id"] for r, o in safe if o.risk_hits]
     assert len(false_risk) / len(safe) <= MAX_FALSE_RISK_RATE, false_risk
 
-    accuracy = sum(r["intent"] == o["intent"] for r, o in safe) / len(safe)
+    accuracy = sum(r["intent"] == o.intent for r, o in safe) / len(safe)
     assert accuracy >= MIN_INTENT_ACCURACY
 
     # Confidence must mean something: what clears the default threshold is (almost) always right.
-    high = [(r, o) for r, o in safe if o["confidence"] >= HIGH_CONFIDENCE]
+    high = [(r, o) for r, o in safe if o.confidence >= HIGH_CONFIDENCE]
     assert high, "nothing reaches the default threshold: the starter KB is too thin to ever auto-answer"
-    assert sum(r["intent"] == o["intent"] for r, o in high) / len(high) >= MIN_HIGH_CONFIDENCE_ACCURACY
+    assert sum(r["intent"] == o.intent for r, o in high) / len(high) >= MIN_HIGH_CONFIDENCE_ACCURACY
 
 
 def test_eval_set__no_risky_inquiry_is_ever_answerable(evaluation):
-    assert [r["id"] for r, o in evaluation.pairs if r["risky"] and not o["needs_human"]] == []
+    assert [r["id"] for r, o in evaluation.pairs if r["risky"] and not o.needs_human] == []

@@ -18,7 +18,7 @@ from inquiries.agent.facts import (
     ProductFact,
     ProductFacts,
 )
-from inquiries.agent.pipeline import run_agent
+from inquiries.agent.pipeline import AgentResult, run_agent
 from partialauto.calendar import SEOUL
 from tests.inquiries.agent_context import example_policy, seed_context
 
@@ -66,9 +66,9 @@ def order_facts(*lines: OrderFact, lookup: str = LOOKUP_MIRROR, **changes) -> In
     )
 
 
-def ask(ctx, content: str, facts: InquiryFacts, **kwargs) -> dict:
+def ask(ctx, content: str, facts: InquiryFacts, **kwargs) -> AgentResult:
     result = run_agent(content=content, context=ctx, facts=facts, **kwargs)
-    json.dumps(result, ensure_ascii=False)  # stored as the decision trace
+    json.dumps(result.as_trace(), ensure_ascii=False)  # stored as the decision trace
     return result
 
 
@@ -87,26 +87,26 @@ def ask(ctx, content: str, facts: InquiryFacts, **kwargs) -> dict:
 )
 def test_order_in_a_normal_state__answered_with_its_own_facts(ctx, status, expected):
     result = ask(ctx, WHERE, order_facts(line(status)))
-    assert result["reason"] == "OK" and not result["needs_human"] and result["grounded"]
-    assert result["answer_kind"] == "order_status" and result["confidence"] >= 0.9
+    assert result.reason == "OK" and not result.needs_human and result.grounded
+    assert result.answer_kind == "order_status" and result.confidence >= 0.9
     for text in expected:
-        assert text in result["draft"], (text, result["draft"])
-    assert result["draft"].startswith("안녕하세요, 고객님. 행복상점입니다.")
-    assert result["facts"][0] == {
+        assert text in result.draft, (text, result.draft)
+    assert result.draft.startswith("안녕하세요, 고객님. 행복상점입니다.")
+    assert result.facts[0] == {
         "source": "order",
         "id": "853138000000005666",
         "fetched_at": (NOW - dt.timedelta(minutes=3)).isoformat(),
         "detail": f"order 31000012345678: {status}",
     }
-    assert result["order_fingerprint"] == f"853138000000005666:f1{status.lower()}"
+    assert result.order_fingerprint == f"853138000000005666:f1{status.lower()}"
 
 
 def test_preparing_without_a_promised_date__the_policy_computes_it(ctx):
     # Paid on Friday evening after the 14:00 cut-off → the next dispatch day is Monday.
     friday_evening = dt.datetime(2026, 11, 13, 19, 0, tzinfo=SEOUL)
     result = ask(ctx, WHERE, order_facts(line("PREPARING", expected_dispatch_date=None, paid_at=friday_evening)))
-    assert result["reason"] == "OK" and "11월 16일(월)에 출고될 예정" in result["draft"]
-    assert {f["source"] for f in result["facts"]} == {"order", "shipping_policy"}
+    assert result.reason == "OK" and "11월 16일(월)에 출고될 예정" in result.draft
+    assert {f["source"] for f in result.facts} == {"order", "shipping_policy"}
 
 
 def test_split_shipment__every_box_with_its_own_tracking(ctx):
@@ -115,16 +115,16 @@ def test_split_shipment__every_box_with_its_own_tracking(ctx):
         "IN_TRANSIT", line_id="1002", tracking_number="444455556666", carrier_name="한진택배", fingerprint="b"
     )
     result = ask(ctx, WHERE, order_facts(first, second))
-    assert result["reason"] == "OK" and "2개로 나뉘어" in result["draft"]
-    assert "111122223333" in result["draft"] and "444455556666" in result["draft"] and "한진택배" in result["draft"]
-    assert result["order_fingerprint"] == "1001:a,1002:b"
+    assert result.reason == "OK" and "2개로 나뉘어" in result.draft
+    assert "111122223333" in result.draft and "444455556666" in result.draft and "한진택배" in result.draft
+    assert result.order_fingerprint == "1001:a,1002:b"
 
 
 def test_the_asked_about_item__picks_its_box(ctx):
     mine = line("IN_TRANSIT", line_id="2001", tracking_number="999900001111", product_ids=("85012345007",))
     other = line("IN_TRANSIT", line_id="2002", tracking_number="777700002222", product_ids=("85012345003",))
     result = ask(ctx, WHERE, order_facts(mine, other), item_ids=["85012345007"])
-    assert "999900001111" in result["draft"] and "777700002222" not in result["draft"]
+    assert "999900001111" in result.draft and "777700002222" not in result.draft
 
 
 # --- states where a person must act ---------------------------------------------------------------------
@@ -152,18 +152,18 @@ def test_the_asked_about_item__picks_its_box(ctx):
 def test_state_a_person_must_act_on__goes_to_a_person_with_the_facts(ctx, order, content, code):
     result = ask(ctx, content, order_facts(order))
     # A parcel the buyer says they never got is also a risk (DELIVERY_LOSS): either way a person answers.
-    assert result["needs_human"] and result["reason"] in ("ORDER_NEEDS_PERSON", "RISK_KEYWORD")
-    assert not result["grounded"]
-    assert code in result["reason_detail"] or result["reason"] == "RISK_KEYWORD"
-    assert result["facts"] and result["facts"][0]["source"] == "order"  # prefilled for the person
-    assert result["draft"] and result["order_fingerprint"] == ""
-    trace = next(r for r in result["trace"] if r["step"] == "ground")
+    assert result.needs_human and result.reason in ("ORDER_NEEDS_PERSON", "RISK_KEYWORD")
+    assert not result.grounded
+    assert code in result.reason_detail or result.reason == "RISK_KEYWORD"
+    assert result.facts and result.facts[0]["source"] == "order"  # prefilled for the person
+    assert result.draft and result.order_fingerprint == ""
+    trace = next(r for r in result.trace if r["step"] == "ground")
     assert trace["attention"] == [code]
 
 
 def test_delivered_and_the_buyer_just_asks__answered(ctx):
     result = ask(ctx, "배송 언제쯤 오나요?", order_facts(line("DELIVERED")))
-    assert result["reason"] == "OK" and "배송 완료되었습니다" in result["draft"]
+    assert result.reason == "OK" and "배송 완료되었습니다" in result.draft
 
 
 @pytest.mark.parametrize(
@@ -171,8 +171,8 @@ def test_delivered_and_the_buyer_just_asks__answered(ctx):
 )
 def test_named_order_not_found_or_not_askable__a_person_answers(ctx, lookup, reason):
     result = ask(ctx, WHERE, order_facts(lookup=lookup, lookup_error="HTTP 503" if lookup == LOOKUP_FAILED else ""))
-    assert result["needs_human"] and result["reason"] == reason
-    assert result["facts"] == [
+    assert result.needs_human and result.reason == reason
+    assert result.facts == [
         {
             "source": "order_lookup",
             "id": "31000012345678",
@@ -200,9 +200,9 @@ def policy_only(now: dt.datetime = NOW, **changes) -> InquiryFacts:
 )
 def test_dispatch_timing__on_the_business_calendar(ctx, now, expected):
     result = ask(ctx, "오늘 주문하면 언제 출고되나요?", policy_only(now))
-    assert result["reason"] == "OK" and result["answer_kind"] == "shipping_policy"
-    assert expected in result["draft"] and "오후 2시 전에" in result["draft"]
-    assert result["facts"] == [
+    assert result.reason == "OK" and result.answer_kind == "shipping_policy"
+    assert expected in result.draft and "오후 2시 전에" in result.draft
+    assert result.facts == [
         {
             "source": "shipping_policy",
             "id": "test-account",
@@ -232,34 +232,34 @@ def test_dispatch_timing__on_the_business_calendar(ctx, now, expected):
 )
 def test_policy_topics__answered_from_the_policy(ctx, content, expected, absent):
     result = ask(ctx, content, policy_only())
-    assert result["reason"] == "OK" and result["grounded"], result["reason_detail"]
+    assert result.reason == "OK" and result.grounded, result.reason_detail
     for text in expected:
-        assert text in result["draft"], (text, result["draft"])
+        assert text in result.draft, (text, result.draft)
     for text in absent:
-        assert text not in result["draft"]
+        assert text not in result.draft
 
 
 def test_services_the_seller_offers__said_so(ctx):
     result = ask(ctx, "새벽배송 되나요?", policy_only(dawn_delivery=True))
-    assert "새벽배송으로 보내드리고 있습니다" in result["draft"]
+    assert "새벽배송으로 보내드리고 있습니다" in result.draft
 
 
 def test_return_fee_question__from_the_policy(ctx):
     result = ask(ctx, "단순변심 반품하면 배송비 얼마 내야 해요?", policy_only())
-    assert result["intent"] == "교환반품" and result["reason"] == "OK"
-    assert "반품 배송비 3,000원" in result["draft"] and "왕복 배송비 6,000원" in result["draft"]
+    assert result.intent == "교환반품" and result.reason == "OK"
+    assert "반품 배송비 3,000원" in result.draft and "왕복 배송비 6,000원" in result.draft
 
 
 def test_own_order_without_naming_it__a_person_answers(ctx):
     result = ask(ctx, "어제 주문했는데 언제 받을 수 있을까요?", policy_only())
-    assert result["needs_human"] and result["reason"] == "NO_ORDER_REFERENCE"
+    assert result.needs_human and result.reason == "NO_ORDER_REFERENCE"
 
 
 @pytest.mark.parametrize("facts", [InquiryFacts(now=NOW), policy_only(complete=False)])
 def test_no_or_incomplete_policy__the_general_guidance_never_goes_out_alone(ctx, facts):
     result = ask(ctx, "배송 보통 며칠 걸리나요?", facts)
-    assert result["needs_human"] and result["reason"] == "NO_FACTS" and not result["grounded"]
-    assert result["draft"]  # the general text is still there for the person to start from
+    assert result.needs_human and result.reason == "NO_FACTS" and not result.grounded
+    assert result.draft  # the general text is still there for the person to start from
 
 
 # --- products ----------------------------------------------------------------------------------------------
@@ -296,18 +296,18 @@ GRILL = ProductFacts(
 )
 def test_product_question__answered_from_the_matching_fact(ctx, content, fact):
     result = ask(ctx, content, InquiryFacts(now=NOW, product=GRILL))
-    assert result["reason"] == "OK" and result["answer_kind"] == "product_facts", result["reason_detail"]
-    assert result["facts"][0]["source"] == "product_knowledge" and result["facts"][0]["id"] == fact
-    assert dict((f.id, f.text) for f in GRILL.facts)[fact] in result["draft"]
+    assert result.reason == "OK" and result.answer_kind == "product_facts", result.reason_detail
+    assert result.facts[0]["source"] == "product_knowledge" and result.facts[0]["id"] == fact
+    assert dict((f.id, f.text) for f in GRILL.facts)[fact] in result.draft
 
 
 def test_product_question_no_fact_answers__a_person_answers(ctx):
     result = ask(
         ctx, "이거 캠핑장에서 인버터로 써도 될까요? 블루투스 연결도 되나요", InquiryFacts(now=NOW, product=GRILL)
     )
-    assert result["needs_human"] and result["reason"] == "NO_FACTS"
+    assert result.needs_human and result.reason == "NO_FACTS"
 
 
 def test_usage_question_without_product_knowledge__general_guidance_is_not_an_answer(ctx):
     result = ask(ctx, "세탁기에 돌려도 되나요?", InquiryFacts(now=NOW))
-    assert result["intent"] == "사용법" and result["needs_human"] and result["reason"] == "NO_FACTS"
+    assert result.intent == "사용법" and result.needs_human and result.reason == "NO_FACTS"

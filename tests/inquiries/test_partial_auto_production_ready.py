@@ -62,13 +62,13 @@ def test_3_finalize_return_schema_consistency():
     answerable = run_agent(content="배송 언제 되나요? 오늘 주문하면요", context=context, facts=policy_facts())
     human = run_agent(content="답변 안 주면 소비자원에 신고하겠습니다", context=context)
     error = run_agent(content="\x00" * 10, context=context)
-    assert not answerable["needs_human"] and human["needs_human"]
-    keys = set(answerable)
-    assert set(human) == keys == set(error)
+    assert not answerable.needs_human and human.needs_human
+    keys = set(answerable.as_trace())
+    assert set(human.as_trace()) == keys == set(error.as_trace())
     for result in (answerable, human, error):
-        assert isinstance(result["confidence"], float) and 0.0 <= result["confidence"] <= 1.0
-        assert isinstance(result["risk_hits"], list) and isinstance(result["draft"], str)
-        assert isinstance(result["reason"], str) and isinstance(result["needs_human"], bool)
+        assert isinstance(result.confidence, float) and 0.0 <= result.confidence <= 1.0
+        assert isinstance(result.risk_hits, list) and isinstance(result.draft, str)
+        assert isinstance(result.reason, str) and isinstance(result.needs_human, bool)
 
 
 @pytest.mark.django_db

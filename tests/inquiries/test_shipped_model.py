@@ -50,8 +50,8 @@ def test_a_new_installation_decides_with_it():
     context = load_context("coupang_main", "행복상점")
     assert context.model_version == 1
     routine = run_agent(content="오늘 주문하면 언제 받을 수 있어요?", context=context, facts=policy_facts())
-    assert routine["model_version"] == 1 and routine["intent"] == "배송문의" and not routine["needs_human"]
-    assert routine["answer_kind"] == "shipping_policy" and routine["grounded"]
+    assert routine.model_version == 1 and routine.intent == "배송문의" and not routine.needs_human
+    assert routine.answer_kind == "shipping_policy" and routine.grounded
     # no keyword, still a threat: the learned screen catches it
     threat = run_agent(content="이 건 그냥 안 넘어갑니다. 대화 내용 전부 저장해 뒀어요.", context=context)
-    assert threat["needs_human"] and threat["reason"] == "RISK_KEYWORD"
+    assert threat.needs_human and threat.reason == "RISK_KEYWORD"
