@@ -14,6 +14,9 @@ class PolicyConfig(AppConfig):
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="policy.ensure_roles")
         _connect_agent_cache_clearing()
         _connect_lower_layers()
+        from policy import config_version
+
+        config_version.connect()
 
 
 def _give_rollout(*, account, **_kwargs) -> None:

@@ -217,6 +217,23 @@ class AccountRollout(models.Model):
         return self.locked_at is not None
 
 
+class ConfigVersion(models.Model):
+    """One row, one number: raised by every save or delete of the rollout's configuration (settings,
+    business hours and day overrides, phases and their intents, account rollouts and their intents,
+    marketplace accounts, intent withdrawals; ``policy.config_version``). The send path compares it
+    with the one its loaded controls were read at, instead of reading each table's history."""
+
+    value = models.PositiveBigIntegerField(_("설정 버전"), default=0)
+
+    class Meta:
+        db_table = "cs_config_version"
+        verbose_name = _("설정 버전")
+        verbose_name_plural = _("설정 버전")
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
 class DailyQuotaUsage(models.Model):
     """Sends claimed per account per Asia/Seoul day; consumed atomically with a conditional UPDATE."""
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 
 from markets.models import MarketAccount
 from partialauto.queue import enqueue_send_sweep
+from policy import config_version
 from policy.hours import parse_hours_spec
 from policy.models import (
     AccountRollout,
@@ -273,6 +274,7 @@ def config_change(
     changed = [key for key in {**before, **after} if before.get(key) != after.get(key)]
     if not changed:
         return None
+    config_version.bump()  # also what a bulk write the signals do not see changed
     data = {
         "object": f"{obj._meta.model_name}:{obj.pk}",
         "label": str(obj),

@@ -145,28 +145,25 @@ def _lock_due_ids(glob: GlobalControls, *, limit: int, per_account: int) -> list
 _fingerprint_sql: str | None = None
 
 
-_fingerprint_global_from = 0  # index of the first value that is not about the account (settings, history)
+_fingerprint_global_from = 0  # index of the first value that is not about the account (settings, version)
 
 
 def _settings_fingerprints(account_ids) -> dict:
     """Per account, in one query: every stored value the send path's gates are computed from — the
     settings row (switch, test mode, emergency stop, threshold, hours, lease, attempts), the account
-    and its rollout (active, mode, lock, phase, overrides), the phase quotas — plus the newest history
-    id of each of those tables (every admin or service edit writes one, an edit of one business-hours
-    row included). Equal fingerprints mean controls loaded after the first one still hold."""
+    and its rollout (active, mode, lock, phase, overrides), the phase quotas — plus the configuration's
+    version (``policy.config_version``: every save or delete of a configuration row raises it, an edit
+    of one business-hours row or of a phase's intents included). Equal fingerprints mean controls loaded
+    after the first one still hold."""
     global _fingerprint_sql, _fingerprint_global_from
     if _fingerprint_sql is None:
         from markets.models import MarketAccount
-        from policy.models import AutomationSettings, BusinessDayOverride, BusinessHoursRange, RolloutPhase
+        from policy.models import AutomationSettings, ConfigVersion, RolloutPhase
 
         qn = connection.ops.quote_name
 
         def cols(alias, model, names):
             return [f"{alias}.{_col(model, n)}" for n in names]
-
-        def newest_history(model):
-            hist = model.history.model._meta
-            return f"(SELECT MAX({qn(hist.pk.column)}) FROM {qn(hist.db_table)})"
 
         phase_table = qn(RolloutPhase._meta.db_table)
         account_columns = (
@@ -199,17 +196,7 @@ def _settings_fingerprints(account_ids) -> dict:
                     "lease_seconds",
                 ],
             )
-            + [
-                newest_history(m)
-                for m in (
-                    AutomationSettings,
-                    BusinessHoursRange,
-                    BusinessDayOverride,
-                    RolloutPhase,
-                    AccountRollout,
-                    MarketAccount,
-                )
-            ]
+            + [f"(SELECT {qn('value')} FROM {qn(ConfigVersion._meta.db_table)} WHERE {qn('id')} = 1)"]
         )
         _fingerprint_sql = (
             f"SELECT {', '.join(columns)} FROM {qn(MarketAccount._meta.db_table)} a "
