@@ -329,10 +329,14 @@ class Demo:
 
     def seed(self, account, count: int, *, days_back: float, risk_ratio: float = 0.12) -> None:
         owner = account.vendor_id if account.market_code == "COUPANG" else account.client_id
-        kinds = account.kinds
-        for kind in kinds:
+        # Spread over the days before the start of this hour, not before "now": two runs of the demo a
+        # minute apart then put every question on the same day and tell the same story.
+        # (two hours short of ``days_back``, so the first poll's lookback from "now" still covers them all)
+        end = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(minutes=1)
+        start = end - timedelta(days=days_back) + timedelta(hours=2)
+        for kind in account.kinds:
             self.running_sandbox.store.add_inquiries(
-                kind, count // 2, owner=owner, answered_ratio=0.1, risk_ratio=risk_ratio, days_back=days_back
+                kind, count // 2, owner=owner, answered_ratio=0.1, risk_ratio=risk_ratio, start=start, end=end
             )
 
     def ask(self, account, questions) -> list[str]:
