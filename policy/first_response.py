@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from django.db.models import Case, CharField, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -50,21 +51,21 @@ PATH_LABELS = {
     Path.ELSEWHERE: _("다른 곳에서 답변"),
 }
 
-# The path of an answered row, as a database expression (the histogram groups by it).
+# The path of an answered row by its status (any other status: a person's approved answer), once; the
+# database expression (the histogram groups by it) and path_of are both built from it.
+_PATH_BY_STATUS: dict[str, str] = {
+    Inquiry.Status.ANSWERED_ELSEWHERE: Path.ELSEWHERE,
+    Inquiry.Status.AUTO_SEND: Path.AUTO,
+}
 PATH_EXPRESSION = Case(
-    When(status=Inquiry.Status.ANSWERED_ELSEWHERE, then=Value(Path.ELSEWHERE)),
-    When(status=Inquiry.Status.AUTO_SEND, then=Value(Path.AUTO)),
+    *[When(status=status, then=Value(path)) for status, path in _PATH_BY_STATUS.items()],
     default=Value(Path.PERSON),
     output_field=CharField(),
 )
 
 
 def path_of(status: str) -> str:
-    if status == Inquiry.Status.ANSWERED_ELSEWHERE:
-        return Path.ELSEWHERE
-    if status == Inquiry.Status.AUTO_SEND:
-        return Path.AUTO
-    return Path.PERSON
+    return _PATH_BY_STATUS.get(status, Path.PERSON)
 
 
 @dataclass(frozen=True)
@@ -83,24 +84,8 @@ class Answered:
 
 
 def in_hours_seconds(calendar: Calendar, start: dt.datetime, end: dt.datetime, ranges=None) -> float:
-    """Seconds of [start, end) inside business hours (all of it when business hours are off).
-    ``ranges``: ``calendar.ranges_on``, cached by the caller over many rows."""
-    if end <= start:
-        return 0.0
-    if not calendar.enabled:
-        return (end - start).total_seconds()
-    ranges = ranges or calendar.ranges_on
-    total = 0.0
-    day = start.astimezone(SEOUL).date()
-    last = end.astimezone(SEOUL).date()
-    while day <= last:
-        for open_at, close_at in ranges(day):
-            lo = max(start, dt.datetime.combine(day, open_at, tzinfo=SEOUL))
-            hi = min(end, dt.datetime.combine(day, close_at, tzinfo=SEOUL))
-            if hi > lo:
-                total += (hi - lo).total_seconds()
-        day += dt.timedelta(days=1)
-    return total
+    """Seconds of [start, end) inside business hours (:meth:`Calendar.open_seconds`)."""
+    return calendar.open_seconds(start, end, ranges=ranges)
 
 
 def answered_rows(
@@ -137,15 +122,8 @@ def answered_rows(
 
 
 def percentile(values: list[float], p: float) -> float | None:
-    """Linear between the closest ranks; ``values`` sorted ascending."""
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    rank = (len(values) - 1) * p / 100
-    low = int(rank)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (rank - low)
+    """Linear between the closest ranks (numpy's default); None without values."""
+    return float(np.percentile(values, p)) if values else None
 
 
 def summarize(rows: Iterable[Answered]) -> dict:

@@ -41,6 +41,25 @@ class Calendar:
         local = at.astimezone(SEOUL)
         return any(start <= local.time() < end for start, end in self.ranges_on(local.date()))
 
+    def open_seconds(self, start: dt.datetime, end: dt.datetime, *, ranges=None) -> float:
+        """Seconds of [start, end) inside business hours (all of it when business hours are off).
+        ``ranges``: :meth:`ranges_on`, or a cached copy of it when many spans are measured."""
+        if end <= start:
+            return 0.0
+        if not self.enabled:
+            return (end - start).total_seconds()
+        ranges = ranges or self.ranges_on
+        total = 0.0
+        day, last = start.astimezone(SEOUL).date(), end.astimezone(SEOUL).date()
+        while day <= last:
+            for open_at, close_at in ranges(day):
+                lo = max(start, dt.datetime.combine(day, open_at, tzinfo=SEOUL))
+                hi = min(end, dt.datetime.combine(day, close_at, tzinfo=SEOUL))
+                if hi > lo:
+                    total += (hi - lo).total_seconds()
+            day += dt.timedelta(days=1)
+        return total
+
     def next_opening(self, at: dt.datetime) -> dt.datetime | None:
         """The first moment at or after ``at`` when sending is allowed (``at`` itself when open)."""
         if self.is_open(at):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,27 +50,28 @@ def make_inquiry(account: MarketAccount, *, created_at: datetime | None = None, 
     )
 
 
+# docs/examples/shipping-policy.json's values, shared by the stored policy below and the agent's plain
+# facts (tests/inquiries/agent_context.py).
+EXAMPLE_SHIPPING = dict(
+    dispatch_cutoff=dt.time(14, 0),
+    dispatch_lead_days=0,
+    transit_days_min=1,
+    transit_days_max=2,
+    base_fee=3000,
+    free_shipping_threshold=30000,
+    jeju_surcharge=3000,
+    remote_surcharge=5000,
+    return_fee=3000,
+    exchange_fee=6000,
+    return_address="경기도 파주시 물류로 1 행복상점 반품센터",
+)
+
+
 def make_shipping_policy(account: MarketAccount, **changes):
     """A complete shipping policy for ``account`` (the values of docs/examples/shipping-policy.json)."""
-    import datetime as dt
-
     from markets.models import ShippingPolicy
 
-    values = dict(
-        dispatch_cutoff=dt.time(14, 0),
-        dispatch_lead_days=0,
-        carrier_code="CJGLS",
-        transit_days_min=1,
-        transit_days_max=2,
-        base_fee=3000,
-        free_shipping_threshold=30000,
-        jeju_surcharge=3000,
-        remote_surcharge=5000,
-        return_fee=3000,
-        exchange_fee=6000,
-        return_address="경기도 파주시 물류로 1 행복상점 반품센터",
-    )
-    values.update(changes)
+    values = {**EXAMPLE_SHIPPING, "carrier_code": "CJGLS", **changes}
     policy, _created = ShippingPolicy.objects.update_or_create(account=account, defaults=values)
     return policy
 

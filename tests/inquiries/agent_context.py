@@ -7,6 +7,7 @@ import datetime as dt
 
 from inquiries.agent.facts import InquiryFacts, ShippingFacts
 from inquiries.agent.pipeline import seed_context
+from tests.factories import EXAMPLE_SHIPPING
 
 __all__ = ["policy_facts", "example_policy", "seed_context"]
 
@@ -15,18 +16,8 @@ def example_policy(**changes) -> ShippingFacts:
     values = dict(
         account_id="test-account",
         complete=True,
-        dispatch_cutoff=dt.time(14, 0),
-        dispatch_lead_days=0,
+        **EXAMPLE_SHIPPING,
         carrier_name="CJ대한통운",
-        transit_days_min=1,
-        transit_days_max=2,
-        base_fee=3000,
-        free_shipping_threshold=30000,
-        jeju_surcharge=3000,
-        remote_surcharge=5000,
-        return_fee=3000,
-        exchange_fee=6000,
-        return_address="경기도 파주시 물류로 1 행복상점 반품센터",
         updated_at=dt.datetime(2026, 11, 30, tzinfo=dt.UTC),
     )
     values.update(changes)
