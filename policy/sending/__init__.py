@@ -1,12 +1,13 @@
 """The send path (DESIGN §2): at most one answer per inquiry, ever.
 
 - ``common``: the claim and report types, the due rows, the fenced finalize every outcome goes through;
-- ``claim``: step 1, one row or a batch, committed before any call;
+- ``claim``: step 1, a batch of rows (one row is a batch of one), committed before any call;
 - ``gates``: step 2, the gates re-checked after the claim (a closed gate gives the claim back);
 - ``calls``: step 3, the marketplace call and the threads a group of calls runs on;
 - ``outcomes``: step 4, what a call came to, fenced by the claim token;
 - ``reconcile``: unknown outcomes settled by asking the marketplace, never by sending again;
-- ``sweep``: the whole path for one inquiry and the sweep over every due row.
+- ``sweep``: the path for a claimed group, the sweep over every due row and one inquiry's send (a
+  group of one).
 
 Every change of ``status`` / ``send_status`` goes through the transition table
 (``inquiries.transitions``).
@@ -24,7 +25,7 @@ from policy.sending.common import (
     next_attempt_number,
 )
 from policy.sending.reconcile import reconcile
-from policy.sending.sweep import _send_claimed, _send_group, send_due, send_inquiry
+from policy.sending.sweep import _send_group, send_due, send_inquiry
 
 __all__ = [
     "CLAIM_BATCH",
@@ -33,7 +34,6 @@ __all__ = [
     "Result",
     "SendReport",
     "_SweepSettings",
-    "_send_claimed",
     "_send_group",
     "approved_answer_held",
     "backoff_seconds",

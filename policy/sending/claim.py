@@ -1,5 +1,5 @@
-"""Step 1, the claim: one row (:func:`claim`) or a batch (:func:`claim_batch`), each row with its own
-token, attempt, lease and quota slot, committed before any marketplace call."""
+"""Step 1, the claim: a batch of due rows (:func:`claim_batch`; one row is a batch of one), each row
+with its own token, attempt, lease and quota slot, committed before any marketplace call."""
 
 from __future__ import annotations
 
@@ -26,64 +26,18 @@ if TYPE_CHECKING:
     from markets.models import MarketAccount
 
 
-class _QuotaExhausted(Exception):
-    pass
-
-
 def claim(
     inquiry_id: int, *, glob: GlobalControls | None = None, actor_label: str = WORKER
 ) -> tuple[Claim | None, Inquiry | None, AccountControls | None]:
-    """Take the send of one inquiry. Returns (None, …) when another worker owns it or it is not due."""
-    glob = glob or load_global()
-    token = uuid.uuid4()
-    lease = timedelta(seconds=glob.lease_seconds)
-    try:
-        # durable: the claim must be committed before any HTTP call, never a savepoint of a caller's
-        # transaction that could roll back after the marketplace said 200.
-        with transaction.atomic(durable=True):
-            updated = (
-                due_queryset()
-                .filter(pk=inquiry_id)
-                .filter(Q(send_attempts__lt=glob.max_send_attempts) | Q(send_attempts__isnull=True))
-                .update(
-                    send_status=_CLAIMED_TO,
-                    claim_token=token,
-                    claimed_at=Now(),
-                    lease_expires_at=Now() + Value(lease),
-                    send_attempts=Coalesce(F("send_attempts"), 0) + 1,
-                    updated_at=Now(),
-                )
-            )
-            if updated != 1:
-                return None, None, None
-            inquiry = Inquiry.objects.select_related("account").get(pk=inquiry_id)
-            controls = load_account_controls(inquiry.account, glob=glob)
-            mode = controls.send_mode(inquiry.status)
-            day = None
-            if inquiry.status == ST.AUTO_SEND and mode == Mode.LIVE and controls.daily_quota is not None:
-                day = quota_day()
-                if not quota_consume(account_id=inquiry.account_id, limit=controls.daily_quota):
-                    raise _QuotaExhausted
-            SendAttempt.objects.create(
-                inquiry=inquiry,
-                account=inquiry.account,
-                market_code=inquiry.market_code,
-                attempt_no=inquiry.send_attempts,
-                claim_token=token,
-                is_test_mode=(mode == Mode.TEST),
-            )
-            events.record(
-                inquiry,
-                transitions.event_of(Step.CLAIM),
-                actor_label=actor_label,
-                to_send_status=_CLAIMED_TO,
-                data={"attempt": inquiry.send_attempts, "claim": str(token), "mode": mode},
-            )
-    except _QuotaExhausted:
-        _escalate_quota(inquiry_id, actor_label=actor_label)
+    """Take the send of one inquiry: :func:`claim_batch` over that one row. Returns (None, …) when
+    another worker owns it, it is not due, or its account's daily quota is used up (then it goes to a
+    person); else the claim, the claimed row and the account's controls as of now."""
+    current = _SweepSettings(glob)
+    claimed, _exhausted = claim_batch(current, limit=1, only=[inquiry_id], actor_label=actor_label)
+    if not claimed:
         return None, None, None
-    log.info("Inquiry %s locked as SENDING for atomic send", inquiry_id)
-    return Claim(inquiry_id, token, inquiry.send_attempts, day), inquiry, controls
+    claim_, row = claimed[0]
+    return claim_, row, current.fresh({row.account_id: row.account})[row.account_id]
 
 
 def _escalate_quota(inquiry_id: int, *, actor_label: str) -> None:
@@ -97,8 +51,8 @@ def _escalate_quota(inquiry_id: int, *, actor_label: str) -> None:
     log.warning("Inquiry %s: daily quota used up, handed to a person", inquiry_id)
 
 
-# Sweeps claim due rows in batches: one committed transaction claims up to CLAIM_BATCH rows (each with
-# its own claim token, attempt and lease, exactly as claim() does for one). Then, for each group of
+# Sweeps claim due rows in batches: one committed transaction claims up to CLAIM_BATCH rows, each with
+# its own claim token, attempt and lease. Then, for each group of
 # CS_SEND_CONCURRENCY rows (one row at a time on SQLite): the gates on settings confirmed fresh, the
 # leases renewed, the marketplace calls in parallel, and the outcomes written fenced row by row by each
 # claim token (every delivered row of the group in one statement). A batch spreads over accounts (at
@@ -113,8 +67,11 @@ def _claimable(glob: GlobalControls):
     return due_queryset().filter(Q(send_attempts__lt=glob.max_send_attempts) | Q(send_attempts__isnull=True))
 
 
-def _lock_due_ids(glob: GlobalControls, *, limit: int, per_account: int) -> list[int]:
+def _lock_due_ids(glob: GlobalControls, *, limit: int, per_account: int, only: list[int] | None = None) -> list[int]:
     """Lock up to ``limit`` due rows in the current transaction, skipping rows another sweep has locked.
+
+    ``only``: of these rows (a send of given inquiries); a row another transaction holds is skipped,
+    and its sweep sends it.
 
     On PostgreSQL: at most ``per_account`` rows of each account, the accounts in random order. After a
     poll one account's new rows have consecutive ids; a sweep that took them in id order would wait for
@@ -122,6 +79,11 @@ def _lock_due_ids(glob: GlobalControls, *, limit: int, per_account: int) -> list
     one process, no row locks): the oldest due rows.
     """
     due = _claimable(glob).order_by("next_attempt_at", "id")
+    if only is not None:
+        due = due.filter(pk__in=only)
+        if connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        return list(due.values_list("id", flat=True)[:limit])
     if connection.vendor != "postgresql":
         return list(due.values_list("id", flat=True)[:limit])
     from markets.models import MarketAccount
@@ -227,13 +189,14 @@ def _settings_fingerprints(account_ids) -> dict:
 class _SweepSettings:
     """The settings one sweep claims and sends under. Before each use (a batch claim, each send) one
     query reads the fingerprints of the accounts concerned (:func:`_settings_fingerprints`); the
-    controls are loaded in full — exactly as the single-row path loads them — only when a fingerprint
-    differs from the one read before they were last loaded. A kill switch, a lock, a mode, phase or
-    hours change therefore applies to the very next claim and the very next send, as on the single-row
-    path, and a sweep over a hundred accounts does not reload a hundred accounts' settings per batch."""
+    controls are loaded in full only when a fingerprint differs from the one read before they were
+    last loaded. A kill switch, a lock, a mode, phase or hours change therefore applies to the very
+    next claim and the very next send, and a sweep over a hundred accounts does not reload a hundred
+    accounts' settings per batch. ``glob``: global controls already loaded (checked like any others
+    before their first use)."""
 
-    def __init__(self) -> None:
-        self.glob: GlobalControls | None = None
+    def __init__(self, glob: GlobalControls | None = None) -> None:
+        self.glob: GlobalControls | None = glob
         self._glob_key: tuple | None = None
         self._controls: dict[object, tuple[tuple, AccountControls]] = {}
 
@@ -402,12 +365,14 @@ def claim_batch(
     *,
     limit: int = CLAIM_BATCH,
     per_account: int = CLAIM_PER_ACCOUNT,
+    only: list[int] | None = None,
     actor_label: str = WORKER,
 ) -> tuple[list[tuple[Claim, Inquiry]], list[int]]:
-    """Claim up to ``limit`` due rows in one committed transaction. Returns the claims (with the claimed
-    rows) and the ids handed to a person because the account's daily quota was used up.
+    """Claim up to ``limit`` due rows (``only``: of these) in one committed transaction. Returns the
+    claims (with the claimed rows) and the ids handed to a person because the account's daily quota
+    was used up.
 
-    Each row gets what :func:`claim` gives one: ``SENDING``, its own claim token, ``send_attempts + 1``,
+    Each row gets ``SENDING``, its own claim token, ``send_attempts + 1``,
     a lease on the database clock, a quota slot when it needs one, a send-attempt record and a CLAIMED
     event, all committed before any marketplace call. The conditional UPDATE (the due conditions again)
     stays the guarantee; the row locks only keep concurrent sweeps from queueing behind each other."""
@@ -416,7 +381,7 @@ def claim_batch(
     if current.glob is None:
         current.glob = load_global()
     with transaction.atomic(durable=True):
-        ids = _lock_due_ids(current.glob, limit=limit, per_account=per_account)
+        ids = _lock_due_ids(current.glob, limit=limit, per_account=per_account, only=only)
         if not ids:
             return [], []
         rows = Inquiry.objects.select_related("account").defer(*_NOT_FOR_SENDING).in_bulk(ids)

@@ -37,37 +37,14 @@ from policy.sending.common import (
 
 
 def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalControls, call: _CallResult) -> SendReport:
-    """Step 4 for one row: write what the call came to, fenced by the claim token."""
+    """Step 4 for one row whose call did not deliver: write what it came to, fenced by the claim token
+    (a delivered answer is written by :func:`_finalize_delivered`)."""
     from markets.clients.types import SendOutcome
 
     outcome, http_status, error = call.outcome, call.http_status, call.error
-    retry_after, remote_ref = call.retry_after, call.remote_ref
+    retry_after = call.retry_after
     attempt = claim_.attempt_no
     account_id = inquiry.account_id
-    if outcome == SendOutcome.DELIVERED:
-        ok = _finalize(
-            claim_,
-            Step.DELIVERED,
-            fields=dict(
-                send_status=S.SENT,
-                sent_at=Now(),
-                first_answered_at=Now(),
-                remote_ref=remote_ref[:64],
-                final_answer=text,
-                last_send_error="",
-                lease_expires_at=None,
-                next_attempt_at=None,
-                is_test_mode=False,
-            ),
-            outcome=Out.DELIVERED,
-            http_status=http_status,
-            failure=False,
-            account_id=account_id,
-        )
-        if ok:
-            log.info("Successfully auto-sent inquiry %s", inquiry.pk)
-        return SendReport(inquiry.pk, Result.SENT if ok else Result.FENCED)
-
     if outcome == SendOutcome.ALREADY_ANSWERED:
         # Never a failure: ask the marketplace whose answer it is.
         return _settle_already_answered(claim_, inquiry, text, http_status)
@@ -197,7 +174,34 @@ def _settle_already_answered(claim_: Claim, inquiry: Inquiry, text: str, http_st
 def _finalize_delivered(delivered: list) -> set[int]:
     """Write SENT for every delivered row of a group in one statement: the inquiry rows (each fenced by
     its own claim token), their send attempts, the accounts' failure streaks and the SENT events of
-    exactly the rows written. Returns the ids written."""
+    exactly the rows written. Returns the ids written. ``delivered``: ((claim, inquiry, text), call).
+
+    Elsewhere (SQLite: one process, one row per group) each row is written by :func:`_finalize`, the
+    same step of the transition table with the same fields."""
+    if connection.vendor != "postgresql":
+        return {
+            claim_.inquiry_id
+            for (claim_, inquiry, text), call in delivered
+            if _finalize(
+                claim_,
+                Step.DELIVERED,
+                fields=dict(
+                    send_status=_DELIVERED_TO,
+                    sent_at=Now(),
+                    first_answered_at=Now(),
+                    remote_ref=call.remote_ref[:64],
+                    final_answer=text,
+                    last_send_error="",
+                    lease_expires_at=None,
+                    next_attempt_at=None,
+                    is_test_mode=False,
+                ),
+                outcome=Out.DELIVERED,
+                http_status=call.http_status,
+                failure=False,
+                account_id=inquiry.account_id,
+            )
+        }
     columns: dict[str, list] = {
         "id": [],
         "token": [],

@@ -11,51 +11,21 @@ from django.db.models.functions import Now
 
 from inquiries.models import Inquiry
 from partialauto.db import in_transaction, threads_allowed
-from policy.controls import AccountControls, GlobalControls, load_account_controls, load_global
+from policy.controls import GlobalControls
 from policy.sending.calls import _call, _call_in_thread, _executor
-from policy.sending.claim import CLAIM_BATCH, _SweepSettings, claim, claim_batch
+from policy.sending.claim import CLAIM_BATCH, _SweepSettings, claim_batch
 from policy.sending.common import Claim, Out, Result, S, SendReport, _col, _fenced, log
 from policy.sending.gates import _gate, _lease_lost, stale_order_facts
 from policy.sending.outcomes import _finalize_delivered, _record_outcome
 
 
 def send_inquiry(inquiry_id: int, *, glob: GlobalControls | None = None, client_factory=None) -> SendReport:
-    glob = glob or load_global()
-    claim_, inquiry, controls = claim(inquiry_id, glob=glob)
-    if claim_ is None:
-        return SendReport(inquiry_id, Result.NOT_CLAIMED)
-    assert inquiry is not None and controls is not None
-
-    # 2. re-check the gates after the claim, on fresh settings: queued work outlives kill switches.
-    glob = load_global()
-    controls = load_account_controls(inquiry.account, glob=glob)
-    return _send_claimed(claim_, inquiry, glob, controls, client_factory)
-
-
-def _send_claimed(
-    claim_: Claim, inquiry: Inquiry, glob: GlobalControls, controls: AccountControls, client_factory
-) -> SendReport:
-    """Steps 2–4 for a claimed row; ``glob`` and ``controls`` must be fresh (read after the claim)."""
-    gated = _gate(claim_, inquiry, glob, controls, stale_order_facts([inquiry]).get(inquiry.pk))
-    if isinstance(gated, SendReport):
-        return gated
-    # Renew the lease right before the call, and only while it is still ours and unexpired: a worker
-    # that stalled past its lease (the reconciler may already be asking the marketplace) must not send.
-    renewed = (
-        _fenced(claim_)
-        .filter(lease_expires_at__gt=Now())
-        .update(lease_expires_at=Now() + Value(timedelta(seconds=glob.lease_seconds)))
-    )
-    if renewed != 1:
-        return _lease_lost(claim_)
-    return _live_send(claim_, inquiry, gated, glob, client_factory)
-
-
-def _live_send(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalControls, client_factory) -> SendReport:
-    # 3. the marketplace call: outside any transaction (we are in autocommit here).
-    if in_transaction():
-        raise RuntimeError("the marketplace call must not run inside a transaction (a rollback could undo the claim)")
-    return _record_outcome(claim_, inquiry, text, glob, _call(client_factory, inquiry, text))
+    """The whole path for one inquiry (the task an approval queues): the sweep's path for a batch of one."""
+    current = _SweepSettings(glob)
+    claimed, exhausted = claim_batch(current, limit=1, only=[inquiry_id])
+    if not claimed:
+        return SendReport(inquiry_id, Result.NOT_CLAIMED, "daily quota used up" if exhausted else "")
+    return _send_group(claimed, current, client_factory, [])[0]
 
 
 def send_concurrency() -> int:
@@ -82,13 +52,7 @@ def send_due(*, limit: int = 100, client_factory=None, batch_size: int = CLAIM_B
             continue
         group: list[SendReport] = []
         try:
-            if width == 1:
-                claim_, inquiry = claimed[0]
-                # 2. re-check the gates after the claim, on settings confirmed fresh right now
-                controls = current.fresh({inquiry.account_id: inquiry.account})[inquiry.account_id]
-                group.append(_send_claimed(claim_, inquiry, current.loaded_glob, controls, client_factory))
-            else:
-                _send_group(claimed, current, client_factory, group)
+            _send_group(claimed, current, client_factory, group)
         except DatabaseError as exc:
             # The database went away mid-send: the rows keep their leases and the reconciler settles them.
             log.error(
@@ -109,7 +73,8 @@ def send_due(*, limit: int = 100, client_factory=None, batch_size: int = CLAIM_B
 def _send_group(
     group: list[tuple[Claim, Inquiry]], current: _SweepSettings, client_factory, reports: list[SendReport]
 ) -> list[SendReport]:
-    """Steps 2–4 for a claimed group; each row's report is appended to ``reports`` as soon as it is known."""
+    """Steps 2–4 for a claimed group (of one or more rows); each row's report is appended to ``reports``
+    as soon as it is known, and ``reports`` is returned."""
     # 2. the gates, on settings confirmed fresh right now (one fingerprint read for the group)
     controls = current.fresh({inquiry.account_id: inquiry.account for _claim, inquiry in group})
     stale = stale_order_facts([inquiry for _claim, inquiry in group])
@@ -130,10 +95,15 @@ def _send_group(
     ready = [row for row in ready if row[0].inquiry_id in held]
     if in_transaction():
         raise RuntimeError("the marketplace call must not run inside a transaction (a rollback could undo the claim)")
-    # 3. the calls, in parallel; no database work happens on the call threads (but the rate limiter's)
-    pool = _executor(send_concurrency())
-    futures = [pool.submit(_call_in_thread, client_factory, inquiry, text) for _claim, inquiry, text in ready]
-    calls = [future.result() for future in futures]
+    # 3. the calls: one on this thread, more in parallel; no database work happens on the call threads
+    # (but the rate limiter's)
+    width = send_concurrency()
+    if len(ready) == 1 or width == 1:
+        calls = [_call(client_factory, inquiry, text) for _claim, inquiry, text in ready]
+    else:
+        pool = _executor(width)
+        futures = [pool.submit(_call_in_thread, client_factory, inquiry, text) for _claim, inquiry, text in ready]
+        calls = [future.result() for future in futures]
     # 4. the outcomes: every delivered one in one write, fenced row by row by its claim token
     from markets.clients.types import SendOutcome
 
@@ -157,6 +127,15 @@ def _send_group(
 
 
 def _renew_leases(claims: list[Claim], glob: GlobalControls) -> set[int]:
+    """Renew the leases of ``claims`` where still ours and unexpired (a worker that stalled past its
+    lease — the reconciler may already be asking the marketplace — must not send). Returns the ids held."""
+    renewal = timedelta(seconds=glob.lease_seconds)
+    if connection.vendor != "postgresql":
+        return {
+            c.inquiry_id
+            for c in claims
+            if _fenced(c).filter(lease_expires_at__gt=Now()).update(lease_expires_at=Now() + Value(renewal))
+        }
     t = connection.ops.quote_name(Inquiry._meta.db_table)
     pk, token, status, lease = (
         _col(Inquiry, name) for name in ("id", "claim_token", "send_status", "lease_expires_at")
@@ -168,7 +147,7 @@ def _renew_leases(claims: list[Claim], glob: GlobalControls) -> set[int]:
             f"WHERE {t}.{pk} = v.id AND {t}.{token} = v.token AND {t}.{status} = %s AND {t}.{lease} > NOW() "
             f"RETURNING {t}.{pk}",
             [
-                timedelta(seconds=glob.lease_seconds),  # type: ignore[list-item]  # django-stubs omit timedelta (an interval) from SQL parameter types
+                renewal,  # type: ignore[list-item]  # django-stubs omit timedelta (an interval) from SQL parameter types
                 [c.inquiry_id for c in claims],
                 [c.token for c in claims],
                 S.SENDING,

@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from inquiries.models import Inquiry, InquiryEvent, SendAttempt
 from inquiries.review import inquiry_approve
-from policy.controls import human_sends_held_q, load_account_controls, load_global
+from policy.controls import human_sends_held_q, load_account_controls
 from policy.models import Mode
 from policy.selectors import approved_answers_held
-from policy.sending import _send_claimed, claim, send_due, send_inquiry
+from policy.sending import _send_group, _SweepSettings, claim, send_due, send_inquiry
 from policy.services import SYSTEM, emergency_stop, resume, rollout_lock, rollout_unlock, settings_update
 from tests.factories import make_account
 
@@ -97,8 +97,7 @@ def test_stop_between_claim_and_call__claim_given_back_and_answer_waits(live):
     claim_, inquiry, _controls = claim(row.pk)
     assert claim_ is not None
     emergency_stop(reason="wrong answers", actor=SYSTEM)
-    glob = load_global()
-    report = _send_claimed(claim_, inquiry, glob, load_account_controls(inquiry.account, glob=glob), None)
+    [report] = _send_group([(claim_, inquiry)], _SweepSettings(), None, [])
     assert report.result == "HELD"
     row.refresh_from_db()
     assert (row.status, row.send_status, row.send_attempts, row.is_test_mode) == ("APPROVED", "NOT_SENT", 0, False)

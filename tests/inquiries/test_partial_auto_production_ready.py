@@ -36,6 +36,17 @@ def test_1b_idempotency__sent_inquiry_is_never_sent_again(live):
     assert len(live.answers(inquiry)) == 1
 
 
+@pytest.mark.django_db
+def test_1c_one_inquiry_send_takes_that_row_only(live):
+    """One inquiry's send is the sweep's path for a batch of one: the other due rows stay for the sweep."""
+    first, other = live.inquiry(), live.inquiry()
+    assert send_inquiry(other.pk).result == "SENT"
+    first.refresh_from_db()
+    assert (first.send_status, first.send_attempts) == ("NOT_SENT", 0) and live.answers(first) == []
+    assert len(live.answers(other)) == 1
+    assert [r.inquiry_id for r in send_due()] == [first.pk]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_2_send_attempts_none_safe(live):
