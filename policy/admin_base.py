@@ -10,7 +10,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from policy import services
+from policy import change_risks, services
 from policy.models import (
     RolloutEvent,
 )
@@ -52,7 +52,7 @@ def _instance_value(obj: models.Model, name: str):
 
 class ConfigChangeForm(forms.ModelForm):
     """Every configuration edit can say why and is logged with it; a risky one (see
-    ``services.config_risks``) is refused until it has a reason and the box that says what it will
+    ``change_risks.config_risks``) is refused until it has a reason and the box that says what it will
     start doing is ticked."""
 
     change_reason = forms.CharField(
@@ -80,7 +80,7 @@ class ConfigChangeForm(forms.ModelForm):
         after = {n: _plain(cleaned[n]) for n in names}
         self.config_before = {n: v for n, v in before.items() if v != after[n]}
         self.config_after = {n: v for n, v in after.items() if stored is None or n in self.config_before}
-        risks = services.config_risks(
+        risks = change_risks.config_risks(
             obj=stored if stored is not None else self.instance, before=self.config_before, after=self.config_after
         )
         if risks and not (cleaned.get("change_reason") or "").strip():

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from inquiries.models import Inquiry, SendAttempt
 from markets.models import MarketAccount
-from policy import followup_rule, monitor, services
+from policy import change_risks, followup_rule, monitor, services
 from policy.controls import AccountControls, GlobalControls, load_global
 from policy.kpi import failure_rates
 from policy.models import Mode, RollbackIncident, RollbackRule, RolloutPhase
@@ -354,8 +354,8 @@ def lift_risks(incident: RollbackIncident) -> list[str]:
     if action in (RollbackRule.Action.LOCK_ACCOUNT, RollbackRule.Action.WITHDRAW_INTENT):
         return []
     if action == RollbackRule.Action.GLOBAL_TEST_MODE:
-        return services.settings_risks(test_mode=False)
-    return services.settings_risks(partial_auto_enabled=True)
+        return change_risks.settings_risks(test_mode=False)
+    return change_risks.settings_risks(partial_auto_enabled=True)
 
 
 def incident_rows(incident: RollbackIncident) -> list[dict]:

@@ -22,16 +22,11 @@ The agent never sends and the policy is deterministic. What keeps it correct wit
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import uuid
-import zlib
 from dataclasses import dataclass, field
-from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
-from django.db import DatabaseError, connection, transaction
-from django.db.models import DateTimeField, Field
+from django.db import DatabaseError, connection
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -43,9 +38,9 @@ from inquiries.models import Inquiry, InquiryEvent
 from inquiries.transitions import Step
 from markets.models import MarketAccount
 from partialauto.cli import local_time
-from partialauto.db import column_of, concrete_field
-from partialauto.queue import enqueue_send_sweep
 from policy.controls import AccountControls, load_account_controls, load_global
+from policy.decide_claims import _ClaimedRows, _Rows
+from policy.decide_writes import _UNDECIDED, _Decision, _write_batch
 from policy.engine import evaluate
 from policy.models import Mode
 from policy.quota import quota_used
@@ -54,8 +49,6 @@ if TYPE_CHECKING:
     from inquiries.agent.pipeline import AgentContext
 
 log = logging.getLogger("partialauto.decide")
-# A decision is written only on a row still in this state (the transition table's source of DECIDE).
-_UNDECIDED = transitions.only(transitions.TABLE[Step.DECIDE].status_from)
 
 BATCH_SIZE = 200
 AGENT = "system:agent"
@@ -122,19 +115,6 @@ def policy_decision(
     return status, decision.reason, decision.details, deferred
 
 
-@dataclass
-class _Decision:
-    """A decision computed in memory (agent + policy), not yet written."""
-
-    inquiry: Inquiry
-    status: str
-    reason_code: str
-    deferred: dt.datetime | None
-    sendable: bool
-    fields: dict
-    events: list[dict]  # events.row() values
-
-
 def _prepare(
     inquiry: Inquiry,
     *,
@@ -197,135 +177,6 @@ def _prepare(
     return _Decision(inquiry, status, details.get("reason_code", "?"), deferred, sendable, fields, batch)
 
 
-# What a decision writes on the inquiry row, in a fixed order (the batched statement is built from it).
-DECISION_FIELDS = (
-    "status",
-    "intent",
-    "confidence_score",
-    "risk_hits",
-    "draft_answer",
-    "final_answer",
-    "decision_reason",
-    "decision_trace",
-    "decision_mode",
-    "decided_at",
-    "next_attempt_at",
-    "order_fingerprint",
-    "answer_kind",
-    "updated_at",
-)
-
-
-def _write_orm(decisions: list[_Decision]) -> set[int]:
-    """The conditional UPDATE, one row at a time: only a still-NEW inquiry is decided."""
-    written = {
-        d.inquiry.pk
-        for d in decisions
-        if Inquiry.objects.filter(transitions.source_q(Step.DECIDE), pk=d.inquiry.pk).update(**d.fields)
-    }
-    InquiryEvent.objects.bulk_create(
-        [InquiryEvent(**event) for d in decisions if d.inquiry.pk in written for event in d.events]
-    )
-    return written
-
-
-def _timestamp(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat()  # ISO 8601 with its offset: read back as the same instant
-
-
-def _record_columns(fields: list[Field]) -> str:
-    """A ``json_to_recordset`` column list: each column typed exactly as in its table, so a value the
-    table would refuse (too long, wrong type) is refused here as well."""
-    qn = connection.ops.quote_name
-    return ", ".join(f"{qn(column_of(f))} {f.db_type(connection)}" for f in fields)
-
-
-@cache
-def _event_fields() -> list[Field]:
-    return [f for f in InquiryEvent._meta.concrete_fields if not f.primary_key]
-
-
-def _json_columns(fields: list[Field]) -> tuple[tuple[str, Field, bool], ...]:
-    """(column, field, is a timestamp) for building the JSON rows."""
-    return tuple((column_of(f), f, isinstance(f, DateTimeField)) for f in fields)
-
-
-@cache
-def _decision_columns() -> tuple[tuple[str, Field, bool], ...]:
-    return _json_columns([concrete_field(Inquiry, name) for name in DECISION_FIELDS])
-
-
-@cache
-def _event_columns() -> tuple[tuple[str, Field, bool], ...]:
-    return _json_columns(_event_fields())
-
-
-@cache
-def _write_pg_sql() -> str:
-    qn = connection.ops.quote_name
-    meta = Inquiry._meta
-    fields = [concrete_field(Inquiry, name) for name in DECISION_FIELDS]
-    pk, status = qn(column_of(meta.pk)), qn(column_of(meta.get_field("status")))
-    assignments = ", ".join(f"{qn(column_of(f))} = v.{qn(column_of(f))}" for f in fields)
-    event_fields = _event_fields()
-    event_cols = ", ".join(qn(column_of(f)) for f in event_fields)
-    event_inquiry = qn(column_of(InquiryEvent._meta.get_field("inquiry")))
-    # One round trip per batch. The UPDATE is the conditional write (a row someone else moved out of
-    # NEW, even between our read and this statement, is not matched); RETURNING reports exactly the
-    # rows written, and only those get their events (a data-modifying CTE always runs to completion).
-    return (
-        f"WITH decided AS ("
-        f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "
-        f"FROM json_to_recordset(%s::json) AS v({_record_columns([meta.pk, *fields])}) "
-        f"WHERE t.{pk} = v.{pk} AND t.{status} = %s RETURNING t.{pk}"
-        f"), logged AS ("
-        f"INSERT INTO {qn(InquiryEvent._meta.db_table)} ({event_cols}) "
-        f"SELECT {event_cols} FROM json_to_recordset(%s::json) AS e({_record_columns(event_fields)}, _n integer) "
-        f"WHERE e.{event_inquiry} IN (SELECT {pk} FROM decided) ORDER BY e._n"
-        f") SELECT {pk} FROM decided"
-    )
-
-
-def _write_pg(decisions: list[_Decision]) -> set[int]:
-    """PostgreSQL: the same writes as :func:`_write_orm` in one statement. The rows travel as one JSON
-    document (no per-value quoting on our side; the server parses it once); JSON fields are encoded as
-    the ORM encodes them, with json.dumps and no custom encoder."""
-    pk_column = column_of(Inquiry._meta.pk)
-    rows = []
-    for d in decisions:
-        row: dict[str, Any] = {pk_column: d.inquiry.pk}
-        for column, f, is_timestamp in _decision_columns():
-            value = d.fields[f.name]
-            row[column] = _timestamp(value) if is_timestamp else value
-        rows.append(row)
-    events_ = []
-    for n, event in enumerate(event for d in decisions for event in d.events):
-        row = {"_n": n}
-        for column, f, is_timestamp in _event_columns():
-            value = event[f.attname]
-            row[column] = _timestamp(value) if is_timestamp else value
-        events_.append(row)
-    params = [json.dumps(rows, ensure_ascii=False), _UNDECIDED, json.dumps(events_, ensure_ascii=False)]
-    with connection.cursor() as cursor:
-        cursor.execute(_write_pg_sql(), params)
-        return {pk for (pk,) in cursor.fetchall()}
-
-
-def _write_batch(decisions: list[_Decision]) -> list[_Decision]:
-    """Write decisions in one transaction (one commit per batch instead of per inquiry); returns the ones
-    written, each with its events. The sends of sendable decisions are queued once it commits."""
-    if not decisions:
-        return []
-    with transaction.atomic():
-        written_ids = (_write_pg if connection.vendor == "postgresql" else _write_orm)(decisions)
-        written = [d for d in decisions if d.inquiry.pk in written_ids]
-        if any(d.sendable and not d.deferred for d in written):
-            # One send sweep for the batch (it claims whatever is due, in batches, spread over accounts),
-            # not one task per inquiry: each of those would claim and load the settings for one row.
-            transaction.on_commit(enqueue_send_sweep)
-    return written
-
-
 def decide_one(
     inquiry: Inquiry, *, controls: AccountControls, now: dt.datetime | None = None, used: int | None = None
 ) -> tuple[str, str, dt.datetime | None] | None:
@@ -336,21 +187,6 @@ def decide_one(
     if not _write_batch([decision]):
         return None  # another processor decided it first
     return decision.status, decision.reason_code, decision.deferred
-
-
-# The columns decide_new reads (the agent needs the text and the references to its facts, the policy
-# the account).
-_READ_FIELDS = (
-    "id",
-    "account_id",
-    "content",
-    "title",
-    "product_name",
-    "product_id",
-    "order_id",
-    "order_refs",
-    "product_refs",
-)
 
 
 class _Run:
@@ -375,127 +211,6 @@ class _Run:
         if controls is None:
             controls = self.controls[account_id] = load_account_controls(self.account(account_id), glob=self.glob)
         return controls
-
-
-def _quota_counted(controls: AccountControls) -> bool:
-    """Whether the quota gate counts this account's decisions (a shadow account sends nothing)."""
-    return controls.daily_quota is not None and controls.effective_mode != Mode.SHADOW
-
-
-@dataclass
-class _Batch:
-    last_id: int  # the highest id looked at: the next batch starts after it
-    rows: list[Inquiry]  # what this processor decides
-    claimed: list[int] = field(default_factory=list)  # ids to release once the batch is written
-
-
-class _Rows:
-    """Batches of NEW rows in id order, without claims: one processor at a time (SQLite)."""
-
-    def begin(self, run: _Run) -> None:
-        pass
-
-    def next_batch(self, after: int, size: int) -> _Batch | None:
-        """The next batch after id ``after``; None when no NEW row is left there."""
-        rows = list(Inquiry.objects.filter(status=_UNDECIDED, pk__gt=after).only(*_READ_FIELDS).order_by("pk")[:size])
-        return _Batch(rows[-1].pk, rows) if rows else None
-
-    def release(self, batch: _Batch) -> None:
-        pass
-
-    def end(self) -> None:
-        pass
-
-
-# Advisory lock key spaces (two-integer form, which never meets the one-bigint form).
-_ROW_CLAIM = 0x44454349  # "DECI"
-_ACCOUNT_CLAIM = 0x44454341  # "DECA"
-# A row id is folded into a non-negative int4 key. Two rows sharing a key (ids 2³¹ apart, both in
-# flight at once) can only make one processor skip a row, which the next run decides.
-_INT4_SPAN = 2**31
-
-
-def _pk(inquiry: Inquiry) -> int:
-    return inquiry.pk
-
-
-def _account_key(account_id) -> int:
-    return zlib.crc32(uuid.UUID(str(account_id)).bytes) & 0x7FFFFFFF
-
-
-class _ClaimedRows(_Rows):
-    """PostgreSQL: each batch is claimed with a try-lock per row, and rows another processor holds are
-    skipped. Accounts whose quota the gate counts are claimed for the whole run, or left alone when
-    another processor has them. A run decides the accounts it knew when it began (an account added
-    while it runs waits for the next run: its quota claim could not be taken in time)."""
-
-    def __init__(self) -> None:
-        self.held: list[int] = []  # account keys this run holds
-        self.accounts: list[str] = []  # the accounts whose rows this run decides
-        self.skipped: list[str] = []  # quota-counted accounts another processor is deciding
-
-    def begin(self, run: _Run) -> None:
-        # only accounts with something to decide: a run queued after each poll must not load every account
-        waiting = Inquiry.objects.filter(status=Inquiry.Status.NEW).values("account_id")
-        for account in MarketAccount.objects.filter(pk__in=waiting).order_by("pk"):
-            run.accounts[account.pk] = account
-            if _quota_counted(run.controls_for(account.pk)):
-                key = _account_key(account.pk)
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_ACCOUNT_CLAIM, key])
-                    if not cursor.fetchone()[0]:
-                        self.skipped.append(account.name)
-                        continue
-                self.held.append(key)
-            self.accounts.append(str(account.pk))
-        if self.skipped:
-            log.info("decide-accounts-skipped accounts=%s (another processor is deciding them)", ",".join(self.skipped))
-
-    def next_batch(self, after: int, size: int) -> _Batch | None:
-        qn = connection.ops.quote_name
-        meta = Inquiry._meta
-        pk, status, account = (qn(column_of(meta.get_field(name))) for name in ("id", "status", "account"))
-        columns = ", ".join(qn(column_of(meta.get_field(name))) for name in _READ_FIELDS)
-        # One round trip: the candidates, oldest first, each with the result of its try-lock. The lock
-        # sits in the outer select list, so it runs exactly once for each candidate the inner LIMIT
-        # chose, and every lock taken is reported back. (A row another processor decides and releases
-        # right after this statement's snapshot can still be claimed here; the conditional write then
-        # leaves it alone.)
-        candidates = list(
-            Inquiry.objects.raw(
-                f"SELECT c.*, pg_try_advisory_lock(%s, (c.{pk} %% {_INT4_SPAN})::integer) AS claimed FROM ("
-                f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {status} = %s AND {pk} > %s "
-                f"AND {account} = ANY(%s::uuid[]) ORDER BY {pk} LIMIT %s) AS c",
-                [_ROW_CLAIM, _UNDECIDED, after, self.accounts, size],
-            )
-        )
-        if not candidates:
-            return None
-        # ``claimed``: the try-lock's result, an attribute the raw query adds to each row.
-        rows = sorted((inquiry for inquiry in candidates if cast(Any, inquiry).claimed), key=_pk)
-        return _Batch(max(inquiry.pk for inquiry in candidates), rows, [inquiry.pk for inquiry in rows])
-
-    def release(self, batch: _Batch) -> None:
-        if batch.claimed:
-            self._unlock(
-                f"SELECT pg_advisory_unlock(%s, (id %% {_INT4_SPAN})::integer) FROM unnest(%s::bigint[]) AS id",
-                [_ROW_CLAIM, batch.claimed],
-            )
-
-    def end(self) -> None:
-        if self.held:
-            self._unlock(
-                "SELECT pg_advisory_unlock(%s, key) FROM unnest(%s::integer[]) AS key", [_ACCOUNT_CLAIM, self.held]
-            )
-            self.held = []
-
-    @staticmethod
-    def _unlock(sql: str, params: list) -> None:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        except DatabaseError:  # claims end with the database session anyway; no decision depends on them
-            log.exception("Could not release decision claims")
 
 
 def decide_new(*, limit: int | None = None, batch_size: int = BATCH_SIZE) -> DecideSummary:

@@ -65,8 +65,8 @@ from policy.rule_figures import (
     Metric,
     MonitorReport,
     Trip,
-    rule_reading,
 )
+from policy.rule_readings import rule_reading
 
 log = logging.getLogger("partialauto.monitor")
 

@@ -17,7 +17,8 @@ from inquiries.models import FollowUp, Inquiry, ProductFact, ProductKnowledge
 from markets import services as market_services
 from markets.connect import clear_client_cache
 from markets.models import MarketAccount
-from partialauto.demo import MANAGER_USER, NEXT_SHIPPING_QUESTION, Demo, DemoError
+from partialauto.demo import NEXT_SHIPPING_QUESTION, Demo
+from partialauto.demo_setup import MANAGER_USER, DemoError
 from policy.models import (
     AccountRollout,
     AutomationSettings,

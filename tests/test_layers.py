@@ -18,7 +18,7 @@ ALLOWED = {
     "policy": {"markets", "inquiries", "policy"},
 }
 # partialauto's wiring imports everything; its utilities import nothing of the apps.
-WIRING = {"urls.py", "schedules.py", "demo.py", "apps.py", "health.py", "serve.py", "settings.py"}
+WIRING = {"urls.py", "schedules.py", "demo.py", "demo_setup.py", "apps.py", "health.py", "serve.py", "settings.py"}
 
 
 def imported_apps(path: Path) -> list[tuple[int, str]]:

@@ -14,6 +14,8 @@ from django.db import connection, connections
 from django.db.models import Count
 
 import policy.decide as decide
+import policy.decide_claims as decide_claims
+import policy.decide_writes as decide_writes
 from inquiries.models import Inquiry, InquiryEvent
 from policy.decide import decide_new
 from policy.models import AccountRollout, Mode
@@ -62,7 +64,7 @@ def _advisory_locks() -> list:
         cursor.execute(
             "SELECT classid, objid, pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
             "AND classid IN (%s, %s) AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [decide._ROW_CLAIM, decide._ACCOUNT_CLAIM],
+            [decide_claims._ROW_CLAIM, decide_claims._ACCOUNT_CLAIM],
         )
         return cursor.fetchall()
 
@@ -113,7 +115,7 @@ def test_rows_claimed_by_another_processor__skipped_until_released(accounts):
     other = _other_session()
     try:
         for pk in held:
-            other.execute("SELECT pg_advisory_lock(%s, %s)", [decide._ROW_CLAIM, pk % decide._INT4_SPAN])
+            other.execute("SELECT pg_advisory_lock(%s, %s)", [decide_claims._ROW_CLAIM, pk % decide_claims._INT4_SPAN])
         summary = decide_new(batch_size=2)
         assert summary.decided == 3
         assert set(Inquiry.objects.filter(status="NEW").values_list("pk", flat=True)) == set(held)
@@ -130,7 +132,9 @@ def test_quota_account_held_by_another_processor__left_to_it(accounts):
         make_inquiry(quota, content=SHIPPING)
     other = _other_session()
     try:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [decide._ACCOUNT_CLAIM, decide._account_key(quota.pk)])
+        other.execute(
+            "SELECT pg_advisory_lock(%s, %s)", [decide_claims._ACCOUNT_CLAIM, decide_claims._account_key(quota.pk)]
+        )
         assert decide_new().decided == 3
         assert Inquiry.objects.filter(account=quota, status="NEW").count() == 3
     finally:
@@ -211,8 +215,8 @@ def test_batched_write__same_rows_and_events_as_the_orm_path(accounts):
     ]
     orm = [decide._prepare(a, controls=controls, now=saturday, used=0) for a, _b in pairs]
     pg = [decide._prepare(b, controls=controls, now=saturday, used=0) for _a, b in pairs]
-    assert decide._write_orm(orm) == {a.pk for a, _b in pairs}
-    assert decide._write_pg(pg) == {b.pk for _a, b in pairs}
+    assert decide_writes._write_orm(orm) == {a.pk for a, _b in pairs}
+    assert decide_writes._write_pg(pg) == {b.pk for _a, b in pairs}
 
     event_columns = [f.attname for f in InquiryEvent._meta.concrete_fields if f.attname not in ("id", "inquiry_id")]
     for inquiry, built in [
@@ -221,7 +225,7 @@ def test_batched_write__same_rows_and_events_as_the_orm_path(accounts):
     ]:
         inquiry.refresh_from_db()
         # Every decision field reads back exactly as decided (JSON documents, floats, timestamps) …
-        assert {f: getattr(inquiry, f) for f in decide.DECISION_FIELDS} == built.fields
+        assert {f: getattr(inquiry, f) for f in decide_writes.DECISION_FIELDS} == built.fields
         # … and the events too, in order.
         stored = list(inquiry.events.exclude(type="INGESTED").order_by("id"))
         assert [[getattr(e, c) for c in event_columns] for e in stored] == [

@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from partialauto.demo import ADMIN_USER, AGENT_USER, MANAGER_USER, Demo, DemoError
+from partialauto.demo import Demo
+from partialauto.demo_setup import ADMIN_USER, AGENT_USER, MANAGER_USER, DemoError
 
 
 class Command(BaseCommand):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from partialauto.cli import table
 from policy import services
+from policy.change_risks import settings_risks
 from policy.engine import mode_label
 from policy.selectors import approved_answers_held, held_answers_note, rollout_rows
 from policy.services import Actor, RolloutError
@@ -204,7 +205,7 @@ class Command(BaseCommand):
     @staticmethod
     def _settings_risks(opts: dict) -> list[str]:
         """The admin's confirmation text for the same change; the command's confirmation is its reason."""
-        return services.settings_risks(
+        return settings_risks(
             partial_auto_enabled=_onoff(opts["partial_auto"]),
             test_mode=_onoff(opts["test_mode"]),
             auto_send_threshold=opts["threshold"],
