@@ -12,7 +12,7 @@ from inquiries.agent import llm as llm_backend
 from inquiries.agent.classify import FALLBACK_INTENT, Classification, IntentClassifier, IntentRule, classifier_for
 from inquiries.agent.confidence import NO_CALIBRATION, AnswerCalibration
 from inquiries.agent.facts import InquiryFacts
-from inquiries.agent.grounding import (
+from inquiries.agent.grounding_result import (
     NO_FACTS,
     NO_ORDER_REFERENCE,
     ORDER_LOOKUP_FAILED,
