@@ -4,7 +4,7 @@ Per account and inquiry kind: ask the marketplace for everything asked since the
 overlap (items indexed a little late are not missed), insert what is new, mark what was answered
 outside partialauto, record malformed items verbatim and skip them. One account's outage never stops
 the others, and a failed window leaves the watermark where it was, so nothing is lost. Storing what
-arrives (:func:`~inquiries.ingest_store.upsert`) is :mod:`inquiries.ingest_store`'s.
+arrives is in :mod:`inquiries.ingest_store` (:func:`~inquiries.ingest_store.upsert`).
 
 Some inquiries become visible long after they were asked — a call-center inquiry Coupang transfers to
 the seller a day after the buyer called, an item a marketplace indexes late — and the watermark's

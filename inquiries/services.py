@@ -1,6 +1,6 @@
 """Writes of the seller's product knowledge (ProductKnowledge and its ProductFact sentences): the admin's
 edits, and the file import of the ``product_knowledge`` command and the admin's upload page. The checks
-are :mod:`inquiries.product_checks`', reading and exporting files :mod:`inquiries.product_files`'.
+are in :mod:`inquiries.product_checks`, reading and exporting files in :mod:`inquiries.product_files`.
 
 A product's facts are replaced as a whole: the facts given become its facts, in that order. Unchanged
 sentences keep their rows, so the history shows only what really changed.
