@@ -231,7 +231,7 @@ def main() -> int:
     from django.db import connection, connections
     from django.db.models import Count
 
-    from inquiries.ingest import upsert
+    from inquiries.ingest_store import upsert
     from inquiries.models import Inquiry, InquiryEvent
     from markets.models import MarketAccount
     from policy.models import AutomationSettings, Mode

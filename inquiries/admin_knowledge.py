@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from inquiries import services
+from inquiries import product_checks, product_files, services
 from inquiries.models import (
     ProductFact,
     ProductKnowledge,
@@ -56,14 +56,14 @@ class ProductKnowledgeForm(forms.ModelForm):
 
     def clean_product_id(self) -> str:
         value = (self.cleaned_data.get("product_id") or "").strip()
-        problem = services.product_id_check(value, what=str(_("상품 ID")))
+        problem = product_checks.product_id_check(value, what=str(_("상품 ID")))
         if problem:
             raise ValidationError(problem)
         return value
 
     def clean_aliases(self) -> list[str]:
         cells = ALIAS_SPLIT.split(self.cleaned_data.get("aliases") or "")
-        aliases, problems = services.product_aliases_clean(
+        aliases, problems = product_checks.product_aliases_clean(
             cells, product_id=(self.data.get(self.add_prefix("product_id")) or "").strip()
         )
         if problems:
@@ -90,7 +90,9 @@ class ProductKnowledgeForm(forms.ModelForm):
         same_scope = self.instance.pk and self.instance.account_id == getattr(account, "pk", None)
         own = [self.instance.product_id] if same_scope else []  # this product's stored ids are being replaced
         for field, ids in (("product_id", [product_id]), ("aliases", data["aliases"])):
-            for conflict in services.product_knowledge_id_conflicts(account=account, ids=ids, exclude_product_ids=own):
+            for conflict in product_checks.product_knowledge_id_conflicts(
+                account=account, ids=ids, exclude_product_ids=own
+            ):
                 self.add_error(field, conflict)
         return data
 
@@ -122,7 +124,7 @@ class ProductFactForm(forms.ModelForm):
 
     def clean_text(self) -> str:
         text = self.cleaned_data.get("text") or ""
-        problem = services.product_fact_check(text)
+        problem = product_checks.product_fact_check(text)
         if problem:
             raise ValidationError(problem)
         return text.strip()
@@ -368,7 +370,7 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
             "title": _("상품 지식 가져오기"),
             "form": form,
             "opts": self.model._meta,
-            "max_facts_chars": services.FACT_MAX_CHARS,
+            "max_facts_chars": product_checks.FACT_MAX_CHARS,
         }
         return TemplateResponse(request, "admin/inquiries/productknowledge/import.html", context)
 
@@ -394,7 +396,7 @@ class ProductKnowledgeAdmin(SimpleHistoryAdmin):
             return None
         account_id = next(iter(scopes), None)
         scope = MarketAccount.objects.get(pk=account_id).name if account_id else "shared"
-        text = services.product_knowledge_export(products=queryset, fmt=fmt)
+        text = product_files.product_knowledge_export(products=queryset, fmt=fmt)
         if fmt == datafiles.CSV:
             # A byte-order mark so that a spreadsheet opens the Korean text as UTF-8; the import accepts it.
             response = HttpResponse("\ufeff" + text, content_type="text/csv; charset=utf-8")

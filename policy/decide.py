@@ -32,7 +32,7 @@ from django.utils.translation import gettext
 
 from inquiries import events, transitions
 from inquiries.agent.facts import InquiryFacts
-from inquiries.agent.pipeline import AgentResult
+from inquiries.agent.result import AgentResult
 from inquiries.facts import load_facts, order_refs
 from inquiries.models import Inquiry, InquiryEvent
 from inquiries.transitions import Step
@@ -46,7 +46,7 @@ from policy.models import Mode
 from policy.quota import quota_used
 
 if TYPE_CHECKING:
-    from inquiries.agent.pipeline import AgentContext
+    from inquiries.agent.context import AgentContext
 
 log = logging.getLogger("partialauto.decide")
 

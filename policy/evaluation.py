@@ -24,7 +24,8 @@ from django.utils import timezone
 from inquiries.agent.confidence import UNGROUNDED_KIND
 from inquiries.agent.facts import LOOKUP_MIRROR, OrderFact
 from inquiries.agent.loader import load_context
-from inquiries.agent.pipeline import AgentResult, run_agent
+from inquiries.agent.pipeline import run_agent
+from inquiries.agent.result import AgentResult
 from inquiries.facts import load_facts, order_refs
 from markets.models import MarketAccount
 from policy.controls import load_account_controls

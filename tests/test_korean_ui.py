@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from inquiries.agent.labels import risk_term_label
-from inquiries.agent.pipeline import LEARNED_TERM
+from inquiries.agent.steps import LEARNED_TERM
 from inquiries.models import Inquiry, InquiryEvent
 from markets.models import MalformedPayload, MarketAccount
 from policy.controls import load_account_controls

@@ -13,18 +13,13 @@ in; it never sends and never decides policy. Public API::
 """
 
 from inquiries.agent.classify import INTENTS, Classification, IntentRule, classify
+from inquiries.agent.context import AgentContext, CSAgentState, Reason, seed_context
 from inquiries.agent.knowledge import KnowledgeEntry
 from inquiries.agent.llm import LLMConfig
 from inquiries.agent.normalize import NormalizedText, normalize
 from inquiries.agent.patterns import validate_pattern
-from inquiries.agent.pipeline import (
-    AgentContext,
-    CSAgentState,
-    Reason,
-    finalize,
-    run_agent,
-    seed_context,
-)
+from inquiries.agent.pipeline import run_agent
+from inquiries.agent.result import finalize
 from inquiries.agent.risk import RISK_CATEGORIES, RiskCategory, RiskHit, RiskTerm, scan
 
 __all__ = [

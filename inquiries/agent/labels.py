@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from inquiries.agent.pipeline import LEARNED_TERM, Reason
+from inquiries.agent.context import Reason
+from inquiries.agent.steps import LEARNED_TERM
 
 REASON_LABELS = {
     Reason.OK: _("자동 답변 가능"),

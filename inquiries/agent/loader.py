@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from inquiries.agent.classify import IntentRule
 from inquiries.agent.confidence import NO_CALIBRATION, AnswerCalibration
+from inquiries.agent.context import BACKEND_RULES, BACKENDS, AgentContext
 from inquiries.agent.knowledge import KnowledgeEntry
 from inquiries.agent.llm import LLMConfig
 from inquiries.agent.past_answers import PastAnswerIndex
-from inquiries.agent.pipeline import BACKEND_RULES, BACKENDS, AgentContext
 from inquiries.agent.risk import PERSON_CATEGORIES, RISK_CATEGORIES, RiskTerm
 from inquiries.agent.seed_data import GUIDE_RISK_TERMS, RISK_KEYWORDS
 from inquiries.agent.textmodel import AgentModelArtifact

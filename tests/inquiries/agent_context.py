@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from inquiries.agent.context import seed_context
 from inquiries.agent.facts import InquiryFacts, ShippingFacts
-from inquiries.agent.pipeline import seed_context
 from tests.factories import EXAMPLE_SHIPPING
 
 __all__ = ["policy_facts", "example_policy", "seed_context"]

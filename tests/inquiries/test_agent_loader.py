@@ -9,7 +9,8 @@ import pytest
 from django.test import override_settings
 
 from inquiries.agent import loader
-from inquiries.agent.pipeline import run_agent, seed_context
+from inquiries.agent.context import seed_context
+from inquiries.agent.pipeline import run_agent
 from inquiries.agent.seed_data import (
     INTENT_PATTERNS,
     MORE_RISK_KEYWORDS,
@@ -108,8 +109,8 @@ def test_load_context__seller_name_defaults_to_the_accounts_display_name():
 
 
 def test_reason_labels__cover_every_reason_code():
+    from inquiries.agent.context import Reason
     from inquiries.agent.labels import REASON_LABELS, reason_label
-    from inquiries.agent.pipeline import Reason
 
     codes = {v for k, v in vars(Reason).items() if k.isupper()}
     assert set(REASON_LABELS) == codes and reason_label("OK") == "자동 답변 가능"

@@ -8,8 +8,10 @@ import time
 import pytest
 
 from inquiries.agent import pipeline
+from inquiries.agent.context import AgentContext, seed_context
 from inquiries.agent.knowledge import KnowledgeEntry
-from inquiries.agent.pipeline import AgentContext, AgentResult, finalize, run_agent, seed_context
+from inquiries.agent.pipeline import run_agent
+from inquiries.agent.result import AgentResult, finalize
 from tests.inquiries.agent_context import policy_facts
 
 SCHEMA = {

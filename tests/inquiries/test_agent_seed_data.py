@@ -6,9 +6,9 @@ import re
 from collections import Counter
 
 from inquiries.agent.classify import INTENTS
+from inquiries.agent.context import seed_context
 from inquiries.agent.knowledge import PLACEHOLDER_DEFAULTS, render
 from inquiries.agent.patterns import validate_pattern
-from inquiries.agent.pipeline import seed_context
 from inquiries.agent.seed_data import INTENT_PATTERNS, RISK_KEYWORDS, STARTER_KNOWLEDGE_BASE
 
 POLICY_MAX_ANSWER_CHARS = 1000  # policy/engine.py answer check

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from inquiries.calibration import agreement_by_intent, similarity
-from inquiries.ingest import upsert
+from inquiries.ingest_store import upsert
 from inquiries.review import inquiry_approve
 from policy.roles import ROLE_CS_AGENT
 from tests.factories import make_account, make_inquiry

@@ -30,7 +30,8 @@ from pathlib import Path
 import pytest
 
 from inquiries.agent.classify import INTENTS
-from inquiries.agent.pipeline import run_agent, seed_context
+from inquiries.agent.context import seed_context
+from inquiries.agent.pipeline import run_agent
 from inquiries.agent.risk import RISK_CATEGORIES
 
 EVAL_FILE = Path(__file__).resolve().parents[1] / "data" / "eval_inquiries.jsonl"

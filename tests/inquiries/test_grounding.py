@@ -18,7 +18,8 @@ from inquiries.agent.facts import (
     ProductFact,
     ProductFacts,
 )
-from inquiries.agent.pipeline import AgentResult, run_agent
+from inquiries.agent.pipeline import run_agent
+from inquiries.agent.result import AgentResult
 from partialauto.calendar import SEOUL
 from tests.inquiries.agent_context import example_policy, seed_context
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from inquiries.agent.context import seed_context
 from inquiries.agent.loader import clear_cache, load_context
-from inquiries.agent.pipeline import seed_context
 from inquiries.agent.seed_data import VARIANTS_ADDED_2
 
 HEALTH = [

@@ -14,8 +14,9 @@ import pytest
 
 from inquiries.agent import llm
 from inquiries.agent.classify import INTENTS
+from inquiries.agent.context import seed_context
 from inquiries.agent.llm import LLMConfig, LLMReference
-from inquiries.agent.pipeline import run_agent, seed_context
+from inquiries.agent.pipeline import run_agent
 
 API_KEY = "sk-test-4f1c2d3e-never-log-me"
 

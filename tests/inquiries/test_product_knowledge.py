@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from inquiries import services
+from inquiries import product_checks, product_files, services
 from inquiries.models import ProductFact, ProductKnowledge
 from markets.sandbox.generator import PRODUCTS
 from partialauto.datafiles import DataFileError
@@ -57,9 +57,9 @@ def test_sample_covers_the_sandbox_catalogue_with_its_ids():
         ]
         assert 20 <= len(item["facts"]) <= 30, item["name"]
         for fact in item["facts"]:
-            assert services.product_fact_check(fact) is None, fact
+            assert product_checks.product_fact_check(fact) is None, fact
             assert fact.endswith("다.") and "고객" not in fact, fact
-    services.product_knowledge_parse(raw=SAMPLE.read_bytes(), filename=SAMPLE.name)  # no problems
+    product_files.product_knowledge_parse(raw=SAMPLE.read_bytes(), filename=SAMPLE.name)  # no problems
 
 
 # --- import -----------------------------------------------------------------------------------------

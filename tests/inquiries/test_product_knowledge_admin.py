@@ -12,7 +12,7 @@ from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from inquiries import services
+from inquiries import product_files, services
 from inquiries.models import ProductFact, ProductKnowledge
 from policy.roles import ROLE_CS_AGENT, ROLE_ROLLOUT_MANAGER
 from tests.factories import EXAMPLES, make_account
@@ -281,4 +281,4 @@ def test_cs_agents_and_managers_maintain_product_knowledge(client, django_user_m
     )
     assert response.status_code == 302, errors_of(response)[:2000]
     assert product.facts.order_by("sort_order").last().text == "케이스 색상은 화이트입니다."
-    assert json.loads(services.product_knowledge_export())[0]["facts"][-1] == "케이스 색상은 화이트입니다."
+    assert json.loads(product_files.product_knowledge_export())[0]["facts"][-1] == "케이스 색상은 화이트입니다."

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from inquiries import services
+from inquiries import product_files, services
 from markets.management.accounts import account_or_none
 from markets.models import MarketAccount
 from partialauto import datafiles
@@ -41,7 +41,7 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, account: str | None, format: str | None, **options):
         target = account_or_none(account)
         if action == "export":
-            text = services.product_knowledge_export(account=target, fmt=format or datafiles.JSON)
+            text = product_files.product_knowledge_export(account=target, fmt=format or datafiles.JSON)
             self.stdout.write(text, ending="")
             if text.strip() in ("[]", "product_id,name,fact,aliases"):
                 self.stderr.write(_("내보낼 상품 지식이 없습니다 (%(scope)s).") % {"scope": _scope(target)})
