@@ -118,8 +118,10 @@ class AgentResult:
     order_fingerprint: str
 
     def as_trace(self) -> dict[str, Any]:
-        """The result as the JSON the decision trace stores."""
-        return dataclasses.asdict(self)
+        """The result as the JSON the decision trace stores: its fields by name. Every value is already
+        plain JSON (built as such by :func:`finalize`), so nothing is converted or deep-copied — on the
+        decide path :func:`dataclasses.asdict` cost more than the model (a copy of every step's record)."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
 
 def finalize(state: CSAgentState) -> AgentResult:
