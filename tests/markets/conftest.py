@@ -12,7 +12,7 @@ from markets.clients.naver import clear_token_cache
 from markets.clients.ratelimit import LocalTokenBucket
 from markets.clients.types import ClientConfig
 from markets.sandbox import SandboxServer
-from markets.sandbox.store import CoupangAccount, NaverAccount
+from markets.sandbox.accounts import CoupangAccount, NaverAccount
 
 # Small timeouts keep fault tests fast; the sandbox's faults use slightly longer holds.
 TEST_CONNECT_TIMEOUT = 1.0

@@ -111,7 +111,7 @@ def test_token__always_401__auth_error_after_one_renewal(sandbox, naver_client) 
 
 
 def test_token__refused__clear_auth_error(sandbox, naver_account) -> None:
-    from markets.sandbox.store import generate_naver_secret
+    from markets.sandbox.accounts import generate_naver_secret
 
     client = fast(
         get_client(naver_config_for(sandbox, naver_account, client_secret=generate_naver_secret()), NullLimiter())

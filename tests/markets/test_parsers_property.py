@@ -28,7 +28,7 @@ from markets.clients.types import (
     RemoteInquiry,
 )
 from markets.sandbox import generator
-from markets.sandbox.store import public_item
+from markets.sandbox.inquiry_store import public_item
 
 ITEM_PARSERS = {
     COUPANG_ONLINE: parse_coupang_online_item,

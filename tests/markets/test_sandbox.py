@@ -19,8 +19,9 @@ from markets.clients.coupang import coupang_authorization, coupang_signature, co
 from markets.clients.naver import naver_client_secret_sign
 from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA
 from markets.sandbox import SandboxControl, SandboxControlError
+from markets.sandbox.accounts import DEMO_NAVER, generate_naver_secret
 from markets.sandbox.generator import RISKY
-from markets.sandbox.store import DEMO_NAVER, SandboxStore, generate_naver_secret
+from markets.sandbox.store import SandboxStore
 
 V5 = "/v2/providers/openapi/apis/api/v5/vendors"
 V4 = "/v2/providers/openapi/apis/api/v4/vendors"
