@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from markets.clients.base import MarketClient, get_client
-from markets.clients.naver import clear_token_cache
+from markets.clients.naver_auth import clear_token_cache
 from markets.clients.ratelimit import LocalTokenBucket
 from markets.clients.types import ClientConfig
 from markets.sandbox import SandboxServer

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from markets.clients.base import get_client
-from markets.clients.naver import CachedToken, MemoryTokenCache
+from markets.clients.naver_auth import CachedToken, MemoryTokenCache
 from markets.clients.ratelimit import NullLimiter
 from markets.clients.types import NAVER_INQUIRY, NAVER_QNA, MarketAuthError, SendOutcome
 from tests.markets.conftest import fast, naver_config_for

@@ -17,7 +17,7 @@ from markets.clients.coupang import (
     parse_coupang_online_item,
     parse_coupang_page,
 )
-from markets.clients.naver import parse_naver_inquiry_item, parse_naver_page, parse_naver_qna_item
+from markets.clients.naver_parsing import parse_naver_inquiry_item, parse_naver_page, parse_naver_qna_item
 from markets.clients.types import (
     COUPANG_CALLCENTER,
     COUPANG_ONLINE,

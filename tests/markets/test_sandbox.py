@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from markets.clients.coupang import coupang_authorization, coupang_signature, coupang_signed_date
-from markets.clients.naver import naver_client_secret_sign
+from markets.clients.naver_auth import naver_client_secret_sign
 from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA
 from markets.sandbox import SandboxControl, SandboxControlError
 from markets.sandbox.accounts import DEMO_NAVER, generate_naver_secret

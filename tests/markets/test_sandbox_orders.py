@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from markets.clients.coupang import coupang_authorization
-from markets.clients.naver import naver_client_secret_sign
+from markets.clients.naver_auth import naver_client_secret_sign
 from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, KST, NAVER_INQUIRY, NAVER_QNA
 from markets.sandbox import SandboxControl, SandboxControlError
 from markets.sandbox.generator import PRODUCTS, Product
