@@ -16,8 +16,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from markets.clients.base import Endpoint, MarketClient, _Prepared, lookup_window
+from markets.clients.base import MarketClient, lookup_window
 from markets.clients.coupang_orders import CoupangOrderReads
+from markets.clients.http_client import Endpoint, _Prepared
 from markets.clients.parsing import (
     answer_problem,
     as_id,

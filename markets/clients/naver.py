@@ -25,7 +25,8 @@ from urllib.parse import urlencode
 
 import requests
 
-from markets.clients.base import Endpoint, MarketClient, _Prepared, lookup_window, reply_context_created_at
+from markets.clients.base import MarketClient, lookup_window, reply_context_created_at
+from markets.clients.http_client import Endpoint, _Prepared
 from markets.clients.naver_auth import (
     CachedToken,
     TokenCache,
