@@ -36,7 +36,7 @@ from markets.sandbox.accounts import (
 )
 from markets.sandbox.faults import Faults
 from markets.sandbox.inquiry_store import ID_BASE, InquiryStore
-from markets.sandbox.orders import OrderBook
+from markets.sandbox.order_book import OrderBook
 
 
 @dataclass(frozen=True)
