@@ -18,14 +18,13 @@ from urllib.parse import parse_qsl
 
 from markets.clients.types import KST, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox.accounts import CoupangAccount, NaverAccount
-from markets.sandbox.order_views import (
+from markets.sandbox.coupang_order_views import (
     coupang_history,
     coupang_ordersheet,
     coupang_receipt,
     coupang_status,
-    naver_change,
-    naver_product_order,
 )
+from markets.sandbox.naver_order_views import naver_change, naver_product_order
 from markets.sandbox.orders import Line, Order
 from markets.sandbox.protocol import Reply, int_param, now_kst_iso
 from markets.sandbox.store import SandboxStore
