@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from markets.clients.coupang import (
+from markets.clients.coupang_parsing import (
     parse_coupang_callcenter_item,
     parse_coupang_callcenter_single,
     parse_coupang_online_item,
