@@ -1,7 +1,8 @@
 """The order half of ``SandboxStore``: add orders, move them along, read them back for tests.
 
-A mixin (the store provides the lock, the seeded rng, the ``OrderBook`` and the accounts) so
-``store.py`` stays about inquiries, answers, tokens and faults. Every method takes the store lock.
+A mixin (the store provides the lock, the seeded rng, the ``OrderBook`` and the accounts) under the
+inquiry half (``inquiry_store.py``), so ``store.py`` stays about answers, tokens and faults. Every method
+takes the store lock.
 """
 
 from __future__ import annotations
