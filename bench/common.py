@@ -307,8 +307,8 @@ def generated_items(
     """Realistic marketplace items (the sandbox's generator, parsed by the real parsers), without HTTP."""
     import random
 
-    from markets.clients.coupang import parse_coupang_callcenter_item, parse_coupang_online_item
-    from markets.clients.naver import parse_naver_inquiry_item, parse_naver_qna_item
+    from markets.clients.coupang_parsing import parse_coupang_callcenter_item, parse_coupang_online_item
+    from markets.clients.naver_parsing import parse_naver_inquiry_item, parse_naver_qna_item
     from markets.sandbox import generator
 
     rng = random.Random(seed)

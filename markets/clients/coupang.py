@@ -2,7 +2,7 @@
 
 Spec: research/market-apis.md §1. Every request carries a fresh CEA HMAC-SHA256 signature over
 ``signed-date + METHOD + path + query``; the query string is built once with ``urlencode`` and the
-identical string is both signed and sent.
+identical string is both signed and sent. Payload parsing is in ``coupang_parsing.py``.
 """
 
 from __future__ import annotations
@@ -16,22 +16,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from markets.clients.base import Endpoint, MarketClient, _Prepared, lookup_window
+from markets.clients.base import MarketClient, lookup_window
 from markets.clients.coupang_orders import CoupangOrderReads
-from markets.clients.parsing import (
-    answer_problem,
-    as_id,
-    date_windows,
-    id_list,
-    kst_date,
-    load_json,
-    opt_int,
-    opt_text,
-    parse_market_datetime,
-    raw_preview,
-    req_text,
-    short_text,
+from markets.clients.coupang_parsing import (
+    code_ok,
+    parse_coupang_callcenter_single,
+    parse_coupang_online_page,
+    parse_coupang_page,
 )
+from markets.clients.http_client import Endpoint, _Prepared
+from markets.clients.parsing import answer_problem, date_windows, kst_date, short_text
 from markets.clients.ratelimit import COUPANG_BURST, COUPANG_RATE
 from markets.clients.transport import HttpResult
 from markets.clients.types import (
@@ -42,7 +36,6 @@ from markets.clients.types import (
     Malformed,
     MarketError,
     MarketRequestError,
-    ParsedPage,
     RemoteInquiry,
     SendOutcome,
     SendResult,
@@ -58,8 +51,6 @@ ONLINE_PAGE_SIZE = 50
 CALLCENTER_PAGE_SIZE = 30
 LOOKUP_FALLBACK_DAYS = 30
 
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
-
 # Coupang documents no specific text for a second product Q&A answer; match the usual wordings (EN/KO).
 _ALREADY_ANSWERED_RE = re.compile(r"already\s+(been\s+)?answer|already\s+repl|이미\s*답변|중복\s*답변|duplicate", re.I)
 #: The documented 400 of a call-center reply to an inquiry that no longer awaits the seller: answered
@@ -69,9 +60,6 @@ CALLCENTER_NOT_AWAITING = (
     "The inquiry can't be answer. It can do only inquiryStatus:progress, partnerTransferStatus:requestAnswer"
 )
 _NOT_AWAITING_MARK = "can't be answer"
-#: ``partnerTransferStatus`` of a transfer Coupang's call centre finished itself: the seller only confirms
-#: it (``…/confirms``); there is nothing to answer.
-CONFIRM_ONLY_TRANSFER = "transfer"
 
 
 # --- signing -----------------------------------------------------------------------------------
@@ -96,208 +84,6 @@ def coupang_authorization(
     signed_date = signed_date or coupang_signed_date()
     signature = coupang_signature(secret_key, signed_date, method, path, query)
     return f"CEA algorithm=HmacSHA256, access-key={access_key}, signed-date={signed_date}, signature={signature}"
-
-
-# --- parsing -----------------------------------------------------------------------------------
-
-
-def _first_id(value: Any) -> str | None:
-    """``vendorItemId``/``orderIds`` arrive as a number, a list of numbers, or null."""
-    if isinstance(value, list):
-        for element in value:
-            try:
-                return as_id(element)
-            except ValueError:
-                continue
-        return None
-    if value is None:
-        return None
-    try:
-        return as_id(value)
-    except ValueError:
-        return None
-
-
-def _list_of_dicts(value: Any, name: str) -> list[dict[str, Any]]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ValueError(f"{name} must be a list, got {type(value).__name__}")
-    return [element for element in value if isinstance(element, dict)]
-
-
-def parse_coupang_online_item(item: Any) -> RemoteInquiry | Malformed:
-    """One ``onlineInquiries`` ``content[]`` element → ``RemoteInquiry`` (or ``Malformed``)."""
-    kind = COUPANG_ONLINE
-    if not isinstance(item, dict):
-        return Malformed(kind, item, f"item must be an object, got {type(item).__name__}")
-    try:
-        external_id = as_id(item.get("inquiryId"))
-        created_at = parse_market_datetime(item.get("inquiryAt"))
-        content = req_text(item.get("content"), "content")
-        comments = _list_of_dicts(item.get("commentDtoList"), "commentDtoList")
-        # "Answered" has no explicit flag: a non-empty comment list means a seller answer exists.
-        answered = bool(item.get("commentDtoList"))
-        answer_text = None
-        for comment in comments:
-            if isinstance(comment.get("content"), str):
-                answer_text = comment["content"]  # the latest one wins
-        return RemoteInquiry(
-            kind=kind,
-            external_id=external_id,
-            created_at=created_at,
-            title="",
-            content=content,
-            product_id=_first_id(item.get("productId")) or _first_id(item.get("sellerProductId")),
-            product_name=opt_text(item.get("productName")),
-            order_id=_first_id(item.get("orderIds")),
-            answered=answered,
-            answer_text=answer_text,
-            reply_context={"created_at": created_at.isoformat(), "vendorItemId": _first_id(item.get("vendorItemId"))},
-            buyer_name_masked=None,  # Coupang only sends a masked e-mail (being removed); not a name
-            raw=item,
-            order_refs={"order_ids": id_list(item.get("orderIds")), "item_ids": id_list(item.get("vendorItemId"))},
-            product_refs=id_list(item.get("productId"), item.get("sellerProductId"), item.get("vendorItemId")),
-        )
-    except _PARSE_ERRORS as exc:
-        return Malformed(kind, item, short_text(exc))
-
-
-def parse_coupang_callcenter_item(item: Any) -> RemoteInquiry | Malformed:
-    """One ``callCenterInquiries`` element → ``RemoteInquiry`` (or ``Malformed``).
-
-    The question is ``content`` plus the call-center agents' transfer notes (``replies`` with
-    ``answerType=csAgent``). ``reply_context`` records what a reply needs: ``parentAnswerId`` = the
-    ``answerId`` of the agent reply awaiting the seller (``partnerTransferStatus=requestAnswer``).
-    """
-    kind = COUPANG_CALLCENTER
-    if not isinstance(item, dict):
-        return Malformed(kind, item, f"item must be an object, got {type(item).__name__}")
-    try:
-        external_id = as_id(item.get("inquiryId"))
-        created_at = parse_market_datetime(item.get("inquiryAt"))
-        content = req_text(item.get("content") if item.get("content") is not None else "", "content")
-        replies = _list_of_dicts(item.get("replies"), "replies")
-        agent_notes = [
-            r["content"]
-            for r in replies
-            if r.get("answerType") == "csAgent" and isinstance(r.get("content"), str) and r["content"].strip()
-        ]
-        if any("\x00" in note for note in agent_notes):
-            raise ValueError("replies[].content contains a NUL character")
-        question = "\n\n".join([content, *agent_notes]) if content else "\n\n".join(agent_notes)
-        vendor_replies = [r for r in replies if r.get("answerType") == "vendor"]
-        counseling = item.get("csPartnerCounselingStatus")
-        answer_text = None
-        for reply in vendor_replies:
-            if isinstance(reply.get("content"), str):
-                answer_text = reply["content"]
-        waiting = [r for r in replies if r.get("partnerTransferStatus") == "requestAnswer"]
-        # Prefer the row flagged needAnswer=true, then the latest one.
-        waiting.sort(key=lambda r: (r.get("needAnswer") is True,))
-        transfer = waiting[-1] if waiting else None
-        agent_rows = [r for r in replies if r.get("answerType") == "csAgent"]
-        transfer_status = (
-            "requestAnswer" if transfer else (agent_rows[-1].get("partnerTransferStatus") if agent_rows else None)
-        )
-        # A TRANSFER item was answered by Coupang's call centre; the seller only confirms it (in WING).
-        confirm_only = str(transfer_status or "").lower() == CONFIRM_ONLY_TRANSFER
-        answered = counseling == "answered" or bool(vendor_replies) or confirm_only
-        parent_answer_id = None
-        if transfer is not None:
-            try:
-                parent_answer_id = as_id(transfer.get("answerId"))
-            except ValueError:
-                parent_answer_id = None
-        return RemoteInquiry(
-            kind=kind,
-            external_id=external_id,
-            created_at=created_at,
-            title=opt_text(item.get("receiptCategory")) or "",
-            content=question,
-            product_id=_first_id(item.get("vendorItemId")),
-            product_name=opt_text(item.get("itemName")),
-            order_id=_first_id(item.get("orderId")),
-            answered=answered,
-            answer_text=answer_text,
-            reply_context={
-                "created_at": created_at.isoformat(),
-                "inquiryStatus": opt_text(item.get("inquiryStatus")),
-                "csPartnerCounselingStatus": opt_text(counseling),
-                "partnerTransferStatus": opt_text(transfer_status),
-                "parentAnswerId": parent_answer_id,
-            },
-            buyer_name_masked=None,
-            raw=item,
-            order_refs={"order_ids": id_list(item.get("orderId")), "item_ids": id_list(item.get("vendorItemId"))},
-            product_refs=id_list(item.get("vendorItemId")),
-        )
-    except _PARSE_ERRORS as exc:
-        return Malformed(kind, item, short_text(exc))
-
-
-_ITEM_PARSERS = {COUPANG_ONLINE: parse_coupang_online_item, COUPANG_CALLCENTER: parse_coupang_callcenter_item}
-
-
-def _code_ok(code: Any) -> bool:
-    # The online sample has "200" (string), the call-center sample 200 (number).
-    return str(code).strip().upper() in ("200", "SUCCESS", "OK")
-
-
-def parse_coupang_page(kind: str, body: bytes | str) -> ParsedPage:
-    """A list response body → items + paging. Never raises."""
-    parse_item = _ITEM_PARSERS[kind]
-    try:
-        document = load_json(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return ParsedPage(
-            [Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")],
-            ok=False,
-            error="response is not JSON",
-        )
-    if not isinstance(document, dict):
-        return ParsedPage(
-            [Malformed(kind, document, "response is not a JSON object")],
-            ok=False,
-            error="response is not a JSON object",
-        )
-    if "code" in document and not _code_ok(document.get("code")):
-        return ParsedPage(
-            [], ok=False, error=f"code={short_text(document.get('code'), 40)}: {short_text(document.get('message'))}"
-        )
-    data = document.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("content", []), (list, type(None))):
-        return ParsedPage(
-            [Malformed(kind, document, "response has no data.content list")],
-            ok=False,
-            error="response has no data.content list",
-        )
-    items = [parse_item(element) for element in (data.get("content") or [])]
-    pagination = data.get("pagination")
-    if not isinstance(pagination, dict):
-        pagination = {}
-    page = opt_int(pagination.get("currentPage"))
-    total = opt_int(pagination.get("totalPages"))
-    return ParsedPage(items, ok=True, page=page, total_pages=total)
-
-
-def parse_coupang_online_page(body: bytes | str) -> ParsedPage:
-    return parse_coupang_page(COUPANG_ONLINE, body)
-
-
-def parse_coupang_callcenter_page(body: bytes | str) -> ParsedPage:
-    return parse_coupang_page(COUPANG_CALLCENTER, body)
-
-
-def parse_coupang_callcenter_single(body: bytes | str) -> RemoteInquiry | Malformed:
-    """The single call-center GET (``data`` is one object). Never raises."""
-    try:
-        document = load_json(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return Malformed(COUPANG_CALLCENTER, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")
-    if not isinstance(document, dict) or not isinstance(document.get("data"), dict):
-        return Malformed(COUPANG_CALLCENTER, document, "response has no data object")
-    return parse_coupang_callcenter_item(document["data"])
 
 
 # --- client ------------------------------------------------------------------------------------
@@ -359,7 +145,7 @@ class CoupangClient(CoupangOrderReads, MarketClient):
 
     def _body_error_on_success(self, result: HttpResult) -> str | None:
         document = result.json_or_none()
-        if isinstance(document, dict) and "code" in document and not _code_ok(document.get("code")):
+        if isinstance(document, dict) and "code" in document and not code_ok(document.get("code")):
             return short_text(f"code={document.get('code')}: {document.get('message')}")
         return None
 

@@ -8,43 +8,41 @@ Spec: research/market-apis.md §2. Paths are relative to the base URL
 * Product Q&A answers are a ``PUT`` that *overwrites* an existing answer, so ``post_answer`` first
   checks the question is still unanswered and refuses (``ALREADY_ANSWERED``) otherwise.
 * The gateway's ``GNCP-GW-RateLimit-*`` headers tune the shared rate limiter.
+
+Signing and the token cache are in ``naver_auth.py``, payload parsing in ``naver_parsing.py``.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import bcrypt
 import requests
 
-from markets.clients.base import Endpoint, MarketClient, _Prepared, lookup_window, reply_context_created_at
+from markets.clients.base import MarketClient, lookup_window, reply_context_created_at
+from markets.clients.http_client import Endpoint, _Prepared
+from markets.clients.naver_auth import (
+    CachedToken,
+    TokenCache,
+    default_token_cache,
+    naver_client_secret_sign,
+    token_lock,
+)
 from markets.clients.naver_orders import NaverOrderReads
+from markets.clients.naver_parsing import parse_naver_page, parse_naver_qna_page
 from markets.clients.parsing import (
     answer_problem,
-    as_bool,
-    as_id,
     date_windows,
     datetime_windows,
     ensure_aware,
-    id_list,
     kst_date,
-    load_json,
-    mask_name,
-    opt_int,
     opt_text,
-    parse_market_datetime,
-    raw_preview,
-    req_text,
     short_text,
 )
 from markets.clients.ratelimit import NAVER_DEFAULT_BURST, NAVER_DEFAULT_RATE
@@ -62,7 +60,6 @@ from markets.clients.types import (
     MarketRateLimited,
     MarketResponseError,
     MarketUnavailable,
-    ParsedPage,
     RemoteInquiry,
     SendOutcome,
     SendResult,
@@ -89,260 +86,6 @@ LOOKUP_FALLBACK_DAYS = 30
 #: renew the token when fewer than this many seconds remain (Naver re-issues only below 30 min)
 TOKEN_RENEW_BEFORE = 30 * 60
 DEFAULT_TOKEN_LIFETIME = 10_800
-
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
-
-
-# --- signing -----------------------------------------------------------------------------------
-
-
-def naver_client_secret_sign(client_id: str, client_secret: str, timestamp_ms: int | str) -> str:
-    """``base64(bcrypt.hashpw(f"{client_id}_{timestamp_ms}", salt=client_secret))`` (standard alphabet).
-
-    bcrypt output only contains ``[./0-9A-Za-z$]``, so the standard and URL-safe alphabets give the
-    same text for it in practice; the sandbox accepts both.
-    """
-    password = f"{client_id}_{timestamp_ms}".encode()
-    try:
-        hashed = bcrypt.hashpw(password, client_secret.encode("utf-8"))
-    except ValueError:
-        # bcrypt's message would not reveal the salt, but keep ours explicit and value-free.
-        raise ValueError("client_secret is not a valid bcrypt salt") from None
-    return base64.b64encode(hashed).decode("ascii")
-
-
-# --- token cache -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CachedToken:
-    token: str
-    expires_at: float  # unix seconds
-    refresh_after: float  # unix seconds; ask for a new token from then on
-
-
-class TokenCache(Protocol):
-    def get(self, key: str) -> CachedToken | None: ...
-
-    def set(self, key: str, value: CachedToken) -> None: ...
-
-    def delete(self, key: str) -> None: ...
-
-
-class MemoryTokenCache:
-    """Per-process cache (the default without a shared Django cache)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._data: dict[str, CachedToken] = {}
-
-    def get(self, key: str) -> CachedToken | None:
-        with self._lock:
-            return self._data.get(key)
-
-    def set(self, key: str, value: CachedToken) -> None:
-        with self._lock:
-            self._data[key] = value
-
-    def delete(self, key: str) -> None:
-        with self._lock:
-            self._data.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-class DjangoTokenCache:
-    """Token cache in Django's cache (shared by processes when it is Redis/Memcached/database)."""
-
-    prefix = "partialauto:naver-token:"
-
-    def __init__(self, alias: str = "default") -> None:
-        self.alias = alias
-
-    def _cache(self) -> Any:
-        from django.core.cache import caches
-
-        return caches[self.alias]
-
-    def get(self, key: str) -> CachedToken | None:
-        value = self._cache().get(self.prefix + key)
-        if isinstance(value, (list, tuple)) and len(value) == 3:
-            return CachedToken(str(value[0]), float(value[1]), float(value[2]))
-        return None
-
-    def set(self, key: str, value: CachedToken) -> None:
-        ttl = max(1, int(value.expires_at - time.time()))
-        self._cache().set(self.prefix + key, (value.token, value.expires_at, value.refresh_after), ttl)
-
-    def delete(self, key: str) -> None:
-        self._cache().delete(self.prefix + key)
-
-
-_MEMORY_TOKENS = MemoryTokenCache()
-_PROCESS_LOCAL_BACKENDS = ("locmem", "dummy")
-
-
-def default_token_cache() -> TokenCache:
-    """Django's default cache when it is shared between processes, else the per-process cache."""
-    try:
-        from django.conf import settings
-
-        if settings.configured:
-            backend = str(settings.CACHES.get("default", {}).get("BACKEND", "")).lower()
-            if backend and not any(name in backend for name in _PROCESS_LOCAL_BACKENDS):
-                return DjangoTokenCache()
-    except Exception:
-        logger.warning("Django cache unavailable for Naver tokens; using the per-process cache")
-    return _MEMORY_TOKENS
-
-
-def clear_token_cache() -> None:
-    """Forget the per-process Naver tokens (tests)."""
-    _MEMORY_TOKENS.clear()
-
-
-_token_locks_guard = threading.Lock()
-_token_locks: dict[str, threading.Lock] = {}
-
-
-def _token_lock(key: str) -> threading.Lock:
-    with _token_locks_guard:
-        return _token_locks.setdefault(key, threading.Lock())
-
-
-# --- parsing -----------------------------------------------------------------------------------
-
-
-def parse_naver_qna_item(item: Any) -> RemoteInquiry | Malformed:
-    """One ``/v1/contents/qnas`` ``contents[]`` element → ``RemoteInquiry`` (or ``Malformed``)."""
-    kind = NAVER_QNA
-    if not isinstance(item, dict):
-        return Malformed(kind, item, f"item must be an object, got {type(item).__name__}")
-    try:
-        external_id = as_id(item.get("questionId"))
-        created_at = parse_market_datetime(item.get("createDate"))
-        content = req_text(item.get("question"), "question")
-        answer = item.get("answer") if isinstance(item.get("answer"), str) and item.get("answer") else None
-        answered = as_bool(item["answered"], "answered") if "answered" in item else answer is not None
-        return RemoteInquiry(
-            kind=kind,
-            external_id=external_id,
-            created_at=created_at,
-            title="",
-            content=content,
-            product_id=opt_text(item.get("productId")),
-            product_name=opt_text(item.get("productName")),
-            order_id=None,
-            answered=answered,
-            answer_text=answer,
-            reply_context={"created_at": created_at.isoformat()},
-            buyer_name_masked=opt_text(item.get("maskedWriterId")),
-            raw=item,
-            product_refs=id_list(item.get("productId")),
-        )
-    except _PARSE_ERRORS as exc:
-        return Malformed(kind, item, short_text(exc))
-
-
-def parse_naver_inquiry_item(item: Any) -> RemoteInquiry | Malformed:
-    """One ``/v1/pay-user/inquiries`` ``content[]`` element → ``RemoteInquiry`` (or ``Malformed``)."""
-    kind = NAVER_INQUIRY
-    if not isinstance(item, dict):
-        return Malformed(kind, item, f"item must be an object, got {type(item).__name__}")
-    try:
-        external_id = as_id(item.get("inquiryNo"))
-        created_at = parse_market_datetime(item.get("inquiryRegistrationDateTime"))
-        title = req_text(item.get("title") if item.get("title") is not None else "", "title")
-        content = req_text(item.get("inquiryContent"), "inquiryContent")
-        answered = as_bool(item.get("answered"), "answered")
-        answer = (
-            item.get("answerContent")
-            if isinstance(item.get("answerContent"), str) and item.get("answerContent")
-            else None
-        )
-        answer_content_id = item.get("answerContentId")
-        return RemoteInquiry(
-            kind=kind,
-            external_id=external_id,
-            created_at=created_at,
-            title=title,
-            content=content,
-            product_id=opt_text(item.get("productNo")),
-            product_name=opt_text(item.get("productName")),
-            order_id=opt_text(item.get("orderId")),
-            answered=answered,
-            answer_text=answer,
-            reply_context={
-                "created_at": created_at.isoformat(),
-                "category": opt_text(item.get("category")),
-                "answerContentId": opt_text(answer_content_id),
-            },
-            buyer_name_masked=mask_name(item.get("customerName")),
-            raw=item,
-            order_refs={
-                "order_ids": id_list(item.get("orderId")),
-                "product_order_ids": id_list(item.get("productOrderIdList")),
-            },
-            product_refs=id_list(item.get("productNo")),
-        )
-    except _PARSE_ERRORS as exc:
-        return Malformed(kind, item, short_text(exc))
-
-
-def parse_naver_page(kind: str, body: bytes | str) -> ParsedPage:
-    """A list response body → items + paging. Never raises.
-
-    Product Q&A uses the list key ``contents``; customer inquiries use ``content`` (a Spring page
-    whose ``number`` is 0-based while the request's ``page`` is 1-based).
-    """
-    list_key, parse_item = (
-        ("contents", parse_naver_qna_item) if kind == NAVER_QNA else ("content", parse_naver_inquiry_item)
-    )
-    try:
-        document = load_json(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return ParsedPage(
-            [Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")],
-            ok=False,
-            error="response is not JSON",
-        )
-    if not isinstance(document, dict):
-        return ParsedPage(
-            [Malformed(kind, document, "response is not a JSON object")],
-            ok=False,
-            error="response is not a JSON object",
-        )
-    elements = document.get(list_key)
-    if not isinstance(elements, list):
-        if elements is None and list_key not in document and "code" in document:
-            return ParsedPage(
-                [],
-                ok=False,
-                error=f"code={short_text(document.get('code'), 40)}: {short_text(document.get('message'))}",
-            )
-        return ParsedPage(
-            [Malformed(kind, document, f"response has no {list_key} list")],
-            ok=False,
-            error=f"response has no {list_key} list",
-        )
-    items = [parse_item(element) for element in elements]
-    last = document.get("last") if isinstance(document.get("last"), bool) else None
-    if kind == NAVER_QNA:
-        page = opt_int(document.get("page"))
-    else:
-        number = opt_int(document.get("number"))
-        page = number + 1 if number is not None else None
-    return ParsedPage(items, ok=True, page=page, total_pages=opt_int(document.get("totalPages")), last=last)
-
-
-def parse_naver_qna_page(body: bytes | str) -> ParsedPage:
-    return parse_naver_page(NAVER_QNA, body)
-
-
-def parse_naver_inquiry_page(body: bytes | str) -> ParsedPage:
-    return parse_naver_page(NAVER_INQUIRY, body)
 
 
 def _naver_datetime(value: datetime) -> str:
@@ -428,7 +171,7 @@ class NaverClient(NaverOrderReads, MarketClient):
 
     def _access_token(self, stale: str | None = None) -> str:
         """A usable token from the cache, or a fresh one. ``stale`` = a token the gateway just refused."""
-        with _token_lock(self._token_key):
+        with token_lock(self._token_key):
             entry = self.token_cache.get(self._token_key)
             now = self._clock()
             if entry and entry.token != stale and now < entry.refresh_after and now < entry.expires_at - 60:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from markets.clients.base import Endpoint, _Prepared
+from markets.clients.http_client import Endpoint, _Prepared
 from markets.clients.orders import (
     CANCELLED,
     CLAIM_CANCEL,

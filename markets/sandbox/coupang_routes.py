@@ -16,15 +16,15 @@ from urllib.parse import parse_qsl
 from markets.clients.coupang import CALLCENTER_NOT_AWAITING, coupang_signature
 from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, KST
 from markets.sandbox import generator
-from markets.sandbox.protocol import Reply, int_param
-from markets.sandbox.store import (
-    CoupangAccount,
-    SandboxStore,
+from markets.sandbox.accounts import CoupangAccount
+from markets.sandbox.inquiry_store import (
     _apply_callcenter_answer,
     _apply_callcenter_confirm,
     awaiting_confirm,
     public_item,
 )
+from markets.sandbox.protocol import Reply, int_param
+from markets.sandbox.store import SandboxStore
 
 if TYPE_CHECKING:
     from markets.sandbox.routes import Route

@@ -21,13 +21,10 @@ import bcrypt
 
 from markets.clients.types import KST, NAVER_INQUIRY, NAVER_QNA
 from markets.sandbox import generator
+from markets.sandbox.accounts import NaverAccount
+from markets.sandbox.inquiry_store import _apply_inquiry_answer, public_item
 from markets.sandbox.protocol import Reply, int_param, now_kst_iso
-from markets.sandbox.store import (
-    NaverAccount,
-    SandboxStore,
-    _apply_inquiry_answer,
-    public_item,
-)
+from markets.sandbox.store import SandboxStore
 
 if TYPE_CHECKING:
     from markets.sandbox.routes import Route

@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from markets.clients.types import KST, MARKET_COUPANG, MARKET_SMARTSTORE
-from markets.sandbox.order_views import (
+from markets.sandbox.accounts import CoupangAccount, NaverAccount
+from markets.sandbox.coupang_order_views import (
     coupang_history,
     coupang_ordersheet,
     coupang_receipt,
     coupang_status,
-    naver_change,
-    naver_product_order,
 )
+from markets.sandbox.naver_order_views import naver_change, naver_product_order
 from markets.sandbox.orders import Line, Order
 from markets.sandbox.protocol import Reply, int_param, now_kst_iso
-from markets.sandbox.store import CoupangAccount, NaverAccount, SandboxStore
+from markets.sandbox.store import SandboxStore
 
 ORDERSHEET_STATUSES = ("ACCEPT", "INSTRUCT", "DEPARTURE", "DELIVERING", "FINAL_DELIVERY", "NONE_TRACKING")
 # returnRequests ``status`` → the receiptStatus values it lists (입고완료 counts as 반품접수).

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from markets.clients.types import KST, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox import generator
 from markets.sandbox.generator import PRODUCTS, Product
+from markets.sandbox.order_book import OrderBook
 from markets.sandbox.orders import (
     CARRIERS,
     COLLECTED,
@@ -26,7 +27,6 @@ from markets.sandbox.orders import (
     Item,
     Line,
     Order,
-    OrderBook,
     Party,
     ms,
 )

@@ -1,7 +1,8 @@
 """The order half of ``SandboxStore``: add orders, move them along, read them back for tests.
 
-A mixin (the store provides the lock, the seeded rng, the ``OrderBook`` and the accounts) so
-``store.py`` stays about inquiries, answers, tokens and faults. Every method takes the store lock.
+A mixin (the store provides the lock, the seeded rng, the ``OrderBook`` and the accounts) under the
+inquiry half (``inquiry_store.py``), so ``store.py`` stays about answers, tokens and faults. Every method
+takes the store lock.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, KST, MARKET_COUPANG, MARKET_SMARTSTORE, NAVER_QNA
 from markets.sandbox import generator
+from markets.sandbox.order_book import OrderBook
 from markets.sandbox.order_scenarios import build_order, pick_scenario, resolve_product
 from markets.sandbox.order_views import order_view
-from markets.sandbox.orders import Order, OrderBook
+from markets.sandbox.orders import Order
 
 _MARKETS = {"COUPANG": MARKET_COUPANG, "SMARTSTORE": MARKET_SMARTSTORE, "NAVER": MARKET_SMARTSTORE}
 # Finished scenarios: such orders may have been placed any time in the last days, not just now.

@@ -15,8 +15,8 @@ from django.utils import timezone
 from inquiries.followups import classify, resolution_figures
 from inquiries.ingest_store import upsert
 from inquiries.models import FollowUp, Inquiry
-from markets.clients.coupang import parse_coupang_callcenter_item, parse_coupang_online_item
-from markets.clients.naver import parse_naver_inquiry_item, parse_naver_qna_item
+from markets.clients.coupang_parsing import parse_coupang_callcenter_item, parse_coupang_online_item
+from markets.clients.naver_parsing import parse_naver_inquiry_item, parse_naver_qna_item
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db

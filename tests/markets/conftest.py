@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from markets.clients.base import MarketClient, get_client
-from markets.clients.naver import clear_token_cache
+from markets.clients.naver_auth import clear_token_cache, naver_client_secret_sign
 from markets.clients.ratelimit import LocalTokenBucket
 from markets.clients.types import ClientConfig
 from markets.sandbox import SandboxServer
-from markets.sandbox.store import CoupangAccount, NaverAccount
+from markets.sandbox.accounts import CoupangAccount, NaverAccount
 
 # Small timeouts keep fault tests fast; the sandbox's faults use slightly longer holds.
 TEST_CONNECT_TIMEOUT = 1.0
@@ -38,6 +40,23 @@ def coupang_account(sandbox: SandboxServer) -> CoupangAccount:
 @pytest.fixture
 def naver_account(sandbox: SandboxServer) -> NaverAccount:
     return sandbox.store.register_naver_account(client_id="naver-app-1")
+
+
+@pytest.fixture
+def token(http: requests.Session, sandbox: SandboxServer, naver_account: NaverAccount) -> str:
+    """A Naver ``SELF`` access token of ``naver_account``, from the sandbox's token endpoint (``http`` is the
+    suite-wide fixture from ``tests.shared_fixtures``)."""
+    timestamp = int(time.time() * 1000)
+    form = {
+        "client_id": naver_account.client_id,
+        "timestamp": str(timestamp),
+        "grant_type": "client_credentials",
+        "client_secret_sign": naver_client_secret_sign(naver_account.client_id, naver_account.client_secret, timestamp),
+        "type": "SELF",
+    }
+    response = http.post(sandbox.naver_base_url + "/v1/oauth2/token", data=form, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from markets.clients.base import get_client
-from markets.clients.naver import CachedToken, MemoryTokenCache
+from markets.clients.naver_auth import CachedToken, MemoryTokenCache
 from markets.clients.ratelimit import NullLimiter
 from markets.clients.types import NAVER_INQUIRY, NAVER_QNA, MarketAuthError, SendOutcome
 from tests.markets.conftest import fast, naver_config_for
@@ -111,7 +111,7 @@ def test_token__always_401__auth_error_after_one_renewal(sandbox, naver_client) 
 
 
 def test_token__refused__clear_auth_error(sandbox, naver_account) -> None:
-    from markets.sandbox.store import generate_naver_secret
+    from markets.sandbox.accounts import generate_naver_secret
 
     client = fast(
         get_client(naver_config_for(sandbox, naver_account, client_secret=generate_naver_secret()), NullLimiter())

@@ -178,7 +178,7 @@ def test_post_answer__bad_signature__auth_error(sandbox, coupang_account, caplog
 
 
 def test_post_answer__naver_bad_secret__auth_error_and_nothing_sent(sandbox, naver_account, caplog) -> None:
-    from markets.sandbox.store import generate_naver_secret
+    from markets.sandbox.accounts import generate_naver_secret
 
     caplog.set_level(logging.DEBUG)
     wrong = generate_naver_secret()

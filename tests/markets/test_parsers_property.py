@@ -11,13 +11,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from markets.clients.coupang import (
+from markets.clients.coupang_parsing import (
     parse_coupang_callcenter_item,
     parse_coupang_callcenter_single,
     parse_coupang_online_item,
     parse_coupang_page,
 )
-from markets.clients.naver import parse_naver_inquiry_item, parse_naver_page, parse_naver_qna_item
+from markets.clients.naver_parsing import parse_naver_inquiry_item, parse_naver_page, parse_naver_qna_item
 from markets.clients.types import (
     COUPANG_CALLCENTER,
     COUPANG_ONLINE,
@@ -28,7 +28,7 @@ from markets.clients.types import (
     RemoteInquiry,
 )
 from markets.sandbox import generator
-from markets.sandbox.store import public_item
+from markets.sandbox.inquiry_store import public_item
 
 ITEM_PARSERS = {
     COUPANG_ONLINE: parse_coupang_online_item,

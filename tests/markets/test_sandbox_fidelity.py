@@ -12,7 +12,7 @@ import pytest
 from markets.clients.types import COUPANG_CALLCENTER, COUPANG_ONLINE, NAVER_INQUIRY, NAVER_QNA
 from markets.sandbox.generator import coupang_time
 from markets.sandbox.store import SandboxStore
-from tests.markets.test_sandbox import TODAY, V4, V5, _coupang_get, _coupang_post, _list_query, _token
+from tests.markets.sandbox_requests import TODAY, V4, V5, _coupang_get, _coupang_post, _list_query, _token
 
 NOT_AWAITING = "The inquiry can't be answer. It can do only inquiryStatus:progress, partnerTransferStatus:requestAnswer"
 CLOSED = "This inquiry has closed. -522 (상담이 종료된 문의입니다 - 522)"

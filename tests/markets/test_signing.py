@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from markets.clients.coupang import coupang_authorization, coupang_signature, coupang_signed_date
-from markets.clients.naver import naver_client_secret_sign
+from markets.clients.naver_auth import naver_client_secret_sign
 from markets.clients.types import ClientConfig
 
 ONLINE_PATH = "/v2/providers/openapi/apis/api/v5/vendors/A00012345/onlineInquiries"

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from markets.clients.types import ALL_KINDS, MARKET_COUPANG, MARKET_SMARTSTORE
 from markets.sandbox import SandboxServer
-from markets.sandbox.store import SEED_TRANSFER_SHARE
+from markets.sandbox.inquiry_store import SEED_TRANSFER_SHARE
 
 
 class Command(BaseCommand):
