@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from markets.clients.coupang_parsing import code_ok
 from markets.clients.http_client import Endpoint, _Prepared
 from markets.clients.orders import (
     CANCELLED,
@@ -32,17 +33,17 @@ from markets.clients.orders import (
     scrub_order,
 )
 from markets.clients.parsing import (
+    UnreadableBody,
     as_id,
     date_windows,
     datetime_windows,
     ensure_aware,
     id_list,
     kst_date,
-    load_json,
+    load_object,
     opt_int,
     opt_text,
     parse_market_datetime,
-    raw_preview,
     short_text,
 )
 from markets.clients.types import KST, MARKET_COUPANG, MAX_PAGES, Malformed, MarketRequestError, MarketResponseError
@@ -201,24 +202,14 @@ def receipt_status_stops(item: dict[str, Any]) -> bool:
     return item.get("receiptStatus") == "RELEASE_STOP_UNCHECKED" or "출고중지" in stop
 
 
-def _code_ok(code: Any) -> bool:
-    return str(code).strip().upper() in ("200", "SUCCESS", "OK")
-
-
 def parse_list_page(body: bytes | str, parse_item: Callable[[Any], Any], kind: str) -> tuple[list, str, str | None]:
     """A list response → (items, next token, error). ``error`` set means the page was unreadable; its
     raw body is then the one Malformed item."""
     try:
-        document = load_json(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return (
-            [Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")],
-            "",
-            "response is not JSON",
-        )
-    if not isinstance(document, dict):
-        return [Malformed(kind, document, "response is not a JSON object")], "", "response is not a JSON object"
-    if "code" in document and not _code_ok(document.get("code")):
+        document = load_object(kind, body)
+    except UnreadableBody as unreadable:
+        return [unreadable.malformed], "", unreadable.problem
+    if "code" in document and not code_ok(document.get("code")):
         return [], "", f"code={short_text(document.get('code'), 40)}: {short_text(document.get('message'))}"
     data = document.get("data")
     if data is None:

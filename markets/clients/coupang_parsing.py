@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from markets.clients.parsing import (
+    UnreadableBody,
     as_id,
     id_list,
-    load_json,
+    load_object,
     opt_int,
     opt_text,
     parse_market_datetime,
-    raw_preview,
     req_text,
     short_text,
 )
@@ -173,19 +173,9 @@ def parse_coupang_page(kind: str, body: bytes | str) -> ParsedPage:
     """A list response body → items + paging. Never raises."""
     parse_item = _ITEM_PARSERS[kind]
     try:
-        document = load_json(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return ParsedPage(
-            [Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")],
-            ok=False,
-            error="response is not JSON",
-        )
-    if not isinstance(document, dict):
-        return ParsedPage(
-            [Malformed(kind, document, "response is not a JSON object")],
-            ok=False,
-            error="response is not a JSON object",
-        )
+        document = load_object(kind, body)
+    except UnreadableBody as unreadable:
+        return ParsedPage([unreadable.malformed], ok=False, error=unreadable.problem)
     if "code" in document and not code_ok(document.get("code")):
         return ParsedPage(
             [], ok=False, error=f"code={short_text(document.get('code'), 40)}: {short_text(document.get('message'))}"
@@ -217,9 +207,9 @@ def parse_coupang_callcenter_page(body: bytes | str) -> ParsedPage:
 def parse_coupang_callcenter_single(body: bytes | str) -> RemoteInquiry | Malformed:
     """The single call-center GET (``data`` is one object). Never raises."""
     try:
-        document = load_json(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return Malformed(COUPANG_CALLCENTER, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")
-    if not isinstance(document, dict) or not isinstance(document.get("data"), dict):
+        document = load_object(COUPANG_CALLCENTER, body)
+    except UnreadableBody as unreadable:
+        return unreadable.malformed
+    if not isinstance(document.get("data"), dict):
         return Malformed(COUPANG_CALLCENTER, document, "response has no data object")
     return parse_coupang_callcenter_item(document["data"])

@@ -34,14 +34,14 @@ from markets.clients.orders import (
     scrub_order,
 )
 from markets.clients.parsing import (
+    UnreadableBody,
     as_id,
     datetime_windows,
     ensure_aware,
-    load_json,
+    load_object,
     opt_int,
     opt_text,
     parse_market_datetime,
-    raw_preview,
     short_text,
 )
 from markets.clients.types import KST, MARKET_SMARTSTORE, MAX_PAGES, Malformed, MarketRequestError, MarketResponseError
@@ -189,18 +189,9 @@ def parse_product_order(item: Any) -> RemoteOrderLine | Malformed:
 
 def _document(body: bytes, what: str) -> dict[str, Any]:
     try:
-        document = load_json(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise MarketResponseError(
-            f"{what}: response is not JSON ({short_text(exc, 80)})",
-            malformed=Malformed(NAVER_ORDER, raw_preview(body), "response is not JSON"),
-        ) from None
-    if not isinstance(document, dict):
-        raise MarketResponseError(
-            f"{what}: response is not a JSON object",
-            malformed=Malformed(NAVER_ORDER, document, "response is not a JSON object"),
-        )
-    return document
+        return load_object(NAVER_ORDER, body)
+    except UnreadableBody as unreadable:
+        raise MarketResponseError(f"{what}: {unreadable.problem}", malformed=unreadable.malformed) from None
 
 
 def _naver_datetime(value: datetime) -> str:

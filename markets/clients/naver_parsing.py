@@ -8,15 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from markets.clients.parsing import (
+    UnreadableBody,
     as_bool,
     as_id,
     id_list,
-    load_json,
+    load_object,
     mask_name,
     opt_int,
     opt_text,
     parse_market_datetime,
-    raw_preview,
     req_text,
     short_text,
 )
@@ -111,19 +111,9 @@ def parse_naver_page(kind: str, body: bytes | str) -> ParsedPage:
         ("contents", parse_naver_qna_item) if kind == NAVER_QNA else ("content", parse_naver_inquiry_item)
     )
     try:
-        document = load_json(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return ParsedPage(
-            [Malformed(kind, raw_preview(body), f"response is not JSON: {short_text(exc, 120)}")],
-            ok=False,
-            error="response is not JSON",
-        )
-    if not isinstance(document, dict):
-        return ParsedPage(
-            [Malformed(kind, document, "response is not a JSON object")],
-            ok=False,
-            error="response is not a JSON object",
-        )
+        document = load_object(kind, body)
+    except UnreadableBody as unreadable:
+        return ParsedPage([unreadable.malformed], ok=False, error=unreadable.problem)
     elements = document.get(list_key)
     if not isinstance(elements, list):
         if elements is None and list_key not in document and "code" in document:

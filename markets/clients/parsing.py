@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    pass
+from markets.clients.types import Malformed
 from partialauto.calendar import SEOUL as KST
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -144,6 +143,29 @@ def load_json(body: bytes | str) -> Any:
     if isinstance(body, (bytes, bytearray)):
         body = bytes(body).decode("utf-8-sig")
     return json.loads(body)
+
+
+class UnreadableBody(Exception):
+    """A response body that is not a JSON object: ``problem`` says so in a few words, ``malformed`` is
+    the body as the Malformed item to record."""
+
+    def __init__(self, problem: str, malformed: Malformed) -> None:
+        super().__init__(problem)
+        self.problem, self.malformed = problem, malformed
+
+
+def load_object(kind: str, body: bytes | str) -> dict[str, Any]:
+    """A response body as its JSON object. Raises :class:`UnreadableBody` when it is not JSON or not an
+    object (``kind``: the payload kind the Malformed item is recorded under)."""
+    try:
+        document = load_json(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        detail = f"response is not JSON: {short_text(exc, 120)}"
+        raise UnreadableBody("response is not JSON", Malformed(kind, raw_preview(body), detail)) from None
+    if not isinstance(document, dict):
+        problem = "response is not a JSON object"
+        raise UnreadableBody(problem, Malformed(kind, document, problem))
+    return document
 
 
 def raw_preview(body: bytes | str, limit: int = 20_000) -> str:
