@@ -5,6 +5,7 @@ attempts, and the follow-ups that link a buyer's new inquiry to an answered one.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -143,35 +144,7 @@ class InquiryAdmin(NoAddNoDelete, admin.ModelAdmin):
         (_("검토"), {"fields": ["reviewed_by", "reviewed_at", "human_edited", "review_note"]}),
         (_("원본"), {"classes": ["collapse"], "fields": ["decision_trace_display", "raw_payload_display"]}),
     ]
-    readonly_fields = [
-        *INQUIRY_FIELDS,
-        "status",
-        "intent",
-        "confidence_score",
-        "decision_mode",
-        "decision_reason",
-        "risk_hits_display",
-        "gates_display",
-        "facts_display",
-        "draft_answer",
-        "final_answer",
-        "decided_at",
-        "send_status",
-        "send_attempts",
-        "last_send_error",
-        "is_test_mode",
-        "next_attempt_at",
-        "sent_at",
-        "first_answered_at",
-        "remote_ref",
-        "lease_expires_at",
-        "reviewed_by",
-        "reviewed_at",
-        "human_edited",
-        "review_note",
-        "decision_trace_display",
-        "raw_payload_display",
-    ]
+    readonly_fields = flatten_fieldsets(fieldsets)  # every field shown; none is edited here
 
     def get_queryset(self, request):
         # The list never needs the raw payload or the trace: keep those big columns out of it.
