@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from inquiries import events
 from inquiries.agent.normalize import normalize, strip_framing
+from inquiries.answer_path import AUTOMATIC_Q, AnswerPath, path_of
 from inquiries.calibration import similarity
 from inquiries.models import FollowUp, Inquiry, InquiryEvent
 
@@ -193,8 +194,13 @@ def answered_at(row: Inquiry) -> dt.datetime:
     return row.sent_at if row.send_status == Inquiry.SendStatus.SENT and row.sent_at else row.created_at
 
 
+def _follow_up_path(status: str) -> str:
+    """``AUTO`` for an automatic answer, ``HUMAN`` for a person's, here or on the marketplace."""
+    return FollowUp.Path.AUTO if path_of(status) == AnswerPath.AUTO else FollowUp.Path.HUMAN
+
+
 def answer_path(row: Inquiry) -> str:
-    return FollowUp.Path.AUTO if row.status == Inquiry.Status.AUTO_SEND else FollowUp.Path.HUMAN
+    return _follow_up_path(row.status)
 
 
 def _question(row: Inquiry) -> str:
@@ -353,9 +359,9 @@ def resolution_figures(
         | Q(status=Inquiry.Status.ANSWERED_ELSEWHERE, created_at__gte=since, created_at__lt=until)
     )
     if path == FollowUp.Path.AUTO:
-        answered = answered.filter(status=Inquiry.Status.AUTO_SEND)
+        answered = answered.filter(AUTOMATIC_Q)
     elif path == FollowUp.Path.HUMAN:
-        answered = answered.exclude(status=Inquiry.Status.AUTO_SEND)
+        answered = answered.exclude(AUTOMATIC_Q)
     if account_id is not None:
         answered = answered.filter(account_id=account_id)
     if intent is not None:
@@ -372,7 +378,7 @@ def resolution_figures(
     )
     merged: dict[tuple, dict] = {}
     for r in rows:
-        row_path = FollowUp.Path.AUTO if r["status"] == Inquiry.Status.AUTO_SEND else FollowUp.Path.HUMAN
+        row_path = _follow_up_path(r["status"])
         key = (r["account_id"], r["intent"] or "", row_path)
         out = merged.setdefault(
             key,

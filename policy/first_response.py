@@ -12,9 +12,9 @@ For every answered inquiry (``first_answered_at`` set):
   question asked on Friday night and answered on Monday morning waited the whole weekend, and the
   figures say so, next to how long it waited while someone could have answered.
 
-Paths: ``AUTO`` (an automatic answer sent), ``PERSON`` (a person's approved answer sent), ``ELSEWHERE``
-(answered outside partialauto, e.g. in the seller centre). Percentiles are linear between the two
-nearest ranks (p50 of [10, 20] is 15).
+Paths (``inquiries.answer_path``): ``AUTO`` (an automatic answer sent), ``PERSON`` (a person's approved
+answer sent), ``ELSEWHERE`` (answered outside partialauto, e.g. in the seller centre). Percentiles are
+linear between the two nearest ranks (p50 of [10, 20] is 15).
 """
 
 from __future__ import annotations
@@ -27,45 +27,17 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from django.db.models import Case, CharField, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from inquiries.answer_path import PATH_EXPRESSION, AnswerPath, path_of
 from inquiries.models import Inquiry
 from policy.hours import SEOUL, Calendar, load_calendar
 
 WINDOWS = {"1h": dt.timedelta(hours=1), "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
 PERCENTILES = (50, 90, 95)
 PARTS = ("wait", "ours", "in_hours", "outside_hours")
-
-
-class Path:
-    AUTO = "AUTO"
-    PERSON = "PERSON"
-    ELSEWHERE = "ELSEWHERE"
-
-
-PATH_LABELS = {
-    Path.AUTO: _("자동 답변"),
-    Path.PERSON: _("사람이 승인한 답변"),
-    Path.ELSEWHERE: _("다른 곳에서 답변"),
-}
-
-# The path of an answered row by its status (any other status: a person's approved answer), once; the
-# database expression (the histogram groups by it) and path_of are both built from it.
-_PATH_BY_STATUS: dict[str, str] = {
-    Inquiry.Status.ANSWERED_ELSEWHERE: Path.ELSEWHERE,
-    Inquiry.Status.AUTO_SEND: Path.AUTO,
-}
-PATH_EXPRESSION = Case(
-    *[When(status=status, then=Value(path)) for status, path in _PATH_BY_STATUS.items()],
-    default=Value(Path.PERSON),
-    output_field=CharField(),
-)
-
-
-def path_of(status: str) -> str:
-    return _PATH_BY_STATUS.get(status, Path.PERSON)
 
 
 @dataclass(frozen=True)
@@ -179,7 +151,7 @@ def by_day(*, days: int = 14, now: dt.datetime | None = None, calendar: Calendar
         day = first + dt.timedelta(days=offset)
         members = per_day.get(day, [])
         s = summarize(members)
-        auto = summarize(r for r in members if r.path == Path.AUTO)
+        auto = summarize(r for r in members if r.path == AnswerPath.AUTO)
         result.append(
             {
                 "day": day.isoformat(),

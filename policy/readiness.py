@@ -15,10 +15,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_q.models import Schedule
 
+from inquiries.answer_path import AnswerPath
 from inquiries.followups import resolution_figures
 from markets.models import MarketAccount, ShippingPolicy
 from partialauto.schedules import SCHEDULES
-from policy.first_response import Path, answered_rows, human_duration, summarize
+from policy.first_response import answered_rows, human_duration, summarize
 from policy.hours import load_calendar
 from policy.kpi import daily_failure_rates, failure_rates, shadow_stats
 from policy.models import (
@@ -376,7 +377,7 @@ def first_response_lines(now: dt.datetime) -> list[dict]:
     lines = []
     for window, span in (("24h", dt.timedelta(hours=24)), ("7d", dt.timedelta(days=7))):
         inside = [r for r in rows if r.answered_at >= now - span]
-        for scope, members in (("all", inside), ("auto", [r for r in inside if r.path == Path.AUTO])):
+        for scope, members in (("all", inside), ("auto", [r for r in inside if r.path == AnswerPath.AUTO])):
             s = summarize(members)
             name = (
                 _("첫 응답 시간 (%(window)s, 전체)") if scope == "all" else _("첫 응답 시간 (%(window)s, 자동 답변)")

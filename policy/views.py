@@ -22,11 +22,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from inquiries.answer_path import AnswerPath
 from partialauto.admin_utils import verdict
 from policy import services
 from policy.controls import load_global
-from policy.first_response import PATH_LABELS, human_duration
 from policy.first_response import by_day as first_response_by_day
+from policy.first_response import human_duration
 from policy.kpi import WINDOWS, automation_by_day, daily_failure_rates, follow_ups_by_day, kpi_report
 from policy.metrics import CONTENT_TYPE, render_metrics
 from policy.models import AutomationSettings, ChecklistItem, RollbackIncident, RollbackRule
@@ -313,7 +314,7 @@ def first_response_table(report: dict) -> list[dict]:
             rows.append(
                 {
                     "window": window,
-                    "path": str(PATH_LABELS[key]) if key else str(_("전체")),
+                    "path": str(AnswerPath(key).label) if key else str(_("전체")),
                     "count": entry["count"],
                     **{
                         f"{part}_{p}": human_duration(entry[part][p])

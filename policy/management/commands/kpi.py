@@ -9,9 +9,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from inquiries.answer_path import AnswerPath
 from partialauto import cli
 from policy.engine import mode_label
-from policy.first_response import PATH_LABELS, human_duration
+from policy.first_response import human_duration
 from policy.kpi import WINDOWS, kpi_report
 
 # column key -> header, for every table the report has
@@ -91,7 +92,7 @@ def first_response_rows(report: dict) -> list[dict]:
         for group, label in FR_GROUPS.items():
             entries = [{"key": "", **groups[group]}] if group == "all" else groups[group]
             for e in entries:
-                key = str(PATH_LABELS.get(e["key"], e["key"])) if group == "by_path" else e["key"]
+                key = _path_label(e["key"]) if group == "by_path" else e["key"]
                 row = {"fr_window": window, "fr_group": str(label), "fr_key": key, "count": e["count"]}
                 for part in ("wait", "ours", "in_hours", "outside_hours"):
                     for p in ("p50", "p90", "p95"):
@@ -215,3 +216,7 @@ class Command(BaseCommand):
             w(line)
         for line in table(report["follow_up"]["by_account_intent"], ["account", "intent", *columns]):
             w(line)
+
+
+def _path_label(key: str) -> str:
+    return str(AnswerPath(key).label) if key in AnswerPath.values else key
