@@ -70,8 +70,8 @@ def _claimable(glob: GlobalControls):
 def _lock_due_ids(glob: GlobalControls, *, limit: int, per_account: int, only: list[int] | None = None) -> list[int]:
     """Lock up to ``limit`` due rows in the current transaction, skipping rows another sweep has locked.
 
-    ``only``: of these rows (a send of given inquiries); a row another transaction holds is skipped,
-    and its sweep sends it.
+    ``only``: of these rows (a send of given inquiries); a row another transaction holds is skipped
+    (still due, the every-minute send sweep takes it).
 
     On PostgreSQL: at most ``per_account`` rows of each account, the accounts in random order. After a
     poll one account's new rows have consecutive ids; a sweep that took them in id order would wait for
@@ -192,8 +192,8 @@ class _SweepSettings:
     controls are loaded in full only when a fingerprint differs from the one read before they were
     last loaded. A kill switch, a lock, a mode, phase or hours change therefore applies to the very
     next claim and the very next send, and a sweep over a hundred accounts does not reload a hundred
-    accounts' settings per batch. ``glob``: global controls already loaded (checked like any others
-    before their first use)."""
+    accounts' settings per batch. ``glob``: global controls already loaded, used only to pick the
+    rows to lock; the claim and the gates use controls :meth:`fresh` has confirmed."""
 
     def __init__(self, glob: GlobalControls | None = None) -> None:
         self.glob: GlobalControls | None = glob

@@ -42,6 +42,8 @@ def _record_outcome(claim_: Claim, inquiry: Inquiry, text: str, glob: GlobalCont
     from markets.clients.types import SendOutcome
 
     outcome, http_status, error = call.outcome, call.http_status, call.error
+    if outcome == SendOutcome.DELIVERED:  # below, anything else is "not delivered" and may be sent again
+        raise ValueError("a delivered answer is written by _finalize_delivered")
     retry_after = call.retry_after
     attempt = claim_.attempt_no
     account_id = inquiry.account_id
@@ -236,7 +238,16 @@ def _finalize_delivered(delivered: list) -> set[int]:
                 _DELIVERED_TO,
             ],
         )
-        return {row[0] for row in cursor.fetchall()}
+        written = {row[0] for row in cursor.fetchall()}
+    for (claim_, _inquiry, _text), _result in delivered:
+        if claim_.inquiry_id not in written:
+            log.error(
+                "Inquiry %s: finalize fenced out (claim %s no longer holds the row); outcome %s not written",
+                claim_.inquiry_id,
+                claim_.token,
+                Out.DELIVERED,
+            )
+    return written
 
 
 @functools.cache
