@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,9 +32,17 @@ def main() -> int:
     args = p.parse_args()
 
     create = not (args.reuse and common.database_exists(args.database))
-    common.setup(args.database, create=create, extra_env={"DJANGO_ALLOWED_HOSTS": "testserver,localhost"})
+    # The pages render as deployed: static files collected, named from collectstatic's manifest.
+    static_root = tempfile.mkdtemp(prefix="bench-static-")
+    common.setup(
+        args.database,
+        create=create,
+        extra_env={"DJANGO_ALLOWED_HOSTS": "testserver,localhost", "DJANGO_STATIC_ROOT": static_root},
+    )
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext

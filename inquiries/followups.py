@@ -30,6 +30,8 @@ disagreement for calibration (``draft_agreement`` = 0), as if a person had rewri
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -48,6 +50,7 @@ LINKER = "system:follow-ups"
 REPEAT_SIMILARITY = 0.6
 PRODUCT_TEXT_SIMILARITY = 0.85
 CANDIDATES = 50  # earlier answered inquiries looked at per new one (newest first)
+POOL = 5000  # answered inquiries one linking batch reads at once (more: each new one asks on its own)
 # Marketplace times have whole seconds and their own clock; our send time is taken after the call
 # returns. A question this much "before" the answer's recorded time can still be its follow-up.
 CLOCK_SKEW = dt.timedelta(minutes=2)
@@ -219,25 +222,81 @@ def _same_buyer_possible(new: Inquiry, old: Inquiry) -> bool:
 @dataclass
 class LinkReport:
     linked: list[FollowUp] = field(default_factory=list)
-    looked_at: int = 0
 
 
-def find_earlier(new: Inquiry) -> tuple[Inquiry, str] | None:
-    """The answered inquiry ``new`` follows up on, with how they were linked; None if there is none."""
-    orders, buyer = _orders(new), new.buyer_key
-    base = (
-        Inquiry.objects.filter(ANSWERED_Q, account_id=new.account_id, created_at__lt=new.created_at)
-        .filter(created_at__gte=new.created_at - window() - dt.timedelta(days=30))
-        .exclude(pk=new.pk)
-        .only(*_FIELDS)
-    )
-    if orders or buyer:
-        keys = Q()
-        if orders:
-            keys |= Q(order_id__in=orders)
-        if buyer:
-            keys |= Q(buyer_key=buyer)
-        for old in base.filter(keys).order_by("-created_at", "-id")[:CANDIDATES]:
+def _reach(by_keys: bool) -> dt.timedelta:
+    """How far back an answered inquiry can be asked and still be followed up on (its answer may come
+    later than the question; the window runs from the answer)."""
+    keyed = window() + dt.timedelta(days=30)
+    return keyed if by_keys else min(keyed, product_window() + dt.timedelta(days=2))
+
+
+class Pool:
+    """Answered inquiries read once for a batch (newest first), by the keys a new one is linked on: an
+    order id, a buyer key, or (rows with neither) a product id."""
+
+    def __init__(self, rows: list[Inquiry]) -> None:
+        self.by_order: dict[str, list[Inquiry]] = defaultdict(list)
+        self.by_buyer: dict[str, list[Inquiry]] = defaultdict(list)
+        self.by_product: dict[str, list[Inquiry]] = defaultdict(list)
+        for old in rows:
+            if old.order_id:
+                self.by_order[old.order_id].append(old)
+            if old.buyer_key:
+                self.by_buyer[old.buyer_key].append(old)
+            if not old.order_id and not old.buyer_key and old.product_id:
+                self.by_product[old.product_id].append(old)
+
+    def candidates(self, new: Inquiry, orders: set[str], products: set[str], reach: dt.timedelta) -> list[Inquiry]:
+        """What :func:`find_earlier`'s query returns for ``new``, in the same order."""
+        if orders or new.buyer_key:
+            lists = [self.by_order.get(o, []) for o in orders]
+            lists.append(self.by_buyer.get(new.buyer_key, []) if new.buyer_key else [])
+        else:
+            lists = [self.by_product.get(p, []) for p in products]
+        earliest = new.created_at - reach
+        found: list[Inquiry] = []
+        seen: set[int] = set()
+        for old in heapq.merge(*lists, key=lambda r: (r.created_at, r.pk), reverse=True):
+            if old.pk in seen or old.account_id != new.account_id or old.pk == new.pk:
+                continue
+            if old.created_at >= new.created_at:
+                continue
+            if old.created_at < earliest or len(found) == CANDIDATES:
+                break
+            seen.add(old.pk)
+            found.append(old)
+        return found
+
+
+def find_earlier(new: Inquiry, pool: Pool | None = None) -> tuple[Inquiry, str] | None:
+    """The answered inquiry ``new`` follows up on, with how they were linked; None if there is none.
+
+    ``pool``: the answered inquiries of a batch, holding every one this query would find (read once by
+    :func:`link_new`); without it the database is asked."""
+    orders, buyer, products = _orders(new), new.buyer_key, _products(new)
+    by_keys = bool(orders or buyer)
+    if not by_keys and not products:
+        return None
+    if pool is not None:
+        candidates = pool.candidates(new, orders, products, _reach(by_keys))
+    else:
+        base = Inquiry.objects.filter(
+            ANSWERED_Q,
+            account_id=new.account_id,
+            created_at__lt=new.created_at,
+            created_at__gte=new.created_at - _reach(by_keys),
+        ).exclude(pk=new.pk)
+        if by_keys:
+            keys = Q(order_id__in=orders) if orders else Q()
+            if buyer:
+                keys |= Q(buyer_key=buyer)
+            base = base.filter(keys)
+        else:
+            base = base.filter(order_id="", buyer_key="", product_id__in=products)
+        candidates = list(base.only(*_FIELDS).order_by("-created_at", "-id")[:CANDIDATES])
+    if by_keys:
+        for old in candidates:
             when = answered_at(old)
             if not (when - CLOCK_SKEW <= new.created_at <= when + window()) or not _same_buyer_possible(new, old):
                 continue
@@ -246,15 +305,8 @@ def find_earlier(new: Inquiry) -> tuple[Inquiry, str] | None:
             if buyer and old.buyer_key == buyer:
                 return old, FollowUp.LinkedBy.BUYER
         return None
-    products = _products(new)
-    if not products:
-        return None
     text = _question(new)
-    for old in (
-        base.filter(order_id="", buyer_key="", product_id__in=products)
-        .filter(created_at__gte=new.created_at - product_window() - dt.timedelta(days=2))
-        .order_by("-created_at", "-id")[:CANDIDATES]
-    ):
+    for old in candidates:
         when = answered_at(old)
         if not (when - CLOCK_SKEW <= new.created_at <= when + product_window()) or not _same_buyer_possible(new, old):
             continue
@@ -265,8 +317,8 @@ def find_earlier(new: Inquiry) -> tuple[Inquiry, str] | None:
     return None
 
 
-def link_one(new: Inquiry) -> FollowUp | None:
-    found = find_earlier(new)
+def link_one(new: Inquiry, pool: Pool | None = None) -> FollowUp | None:
+    found = find_earlier(new, pool)
     if found is None:
         return None
     old, linked_by = found
@@ -311,31 +363,32 @@ def link_new(inquiry_ids: Iterable[int]) -> LinkReport:
     rows = list(Inquiry.objects.filter(pk__in=ids, follow_up_of__isnull=True).only(*_FIELDS).order_by("created_at"))
     if not rows:
         return report
-    # One query for the whole batch: the order, buyer and product keys answered inquiries of these
-    # accounts carry. Only a row with a key among them is looked at on its own.
+    # One query for the whole batch: every answered inquiry of these accounts that carries one of their
+    # order, buyer or product keys, newest first. Each row then picks from it what its own query would
+    # have found (a batch with more than POOL rows asks row by row instead).
     orders = set().union(*(_orders(r) for r in rows))
     buyers = {r.buyer_key for r in rows if r.buyer_key}
     products = set().union(*(_products(r) for r in rows if not _orders(r) and not r.buyer_key))
     if not (orders or buyers or products):
         return report
     keys = Q(order_id__in=orders) | Q(buyer_key__in=buyers) | Q(product_id__in=products, order_id="", buyer_key="")
-    oldest = min(r.created_at for r in rows) - window() - dt.timedelta(days=30)
-    known = set()
-    for order_id, buyer_key, product_id in Inquiry.objects.filter(
-        ANSWERED_Q, keys, account_id__in={r.account_id for r in rows}, created_at__gte=oldest
-    ).values_list("order_id", "buyer_key", "product_id"):
-        known.update({("o", order_id), ("b", buyer_key), ("p", product_id)})
-    for new in rows:
-        anonymous = not _orders(new) and not new.buyer_key
-        wanted = (
-            {("p", p) for p in _products(new)}
-            if anonymous
-            else {("o", o) for o in _orders(new)} | ({("b", new.buyer_key)} if new.buyer_key else set())
+    oldest = min(r.created_at for r in rows) - max(_reach(True), _reach(False))
+    answered = list(
+        Inquiry.objects.filter(
+            ANSWERED_Q,
+            keys,
+            account_id__in={r.account_id for r in rows},
+            created_at__gte=oldest,
+            created_at__lt=max(r.created_at for r in rows),
         )
-        if not wanted & known:
-            continue
-        report.looked_at += 1
-        follow_up = link_one(new)
+        .only(*_FIELDS)
+        .order_by("-created_at", "-id")[: POOL + 1]
+    )
+    if not answered:
+        return report
+    pool = Pool(answered) if len(answered) <= POOL else None
+    for new in rows:
+        follow_up = link_one(new, pool)
         if follow_up is not None:
             report.linked.append(follow_up)
     return report

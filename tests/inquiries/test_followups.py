@@ -12,6 +12,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from inquiries import followups
 from inquiries.followups import classify, resolution_figures
 from inquiries.ingest_store import upsert
 from inquiries.models import FollowUp, Inquiry
@@ -20,6 +21,14 @@ from markets.clients.naver_parsing import parse_naver_inquiry_item, parse_naver_
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["one read per batch", "one read per inquiry"])
+def linking_reads(request, monkeypatch):
+    """Every scenario both ways: a batch's candidates read once, and (a batch with more candidates than
+    the pool holds) each new inquiry asking on its own. Both must link exactly the same."""
+    if request.param == "one read per inquiry":
+        monkeypatch.setattr(followups, "POOL", 0)
 
 T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 
