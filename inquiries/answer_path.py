@@ -5,7 +5,7 @@ answered elsewhere carries a person's approved answer."""
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Case, CharField, Q, Value, When
+from django.db.models import Case, CharField, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from inquiries.models import Inquiry
@@ -29,8 +29,8 @@ PATH_EXPRESSION = Case(
     output_field=CharField(),
 )
 
-# The rows whose answer the automation sent.
-AUTOMATIC_Q = Q(status__in=[status for status, path in _BY_STATUS.items() if path == AnswerPath.AUTO])
+# The statuses of the rows whose answer the automation sent.
+AUTOMATIC_STATUSES = tuple(status for status, path in _BY_STATUS.items() if path == AnswerPath.AUTO)
 
 
 def path_of(status: str) -> AnswerPath:

@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from inquiries import events
 from inquiries.agent.normalize import normalize, strip_framing
-from inquiries.answer_path import AUTOMATIC_Q, AnswerPath, path_of
+from inquiries.answer_path import AnswerPath, path_of
 from inquiries.calibration import similarity
 from inquiries.models import FollowUp, Inquiry, InquiryEvent
 
@@ -197,13 +197,13 @@ def answered_at(row: Inquiry) -> dt.datetime:
     return row.sent_at if row.send_status == Inquiry.SendStatus.SENT and row.sent_at else row.created_at
 
 
-def _follow_up_path(status: str) -> str:
+def follow_up_path(status: str) -> str:
     """``AUTO`` for an automatic answer, ``HUMAN`` for a person's, here or on the marketplace."""
     return FollowUp.Path.AUTO if path_of(status) == AnswerPath.AUTO else FollowUp.Path.HUMAN
 
 
 def answer_path(row: Inquiry) -> str:
-    return _follow_up_path(row.status)
+    return follow_up_path(row.status)
 
 
 def _question(row: Inquiry) -> str:
@@ -392,94 +392,3 @@ def link_new(inquiry_ids: Iterable[int]) -> LinkReport:
         if follow_up is not None:
             report.linked.append(follow_up)
     return report
-
-
-# --- figures -----------------------------------------------------------------------------------------
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
-def resolution_figures(
-    *, since: dt.datetime, until: dt.datetime, path: str | None = None, account_id=None, intent: str | None = None
-) -> list[dict]:
-    """Per account, intent and path (``AUTO`` / ``HUMAN``): the answers given in [since, until), how many
-    drew a follow-up, a repeat, a complaint, and the rates (0–1) — answers counted once however many
-    follow-ups they drew."""
-    answered = Inquiry.objects.filter(
-        Q(send_status=Inquiry.SendStatus.SENT, is_test_mode=False, sent_at__gte=since, sent_at__lt=until)
-        | Q(status=Inquiry.Status.ANSWERED_ELSEWHERE, created_at__gte=since, created_at__lt=until)
-    )
-    if path == FollowUp.Path.AUTO:
-        answered = answered.filter(AUTOMATIC_Q)
-    elif path == FollowUp.Path.HUMAN:
-        answered = answered.exclude(AUTOMATIC_Q)
-    if account_id is not None:
-        answered = answered.filter(account_id=account_id)
-    if intent is not None:
-        answered = answered.filter(intent=intent)
-    rows = (
-        answered.values("account_id", "account__name", "intent", "status")
-        .annotate(
-            n_answers=Count("id", distinct=True),
-            n_follow_ups=Count("id", distinct=True, filter=Q(follow_ups__isnull=False)),
-            n_repeats=Count("id", distinct=True, filter=Q(follow_ups__kind=FollowUp.Kind.REPEAT)),
-            n_complaints=Count("id", distinct=True, filter=Q(follow_ups__kind=FollowUp.Kind.COMPLAINT)),
-        )
-        .order_by("account__name", "intent")
-    )
-    merged: dict[tuple, dict] = {}
-    for r in rows:
-        row_path = _follow_up_path(r["status"])
-        key = (r["account_id"], r["intent"] or "", row_path)
-        out = merged.setdefault(
-            key,
-            {
-                "account_id": r["account_id"],
-                "account": r["account__name"],
-                "intent": r["intent"] or "",
-                "path": str(row_path),
-                "answers": 0,
-                "follow_ups": 0,
-                "repeats": 0,
-                "complaints": 0,
-            },
-        )
-        out["answers"] += r["n_answers"]
-        out["follow_ups"] += r["n_follow_ups"]
-        out["repeats"] += r["n_repeats"]
-        out["complaints"] += r["n_complaints"]
-    result = []
-    for out in merged.values():
-        out["follow_up_rate"] = _rate(out["follow_ups"], out["answers"])
-        out["complaint_rate"] = _rate(out["complaints"], out["answers"])
-        result.append(out)
-    result.sort(key=lambda r: (r["account"], r["intent"], r["path"]))
-    return result
-
-
-def complaint_rows(*, account_id, intent: str, since: dt.datetime, until: dt.datetime, limit: int = 20) -> list[dict]:
-    """The complaint follow-ups on automatic answers of one account and intent, newest first."""
-    rows = (
-        FollowUp.objects.filter(
-            account_id=account_id,
-            intent=intent,
-            path=FollowUp.Path.AUTO,
-            kind=FollowUp.Kind.COMPLAINT,
-            answered_at__gte=since,
-            answered_at__lt=until,
-        )
-        .order_by("-asked_at", "-id")
-        .values("inquiry_id", "earlier_id", "linked_by", "asked_at", "evidence")[:limit]
-    )
-    return [
-        {
-            "inquiry": r["inquiry_id"],
-            "earlier": r["earlier_id"],
-            "linked_by": r["linked_by"],
-            "asked_at": timezone.localtime(r["asked_at"]).isoformat(timespec="seconds"),
-            "markers": (r["evidence"] or {}).get("markers", [])[:5],
-        }
-        for r in rows
-    ]

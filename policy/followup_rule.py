@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inquiries.followups import complaint_rows, resolution_figures
+from inquiries.followup_figures import complaint_rows, resolution_figures
 from markets.models import MarketAccount
 from policy import services
 from policy.models import IntentWithdrawal, RollbackIncident, RollbackRule, RolloutEvent

@@ -16,7 +16,7 @@ from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from inquiries.followups import resolution_figures
+from inquiries.followup_figures import resolution_figures
 from inquiries.models import FollowUp, Inquiry, SendAttempt
 from policy.first_response import first_response_report
 from policy.hours import SEOUL

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from inquiries.followups import resolution_figures
+from inquiries.followup_figures import resolution_figures
 from inquiries.models import Inquiry, SendAttempt
 from policy import first_response as fr
 from policy.controls import load_global

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop
 from django_q.models import Schedule
 
 from inquiries.answer_path import AnswerPath
-from inquiries.followups import resolution_figures
+from inquiries.followup_figures import resolution_figures
 from markets.models import MarketAccount, ShippingPolicy
 from partialauto.schedules import SCHEDULES
 from policy.first_response import answered_rows, human_duration, summarize

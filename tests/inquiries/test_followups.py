@@ -13,7 +13,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from inquiries import followups
-from inquiries.followups import classify, resolution_figures
+from inquiries.followup_figures import resolution_figures
+from inquiries.followups import classify
 from inquiries.ingest_store import upsert
 from inquiries.models import FollowUp, Inquiry
 from markets.clients.coupang_parsing import parse_coupang_callcenter_item, parse_coupang_online_item
@@ -29,6 +30,7 @@ def linking_reads(request, monkeypatch):
     the pool holds) each new inquiry asking on its own. Both must link exactly the same."""
     if request.param == "one read per inquiry":
         monkeypatch.setattr(followups, "POOL", 0)
+
 
 T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 
