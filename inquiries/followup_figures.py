@@ -5,6 +5,8 @@ read), and the complaints behind a rate."""
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from functools import reduce
 from typing import Any
 
 from django.db.models import Count, Q
@@ -41,19 +43,21 @@ def _answered_q(*, since, until, path, account_id, intent, prefix: str = "") -> 
 
 
 def resolution_figures(
-    *, since: dt.datetime, until: dt.datetime, path: str | None = None, account_id=None, intent: str | None = None
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    path: str | None = None,
+    account_id=None,
+    intent: str | None = None,
+    complained_only: bool = False,
 ) -> list[dict]:
     """Per account, intent and path (``AUTO`` / ``HUMAN``): the answers given in [since, until), how many
     drew a follow-up, a repeat, a complaint, and the rates (0–1) — answers counted once however many
-    follow-ups they drew."""
+    follow-ups they drew. ``complained_only``: only the accounts and intents with a complaint (the
+    answers of the others are not counted at all: what a rule on the complaint rate needs)."""
     where = dict(since=since, until=until, path=path, account_id=account_id, intent=intent)
-    # Two reads, each cheap at millions of rows: the answers (a plain count, no join), and the
-    # follow-ups with the answers they follow (a small table, joined by key), each answer counted once.
-    rows = list(
-        Inquiry.objects.filter(_answered_q(**where))
-        .values("account_id", "account__name", "intent", "status")
-        .annotate(n_answers=Count("id"))
-    )
+    # Two reads: the follow-ups with the answers they follow (a small table, joined by key), each answer
+    # counted once, and the answers (a plain count, no join) — of the complained-about ones only, if asked.
     followed: dict[tuple, dict[str, Any]] = {
         (r["earlier__account_id"], r["earlier__intent"], r["earlier__status"]): dict(r)
         for r in FollowUp.objects.filter(_answered_q(**where, prefix="earlier__"))
@@ -65,6 +69,13 @@ def resolution_figures(
         )
         .order_by()
     }
+    answers = Inquiry.objects.filter(_answered_q(**where))
+    if complained_only:
+        pairs = {(key[0], key[1]) for key, counts in followed.items() if counts["n_complaints"]}
+        if not pairs:
+            return []
+        answers = answers.filter(reduce(operator.or_, (Q(account_id=a, intent=i) for a, i in pairs)))
+    rows = list(answers.values("account_id", "account__name", "intent", "status").annotate(n_answers=Count("id")))
     merged: dict[tuple, dict] = {}
     for r in rows:
         row_path = follow_up_path(r["status"])

@@ -49,7 +49,10 @@ def evaluate(rule: RollbackRule, now: dt.datetime, base: Baselines) -> list[Trip
     from policy.rule_figures import Trip, _iso, _min_sample, compare
 
     window_start = now - dt.timedelta(minutes=rule.window_minutes)
-    rows = resolution_figures(since=window_start, until=now, path="AUTO")
+    # Without a complaint the rate is 0, which trips no rule whose threshold is above it: then only the
+    # complained-about accounts and intents are counted (the monitor runs every minute; a week of
+    # answers is not read for the others).
+    rows = resolution_figures(since=window_start, until=now, path="AUTO", complained_only=not compare(rule, 0.0))
     candidates = [r for r in rows if r["intent"] and r["answers"] >= _min_sample(rule)]
     if not candidates:
         return []

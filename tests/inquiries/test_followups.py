@@ -352,3 +352,25 @@ def test_resolution_figures_per_account_intent_and_path():
     assert (auto["answers"], auto["follow_ups"], auto["complaints"], auto["repeats"]) == (3, 2, 1, 1)
     assert auto["complaint_rate"] == round(1 / 3, 4) and auto["intent"] == "배송문의"
     assert (human["answers"], human["follow_ups"]) == (1, 0)
+
+
+def test_resolution_figures__complained_only_counts_the_complained_about_intents_alone():
+    account = make_account("coupang_main")
+    for n, intent in ((1, "배송문의"), (2, "배송문의"), (3, "사용법")):
+        ingest(account, parse_coupang_online_item(coupang_online(n, T0, "배송 언제 되나요?", order=31000000200 + n)))
+        answered(account, "COUPANG_ONLINE", str(n), at=T0 + dt.timedelta(minutes=n))
+        Inquiry.objects.filter(account=account, external_id=str(n)).update(intent=intent)
+    ingest(
+        account,
+        parse_coupang_online_item(
+            coupang_online(11, T0 + dt.timedelta(hours=2), "아직도 조회가 안 되는데요", order=31000000201)
+        ),
+    )
+    window = dict(since=T0, until=T0 + dt.timedelta(days=1), path="AUTO")
+    everything = {r["intent"]: r for r in resolution_figures(**window)}
+    complained = resolution_figures(**window, complained_only=True)
+    assert set(everything) == {"배송문의", "사용법"}
+    assert complained == [everything["배송문의"]]
+    assert (complained[0]["answers"], complained[0]["complaints"]) == (2, 1)
+    Inquiry.objects.filter(follow_up_of__isnull=False).delete()
+    assert resolution_figures(**window, complained_only=True) == []
