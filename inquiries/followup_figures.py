@@ -9,7 +9,8 @@ import operator
 from functools import reduce
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, DateTimeField, F, Q, When
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from inquiries.answer_path import AUTOMATIC_STATUSES
@@ -131,3 +132,47 @@ def complaint_rows(*, account_id, intent: str, since: dt.datetime, until: dt.dat
         }
         for r in rows
     ]
+
+
+def _day_of_answer(prefix: str, since: dt.datetime, tz: dt.tzinfo) -> TruncDate:
+    """The local day an answer was given: its send, or (answered on the marketplace) the question's."""
+    sent = Q(**{f"{prefix}send_status": Inquiry.SendStatus.SENT, f"{prefix}is_test_mode": False})
+    sent &= Q(**{f"{prefix}sent_at__gte": since})
+    return TruncDate(
+        Case(When(sent, then=F(f"{prefix}sent_at")), default=F(f"{prefix}created_at"), output_field=DateTimeField()),
+        tzinfo=tz,
+    )
+
+
+def resolution_by_day(*, since: dt.datetime, until: dt.datetime, tz: dt.tzinfo) -> dict[tuple[dt.date, str], dict]:
+    """(local day of the answer, path) → answers, follow-ups and complaints in [since, until): the same
+    counts as :func:`resolution_figures` day by day, in two reads for the whole range."""
+    out: dict[tuple[dt.date, str], dict] = {}
+
+    def entry(day, status) -> dict:
+        return out.setdefault((day, str(follow_up_path(status))), {"answers": 0, "follow_ups": 0, "complaints": 0})
+
+    for r in (
+        Inquiry.objects.filter(_answered_q(since=since, until=until, path=None, account_id=None, intent=None))
+        .annotate(day=_day_of_answer("", since, tz))
+        .values("day", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        entry(r["day"], r["status"])["answers"] += r["n"]
+    for f in (
+        FollowUp.objects.filter(
+            _answered_q(since=since, until=until, path=None, account_id=None, intent=None, prefix="earlier__")
+        )
+        .annotate(day=_day_of_answer("earlier__", since, tz))
+        .values("day", "earlier__status")
+        .annotate(
+            n_follow_ups=Count("earlier_id", distinct=True),
+            n_complaints=Count("earlier_id", distinct=True, filter=Q(kind=FollowUp.Kind.COMPLAINT)),
+        )
+        .order_by()
+    ):
+        counts = entry(f["day"], f["earlier__status"])
+        counts["follow_ups"] += f["n_follow_ups"]
+        counts["complaints"] += f["n_complaints"]
+    return out

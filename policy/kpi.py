@@ -16,7 +16,7 @@ from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from inquiries.followup_figures import resolution_figures
+from inquiries.followup_figures import resolution_by_day, resolution_figures
 from inquiries.models import FollowUp, Inquiry, SendAttempt
 from policy.first_response import first_response_report
 from policy.hours import SEOUL
@@ -287,22 +287,19 @@ def follow_ups_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list
     now = now or timezone.now()
     today = now.astimezone(SEOUL).date()
     first = today - dt.timedelta(days=days - 1)
+    counts = resolution_by_day(since=seoul_midnight(first), until=now, tz=SEOUL)
     out = []
     for i in range(days):
         day = first + dt.timedelta(days=i)
-        start = seoul_midnight(day)
-        rows = resolution_figures(since=start, until=min(start + dt.timedelta(days=1), now))
         entry: dict[str, Any] = {"day": day.isoformat()}
         for path, prefix in ((FollowUp.Path.AUTO, "auto"), (FollowUp.Path.HUMAN, "human")):
-            answers = sum(r["answers"] for r in rows if r["path"] == path)
-            complaints = sum(r["complaints"] for r in rows if r["path"] == path)
-            follow = sum(r["follow_ups"] for r in rows if r["path"] == path)
+            c = counts.get((day, str(path)), {"answers": 0, "follow_ups": 0, "complaints": 0})
             entry.update(
                 {
-                    f"{prefix}_answers": answers,
-                    f"{prefix}_follow_ups": follow,
-                    f"{prefix}_complaints": complaints,
-                    f"{prefix}_complaint_rate": _pct(complaints, answers),
+                    f"{prefix}_answers": c["answers"],
+                    f"{prefix}_follow_ups": c["follow_ups"],
+                    f"{prefix}_complaints": c["complaints"],
+                    f"{prefix}_complaint_rate": _pct(c["complaints"], c["answers"]),
                 }
             )
         out.append(entry)

@@ -374,3 +374,32 @@ def test_resolution_figures__complained_only_counts_the_complained_about_intents
     assert (complained[0]["answers"], complained[0]["complaints"]) == (2, 1)
     Inquiry.objects.filter(follow_up_of__isnull=False).delete()
     assert resolution_figures(**window, complained_only=True) == []
+
+
+def test_resolution_by_day__the_same_counts_as_each_day_on_its_own():
+    from zoneinfo import ZoneInfo
+
+    from inquiries.followup_figures import resolution_by_day
+
+    seoul = ZoneInfo("Asia/Seoul")
+    account = make_account("coupang_main")
+    for n, (day, auto) in enumerate([(0, True), (0, True), (0, False), (1, True), (1, False)], start=1):
+        asked = T0 + dt.timedelta(days=day)
+        ingest(account, parse_coupang_online_item(coupang_online(n, asked, "배송 언제 되나요?", order=31000000300 + n)))
+        answered(account, "COUPANG_ONLINE", str(n), at=asked + dt.timedelta(minutes=5), auto=auto)
+    for n, order, text in ((11, 31000000301, "아직도 조회가 안 되는데요"), (12, 31000000304, "배송 언제 되나요?")):
+        asked = T0 + dt.timedelta(days=1, hours=3)
+        ingest(account, parse_coupang_online_item(coupang_online(n, asked, text, order=order)))
+    start = dt.datetime(2026, 3, 2, tzinfo=seoul)
+    by_day = resolution_by_day(since=start, until=start + dt.timedelta(days=2), tz=seoul)
+    for offset in (0, 1):
+        day_start = start + dt.timedelta(days=offset)
+        for row in resolution_figures(since=day_start, until=day_start + dt.timedelta(days=1)):
+            counts = by_day[(day_start.date(), row["path"])]
+            assert (counts["answers"], counts["follow_ups"], counts["complaints"]) == (
+                row["answers"],
+                row["follow_ups"],
+                row["complaints"],
+            )
+    assert by_day[(start.date(), "AUTO")] == {"answers": 2, "follow_ups": 1, "complaints": 1}
+    assert by_day[((start + dt.timedelta(days=1)).date(), "AUTO")] == {"answers": 1, "follow_ups": 1, "complaints": 0}
