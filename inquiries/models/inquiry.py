@@ -239,6 +239,10 @@ class Inquiry(models.Model):
                 condition=Q(status__in=["HUMAN_REVIEW", "AUTO_SEND"]),
             ),
             models.Index(fields=["sent_at"], name="inquiry_sent_at_idx", condition=Q(send_status="SENT")),
+            # the rollout page: today's sends per account
+            models.Index(
+                fields=["account", "sent_at"], name="inquiry_account_sent_idx", condition=Q(send_status="SENT")
+            ),
             # follow-up detection: earlier inquiries of the same order or buyer
             models.Index(fields=["account", "order_id"], name="inquiry_account_order_idx", condition=~Q(order_id="")),
             models.Index(fields=["account", "buyer_key"], name="inquiry_account_buyer_idx", condition=~Q(buyer_key="")),
