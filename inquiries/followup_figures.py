@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+from collections.abc import Callable
 from functools import reduce
 from typing import Any
 
@@ -43,6 +44,51 @@ def _answered_q(*, since, until, path, account_id, intent, prefix: str = "") -> 
     return answered
 
 
+# What figures are grouped by: per name, the expression on an answer, built for a lookup prefix ("" on
+# the answer itself, "earlier__" from the follow-ups that name it).
+Grouping = dict[str, Callable[[str], Any]]
+
+
+def _field(name: str) -> Callable[[str], F]:
+    return lambda prefix: F(prefix + name)
+
+
+def _grouped(queryset, group: Grouping, prefix: str):
+    return queryset.annotate(**{f"by_{name}": build(prefix) for name, build in group.items()}).values(
+        *[f"by_{name}" for name in group]
+    )
+
+
+def _key(row: dict, group: Grouping) -> tuple:
+    return tuple(row[f"by_{name}"] for name in group)
+
+
+def _follow_up_counts(where: dict, group: Grouping) -> dict[tuple, dict[str, int]]:
+    """Per group of answers: how many drew a follow-up, a repeat, a complaint — each answer counted
+    once however many follow-ups it drew. Read from the follow-ups (a small table) joined to them."""
+    rows = (
+        _grouped(FollowUp.objects.filter(_answered_q(**where, prefix="earlier__")), group, "earlier__")
+        .annotate(
+            follow_ups=Count("earlier_id", distinct=True),
+            repeats=Count("earlier_id", distinct=True, filter=Q(kind=FollowUp.Kind.REPEAT)),
+            complaints=Count("earlier_id", distinct=True, filter=Q(kind=FollowUp.Kind.COMPLAINT)),
+        )
+        .order_by()
+    )
+    return {_key(r, group): {n: r[n] for n in ("follow_ups", "repeats", "complaints")} for r in rows}
+
+
+def _answer_counts(where: dict, group: Grouping, restrict: Q | None = None) -> dict[tuple, int]:
+    """Per group: the answers given (a plain count, no join)."""
+    answers = Inquiry.objects.filter(_answered_q(**where))
+    if restrict is not None:
+        answers = answers.filter(restrict)
+    return {_key(r, group): r["n"] for r in _grouped(answers, group, "").annotate(n=Count("id")).order_by()}
+
+
+_NO_FOLLOW_UPS = {"follow_ups": 0, "repeats": 0, "complaints": 0}
+
+
 def resolution_figures(
     *,
     since: dt.datetime,
@@ -57,48 +103,37 @@ def resolution_figures(
     follow-ups they drew. ``complained_only``: only the accounts and intents with a complaint (the
     answers of the others are not counted at all: what a rule on the complaint rate needs)."""
     where = dict(since=since, until=until, path=path, account_id=account_id, intent=intent)
-    # Two reads: the follow-ups with the answers they follow (a small table, joined by key), each answer
-    # counted once, and the answers (a plain count, no join) — of the complained-about ones only, if asked.
-    followed: dict[tuple, dict[str, Any]] = {
-        (r["earlier__account_id"], r["earlier__intent"], r["earlier__status"]): dict(r)
-        for r in FollowUp.objects.filter(_answered_q(**where, prefix="earlier__"))
-        .values("earlier__account_id", "earlier__intent", "earlier__status")
-        .annotate(
-            n_follow_ups=Count("earlier_id", distinct=True),
-            n_repeats=Count("earlier_id", distinct=True, filter=Q(kind=FollowUp.Kind.REPEAT)),
-            n_complaints=Count("earlier_id", distinct=True, filter=Q(kind=FollowUp.Kind.COMPLAINT)),
-        )
-        .order_by()
+    group: Grouping = {
+        "account_id": _field("account_id"),
+        "account": _field("account__name"),
+        "intent": _field("intent"),
+        "status": _field("status"),
     }
-    answers = Inquiry.objects.filter(_answered_q(**where))
+    followed = _follow_up_counts(where, group)
+    restrict = None
     if complained_only:
-        pairs = {(key[0], key[1]) for key, counts in followed.items() if counts["n_complaints"]}
+        pairs = {(key[0], key[2]) for key, counts in followed.items() if counts["complaints"]}
         if not pairs:
             return []
-        answers = answers.filter(reduce(operator.or_, (Q(account_id=a, intent=i) for a, i in pairs)))
-    rows = list(answers.values("account_id", "account__name", "intent", "status").annotate(n_answers=Count("id")))
+        restrict = reduce(operator.or_, (Q(account_id=a, intent=i) for a, i in pairs))
     merged: dict[tuple, dict] = {}
-    for r in rows:
-        row_path = follow_up_path(r["status"])
-        key = (r["account_id"], r["intent"] or "", row_path)
+    for key, answers in _answer_counts(where, group, restrict).items():
+        account_id_, account, intent_, status = key
+        row_path = follow_up_path(status)
         out = merged.setdefault(
-            key,
+            (account_id_, intent_ or "", row_path),
             {
-                "account_id": r["account_id"],
-                "account": r["account__name"],
-                "intent": r["intent"] or "",
+                "account_id": account_id_,
+                "account": account,
+                "intent": intent_ or "",
                 "path": str(row_path),
                 "answers": 0,
-                "follow_ups": 0,
-                "repeats": 0,
-                "complaints": 0,
+                **_NO_FOLLOW_UPS,
             },
         )
-        counts = followed.get((r["account_id"], r["intent"], r["status"]), {})
-        out["answers"] += r["n_answers"]
-        out["follow_ups"] += counts.get("n_follow_ups", 0)
-        out["repeats"] += counts.get("n_repeats", 0)
-        out["complaints"] += counts.get("n_complaints", 0)
+        out["answers"] += answers
+        for name, n in followed.get(key, _NO_FOLLOW_UPS).items():
+            out[name] += n
     result = []
     for out in merged.values():
         out["follow_up_rate"] = _rate(out["follow_ups"], out["answers"])
@@ -147,32 +182,14 @@ def _day_of_answer(prefix: str, since: dt.datetime, tz: dt.tzinfo) -> TruncDate:
 def resolution_by_day(*, since: dt.datetime, until: dt.datetime, tz: dt.tzinfo) -> dict[tuple[dt.date, str], dict]:
     """(local day of the answer, path) → answers, follow-ups and complaints in [since, until): the same
     counts as :func:`resolution_figures` day by day, in two reads for the whole range."""
+    where = dict(since=since, until=until, path=None, account_id=None, intent=None)
+    group: Grouping = {"day": lambda prefix: _day_of_answer(prefix, since, tz), "status": _field("status")}
+    followed = _follow_up_counts(where, group)
     out: dict[tuple[dt.date, str], dict] = {}
-
-    def entry(day, status) -> dict:
-        return out.setdefault((day, str(follow_up_path(status))), {"answers": 0, "follow_ups": 0, "complaints": 0})
-
-    for r in (
-        Inquiry.objects.filter(_answered_q(since=since, until=until, path=None, account_id=None, intent=None))
-        .annotate(day=_day_of_answer("", since, tz))
-        .values("day", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        entry(r["day"], r["status"])["answers"] += r["n"]
-    for f in (
-        FollowUp.objects.filter(
-            _answered_q(since=since, until=until, path=None, account_id=None, intent=None, prefix="earlier__")
-        )
-        .annotate(day=_day_of_answer("earlier__", since, tz))
-        .values("day", "earlier__status")
-        .annotate(
-            n_follow_ups=Count("earlier_id", distinct=True),
-            n_complaints=Count("earlier_id", distinct=True, filter=Q(kind=FollowUp.Kind.COMPLAINT)),
-        )
-        .order_by()
-    ):
-        counts = entry(f["day"], f["earlier__status"])
-        counts["follow_ups"] += f["n_follow_ups"]
-        counts["complaints"] += f["n_complaints"]
+    for (day, status), answers in _answer_counts(where, group).items():
+        counts = followed.get((day, status), _NO_FOLLOW_UPS)
+        entry = out.setdefault((day, str(follow_up_path(status))), {"answers": 0, "follow_ups": 0, "complaints": 0})
+        entry["answers"] += answers
+        entry["follow_ups"] += counts["follow_ups"]
+        entry["complaints"] += counts["complaints"]
     return out

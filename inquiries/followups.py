@@ -202,10 +202,6 @@ def follow_up_path(status: str) -> str:
     return FollowUp.Path.AUTO if path_of(status) == AnswerPath.AUTO else FollowUp.Path.HUMAN
 
 
-def answer_path(row: Inquiry) -> str:
-    return follow_up_path(row.status)
-
-
 def _question(row: Inquiry) -> str:
     return f"{row.title}\n{row.content}" if (row.title or "").strip() else row.content
 
@@ -323,7 +319,7 @@ def link_one(new: Inquiry, pool: Pool | None = None) -> FollowUp | None:
         return None
     old, linked_by = found
     verdict = classify(new.content, old.content)  # the buyer's own words (titles are often a category)
-    path = answer_path(old)
+    path = follow_up_path(old.status)
     try:
         with transaction.atomic():
             follow_up = FollowUp.objects.create(
