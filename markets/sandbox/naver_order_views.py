@@ -59,6 +59,23 @@ def _nt(value: datetime | None) -> str | None:
     return naver_time(value) if value else None
 
 
+def _buyer_address(order: Order) -> dict[str, Any]:
+    """The buyer's address as Naver's order and claim details show it."""
+    return {
+        "addressType": "DOMESTIC",
+        "name": order.receiver.name,
+        "tel1": order.receiver.phone,
+        "tel2": "",
+        "baseAddress": order.address.base,
+        "detailedAddress": order.address.detail,
+        "zipCode": order.address.zip_code,
+        "city": "",
+        "state": "",
+        "country": "",
+        "isRoadNameAddress": True,
+    }
+
+
 def _naver_claim(order: Order, line: Line) -> dict[str, Any]:
     """The ``currentClaim`` block: ``{"cancel"|"return"|"exchange": {...}}``."""
     claim = line.claim
@@ -81,19 +98,7 @@ def _naver_claim(order: Order, line: Line) -> dict[str, Any]:
             refundExpectedDate=refund,
         )
         return {"cancel": block}
-    buyer = {
-        "addressType": "DOMESTIC",
-        "name": order.receiver.name,
-        "tel1": order.receiver.phone,
-        "tel2": "",
-        "baseAddress": order.address.base,
-        "detailedAddress": order.address.detail,
-        "zipCode": order.address.zip_code,
-        "city": "",
-        "state": "",
-        "country": "",
-        "isRoadNameAddress": True,
-    }
+    buyer = _buyer_address(order)
     block.update(
         collectStatus="COLLECT_DONE" if claim.state != REQUESTED else "COLLECTING",
         collectDeliveryMethod="RETURN_DESIGNATED",
@@ -191,20 +196,7 @@ def naver_product_order(order: Order, line: Line, profile: SellerProfile, *, qua
             "arrivalGuaranteeDate": None,
             "shippingMemo": order.memo,
             "inflowPath": "네이버쇼핑",
-            "shippingAddress": {
-                "addressType": "DOMESTIC",
-                "name": order.receiver.name,
-                "tel1": order.receiver.phone,
-                "tel2": "",
-                "baseAddress": order.address.base,
-                "detailedAddress": order.address.detail,
-                "zipCode": order.address.zip_code,
-                "city": "",
-                "state": "",
-                "country": "",
-                "isRoadNameAddress": True,
-                "pickupLocationType": "FRONT_OF_DOOR",
-            },
+            "shippingAddress": {**_buyer_address(order), "pickupLocationType": "FRONT_OF_DOOR"},
             "takingAddress": SELLER_WAREHOUSE,
         },
     }

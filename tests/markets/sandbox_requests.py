@@ -1,10 +1,17 @@
-"""Signed Coupang requests and Naver token requests shared by the sandbox tests (raw HTTP, no client)."""
+"""Shared by the sandbox tests: signed Coupang requests and Naver token requests (raw HTTP, no client),
+and the `market_sandbox` command started in a process of its own."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import urlencode
 
 from markets.clients.coupang import coupang_authorization
@@ -54,3 +61,33 @@ def _token(http, sandbox, account, **overrides):
     }
     form.update(overrides)
     return http.post(sandbox.naver_base_url + "/v1/oauth2/token", data=form, timeout=5)
+
+
+@contextmanager
+def sandbox_command(*args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``manage.py market_sandbox --port 0 *args`` in a process of its own, read up to its "Press
+    Ctrl+C" line (60 s at most): yields the process and what it printed; killed on the way out if it
+    is still running."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "market_sandbox", "--port", "0", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline() if process.stdout else ""
+            if not line:
+                break
+            lines.append(line)
+            if "Press Ctrl+C" in line:
+                break
+        yield process, "".join(lines)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

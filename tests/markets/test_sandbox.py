@@ -6,12 +6,8 @@ Naver routes are tested in ``test_sandbox_coupang.py`` and ``test_sandbox_naver.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,7 +17,7 @@ from markets.sandbox import SandboxControl, SandboxControlError
 from markets.sandbox.accounts import DEMO_NAVER, generate_naver_secret
 from markets.sandbox.generator import RISKY
 from markets.sandbox.store import SandboxStore
-from tests.markets.sandbox_requests import V4, V5, _coupang_get, _coupang_post, _list_query
+from tests.markets.sandbox_requests import V4, V5, _coupang_get, _coupang_post, _list_query, sandbox_command
 
 
 @pytest.fixture
@@ -171,27 +167,7 @@ def test_market_sandbox_command__bad_flags__clear_error() -> None:
 
 
 def test_market_sandbox_command__serves_prints_credentials_and_stops_on_ctrl_c(tmp_path) -> None:
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "market_sandbox", "--port", "0", "--seed-inquiries", "4", "--latency-ms", "1"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Press Ctrl+C" in line:
-                break
-        output = "".join(lines)
+    with sandbox_command("--seed-inquiries", "4", "--latency-ms", "1") as (process, output):
         assert "listening on http://127.0.0.1:" in output, output
         url = output.split("listening on ")[1].split()[0]
         assert "SANDBOX-ONLY" in output and "--vendor-id A00000001" in output and "--client-id" in output
@@ -200,9 +176,5 @@ def test_market_sandbox_command__serves_prints_credentials_and_stops_on_ctrl_c(t
         assert SandboxControl(url).faults()["latency_ms"] == 1
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0, rest
     assert "Sandbox stopped" in rest

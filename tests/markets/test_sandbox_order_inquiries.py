@@ -3,13 +3,8 @@ orders, and the ``market_sandbox`` command seeds both."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +22,7 @@ from tests.markets.sandbox_order_api import (
     _vp,
     _when,
 )
+from tests.markets.sandbox_requests import sandbox_command
 
 # --- inquiries that name orders --------------------------------------------------------------------------
 
@@ -222,26 +218,7 @@ def test_seed__reproduces_inquiries_and_orders() -> None:
 
 
 def test_market_sandbox_command__seeds_orders_and_prints_counts() -> None:
-    root = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "market_sandbox", "--port", "0", "--seed-inquiries", "5", "--seed", "3"],
-        cwd=root,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Press Ctrl+C" in line:
-                break
-        output = "".join(lines)
+    with sandbox_command("--seed-inquiries", "5", "--seed", "3") as (process, output):
         url = output.split("listening on ")[1].split()[0]
         stats = SandboxControl(url).stats()
         coupang, naver = stats["orders"]["COUPANG"], stats["orders"]["SMARTSTORE"]
@@ -250,8 +227,4 @@ def test_market_sandbox_command__seeds_orders_and_prints_counts() -> None:
         assert naver == 2 * 5 and 2 * 5 <= coupang <= 2 * 10
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0
